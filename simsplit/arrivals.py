@@ -1,0 +1,64 @@
+"""When each device's inputs arrive: periodic with jitter, Poisson, or closed loop."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simsplit.streams import BlockSampler
+
+
+class PeriodicArrivals:
+    """Nominal instants ``phase_s + k / rate_hz``, each delayed by U(0, jitter_s) (s)."""
+
+    closed_loop = False
+
+    def __init__(self, rate_hz: float, jitter_s: float, phase_s: float | None, rng: np.random.Generator):
+        self._period_s = 1.0 / rate_hz
+        self._phase_s = rng.uniform(0.0, self._period_s) if phase_s is None else phase_s
+        self._jitter = BlockSampler(rng, lambda g, n: g.uniform(0.0, jitter_s, n)) if jitter_s > 0 else None
+        self._k = 0
+
+    def next_at(self, now_s: float) -> float:
+        """Instant (s) of the next arrival."""
+        at = self._phase_s + self._k * self._period_s
+        self._k += 1
+        return at + self._jitter() if self._jitter is not None else at
+
+
+class PoissonArrivals:
+    """Exponential gaps with mean 1/rate_hz (s)."""
+
+    closed_loop = False
+
+    def __init__(self, rate_hz: float, rng: np.random.Generator):
+        self._gap = BlockSampler(rng, lambda g, n: g.exponential(1.0 / rate_hz, n))
+        self._last_s = 0.0
+
+    def next_at(self, now_s: float) -> float:
+        self._last_s += self._gap()
+        return self._last_s
+
+
+class ClosedLoopArrivals:
+    """First input at 0; each next one ``think_s`` (s) after the previous result returns."""
+
+    closed_loop = True
+
+    def __init__(self, think_s: float):
+        self.think_s = think_s
+        self._started = False
+
+    def next_at(self, now_s: float) -> float:
+        if not self._started:
+            self._started = True
+            return 0.0
+        return now_s + self.think_s
+
+
+def build_arrivals(config, rng: np.random.Generator):
+    """The arrival process for a scenario ``arrivals`` block."""
+    if config.kind == "periodic":
+        return PeriodicArrivals(config.rate_hz, config.jitter_s, config.phase_s, rng)
+    if config.kind == "poisson":
+        return PoissonArrivals(config.rate_hz, rng)
+    return ClosedLoopArrivals(config.think_s)

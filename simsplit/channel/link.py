@@ -1,0 +1,34 @@
+"""A link dedicated to one device: one transfer at a time, first come first served."""
+
+from __future__ import annotations
+
+from simsplit.channel.base import Channel
+
+
+class DedicatedLink:
+    """One device's uplink or downlink over ``channel``, plus a propagation delay.
+
+    Transfers go one after the other in the order they are reserved. Because
+    the channel is a known function of time, a transfer's start and end are
+    fixed when it is reserved, so the engine needs no event until it ends.
+    """
+
+    __slots__ = ("channel", "delay_s", "_free_at_s")
+
+    def __init__(self, channel: Channel, delay_s: float = 0.0):
+        self.channel = channel
+        self.delay_s = float(delay_s)
+        """One-way propagation delay (s) added after the last bit leaves."""
+        self._free_at_s = 0.0
+
+    @property
+    def free_at_s(self) -> float:
+        """Instant (s) at which the last reserved transfer ends."""
+        return self._free_at_s
+
+    def reserve(self, ready_at_s: float, size_bits: float) -> tuple[float, float]:
+        """Queue a transfer of ``size_bits`` ready at ``ready_at_s``; return its (start, end) instants (s)."""
+        start = ready_at_s if ready_at_s > self._free_at_s else self._free_at_s
+        end = self.channel.finish_time(start, size_bits)
+        self._free_at_s = end
+        return start, end

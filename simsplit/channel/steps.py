@@ -1,0 +1,106 @@
+"""A piecewise-constant capacity: the common form of every bandwidth trace.
+
+Rate ``rates_bps[k]`` holds on ``[times_s[k], times_s[k+1])``. After the last
+breakpoint the link either holds the last rate for ever (``end="hold"``) or
+the whole pattern repeats with period ``period_s`` (``end="loop"``; the last
+rate then holds until ``period_s``). Zero rates are outages: a transfer waits
+through them.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+
+from simsplit.channel.base import Channel
+
+END_POLICIES = ("hold", "loop")
+
+
+class StepChannel(Channel):
+    """Piecewise-constant r(t) with exact integration.
+
+    Raise a ValueError unless ``times_s`` starts at 0 and strictly increases,
+    rates are >= 0 and as many as the times, and (for ``loop``) ``period_s``
+    exceeds the last breakpoint.
+    """
+
+    def __init__(self, times_s: Sequence[float], rates_bps: Sequence[float], end: str = "hold",
+                 period_s: float | None = None):
+        times = [float(t) for t in times_s]
+        rates = [float(r) for r in rates_bps]
+        if not times or len(times) != len(rates):
+            raise ValueError("times_s and rates_bps must be non-empty and of equal length")
+        if times[0] != 0.0:
+            raise ValueError(f"times_s must start at 0, got {times[0]}")
+        if any(b <= a for a, b in zip(times, times[1:])):
+            raise ValueError("times_s must strictly increase")
+        if any(not (r >= 0 and math.isfinite(r)) for r in rates):
+            raise ValueError("rates_bps must be finite and >= 0")
+        if end not in END_POLICIES:
+            raise ValueError(f"end must be one of {END_POLICIES}, got {end!r}")
+        self._times = times
+        self._rates = rates
+        self.end = end
+        cumulative = [0.0]
+        for k in range(1, len(times)):
+            cumulative.append(cumulative[-1] + rates[k - 1] * (times[k] - times[k - 1]))
+        self._cumulative = cumulative
+        if end == "loop":
+            if period_s is None or not period_s > times[-1]:
+                raise ValueError(f"loop needs period_s > last breakpoint {times[-1]}, got {period_s}")
+            self.period_s = float(period_s)
+            self._period_bits = cumulative[-1] + rates[-1] * (self.period_s - times[-1])
+        else:
+            self.period_s = None
+            self._period_bits = math.nan
+
+    @property
+    def times_s(self) -> list[float]:
+        """Breakpoints (s), a copy."""
+        return list(self._times)
+
+    @property
+    def rates_bps(self) -> list[float]:
+        """Rates (bits/s) on each step, a copy."""
+        return list(self._rates)
+
+    def rate_bps_at(self, at_s: float) -> float:
+        if self.period_s is not None:
+            at_s = at_s % self.period_s
+        return self._rates[max(bisect_right(self._times, at_s) - 1, 0)]
+
+    def _bits_within(self, tau_s: float) -> float:
+        k = max(bisect_right(self._times, tau_s) - 1, 0)
+        return self._cumulative[k] + self._rates[k] * (tau_s - self._times[k])
+
+    def _cumulative_bits(self, at_s: float) -> float:
+        """Integral of r from 0 to ``at_s`` (bits)."""
+        if self.period_s is None:
+            return self._bits_within(at_s)
+        periods, tau = divmod(at_s, self.period_s)
+        return periods * self._period_bits + self._bits_within(tau)
+
+    def bits_between(self, start_s: float, end_s: float) -> float:
+        return self._cumulative_bits(end_s) - self._cumulative_bits(start_s)
+
+    def _time_within(self, bits: float) -> float:
+        """Earliest instant tau (s) with integral 0..tau equal to ``bits`` (> 0), inside one pass."""
+        k = bisect_left(self._cumulative, bits) - 1
+        rate = self._rates[k]
+        if rate == 0.0:
+            return math.inf
+        return self._times[k] + (bits - self._cumulative[k]) / rate
+
+    def finish_time(self, start_s: float, size_bits: float) -> float:
+        if size_bits <= 0:
+            return start_s
+        target = self._cumulative_bits(start_s) + size_bits
+        if self.period_s is None:
+            return max(self._time_within(target), start_s)
+        if self._period_bits == 0.0:
+            return math.inf
+        periods = math.ceil(target / self._period_bits) - 1
+        within = target - periods * self._period_bits
+        return max(periods * self.period_s + self._time_within(within), start_s)

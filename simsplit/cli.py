@@ -1,0 +1,114 @@
+"""Command line: ``simsplit run | validate``. Parses arguments and calls the library; nothing more."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from simsplit.errors import InputError
+from simsplit.scenario import load_scenario
+from simsplit.setup import build_setup
+from simsplit.simulation import simulate
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="simsplit: simulate split-inference offloading.")
+console = Console(width=max(shutil.get_terminal_size((120, 24)).columns, 120))
+err_console = Console(stderr=True)
+
+SetOption = Annotated[Optional[list[str]], typer.Option(
+    "--set", help="Override a scenario field: dotted.path=value (repeatable), e.g. network.uplink.rate_mbps=10.")]
+
+
+def _fail(exc: InputError) -> None:
+    err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1e3:.2f}"
+
+
+def _mj(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1e3:.2f}"
+
+
+def print_summary(summary: dict) -> None:
+    """The summary as two tables: overall (with 95% intervals) and per device group."""
+    lat = summary["latency_s"]
+    overall = Table(title=f"{summary['scenario']} (seed {summary['seed']})", show_header=True)
+    overall.add_column("metric")
+    overall.add_column("value", justify="right")
+    overall.add_column("95% interval", justify="right")
+    overall.add_row("generated / completed / dropped / in flight",
+                    f"{summary['generated']} / {summary['completed']} / {summary['dropped']} / {summary['in_flight']}", "")
+    overall.add_row("throughput (req/s)", f"{summary['throughput_rps']:.2f}", "")
+    for key in ("mean", "p50", "p95", "p99"):
+        low, high = lat["ci95"][key]
+        interval = "-" if low is None else f"[{_ms(low)}, {_ms(high)}]"
+        overall.add_row(f"latency {key} (ms)", _ms(lat[key]), interval)
+    energy = summary["energy_j"]
+    overall.add_row("energy / request (mJ): compute + uplink + downlink",
+                    f"{_mj(energy['compute'])} + {_mj(energy['uplink'])} + {_mj(energy['downlink'])}", "")
+    overall.add_row("energy / request (mJ): total", _mj(energy["total"]), "")
+    overall.add_row("accuracy (top-1)", "-" if summary["accuracy"] is None else f"{summary['accuracy']:.4f}", "")
+    miss = summary["deadline_miss_rate"]
+    overall.add_row("deadline miss rate", "-" if miss is None else f"{miss:.4f}", "")
+    overall.add_row("server utilisation", f"{summary['server_utilisation']:.4f}", "")
+    console.print(overall)
+    groups = Table(title="per device group")
+    for name in ("group", "strategy", "done", "mean ms", "p95 ms", "energy mJ", "up bytes", "accuracy", "miss"):
+        groups.add_column(name, justify="left" if name in ("group", "strategy") else "right")
+    for name, g in summary["groups"].items():
+        miss = g["deadline_miss_rate"]
+        groups.add_row(name, g["strategy"], str(g["completed"]), _ms(g["latency_s"]["mean"]),
+                       _ms(g["latency_s"]["p95"]), _mj(g["energy_j"]["total"]),
+                       "-" if g["bytes_up"] is None else f"{g['bytes_up']:.0f}",
+                       "-" if g["accuracy"] is None else f"{g['accuracy']:.3f}",
+                       "-" if miss is None else f"{miss:.3f}")
+    console.print(groups)
+
+
+@app.command()
+def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+        out: Annotated[Optional[Path], typer.Option(help="Result folder (default results/<scenario name>).")] = None,
+        seed: Annotated[Optional[int], typer.Option(help="Override the scenario's seed.")] = None,
+        set_: SetOption = None) -> None:
+    """Run a scenario, print its summary, and write its result folder."""
+    try:
+        scenario = load_scenario(file, set_ or [], seed=seed)
+        started = time.perf_counter()
+        result = simulate(scenario)
+    except InputError as exc:
+        _fail(exc)
+    elapsed = time.perf_counter() - started
+    folder = result.write(out if out is not None else Path("results") / scenario.name)
+    print_summary(result.summary)
+    console.print(f"{len(result.requests)} requests simulated in {elapsed:.2f} s; wrote {folder}/")
+
+
+@app.command()
+def validate(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+             set_: SetOption = None) -> None:
+    """Check a scenario and every file it references, without running it."""
+    try:
+        scenario = load_scenario(file, set_ or [])
+        setup = build_setup(scenario)
+    except InputError as exc:
+        _fail(exc)
+    devices = sum(g.group.count for g in setup.groups)
+    console.print(f"{file}: ok ({len(setup.groups)} device groups, {devices} devices, "
+                  f"{len(setup.profile.names)} split points, {len(setup.payloads.entries)} payload rows)")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

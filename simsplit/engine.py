@@ -1,0 +1,169 @@
+"""The SimPy model: devices -> head compute -> uplink -> edge server -> downlink -> result.
+
+Each device computes one inference at a time and owns a dedicated uplink and
+downlink; all devices share one edge server. Because a device's compute and
+its links serve in arrival order and their durations are known functions of
+the start instant, a request's head and upload are fixed when it arrives; the
+engine schedules only three SimPy events per offloaded request (arrival at the
+server, end of service, result back) and one per local request. Simultaneous
+events run in the order they were scheduled (SimPy breaks ties on
+``(time, priority, event id)``), so a seed gives the same run every time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from simsplit.arrivals import build_arrivals
+from simsplit.channel import DedicatedLink
+from simsplit.records import COMPLETED, DROPPED, Request, to_columns
+from simsplit.server import EdgeServer
+from simsplit.setup import Setup, build_channel
+from simsplit.streams import BlockSampler, RandomStreams
+from simsplit.strategies import Observation
+
+
+class _Device:
+    __slots__ = ("index", "group", "strategy", "plans", "arrivals", "uplink", "downlink",
+                 "observation", "compute_free_at_s", "next_request_id")
+
+    def __init__(self, index, group, strategy, plans, arrivals, uplink, downlink):
+        self.index = index
+        self.group = group
+        self.strategy = strategy
+        self.plans = plans
+        self.arrivals = arrivals
+        self.uplink = uplink
+        self.downlink = downlink
+        self.observation = Observation(index)
+        self.compute_free_at_s = 0.0
+        self.next_request_id = 0
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    """Raw result of one run: engine columns, which group each device belongs to, and the run's end (s)."""
+
+    columns: dict[str, np.ndarray]
+    device_group: np.ndarray
+    end_s: float
+    seed: int
+
+
+class Engine:
+    """One run of a :class:`Setup` with ``seed``; call :meth:`run` once."""
+
+    def __init__(self, setup: Setup, seed: int):
+        scenario = setup.scenario
+        self.setup = setup
+        self.seed = seed
+        self.env = simpy.Environment()
+        self.end_s = scenario.duration_s
+        streams = RandomStreams(seed)
+        self.server = EdgeServer(self.env, scenario.server.workers, scenario.server.queue_capacity,
+                                 self._after_service)
+        multiplier = scenario.server.service_variability.multiplier
+        self._service_factor = (BlockSampler(streams.generator("server/service"), multiplier.draw)
+                                if multiplier.is_random else None)
+        self.requests: list[Request] = []
+        self.devices: list[_Device] = []
+        device_group = []
+        for g, group_setup in enumerate(setup.groups):
+            group, network = group_setup.group, group_setup.network
+            uplink_channel, downlink_channel = build_channel(network.uplink), build_channel(network.downlink)
+            for i in range(group.count):
+                rng = streams.generator(f"devices/{group.name}/{i}/arrivals")
+                device = _Device(len(self.devices), g, group_setup.strategy, group_setup.plans,
+                                 build_arrivals(group.arrivals, rng),
+                                 DedicatedLink(uplink_channel, network.uplink.delay_s),
+                                 DedicatedLink(downlink_channel, network.downlink.delay_s))
+                self.devices.append(device)
+                device_group.append(g)
+        self._device_group = np.array(device_group, dtype=np.int64)
+
+    # ------------------------------------------------------------ arrivals
+    def _schedule_arrival(self, device: _Device, now_s: float) -> None:
+        at = device.arrivals.next_at(now_s)
+        if at < self.end_s:
+            event = self.env.timeout(at - self.env.now, (device, at))
+            event.callbacks.append(self._on_arrival)
+
+    def _on_arrival(self, event) -> None:
+        device, at = event._value
+        self._arrive(device, at)
+        if not device.arrivals.closed_loop:
+            self._schedule_arrival(device, at)
+
+    def _arrive(self, device: _Device, at: float) -> None:
+        plan = device.plans[device.strategy.decide(at, device.observation)]
+        request = Request(device.index, device.next_request_id, plan, at)
+        device.next_request_id += 1
+        self.requests.append(request)
+        start = at if at > device.compute_free_at_s else device.compute_free_at_s
+        head_end = start + plan.head_s
+        device.compute_free_at_s = head_end
+        request.device_wait_s = start - at
+        request.head_s = plan.head_s
+        if plan.local:
+            request.finish_at_s = head_end
+            request.propagation_s = 0.0
+            self._schedule(head_end, request, self._on_result)
+            return
+        up_start, up_end = device.uplink.reserve(head_end, plan.bits_up)
+        request.uplink_wait_s = up_start - head_end
+        request.uplink_s = up_end - up_start
+        self._schedule(up_end + device.uplink.delay_s, request, self._on_server_arrival)
+
+    def _schedule(self, at_s: float, request: Request, callback) -> None:
+        if at_s == math.inf:  # the link never delivers: the request stays in flight
+            return
+        event = self.env.timeout(at_s - self.env.now, request)
+        event.callbacks.append(callback)
+
+    # ------------------------------------------------------------ server and downlink
+    def _on_server_arrival(self, event) -> None:
+        request = event._value
+        request.server_arrival_at_s = self.env.now
+        factor = self._service_factor
+        request.service_s = request.plan.service_s * factor() if factor is not None else request.plan.service_s
+        if not self.server.submit(request):
+            request.status = DROPPED
+            request.finish_at_s = self.env.now
+            self._returned(request)
+
+    def _after_service(self, request: Request) -> None:
+        device = self.devices[request.device]
+        now = self.env.now
+        down_start, down_end = device.downlink.reserve(now, request.plan.bits_down)
+        request.downlink_wait_s = down_start - now
+        request.downlink_s = down_end - down_start
+        request.propagation_s = device.uplink.delay_s + device.downlink.delay_s
+        request.finish_at_s = down_end + device.downlink.delay_s
+        self._schedule(request.finish_at_s, request, self._on_result)
+
+    def _on_result(self, event) -> None:
+        request = event._value
+        request.status = COMPLETED
+        observation = self.devices[request.device].observation
+        observation.completed += 1
+        observation.last_latency_s = request.finish_at_s - request.arrival_at_s
+        if request.uplink_s > 0:
+            observation.last_uplink_bps = request.plan.bits_up / request.uplink_s
+        self._returned(request)
+
+    def _returned(self, request: Request) -> None:
+        device = self.devices[request.device]
+        if device.arrivals.closed_loop:
+            self._schedule_arrival(device, request.finish_at_s)
+
+    # ------------------------------------------------------------ run
+    def run(self) -> RunOutput:
+        """Simulate until ``duration_s``; requests unfinished then stay ``in_flight``."""
+        for device in self.devices:
+            self._schedule_arrival(device, 0.0)
+        self.env.run(until=self.end_s)
+        return RunOutput(to_columns(self.requests), self._device_group, self.end_s, self.seed)

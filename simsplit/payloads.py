@@ -1,0 +1,75 @@
+"""Payload tables: what each (split point, bottleneck) puts on the wire and what it costs.
+
+One row per ``(split, bottleneck)``: the mean bytes sent per inference, the
+top-1 accuracy of the whole pipeline with that bottleneck, and the extra
+encode time on the device and decode time on the server. The row at the local
+split L (bytes 0) gives the unsplit model's accuracy. See
+``docs/formats.md`` for the CSV layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from simsplit.csvtable import number, read_table
+from simsplit.errors import InputError
+
+MS = 1e-3
+
+
+@dataclass(frozen=True)
+class PayloadEntry:
+    """One bottleneck configuration at one split point."""
+
+    split: int
+    bottleneck: str
+    bytes: float
+    """Mean bytes on the wire per inference."""
+    accuracy: float
+    """Top-1 accuracy, a fraction in [0, 1]."""
+    encode_s: float
+    """Extra device time (s) to encode the payload."""
+    decode_s: float
+    """Extra server time (s) to decode it."""
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class PayloadTable:
+    """All payload entries of one model, keyed by (split, bottleneck)."""
+
+    entries: dict[tuple[int, str], PayloadEntry]
+    source: str = field(default="", compare=False)
+
+    def at_split(self, split: int) -> list[PayloadEntry]:
+        """Entries at ``split``, in file order."""
+        return [e for (s, _), e in self.entries.items() if s == split]
+
+    def get(self, split: int, bottleneck: str) -> PayloadEntry | None:
+        return self.entries.get((split, bottleneck))
+
+
+def load_payloads(path: str | Path) -> PayloadTable:
+    """Read and validate a payload CSV. Raise :class:`InputError` naming the line and column."""
+    path = Path(path)
+    _, rows = read_table(path, required=["split", "bottleneck", "bytes", "accuracy"],
+                         optional=["encode_ms", "decode_ms"])
+    entries: dict[tuple[int, str], PayloadEntry] = {}
+    for row in rows:
+        split = number(path, row, "split", integer=True, minimum=0)
+        bottleneck = row.cells["bottleneck"]
+        if not bottleneck:
+            raise InputError(path, f"line {row.line}, column bottleneck", "expected a non-empty name")
+        key = (split, bottleneck)
+        if key in entries:
+            raise InputError(path, f"line {row.line}", f"expected one row per (split, bottleneck), got "
+                             f"({split}, {bottleneck}) again (first on line {entries[key].line})")
+        entries[key] = PayloadEntry(
+            split=split, bottleneck=bottleneck,
+            bytes=number(path, row, "bytes", minimum=0),
+            accuracy=number(path, row, "accuracy", minimum=0, maximum=1),
+            encode_s=number(path, row, "encode_ms", minimum=0, default=0.0) * MS,
+            decode_s=number(path, row, "decode_ms", minimum=0, default=0.0) * MS,
+            line=row.line)
+    return PayloadTable(entries, source=str(path))

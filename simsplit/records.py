@@ -1,0 +1,69 @@
+"""One record per request: the mutable row the engine fills in, and its conversion to a DataFrame."""
+
+from __future__ import annotations
+
+import math
+from operator import attrgetter
+
+import numpy as np
+import pandas as pd
+
+IN_FLIGHT, COMPLETED, DROPPED = 0, 1, 2
+STATUS_NAMES = ("in_flight", "completed", "dropped")
+
+NAN = math.nan
+
+# Fields the engine sets, in the order they become columns.
+TIMING_FIELDS = (
+    "arrival_at_s", "finish_at_s", "device_wait_s", "head_s", "uplink_wait_s", "uplink_s",
+    "server_arrival_at_s", "service_start_at_s", "service_end_at_s", "downlink_wait_s", "downlink_s",
+    "propagation_s",
+)
+
+
+class Request:
+    """One inference request as it moves through the pipeline; times in s, NaN until reached."""
+
+    __slots__ = ("device", "request_id", "plan", "status", "service_s") + TIMING_FIELDS
+
+    def __init__(self, device: int, request_id: int, plan, arrival_at_s: float):
+        self.device = device
+        self.request_id = request_id
+        self.plan = plan
+        self.status = IN_FLIGHT
+        self.service_s = NAN
+        self.arrival_at_s = arrival_at_s
+        self.finish_at_s = NAN
+        self.device_wait_s = NAN
+        self.head_s = NAN
+        self.uplink_wait_s = NAN
+        self.uplink_s = NAN
+        self.server_arrival_at_s = NAN
+        self.service_start_at_s = NAN
+        self.service_end_at_s = NAN
+        self.downlink_wait_s = NAN
+        self.downlink_s = NAN
+        self.propagation_s = NAN
+
+
+_NUMERIC = attrgetter("device", "request_id", "status", "service_s", *TIMING_FIELDS)
+_PLAN_INDEX = attrgetter("plan.index")
+
+
+def to_columns(requests: list[Request]) -> dict[str, np.ndarray]:
+    """The engine-filled fields of ``requests`` as numpy columns (plus ``plan``, the plan index)."""
+    names = ("device", "request_id", "status", "service_s") + TIMING_FIELDS
+    if requests:
+        table = np.array(list(map(_NUMERIC, requests)), dtype=float)
+    else:
+        table = np.empty((0, len(names)))
+    columns = {name: table[:, i] for i, name in enumerate(names)}
+    columns["device"] = columns["device"].astype(np.int64)
+    columns["request_id"] = columns["request_id"].astype(np.int64)
+    columns["status"] = columns["status"].astype(np.int8)
+    columns["plan"] = np.fromiter(map(_PLAN_INDEX, requests), dtype=np.int64, count=len(requests))
+    return columns
+
+
+def status_categorical(codes: np.ndarray) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, categories=list(STATUS_NAMES))

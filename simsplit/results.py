@@ -1,0 +1,229 @@
+"""From the engine's raw columns to the per-request table, the summary, and the result folder."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from simsplit.energy import LinearRadio, compute_j
+from simsplit.engine import RunOutput
+from simsplit.records import COMPLETED, DROPPED, IN_FLIGHT, status_categorical
+from simsplit.scenario import Scenario, to_yaml
+from simsplit.setup import BITS_PER_BYTE, Setup
+from simsplit.stats import batch_interval, quantile
+
+LATENCY_PARTS = ("device_wait_s", "head_s", "uplink_wait_s", "uplink_s", "server_wait_s", "server_s",
+                 "downlink_wait_s", "downlink_s", "propagation_s")
+"""Columns that add up to ``latency_s`` for a completed request."""
+ENERGY_PARTS = ("compute_j", "uplink_j", "downlink_j")
+QUANTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
+
+
+@dataclass
+class Result:
+    """One run: the resolved scenario, one row per request, and the summary."""
+
+    scenario: Scenario
+    requests: pd.DataFrame
+    summary: dict
+    setup: Setup
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write the result folder atomically; see :func:`write_result`."""
+        return write_result(self, Path(out_dir))
+
+
+def _nan_to_zero(values: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(values), 0.0, values)
+
+
+def build_requests(setup: Setup, output: RunOutput) -> pd.DataFrame:
+    """The per-request table: timings (s), sizes (bytes), energy (J), accuracy, deadline."""
+    c = output.columns
+    plans = setup.plans
+    plan = c["plan"]
+    group = output.device_group[c["device"]]
+    status = c["status"]
+    completed = status == COMPLETED
+    reached = status != IN_FLIGHT
+
+    def plan_field(name, dtype=float):
+        return np.array([getattr(p, name) for p in plans], dtype=dtype)[plan]
+
+    power = np.array([g.group.compute_power_w for g in setup.groups])[group]
+    radios = [LinearRadio(g.network.radio.alpha_up_w_per_bps, g.network.radio.alpha_down_w_per_bps,
+                          g.network.radio.beta_w) for g in setup.groups]
+    alpha_up = np.array([r.alpha_up_w_per_bps for r in radios])[group]
+    alpha_down = np.array([r.alpha_down_w_per_bps for r in radios])[group]
+    beta = np.array([r.beta_w for r in radios])[group]
+    bits_up, bits_down = plan_field("bits_up"), plan_field("bits_down")
+    uplink_s, downlink_s = _nan_to_zero(c["uplink_s"]), _nan_to_zero(c["downlink_s"])
+    sent_down = np.where(np.isnan(c["downlink_s"]), 0.0, bits_down)
+    energy = {
+        "compute_j": compute_j(power, c["head_s"]),
+        "uplink_j": np.where(plan_field("local", bool), 0.0, alpha_up * bits_up + beta * uplink_s),
+        "downlink_j": alpha_down * sent_down + beta * downlink_s,
+    }
+    finish = np.where(reached, c["finish_at_s"], np.nan)
+    latency = np.where(completed, finish - c["arrival_at_s"], np.nan)
+    deadline = setup.scenario.deadline_s
+    met = pd.array(np.zeros(len(status), dtype=bool) if deadline is None else latency <= deadline, dtype="boolean")
+    met[~reached | (deadline is None)] = pd.NA
+    met[status == DROPPED] = False if deadline is not None else pd.NA
+    group_names = [g.group.name for g in setup.groups]
+    bottlenecks = sorted({p.bottleneck for p in plans})
+    frame = pd.DataFrame({
+        "device": c["device"],
+        "group": pd.Categorical.from_codes(group, categories=group_names),
+        "request_id": c["request_id"],
+        "status": status_categorical(status),
+        "split": plan_field("split", np.int64),
+        "bottleneck": pd.Categorical([p.bottleneck for p in plans], categories=bottlenecks)[plan]
+        if len(plan) else pd.Categorical([], categories=bottlenecks),
+        "arrival_at_s": c["arrival_at_s"],
+        "finish_at_s": finish,
+        "latency_s": latency,
+        "device_wait_s": c["device_wait_s"],
+        "head_s": c["head_s"],
+        "uplink_wait_s": c["uplink_wait_s"],
+        "uplink_s": c["uplink_s"],
+        "server_wait_s": c["service_start_at_s"] - c["server_arrival_at_s"],
+        "server_s": c["service_end_at_s"] - c["service_start_at_s"],
+        "downlink_wait_s": c["downlink_wait_s"],
+        "downlink_s": c["downlink_s"],
+        "propagation_s": c["propagation_s"],
+        "server_arrival_at_s": c["server_arrival_at_s"],
+        "service_start_at_s": c["service_start_at_s"],
+        "service_end_at_s": c["service_end_at_s"],
+        "bytes_up": np.where(plan_field("local", bool), 0.0, bits_up / BITS_PER_BYTE),
+        "bytes_down": sent_down / BITS_PER_BYTE,
+        "accuracy": plan_field("accuracy"),
+        **energy,
+        "energy_j": energy["compute_j"] + energy["uplink_j"] + energy["downlink_j"],
+        "deadline_met": met,
+    })
+    return frame
+
+
+def _interval_dict(values: np.ndarray) -> dict:
+    out, ci = {}, {}
+    for name, statistic in [("mean", np.mean)] + [(k, quantile(q)) for k, q in QUANTILES.items()]:
+        point, low, high = batch_interval(values, statistic)
+        out[name] = point
+        ci[name] = [low, high]
+    out["ci95"] = ci
+    return out
+
+
+def _busy_time(requests: pd.DataFrame, start_s: float, end_s: float) -> float:
+    begin = requests["service_start_at_s"].to_numpy()
+    finish = np.where(np.isnan(requests["service_end_at_s"].to_numpy()), end_s, requests["service_end_at_s"].to_numpy())
+    served = ~np.isnan(begin)
+    overlap = np.clip(np.minimum(finish[served], end_s) - np.maximum(begin[served], start_s), 0.0, None)
+    return float(overlap.sum())
+
+
+def _block(measured: pd.DataFrame, deadline: float | None, with_intervals: bool) -> dict:
+    done = measured[measured["status"] == "completed"]
+    latency = done["latency_s"].to_numpy()
+    dropped = int((measured["status"] == "dropped").sum())
+    block = {
+        "generated": len(measured),
+        "completed": len(done),
+        "dropped": dropped,
+        "in_flight": int((measured["status"] == "in_flight").sum()),
+    }
+    if with_intervals:
+        block["latency_s"] = _interval_dict(latency)
+    else:
+        block["latency_s"] = {k: float(np.quantile(latency, q)) if latency.size else math.nan
+                              for k, q in QUANTILES.items()}
+        block["latency_s"] = {"mean": float(latency.mean()) if latency.size else math.nan, **block["latency_s"]}
+    block["latency_parts_s"] = {p: float(done[p].fillna(0.0).mean()) if len(done) else math.nan
+                                for p in LATENCY_PARTS}
+    energy = {p[:-2]: float(done[p].mean()) if len(done) else math.nan for p in ENERGY_PARTS}
+    energy["total"] = float(done["energy_j"].mean()) if len(done) else math.nan
+    block["energy_j"] = energy
+    block["accuracy"] = float(done["accuracy"].mean()) if len(done) else math.nan
+    block["bytes_up"] = float(done["bytes_up"].mean()) if len(done) else math.nan
+    if deadline is None or len(done) + dropped == 0:
+        block["deadline_miss_rate"] = None
+    else:
+        late = int((done["latency_s"] > deadline).sum())
+        block["deadline_miss_rate"] = (late + dropped) / (len(done) + dropped)
+    return block
+
+
+def summarise(setup: Setup, requests: pd.DataFrame, end_s: float, seed: int) -> dict:
+    """Counts, throughput, latency with 95% batch-means intervals, energy per request by component,
+    accuracy, deadline misses and server utilisation, over requests that arrived after the warm-up,
+    overall and per device group."""
+    scenario = setup.scenario
+    warmup = scenario.warmup_s
+    measured = requests[requests["arrival_at_s"] >= warmup]
+    measured_s = end_s - warmup
+    summary = {"scenario": scenario.name, "seed": seed, "duration_s": scenario.duration_s,
+               "warmup_s": warmup, "deadline_s": scenario.deadline_s}
+    overall = _block(measured, scenario.deadline_s, with_intervals=True)
+    summary.update({k: overall[k] for k in ("generated", "completed", "dropped", "in_flight")})
+    summary["throughput_rps"] = overall["completed"] / measured_s
+    summary.update({k: v for k, v in overall.items() if k not in summary})
+    summary["server_utilisation"] = _busy_time(requests, warmup, end_s) / (scenario.server.workers * measured_s)
+    groups = {}
+    for g in setup.groups:
+        block = _block(measured[measured["group"] == g.group.name], scenario.deadline_s, with_intervals=False)
+        groups[g.group.name] = {"strategy": g.strategy.label, **block}
+    summary["groups"] = groups
+    return _json_safe(summary)
+
+
+def _json_safe(value):
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def write_result(result: Result, out_dir: Path) -> Path:
+    """Write ``requests.parquet``, ``summary.json``, ``scenario.yaml`` (resolved, pointing at copies of
+    the profile and payload table beside it) into ``out_dir``.
+
+    Everything is written into a temporary sibling folder first and moved into
+    place only when complete, so a failed run leaves no half-written folder and
+    never replaces a good one.
+    """
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    try:
+        result.requests.to_parquet(partial / "requests.parquet", index=False)
+        (partial / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n", encoding="utf-8")
+        shutil.copyfile(result.scenario.model.profile, partial / "profile.csv")
+        shutil.copyfile(result.scenario.model.payloads, partial / "payloads.csv")
+        portable = result.scenario.model_copy(update={"model": result.scenario.model.model_copy(
+            update={"profile": "profile.csv", "payloads": "payloads.csv"})})
+        (partial / "scenario.yaml").write_text(to_yaml(portable), encoding="utf-8")
+        if out_dir.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+            os.replace(out_dir, retired / "previous")
+            os.replace(partial, out_dir)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(partial, out_dir)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return out_dir

@@ -1,0 +1,454 @@
+"""The scenario file: its schema (pydantic), loader, ``--set`` overrides and error messages.
+
+A scenario is plain validated data and never imports the engine. Units are in
+the field names (``duration_s``, ``rate_mbps``, ``delay_ms``, ``beta_mw``);
+the ``*_bps``/``*_s``/``*_w`` properties give SI values. Unknown fields are
+errors. See ``docs/scenario.md`` for every field.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, PrivateAttr, ValidationError
+from pydantic import NonNegativeFloat, NonNegativeInt, field_validator, model_validator
+
+from simsplit.channel import StepChannel
+from simsplit.errors import InputError
+from simsplit.variability import Multiplier
+
+MBPS = 1e6
+MS = 1e-3
+MW = 1e-3
+EXTENSION_PREFIX = "x-"
+"""Top-level keys with this prefix are ignored: a place for YAML anchors shared by several fields."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- arrivals
+class PeriodicArrivals(_Strict):
+    """One input every 1/rate_hz seconds, each delayed by U(0, jitter_s); phase random per device unless set."""
+
+    kind: Literal["periodic"]
+    rate_hz: PositiveFloat
+    jitter_s: NonNegativeFloat = 0.0
+    phase_s: NonNegativeFloat | None = None
+
+    @model_validator(mode="after")
+    def _jitter_below_period(self):
+        if self.jitter_s >= 1.0 / self.rate_hz:
+            raise ValueError(f"jitter_s must be < the period 1/rate_hz = {1.0 / self.rate_hz:g} s")
+        return self
+
+
+class PoissonArrivals(_Strict):
+    """Exponential inter-arrival times with mean 1/rate_hz."""
+
+    kind: Literal["poisson"]
+    rate_hz: PositiveFloat
+
+
+class ClosedLoopArrivals(_Strict):
+    """The next input comes think_s after the previous result returns."""
+
+    kind: Literal["closed_loop"]
+    think_s: NonNegativeFloat = 0.0
+
+
+Arrivals = Annotated[Union[PeriodicArrivals, PoissonArrivals, ClosedLoopArrivals], Field(discriminator="kind")]
+
+
+# ---------------------------------------------------------------- links
+class ConstantLink(_Strict):
+    """A link of fixed capacity rate_mbps (10^6 bit/s) and one-way delay delay_ms."""
+
+    kind: Literal["constant"]
+    rate_mbps: PositiveFloat
+    delay_ms: NonNegativeFloat = 0.0
+
+    @property
+    def delay_s(self) -> float:
+        return self.delay_ms * MS
+
+
+class StepsLink(_Strict):
+    """Capacity rates_mbps[k] from times_s[k] to the next breakpoint; after the last, hold or loop."""
+
+    kind: Literal["steps"]
+    times_s: list[float]
+    rates_mbps: list[NonNegativeFloat]
+    end: Literal["hold", "loop"] = "hold"
+    period_s: PositiveFloat | None = None
+    delay_ms: NonNegativeFloat = 0.0
+
+    @model_validator(mode="after")
+    def _valid_steps(self):
+        StepChannel(self.times_s, [r * MBPS for r in self.rates_mbps], self.end, self.period_s)
+        return self
+
+    @property
+    def delay_s(self) -> float:
+        return self.delay_ms * MS
+
+
+Link = Annotated[Union[ConstantLink, StepsLink], Field(discriminator="kind")]
+
+
+# ---------------------------------------------------------------- radio
+RADIO_PRESETS: dict[str, tuple[float, float, float]] = {
+    # technology: (alpha_up mW/Mbps, alpha_down mW/Mbps, beta mW); Huang et al. MobiSys 2012 as used by BottleNet
+    "3g": (868.98, 122.12, 817.88),
+    "lte": (438.39, 51.97, 1288.04),
+    "wifi": (283.17, 137.01, 132.86),
+}
+
+
+class Radio(_Strict):
+    """Linear radio power P = alpha * throughput + beta; technology presets, each value overridable."""
+
+    technology: Literal["3g", "4g", "lte", "wifi"]
+    alpha_up_mw_per_mbps: NonNegativeFloat | None = None
+    alpha_down_mw_per_mbps: NonNegativeFloat | None = None
+    beta_mw: NonNegativeFloat | None = None
+
+    def _preset(self, index: int, override: float | None) -> float:
+        tech = "lte" if self.technology == "4g" else self.technology
+        return RADIO_PRESETS[tech][index] if override is None else override
+
+    @property
+    def alpha_up_w_per_bps(self) -> float:
+        return self._preset(0, self.alpha_up_mw_per_mbps) * MW / MBPS
+
+    @property
+    def alpha_down_w_per_bps(self) -> float:
+        return self._preset(1, self.alpha_down_mw_per_mbps) * MW / MBPS
+
+    @property
+    def beta_w(self) -> float:
+        return self._preset(2, self.beta_mw) * MW
+
+
+class Network(_Strict):
+    """A device's uplink, downlink and radio power model."""
+
+    uplink: Link
+    downlink: Link
+    radio: Radio
+
+
+# ---------------------------------------------------------------- server
+class Variability(_Strict):
+    """Random factor (mean 1) on profiled compute times: deterministic, exponential, gamma, lognormal or uniform."""
+
+    kind: Literal["deterministic", "exponential", "gamma", "lognormal", "uniform"] = "deterministic"
+    cv: NonNegativeFloat | None = None
+
+    @model_validator(mode="after")
+    def _valid(self):
+        self.multiplier  # raises ValueError with the reason
+        return self
+
+    @property
+    def multiplier(self) -> Multiplier:
+        default_cv = {"deterministic": 0.0, "exponential": 1.0}.get(self.kind)
+        cv = self.cv if self.cv is not None else default_cv
+        if cv is None:
+            raise ValueError(f"a {self.kind} variability needs cv > 0")
+        return Multiplier(self.kind, cv)
+
+
+class Server(_Strict):
+    """An edge server: workers identical GPUs sharing one FIFO queue of at most queue_capacity waiting requests."""
+
+    server_class: str
+    workers: PositiveInt = 1
+    queue_capacity: NonNegativeInt | None = None
+    service_variability: Variability = Variability()
+
+
+# ---------------------------------------------------------------- strategies
+class LocalStrategy(_Strict):
+    """Run the whole model on the device."""
+
+    kind: Literal["local"]
+
+
+class FullOffloadStrategy(_Strict):
+    """Send the (encoded) input: split 0; bottleneck names the encoding row at split 0 if there are several."""
+
+    kind: Literal["full_offload"]
+    bottleneck: str | None = None
+
+
+class FixedSplitStrategy(_Strict):
+    """Always split at point split with bottleneck configuration bottleneck."""
+
+    kind: Literal["fixed"]
+    split: NonNegativeInt
+    bottleneck: str
+
+
+Strategy = Annotated[Union[LocalStrategy, FullOffloadStrategy, FixedSplitStrategy], Field(discriminator="kind")]
+
+
+# ---------------------------------------------------------------- devices, model, scenario
+class DeviceGroup(_Strict):
+    """count identical devices; network and strategy default to the scenario's."""
+
+    name: str = Field(min_length=1)
+    count: PositiveInt = 1
+    device_class: str
+    compute_power_w: PositiveFloat
+    arrivals: Arrivals
+    network: Network | None = None
+    strategy: Strategy | None = None
+
+
+class ModelFiles(_Strict):
+    """The model's profile and payload table (paths relative to the scenario file) and its result size."""
+
+    profile: str
+    payloads: str
+    result_bytes: NonNegativeFloat = 0.0
+
+
+class Scenario(_Strict):
+    """One simulated experiment."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    seed: int = 0
+    duration_s: PositiveFloat
+    warmup_s: NonNegativeFloat = 0.0
+    deadline_s: PositiveFloat | None = None
+    model: ModelFiles
+    devices: list[DeviceGroup] = Field(min_length=1)
+    network: Network
+    server: Server
+    strategy: Strategy
+    _source: str = PrivateAttr(default="<scenario>")
+
+    @property
+    def source(self) -> str:
+        """The file this scenario was read from."""
+        return self._source
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.warmup_s >= self.duration_s:
+            raise ValueError(f"warmup_s ({self.warmup_s:g}) must be < duration_s ({self.duration_s:g})")
+        return self
+
+    @field_validator("devices")
+    @classmethod
+    def _unique_group_names(cls, groups):
+        names = [g.name for g in groups]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"device group names must be unique, got {repeated} more than once")
+        return groups
+
+    def network_of(self, group: DeviceGroup) -> Network:
+        return group.network or self.network
+
+    def strategy_of(self, group: DeviceGroup) -> Any:
+        return group.strategy or self.strategy
+
+
+# ---------------------------------------------------------------- loading and errors
+def read_yaml(path: Path) -> Any:
+    """Parsed YAML of ``path``; InputError for a missing file or a syntax error (with its line)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(path, None, "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(path, None, f"cannot read: {exc}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(path, where, f"expected valid YAML, got a syntax error: {problem}") from None
+
+
+def _unshared_copy(value: Any) -> Any:
+    """A deep copy in which YAML aliases (``*anchor``, ``<<: *anchor``) become independent nodes,
+    so that overriding one field never changes the others that shared its anchor."""
+    if isinstance(value, dict):
+        return {k: _unshared_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unshared_copy(v) for v in value]
+    return value
+
+
+def apply_overrides(data: dict, overrides: list[str], source: str = "--set") -> dict:
+    """A copy of ``data`` with each ``dotted.path=value`` applied; values are parsed as YAML scalars.
+
+    List items are addressed by index (``devices.0.count=4``). A new key may be
+    added to a mapping (validation then rejects it if the schema lacks it).
+    """
+    data = _unshared_copy(data)
+    for item in overrides:
+        if "=" not in item:
+            raise InputError(source, item, "expected dotted.path=value")
+        path, text = item.split("=", 1)
+        keys = path.strip().split(".")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        node = data
+        for depth, key in enumerate(keys):
+            last = depth == len(keys) - 1
+            where = ".".join(keys[: depth + 1])
+            if isinstance(node, list):
+                if not key.isdigit() or int(key) >= len(node):
+                    raise InputError(source, where, f"expected a list index below {len(node)}, got {key!r}")
+                key = int(key)
+            elif isinstance(node, dict):
+                if not last and key not in node:
+                    node[key] = {}
+            else:
+                raise InputError(source, where, f"expected a mapping or list to set into, got {node!r}")
+            if last:
+                node[key] = value
+            else:
+                node = node[key]
+    return data
+
+
+def _dotted(loc: tuple, data: Any) -> str:
+    """Turn a pydantic error location into the YAML path, skipping union tags that are not keys."""
+    parts, node = [], data
+    for item in loc:
+        if isinstance(node, dict) and item in node:
+            parts.append(str(item))
+            node = node[item]
+        elif isinstance(node, list) and isinstance(item, int) and item < len(node):
+            parts.append(str(item))
+            node = node[item]
+        elif isinstance(item, str) and isinstance(node, dict) and node.get("kind") == item:
+            continue  # discriminated-union tag
+        else:
+            parts.append(str(item))
+            node = None
+    return ".".join(parts) or "(top level)"
+
+
+def _unwrap(tp: Any) -> list[Any]:
+    """The model classes an annotation may hold (through Optional, Annotated, Union, list)."""
+    origin = typing.get_origin(tp)
+    if origin is Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if origin in (Union, types.UnionType, list):
+        return [m for arg in typing.get_args(tp) for m in _unwrap(arg)]
+    return [tp] if isinstance(tp, type) and issubclass(tp, BaseModel) else []
+
+
+def _allowed_fields(loc: tuple) -> list[str]:
+    """Field names of the schema model that holds the field at ``loc``."""
+    candidates: list[Any] = [Scenario]
+    for item in loc[:-1]:
+        if isinstance(item, int):
+            continue
+        nxt = []
+        for model in candidates:
+            if item in model.model_fields:
+                nxt += _unwrap(model.model_fields[item].annotation)
+            else:  # a union tag picks the member with that kind
+                nxt += [model] if "kind" in model.model_fields and item in typing.get_args(
+                    model.model_fields["kind"].annotation) else []
+        candidates = nxt or candidates
+    tagged = [m for m in candidates if "kind" in m.model_fields and len(loc) > 1
+              and loc[-2] in typing.get_args(m.model_fields["kind"].annotation)]
+    models = tagged or candidates
+    return sorted({f for m in models for f in m.model_fields})
+
+
+def _message(err: dict) -> str:
+    kind, ctx, value = err["type"], err.get("ctx", {}), err.get("input")
+    got = f", got {value!r}"
+    simple = {
+        "greater_than": lambda: f"expected a number > {ctx.get('gt')}",
+        "greater_than_equal": lambda: f"expected a number >= {ctx.get('ge')}",
+        "less_than": lambda: f"expected a number < {ctx.get('lt')}",
+        "less_than_equal": lambda: f"expected a number <= {ctx.get('le')}",
+        "float_parsing": lambda: "expected a number", "float_type": lambda: "expected a number",
+        "finite_number": lambda: "expected a finite number",
+        "int_parsing": lambda: "expected an integer", "int_type": lambda: "expected an integer",
+        "int_from_float": lambda: "expected an integer",
+        "string_type": lambda: "expected a string", "bool_parsing": lambda: "expected true or false",
+        "list_type": lambda: "expected a list", "model_type": lambda: "expected a mapping",
+        "dict_type": lambda: "expected a mapping",
+        "literal_error": lambda: f"expected {ctx.get('expected')}",
+        "union_tag_invalid": lambda: f"expected kind {ctx.get('expected_tags')}",
+        "union_tag_not_found": lambda: "expected a mapping with a 'kind' field",
+        "too_short": lambda: f"expected at least {ctx.get('min_length')} item(s)",
+        "string_too_short": lambda: "expected a non-empty string",
+        "string_pattern_mismatch": lambda: "expected a name of letters, digits, '.', '_' or '-'",
+    }
+    if kind == "missing":
+        return "expected a value: this field is required"
+    if kind == "extra_forbidden":
+        return f"unknown field; expected one of {_allowed_fields(tuple(err['loc']))}"
+    if kind == "union_tag_invalid":
+        return simple[kind]() + f", got {ctx.get('tag')!r}"
+    if kind in ("value_error", "assertion_error"):
+        return str(ctx.get("error", err["msg"]))
+    if kind in simple:
+        return simple[kind]() + got
+    return err["msg"] + got
+
+
+def validate_scenario(data: Any, source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
+    """Validate parsed scenario data; raise InputError naming ``source`` and the field path.
+
+    Relative ``model.profile`` and ``model.payloads`` paths are resolved
+    against ``base_dir`` (the scenario file's folder).
+    """
+    if not isinstance(data, dict):
+        raise InputError(source, None, f"expected a mapping of scenario fields, got {type(data).__name__}")
+    data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith(EXTENSION_PREFIX))}
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        if err["type"] == "union_tag_invalid":
+            loc = loc + ("kind",)
+        raise InputError(source, _dotted(loc, data), _message(err)) from None
+    if base_dir is not None:
+        model = scenario.model.model_copy(update={
+            "profile": str((base_dir / scenario.model.profile).resolve()),
+            "payloads": str((base_dir / scenario.model.payloads).resolve())})
+        scenario = scenario.model_copy(update={"model": model})
+    scenario._source = source
+    return scenario
+
+
+def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = (), seed: int | None = None) -> Scenario:
+    """Read, override and validate the scenario file at ``path``."""
+    path = Path(path)
+    data = read_yaml(path)
+    if overrides:
+        if not isinstance(data, dict):
+            raise InputError(path, None, "expected a mapping of scenario fields")
+        data = apply_overrides(data, list(overrides))
+    if seed is not None and isinstance(data, dict):
+        data = {**data, "seed": seed}
+    return validate_scenario(data, source=str(path), base_dir=path.parent)
+
+
+def to_yaml(scenario: Scenario) -> str:
+    """The scenario as YAML, every default filled in (the resolved scenario)."""
+    return yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+

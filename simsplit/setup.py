@@ -1,0 +1,148 @@
+"""From a validated scenario to what the engine runs: loaded tables, checked references, per-group plans.
+
+Every cross-file check happens here, before the engine starts: device and
+server classes exist in the profile, each strategy's (split, bottleneck) is in
+the payload table, the payload table's splits exist in the profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from simsplit.channel import Channel, ConstantChannel, StepChannel
+from simsplit.errors import InputError
+from simsplit.payloads import PayloadTable, load_payloads
+from simsplit.profiles import ModelProfile, load_profile
+from simsplit.scenario import MBPS, DeviceGroup, Network, Scenario
+from simsplit.strategies import Decision, FixedStrategy
+
+BITS_PER_BYTE = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What one request costs under one decision on one device class (SI units)."""
+
+    index: int
+    """Position in :attr:`Setup.plans`."""
+    split: int
+    bottleneck: str
+    local: bool
+    """True at the local split L: no transfer, no server."""
+    head_s: float
+    """Device compute (s): head up to the split plus encoding."""
+    bits_up: float
+    """Payload (bits) on the uplink."""
+    service_s: float
+    """Mean server compute (s): tail plus decoding."""
+    bits_down: float
+    """Result (bits) on the downlink."""
+    accuracy: float
+
+
+@dataclass(frozen=True)
+class GroupSetup:
+    """A device group with its resolved network, strategy and plans."""
+
+    group: DeviceGroup
+    network: Network
+    strategy: FixedStrategy
+    plans: dict[Decision, Plan]
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Everything a run needs, checked."""
+
+    scenario: Scenario
+    profile: ModelProfile
+    payloads: PayloadTable
+    groups: list[GroupSetup]
+    plans: list[Plan]
+
+
+def build_channel(link) -> Channel:
+    """The capacity model for a scenario ``uplink``/``downlink`` block."""
+    if link.kind == "constant":
+        return ConstantChannel(link.rate_mbps * MBPS)
+    return StepChannel(link.times_s, [r * MBPS for r in link.rates_mbps], link.end, link.period_s)
+
+
+def _resolve_decision(scenario: Scenario, field: str, config, profile: ModelProfile,
+                      payloads: PayloadTable) -> tuple[Decision, str]:
+    source, last = scenario.source, profile.local_split
+    if config.kind == "local":
+        rows = payloads.at_split(last)
+        if not rows:
+            raise InputError(source, f"{field}.kind", f"local needs a row at the local split {last} in "
+                             f"{payloads.source} (bytes 0) giving the model's accuracy, found none")
+        return Decision(last, rows[0].bottleneck), "local"
+    if config.kind == "full_offload":
+        rows = payloads.at_split(0)
+        names = [r.bottleneck for r in rows]
+        if config.bottleneck is None:
+            if len(rows) != 1:
+                raise InputError(source, f"{field}.bottleneck", f"expected one of {names} (the input encodings "
+                                 f"at split 0 in {payloads.source}), got none")
+            return Decision(0, rows[0].bottleneck), "full_offload"
+        if config.bottleneck not in names:
+            raise InputError(source, f"{field}.bottleneck", f"expected one of {names} (split 0 rows of "
+                             f"{payloads.source}), got {config.bottleneck!r}")
+        return Decision(0, config.bottleneck), f"full_offload({config.bottleneck})"
+    if config.split > last:
+        raise InputError(source, f"{field}.split", f"expected a split point 0..{last} of {profile.source}, "
+                         f"got {config.split}")
+    names = [r.bottleneck for r in payloads.at_split(config.split)]
+    if config.bottleneck not in names:
+        raise InputError(source, f"{field}.bottleneck", f"expected one of {names} (rows at split "
+                         f"{config.split} of {payloads.source}), got {config.bottleneck!r}")
+    return Decision(config.split, config.bottleneck), f"fixed({config.split}, {config.bottleneck})"
+
+
+def _check_tables(profile: ModelProfile, payloads: PayloadTable) -> None:
+    last = profile.local_split
+    for entry in payloads.entries.values():
+        where = f"line {entry.line}"
+        if entry.split > last:
+            raise InputError(payloads.source, f"{where}, column split",
+                             f"expected a split point 0..{last} of {profile.source}, got {entry.split}")
+        if entry.split == last and entry.bytes != 0:
+            raise InputError(payloads.source, f"{where}, column bytes",
+                             f"expected 0 at the local split {last} (nothing is sent), got {entry.bytes:g}")
+
+
+def build_setup(scenario: Scenario) -> Setup:
+    """Load the scenario's tables and resolve every group. Raise InputError on any inconsistency."""
+    profile = load_profile(Path(scenario.model.profile))
+    payloads = load_payloads(Path(scenario.model.payloads))
+    _check_tables(profile, payloads)
+    source = scenario.source
+    server_class = scenario.server.server_class
+    if server_class not in profile.tail_s:
+        raise InputError(source, "server.server_class", f"expected one of {profile.server_classes} "
+                         f"(tail_ms_* columns of {profile.source}), got {server_class!r}")
+    tail_s = profile.tail_s[server_class]
+    bits_down = scenario.model.result_bytes * BITS_PER_BYTE
+    plans: list[Plan] = []
+    groups: list[GroupSetup] = []
+    for g, group in enumerate(scenario.devices):
+        if group.device_class not in profile.head_s:
+            raise InputError(source, f"devices.{g}.device_class", f"expected one of {profile.device_classes} "
+                             f"(head_ms_* columns of {profile.source}), got {group.device_class!r}")
+        field = f"devices.{g}.strategy" if group.strategy is not None else "strategy"
+        decision, label = _resolve_decision(scenario, field, scenario.strategy_of(group), profile, payloads)
+        head_s = profile.head_s[group.device_class]
+        group_plans = {}
+        for key in [decision]:  # one decision per fixed strategy; adaptive strategies will list all options
+            entry = payloads.get(*key)
+            local = key.split == profile.local_split
+            plan = Plan(index=len(plans), split=key.split, bottleneck=key.bottleneck, local=local,
+                        head_s=float(head_s[key.split]) + (0.0 if local else entry.encode_s),
+                        bits_up=0.0 if local else entry.bytes * BITS_PER_BYTE,
+                        service_s=0.0 if local else float(tail_s[key.split]) + entry.decode_s,
+                        bits_down=0.0 if local else bits_down, accuracy=entry.accuracy)
+            plans.append(plan)
+            group_plans[key] = plan
+        groups.append(GroupSetup(group, scenario.network_of(group), FixedStrategy(decision, label), group_plans))
+    return Setup(scenario, profile, payloads, groups, plans)

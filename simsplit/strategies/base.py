@@ -1,0 +1,38 @@
+"""The strategy protocol: what a device decides for each request, from what it can observe."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Protocol
+
+
+class Decision(NamedTuple):
+    """Where to split (0 = send the input, L = run locally) and which bottleneck configuration to use."""
+
+    split: int
+    bottleneck: str
+
+
+class Observation:
+    """What one device knows when it decides: only its own history, never the simulator's state.
+
+    The engine updates it in place when the device's requests finish.
+    """
+
+    __slots__ = ("device", "completed", "last_uplink_bps", "last_latency_s")
+
+    def __init__(self, device: int):
+        self.device = device
+        """Index of the deciding device."""
+        self.completed = 0
+        """Number of this device's requests that have returned."""
+        self.last_uplink_bps = math.nan
+        """Throughput (bits/s) its last finished upload achieved (NaN before the first)."""
+        self.last_latency_s = math.nan
+        """Latency (s) of its last finished request (NaN before the first)."""
+
+
+class Strategy(Protocol):
+    """Anything with ``decide(now_s, observation) -> Decision``; called once per request at its arrival."""
+
+    def decide(self, now_s: float, observation: Observation) -> Decision: ...
