@@ -28,6 +28,14 @@ EXTENSION_PREFIX = "x-"
 """Top-level keys with this prefix are ignored: a place for YAML anchors shared by several fields."""
 
 
+class FieldValueError(ValueError):
+    """A check across fields of one model that blames one of them (``field``, relative to that model)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -44,7 +52,8 @@ class PeriodicArrivals(_Strict):
     @model_validator(mode="after")
     def _jitter_below_period(self):
         if self.jitter_s >= 1.0 / self.rate_hz:
-            raise ValueError(f"jitter_s must be < the period 1/rate_hz = {1.0 / self.rate_hz:g} s")
+            raise FieldValueError("jitter_s", f"expected a number < the period 1/rate_hz = {1.0 / self.rate_hz:g} s, "
+                                  f"got {self.jitter_s:g}")
         return self
 
 
@@ -90,7 +99,11 @@ class StepsLink(_Strict):
 
     @model_validator(mode="after")
     def _valid_steps(self):
-        StepChannel(self.times_s, [r * MBPS for r in self.rates_mbps], self.end, self.period_s)
+        try:
+            StepChannel(self.times_s, [r * MBPS for r in self.rates_mbps], self.end, self.period_s)
+        except ValueError as exc:
+            field = "period_s" if "period_s" in str(exc) else "times_s"
+            raise FieldValueError(field, str(exc).replace("rates_bps", "rates_mbps")) from None
         return self
 
     @property
@@ -152,7 +165,10 @@ class Variability(_Strict):
 
     @model_validator(mode="after")
     def _valid(self):
-        self.multiplier  # raises ValueError with the reason
+        try:
+            self.multiplier
+        except ValueError as exc:
+            raise FieldValueError("cv", str(exc)) from None
         return self
 
     @property
@@ -242,7 +258,7 @@ class Scenario(_Strict):
     @model_validator(mode="after")
     def _consistent(self):
         if self.warmup_s >= self.duration_s:
-            raise ValueError(f"warmup_s ({self.warmup_s:g}) must be < duration_s ({self.duration_s:g})")
+            raise FieldValueError("warmup_s", f"expected a number < duration_s ({self.duration_s:g}), got {self.warmup_s:g}")
         return self
 
     @field_validator("devices")
@@ -424,6 +440,9 @@ def validate_scenario(data: Any, source: str = "<scenario>", base_dir: Path | No
         loc = tuple(err["loc"])
         if err["type"] == "union_tag_invalid":
             loc = loc + ("kind",)
+        cause = err.get("ctx", {}).get("error")
+        if isinstance(cause, FieldValueError):
+            loc = loc + (cause.field,)
         raise InputError(source, _dotted(loc, data), _message(err)) from None
     if base_dir is not None:
         model = scenario.model.model_copy(update={

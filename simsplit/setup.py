@@ -112,6 +112,19 @@ def _check_tables(profile: ModelProfile, payloads: PayloadTable) -> None:
                              f"expected 0 at the local split {last} (nothing is sent), got {entry.bytes:g}")
 
 
+def _check_time_advances(scenario: Scenario, g: int, group: DeviceGroup, network: Network, plans) -> None:
+    """A closed loop with no think time whose request takes no time would loop for ever at one instant."""
+    if group.arrivals.kind != "closed_loop" or group.arrivals.think_s > 0:
+        return
+    delays = network.uplink.delay_s + network.downlink.delay_s
+    for plan in plans:
+        if plan.head_s == 0 and (plan.local or (plan.bits_up == 0 and plan.service_s == 0
+                                                and plan.bits_down == 0 and delays == 0)):
+            raise InputError(scenario.source, f"devices.{g}.arrivals.think_s",
+                             "expected > 0: with think_s 0 this device's requests take no time, "
+                             "so a closed loop would never advance the clock")
+
+
 def build_setup(scenario: Scenario) -> Setup:
     """Load the scenario's tables and resolve every group. Raise InputError on any inconsistency."""
     profile = load_profile(Path(scenario.model.profile))
@@ -144,5 +157,7 @@ def build_setup(scenario: Scenario) -> Setup:
                         bits_down=0.0 if local else bits_down, accuracy=entry.accuracy)
             plans.append(plan)
             group_plans[key] = plan
-        groups.append(GroupSetup(group, scenario.network_of(group), FixedStrategy(decision, label), group_plans))
+        network = scenario.network_of(group)
+        _check_time_advances(scenario, g, group, network, group_plans.values())
+        groups.append(GroupSetup(group, network, FixedStrategy(decision, label), group_plans))
     return Setup(scenario, profile, payloads, groups, plans)

@@ -1,0 +1,52 @@
+"""Shared builders: tiny model files and scenarios that isolate one part of the pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def write_model(folder: Path, *, head_ms: float = 0.0, tail_ms: float = 10.0, split_bytes: float = 0.0,
+                encode_ms: float = 0.0, decode_ms: float = 0.0, accuracy: float = 0.75) -> tuple[str, str]:
+    """A two-point model: split 0 sends ``split_bytes`` and leaves ``tail_ms`` to the server; split 1 is local."""
+    profile = folder / "profile.csv"
+    profile.write_text("split,name,head_ms_phone,tail_ms_gpu,output_bytes\n"
+                       f"0,input,0,{tail_ms},1000\n1,output,{head_ms},0,4\n")
+    payloads = folder / "payloads.csv"
+    payloads.write_text("split,bottleneck,bytes,accuracy,encode_ms,decode_ms\n"
+                        f"0,raw,{split_bytes},{accuracy},{encode_ms},{decode_ms}\n1,none,0,0.8,0,0\n")
+    return str(profile), str(payloads)
+
+
+def queue_scenario(folder: Path, *, rate_hz: float, service_ms: float, workers: int = 1,
+                   variability: dict | None = None, duration_s: float = 1000.0, warmup_s: float = 50.0,
+                   queue_capacity: int | None = None, seed: int = 1) -> dict:
+    """The server alone: Poisson arrivals straight into the server (no head time, zero-byte payload,
+    zero-byte result), mean service ``service_ms``."""
+    profile, payloads = write_model(folder, tail_ms=service_ms)
+    link = {"kind": "constant", "rate_mbps": 100.0}
+    return {
+        "name": "queue", "seed": seed, "duration_s": duration_s, "warmup_s": warmup_s,
+        "model": {"profile": profile, "payloads": payloads, "result_bytes": 0},
+        "devices": [{"name": "d", "device_class": "phone", "compute_power_w": 1.0,
+                     "arrivals": {"kind": "poisson", "rate_hz": rate_hz}}],
+        "network": {"uplink": link, "downlink": link, "radio": {"technology": "lte"}},
+        "server": {"server_class": "gpu", "workers": workers, "queue_capacity": queue_capacity,
+                   "service_variability": variability or {"kind": "exponential"}},
+        "strategy": {"kind": "full_offload"},
+    }
+
+
+def replication_seeds(count: int, root: int = 20261123) -> list[int]:
+    """Independent run seeds spawned from one root."""
+    return [int(s) for s in np.random.SeedSequence(root).generate_state(count)]
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path) -> Path:
+    return tmp_path

@@ -1,0 +1,182 @@
+"""The engine on exact cases, invariants, reproducibility and independent random streams."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from simsplit import simulate
+from simsplit.results import LATENCY_PARTS
+from simsplit.scenario import validate_scenario
+
+from conftest import queue_scenario, write_model
+
+
+def one_device(folder, *, head_ms=2.0, tail_ms=3.0, split_bytes=1000.0, encode_ms=0.5, decode_ms=0.25,
+               up_mbps=8.0, down_mbps=16.0, delay_ms=0.0, result_bytes=100, strategy=None, arrivals=None,
+               technology="lte", power_w=1.5, duration_s=10.0, **extra):
+    profile, payloads = write_model(folder, head_ms=head_ms, tail_ms=tail_ms, split_bytes=split_bytes,
+                                    encode_ms=encode_ms, decode_ms=decode_ms)
+    return {
+        "name": "exact", "seed": 3, "duration_s": duration_s,
+        "model": {"profile": profile, "payloads": payloads, "result_bytes": result_bytes},
+        "devices": [{"name": "d", "device_class": "phone", "compute_power_w": power_w,
+                     "arrivals": arrivals or {"kind": "periodic", "rate_hz": 1.0, "phase_s": 0.25}}],
+        "network": {"uplink": {"kind": "constant", "rate_mbps": up_mbps, "delay_ms": delay_ms},
+                    "downlink": {"kind": "constant", "rate_mbps": down_mbps, "delay_ms": delay_ms},
+                    "radio": {"technology": technology}},
+        "server": {"server_class": "gpu", "workers": 1, "service_variability": {"kind": "deterministic"}},
+        "strategy": strategy or {"kind": "full_offload"},
+        **extra,
+    }
+
+
+def test_offloaded_request_timing_is_exact(tmp_path):
+    result = simulate(validate_scenario(one_device(tmp_path, delay_ms=5.0)))
+    r = result.requests
+    assert (r["status"] == "completed").all() and len(r) == 10
+    first = r.iloc[0]
+    assert first["arrival_at_s"] == 0.25
+    assert first["head_s"] == 0.0005  # split 0: no head layers, encode 0.5 ms
+    assert first["uplink_s"] == pytest.approx(8 * 1000 / 8e6, abs=1e-15)  # bits / rate
+    assert first["server_s"] == pytest.approx(0.00325, abs=1e-12)  # tail 3 ms + decode 0.25 ms
+    assert first["downlink_s"] == pytest.approx(8 * 100 / 16e6, abs=1e-15)
+    assert first["propagation_s"] == 0.010
+    expected = 0.0005 + 0.001 + 0.005 + 0.00325 + 0.00005 + 0.005
+    assert first["latency_s"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_energy_is_power_times_time(tmp_path):
+    result = simulate(validate_scenario(one_device(tmp_path, power_w=1.5)))
+    first = result.requests.iloc[0]
+    assert first["compute_j"] == pytest.approx(1.5 * 0.0005, rel=1e-12)
+    # LTE: P_up = 438.39 mW/Mbps * 8 Mbps + 1288.04 mW while sending, for 1 ms
+    assert first["uplink_j"] == pytest.approx((0.43839 * 8 + 1.28804) * 0.001, rel=1e-12)
+    assert first["downlink_j"] == pytest.approx((0.05197 * 16 + 1.28804) * 0.00005, rel=1e-12)
+    assert first["energy_j"] == pytest.approx(first["compute_j"] + first["uplink_j"] + first["downlink_j"])
+
+
+def test_reference_radio_point(tmp_path):
+    """radio-power reference: 10,092 bytes on LTE at 5.85 Mbps take 13.8 ms and 53.2 mJ."""
+    scenario = one_device(tmp_path, split_bytes=10_092, up_mbps=5.85, encode_ms=0, technology="lte")
+    first = simulate(validate_scenario(scenario)).requests.iloc[0]
+    assert first["uplink_s"] * 1e3 == pytest.approx(13.8, abs=0.05)
+    assert first["uplink_j"] * 1e3 == pytest.approx(53.2, abs=0.05)
+
+
+def test_local_runs_only_on_the_device(tmp_path):
+    result = simulate(validate_scenario(one_device(tmp_path, strategy={"kind": "local"})))
+    r = result.requests
+    assert (r["split"] == 1).all() and (r["bytes_up"] == 0).all()
+    assert r["latency_s"].tolist() == pytest.approx([0.002] * 10)
+    assert r["uplink_j"].sum() == 0 and r["server_s"].isna().all()
+    assert r["accuracy"].iloc[0] == 0.8
+
+
+def test_device_computes_one_inference_at_a_time(tmp_path):
+    # 5 ms head, inputs every 2 ms: the device queue grows by 3 ms per request
+    scenario = one_device(tmp_path, head_ms=5.0, strategy={"kind": "local"}, duration_s=0.0101,
+                          arrivals={"kind": "periodic", "rate_hz": 500.0, "phase_s": 0.0})
+    r = simulate(validate_scenario(scenario)).requests
+    assert r["device_wait_s"].tolist()[:3] == pytest.approx([0.0, 0.003, 0.006])
+
+
+def test_closed_loop_waits_for_the_result(tmp_path):
+    scenario = one_device(tmp_path, arrivals={"kind": "closed_loop", "think_s": 0.1}, duration_s=1.0)
+    r = simulate(validate_scenario(scenario)).requests
+    gaps = r["arrival_at_s"].to_numpy()[1:] - r["finish_at_s"].to_numpy()[:-1]
+    assert gaps == pytest.approx(np.full(len(gaps), 0.1))
+    assert r["arrival_at_s"].iloc[0] == 0.0
+
+
+def test_periodic_jitter_stays_in_bounds(tmp_path):
+    scenario = one_device(tmp_path, arrivals={"kind": "periodic", "rate_hz": 10.0, "jitter_s": 0.02,
+                                              "phase_s": 0.0}, duration_s=50.0)
+    arrivals = simulate(validate_scenario(scenario)).requests["arrival_at_s"].to_numpy()
+    offsets = arrivals - np.arange(len(arrivals)) * 0.1
+    assert offsets.min() >= 0 and offsets.max() < 0.02 and offsets.std() > 0.004
+
+
+def test_infinite_capacity_server_never_queues(tmp_path):
+    scenario = queue_scenario(tmp_path, rate_hz=500.0, service_ms=10.0, workers=1000, duration_s=20, warmup_s=0)
+    r = simulate(validate_scenario(scenario)).requests
+    assert (r.loc[r["status"] == "completed", "server_wait_s"] == 0).all()
+
+
+def test_time_varying_uplink_integrates_rate(tmp_path):
+    scenario = one_device(tmp_path, split_bytes=1_250_000, encode_ms=0,  # 10 Mbit
+                          arrivals={"kind": "periodic", "rate_hz": 0.1, "phase_s": 0.5}, duration_s=5)
+    scenario["network"]["uplink"] = {"kind": "steps", "times_s": [0, 1, 3], "rates_mbps": [8, 0, 4]}
+    first = simulate(validate_scenario(scenario)).requests.iloc[0]
+    # 4 Mbit by 1 s, outage to 3 s, 6 Mbit at 4 Mbit/s: ends at 4.5 s
+    assert first["uplink_s"] == pytest.approx(4.0, abs=1e-12)
+
+
+run_settings = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@run_settings
+@given(groups=st.lists(st.tuples(st.integers(1, 4), st.sampled_from(["poisson", "periodic", "closed_loop"]),
+                                 st.floats(1, 200), st.sampled_from(["full_offload", "local"])),
+                       min_size=1, max_size=3),
+       workers=st.integers(1, 3), capacity=st.one_of(st.none(), st.integers(0, 3)),
+       service_ms=st.floats(0.1, 30), duration_s=st.floats(0.5, 5), warmup_s=st.floats(0, 0.4))
+def test_conservation_and_parts(tmp_path, groups, workers, capacity, service_ms, duration_s, warmup_s):
+    """generated = completed + dropped + in flight, and the latency parts add up, for any small scenario."""
+    scenario = queue_scenario(tmp_path, rate_hz=1.0, service_ms=service_ms, workers=workers,
+                              queue_capacity=capacity, duration_s=duration_s, warmup_s=warmup_s)
+    template = scenario["devices"][0]
+    scenario["devices"] = [
+        {**template, "name": f"g{i}", "count": count, "strategy": {"kind": strategy},
+         "arrivals": {"kind": kind, "rate_hz": rate} if kind != "closed_loop" else {"kind": kind, "think_s": 1 / rate}}
+        for i, (count, kind, rate, strategy) in enumerate(groups)]
+    result = simulate(validate_scenario(scenario))
+    s = result.summary
+    assert s["generated"] == s["completed"] + s["dropped"] + s["in_flight"]
+    assert s["generated"] == int((result.requests["arrival_at_s"] >= warmup_s).sum())
+    done = result.requests[result.requests["status"] == "completed"]
+    parts = done[list(LATENCY_PARTS)].fillna(0.0).sum(axis=1)
+    assert np.allclose(parts, done["latency_s"], rtol=0, atol=1e-9)
+    assert (result.requests["finish_at_s"].fillna(0) <= duration_s).all()
+    assert 0 <= s["server_utilisation"] <= 1 + 1e-12
+
+
+def test_same_seed_is_bit_identical(tmp_path):
+    scenario = validate_scenario(queue_scenario(tmp_path, rate_hz=90.0, service_ms=10.0, workers=1,
+                                                variability={"kind": "lognormal", "cv": 0.7}, duration_s=60))
+    first, second = simulate(scenario), simulate(scenario)
+    pd.testing.assert_frame_equal(first.requests, second.requests, check_exact=True)
+    assert first.summary == second.summary
+    other = simulate(scenario, seed=scenario.seed + 1)
+    assert not first.requests["arrival_at_s"].equals(other.requests["arrival_at_s"])
+
+
+def test_each_component_has_its_own_stream(tmp_path):
+    """Changing the server's variability, or adding a device group, leaves a device's arrivals unchanged."""
+    base = queue_scenario(tmp_path, rate_hz=50.0, service_ms=10.0, duration_s=30, warmup_s=0,
+                          variability={"kind": "gamma", "cv": 0.5})
+    changed_server = {**base, "server": {**base["server"], "service_variability": {"kind": "lognormal", "cv": 2.0}}}
+    more_devices = {**base, "devices": base["devices"] + [{**base["devices"][0], "name": "other", "count": 3}]}
+
+    def arrivals(scenario):
+        r = simulate(validate_scenario(scenario)).requests
+        return r.loc[r["group"] == "d", "arrival_at_s"].to_numpy()
+
+    reference = arrivals(base)
+    assert np.array_equal(reference, arrivals(changed_server))
+    assert np.array_equal(reference, arrivals(more_devices))
+    # and the service multipliers do not depend on the arrival stream's parameters
+    faster = {**base, "devices": [{**base["devices"][0], "arrivals": {"kind": "poisson", "rate_hz": 5.0}}]}
+    service = [simulate(validate_scenario(s)).requests["server_s"].dropna().to_numpy()[:50]
+               for s in (base, faster)]
+    assert np.array_equal(service[0], service[1])
+
+
+def test_zero_time_closed_loop_is_rejected(tmp_path):
+    from simsplit.errors import InputError
+    scenario = one_device(tmp_path, head_ms=0.0, strategy={"kind": "local"}, arrivals={"kind": "closed_loop"})
+    with pytest.raises(InputError, match=r"devices\.0\.arrivals\.think_s: expected > 0"):
+        simulate(validate_scenario(scenario))
