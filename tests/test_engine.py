@@ -172,7 +172,7 @@ def test_each_component_has_its_own_stream(tmp_path):
     faster = {**base, "devices": [{**base["devices"][0], "arrivals": {"kind": "poisson", "rate_hz": 5.0}}]}
     service = [simulate(validate_scenario(s)).requests["server_s"].dropna().to_numpy()[:50]
                for s in (base, faster)]
-    assert np.array_equal(service[0], service[1])
+    assert np.allclose(service[0], service[1], rtol=1e-9, atol=0)  # same draws; only clock rounding differs
 
 
 def test_zero_time_closed_loop_is_rejected(tmp_path):
