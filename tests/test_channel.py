@@ -50,7 +50,7 @@ def test_loop_repeats_the_pattern():
 
 
 @settings(max_examples=200)
-@given(rates=st.lists(st.floats(0, 1e8), min_size=1, max_size=8).filter(lambda r: sum(r) > 0),
+@given(rates=st.lists(st.one_of(st.just(0.0), st.floats(1.0, 1e8)), min_size=1, max_size=8).filter(lambda r: sum(r) > 0),
        start=st.floats(0, 50), bits=st.floats(1, 1e8), loop=st.booleans())
 def test_step_finish_inverts_the_integral(rates, start, bits, loop):
     times = [float(i) for i in range(len(rates))]
@@ -78,3 +78,8 @@ def test_dedicated_link_is_fifo():
     assert link.reserve(0.0, 1e6) == (0.0, 1.0)
     assert link.reserve(0.5, 1e6) == (1.0, 2.0)  # waits for the first transfer
     assert link.reserve(3.0, 0.0) == (3.0, 3.0)
+
+
+def test_vanishing_rate_gives_infinity_not_an_error():
+    assert StepChannel([0], [1e-320], "loop", period_s=1).finish_time(0, 1e6) == math.inf
+    assert StepChannel([0], [1e-320]).finish_time(0, 1e6) == math.inf

@@ -99,8 +99,9 @@ class StepChannel(Channel):
         target = self._cumulative_bits(start_s) + size_bits
         if self.period_s is None:
             return max(self._time_within(target), start_s)
-        if self._period_bits == 0.0:
+        passes = target / self._period_bits if self._period_bits > 0 else math.inf
+        if not math.isfinite(passes):
             return math.inf
-        periods = math.ceil(target / self._period_bits) - 1
+        periods = math.ceil(passes) - 1
         within = target - periods * self._period_bits
         return max(periods * self.period_s + self._time_within(within), start_s)
