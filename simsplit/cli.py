@@ -106,6 +106,65 @@ def validate(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
                   f"{len(setup.profile.names)} split points, {len(setup.payloads.entries)} payload rows)")
 
 
+traces_app = typer.Typer(no_args_is_help=True, help="Inspect and convert bandwidth traces.")
+app.add_typer(traces_app, name="traces")
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="mahimahi | pensieve | csv | gnettrack | mecperf")]
+
+
+def _read(file: Path, fmt: str, window_ms: float | None, direction: str | None):
+    from simsplit.channel.traces import read_trace
+    options = {}
+    if window_ms is not None:
+        options["window_ms"] = window_ms
+    if direction is not None:
+        options["direction"] = direction
+    return read_trace(file, fmt, **options)
+
+
+@traces_app.command("show")
+def traces_show(file: Annotated[Path, typer.Argument(help="Trace file.")], fmt: FormatOption,
+                plot: Annotated[Optional[Path], typer.Option(help="Also draw the trace into this PNG/SVG.")] = None,
+                window_ms: Annotated[Optional[float], typer.Option(help="Mahimahi bin width (ms).")] = None,
+                direction: Annotated[Optional[str], typer.Option(help="gnettrack: down or up.")] = None) -> None:
+    """Duration, time-weighted rate statistics and outage fraction of a trace."""
+    try:
+        trace = _read(file, fmt, window_ms, direction)
+    except InputError as exc:
+        _fail(exc)
+    stats = trace.statistics()
+    table = Table(title=f"{file} ({fmt})")
+    table.add_column("statistic")
+    table.add_column("value", justify="right")
+    table.add_row("duration (s)", f"{stats['duration_s']:.3f}")
+    table.add_row("steps", str(stats["steps"]))
+    for key in ("mean", "min", "p5", "p50", "p95", "max"):
+        table.add_row(f"rate {key} (Mbps)", f"{stats[key + '_bps'] / 1e6:.3f}")
+    table.add_row("outage fraction (rate 0)", f"{stats['outage_fraction']:.4f}")
+    console.print(table)
+    if plot is not None:
+        from simsplit.plots import plot_trace
+        plot_trace(trace, plot, title=f"{file.name} ({fmt})")
+        console.print(f"wrote {plot}")
+
+
+@traces_app.command("convert")
+def traces_convert(file: Annotated[Path, typer.Argument(help="Trace file to read.")],
+                   out: Annotated[Path, typer.Argument(help="File to write.")], fmt: FormatOption,
+                   to: Annotated[str, typer.Option(help="csv | pensieve | mahimahi")] = "csv",
+                   window_ms: Annotated[Optional[float], typer.Option(help="Mahimahi bin width (ms).")] = None,
+                   direction: Annotated[Optional[str], typer.Option(help="gnettrack: down or up.")] = None) -> None:
+    """Write a trace in another format (same step function)."""
+    from simsplit.channel.traces import write_trace
+    try:
+        trace = _read(file, fmt, window_ms, direction)
+    except InputError as exc:
+        _fail(exc)
+    if to not in ("csv", "pensieve", "mahimahi"):
+        _fail(InputError("--to", None, f"expected csv, pensieve or mahimahi, got {to!r}"))
+    write_trace(trace, out, to)
+    console.print(f"wrote {out} ({to})")
+
+
 def main() -> None:
     app()
 

@@ -22,7 +22,7 @@ from simsplit.arrivals import build_arrivals
 from simsplit.channel import DedicatedLink
 from simsplit.records import COMPLETED, DROPPED, Request, to_columns
 from simsplit.server import EdgeServer
-from simsplit.setup import Setup, build_channel
+from simsplit.setup import Setup
 from simsplit.streams import BlockSampler, RandomStreams
 from simsplit.strategies import Observation
 
@@ -74,13 +74,16 @@ class Engine:
         device_group = []
         for g, group_setup in enumerate(setup.groups):
             group, network = group_setup.group, group_setup.network
-            uplink_channel, downlink_channel = build_channel(network.uplink), build_channel(network.downlink)
+            channels = setup.channels
+            shared_up, shared_down = channels.shared(network.uplink), channels.shared(network.downlink)
             for i in range(group.count):
-                rng = streams.generator(f"devices/{group.name}/{i}/arrivals")
+                name = f"devices/{group.name}/{i}"
+                uplink = shared_up or channels.own(network.uplink, streams.generator(f"{name}/uplink"))
+                downlink = shared_down or channels.own(network.downlink, streams.generator(f"{name}/downlink"))
                 device = _Device(len(self.devices), g, group_setup.strategy, group_setup.plans,
-                                 build_arrivals(group.arrivals, rng),
-                                 DedicatedLink(uplink_channel, network.uplink.delay_s),
-                                 DedicatedLink(downlink_channel, network.downlink.delay_s))
+                                 build_arrivals(group.arrivals, streams.generator(f"{name}/arrivals")),
+                                 DedicatedLink(uplink, network.uplink.delay_s),
+                                 DedicatedLink(downlink, network.downlink.delay_s))
                 self.devices.append(device)
                 device_group.append(g)
         self._device_group = np.array(device_group, dtype=np.int64)

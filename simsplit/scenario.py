@@ -111,7 +111,95 @@ class StepsLink(_Strict):
         return self.delay_ms * MS
 
 
-Link = Annotated[Union[ConstantLink, StepsLink], Field(discriminator="kind")]
+class MarkovLink(_Strict):
+    """Capacity from an N-state Markov chain: rates_mbps per state, exponential sojourns with mean_sojourn_s;
+    transitions is the jump matrix (zero diagonal; default uniform). Gilbert-Elliott: two states."""
+
+    kind: Literal["markov"]
+    rates_mbps: list[NonNegativeFloat] = Field(min_length=1)
+    mean_sojourn_s: list[PositiveFloat] = Field(min_length=1)
+    transitions: list[list[NonNegativeFloat]] | None = None
+    delay_ms: NonNegativeFloat = 0.0
+
+    @model_validator(mode="after")
+    def _valid_chain(self):
+        from simsplit.channel.markov import jump_matrix
+        if len(self.rates_mbps) != len(self.mean_sojourn_s):
+            raise FieldValueError("mean_sojourn_s", f"expected {len(self.rates_mbps)} values (one per state in "
+                                  f"rates_mbps), got {len(self.mean_sojourn_s)}")
+        if not any(r > 0 for r in self.rates_mbps):
+            raise FieldValueError("rates_mbps", "expected at least one state with a rate > 0")
+        try:
+            jump_matrix(len(self.rates_mbps), self.transitions)
+        except ValueError as exc:
+            raise FieldValueError("transitions", str(exc)) from None
+        return self
+
+    @property
+    def delay_s(self) -> float:
+        return self.delay_ms * MS
+
+
+class FadingLink(_Strict):
+    """Capacity from the SNR: log-distance path loss (defaults: 3GPP macro 128.1 + 37.6 log10(d/km)),
+    block fading every coherence_s, rate by Shannon (x efficiency) or the LTE CQI table (x efficiency)."""
+
+    kind: Literal["fading"]
+    bandwidth_mhz: PositiveFloat = 10.0
+    tx_power_dbm: float = 23.0
+    distance_m: PositiveFloat = 300.0
+    path_loss_exponent: PositiveFloat = 3.76
+    reference_loss_db: float = 15.3
+    noise_figure_db: NonNegativeFloat = 9.0
+    fading: Literal["none", "rayleigh", "rician"] = "rayleigh"
+    rician_k: NonNegativeFloat = 0.0
+    shadowing_db: NonNegativeFloat = 0.0
+    coherence_s: PositiveFloat = 0.01
+    mapping: Literal["shannon", "cqi"] = "cqi"
+    efficiency: float = Field(default=0.75, gt=0, le=1)
+    delay_ms: NonNegativeFloat = 0.0
+
+    @property
+    def delay_s(self) -> float:
+        return self.delay_ms * MS
+
+
+class TraceLink(_Strict):
+    """Capacity replayed from a bandwidth trace file (path relative to the scenario); see traces/README.md."""
+
+    kind: Literal["trace"]
+    file: str
+    format: Literal["mahimahi", "pensieve", "csv", "gnettrack", "mecperf"]
+    end: Literal["hold", "loop"] = "loop"
+    scale: PositiveFloat = 1.0
+    offset_s: NonNegativeFloat | Literal["random"] = 0.0
+    window_ms: PositiveFloat | None = None
+    direction: Literal["down", "up"] | None = None
+    delay_ms: NonNegativeFloat = 0.0
+
+    @model_validator(mode="after")
+    def _format_options(self):
+        if self.window_ms is not None and self.format != "mahimahi":
+            raise FieldValueError("window_ms", "only a mahimahi trace takes window_ms")
+        if self.direction is not None and self.format != "gnettrack":
+            raise FieldValueError("direction", "only a gnettrack trace takes direction")
+        return self
+
+    @property
+    def reader_options(self) -> dict:
+        options = {}
+        if self.window_ms is not None:
+            options["window_ms"] = self.window_ms
+        if self.direction is not None:
+            options["direction"] = self.direction
+        return options
+
+    @property
+    def delay_s(self) -> float:
+        return self.delay_ms * MS
+
+
+Link = Annotated[Union[ConstantLink, StepsLink, MarkovLink, FadingLink, TraceLink], Field(discriminator="kind")]
 
 
 # ---------------------------------------------------------------- radio
@@ -424,6 +512,24 @@ def _message(err: dict) -> str:
     return err["msg"] + got
 
 
+def _resolve_paths(scenario: Scenario, base_dir: Path) -> Scenario:
+    """Make the model files and trace files absolute, relative to ``base_dir``."""
+    def absolute(path: str) -> str:
+        return str((base_dir / path).resolve())
+
+    def network(net: Network | None) -> Network | None:
+        if net is None:
+            return None
+        links = {name: link.model_copy(update={"file": absolute(link.file)})
+                 for name, link in (("uplink", net.uplink), ("downlink", net.downlink)) if link.kind == "trace"}
+        return net.model_copy(update=links) if links else net
+
+    model = scenario.model.model_copy(update={"profile": absolute(scenario.model.profile),
+                                              "payloads": absolute(scenario.model.payloads)})
+    devices = [g.model_copy(update={"network": network(g.network)}) for g in scenario.devices]
+    return scenario.model_copy(update={"model": model, "network": network(scenario.network), "devices": devices})
+
+
 def validate_scenario(data: Any, source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
     """Validate parsed scenario data; raise InputError naming ``source`` and the field path.
 
@@ -445,10 +551,7 @@ def validate_scenario(data: Any, source: str = "<scenario>", base_dir: Path | No
             loc = loc + (cause.field,)
         raise InputError(source, _dotted(loc, data), _message(err)) from None
     if base_dir is not None:
-        model = scenario.model.model_copy(update={
-            "profile": str((base_dir / scenario.model.profile).resolve()),
-            "payloads": str((base_dir / scenario.model.payloads).resolve())})
-        scenario = scenario.model_copy(update={"model": model})
+        scenario = _resolve_paths(scenario, base_dir)
     scenario._source = source
     return scenario
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from simsplit.channel import Channel, ConstantChannel, StepChannel
+import numpy as np
+
+from simsplit.channel import Channel, ConstantChannel, FadingChannel, MarkovChannel, ShiftedChannel, StepChannel
+from simsplit.channel.traces import Trace, read_trace
 from simsplit.errors import InputError
 from simsplit.payloads import PayloadTable, load_payloads
 from simsplit.profiles import ModelProfile, load_profile
@@ -60,13 +63,58 @@ class Setup:
     payloads: PayloadTable
     groups: list[GroupSetup]
     plans: list[Plan]
+    channels: ChannelFactory
 
 
-def build_channel(link) -> Channel:
-    """The capacity model for a scenario ``uplink``/``downlink`` block."""
-    if link.kind == "constant":
-        return ConstantChannel(link.rate_mbps * MBPS)
-    return StepChannel(link.times_s, [r * MBPS for r in link.rates_mbps], link.end, link.period_s)
+class ChannelFactory:
+    """Builds each device's channel from a scenario link block; reads every trace file once.
+
+    Deterministic links (constant, steps, trace without a random offset) are
+    shared by all devices; random ones get their own path from ``rng``.
+    """
+
+    def __init__(self):
+        self._traces: dict[tuple, Trace] = {}
+
+    def trace(self, link) -> Trace:
+        key = (link.file, link.format, tuple(sorted(link.reader_options.items())))
+        if key not in self._traces:
+            self._traces[key] = read_trace(link.file, link.format, **link.reader_options)
+        return self._traces[key]
+
+    def check(self, link) -> None:
+        """Load what ``link`` needs now, so that bad files fail before the run."""
+        if link.kind == "trace":
+            self.trace(link)
+
+    def shared(self, link) -> Channel | None:
+        """One channel for every device, or None if each device needs its own."""
+        if link.kind == "constant":
+            return ConstantChannel(link.rate_mbps * MBPS)
+        if link.kind == "steps":
+            return StepChannel(link.times_s, [r * MBPS for r in link.rates_mbps], link.end, link.period_s)
+        if link.kind == "trace" and link.offset_s != "random":
+            return self._trace_channel(link, link.offset_s)
+        return None
+
+    def _trace_channel(self, link, offset_s: float) -> Channel:
+        trace = self.trace(link)
+        channel = StepChannel(trace.times_s, trace.rates_bps * link.scale, link.end, trace.period_s)
+        return ShiftedChannel(channel, offset_s) if offset_s else channel
+
+    def own(self, link, rng: np.random.Generator) -> Channel:
+        """A device's own channel for a random link kind."""
+        if link.kind == "markov":
+            return MarkovChannel([r * MBPS for r in link.rates_mbps], link.mean_sojourn_s, link.transitions, rng)
+        if link.kind == "fading":
+            return FadingChannel(bandwidth_hz=link.bandwidth_mhz * 1e6, tx_power_dbm=link.tx_power_dbm,
+                                 distance_m=link.distance_m, path_loss_exponent=link.path_loss_exponent,
+                                 reference_loss_db=link.reference_loss_db, noise_figure_db=link.noise_figure_db,
+                                 fading=link.fading, rician_k=link.rician_k, shadowing_db=link.shadowing_db,
+                                 coherence_s=link.coherence_s, mapping=link.mapping, efficiency=link.efficiency,
+                                 rng=rng)
+        trace = self.trace(link)
+        return self._trace_channel(link, float(rng.uniform(0.0, trace.period_s)))
 
 
 def _resolve_decision(scenario: Scenario, field: str, config, profile: ModelProfile,
@@ -136,6 +184,11 @@ def build_setup(scenario: Scenario) -> Setup:
         raise InputError(source, "server.server_class", f"expected one of {profile.server_classes} "
                          f"(tail_ms_* columns of {profile.source}), got {server_class!r}")
     tail_s = profile.tail_s[server_class]
+    channels = ChannelFactory()
+    for net in [scenario.network] + [group.network for group in scenario.devices]:
+        if net is not None:
+            channels.check(net.uplink)
+            channels.check(net.downlink)
     bits_down = scenario.model.result_bytes * BITS_PER_BYTE
     plans: list[Plan] = []
     groups: list[GroupSetup] = []
@@ -160,4 +213,4 @@ def build_setup(scenario: Scenario) -> Setup:
         network = scenario.network_of(group)
         _check_time_advances(scenario, g, group, network, group_plans.values())
         groups.append(GroupSetup(group, network, FixedStrategy(decision, label), group_plans))
-    return Setup(scenario, profile, payloads, groups, plans)
+    return Setup(scenario, profile, payloads, groups, plans, channels)

@@ -1,0 +1,87 @@
+"""SNR-driven capacity: path loss with distance, block fading, and a rate from Shannon or an LTE CQI table.
+
+Each coherence interval draws a small-scale power gain g (Rayleigh: g ~ Exp(1);
+Rician with factor K: |h|^2 with a line-of-sight part; none: g = 1) and, if
+set, a log-normal shadowing term. Then
+
+    SNR (dB) = P_tx (dBm) - PL(d) (dB) + 10 log10(g) + shadowing - N (dBm)
+    PL(d)    = PL(d0) + 10 n log10(d / d0)                (log-distance path loss)
+    N (dBm)  = -174 + 10 log10(B) + noise figure
+
+and the capacity is ``efficiency * B * log2(1 + SNR)`` (``shannon``) or
+``efficiency * B * se(CQI)`` where the CQI is the highest whose SNR threshold
+the SNR reaches (``cqi``; no CQI: rate 0, an outage).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from simsplit.channel.sampled import SampledPathChannel
+
+# LTE 4-bit CQI table (3GPP TS 36.213 Table 7.2.3-1): spectral efficiency (bit/s/Hz) for CQI 1..15,
+# with the SNR (dB) at which each reaches 10% BLER in AWGN (a common link-level mapping).
+CQI_EFFICIENCY = (0.1523, 0.2344, 0.3770, 0.6016, 0.8770, 1.1758, 1.4766, 1.9141, 2.4063, 2.7305,
+                  3.3223, 3.9023, 4.5234, 5.1152, 5.5547)
+CQI_SNR_DB = (-6.7, -4.7, -2.3, 0.2, 2.4, 4.3, 5.9, 8.1, 10.3, 11.7, 14.1, 16.3, 18.7, 21.0, 22.7)
+
+
+def thermal_noise_dbm(bandwidth_hz: float, noise_figure_db: float) -> float:
+    """Noise power (dBm) over ``bandwidth_hz`` at 290 K plus the receiver's noise figure."""
+    return -174.0 + 10.0 * math.log10(bandwidth_hz) + noise_figure_db
+
+
+def log_distance_path_loss_db(distance_m: float, reference_loss_db: float, exponent: float,
+                              reference_m: float = 1.0) -> float:
+    """PL(d) = PL(d0) + 10 n log10(d/d0), in dB."""
+    return reference_loss_db + 10.0 * exponent * math.log10(distance_m / reference_m)
+
+
+def rate_from_snr(snr_db: float, bandwidth_hz: float, mapping: str, efficiency: float) -> float:
+    """Capacity (bits/s) at ``snr_db`` by ``shannon`` or the LTE ``cqi`` table."""
+    if mapping == "shannon":
+        return efficiency * bandwidth_hz * math.log2(1.0 + 10.0 ** (snr_db / 10.0))
+    cqi = int(np.searchsorted(CQI_SNR_DB, snr_db, side="right"))
+    return 0.0 if cqi == 0 else efficiency * bandwidth_hz * CQI_EFFICIENCY[cqi - 1]
+
+
+class FadingChannel(SampledPathChannel):
+    """Block-fading capacity: a new gain every ``coherence_s`` (s). See the module docstring for the model."""
+
+    def __init__(self, *, bandwidth_hz: float, tx_power_dbm: float, distance_m: float, path_loss_exponent: float,
+                 reference_loss_db: float, noise_figure_db: float, fading: str, rician_k: float,
+                 shadowing_db: float, coherence_s: float, mapping: str, efficiency: float,
+                 rng: np.random.Generator):
+        if fading not in ("none", "rayleigh", "rician"):
+            raise ValueError(f"fading must be none, rayleigh or rician, got {fading!r}")
+        if mapping not in ("shannon", "cqi"):
+            raise ValueError(f"mapping must be shannon or cqi, got {mapping!r}")
+        self.bandwidth_hz = bandwidth_hz
+        self.mean_snr_db = (tx_power_dbm - log_distance_path_loss_db(distance_m, reference_loss_db, path_loss_exponent)
+                            - thermal_noise_dbm(bandwidth_hz, noise_figure_db))
+        """SNR (dB) without fading or shadowing."""
+        self.fading, self.rician_k, self.shadowing_db = fading, rician_k, shadowing_db
+        self.coherence_s, self.mapping, self.efficiency = coherence_s, mapping, efficiency
+        self._rng = rng
+        super().__init__(self._next)
+
+    def draw_gain(self) -> float:
+        """One small-scale power gain, mean 1."""
+        if self.fading == "rayleigh":
+            return self._rng.exponential(1.0)
+        if self.fading == "rician":
+            k = self.rician_k
+            los = math.sqrt(k / (k + 1.0))
+            scatter = math.sqrt(1.0 / (2.0 * (k + 1.0)))
+            re, im = self._rng.normal(los, scatter), self._rng.normal(0.0, scatter)
+            return re * re + im * im
+        return 1.0
+
+    def _next(self) -> tuple[float, float]:
+        gain = self.draw_gain()
+        snr_db = self.mean_snr_db + 10.0 * math.log10(max(gain, 1e-300))
+        if self.shadowing_db > 0:
+            snr_db += self._rng.normal(0.0, self.shadowing_db)
+        return self.coherence_s, rate_from_snr(snr_db, self.bandwidth_hz, self.mapping, self.efficiency)

@@ -1,0 +1,266 @@
+"""Bandwidth-trace readers. Every format becomes one :class:`Trace`: breakpoints (s), rates (bits/s), period (s).
+
+Rate ``rates_bps[k]`` holds on ``[times_s[k], times_s[k+1])`` and the last one
+until ``period_s``; times start at 0. Formats and their units are documented in
+``traces/README.md``. A malformed file raises :class:`InputError` naming the
+file and line.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from simsplit.errors import InputError
+
+FORMATS = ("mahimahi", "pensieve", "csv", "gnettrack", "mecperf")
+MAHIMAHI_PACKET_BITS = 1500 * 8
+"""One Mahimahi delivery opportunity carries one 1500-byte packet."""
+RATE_UNITS = {"rate_bps": 1.0, "rate_kbps": 1e3, "rate_mbps": 1e6}
+TIME_UNITS = {"time_s": 1.0, "time_ms": 1e-3}
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A piecewise-constant capacity read from a file."""
+
+    times_s: np.ndarray
+    rates_bps: np.ndarray
+    period_s: float
+    source: str = ""
+
+    def durations_s(self) -> np.ndarray:
+        """How long each step lasts (s)."""
+        return np.diff(np.append(self.times_s, self.period_s))
+
+    def statistics(self) -> dict:
+        """Duration, time-weighted mean and percentiles of the rate, min, max, outage fraction."""
+        weights = self.durations_s()
+        order = np.argsort(self.rates_bps, kind="stable")
+        cumulative = np.cumsum(weights[order]) / weights.sum()
+
+        def percentile(q):
+            return float(self.rates_bps[order][min(np.searchsorted(cumulative, q), len(order) - 1)])
+
+        return {
+            "duration_s": float(self.period_s), "steps": int(self.times_s.size),
+            "mean_bps": float((self.rates_bps * weights).sum() / weights.sum()),
+            "min_bps": float(self.rates_bps.min()), "max_bps": float(self.rates_bps.max()),
+            "p5_bps": percentile(0.05), "p50_bps": percentile(0.50), "p95_bps": percentile(0.95),
+            "outage_fraction": float(weights[self.rates_bps == 0].sum() / weights.sum()),
+        }
+
+
+def _lines(path: Path) -> list[tuple[int, str]]:
+    try:
+        text = path.read_text(encoding="utf-8", errors="strict")
+    except FileNotFoundError:
+        raise InputError(path, None, "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(path, None, f"cannot read: {exc}") from None
+    lines = [(i, line.strip()) for i, line in enumerate(text.splitlines(), start=1)]
+    lines = [(i, line) for i, line in lines if line and not line.startswith("#")]
+    if not lines:
+        raise InputError(path, None, "expected trace samples, got an empty file")
+    return lines
+
+
+def _float(path: Path, line: int, text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(path, f"line {line}", f"expected {what} as a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise InputError(path, f"line {line}", f"expected {what} as a finite number, got {text!r}")
+    return value
+
+
+def _check_samples(path: Path, lines: list[int], times: list[float], rates: list[float]) -> None:
+    for k in range(len(times)):
+        if rates[k] < 0:
+            raise InputError(path, f"line {lines[k]}", f"expected a rate >= 0, got {rates[k]:g}")
+        if k and times[k] <= times[k - 1]:
+            raise InputError(path, f"line {lines[k]}", f"expected time after {times[k - 1]:g} s (times must "
+                             f"increase), got {times[k]:g} s")
+
+
+def _steps(path: Path, lines: list[int], times: list[float], rates: list[float], last_step_s: float | None) -> Trace:
+    """Rates holding from each time to the next; the last for ``last_step_s`` (default: the median step)."""
+    _check_samples(path, lines, times, rates)
+    start = times[0]
+    rebased = np.array(times) - start
+    if last_step_s is None:
+        last_step_s = statistics.median(np.diff(rebased)) if len(times) > 1 else 1.0
+    return Trace(rebased, np.array(rates, dtype=float), float(rebased[-1] + last_step_s), str(path))
+
+
+def read_mahimahi(path: Path, window_ms: float = 100.0) -> Trace:
+    """Mahimahi: one integer ms timestamp per 1500-byte delivery opportunity; rates binned in ``window_ms``.
+
+    The period is the last timestamp (as ``mm-link`` loops); the last bin may be shorter.
+    """
+    stamps = []
+    for line, text in _lines(path):
+        if not text.isdigit():
+            raise InputError(path, f"line {line}", f"expected a non-negative integer millisecond timestamp, got {text!r}")
+        value = int(text)
+        if stamps and value < stamps[-1][1]:
+            raise InputError(path, f"line {line}", f"expected a timestamp >= {stamps[-1][1]} (non-decreasing), got {value}")
+        stamps.append((line, value))
+    period_ms = stamps[-1][1]
+    if period_ms <= 0:
+        raise InputError(path, f"line {stamps[-1][0]}", "expected the last timestamp > 0 (it is the period), got 0")
+    values = np.array([v for _, v in stamps])
+    edges = np.arange(0.0, period_ms, window_ms)
+    counts = np.histogram(np.minimum(values, period_ms - 1e-9), bins=np.append(edges, period_ms))[0]
+    widths_s = np.diff(np.append(edges, period_ms)) / 1e3
+    return Trace(edges / 1e3, counts * MAHIMAHI_PACKET_BITS / widths_s, period_ms / 1e3, str(path))
+
+
+def read_pensieve(path: Path) -> Trace:
+    """Pensieve "cooked": ``time_s  Mbps`` per line. As in Pensieve's simulator, row i's rate covers
+    ``(t[i-1], t[i]]``: the first row only marks the start, and the trace lasts ``t[-1] - t[0]``."""
+    lines, times, rates = [], [], []
+    for line, text in _lines(path):
+        fields = text.split()
+        if len(fields) != 2:
+            raise InputError(path, f"line {line}", f"expected two numbers 'time_s Mbps', got {text!r}")
+        lines.append(line)
+        times.append(_float(path, line, fields[0], "time (s)"))
+        rates.append(_float(path, line, fields[1], "rate (Mbps)") * 1e6)
+    if len(times) < 2:
+        raise InputError(path, None, "expected at least two rows (the first only marks the start), got one")
+    _check_samples(path, lines, times, rates)
+    rebased = np.array(times) - times[0]
+    return Trace(rebased[:-1], np.array(rates[1:]), float(rebased[-1]), str(path))
+
+
+def read_csv(path: Path) -> Trace:
+    """Generic CSV with a header naming the units: a ``time_s`` or ``time_ms`` column and a
+    ``rate_bps``, ``rate_kbps`` or ``rate_mbps`` column (other columns ignored). Each rate holds until the
+    next row's time; the last row's time is the end of the trace (its rate is not used), as a Mahimahi
+    trace's last timestamp is its period."""
+    numbered = _lines(path)
+    header_line, header_text = numbered[0]
+    header = [h.strip() for h in header_text.split(",")]
+    time_cols = [h for h in header if h in TIME_UNITS]
+    rate_cols = [h for h in header if h in RATE_UNITS]
+    if len(time_cols) != 1 or len(rate_cols) != 1:
+        raise InputError(path, f"line {header_line}", f"expected one time column ({'/'.join(TIME_UNITS)}) and one "
+                         f"rate column ({'/'.join(RATE_UNITS)}), got columns {header}")
+    ti, ri = header.index(time_cols[0]), header.index(rate_cols[0])
+    lines, times, rates = [], [], []
+    for line, text in numbered[1:]:
+        cells = [c.strip() for c in text.split(",")]
+        if len(cells) != len(header):
+            raise InputError(path, f"line {line}", f"expected {len(header)} cells, got {len(cells)}")
+        lines.append(line)
+        times.append(_float(path, line, cells[ti], time_cols[0]) * TIME_UNITS[time_cols[0]])
+        rates.append(_float(path, line, cells[ri], rate_cols[0]) * RATE_UNITS[rate_cols[0]])
+    if len(times) < 2:
+        raise InputError(path, None, f"expected at least two data rows (the last marks the end), got {len(times)}")
+    _check_samples(path, lines, times, rates)
+    rebased = np.array(times) - times[0]
+    return Trace(rebased[:-1], np.array(rates[:-1], dtype=float), float(rebased[-1]), str(path))
+
+
+def read_gnettrack(path: Path, direction: str = "down", states: tuple[str, ...] = ("D",)) -> Trace:
+    """G-NetTrack drive-test CSV (UCC 4G/5G datasets): ``Timestamp`` (YYYY.MM.DD_HH.MM.SS, 1 s),
+    ``DL_bitrate``/``UL_bitrate`` in kbit/s, ``-`` for missing. Keeps rows whose ``State`` is in
+    ``states``, averages rows of the same second, and holds each second's rate for 1 s or until the next
+    kept second. (In these datasets UL_bitrate is the uplink traffic during a download, not capacity.)"""
+    column = {"down": "DL_bitrate", "up": "UL_bitrate"}[direction]
+    numbered = _lines(path)
+    header_line, header_text = numbered[0]
+    header = [h.strip() for h in header_text.split(",")]
+    for needed in ("Timestamp", column):
+        if needed not in header:
+            raise InputError(path, f"line {header_line}", f"expected a column {needed!r}, got columns {header[:6]}...")
+    ti, ri = header.index("Timestamp"), header.index(column)
+    si = header.index("State") if "State" in header else None
+    seconds: dict[float, list[float]] = {}
+    first_line: dict[float, int] = {}
+    previous = None
+    for line, text in numbered[1:]:
+        cells = [c.strip() for c in text.split(",")]
+        if len(cells) != len(header):
+            raise InputError(path, f"line {line}", f"expected {len(header)} cells, got {len(cells)}")
+        try:
+            stamp = datetime.strptime(cells[ti], "%Y.%m.%d_%H.%M.%S").replace(tzinfo=timezone.utc).timestamp()
+        except ValueError:
+            raise InputError(path, f"line {line}, column Timestamp",
+                             f"expected YYYY.MM.DD_HH.MM.SS, got {cells[ti]!r}") from None
+        if previous is not None and stamp < previous:
+            raise InputError(path, f"line {line}, column Timestamp", f"expected time not before the previous row, "
+                             f"got {cells[ti]!r}")
+        previous = stamp
+        if (si is not None and cells[si] not in states) or cells[ri] in ("-", ""):
+            continue
+        rate = _float(path, line, cells[ri], f"{column} (kbit/s)")
+        if rate < 0:
+            raise InputError(path, f"line {line}, column {column}", f"expected a rate >= 0, got {rate:g}")
+        seconds.setdefault(stamp, []).append(rate * 1e3)
+        first_line.setdefault(stamp, line)
+    if not seconds:
+        raise InputError(path, None, f"expected rows with State in {list(states)} and a {column} value, got none")
+    stamps = sorted(seconds)
+    return _steps(path, [first_line[s] for s in stamps], stamps, [float(np.mean(seconds[s])) for s in stamps], 1.0)
+
+
+def read_mecperf(path: Path) -> Trace:
+    """MECPerf: comma-separated ``YYYY-MM-DD HH:MM:SS.ffffff_<Mbit/s>`` items (sparse per-test averages).
+    Each value holds until the next sample; the last for the median gap."""
+    lines, times, rates = [], [], []
+    for line, text in _lines(path):
+        for item in (i.strip() for i in text.split(",")):
+            if not item:
+                continue
+            stamp, _, value = item.rpartition("_")
+            try:
+                at = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=timezone.utc).timestamp()
+            except ValueError:
+                raise InputError(path, f"line {line}", f"expected 'YYYY-MM-DD HH:MM:SS.ffffff_<Mbps>', got {item!r}") from None
+            lines.append(line)
+            times.append(at)
+            rates.append(_float(path, line, value, "rate (Mbps)") * 1e6)
+    return _steps(path, lines, times, rates, None)
+
+
+def read_trace(path: str | Path, fmt: str, **options) -> Trace:
+    """Read ``path`` in format ``fmt`` (one of :data:`FORMATS`)."""
+    path = Path(path)
+    readers = {"mahimahi": read_mahimahi, "pensieve": read_pensieve, "csv": read_csv,
+               "gnettrack": read_gnettrack, "mecperf": read_mecperf}
+    if fmt not in readers:
+        raise InputError(path, None, f"expected a trace format among {list(FORMATS)}, got {fmt!r}")
+    return readers[fmt](path, **options)
+
+
+def write_trace(trace: Trace, path: str | Path, fmt: str) -> None:
+    """Write ``trace`` as ``csv`` (time_s, rate_mbps), ``pensieve`` or ``mahimahi`` (delivery opportunities)."""
+    path = Path(path)
+    if fmt == "csv":
+        rows = [f"{t:.6f},{r / 1e6:.6f}" for t, r in zip(trace.times_s, trace.rates_bps)]
+        rows.append(f"{trace.period_s:.6f},{trace.rates_bps[-1] / 1e6:.6f}")  # marks the end
+        path.write_text("time_s,rate_mbps\n" + "\n".join(rows) + "\n")
+    elif fmt == "pensieve":
+        ends = np.append(trace.times_s[1:], trace.period_s)
+        rows = [f"0.000000\t{trace.rates_bps[0] / 1e6:.6f}"]
+        rows += [f"{t:.6f}\t{r / 1e6:.6f}" for t, r in zip(ends, trace.rates_bps)]
+        path.write_text("\n".join(rows) + "\n")
+    elif fmt == "mahimahi":
+        from simsplit.channel.steps import StepChannel
+        channel = StepChannel(trace.times_s, trace.rates_bps, "hold")
+        total = channel.bits_between(0.0, trace.period_s)
+        packets = int(total // MAHIMAHI_PACKET_BITS)
+        stamps = [max(1, math.ceil(channel.finish_time(0.0, (k + 1) * MAHIMAHI_PACKET_BITS) * 1e3 - 1e-9))
+                  for k in range(packets)]
+        stamps.append(max(stamps[-1] if stamps else 1, int(round(trace.period_s * 1e3))))
+        path.write_text("\n".join(str(s) for s in stamps) + "\n")
+    else:
+        raise ValueError(f"cannot write format {fmt!r}; expected csv, pensieve or mahimahi")
