@@ -55,6 +55,9 @@ def print_summary(summary: dict) -> None:
     energy = summary["energy_j"]
     overall.add_row("energy / request (mJ): compute + uplink + downlink",
                     f"{_mj(energy['compute'])} + {_mj(energy['uplink'])} + {_mj(energy['downlink'])}", "")
+    if energy["promotion"] or energy["tail"]:
+        overall.add_row("energy / request (mJ): radio promotion + tail",
+                        f"{_mj(energy['promotion'])} + {_mj(energy['tail'])}", "")
     overall.add_row("energy / request (mJ): total", _mj(energy["total"]), "")
     overall.add_row("accuracy (top-1)", "-" if summary["accuracy"] is None else f"{summary['accuracy']:.4f}", "")
     miss = summary["deadline_miss_rate"]

@@ -20,6 +20,7 @@ import simpy
 
 from simsplit.arrivals import build_arrivals
 from simsplit.channel import DedicatedLink
+from simsplit.radio import RadioState
 from simsplit.records import COMPLETED, DROPPED, Request, to_columns
 from simsplit.server import EdgeServer
 from simsplit.setup import Setup
@@ -28,10 +29,10 @@ from simsplit.strategies import Observation
 
 
 class _Device:
-    __slots__ = ("index", "group", "strategy", "plans", "arrivals", "uplink", "downlink",
+    __slots__ = ("index", "group", "strategy", "plans", "arrivals", "uplink", "downlink", "radio",
                  "observation", "compute_free_at_s", "next_request_id")
 
-    def __init__(self, index, group, strategy, plans, arrivals, uplink, downlink):
+    def __init__(self, index, group, strategy, plans, arrivals, uplink, downlink, radio):
         self.index = index
         self.group = group
         self.strategy = strategy
@@ -39,6 +40,7 @@ class _Device:
         self.arrivals = arrivals
         self.uplink = uplink
         self.downlink = downlink
+        self.radio = radio
         self.observation = Observation(index)
         self.compute_free_at_s = 0.0
         self.next_request_id = 0
@@ -83,7 +85,8 @@ class Engine:
                 device = _Device(len(self.devices), g, group_setup.strategy, group_setup.plans,
                                  build_arrivals(group.arrivals, streams.generator(f"{name}/arrivals")),
                                  DedicatedLink(uplink, network.uplink.delay_s),
-                                 DedicatedLink(downlink, network.downlink.delay_s))
+                                 DedicatedLink(downlink, network.downlink.delay_s),
+                                 RadioState(network.radio.promotion_delay_s, sum(network.radio.tail_stages_s)))
                 self.devices.append(device)
                 device_group.append(g)
         self._device_group = np.array(device_group, dtype=np.int64)
@@ -116,8 +119,12 @@ class Engine:
             request.propagation_s = 0.0
             self._schedule(head_end, request, self._on_result)
             return
-        up_start, up_end = device.uplink.reserve(head_end, plan.bits_up)
-        request.uplink_wait_s = up_start - head_end
+        send_at = device.radio.wake(head_end)
+        up_start, up_end = device.uplink.reserve(send_at, plan.bits_up)
+        device.radio.note(up_end)
+        request.promotion_s = send_at - head_end
+        request.uplink_wait_s = up_start - send_at
+        request.uplink_start_at_s = up_start
         request.uplink_s = up_end - up_start
         self._schedule(up_end + device.uplink.delay_s, request, self._on_server_arrival)
 
@@ -141,8 +148,12 @@ class Engine:
     def _after_service(self, request: Request) -> None:
         device = self.devices[request.device]
         now = self.env.now
-        down_start, down_end = device.downlink.reserve(now, request.plan.bits_down)
-        request.downlink_wait_s = down_start - now
+        send_at = device.radio.wake(now)
+        down_start, down_end = device.downlink.reserve(send_at, request.plan.bits_down)
+        device.radio.note(down_end)
+        request.promotion_s += send_at - now
+        request.downlink_wait_s = down_start - send_at
+        request.downlink_start_at_s = down_start
         request.downlink_s = down_end - down_start
         request.propagation_s = device.uplink.delay_s + device.downlink.delay_s
         request.finish_at_s = down_end + device.downlink.delay_s

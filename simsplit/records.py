@@ -15,9 +15,9 @@ NAN = math.nan
 
 # Fields the engine sets, in the order they become columns.
 TIMING_FIELDS = (
-    "arrival_at_s", "finish_at_s", "device_wait_s", "head_s", "uplink_wait_s", "uplink_s",
-    "server_arrival_at_s", "service_start_at_s", "service_end_at_s", "downlink_wait_s", "downlink_s",
-    "propagation_s",
+    "arrival_at_s", "finish_at_s", "device_wait_s", "head_s", "promotion_s", "uplink_wait_s",
+    "uplink_start_at_s", "uplink_s", "server_arrival_at_s", "service_start_at_s", "service_end_at_s",
+    "downlink_wait_s", "downlink_start_at_s", "downlink_s", "propagation_s",
 )
 
 
@@ -36,12 +36,15 @@ class Request:
         self.finish_at_s = NAN
         self.device_wait_s = NAN
         self.head_s = NAN
+        self.promotion_s = 0.0
         self.uplink_wait_s = NAN
+        self.uplink_start_at_s = NAN
         self.uplink_s = NAN
         self.server_arrival_at_s = NAN
         self.service_start_at_s = NAN
         self.service_end_at_s = NAN
         self.downlink_wait_s = NAN
+        self.downlink_start_at_s = NAN
         self.downlink_s = NAN
         self.propagation_s = NAN
 

@@ -13,17 +13,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simsplit.energy import LinearRadio, compute_j
+from simsplit.energy import LinearRadio, compute_j, radio_tails
 from simsplit.engine import RunOutput
 from simsplit.records import COMPLETED, DROPPED, IN_FLIGHT, status_categorical
 from simsplit.scenario import Scenario, to_yaml
 from simsplit.setup import BITS_PER_BYTE, Setup
 from simsplit.stats import batch_interval, quantile
 
-LATENCY_PARTS = ("device_wait_s", "head_s", "uplink_wait_s", "uplink_s", "server_wait_s", "server_s",
+LATENCY_PARTS = ("device_wait_s", "head_s", "promotion_s", "uplink_wait_s", "uplink_s", "server_wait_s", "server_s",
                  "downlink_wait_s", "downlink_s", "propagation_s")
 """Columns that add up to ``latency_s`` for a completed request."""
-ENERGY_PARTS = ("compute_j", "uplink_j", "downlink_j")
+ENERGY_PARTS = ("compute_j", "uplink_j", "downlink_j", "promotion_j", "tail_j")
 QUANTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 
 
@@ -43,6 +43,24 @@ class Result:
 
 def _nan_to_zero(values: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(values), 0.0, values)
+
+
+def _tail_energy(setup: Setup, group: np.ndarray, c: dict) -> np.ndarray:
+    """Tail energy (J) per request: each group's radio tail stages over its devices' transfer gaps."""
+    tail = np.zeros(group.size)
+    for g, group_setup in enumerate(setup.groups):
+        radio = group_setup.network.radio
+        if not radio.tail_stages_s:
+            continue
+        rows = np.flatnonzero(group == g)
+        starts = np.concatenate([c["uplink_start_at_s"][rows], c["downlink_start_at_s"][rows]])
+        ends = starts + np.concatenate([c["uplink_s"][rows], c["downlink_s"][rows]])
+        owners = np.concatenate([rows, rows])
+        sent = ~np.isnan(starts)
+        per_transfer = radio_tails(c["device"][owners[sent]], starts[sent], ends[sent],
+                                   radio.tail_stages_s, radio.tail_stages_w)
+        np.add.at(tail, owners[sent], per_transfer)
+    return tail
 
 
 def build_requests(setup: Setup, output: RunOutput) -> pd.DataFrame:
@@ -67,10 +85,13 @@ def build_requests(setup: Setup, output: RunOutput) -> pd.DataFrame:
     bits_up, bits_down = plan_field("bits_up"), plan_field("bits_down")
     uplink_s, downlink_s = _nan_to_zero(c["uplink_s"]), _nan_to_zero(c["downlink_s"])
     sent_down = np.where(np.isnan(c["downlink_s"]), 0.0, bits_down)
+    promotion_w = np.array([g.network.radio.promotion_w for g in setup.groups])[group]
     energy = {
         "compute_j": compute_j(power, c["head_s"]),
         "uplink_j": np.where(plan_field("local", bool), 0.0, alpha_up * bits_up + beta * uplink_s),
         "downlink_j": alpha_down * sent_down + beta * downlink_s,
+        "promotion_j": promotion_w * c["promotion_s"],
+        "tail_j": _tail_energy(setup, group, c),
     }
     finish = np.where(reached, c["finish_at_s"], np.nan)
     latency = np.where(completed, finish - c["arrival_at_s"], np.nan)
@@ -93,6 +114,7 @@ def build_requests(setup: Setup, output: RunOutput) -> pd.DataFrame:
         "latency_s": latency,
         "device_wait_s": c["device_wait_s"],
         "head_s": c["head_s"],
+        "promotion_s": c["promotion_s"],
         "uplink_wait_s": c["uplink_wait_s"],
         "uplink_s": c["uplink_s"],
         "server_wait_s": c["service_start_at_s"] - c["server_arrival_at_s"],
@@ -103,11 +125,13 @@ def build_requests(setup: Setup, output: RunOutput) -> pd.DataFrame:
         "server_arrival_at_s": c["server_arrival_at_s"],
         "service_start_at_s": c["service_start_at_s"],
         "service_end_at_s": c["service_end_at_s"],
+        "uplink_start_at_s": c["uplink_start_at_s"],
+        "downlink_start_at_s": c["downlink_start_at_s"],
         "bytes_up": np.where(plan_field("local", bool), 0.0, bits_up / BITS_PER_BYTE),
         "bytes_down": sent_down / BITS_PER_BYTE,
         "accuracy": plan_field("accuracy"),
         **energy,
-        "energy_j": energy["compute_j"] + energy["uplink_j"] + energy["downlink_j"],
+        "energy_j": sum(energy[p] for p in ENERGY_PARTS),
         "deadline_met": met,
     })
     return frame

@@ -211,13 +211,68 @@ RADIO_PRESETS: dict[str, tuple[float, float, float]] = {
 }
 
 
+RRC_PRESETS: dict[str, tuple[float, float, tuple[float, ...], tuple[float, ...]]] = {
+    # technology: (promotion s, promotion mW, tail stage durations s, tail stage powers mW)
+    # LTE: AT&T ARO lte.conf / Huang et al.; 3G: DCH->FACH 4 s, FACH->IDLE 10 s (ARO), promotion assumed 2 s
+    # at the FACH->DCH power; Wi-Fi: 0.25 s tail at the Wi-Fi beta, no promotion.
+    "lte": (0.26, 1210.0, (11.576,), (1060.0,)),
+    "3g": (2.0, 1300.0, (4.0, 10.0), (1300.0, 300.0)),
+    "wifi": (0.0, 0.0, (0.25,), (132.86,)),
+}
+
+
 class Radio(_Strict):
-    """Linear radio power P = alpha * throughput + beta; technology presets, each value overridable."""
+    """Linear radio power P = alpha * throughput + beta while sending; technology presets, each overridable.
+
+    With ``state_machine: true`` the radio also follows the RRC states of Huang et al. (MobiSys 2012): a
+    transfer that finds the radio idle waits ``promotion_s`` at ``promotion_mw``, and after its last
+    transfer the radio stays up through tail stages (``tail_s``, ``tail_mw``) before going idle.
+    """
 
     technology: Literal["3g", "4g", "lte", "wifi"]
     alpha_up_mw_per_mbps: NonNegativeFloat | None = None
     alpha_down_mw_per_mbps: NonNegativeFloat | None = None
     beta_mw: NonNegativeFloat | None = None
+    state_machine: bool = False
+    promotion_s: NonNegativeFloat | None = None
+    promotion_mw: NonNegativeFloat | None = None
+    tail_s: list[NonNegativeFloat] | None = None
+    tail_mw: list[NonNegativeFloat] | None = None
+
+    @model_validator(mode="after")
+    def _tail_lengths(self):
+        if len(self.tail_stages_s) != len(self.tail_stages_w):
+            raise FieldValueError("tail_mw", f"expected {len(self.tail_stages_s)} values (one per tail_s stage), "
+                                  f"got {len(self.tail_stages_w)}")
+        return self
+
+    @property
+    def _rrc(self) -> tuple[float, float, tuple[float, ...], tuple[float, ...]]:
+        return RRC_PRESETS["lte" if self.technology == "4g" else self.technology]
+
+    @property
+    def promotion_delay_s(self) -> float:
+        """Idle-to-connected delay (s); 0 without the state machine."""
+        if not self.state_machine:
+            return 0.0
+        return self._rrc[0] if self.promotion_s is None else self.promotion_s
+
+    @property
+    def promotion_w(self) -> float:
+        return (self._rrc[1] if self.promotion_mw is None else self.promotion_mw) * MW
+
+    @property
+    def tail_stages_s(self) -> tuple[float, ...]:
+        """Durations (s) of the tail stages after the last transfer; empty without the state machine."""
+        if not self.state_machine:
+            return ()
+        return tuple(self._rrc[2] if self.tail_s is None else self.tail_s)
+
+    @property
+    def tail_stages_w(self) -> tuple[float, ...]:
+        if not self.state_machine:
+            return ()
+        return tuple(w * MW for w in (self._rrc[3] if self.tail_mw is None else self.tail_mw))
 
     def _preset(self, index: int, override: float | None) -> float:
         tech = "lte" if self.technology == "4g" else self.technology
