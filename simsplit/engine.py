@@ -20,6 +20,7 @@ import simpy
 
 from simsplit.arrivals import build_arrivals
 from simsplit.channel import DedicatedLink
+from simsplit.channel.shared import ProcessorSharingLink, SharedFifoLink
 from simsplit.radio import RadioState
 from simsplit.records import COMPLETED, DROPPED, Request, to_columns
 from simsplit.server import EdgeServer
@@ -73,23 +74,35 @@ class Engine:
                                 if multiplier.is_random else None)
         self.requests: list[Request] = []
         self.devices: list[_Device] = []
+        self._cells: dict[tuple[str, str], object] = {}
         device_group = []
         for g, group_setup in enumerate(setup.groups):
             group, network = group_setup.group, group_setup.network
-            channels = setup.channels
-            shared_up, shared_down = channels.shared(network.uplink), channels.shared(network.downlink)
             for i in range(group.count):
                 name = f"devices/{group.name}/{i}"
-                uplink = shared_up or channels.own(network.uplink, streams.generator(f"{name}/uplink"))
-                downlink = shared_down or channels.own(network.downlink, streams.generator(f"{name}/downlink"))
                 device = _Device(len(self.devices), g, group_setup.strategy, group_setup.plans,
                                  build_arrivals(group.arrivals, streams.generator(f"{name}/arrivals")),
-                                 DedicatedLink(uplink, network.uplink.delay_s),
-                                 DedicatedLink(downlink, network.downlink.delay_s),
+                                 self._link(network, "uplink", group, name, streams),
+                                 self._link(network, "downlink", group, name, streams),
                                  RadioState(network.radio.promotion_delay_s, sum(network.radio.tail_stages_s)))
                 self.devices.append(device)
                 device_group.append(g)
         self._device_group = np.array(device_group, dtype=np.int64)
+
+    def _link(self, network, direction: str, group, device_name: str, streams: RandomStreams):
+        """The device's link: its own dedicated one, or its cell's shared one (one per network block)."""
+        config = getattr(network, direction)
+        channels = self.setup.channels
+        if config.sharing == "dedicated":
+            channel = channels.shared(config) or channels.own(config, streams.generator(f"{device_name}/{direction}"))
+            return DedicatedLink(channel, config.delay_s)
+        scope = "network" if network is self.setup.scenario.network else f"devices/{group.name}/network"
+        key = (scope, direction)
+        if key not in self._cells:
+            channel = channels.shared(config) or channels.own(config, streams.generator(f"cells/{scope}/{direction}"))
+            cell = SharedFifoLink if config.sharing == "fifo" else ProcessorSharingLink
+            self._cells[key] = cell(self.env, channel, config.delay_s)
+        return self._cells[key]
 
     # ------------------------------------------------------------ arrivals
     def _schedule_arrival(self, device: _Device, now_s: float) -> None:
@@ -119,6 +132,9 @@ class Engine:
             request.propagation_s = 0.0
             self._schedule(head_end, request, self._on_result)
             return
+        if device.uplink.shared:
+            self._schedule(head_end, request, self._on_uplink_ready)
+            return
         send_at = device.radio.wake(head_end)
         up_start, up_end = device.uplink.reserve(send_at, plan.bits_up)
         device.radio.note(up_end)
@@ -128,10 +144,52 @@ class Engine:
         request.uplink_s = up_end - up_start
         self._schedule(up_end + device.uplink.delay_s, request, self._on_server_arrival)
 
-    def _schedule(self, at_s: float, request: Request, callback) -> None:
+    # ------------------------------------------------------------ shared links (events at every step)
+    def _on_uplink_ready(self, event) -> None:
+        request = event._value
+        radio = self.devices[request.device].radio
+        now = self.env.now
+        send_at = radio.wake(now)
+        radio.begin()
+        request.promotion_s = send_at - now
+        if send_at == now:
+            self.devices[request.device].uplink.send(request.plan.bits_up, (request, now), self._uplink_sent)
+        else:
+            self._schedule(send_at, (request, send_at), self._submit_uplink)
+
+    def _submit_uplink(self, event) -> None:
+        request, _ = job = event._value
+        self.devices[request.device].uplink.send(request.plan.bits_up, job, self._uplink_sent)
+
+    def _uplink_sent(self, job, start: float, end: float) -> None:
+        request, ready_at = job
+        device = self.devices[request.device]
+        device.radio.finish(end)
+        request.uplink_wait_s = start - ready_at
+        request.uplink_start_at_s = start
+        request.uplink_s = end - start
+        self._schedule(end + device.uplink.delay_s, request, self._on_server_arrival)
+
+    def _submit_downlink(self, event) -> None:
+        request, _ = job = event._value
+        self.devices[request.device].downlink.send(request.plan.bits_down, job, self._downlink_sent)
+
+    def _downlink_sent(self, job, start: float, end: float) -> None:
+        request, ready_at = job
+        device = self.devices[request.device]
+        device.radio.finish(end)
+        request.downlink_wait_s = start - ready_at
+        request.downlink_start_at_s = start
+        request.downlink_s = end - start
+        request.propagation_s = device.uplink.delay_s + device.downlink.delay_s
+        request.finish_at_s = end + device.downlink.delay_s
+        self._schedule(request.finish_at_s, request, self._on_result)
+
+    def _schedule(self, at_s: float, value, callback) -> None:
+        """Call ``callback(event)`` at ``at_s`` (s) with ``event._value = value``; never if ``at_s`` is infinite."""
         if at_s == math.inf:  # the link never delivers: the request stays in flight
             return
-        event = self.env.timeout(at_s - self.env.now, request)
+        event = self.env.timeout(at_s - self.env.now, value)
         event.callbacks.append(callback)
 
     # ------------------------------------------------------------ server and downlink
@@ -149,6 +207,14 @@ class Engine:
         device = self.devices[request.device]
         now = self.env.now
         send_at = device.radio.wake(now)
+        if device.downlink.shared:
+            device.radio.begin()
+            request.promotion_s += send_at - now
+            if send_at == now:
+                device.downlink.send(request.plan.bits_down, (request, now), self._downlink_sent)
+            else:
+                self._schedule(send_at, (request, send_at), self._submit_downlink)
+            return
         down_start, down_end = device.downlink.reserve(send_at, request.plan.bits_down)
         device.radio.note(down_end)
         request.promotion_s += send_at - now

@@ -75,19 +75,29 @@ Arrivals = Annotated[Union[PeriodicArrivals, PoissonArrivals, ClosedLoopArrivals
 
 
 # ---------------------------------------------------------------- links
-class ConstantLink(_Strict):
-    """A link of fixed capacity rate_mbps (10^6 bit/s) and one-way delay delay_ms."""
+class _Link(_Strict):
+    """Fields every link kind has: one-way delay, and how the devices using this block share it.
 
-    kind: Literal["constant"]
-    rate_mbps: PositiveFloat
+    ``dedicated``: each device has its own link with this capacity. ``fifo`` or ``processor_sharing``:
+    all devices whose network is this block form one cell and share one link of this capacity.
+    """
+
     delay_ms: NonNegativeFloat = 0.0
+    sharing: Literal["dedicated", "fifo", "processor_sharing"] = "dedicated"
 
     @property
     def delay_s(self) -> float:
         return self.delay_ms * MS
 
 
-class StepsLink(_Strict):
+class ConstantLink(_Link):
+    """A link of fixed capacity rate_mbps (10^6 bit/s) and one-way delay delay_ms."""
+
+    kind: Literal["constant"]
+    rate_mbps: PositiveFloat
+
+
+class StepsLink(_Link):
     """Capacity rates_mbps[k] from times_s[k] to the next breakpoint; after the last, hold or loop."""
 
     kind: Literal["steps"]
@@ -95,8 +105,6 @@ class StepsLink(_Strict):
     rates_mbps: list[NonNegativeFloat]
     end: Literal["hold", "loop"] = "hold"
     period_s: PositiveFloat | None = None
-    delay_ms: NonNegativeFloat = 0.0
-
     @model_validator(mode="after")
     def _valid_steps(self):
         try:
@@ -106,12 +114,8 @@ class StepsLink(_Strict):
             raise FieldValueError(field, str(exc).replace("rates_bps", "rates_mbps")) from None
         return self
 
-    @property
-    def delay_s(self) -> float:
-        return self.delay_ms * MS
 
-
-class MarkovLink(_Strict):
+class MarkovLink(_Link):
     """Capacity from an N-state Markov chain: rates_mbps per state, exponential sojourns with mean_sojourn_s;
     transitions is the jump matrix (zero diagonal; default uniform). Gilbert-Elliott: two states."""
 
@@ -119,7 +123,6 @@ class MarkovLink(_Strict):
     rates_mbps: list[NonNegativeFloat] = Field(min_length=1)
     mean_sojourn_s: list[PositiveFloat] = Field(min_length=1)
     transitions: list[list[NonNegativeFloat]] | None = None
-    delay_ms: NonNegativeFloat = 0.0
 
     @model_validator(mode="after")
     def _valid_chain(self):
@@ -135,12 +138,8 @@ class MarkovLink(_Strict):
             raise FieldValueError("transitions", str(exc)) from None
         return self
 
-    @property
-    def delay_s(self) -> float:
-        return self.delay_ms * MS
 
-
-class FadingLink(_Strict):
+class FadingLink(_Link):
     """Capacity from the SNR: log-distance path loss (defaults: 3GPP macro 128.1 + 37.6 log10(d/km)),
     block fading every coherence_s, rate by Shannon (x efficiency) or the LTE CQI table (x efficiency)."""
 
@@ -157,14 +156,9 @@ class FadingLink(_Strict):
     coherence_s: PositiveFloat = 0.01
     mapping: Literal["shannon", "cqi"] = "cqi"
     efficiency: float = Field(default=0.75, gt=0, le=1)
-    delay_ms: NonNegativeFloat = 0.0
-
-    @property
-    def delay_s(self) -> float:
-        return self.delay_ms * MS
 
 
-class TraceLink(_Strict):
+class TraceLink(_Link):
     """Capacity replayed from a bandwidth trace file (path relative to the scenario); see traces/README.md."""
 
     kind: Literal["trace"]
@@ -175,7 +169,6 @@ class TraceLink(_Strict):
     offset_s: NonNegativeFloat | Literal["random"] = 0.0
     window_ms: PositiveFloat | None = None
     direction: Literal["down", "up"] | None = None
-    delay_ms: NonNegativeFloat = 0.0
 
     @model_validator(mode="after")
     def _format_options(self):
@@ -193,10 +186,6 @@ class TraceLink(_Strict):
         if self.direction is not None:
             options["direction"] = self.direction
         return options
-
-    @property
-    def delay_s(self) -> float:
-        return self.delay_ms * MS
 
 
 Link = Annotated[Union[ConstantLink, StepsLink, MarkovLink, FadingLink, TraceLink], Field(discriminator="kind")]

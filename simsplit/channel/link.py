@@ -14,6 +14,7 @@ class DedicatedLink:
     """
 
     __slots__ = ("channel", "delay_s", "_free_at_s")
+    shared = False
 
     def __init__(self, channel: Channel, delay_s: float = 0.0):
         self.channel = channel
