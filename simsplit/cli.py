@@ -45,8 +45,9 @@ def print_summary(summary: dict) -> None:
     overall.add_column("metric")
     overall.add_column("value", justify="right")
     overall.add_column("95% interval", justify="right")
-    overall.add_row("generated / completed / dropped / in flight",
-                    f"{summary['generated']} / {summary['completed']} / {summary['dropped']} / {summary['in_flight']}", "")
+    overall.add_row("generated / completed / dropped / lost / in flight",
+                    f"{summary['generated']} / {summary['completed']} / {summary['dropped']} / "
+                    f"{summary['lost']} / {summary['in_flight']}", "")
     overall.add_row("throughput (req/s)", f"{summary['throughput_rps']:.2f}", "")
     for key in ("mean", "p50", "p95", "p99"):
         low, high = lat["ci95"][key]

@@ -20,9 +20,10 @@ import simpy
 
 from simsplit.arrivals import build_arrivals
 from simsplit.channel import DedicatedLink
+from simsplit.channel.loss import PacketLoss
 from simsplit.channel.shared import ProcessorSharingLink, SharedFifoLink
 from simsplit.radio import RadioState
-from simsplit.records import COMPLETED, DROPPED, Request, to_columns
+from simsplit.records import COMPLETED, DROPPED, LOST, Request, to_columns
 from simsplit.server import EdgeServer
 from simsplit.setup import Setup
 from simsplit.streams import BlockSampler, RandomStreams
@@ -31,9 +32,9 @@ from simsplit.strategies import Observation
 
 class _Device:
     __slots__ = ("index", "group", "strategy", "plans", "arrivals", "uplink", "downlink", "radio",
-                 "observation", "compute_free_at_s", "next_request_id")
+                 "uplink_loss", "downlink_loss", "observation", "compute_free_at_s", "next_request_id")
 
-    def __init__(self, index, group, strategy, plans, arrivals, uplink, downlink, radio):
+    def __init__(self, index, group, strategy, plans, arrivals, uplink, downlink, radio, uplink_loss, downlink_loss):
         self.index = index
         self.group = group
         self.strategy = strategy
@@ -42,6 +43,8 @@ class _Device:
         self.uplink = uplink
         self.downlink = downlink
         self.radio = radio
+        self.uplink_loss = uplink_loss
+        self.downlink_loss = downlink_loss
         self.observation = Observation(index)
         self.compute_free_at_s = 0.0
         self.next_request_id = 0
@@ -84,10 +87,23 @@ class Engine:
                                  build_arrivals(group.arrivals, streams.generator(f"{name}/arrivals")),
                                  self._link(network, "uplink", group, name, streams),
                                  self._link(network, "downlink", group, name, streams),
-                                 RadioState(network.radio.promotion_delay_s, sum(network.radio.tail_stages_s)))
+                                 RadioState(network.radio.promotion_delay_s, sum(network.radio.tail_stages_s)),
+                                 self._loss(network.uplink, f"{name}/uplink-loss", streams),
+                                 self._loss(network.downlink, f"{name}/downlink-loss", streams))
                 self.devices.append(device)
                 device_group.append(g)
         self._device_group = np.array(device_group, dtype=np.int64)
+
+    @staticmethod
+    def _loss(config, stream: str, streams: RandomStreams) -> PacketLoss | None:
+        if config.loss is None:
+            return None
+        return PacketLoss(streams.generator(stream), **config.loss.process_options)
+
+    @staticmethod
+    def _transmission(loss: PacketLoss | None, size_bits: float) -> tuple[float, float, bool]:
+        """(bits sent, extra feedback delay s, lost) of one payload over a link with ``loss``."""
+        return (size_bits, 0.0, False) if loss is None else loss.transmit(size_bits)
 
     def _link(self, network, direction: str, group, device_name: str, streams: RandomStreams):
         """The device's link: its own dedicated one, or its cell's shared one (one per network block)."""
@@ -135,14 +151,19 @@ class Engine:
         if device.uplink.shared:
             self._schedule(head_end, request, self._on_uplink_ready)
             return
+        bits, extra_s, lost = self._transmission(device.uplink_loss, plan.bits_up)
         send_at = device.radio.wake(head_end)
-        up_start, up_end = device.uplink.reserve(send_at, plan.bits_up)
+        up_start, up_end = device.uplink.reserve(send_at, bits, extra_s)
         device.radio.note(up_end)
+        request.bits_up = bits
         request.promotion_s = send_at - head_end
         request.uplink_wait_s = up_start - send_at
         request.uplink_start_at_s = up_start
         request.uplink_s = up_end - up_start
-        self._schedule(up_end + device.uplink.delay_s, request, self._on_server_arrival)
+        if lost:
+            self._schedule(up_end, request, self._on_lost)
+        else:
+            self._schedule(up_end + device.uplink.delay_s, request, self._on_server_arrival)
 
     # ------------------------------------------------------------ shared links (events at every step)
     def _on_uplink_ready(self, event) -> None:
@@ -152,36 +173,53 @@ class Engine:
         send_at = radio.wake(now)
         radio.begin()
         request.promotion_s = send_at - now
+        job = (request, send_at) + self._transmission(self.devices[request.device].uplink_loss, request.plan.bits_up)
         if send_at == now:
-            self.devices[request.device].uplink.send(request.plan.bits_up, (request, now), self._uplink_sent)
+            self._send_up(job)
         else:
-            self._schedule(send_at, (request, send_at), self._submit_uplink)
+            self._schedule(send_at, job, self._submit_uplink)
 
     def _submit_uplink(self, event) -> None:
-        request, _ = job = event._value
-        self.devices[request.device].uplink.send(request.plan.bits_up, job, self._uplink_sent)
+        self._send_up(event._value)
+
+    def _send_up(self, job) -> None:
+        request, _, bits, _, _ = job
+        request.bits_up = bits
+        self.devices[request.device].uplink.send(bits, job, self._uplink_sent)
 
     def _uplink_sent(self, job, start: float, end: float) -> None:
-        request, ready_at = job
+        request, ready_at, _, extra_s, lost = job
         device = self.devices[request.device]
+        end += extra_s  # retransmission feedback after the last bit
         device.radio.finish(end)
         request.uplink_wait_s = start - ready_at
         request.uplink_start_at_s = start
         request.uplink_s = end - start
-        self._schedule(end + device.uplink.delay_s, request, self._on_server_arrival)
+        if lost:
+            self._schedule(end, request, self._on_lost)
+        else:
+            self._schedule(end + device.uplink.delay_s, request, self._on_server_arrival)
 
     def _submit_downlink(self, event) -> None:
-        request, _ = job = event._value
-        self.devices[request.device].downlink.send(request.plan.bits_down, job, self._downlink_sent)
+        self._send_down(event._value)
+
+    def _send_down(self, job) -> None:
+        request, _, bits, _, _ = job
+        request.bits_down = bits
+        self.devices[request.device].downlink.send(bits, job, self._downlink_sent)
 
     def _downlink_sent(self, job, start: float, end: float) -> None:
-        request, ready_at = job
+        request, ready_at, _, extra_s, lost = job
         device = self.devices[request.device]
+        end += extra_s
         device.radio.finish(end)
         request.downlink_wait_s = start - ready_at
         request.downlink_start_at_s = start
         request.downlink_s = end - start
         request.propagation_s = device.uplink.delay_s + device.downlink.delay_s
+        if lost:
+            self._schedule(end, request, self._on_lost)
+            return
         request.finish_at_s = end + device.downlink.delay_s
         self._schedule(request.finish_at_s, request, self._on_result)
 
@@ -207,21 +245,26 @@ class Engine:
         device = self.devices[request.device]
         now = self.env.now
         send_at = device.radio.wake(now)
+        request.promotion_s += send_at - now
+        bits, extra_s, lost = self._transmission(device.downlink_loss, request.plan.bits_down)
         if device.downlink.shared:
             device.radio.begin()
-            request.promotion_s += send_at - now
+            job = (request, send_at, bits, extra_s, lost)
             if send_at == now:
-                device.downlink.send(request.plan.bits_down, (request, now), self._downlink_sent)
+                self._send_down(job)
             else:
-                self._schedule(send_at, (request, send_at), self._submit_downlink)
+                self._schedule(send_at, job, self._submit_downlink)
             return
-        down_start, down_end = device.downlink.reserve(send_at, request.plan.bits_down)
+        down_start, down_end = device.downlink.reserve(send_at, bits, extra_s)
         device.radio.note(down_end)
-        request.promotion_s += send_at - now
+        request.bits_down = bits
         request.downlink_wait_s = down_start - send_at
         request.downlink_start_at_s = down_start
         request.downlink_s = down_end - down_start
         request.propagation_s = device.uplink.delay_s + device.downlink.delay_s
+        if lost:
+            self._schedule(down_end, request, self._on_lost)
+            return
         request.finish_at_s = down_end + device.downlink.delay_s
         self._schedule(request.finish_at_s, request, self._on_result)
 
@@ -233,6 +276,12 @@ class Engine:
         observation.last_latency_s = request.finish_at_s - request.arrival_at_s
         if request.uplink_s > 0:
             observation.last_uplink_bps = request.plan.bits_up / request.uplink_s
+        self._returned(request)
+
+    def _on_lost(self, event) -> None:
+        request = event._value
+        request.status = LOST
+        request.finish_at_s = self.env.now
         self._returned(request)
 
     def _returned(self, request: Request) -> None:

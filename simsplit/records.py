@@ -8,8 +8,8 @@ from operator import attrgetter
 import numpy as np
 import pandas as pd
 
-IN_FLIGHT, COMPLETED, DROPPED = 0, 1, 2
-STATUS_NAMES = ("in_flight", "completed", "dropped")
+IN_FLIGHT, COMPLETED, DROPPED, LOST = 0, 1, 2, 3
+STATUS_NAMES = ("in_flight", "completed", "dropped", "lost")
 
 NAN = math.nan
 
@@ -24,7 +24,7 @@ TIMING_FIELDS = (
 class Request:
     """One inference request as it moves through the pipeline; times in s, NaN until reached."""
 
-    __slots__ = ("device", "request_id", "plan", "status", "service_s") + TIMING_FIELDS
+    __slots__ = ("device", "request_id", "plan", "status", "service_s", "bits_up", "bits_down") + TIMING_FIELDS
 
     def __init__(self, device: int, request_id: int, plan, arrival_at_s: float):
         self.device = device
@@ -32,6 +32,9 @@ class Request:
         self.plan = plan
         self.status = IN_FLIGHT
         self.service_s = NAN
+        self.bits_up = 0.0
+        """Bits sent on the uplink, retransmissions included."""
+        self.bits_down = 0.0
         self.arrival_at_s = arrival_at_s
         self.finish_at_s = NAN
         self.device_wait_s = NAN
@@ -49,13 +52,14 @@ class Request:
         self.propagation_s = NAN
 
 
-_NUMERIC = attrgetter("device", "request_id", "status", "service_s", *TIMING_FIELDS)
+NUMERIC_FIELDS = ("device", "request_id", "status", "service_s", "bits_up", "bits_down") + TIMING_FIELDS
+_NUMERIC = attrgetter(*NUMERIC_FIELDS)
 _PLAN_INDEX = attrgetter("plan.index")
 
 
 def to_columns(requests: list[Request]) -> dict[str, np.ndarray]:
     """The engine-filled fields of ``requests`` as numpy columns (plus ``plan``, the plan index)."""
-    names = ("device", "request_id", "status", "service_s") + TIMING_FIELDS
+    names = NUMERIC_FIELDS
     if requests:
         table = np.array(list(map(_NUMERIC, requests)), dtype=float)
     else:

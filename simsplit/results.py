@@ -15,7 +15,7 @@ import pandas as pd
 
 from simsplit.energy import LinearRadio, compute_j, radio_tails
 from simsplit.engine import RunOutput
-from simsplit.records import COMPLETED, DROPPED, IN_FLIGHT, status_categorical
+from simsplit.records import COMPLETED, DROPPED, IN_FLIGHT, LOST, status_categorical
 from simsplit.scenario import Scenario, to_yaml
 from simsplit.setup import BITS_PER_BYTE, Setup
 from simsplit.stats import batch_interval, quantile
@@ -82,13 +82,12 @@ def build_requests(setup: Setup, output: RunOutput) -> pd.DataFrame:
     alpha_up = np.array([r.alpha_up_w_per_bps for r in radios])[group]
     alpha_down = np.array([r.alpha_down_w_per_bps for r in radios])[group]
     beta = np.array([r.beta_w for r in radios])[group]
-    bits_up, bits_down = plan_field("bits_up"), plan_field("bits_down")
     uplink_s, downlink_s = _nan_to_zero(c["uplink_s"]), _nan_to_zero(c["downlink_s"])
-    sent_down = np.where(np.isnan(c["downlink_s"]), 0.0, bits_down)
+    sent_up, sent_down = c["bits_up"], c["bits_down"]
     promotion_w = np.array([g.network.radio.promotion_w for g in setup.groups])[group]
     energy = {
         "compute_j": compute_j(power, c["head_s"]),
-        "uplink_j": np.where(plan_field("local", bool), 0.0, alpha_up * bits_up + beta * uplink_s),
+        "uplink_j": alpha_up * sent_up + beta * uplink_s,
         "downlink_j": alpha_down * sent_down + beta * downlink_s,
         "promotion_j": promotion_w * c["promotion_s"],
         "tail_j": _tail_energy(setup, group, c),
@@ -98,7 +97,7 @@ def build_requests(setup: Setup, output: RunOutput) -> pd.DataFrame:
     deadline = setup.scenario.deadline_s
     met = pd.array(np.zeros(len(status), dtype=bool) if deadline is None else latency <= deadline, dtype="boolean")
     met[~reached | (deadline is None)] = pd.NA
-    met[status == DROPPED] = False if deadline is not None else pd.NA
+    met[(status == DROPPED) | (status == LOST)] = False if deadline is not None else pd.NA
     group_names = [g.group.name for g in setup.groups]
     bottlenecks = sorted({p.bottleneck for p in plans})
     frame = pd.DataFrame({
@@ -127,8 +126,9 @@ def build_requests(setup: Setup, output: RunOutput) -> pd.DataFrame:
         "service_end_at_s": c["service_end_at_s"],
         "uplink_start_at_s": c["uplink_start_at_s"],
         "downlink_start_at_s": c["downlink_start_at_s"],
-        "bytes_up": np.where(plan_field("local", bool), 0.0, bits_up / BITS_PER_BYTE),
-        "bytes_down": sent_down / BITS_PER_BYTE,
+        "bytes_up": np.where(plan_field("local", bool), 0.0, plan_field("bits_up") / BITS_PER_BYTE),
+        "bytes_sent_up": sent_up / BITS_PER_BYTE,
+        "bytes_sent_down": sent_down / BITS_PER_BYTE,
         "accuracy": plan_field("accuracy"),
         **energy,
         "energy_j": sum(energy[p] for p in ENERGY_PARTS),
@@ -159,10 +159,12 @@ def _block(measured: pd.DataFrame, deadline: float | None, with_intervals: bool)
     done = measured[measured["status"] == "completed"]
     latency = done["latency_s"].to_numpy()
     dropped = int((measured["status"] == "dropped").sum())
+    lost = int((measured["status"] == "lost").sum())
     block = {
         "generated": len(measured),
         "completed": len(done),
         "dropped": dropped,
+        "lost": lost,
         "in_flight": int((measured["status"] == "in_flight").sum()),
     }
     if with_intervals:
@@ -178,11 +180,12 @@ def _block(measured: pd.DataFrame, deadline: float | None, with_intervals: bool)
     block["energy_j"] = energy
     block["accuracy"] = float(done["accuracy"].mean()) if len(done) else math.nan
     block["bytes_up"] = float(done["bytes_up"].mean()) if len(done) else math.nan
-    if deadline is None or len(done) + dropped == 0:
+    block["bytes_sent_up"] = float(done["bytes_sent_up"].mean()) if len(done) else math.nan
+    if deadline is None or len(done) + dropped + lost == 0:
         block["deadline_miss_rate"] = None
     else:
         late = int((done["latency_s"] > deadline).sum())
-        block["deadline_miss_rate"] = (late + dropped) / (len(done) + dropped)
+        block["deadline_miss_rate"] = (late + dropped + lost) / (len(done) + dropped + lost)
     return block
 
 
@@ -197,7 +200,7 @@ def summarise(setup: Setup, requests: pd.DataFrame, end_s: float, seed: int) -> 
     summary = {"scenario": scenario.name, "seed": seed, "duration_s": scenario.duration_s,
                "warmup_s": warmup, "deadline_s": scenario.deadline_s}
     overall = _block(measured, scenario.deadline_s, with_intervals=True)
-    summary.update({k: overall[k] for k in ("generated", "completed", "dropped", "in_flight")})
+    summary.update({k: overall[k] for k in ("generated", "completed", "dropped", "lost", "in_flight")})
     summary["throughput_rps"] = overall["completed"] / measured_s
     summary.update({k: v for k, v in overall.items() if k not in summary})
     summary["server_utilisation"] = _busy_time(requests, warmup, end_s) / (scenario.server.workers * measured_s)

@@ -125,15 +125,17 @@ run_settings = settings(max_examples=25, deadline=None, suppress_health_check=[H
        workers=st.integers(1, 3), capacity=st.one_of(st.none(), st.integers(0, 3)),
        service_ms=st.floats(0.1, 30), duration_s=st.floats(0.5, 5), warmup_s=st.floats(0, 0.4),
        sharing=st.sampled_from(["dedicated", "fifo", "processor_sharing"]), state_machine=st.booleans(),
-       payload_bytes=st.sampled_from([0.0, 2000.0]))
+       payload_bytes=st.sampled_from([0.0, 2000.0]), retransmit=st.one_of(st.none(), st.booleans()))
 def test_conservation_and_parts(tmp_path, groups, workers, capacity, service_ms, duration_s, warmup_s, sharing,
-                                state_machine, payload_bytes):
+                                state_machine, payload_bytes, retransmit):
     """generated = completed + dropped + in flight, and the latency parts add up, for any small scenario."""
     scenario = queue_scenario(tmp_path, rate_hz=1.0, service_ms=service_ms, workers=workers,
                               queue_capacity=capacity, duration_s=duration_s, warmup_s=warmup_s)
     write_model(tmp_path, tail_ms=service_ms, split_bytes=payload_bytes, head_ms=1.0)
     scenario["network"]["uplink"] = {"kind": "steps", "times_s": [0, 0.3], "rates_mbps": [1, 0.2], "sharing": sharing}
     scenario["network"]["downlink"]["sharing"] = sharing
+    if retransmit is not None:
+        scenario["network"]["uplink"]["loss"] = {"kind": "bernoulli", "p": 0.3, "retransmit": retransmit}
     scenario["network"]["radio"] = {"technology": "lte", "state_machine": state_machine, "promotion_s": 0.05}
     template = scenario["devices"][0]
     scenario["devices"] = [
@@ -142,7 +144,7 @@ def test_conservation_and_parts(tmp_path, groups, workers, capacity, service_ms,
         for i, (count, kind, rate, strategy) in enumerate(groups)]
     result = simulate(validate_scenario(scenario))
     s = result.summary
-    assert s["generated"] == s["completed"] + s["dropped"] + s["in_flight"]
+    assert s["generated"] == s["completed"] + s["dropped"] + s["lost"] + s["in_flight"]
     assert s["generated"] == int((result.requests["arrival_at_s"] >= warmup_s).sum())
     done = result.requests[result.requests["status"] == "completed"]
     parts = done[list(LATENCY_PARTS)].fillna(0.0).sum(axis=1)

@@ -27,9 +27,10 @@ class DedicatedLink:
         """Instant (s) at which the last reserved transfer ends."""
         return self._free_at_s
 
-    def reserve(self, ready_at_s: float, size_bits: float) -> tuple[float, float]:
-        """Queue a transfer of ``size_bits`` ready at ``ready_at_s``; return its (start, end) instants (s)."""
+    def reserve(self, ready_at_s: float, size_bits: float, extra_s: float = 0.0) -> tuple[float, float]:
+        """Queue a transfer of ``size_bits`` ready at ``ready_at_s`` that also holds the link ``extra_s`` (s)
+        (retransmission feedback); return its (start, end) instants (s)."""
         start = ready_at_s if ready_at_s > self._free_at_s else self._free_at_s
-        end = self.channel.finish_time(start, size_bits)
+        end = self.channel.finish_time(start, size_bits) + extra_s
         self._free_at_s = end
         return start, end

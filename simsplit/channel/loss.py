@@ -1,0 +1,70 @@
+"""Packet erasures on a link: Bernoulli, or Gilbert-Elliott (a two-state chain over successive packets).
+
+A payload travels as ``ceil(bytes / mtu_bytes)`` packets. With retransmission
+(ARQ), every erased packet is sent again until it gets through: the transfer
+carries the extra bits and waits one feedback delay per retransmission round.
+Without it, a payload with any erased packet is lost.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+BITS_PER_BYTE = 8
+
+
+class PacketLoss:
+    """Erasure process of one link direction of one device.
+
+    ``p_good_bad``/``p_bad_good`` are per-packet transition probabilities of the
+    Gilbert-Elliott chain and ``loss_good``/``loss_bad`` the erasure
+    probabilities in each state; Bernoulli is the one-state case.
+    """
+
+    def __init__(self, rng: np.random.Generator, *, mtu_bytes: int, retransmit: bool, feedback_s: float,
+                 loss_good: float, loss_bad: float = 0.0, p_good_bad: float = 0.0, p_bad_good: float = 1.0):
+        if not 0 <= loss_good < 1 or not 0 <= loss_bad < 1:
+            raise ValueError("erasure probabilities must be in [0, 1)")
+        self._rng = rng
+        self.mtu_bits = mtu_bytes * BITS_PER_BYTE
+        self.retransmit = retransmit
+        self.feedback_s = feedback_s
+        self.loss = (loss_good, loss_bad)
+        self.switch = (p_good_bad, p_bad_good)
+        self._bad = False
+
+    @property
+    def mean_erasure(self) -> float:
+        """Long-run fraction of packet transmissions erased."""
+        p_gb, p_bg = self.switch
+        bad = p_gb / (p_gb + p_bg) if p_gb + p_bg > 0 else 0.0
+        return (1 - bad) * self.loss[0] + bad * self.loss[1]
+
+    def _erased(self) -> bool:
+        """Send one packet; whether it was erased (advances the chain)."""
+        rng = self._rng
+        if self._bad:
+            if rng.random() < self.switch[1]:
+                self._bad = False
+        elif rng.random() < self.switch[0]:
+            self._bad = True
+        return rng.random() < self.loss[self._bad]
+
+    def transmit(self, size_bits: float) -> tuple[float, float, bool]:
+        """(bits actually sent, extra feedback delay in s, lost) for a payload of ``size_bits``."""
+        if size_bits <= 0:
+            return 0.0, 0.0, False
+        packets = math.ceil(size_bits / self.mtu_bits)
+        if not self.retransmit:
+            lost = any([self._erased() for _ in range(packets)])
+            return size_bits, 0.0, lost
+        sends, rounds = 0, 0
+        for _ in range(packets):
+            attempts = 1
+            while self._erased():
+                attempts += 1
+            sends += attempts
+            rounds = max(rounds, attempts - 1)
+        return size_bits * sends / packets, rounds * self.feedback_s, False

@@ -1,0 +1,73 @@
+"""Packet erasures: retransmission overhead and delay, lost payloads without retransmission."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from simsplit import simulate
+from simsplit.channel.loss import PacketLoss
+from simsplit.scenario import validate_scenario
+
+from test_engine import one_device
+
+
+def lossy(tmp_path, loss, split_bytes=15_000, rate_hz=20.0, duration_s=200.0):
+    scenario = one_device(tmp_path, split_bytes=split_bytes, encode_ms=0, up_mbps=50,
+                          arrivals={"kind": "periodic", "rate_hz": rate_hz, "phase_s": 0.0}, duration_s=duration_s)
+    scenario["network"]["uplink"]["loss"] = loss
+    scenario["deadline_s"] = 1.0
+    return simulate(validate_scenario(scenario))
+
+
+def test_arq_sends_one_over_one_minus_p_times_the_payload(tmp_path):
+    result = lossy(tmp_path, {"kind": "bernoulli", "p": 0.2, "feedback_ms": 0})
+    r = result.requests
+    assert (r["status"] == "completed").all()
+    ratio = r["bytes_sent_up"].sum() / r["bytes_up"].sum()
+    assert ratio == pytest.approx(1 / 0.8, rel=0.02)  # 4,000 requests x 10 packets
+    # energy and time follow the bytes actually sent: alpha x bits + beta x time, time = bits / rate
+    assert r["uplink_s"].to_numpy() == pytest.approx(r["bytes_sent_up"].to_numpy() * 8 / 50e6)
+    assert r["uplink_j"].to_numpy() == pytest.approx(
+        (0.43839 / 1e6 * r["bytes_sent_up"] * 8 + 1.28804 * r["uplink_s"]).to_numpy())
+
+
+def test_feedback_delay_per_retransmission_round(tmp_path):
+    r = lossy(tmp_path, {"kind": "bernoulli", "p": 0.3, "feedback_ms": 8}).requests
+    transmit_s = r["bytes_sent_up"].to_numpy() * 8 / 50e6
+    rounds = (r["uplink_s"].to_numpy() - transmit_s) / 0.008
+    assert np.allclose(rounds, np.round(rounds), atol=1e-6)
+    rounds = np.round(rounds)
+    assert rounds.min() == 0 and rounds.max() >= 2
+    assert ((rounds > 0) == (r["bytes_sent_up"] > r["bytes_up"])).all()
+
+
+def test_without_retransmission_a_payload_is_lost_with_any_packet(tmp_path):
+    result = lossy(tmp_path, {"kind": "bernoulli", "p": 0.05, "retransmit": False})
+    r = result.requests
+    measured = r[r["status"] != "in_flight"]
+    expected = 1 - 0.95**10  # 15,000 bytes = 10 packets of 1500 bytes
+    n = len(measured)
+    observed = float((measured["status"] == "lost").mean())
+    assert abs(observed - expected) < 3 * math.sqrt(expected * (1 - expected) / n)
+    s = result.summary
+    assert s["lost"] == int((measured["status"] == "lost").sum())
+    assert s["generated"] == s["completed"] + s["dropped"] + s["lost"] + s["in_flight"]
+    assert s["deadline_miss_rate"] == pytest.approx(observed, abs=1e-3)
+    assert (r.loc[r["status"] == "lost", "server_s"].isna()).all()
+
+
+def test_gilbert_elliott_mean_erasure():
+    loss = PacketLoss(np.random.default_rng(4), mtu_bytes=1500, retransmit=False, feedback_s=0,
+                      loss_good=0.01, loss_bad=0.6, p_good_bad=0.05, p_bad_good=0.25)
+    erased = np.mean([loss._erased() for _ in range(200_000)])
+    assert loss.mean_erasure == pytest.approx((5 / 6) * 0.01 + (1 / 6) * 0.6)
+    assert erased == pytest.approx(loss.mean_erasure, rel=0.03)
+
+
+def test_bernoulli_needs_p(tmp_path):
+    from simsplit.errors import InputError
+    with pytest.raises(InputError, match=r"network\.uplink\.loss\.p: a bernoulli loss needs p"):
+        lossy(tmp_path, {"kind": "bernoulli"})
