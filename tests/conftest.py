@@ -9,6 +9,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+needs_shared = pytest.mark.skipif(not (SHARED / "traces-real").is_dir(),
+                                  reason="the public traces in ../shared/traces-real are not beside this checkout")
 
 
 def write_model(folder: Path, *, head_ms: float = 0.0, tail_ms: float = 10.0, split_bytes: float = 0.0,

@@ -14,7 +14,7 @@ from simsplit.channel.traces import MAHIMAHI_PACKET_BITS, read_trace, write_trac
 from simsplit.errors import InputError
 from simsplit.scenario import validate_scenario
 
-from conftest import SHARED, write_model
+from conftest import SHARED, needs_shared, write_model
 
 REAL = SHARED / "traces-real"
 UCC = "ucc-5g/Download_Driving_B_2020.02.13_13.03.24.csv"
@@ -41,6 +41,7 @@ REAL_TRACES = [
 ]
 
 
+@needs_shared
 @pytest.mark.parametrize("name,fmt,options,mean_mbps", REAL_TRACES, ids=[f"{t[1]}-{i}" for i, t in enumerate(REAL_TRACES)])
 def test_real_trace_loads_and_replays(tmp_path, name, fmt, options, mean_mbps):
     trace = read_trace(REAL / name, fmt, **options)
@@ -90,6 +91,7 @@ def test_mahimahi_constant_link(tmp_path):
     assert trace.rates_bps[1:-1] == pytest.approx(12e6)  # 1500 bytes per ms = 12 Mbit/s
 
 
+@needs_shared
 def test_write_and_read_back_round_trip(tmp_path):
     original = read_trace(REAL / "pensieve-cooked/norway_bus_1", "pensieve")
     for fmt in ("csv", "pensieve"):
