@@ -92,7 +92,7 @@ def pipeline_rates(scenario: dict) -> tuple[int, float, float]:
     output = Engine(setup, 1).run()
     engine_s = time.perf_counter() - started
     requests = build_requests(setup, output)
-    summarise(setup, requests, output.end_s, 1)
+    summarise(setup, requests, output)
     total_s = time.perf_counter() - started
     n = len(requests)
     return n, n / engine_s, n / total_s

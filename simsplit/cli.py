@@ -45,9 +45,9 @@ def print_summary(summary: dict) -> None:
     overall.add_column("metric")
     overall.add_column("value", justify="right")
     overall.add_column("95% interval", justify="right")
-    overall.add_row("generated / completed / dropped / lost / in flight",
+    overall.add_row("generated / completed / dropped / lost / timed out / in flight",
                     f"{summary['generated']} / {summary['completed']} / {summary['dropped']} / "
-                    f"{summary['lost']} / {summary['in_flight']}", "")
+                    f"{summary['lost']} / {summary['timed_out']} / {summary['in_flight']}", "")
     overall.add_row("throughput (req/s)", f"{summary['throughput_rps']:.2f}", "")
     for key in ("mean", "p50", "p95", "p99"):
         low, high = lat["ci95"][key]
@@ -63,7 +63,9 @@ def print_summary(summary: dict) -> None:
     overall.add_row("accuracy (top-1)", "-" if summary["accuracy"] is None else f"{summary['accuracy']:.4f}", "")
     miss = summary["deadline_miss_rate"]
     overall.add_row("deadline miss rate", "-" if miss is None else f"{miss:.4f}", "")
-    overall.add_row("server utilisation", f"{summary['server_utilisation']:.4f}", "")
+    for name, server in summary["servers"].items():
+        share = f" (other tenants {server['background_utilisation']:.4f})" if server["background_jobs"] else ""
+        overall.add_row(f"server {name} utilisation", f"{server['utilisation']:.4f}{share}", "")
     console.print(overall)
     groups = Table(title="per device group")
     for name in ("group", "strategy", "done", "mean ms", "p95 ms", "energy mJ", "up bytes", "accuracy", "miss"):

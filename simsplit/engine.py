@@ -19,11 +19,12 @@ import numpy as np
 import simpy
 
 from simsplit.arrivals import build_arrivals
+from simsplit.background import BackgroundStream, intensity_path
 from simsplit.channel import DedicatedLink
 from simsplit.channel.loss import PacketLoss
 from simsplit.channel.shared import ProcessorSharingLink, SharedFifoLink
 from simsplit.radio import RadioState
-from simsplit.records import COMPLETED, DROPPED, LOST, Request, to_columns
+from simsplit.records import COMPLETED, DROPPED, LOST, TIMED_OUT, Request, to_columns
 from simsplit.server import EdgeServer
 from simsplit.setup import Setup
 from simsplit.streams import BlockSampler, RandomStreams
@@ -58,6 +59,8 @@ class RunOutput:
     device_group: np.ndarray
     end_s: float
     seed: int
+    servers: list
+    """The run's servers: their service intervals and background streams."""
 
 
 class Engine:
@@ -70,11 +73,8 @@ class Engine:
         self.env = simpy.Environment()
         self.end_s = scenario.duration_s
         streams = RandomStreams(seed)
-        self.server = EdgeServer(self.env, scenario.server.workers, scenario.server.queue_capacity,
-                                 self._after_service)
-        multiplier = scenario.server.service_variability.multiplier
-        self._service_factor = (BlockSampler(streams.generator("server/service"), multiplier.draw)
-                                if multiplier.is_random else None)
+        self._deadline_s = math.inf if scenario.deadline_s is None else scenario.deadline_s
+        self.servers = [self._server(config, streams) for config in scenario.server_list]
         self.requests: list[Request] = []
         self.devices: list[_Device] = []
         self._cells: dict[tuple[str, str], object] = {}
@@ -93,6 +93,30 @@ class Engine:
                 self.devices.append(device)
                 device_group.append(g)
         self._device_group = np.array(device_group, dtype=np.int64)
+
+    def _server(self, config, streams: RandomStreams) -> EdgeServer:
+        """A server with its random service factor and its background streams, each on its own stream."""
+        prefix = f"servers/{config.name}"
+        multiplier = config.service_variability.multiplier
+        factor = BlockSampler(streams.generator(f"{prefix}/service"), multiplier.draw) if multiplier.is_random else None
+        batching = config.batching
+        server = EdgeServer(self.env, workers=config.workers, on_done=self._after_service,
+                            queue_capacity=config.queue_capacity, discipline=config.discipline,
+                            max_batch=batching.max_batch, max_wait_s=batching.max_wait_ms * 1e-3,
+                            mix_kinds=batching.mix_kinds, batch_factor=batching.scaling.factor,
+                            service_factor=factor, drop_expired=config.drop_expired, on_expired=self._on_expired)
+        server.name = config.name
+        server.background_streams = []
+        for k, load in enumerate(config.background):
+            rng = streams.generator(f"{prefix}/background/{k}")
+            job_factor = load.service_variability.multiplier
+            draw = BlockSampler(rng, job_factor.draw)
+            mean_s = load.service_ms * 1e-3
+            stream = BackgroundStream(self.env, server, intensity_path(load, config.workers, rng),
+                                      BlockSampler(rng, lambda g, n: g.exponential(1.0, n)),
+                                      lambda draw=draw, mean_s=mean_s: mean_s * draw(), self.end_s)
+            server.background_streams.append(stream)
+        return server
 
     @staticmethod
     def _loss(config, stream: str, streams: RandomStreams) -> PacketLoss | None:
@@ -135,7 +159,7 @@ class Engine:
 
     def _arrive(self, device: _Device, at: float) -> None:
         plan = device.plans[device.strategy.decide(at, device.observation)]
-        request = Request(device.index, device.next_request_id, plan, at)
+        request = Request(device.index, device.next_request_id, plan, at, at + self._deadline_s)
         device.next_request_id += 1
         self.requests.append(request)
         start = at if at > device.compute_free_at_s else device.compute_free_at_s
@@ -163,7 +187,7 @@ class Engine:
         if lost:
             self._schedule(up_end, request, self._on_lost)
         else:
-            self._schedule(up_end + device.uplink.delay_s, request, self._on_server_arrival)
+            self._schedule(up_end + device.uplink.delay_s + plan.extra_rtt_s / 2, request, self._on_server_arrival)
 
     # ------------------------------------------------------------ shared links (events at every step)
     def _on_uplink_ready(self, event) -> None:
@@ -198,7 +222,8 @@ class Engine:
         if lost:
             self._schedule(end, request, self._on_lost)
         else:
-            self._schedule(end + device.uplink.delay_s, request, self._on_server_arrival)
+            self._schedule(end + device.uplink.delay_s + request.plan.extra_rtt_s / 2, request,
+                           self._on_server_arrival)
 
     def _submit_downlink(self, event) -> None:
         self._send_down(event._value)
@@ -216,11 +241,11 @@ class Engine:
         request.downlink_wait_s = start - ready_at
         request.downlink_start_at_s = start
         request.downlink_s = end - start
-        request.propagation_s = device.uplink.delay_s + device.downlink.delay_s
+        request.propagation_s = device.uplink.delay_s + device.downlink.delay_s + request.plan.extra_rtt_s
         if lost:
             self._schedule(end, request, self._on_lost)
             return
-        request.finish_at_s = end + device.downlink.delay_s
+        request.finish_at_s = end + device.downlink.delay_s + request.plan.extra_rtt_s
         self._schedule(request.finish_at_s, request, self._on_result)
 
     def _schedule(self, at_s: float, value, callback) -> None:
@@ -234,14 +259,15 @@ class Engine:
     def _on_server_arrival(self, event) -> None:
         request = event._value
         request.server_arrival_at_s = self.env.now
-        factor = self._service_factor
-        request.service_s = request.plan.service_s * factor() if factor is not None else request.plan.service_s
-        if not self.server.submit(request):
+        request.base_service_s = request.plan.service_s
+        if not self.servers[request.plan.server].submit(request):
             request.status = DROPPED
             request.finish_at_s = self.env.now
             self._returned(request)
 
     def _after_service(self, request: Request) -> None:
+        if request.batch_key is None:
+            return  # another tenant's job
         device = self.devices[request.device]
         now = self.env.now
         send_at = device.radio.wake(now)
@@ -261,11 +287,11 @@ class Engine:
         request.downlink_wait_s = down_start - send_at
         request.downlink_start_at_s = down_start
         request.downlink_s = down_end - down_start
-        request.propagation_s = device.uplink.delay_s + device.downlink.delay_s
+        request.propagation_s = device.uplink.delay_s + device.downlink.delay_s + request.plan.extra_rtt_s
         if lost:
             self._schedule(down_end, request, self._on_lost)
             return
-        request.finish_at_s = down_end + device.downlink.delay_s
+        request.finish_at_s = down_end + device.downlink.delay_s + request.plan.extra_rtt_s
         self._schedule(request.finish_at_s, request, self._on_result)
 
     def _on_result(self, event) -> None:
@@ -276,6 +302,12 @@ class Engine:
         observation.last_latency_s = request.finish_at_s - request.arrival_at_s
         if request.uplink_s > 0:
             observation.last_uplink_bps = request.plan.bits_up / request.uplink_s
+        self._returned(request)
+
+    def _on_expired(self, request) -> None:
+        """The server removed a request whose deadline passed while it waited."""
+        request.status = TIMED_OUT
+        request.finish_at_s = self.env.now
         self._returned(request)
 
     def _on_lost(self, event) -> None:
@@ -294,5 +326,8 @@ class Engine:
         """Simulate until ``duration_s``; requests unfinished then stay ``in_flight``."""
         for device in self.devices:
             self._schedule_arrival(device, 0.0)
+        for server in self.servers:
+            for stream in server.background_streams:
+                stream.start()
         self.env.run(until=self.end_s)
-        return RunOutput(to_columns(self.requests), self._device_group, self.end_s, self.seed)
+        return RunOutput(to_columns(self.requests), self._device_group, self.end_s, self.seed, self.servers)

@@ -8,8 +8,8 @@ from operator import attrgetter
 import numpy as np
 import pandas as pd
 
-IN_FLIGHT, COMPLETED, DROPPED, LOST = 0, 1, 2, 3
-STATUS_NAMES = ("in_flight", "completed", "dropped", "lost")
+IN_FLIGHT, COMPLETED, DROPPED, LOST, TIMED_OUT = 0, 1, 2, 3, 4
+STATUS_NAMES = ("in_flight", "completed", "dropped", "lost", "timed_out")
 
 NAN = math.nan
 
@@ -24,14 +24,19 @@ TIMING_FIELDS = (
 class Request:
     """One inference request as it moves through the pipeline; times in s, NaN until reached."""
 
-    __slots__ = ("device", "request_id", "plan", "status", "service_s", "bits_up", "bits_down") + TIMING_FIELDS
+    __slots__ = ("device", "request_id", "plan", "status", "base_service_s", "batch_key", "deadline_at_s",
+                 "enqueued_at_s", "batch_size", "bits_up", "bits_down") + TIMING_FIELDS
 
-    def __init__(self, device: int, request_id: int, plan, arrival_at_s: float):
+    def __init__(self, device: int, request_id: int, plan, arrival_at_s: float, deadline_at_s: float):
         self.device = device
         self.request_id = request_id
         self.plan = plan
         self.status = IN_FLIGHT
-        self.service_s = NAN
+        self.base_service_s = NAN
+        """Service time (s) of this request alone on the server (before batching)."""
+        self.batch_key = plan.batch_key
+        self.deadline_at_s = deadline_at_s
+        self.batch_size = 0
         self.bits_up = 0.0
         """Bits sent on the uplink, retransmissions included."""
         self.bits_down = 0.0
@@ -52,7 +57,7 @@ class Request:
         self.propagation_s = NAN
 
 
-NUMERIC_FIELDS = ("device", "request_id", "status", "service_s", "bits_up", "bits_down") + TIMING_FIELDS
+NUMERIC_FIELDS = ("device", "request_id", "status", "batch_size", "bits_up", "bits_down") + TIMING_FIELDS
 _NUMERIC = attrgetter(*NUMERIC_FIELDS)
 _PLAN_INDEX = attrgetter("plan.index")
 
@@ -68,6 +73,7 @@ def to_columns(requests: list[Request]) -> dict[str, np.ndarray]:
     columns["device"] = columns["device"].astype(np.int64)
     columns["request_id"] = columns["request_id"].astype(np.int64)
     columns["status"] = columns["status"].astype(np.int8)
+    columns["batch_size"] = columns["batch_size"].astype(np.int64)
     columns["plan"] = np.fromiter(map(_PLAN_INDEX, requests), dtype=np.int64, count=len(requests))
     return columns
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from simsplit.energy import LinearRadio, compute_j, radio_tails
 from simsplit.engine import RunOutput
-from simsplit.records import COMPLETED, DROPPED, IN_FLIGHT, LOST, status_categorical
+from simsplit.records import COMPLETED, DROPPED, IN_FLIGHT, LOST, TIMED_OUT, status_categorical
 from simsplit.scenario import Scenario, to_yaml
 from simsplit.setup import BITS_PER_BYTE, Setup
 from simsplit.stats import batch_interval, quantile
@@ -97,7 +97,7 @@ def build_requests(setup: Setup, output: RunOutput) -> pd.DataFrame:
     deadline = setup.scenario.deadline_s
     met = pd.array(np.zeros(len(status), dtype=bool) if deadline is None else latency <= deadline, dtype="boolean")
     met[~reached | (deadline is None)] = pd.NA
-    met[(status == DROPPED) | (status == LOST)] = False if deadline is not None else pd.NA
+    met[(status == DROPPED) | (status == LOST) | (status == TIMED_OUT)] = False if deadline is not None else pd.NA
     group_names = [g.group.name for g in setup.groups]
     bottlenecks = sorted({p.bottleneck for p in plans})
     frame = pd.DataFrame({
@@ -106,6 +106,8 @@ def build_requests(setup: Setup, output: RunOutput) -> pd.DataFrame:
         "request_id": c["request_id"],
         "status": status_categorical(status),
         "split": plan_field("split", np.int64),
+        "server": pd.Categorical.from_codes(np.where(plan_field("local", bool), -1, plan_field("server", np.int64)),
+                                            categories=[c.name for c in setup.scenario.server_list]),
         "bottleneck": pd.Categorical([p.bottleneck for p in plans], categories=bottlenecks)[plan]
         if len(plan) else pd.Categorical([], categories=bottlenecks),
         "arrival_at_s": c["arrival_at_s"],
@@ -124,6 +126,7 @@ def build_requests(setup: Setup, output: RunOutput) -> pd.DataFrame:
         "server_arrival_at_s": c["server_arrival_at_s"],
         "service_start_at_s": c["service_start_at_s"],
         "service_end_at_s": c["service_end_at_s"],
+        "batch_size": c["batch_size"],
         "uplink_start_at_s": c["uplink_start_at_s"],
         "downlink_start_at_s": c["downlink_start_at_s"],
         "bytes_up": np.where(plan_field("local", bool), 0.0, plan_field("bits_up") / BITS_PER_BYTE),
@@ -147,12 +150,27 @@ def _interval_dict(values: np.ndarray) -> dict:
     return out
 
 
-def _busy_time(requests: pd.DataFrame, start_s: float, end_s: float) -> float:
-    begin = requests["service_start_at_s"].to_numpy()
-    finish = np.where(np.isnan(requests["service_end_at_s"].to_numpy()), end_s, requests["service_end_at_s"].to_numpy())
-    served = ~np.isnan(begin)
-    overlap = np.clip(np.minimum(finish[served], end_s) - np.maximum(begin[served], start_s), 0.0, None)
-    return float(overlap.sum())
+def _busy_time(intervals, start_s: float, end_s: float) -> tuple[float, float]:
+    """Worker-seconds busy inside [start_s, end_s]: (all, other tenants' share)."""
+    begin = np.array(intervals.starts)
+    finish = np.array(intervals.ends)
+    finish = np.where(np.isnan(finish), end_s, finish)
+    background = np.array(intervals.background, dtype=bool)
+    overlap = np.clip(np.minimum(finish, end_s) - np.maximum(begin, start_s), 0.0, None)
+    return float(overlap.sum()), float(overlap[background].sum()) if overlap.size else 0.0
+
+
+def _server_block(server, config, warmup: float, end_s: float, measured_s: float) -> dict:
+    busy, background = _busy_time(server.intervals, warmup, end_s)
+    capacity = config.workers * measured_s
+    streams = server.background_streams
+    arrivals = np.concatenate([np.array(s.arrivals_at_s) for s in streams]) if streams else np.array([])
+    return {
+        "utilisation": busy / capacity,
+        "background_utilisation": background / capacity,
+        "background_jobs": int((arrivals >= warmup).sum()),
+        "background_rejected": sum(s.rejected for s in streams),
+    }
 
 
 def _block(measured: pd.DataFrame, deadline: float | None, with_intervals: bool) -> dict:
@@ -160,11 +178,13 @@ def _block(measured: pd.DataFrame, deadline: float | None, with_intervals: bool)
     latency = done["latency_s"].to_numpy()
     dropped = int((measured["status"] == "dropped").sum())
     lost = int((measured["status"] == "lost").sum())
+    timed_out = int((measured["status"] == "timed_out").sum())
     block = {
         "generated": len(measured),
         "completed": len(done),
         "dropped": dropped,
         "lost": lost,
+        "timed_out": timed_out,
         "in_flight": int((measured["status"] == "in_flight").sum()),
     }
     if with_intervals:
@@ -181,29 +201,36 @@ def _block(measured: pd.DataFrame, deadline: float | None, with_intervals: bool)
     block["accuracy"] = float(done["accuracy"].mean()) if len(done) else math.nan
     block["bytes_up"] = float(done["bytes_up"].mean()) if len(done) else math.nan
     block["bytes_sent_up"] = float(done["bytes_sent_up"].mean()) if len(done) else math.nan
-    if deadline is None or len(done) + dropped + lost == 0:
+    failed = dropped + lost + timed_out
+    if deadline is None or len(done) + failed == 0:
         block["deadline_miss_rate"] = None
     else:
         late = int((done["latency_s"] > deadline).sum())
-        block["deadline_miss_rate"] = (late + dropped + lost) / (len(done) + dropped + lost)
+        block["deadline_miss_rate"] = (late + failed) / (len(done) + failed)
     return block
 
 
-def summarise(setup: Setup, requests: pd.DataFrame, end_s: float, seed: int) -> dict:
+def summarise(setup: Setup, requests: pd.DataFrame, output: RunOutput) -> dict:
     """Counts, throughput, latency with 95% batch-means intervals, energy per request by component,
     accuracy, deadline misses and server utilisation, over requests that arrived after the warm-up,
     overall and per device group."""
     scenario = setup.scenario
+    end_s, seed = output.end_s, output.seed
     warmup = scenario.warmup_s
     measured = requests[requests["arrival_at_s"] >= warmup]
     measured_s = end_s - warmup
     summary = {"scenario": scenario.name, "seed": seed, "duration_s": scenario.duration_s,
                "warmup_s": warmup, "deadline_s": scenario.deadline_s}
     overall = _block(measured, scenario.deadline_s, with_intervals=True)
-    summary.update({k: overall[k] for k in ("generated", "completed", "dropped", "lost", "in_flight")})
+    summary.update({k: overall[k] for k in ("generated", "completed", "dropped", "lost", "timed_out", "in_flight")})
     summary["throughput_rps"] = overall["completed"] / measured_s
     summary.update({k: v for k, v in overall.items() if k not in summary})
-    summary["server_utilisation"] = _busy_time(requests, warmup, end_s) / (scenario.server.workers * measured_s)
+    servers = {config.name: _server_block(server, config, warmup, end_s, measured_s)
+               for server, config in zip(output.servers, scenario.server_list)}
+    workers = sum(config.workers for config in scenario.server_list)
+    summary["server_utilisation"] = sum(b["utilisation"] * c.workers for b, c in
+                                        zip(servers.values(), scenario.server_list)) / workers
+    summary["servers"] = servers
     groups = {}
     for g in setup.groups:
         block = _block(measured[measured["group"] == g.group.name], scenario.deadline_s, with_intervals=False)

@@ -344,13 +344,133 @@ class Variability(_Strict):
         return Multiplier(self.kind, cv)
 
 
-class Server(_Strict):
-    """An edge server: workers identical GPUs sharing one FIFO queue of at most queue_capacity waiting requests."""
+class BatchScaling(_Strict):
+    """How a batch of b tail inferences scales the time of one: ``linear`` t(b) = t(1) (1 + per_item (b - 1)),
+    or ``table`` t(b) = t(1) factors[b - 1] (factors[0] = 1)."""
 
+    kind: Literal["linear", "table"] = "linear"
+    per_item: NonNegativeFloat = 1.0
+    factors: list[PositiveFloat] | None = None
+
+    @model_validator(mode="after")
+    def _table(self):
+        if self.kind == "table" and (not self.factors or self.factors[0] != 1.0):
+            raise FieldValueError("factors", "a table needs factors starting with 1.0 (a batch of one)")
+        if self.kind == "linear" and self.factors is not None:
+            raise FieldValueError("factors", "only a table takes factors")
+        return self
+
+    def factor(self, size: int) -> float:
+        """t(size) / t(1)."""
+        if self.kind == "table":
+            return self.factors[size - 1]
+        return 1.0 + self.per_item * (size - 1)
+
+
+class Batching(_Strict):
+    """Dynamic batching: up to max_batch queued jobs of one kind start together once the batch is full or its
+    oldest job has waited max_wait_ms; kinds (split, bottleneck) batch together only with mix_kinds."""
+
+    max_batch: PositiveInt = 1
+    max_wait_ms: NonNegativeFloat = 0.0
+    mix_kinds: bool = False
+    scaling: BatchScaling = BatchScaling()
+
+    @model_validator(mode="after")
+    def _table_long_enough(self):
+        if self.scaling.kind == "table" and len(self.scaling.factors) < self.max_batch:
+            raise FieldValueError("scaling", f"expected {self.max_batch} factors (one per batch size up to "
+                                  f"max_batch), got {len(self.scaling.factors)}")
+        return self
+
+
+class _BackgroundBase(_Strict):
+    """Every background stream's jobs: mean service_ms each, times a random factor."""
+
+    service_ms: PositiveFloat
+    service_variability: Variability = Variability(kind="exponential")
+
+
+class PoissonLoad(_BackgroundBase):
+    """Jobs at a constant rate rate_hz."""
+
+    kind: Literal["poisson"]
+    rate_hz: PositiveFloat
+
+
+class UtilisationSteps(_BackgroundBase):
+    """Target utilisation utilisation[k] (of all workers) from times_s[k]; the rate is u * workers / service."""
+
+    kind: Literal["utilisation_steps"]
+    times_s: list[float]
+    utilisation: list[NonNegativeFloat]
+    end: Literal["hold", "loop"] = "hold"
+    period_s: PositiveFloat | None = None
+
+    @model_validator(mode="after")
+    def _valid_steps(self):
+        try:
+            StepChannel(self.times_s, self.utilisation, self.end, self.period_s)
+        except ValueError as exc:
+            field = "period_s" if "period_s" in str(exc) else "times_s"
+            raise FieldValueError(field, str(exc).replace("rates_bps", "utilisation")) from None
+        return self
+
+
+class MmppLoad(_BackgroundBase):
+    """Markov-modulated Poisson: rate rates_hz[i] in state i, exponential sojourns mean_sojourn_s[i]."""
+
+    kind: Literal["mmpp"]
+    rates_hz: list[NonNegativeFloat] = Field(min_length=1)
+    mean_sojourn_s: list[PositiveFloat] = Field(min_length=1)
+    transitions: list[list[NonNegativeFloat]] | None = None
+
+    @model_validator(mode="after")
+    def _valid_chain(self):
+        from simsplit.channel.markov import jump_matrix
+        if len(self.rates_hz) != len(self.mean_sojourn_s):
+            raise FieldValueError("mean_sojourn_s", f"expected {len(self.rates_hz)} values, got {len(self.mean_sojourn_s)}")
+        if not any(r > 0 for r in self.rates_hz):
+            raise FieldValueError("rates_hz", "expected at least one state with a rate > 0")
+        try:
+            jump_matrix(len(self.rates_hz), self.transitions)
+        except ValueError as exc:
+            raise FieldValueError("transitions", str(exc)) from None
+        return self
+
+
+class DiurnalLoad(_BackgroundBase):
+    """Rate mean_rate_hz * (1 + amplitude sin(2 pi (t + phase_s) / period_s)), in 96 steps per period."""
+
+    kind: Literal["diurnal"]
+    mean_rate_hz: PositiveFloat
+    amplitude: float = Field(ge=0, le=1)
+    period_s: PositiveFloat = 86400.0
+    phase_s: float = 0.0
+
+
+Background = Annotated[Union[PoissonLoad, UtilisationSteps, MmppLoad, DiurnalLoad], Field(discriminator="kind")]
+
+
+class Server(_Strict):
+    """A server: workers identical GPUs sharing one queue (FIFO or earliest deadline first) of at most
+    queue_capacity waiting jobs, with optional dynamic batching and other tenants' load. extra_rtt_ms is a
+    round trip beyond the device's links (a cloud tier behind the edge)."""
+
+    name: str = Field(default="edge", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     server_class: str
     workers: PositiveInt = 1
     queue_capacity: NonNegativeInt | None = None
+    discipline: Literal["fifo", "edf"] = "fifo"
+    drop_expired: bool = False
     service_variability: Variability = Variability()
+    batching: Batching = Batching()
+    background: list[Background] = []
+    extra_rtt_ms: NonNegativeFloat = 0.0
+
+    @property
+    def extra_rtt_s(self) -> float:
+        return self.extra_rtt_ms * MS
 
 
 # ---------------------------------------------------------------- strategies
@@ -361,18 +481,21 @@ class LocalStrategy(_Strict):
 
 
 class FullOffloadStrategy(_Strict):
-    """Send the (encoded) input: split 0; bottleneck names the encoding row at split 0 if there are several."""
+    """Send the (encoded) input: split 0; bottleneck names the encoding row at split 0 if there are several;
+    server names the target (default: the first server)."""
 
     kind: Literal["full_offload"]
     bottleneck: str | None = None
+    server: str | None = None
 
 
 class FixedSplitStrategy(_Strict):
-    """Always split at point split with bottleneck configuration bottleneck."""
+    """Always split at point split with bottleneck configuration bottleneck, on server (default: the first)."""
 
     kind: Literal["fixed"]
     split: NonNegativeInt
     bottleneck: str
+    server: str | None = None
 
 
 Strategy = Annotated[Union[LocalStrategy, FullOffloadStrategy, FixedSplitStrategy], Field(discriminator="kind")]
@@ -410,9 +533,15 @@ class Scenario(_Strict):
     model: ModelFiles
     devices: list[DeviceGroup] = Field(min_length=1)
     network: Network
-    server: Server
+    server: Server | None = None
+    servers: list[Server] | None = None
     strategy: Strategy
     _source: str = PrivateAttr(default="<scenario>")
+
+    @property
+    def server_list(self) -> list[Server]:
+        """Every server, the default target first (``server`` is shorthand for a list of one)."""
+        return [self.server] if self.server is not None else list(self.servers)
 
     @property
     def source(self) -> str:
@@ -423,6 +552,15 @@ class Scenario(_Strict):
     def _consistent(self):
         if self.warmup_s >= self.duration_s:
             raise FieldValueError("warmup_s", f"expected a number < duration_s ({self.duration_s:g}), got {self.warmup_s:g}")
+        if (self.server is None) == (self.servers is None):
+            raise FieldValueError("server", "expected exactly one of server (one server) or servers (a list)")
+        if self.servers is not None:
+            names = [s.name for s in self.servers]
+            if not names:
+                raise FieldValueError("servers", "expected at least one server")
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise FieldValueError("servers", f"server names must be unique, got {repeated} more than once")
         return self
 
     @field_validator("devices")

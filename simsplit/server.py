@@ -1,35 +1,77 @@
-"""The edge server: identical workers sharing one first-come-first-served queue."""
+"""The edge server: identical workers, one queue (FIFO or earliest deadline first), dynamic batching.
+
+A job is any object with these attributes: ``base_service_s`` (its service
+time alone, s), ``batch_key`` (jobs batch only with the same key unless kinds
+mix; ``None`` marks another tenant's job, which never mixes), ``deadline_at_s`` (instant, s; ``inf`` for none), and
+``enqueued_at_s``, ``service_start_at_s``, ``service_end_at_s``, ``batch_size``,
+which the server fills in. A batch of b jobs takes ``max(base_service_s) * factor(b) * X``
+(s), X the server's random factor with mean 1 (1 without variability).
+
+Dynamic batching: when a worker is idle, the job at the head of the queue and
+up to ``max_batch - 1`` queued jobs of its kind start together, as soon as
+the batch is full or the head job has waited ``max_wait_s``. With
+``drop_expired``, a job whose deadline has passed when it would start is
+removed and reported to ``on_expired``.
+"""
 
 from __future__ import annotations
 
+import heapq
+import math
 from collections import deque
 from collections.abc import Callable
+from itertools import count
 from typing import Any
 
 import simpy
 
 
+class ServiceIntervals:
+    """Busy periods of the workers: one (start, end, background) per batch; end NaN while serving (s)."""
+
+    __slots__ = ("starts", "ends", "background")
+
+    def __init__(self):
+        self.starts: list[float] = []
+        self.ends: list[float] = []
+        self.background: list[bool] = []
+
+
 class EdgeServer:
-    """``workers`` workers and a FIFO queue of at most ``queue_capacity`` waiting jobs (None: unbounded).
+    """One server. Raise a ValueError if ``workers < 1``, ``queue_capacity < 0`` or ``max_batch < 1``."""
 
-    A job is any object with a ``service_s`` attribute (its service time, s)
-    and ``service_start_at_s``/``service_end_at_s`` attributes the server
-    fills in. ``on_done(job)`` is called when a job's service ends. Raise a
-    ValueError if ``workers < 1`` or ``queue_capacity < 0``.
-    """
-
-    def __init__(self, env: simpy.Environment, workers: int, queue_capacity: int | None,
-                 on_done: Callable[[Any], None]):
+    def __init__(self, env: simpy.Environment, *, workers: int, on_done: Callable[[Any], None],
+                 queue_capacity: int | None = None, discipline: str = "fifo", max_batch: int = 1,
+                 max_wait_s: float = 0.0, mix_kinds: bool = False,
+                 batch_factor: Callable[[int], float] = lambda b: 1.0,
+                 service_factor: Callable[[], float] | None = None, drop_expired: bool = False,
+                 on_expired: Callable[[Any], None] | None = None):
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         if queue_capacity is not None and queue_capacity < 0:
             raise ValueError(f"queue_capacity must be >= 0, got {queue_capacity}")
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+        if discipline not in ("fifo", "edf"):
+            raise ValueError(f"discipline must be fifo or edf, got {discipline!r}")
         self._env = env
         self._workers = workers
         self._idle = workers
         self._capacity = queue_capacity
-        self._queue: deque = deque()
+        self._edf = discipline == "edf"
+        self._queue: deque | list = [] if self._edf else deque()
+        self._order = count()
+        self._max_batch = max_batch
+        self._max_wait_s = max_wait_s
+        self._mix = mix_kinds
+        self._batch_factor = batch_factor
+        self._service_factor = service_factor
+        self._drop_expired = drop_expired
         self._on_done = on_done
+        self._on_expired = on_expired
+        self._timer_at_s = math.inf
+        self.intervals = ServiceIntervals()
+        self._recent_wait_s = 0.0
 
     @property
     def workers(self) -> int:
@@ -42,29 +84,118 @@ class EdgeServer:
 
     @property
     def busy(self) -> int:
-        """Workers serving a job."""
+        """Workers serving a batch."""
         return self._workers - self._idle
 
+    @property
+    def recent_wait_s(self) -> float:
+        """Exponentially weighted mean (weight 0.1 on the newest) of the waits of jobs that started (s)."""
+        return self._recent_wait_s
+
+    # ------------------------------------------------------------ queue
     def submit(self, job: Any) -> bool:
-        """Offer ``job`` now; start it if a worker is idle, else queue it. Return False if the queue is full."""
-        if self._idle:
-            self._start(job)
+        """Offer ``job`` now. Return False, and keep nothing, if the queue is full."""
+        if self._idle and not self._queue and self._max_batch == 1:
+            job.enqueued_at_s = self._env.now
+            self._start([job])
             return True
         if self._capacity is not None and len(self._queue) >= self._capacity:
             return False
-        self._queue.append(job)
+        job.enqueued_at_s = self._env.now
+        if self._edf:
+            heapq.heappush(self._queue, (job.deadline_at_s, next(self._order), job))
+        else:
+            self._queue.append(job)
+        self._dispatch()
         return True
 
-    def _start(self, job: Any) -> None:
+    def _ordered(self) -> list:
+        """Queued jobs in service order."""
+        if self._edf:
+            return [entry[2] for entry in sorted(self._queue)]
+        return list(self._queue)
+
+    def _remove(self, jobs: list) -> None:
+        chosen = set(map(id, jobs))
+        if self._edf:
+            self._queue = [entry for entry in self._queue if id(entry[2]) not in chosen]
+            heapq.heapify(self._queue)
+        else:
+            self._queue = deque(job for job in self._queue if id(job) not in chosen)
+
+    def _expire(self) -> None:
+        now = self._env.now
+        expired = [job for job in self._queue_jobs() if job.deadline_at_s < now]
+        if expired:
+            self._remove(expired)
+            for job in expired:
+                self._on_expired(job)
+
+    def _queue_jobs(self):
+        return (entry[2] for entry in self._queue) if self._edf else iter(self._queue)
+
+    def _dispatch(self) -> None:
+        if self._drop_expired and self._queue:
+            self._expire()
+        while self._idle and self._queue:
+            if self._max_batch == 1:
+                job = heapq.heappop(self._queue)[2] if self._edf else self._queue.popleft()
+                self._start([job])
+                continue
+            ordered = self._ordered()
+            head = ordered[0]
+            key = head.batch_key
+            mixes = self._mix and key is not None  # background jobs (key None) never mix with project jobs
+            batch = [job for job in ordered
+                     if job.batch_key == key or (mixes and job.batch_key is not None)][: self._max_batch]
+            ready_at = head.enqueued_at_s + self._max_wait_s
+            if len(batch) < self._max_batch and self._env.now < ready_at:
+                self._set_timer(ready_at)
+                return
+            self._remove(batch)
+            self._start(batch)
+
+    def _set_timer(self, at_s: float) -> None:
+        if at_s >= self._timer_at_s > self._env.now:
+            return  # an earlier timer is pending; it will dispatch
+        self._timer_at_s = at_s
+        event = self._env.timeout(at_s - self._env.now, at_s)
+        event.callbacks.append(self._on_timer)
+
+    def _on_timer(self, event) -> None:
+        if event._value == self._timer_at_s:
+            self._timer_at_s = math.inf
+        self._dispatch()
+
+    # ------------------------------------------------------------ service
+    def _start(self, batch: list) -> None:
         self._idle -= 1
-        job.service_start_at_s = self._env.now
-        event = self._env.timeout(job.service_s, job)
+        now = self._env.now
+        duration = max(job.base_service_s for job in batch)
+        if len(batch) > 1:
+            duration *= self._batch_factor(len(batch))
+        if self._service_factor is not None:
+            duration *= self._service_factor()
+        size = len(batch)
+        for job in batch:
+            job.service_start_at_s = now
+            job.batch_size = size
+            self._recent_wait_s += 0.1 * ((now - job.enqueued_at_s) - self._recent_wait_s)
+        intervals = self.intervals
+        index = len(intervals.starts)
+        intervals.starts.append(now)
+        intervals.ends.append(math.nan)
+        intervals.background.append(batch[0].batch_key is None)
+        event = self._env.timeout(duration, (batch, index))
         event.callbacks.append(self._finish)
 
-    def _finish(self, event: simpy.Event) -> None:
-        job = event._value
-        job.service_end_at_s = self._env.now
+    def _finish(self, event) -> None:
+        batch, index = event._value
+        now = self._env.now
+        self.intervals.ends[index] = now
         self._idle += 1
-        if self._queue:
-            self._start(self._queue.popleft())
-        self._on_done(job)
+        for job in batch:
+            job.service_end_at_s = now
+        self._dispatch()
+        for job in batch:
+            self._on_done(job)

@@ -42,6 +42,12 @@ class Plan:
     bits_down: float
     """Result (bits) on the downlink."""
     accuracy: float
+    server: int
+    """Index of the target server in the scenario's server list."""
+    extra_rtt_s: float
+    """Round trip (s) beyond the device's links to that server."""
+    batch_key: tuple[int, str]
+    """Tails batch together only with the same key: (split, bottleneck)."""
 
 
 @dataclass(frozen=True)
@@ -117,15 +123,34 @@ class ChannelFactory:
         return self._trace_channel(link, float(rng.uniform(0.0, trace.period_s)))
 
 
+def _resolve_server(scenario: Scenario, field: str, config) -> str:
+    names = [s.name for s in scenario.server_list]
+    name = getattr(config, "server", None)
+    if name is None:
+        return names[0]
+    if name not in names:
+        raise InputError(scenario.source, f"{field}.server", f"expected one of {names}, got {name!r}")
+    return name
+
+
 def _resolve_decision(scenario: Scenario, field: str, config, profile: ModelProfile,
                       payloads: PayloadTable) -> tuple[Decision, str]:
+    decision, label = _resolve_split(scenario, field, config, profile, payloads)
+    server = _resolve_server(scenario, field, config)
+    if len(scenario.server_list) > 1 and config.kind != "local":
+        label += f" @{server}"
+    return Decision(decision[0], decision[1], server), label
+
+
+def _resolve_split(scenario: Scenario, field: str, config, profile: ModelProfile,
+                   payloads: PayloadTable) -> tuple[tuple[int, str], str]:
     source, last = scenario.source, profile.local_split
     if config.kind == "local":
         rows = payloads.at_split(last)
         if not rows:
             raise InputError(source, f"{field}.kind", f"local needs a row at the local split {last} in "
                              f"{payloads.source} (bytes 0) giving the model's accuracy, found none")
-        return Decision(last, rows[0].bottleneck), "local"
+        return (last, rows[0].bottleneck), "local"
     if config.kind == "full_offload":
         rows = payloads.at_split(0)
         names = [r.bottleneck for r in rows]
@@ -133,11 +158,11 @@ def _resolve_decision(scenario: Scenario, field: str, config, profile: ModelProf
             if len(rows) != 1:
                 raise InputError(source, f"{field}.bottleneck", f"expected one of {names} (the input encodings "
                                  f"at split 0 in {payloads.source}), got none")
-            return Decision(0, rows[0].bottleneck), "full_offload"
+            return (0, rows[0].bottleneck), "full_offload"
         if config.bottleneck not in names:
             raise InputError(source, f"{field}.bottleneck", f"expected one of {names} (split 0 rows of "
                              f"{payloads.source}), got {config.bottleneck!r}")
-        return Decision(0, config.bottleneck), f"full_offload({config.bottleneck})"
+        return (0, config.bottleneck), f"full_offload({config.bottleneck})"
     if config.split > last:
         raise InputError(source, f"{field}.split", f"expected a split point 0..{last} of {profile.source}, "
                          f"got {config.split}")
@@ -145,7 +170,7 @@ def _resolve_decision(scenario: Scenario, field: str, config, profile: ModelProf
     if config.bottleneck not in names:
         raise InputError(source, f"{field}.bottleneck", f"expected one of {names} (rows at split "
                          f"{config.split} of {payloads.source}), got {config.bottleneck!r}")
-    return Decision(config.split, config.bottleneck), f"fixed({config.split}, {config.bottleneck})"
+    return (config.split, config.bottleneck), f"fixed({config.split}, {config.bottleneck})"
 
 
 def _check_tables(profile: ModelProfile, payloads: PayloadTable) -> None:
@@ -179,11 +204,13 @@ def build_setup(scenario: Scenario) -> Setup:
     payloads = load_payloads(Path(scenario.model.payloads))
     _check_tables(profile, payloads)
     source = scenario.source
-    server_class = scenario.server.server_class
-    if server_class not in profile.tail_s:
-        raise InputError(source, "server.server_class", f"expected one of {profile.server_classes} "
-                         f"(tail_ms_* columns of {profile.source}), got {server_class!r}")
-    tail_s = profile.tail_s[server_class]
+    servers = scenario.server_list
+    for index, server in enumerate(servers):
+        if server.server_class not in profile.tail_s:
+            field = "server" if scenario.server is not None else f"servers.{index}"
+            raise InputError(source, f"{field}.server_class", f"expected one of {profile.server_classes} "
+                             f"(tail_ms_* columns of {profile.source}), got {server.server_class!r}")
+    server_index = {server.name: index for index, server in enumerate(servers)}
     channels = ChannelFactory()
     for net in [scenario.network] + [group.network for group in scenario.devices]:
         if net is not None:
@@ -201,13 +228,17 @@ def build_setup(scenario: Scenario) -> Setup:
         head_s = profile.head_s[group.device_class]
         group_plans = {}
         for key in [decision]:  # one decision per fixed strategy; adaptive strategies will list all options
-            entry = payloads.get(*key)
+            entry = payloads.get(key.split, key.bottleneck)
             local = key.split == profile.local_split
+            server = servers[server_index[key.server]]
+            tail_s = profile.tail_s[server.server_class]
             plan = Plan(index=len(plans), split=key.split, bottleneck=key.bottleneck, local=local,
                         head_s=float(head_s[key.split]) + (0.0 if local else entry.encode_s),
                         bits_up=0.0 if local else entry.bytes * BITS_PER_BYTE,
                         service_s=0.0 if local else float(tail_s[key.split]) + entry.decode_s,
-                        bits_down=0.0 if local else bits_down, accuracy=entry.accuracy)
+                        bits_down=0.0 if local else bits_down, accuracy=entry.accuracy,
+                        server=server_index[key.server], extra_rtt_s=0.0 if local else server.extra_rtt_s,
+                        batch_key=(key.split, key.bottleneck))
             plans.append(plan)
             group_plans[key] = plan
         network = scenario.network_of(group)

@@ -27,4 +27,4 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None) ->
     setup = build_setup(scenario)
     output = Engine(setup, scenario.seed).run()
     requests = build_requests(setup, output)
-    return Result(scenario, requests, summarise(setup, requests, output.end_s, scenario.seed), setup)
+    return Result(scenario, requests, summarise(setup, requests, output), setup)

@@ -7,10 +7,12 @@ from typing import NamedTuple, Protocol
 
 
 class Decision(NamedTuple):
-    """Where to split (0 = send the input, L = run locally) and which bottleneck configuration to use."""
+    """Where to split (0 = send the input, L = run locally), which bottleneck configuration to use, and which
+    server runs the tail (by name; ignored for a local decision)."""
 
     split: int
     bottleneck: str
+    server: str
 
 
 class Observation:

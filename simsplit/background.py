@@ -1,0 +1,84 @@
+"""Other tenants' jobs on a server: a Poisson stream whose intensity (jobs/s) may vary in time.
+
+The intensity is a piecewise-constant path with the same interface as a
+link's capacity (:class:`~simsplit.channel.Channel`), so a non-homogeneous
+Poisson process is simulated exactly by a time change: the next job comes
+when the integral of the intensity since the last one reaches an Exp(1)
+draw. Constant intensity gives a Poisson stream; steps give a step or trace of
+target utilisation; a Markov path gives a Markov-modulated Poisson process
+(MMPP); a fine step approximation of a sinusoid gives a diurnal profile.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import simpy
+
+from simsplit.channel import Channel, ConstantChannel, MarkovChannel, StepChannel
+
+DIURNAL_STEPS = 96
+"""Steps per period of the diurnal profile (15 min for a day)."""
+
+
+class BackgroundJob:
+    """One job of another tenant (``batch_key`` None); times in s."""
+
+    __slots__ = ("base_service_s", "batch_key", "deadline_at_s", "enqueued_at_s", "service_start_at_s",
+                 "service_end_at_s", "batch_size")
+
+    def __init__(self, base_service_s: float):
+        self.base_service_s = base_service_s
+        self.batch_key = None
+        self.deadline_at_s = math.inf
+
+
+class BackgroundStream:
+    """Submits jobs to ``server`` at the instants of a Poisson process of intensity ``intensity`` (jobs/s)."""
+
+    def __init__(self, env: simpy.Environment, server, intensity: Channel, unit_exponential: Callable[[], float],
+                 service_s: Callable[[], float], end_s: float):
+        self._env = env
+        self._server = server
+        self._intensity = intensity
+        self._exp = unit_exponential
+        self._service_s = service_s
+        self._end_s = end_s
+        self.generated = 0
+        self.rejected = 0
+        self.arrivals_at_s: list[float] = []
+
+    def start(self) -> None:
+        self._schedule(0.0)
+
+    def _schedule(self, now_s: float) -> None:
+        at = self._intensity.finish_time(now_s, self._exp())
+        if at < self._end_s:
+            event = self._env.timeout(at - self._env.now, at)
+            event.callbacks.append(self._arrive)
+
+    def _arrive(self, event) -> None:
+        at = event._value
+        self.generated += 1
+        self.arrivals_at_s.append(at)
+        if not self._server.submit(BackgroundJob(self._service_s())):
+            self.rejected += 1
+        self._schedule(at)
+
+
+def intensity_path(config, workers: int, rng: np.random.Generator) -> Channel:
+    """The intensity (jobs/s) of a scenario ``background`` entry."""
+    if config.kind == "poisson":
+        return ConstantChannel(config.rate_hz)
+    if config.kind == "utilisation_steps":
+        mean_s = config.service_ms * 1e-3
+        return StepChannel(config.times_s, [u * workers / mean_s for u in config.utilisation], config.end,
+                           config.period_s)
+    if config.kind == "mmpp":
+        return MarkovChannel(config.rates_hz, config.mean_sojourn_s, config.transitions, rng)
+    step = config.period_s / DIURNAL_STEPS
+    middles = (np.arange(DIURNAL_STEPS) + 0.5) * step
+    rates = config.mean_rate_hz * (1 + config.amplitude * np.sin(2 * np.pi * (middles + config.phase_s) / config.period_s))
+    return StepChannel(np.arange(DIURNAL_STEPS) * step, rates, "loop", config.period_s)
