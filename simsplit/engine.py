@@ -245,7 +245,7 @@ class Engine:
         if lost:
             self._schedule(end, request, self._on_lost)
             return
-        request.finish_at_s = end + device.downlink.delay_s + request.plan.extra_rtt_s
+        request.finish_at_s = end + device.downlink.delay_s + request.plan.extra_rtt_s / 2
         self._schedule(request.finish_at_s, request, self._on_result)
 
     def _schedule(self, at_s: float, value, callback) -> None:
@@ -291,7 +291,7 @@ class Engine:
         if lost:
             self._schedule(down_end, request, self._on_lost)
             return
-        request.finish_at_s = down_end + device.downlink.delay_s + request.plan.extra_rtt_s
+        request.finish_at_s = down_end + device.downlink.delay_s + request.plan.extra_rtt_s / 2
         self._schedule(request.finish_at_s, request, self._on_result)
 
     def _on_result(self, event) -> None:

@@ -136,3 +136,32 @@ def test_littles_law_on_one_run(tmp_path):
     assert time_average_number == pytest.approx(arrival_rate * mean_sojourn, rel=0.01)
     # and both match the M/M/1 value rho/(1-rho) = 4 within 5%
     assert time_average_number == pytest.approx(4.0, rel=0.05)
+
+
+def test_background_load_mg1_combined_stream(tmp_path):
+    """Project jobs (deterministic 10 ms, 30/s) share a FIFO server with another tenant's Poisson stream
+    (exponential 5 ms, 60/s): the project's mean wait is the M/G/1 wait of the combined stream (PASTA)."""
+    lam1, s1, lam2, s2 = 30.0, 0.010, 60.0, 0.005
+    scenario = queue_scenario(tmp_path, rate_hz=lam1, service_ms=s1 * 1e3, duration_s=600, warmup_s=20,
+                              variability={"kind": "deterministic"})
+    scenario["server"]["background"] = [{"kind": "poisson", "rate_hz": lam2, "service_ms": s2 * 1e3,
+                                         "service_variability": {"kind": "exponential"}}]
+    lam = lam1 + lam2
+    mean = (lam1 * s1 + lam2 * s2) / lam
+    second = (lam1 * s1**2 + lam2 * 2 * s2**2) / lam
+    rho = lam * mean
+    assert_inside(lam * second / (2 * (1 - rho)), replicate(scenario, mean_wait), "M/G/1 with background Wq")
+
+
+def test_background_load_mmc_combined_stream(tmp_path):
+    """Two workers, project and background both exponential 10 ms (the server's factor), 70/s each: M/M/2."""
+    servers, lam1, lam2, service_s = 2, 70.0, 70.0, 0.010
+    scenario = queue_scenario(tmp_path, rate_hz=lam1, service_ms=service_s * 1e3, workers=servers,
+                              duration_s=300, warmup_s=10)
+    scenario["server"]["background"] = [{"kind": "poisson", "rate_hz": lam2, "service_ms": service_s * 1e3,
+                                         "service_variability": {"kind": "deterministic"}}]
+    mu, lam = 1 / service_s, lam1 + lam2
+    theory = erlang_c(servers, lam / mu) / (servers * mu - lam)
+    assert_inside(theory, replicate(scenario, mean_wait), "M/M/2 with background Wq")
+    values = replicate(scenario, lambda r: r.summary["server_utilisation"])
+    assert_inside(lam * service_s / servers, values, "utilisation with background")
