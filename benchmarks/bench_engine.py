@@ -22,7 +22,7 @@ import simpy
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from simsplit.engine import Engine  # noqa: E402
-from simsplit.results import build_requests, summarise  # noqa: E402
+from simsplit.results import build_requests, summarise, tail_energy  # noqa: E402
 from simsplit.scenario import validate_scenario  # noqa: E402
 from simsplit.setup import build_setup  # noqa: E402
 
@@ -91,7 +91,8 @@ def pipeline_rates(scenario: dict) -> tuple[int, float, float]:
     started = time.perf_counter()
     output = Engine(setup, 1).run()
     engine_s = time.perf_counter() - started
-    requests = build_requests(setup, output)
+    request_tails, _ = tail_energy(setup, output)
+    requests = build_requests(setup, output, request_tails)
     summarise(setup, requests, output)
     total_s = time.perf_counter() - started
     n = len(requests)

@@ -10,31 +10,13 @@ accept numpy arrays.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 
-@dataclass(frozen=True)
-class LinearRadio:
-    """Radio power coefficients in SI: W per bit/s, and W."""
-
-    alpha_up_w_per_bps: float
-    alpha_down_w_per_bps: float
-    beta_w: float
-
-    def uplink_power_w(self, rate_bps):
-        """Transmit power (W) at uplink throughput ``rate_bps``."""
-        return self.alpha_up_w_per_bps * rate_bps + self.beta_w
-
-    def uplink_j(self, bits, seconds):
-        """Energy (J) to send ``bits`` in ``seconds`` of transmission."""
-        return self.alpha_up_w_per_bps * bits + self.beta_w * seconds
-
-    def downlink_j(self, bits, seconds):
-        """Energy (J) to receive ``bits`` in ``seconds``."""
-        return self.alpha_down_w_per_bps * bits + self.beta_w * seconds
+def transfer_j(alpha_w_per_bps, beta_w, bits, seconds):
+    """Energy (J) to send or receive ``bits`` in ``seconds`` of transfer: alpha * bits + beta * seconds."""
+    return alpha_w_per_bps * bits + beta_w * seconds
 
 
 def compute_j(power_w, seconds):

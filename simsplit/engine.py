@@ -24,7 +24,7 @@ from simsplit.channel import DedicatedLink
 from simsplit.channel.loss import PacketLoss
 from simsplit.channel.shared import ProcessorSharingLink, SharedFifoLink
 from simsplit.radio import RadioState
-from simsplit.records import COMPLETED, DROPPED, LOST, TIMED_OUT, Request, to_columns
+from simsplit.records import COMPLETED, DROPPED, LOST, TIMED_OUT, ProbeRecord, Request, probe_columns, to_columns
 from simsplit.server import EdgeServer
 from simsplit.setup import Setup
 from simsplit.streams import BlockSampler, RandomStreams
@@ -33,7 +33,7 @@ from simsplit.strategies import Observation
 
 class _Device:
     __slots__ = ("index", "group", "strategy", "plans", "arrivals", "uplink", "downlink", "radio",
-                 "uplink_loss", "downlink_loss", "observation", "compute_free_at_s", "next_request_id")
+                 "uplink_loss", "downlink_loss", "observation", "compute_free_at_s", "next_request_id", "probe")
 
     def __init__(self, index, group, strategy, plans, arrivals, uplink, downlink, radio, uplink_loss, downlink_loss):
         self.index = index
@@ -49,6 +49,7 @@ class _Device:
         self.observation = Observation(index)
         self.compute_free_at_s = 0.0
         self.next_request_id = 0
+        self.probe = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class RunOutput:
     seed: int
     servers: list
     """The run's servers: their service intervals and background streams."""
+    probes: dict[str, np.ndarray]
+    """Load-probe records as columns."""
 
 
 class Engine:
@@ -76,6 +79,7 @@ class Engine:
         self._deadline_s = math.inf if scenario.deadline_s is None else scenario.deadline_s
         self.servers = [self._server(config, streams) for config in scenario.server_list]
         self.requests: list[Request] = []
+        self.probes: list[ProbeRecord] = []
         self.devices: list[_Device] = []
         self._cells: dict[tuple[str, str], object] = {}
         device_group = []
@@ -90,6 +94,9 @@ class Engine:
                                  RadioState(network.radio.promotion_delay_s, sum(network.radio.tail_stages_s)),
                                  self._loss(network.uplink, f"{name}/uplink-loss", streams),
                                  self._loss(network.downlink, f"{name}/downlink-loss", streams))
+                if group.probe is not None:
+                    phase = float(streams.generator(f"{name}/probe").uniform(0.0, group.probe.period_s))
+                    device.probe = (group.probe, group_setup.probe_server, phase)
                 self.devices.append(device)
                 device_group.append(g)
         self._device_group = np.array(device_group, dtype=np.int64)
@@ -160,6 +167,7 @@ class Engine:
     def _arrive(self, device: _Device, at: float) -> None:
         plan = device.plans[device.strategy.decide(at, device.observation)]
         request = Request(device.index, device.next_request_id, plan, at, at + self._deadline_s)
+        request.probe_age_s = at - device.observation.probe_read_at_s
         device.next_request_id += 1
         self.requests.append(request)
         start = at if at > device.compute_free_at_s else device.compute_free_at_s
@@ -321,13 +329,78 @@ class Engine:
         if device.arrivals.closed_loop:
             self._schedule_arrival(device, request.finish_at_s)
 
+    # ------------------------------------------------------------ load probes
+    def _probe_tick(self, event) -> None:
+        device = event._value
+        config, server, _ = device.probe
+        now = self.env.now
+        probe = ProbeRecord(device.index, server, now, config.bytes_up * 8, config.bytes_down * 8)
+        self.probes.append(probe)
+        self._probe_send(device, probe, now, up=True)
+        if now + config.period_s < self.end_s:
+            self._schedule(now + config.period_s, device, self._probe_tick)
+
+    def _probe_send(self, device: _Device, probe: ProbeRecord, ready_at: float, up: bool) -> None:
+        """Send the probe's request (up) or answer (down) over the device's link, then continue."""
+        link = device.uplink if up else device.downlink
+        bits = probe.bits_up if up else probe.bits_down
+        send_at = device.radio.wake(ready_at)
+        if link.shared:
+            device.radio.begin()
+            self._schedule(send_at, (device, probe, up), self._probe_submit)
+            return
+        start, end = link.reserve(send_at, bits)
+        device.radio.note(end)
+        self._probe_sent((device, probe, up), start, end)
+
+    def _probe_submit(self, event) -> None:
+        device, probe, up = event._value
+        link = device.uplink if up else device.downlink
+        link.send(probe.bits_up if up else probe.bits_down, event._value, self._probe_sent_shared)
+
+    def _probe_sent_shared(self, job, start: float, end: float) -> None:
+        job[0].radio.finish(end)
+        self._probe_sent(job, start, end)
+
+    def _probe_sent(self, job, start: float, end: float) -> None:
+        device, probe, up = job
+        half_rtt = self.setup.scenario.server_list[probe.server].extra_rtt_s / 2
+        if up:
+            probe.uplink_start_at_s, probe.uplink_s = start, end - start
+            self._schedule(end + device.uplink.delay_s + half_rtt, (device, probe), self._probe_read)
+        else:
+            probe.downlink_start_at_s, probe.downlink_s = start, end - start
+            self._schedule(end + device.downlink.delay_s + half_rtt, (device, probe), self._probe_back)
+
+    def _probe_read(self, event) -> None:
+        device, probe = event._value
+        server = self.servers[probe.server]
+        probe.read_at_s = self.env.now
+        probe.queue_length = server.queue_length
+        probe.busy_workers = server.busy
+        probe.recent_wait_s = server.recent_wait_s
+        self._probe_send(device, probe, self.env.now, up=False)
+
+    def _probe_back(self, event) -> None:
+        device, probe = event._value
+        probe.received_at_s = self.env.now
+        observation = device.observation
+        if not probe.read_at_s <= observation.probe_read_at_s:  # a newer reading (NaN compares False)
+            observation.probe_read_at_s = probe.read_at_s
+            observation.probe_queue_length = probe.queue_length
+            observation.probe_busy_workers = probe.busy_workers
+            observation.probe_recent_wait_s = probe.recent_wait_s
+
     # ------------------------------------------------------------ run
     def run(self) -> RunOutput:
         """Simulate until ``duration_s``; requests unfinished then stay ``in_flight``."""
         for device in self.devices:
             self._schedule_arrival(device, 0.0)
+            if device.probe is not None:
+                self._schedule(device.probe[2], device, self._probe_tick)
         for server in self.servers:
             for stream in server.background_streams:
                 stream.start()
         self.env.run(until=self.end_s)
-        return RunOutput(to_columns(self.requests), self._device_group, self.end_s, self.seed, self.servers)
+        return RunOutput(to_columns(self.requests), self._device_group, self.end_s, self.seed, self.servers,
+                         probe_columns(self.probes))

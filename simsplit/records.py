@@ -17,7 +17,7 @@ NAN = math.nan
 TIMING_FIELDS = (
     "arrival_at_s", "finish_at_s", "device_wait_s", "head_s", "promotion_s", "uplink_wait_s",
     "uplink_start_at_s", "uplink_s", "server_arrival_at_s", "service_start_at_s", "service_end_at_s",
-    "downlink_wait_s", "downlink_start_at_s", "downlink_s", "propagation_s",
+    "downlink_wait_s", "downlink_start_at_s", "downlink_s", "propagation_s", "probe_age_s",
 )
 
 
@@ -55,6 +55,8 @@ class Request:
         self.downlink_start_at_s = NAN
         self.downlink_s = NAN
         self.propagation_s = NAN
+        self.probe_age_s = NAN
+        """Age (s) of the device's last server probe when it decided this request (NaN if none)."""
 
 
 NUMERIC_FIELDS = ("device", "request_id", "status", "batch_size", "bits_up", "bits_down") + TIMING_FIELDS
@@ -80,3 +82,34 @@ def to_columns(requests: list[Request]) -> dict[str, np.ndarray]:
 
 def status_categorical(codes: np.ndarray) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=list(STATUS_NAMES))
+
+
+class ProbeRecord:
+    """One load probe: when it was sent, read at the server and received back (s), and what it read."""
+
+    __slots__ = ("device", "server", "sent_at_s", "read_at_s", "received_at_s", "queue_length", "busy_workers",
+                 "recent_wait_s", "bits_up", "bits_down", "uplink_start_at_s", "uplink_s", "downlink_start_at_s",
+                 "downlink_s")
+
+    def __init__(self, device: int, server: int, sent_at_s: float, bits_up: float, bits_down: float):
+        self.device = device
+        self.server = server
+        self.sent_at_s = sent_at_s
+        self.bits_up = bits_up
+        self.bits_down = bits_down
+        self.read_at_s = self.received_at_s = NAN
+        self.queue_length = self.busy_workers = self.recent_wait_s = NAN
+        self.uplink_start_at_s = self.uplink_s = self.downlink_start_at_s = self.downlink_s = NAN
+
+
+PROBE_FIELDS = ProbeRecord.__slots__
+
+
+def probe_columns(probes: list[ProbeRecord]) -> dict[str, np.ndarray]:
+    """Probe records as numpy columns."""
+    getter = attrgetter(*PROBE_FIELDS)
+    table = np.array(list(map(getter, probes)), dtype=float) if probes else np.empty((0, len(PROBE_FIELDS)))
+    columns = {name: table[:, i] for i, name in enumerate(PROBE_FIELDS)}
+    columns["device"] = columns["device"].astype(np.int64)
+    columns["server"] = columns["server"].astype(np.int64)
+    return columns

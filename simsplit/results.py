@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simsplit.energy import LinearRadio, compute_j, radio_tails
+from simsplit.energy import compute_j, radio_tails, transfer_j
 from simsplit.engine import RunOutput
 from simsplit.records import COMPLETED, DROPPED, IN_FLIGHT, LOST, TIMED_OUT, status_categorical
 from simsplit.scenario import Scenario, to_yaml
@@ -29,12 +29,13 @@ QUANTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 
 @dataclass
 class Result:
-    """One run: the resolved scenario, one row per request, and the summary."""
+    """One run: the resolved scenario, one row per request, one per load probe, and the summary."""
 
     scenario: Scenario
     requests: pd.DataFrame
     summary: dict
     setup: Setup
+    probes: pd.DataFrame | None = None
 
     def write(self, out_dir: str | Path) -> Path:
         """Write the result folder atomically; see :func:`write_result`."""
@@ -45,25 +46,67 @@ def _nan_to_zero(values: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(values), 0.0, values)
 
 
-def _tail_energy(setup: Setup, group: np.ndarray, c: dict) -> np.ndarray:
-    """Tail energy (J) per request: each group's radio tail stages over its devices' transfer gaps."""
-    tail = np.zeros(group.size)
+def tail_energy(setup: Setup, output: RunOutput) -> tuple[np.ndarray, np.ndarray]:
+    """Tail energy (J) per request and per probe: each group's radio tail stages over the gaps between its
+    devices' transfers (requests' and probes' together)."""
+    c, p = output.columns, output.probes
+    request_group = output.device_group[c["device"]]
+    probe_group = output.device_group[p["device"]]
+    tails = np.zeros(c["device"].size + p["device"].size)
     for g, group_setup in enumerate(setup.groups):
         radio = group_setup.network.radio
         if not radio.tail_stages_s:
             continue
-        rows = np.flatnonzero(group == g)
-        starts = np.concatenate([c["uplink_start_at_s"][rows], c["downlink_start_at_s"][rows]])
-        ends = starts + np.concatenate([c["uplink_s"][rows], c["downlink_s"][rows]])
-        owners = np.concatenate([rows, rows])
+        rows = np.flatnonzero(request_group == g)
+        probe_rows = np.flatnonzero(probe_group == g)
+        owners = np.concatenate([rows, rows, c["device"].size + probe_rows, c["device"].size + probe_rows])
+        devices = np.concatenate([c["device"][rows]] * 2 + [p["device"][probe_rows]] * 2)
+        starts = np.concatenate([c["uplink_start_at_s"][rows], c["downlink_start_at_s"][rows],
+                                 p["uplink_start_at_s"][probe_rows], p["downlink_start_at_s"][probe_rows]])
+        durations = np.concatenate([c["uplink_s"][rows], c["downlink_s"][rows],
+                                    p["uplink_s"][probe_rows], p["downlink_s"][probe_rows]])
         sent = ~np.isnan(starts)
-        per_transfer = radio_tails(c["device"][owners[sent]], starts[sent], ends[sent],
+        per_transfer = radio_tails(devices[sent], starts[sent], starts[sent] + durations[sent],
                                    radio.tail_stages_s, radio.tail_stages_w)
-        np.add.at(tail, owners[sent], per_transfer)
-    return tail
+        np.add.at(tails, owners[sent], per_transfer)
+    return tails[:c["device"].size], tails[c["device"].size:]
 
 
-def build_requests(setup: Setup, output: RunOutput) -> pd.DataFrame:
+def _radio_arrays(setup: Setup, group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: alpha_up (W per bit/s), alpha_down (W per bit/s), beta (W) of the row's group radio."""
+    radios = [g.network.radio for g in setup.groups]
+    return (np.array([r.alpha_up_w_per_bps for r in radios])[group],
+            np.array([r.alpha_down_w_per_bps for r in radios])[group],
+            np.array([r.beta_w for r in radios])[group])
+
+
+def build_probes(setup: Setup, output: RunOutput, tail_j: np.ndarray) -> pd.DataFrame | None:
+    """The per-probe table (times s, sizes bytes, energy J), or None when no device probes."""
+    p = output.probes
+    if p["device"].size == 0:
+        return None
+    group = output.device_group[p["device"]]
+    alpha_up, alpha_down, beta = _radio_arrays(setup, group)
+    up_s, down_s = _nan_to_zero(p["uplink_s"]), _nan_to_zero(p["downlink_s"])
+    sent_down = np.where(np.isnan(p["downlink_s"]), 0.0, p["bits_down"])
+    uplink_j = np.where(np.isnan(p["uplink_s"]), 0.0, transfer_j(alpha_up, beta, p["bits_up"], up_s))
+    downlink_j = transfer_j(alpha_down, beta, sent_down, down_s)
+    names = [c.name for c in setup.scenario.server_list]
+    return pd.DataFrame({
+        "device": p["device"],
+        "group": pd.Categorical.from_codes(group, categories=[g.group.name for g in setup.groups]),
+        "server": pd.Categorical.from_codes(p["server"], categories=names),
+        "sent_at_s": p["sent_at_s"], "read_at_s": p["read_at_s"], "received_at_s": p["received_at_s"],
+        "queue_length": p["queue_length"], "busy_workers": p["busy_workers"], "recent_wait_s": p["recent_wait_s"],
+        "uplink_start_at_s": p["uplink_start_at_s"], "uplink_s": p["uplink_s"],
+        "downlink_start_at_s": p["downlink_start_at_s"], "downlink_s": p["downlink_s"],
+        "bytes_up": p["bits_up"] / BITS_PER_BYTE, "bytes_down": sent_down / BITS_PER_BYTE,
+        "uplink_j": uplink_j, "downlink_j": downlink_j, "tail_j": tail_j,
+        "energy_j": uplink_j + downlink_j + tail_j,
+    })
+
+
+def build_requests(setup: Setup, output: RunOutput, tail_j: np.ndarray) -> pd.DataFrame:
     """The per-request table: timings (s), sizes (bytes), energy (J), accuracy, deadline."""
     c = output.columns
     plans = setup.plans
@@ -77,20 +120,16 @@ def build_requests(setup: Setup, output: RunOutput) -> pd.DataFrame:
         return np.array([getattr(p, name) for p in plans], dtype=dtype)[plan]
 
     power = np.array([g.group.compute_power_w for g in setup.groups])[group]
-    radios = [LinearRadio(g.network.radio.alpha_up_w_per_bps, g.network.radio.alpha_down_w_per_bps,
-                          g.network.radio.beta_w) for g in setup.groups]
-    alpha_up = np.array([r.alpha_up_w_per_bps for r in radios])[group]
-    alpha_down = np.array([r.alpha_down_w_per_bps for r in radios])[group]
-    beta = np.array([r.beta_w for r in radios])[group]
+    alpha_up, alpha_down, beta = _radio_arrays(setup, group)
     uplink_s, downlink_s = _nan_to_zero(c["uplink_s"]), _nan_to_zero(c["downlink_s"])
     sent_up, sent_down = c["bits_up"], c["bits_down"]
     promotion_w = np.array([g.network.radio.promotion_w for g in setup.groups])[group]
     energy = {
         "compute_j": compute_j(power, c["head_s"]),
-        "uplink_j": alpha_up * sent_up + beta * uplink_s,
-        "downlink_j": alpha_down * sent_down + beta * downlink_s,
+        "uplink_j": transfer_j(alpha_up, beta, sent_up, uplink_s),
+        "downlink_j": transfer_j(alpha_down, beta, sent_down, downlink_s),
         "promotion_j": promotion_w * c["promotion_s"],
-        "tail_j": _tail_energy(setup, group, c),
+        "tail_j": tail_j,
     }
     finish = np.where(reached, c["finish_at_s"], np.nan)
     latency = np.where(completed, finish - c["arrival_at_s"], np.nan)
@@ -123,6 +162,7 @@ def build_requests(setup: Setup, output: RunOutput) -> pd.DataFrame:
         "downlink_wait_s": c["downlink_wait_s"],
         "downlink_s": c["downlink_s"],
         "propagation_s": c["propagation_s"],
+        "probe_age_s": c["probe_age_s"],
         "server_arrival_at_s": c["server_arrival_at_s"],
         "service_start_at_s": c["service_start_at_s"],
         "service_end_at_s": c["service_end_at_s"],
@@ -210,7 +250,7 @@ def _block(measured: pd.DataFrame, deadline: float | None, with_intervals: bool)
     return block
 
 
-def summarise(setup: Setup, requests: pd.DataFrame, output: RunOutput) -> dict:
+def summarise(setup: Setup, requests: pd.DataFrame, output: RunOutput, probes: pd.DataFrame | None = None) -> dict:
     """Counts, throughput, latency with 95% batch-means intervals, energy per request by component,
     accuracy, deadline misses and server utilisation, over requests that arrived after the warm-up,
     overall and per device group."""
@@ -225,6 +265,12 @@ def summarise(setup: Setup, requests: pd.DataFrame, output: RunOutput) -> dict:
     summary.update({k: overall[k] for k in ("generated", "completed", "dropped", "lost", "timed_out", "in_flight")})
     summary["throughput_rps"] = overall["completed"] / measured_s
     summary.update({k: v for k, v in overall.items() if k not in summary})
+    if probes is not None:
+        window = probes[probes["sent_at_s"] >= warmup]
+        total = float(window["energy_j"].sum())
+        summary["probes"] = {"sent": len(window), "energy_j": total}
+        share = total / overall["completed"] if overall["completed"] else math.nan
+        summary["energy_j"] = {**summary["energy_j"], "probe": share, "total": summary["energy_j"]["total"] + share}
     servers = {config.name: _server_block(server, config, warmup, end_s, measured_s)
                for server, config in zip(output.servers, scenario.server_list)}
     workers = sum(config.workers for config in scenario.server_list)
@@ -264,6 +310,8 @@ def write_result(result: Result, out_dir: Path) -> Path:
     partial = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     try:
         result.requests.to_parquet(partial / "requests.parquet", index=False)
+        if result.probes is not None:
+            result.probes.to_parquet(partial / "probes.parquet", index=False)
         (partial / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n", encoding="utf-8")
         shutil.copyfile(result.scenario.model.profile, partial / "profile.csv")
         shutil.copyfile(result.scenario.model.payloads, partial / "payloads.csv")

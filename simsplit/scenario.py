@@ -502,6 +502,16 @@ Strategy = Annotated[Union[LocalStrategy, FullOffloadStrategy, FixedSplitStrateg
 
 
 # ---------------------------------------------------------------- devices, model, scenario
+class Probe(_Strict):
+    """Every period_s each device sends bytes_up to server (default: the first), which answers with its queue
+    length and recent wait in bytes_down; the transfers use the device's links and radio like a request's."""
+
+    period_s: PositiveFloat
+    bytes_up: NonNegativeFloat = 64.0
+    bytes_down: NonNegativeFloat = 64.0
+    server: str | None = None
+
+
 class DeviceGroup(_Strict):
     """count identical devices; network and strategy default to the scenario's."""
 
@@ -512,6 +522,7 @@ class DeviceGroup(_Strict):
     arrivals: Arrivals
     network: Network | None = None
     strategy: Strategy | None = None
+    probe: Probe | None = None
 
 
 class ModelFiles(_Strict):

@@ -58,6 +58,8 @@ class GroupSetup:
     network: Network
     strategy: FixedStrategy
     plans: dict[Decision, Plan]
+    probe_server: int | None = None
+    """Index of the server this group's probes read (None: no probes)."""
 
 
 @dataclass(frozen=True)
@@ -243,5 +245,8 @@ def build_setup(scenario: Scenario) -> Setup:
             group_plans[key] = plan
         network = scenario.network_of(group)
         _check_time_advances(scenario, g, group, network, group_plans.values())
-        groups.append(GroupSetup(group, network, FixedStrategy(decision, label), group_plans))
+        probe_server = None
+        if group.probe is not None:
+            probe_server = server_index[_resolve_server(scenario, f"devices.{g}.probe", group.probe)]
+        groups.append(GroupSetup(group, network, FixedStrategy(decision, label), group_plans, probe_server))
     return Setup(scenario, profile, payloads, groups, plans, channels)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from simsplit.engine import Engine
-from simsplit.results import Result, build_requests, summarise
+from simsplit.results import Result, build_probes, build_requests, summarise
+from simsplit.results import tail_energy
 from simsplit.scenario import Scenario, load_scenario, validate_scenario
 from simsplit.setup import build_setup
 
@@ -26,5 +27,7 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None) ->
         scenario._source = source
     setup = build_setup(scenario)
     output = Engine(setup, scenario.seed).run()
-    requests = build_requests(setup, output)
-    return Result(scenario, requests, summarise(setup, requests, output), setup)
+    request_tails, probe_tails = tail_energy(setup, output)
+    requests = build_requests(setup, output, request_tails)
+    probes = build_probes(setup, output, probe_tails)
+    return Result(scenario, requests, summarise(setup, requests, output, probes), setup, probes)

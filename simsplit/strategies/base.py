@@ -21,7 +21,8 @@ class Observation:
     The engine updates it in place when the device's requests finish.
     """
 
-    __slots__ = ("device", "completed", "last_uplink_bps", "last_latency_s")
+    __slots__ = ("device", "completed", "last_uplink_bps", "last_latency_s", "probe_queue_length",
+                 "probe_busy_workers", "probe_recent_wait_s", "probe_read_at_s")
 
     def __init__(self, device: int):
         self.device = device
@@ -32,6 +33,13 @@ class Observation:
         """Throughput (bits/s) its last finished upload achieved (NaN before the first)."""
         self.last_latency_s = math.nan
         """Latency (s) of its last finished request (NaN before the first)."""
+        self.probe_queue_length = math.nan
+        """Jobs waiting at the probed server when the last returned probe read it."""
+        self.probe_busy_workers = math.nan
+        self.probe_recent_wait_s = math.nan
+        """The server's recent mean wait (s) as that probe read it."""
+        self.probe_read_at_s = math.nan
+        """Instant (s) the server was read: the information's age is now minus this."""
 
 
 class Strategy(Protocol):
