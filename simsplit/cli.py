@@ -78,6 +78,14 @@ def print_summary(summary: dict) -> None:
                        "-" if g["accuracy"] is None else f"{g['accuracy']:.3f}",
                        "-" if miss is None else f"{miss:.3f}")
     console.print(groups)
+    if "phases" in summary:
+        phases = Table(title="mean latency (ms) per phase of arrival time")
+        phases.add_column("group")
+        for phase in summary["phases"]:
+            phases.add_column(f"{phase['from_s']:g}-{phase['to_s']:g} s", justify="right")
+        for name in summary["groups"]:
+            phases.add_row(name, *[_ms(p["groups"][name]["latency_s"]["mean"]) for p in summary["phases"]])
+        console.print(phases)
 
 
 @app.command()

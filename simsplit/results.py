@@ -282,7 +282,26 @@ def summarise(setup: Setup, requests: pd.DataFrame, output: RunOutput, probes: p
         block = _block(measured[measured["group"] == g.group.name], scenario.deadline_s, with_intervals=False)
         groups[g.group.name] = {"strategy": g.strategy.label, **block}
     summary["groups"] = groups
+    if scenario.phases_s is not None:
+        summary["phases"] = _phases(setup, measured, scenario.phases_s)
     return _json_safe(summary)
+
+
+def _phases(setup: Setup, measured: pd.DataFrame, bounds: list[float]) -> list[dict]:
+    """Per phase [bounds[k], bounds[k+1]) of arrival time: each group's completions and latency."""
+    phases = []
+    for start, end in zip(bounds, bounds[1:]):
+        inside = measured[(measured["arrival_at_s"] >= start) & (measured["arrival_at_s"] < end)]
+        done = inside[inside["status"] == "completed"]
+        groups = {}
+        for g in setup.groups:
+            latency = done.loc[done["group"] == g.group.name, "latency_s"].to_numpy()
+            groups[g.group.name] = {
+                "completed": int(latency.size),
+                "latency_s": {"mean": float(latency.mean()) if latency.size else math.nan,
+                              "p95": float(np.quantile(latency, 0.95)) if latency.size else math.nan}}
+        phases.append({"from_s": start, "to_s": end, "groups": groups})
+    return phases
 
 
 def _json_safe(value):

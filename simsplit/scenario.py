@@ -541,6 +541,7 @@ class Scenario(_Strict):
     duration_s: PositiveFloat
     warmup_s: NonNegativeFloat = 0.0
     deadline_s: PositiveFloat | None = None
+    phases_s: list[NonNegativeFloat] | None = None
     model: ModelFiles
     devices: list[DeviceGroup] = Field(min_length=1)
     network: Network
@@ -563,6 +564,9 @@ class Scenario(_Strict):
     def _consistent(self):
         if self.warmup_s >= self.duration_s:
             raise FieldValueError("warmup_s", f"expected a number < duration_s ({self.duration_s:g}), got {self.warmup_s:g}")
+        if self.phases_s is not None and (len(self.phases_s) < 2 or any(
+                b <= a for a, b in zip(self.phases_s, self.phases_s[1:]))):
+            raise FieldValueError("phases_s", "expected at least two strictly increasing phase boundaries (s)")
         if (self.server is None) == (self.servers is None):
             raise FieldValueError("server", "expected exactly one of server (one server) or servers (a list)")
         if self.servers is not None:

@@ -115,3 +115,14 @@ def test_unknown_target_server(tmp_path):
     scenario = one_device(tmp_path, strategy={"kind": "full_offload", "server": "mars"})
     with pytest.raises(InputError, match=r"strategy\.server: expected one of \['edge'\], got 'mars'"):
         simulate(validate_scenario(scenario))
+
+
+def test_step_scenario_shows_split_latency_moving_with_the_load():
+    from conftest import REPO
+    summary = simulate(REPO / "scenarios" / "server-load-step.yaml").summary
+    low1, high, low2 = ({g: b["latency_s"]["mean"] for g, b in phase["groups"].items()} for phase in summary["phases"])
+    for group in ("cloud-only", "rb1", "rb8", "rb14"):
+        assert high[group] > 3 * max(low1[group], low2[group]), group
+    assert high["local"] == pytest.approx(low1["local"], rel=0.05)  # local computing never meets the server
+    assert summary["servers"]["edge"]["background_utilisation"] == pytest.approx(
+        (0.2 * 55 + 0.95 * 60 + 0.2 * 60) / 175, abs=0.03)
