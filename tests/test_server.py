@@ -126,3 +126,23 @@ def test_step_scenario_shows_split_latency_moving_with_the_load():
     assert high["local"] == pytest.approx(low1["local"], rel=0.05)  # local computing never meets the server
     assert summary["servers"]["edge"]["background_utilisation"] == pytest.approx(
         (0.2 * 55 + 0.95 * 60 + 0.2 * 60) / 175, abs=0.03)
+
+
+@pytest.mark.parametrize("load,mean_rate", [
+    ({"kind": "mmpp", "rates_hz": [20.0, 200.0], "mean_sojourn_s": [4.0, 1.0]}, 0.8 * 20 + 0.2 * 200),
+    ({"kind": "diurnal", "mean_rate_hz": 50.0, "amplitude": 0.8, "period_s": 100.0}, 50.0),
+])
+def test_background_rates(tmp_path, load, mean_rate):
+    scenario = queue_scenario(tmp_path, rate_hz=1.0, service_ms=1.0, workers=20, duration_s=2000, warmup_s=0)
+    scenario["server"]["background"] = [{**load, "service_ms": 1.0}]
+    summary = simulate(validate_scenario(scenario)).summary
+    assert summary["servers"]["edge"]["background_jobs"] / 2000 == pytest.approx(mean_rate, rel=0.03)
+
+
+def test_diurnal_profile_peaks_where_the_sine_does(tmp_path):
+    from simsplit.background import intensity_path
+    from simsplit.scenario import DiurnalLoad
+    path = intensity_path(DiurnalLoad(kind="diurnal", mean_rate_hz=10, amplitude=0.5, period_s=96, service_ms=1),
+                          1, np.random.default_rng(0))
+    assert path.rate_bps_at(24.2) == pytest.approx(10 * (1 + 0.5 * np.sin(2 * np.pi * 24.5 / 96)))
+    assert path.bits_between(0, 96) == pytest.approx(960)  # the mean rate over a period
