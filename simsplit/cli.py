@@ -126,13 +126,17 @@ FormatOption = Annotated[str, typer.Option("--format", "-f", help="mahimahi | pe
 
 
 def _read(file: Path, fmt: str, window_ms: float | None, direction: str | None):
+    """The trace, or exit 2 with the reader's one-line error."""
     from simsplit.channel.traces import read_trace
     options = {}
     if window_ms is not None:
         options["window_ms"] = window_ms
     if direction is not None:
         options["direction"] = direction
-    return read_trace(file, fmt, **options)
+    try:
+        return read_trace(file, fmt, **options)
+    except InputError as exc:
+        _fail(exc)
 
 
 @traces_app.command("show")
@@ -141,10 +145,7 @@ def traces_show(file: Annotated[Path, typer.Argument(help="Trace file.")], fmt: 
                 window_ms: Annotated[Optional[float], typer.Option(help="Mahimahi bin width (ms).")] = None,
                 direction: Annotated[Optional[str], typer.Option(help="gnettrack: down or up.")] = None) -> None:
     """Duration, time-weighted rate statistics and outage fraction of a trace."""
-    try:
-        trace = _read(file, fmt, window_ms, direction)
-    except InputError as exc:
-        _fail(exc)
+    trace = _read(file, fmt, window_ms, direction)
     stats = trace.statistics()
     table = Table(title=f"{file} ({fmt})")
     table.add_column("statistic")
@@ -169,10 +170,7 @@ def traces_convert(file: Annotated[Path, typer.Argument(help="Trace file to read
                    direction: Annotated[Optional[str], typer.Option(help="gnettrack: down or up.")] = None) -> None:
     """Write a trace in another format (same step function)."""
     from simsplit.channel.traces import write_trace
-    try:
-        trace = _read(file, fmt, window_ms, direction)
-    except InputError as exc:
-        _fail(exc)
+    trace = _read(file, fmt, window_ms, direction)
     if to not in ("csv", "pensieve", "mahimahi"):
         _fail(InputError("--to", None, f"expected csv, pensieve or mahimahi, got {to!r}"))
     write_trace(trace, out, to)

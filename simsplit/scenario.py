@@ -122,6 +122,29 @@ class _Link(_Strict):
         return self.delay_ms * MS
 
 
+def _check_steps(times_s, rates, end, period_s, rates_field: str) -> None:
+    """Raise FieldValueError unless the breakpoints make a valid piecewise-constant path."""
+    try:
+        StepChannel(times_s, rates, end, period_s)
+    except ValueError as exc:
+        field = "period_s" if "period_s" in str(exc) else "times_s"
+        raise FieldValueError(field, str(exc).replace("rates_bps", rates_field)) from None
+
+
+def _check_chain(rates, mean_sojourn_s, transitions, rates_field: str) -> None:
+    """Raise FieldValueError unless rates, sojourns and the jump matrix make a valid Markov chain."""
+    from simsplit.channel.markov import jump_matrix
+    if len(rates) != len(mean_sojourn_s):
+        raise FieldValueError("mean_sojourn_s", f"expected {len(rates)} values (one per state in "
+                              f"{rates_field}), got {len(mean_sojourn_s)}")
+    if not any(r > 0 for r in rates):
+        raise FieldValueError(rates_field, "expected at least one state with a rate > 0")
+    try:
+        jump_matrix(len(rates), transitions)
+    except ValueError as exc:
+        raise FieldValueError("transitions", str(exc)) from None
+
+
 class ConstantLink(_Link):
     """A link of fixed capacity rate_mbps (10^6 bit/s) and one-way delay delay_ms."""
 
@@ -137,13 +160,10 @@ class StepsLink(_Link):
     rates_mbps: list[NonNegativeFloat]
     end: Literal["hold", "loop"] = "hold"
     period_s: PositiveFloat | None = None
+
     @model_validator(mode="after")
     def _valid_steps(self):
-        try:
-            StepChannel(self.times_s, [r * MBPS for r in self.rates_mbps], self.end, self.period_s)
-        except ValueError as exc:
-            field = "period_s" if "period_s" in str(exc) else "times_s"
-            raise FieldValueError(field, str(exc).replace("rates_bps", "rates_mbps")) from None
+        _check_steps(self.times_s, [r * MBPS for r in self.rates_mbps], self.end, self.period_s, "rates_mbps")
         return self
 
 
@@ -158,16 +178,7 @@ class MarkovLink(_Link):
 
     @model_validator(mode="after")
     def _valid_chain(self):
-        from simsplit.channel.markov import jump_matrix
-        if len(self.rates_mbps) != len(self.mean_sojourn_s):
-            raise FieldValueError("mean_sojourn_s", f"expected {len(self.rates_mbps)} values (one per state in "
-                                  f"rates_mbps), got {len(self.mean_sojourn_s)}")
-        if not any(r > 0 for r in self.rates_mbps):
-            raise FieldValueError("rates_mbps", "expected at least one state with a rate > 0")
-        try:
-            jump_matrix(len(self.rates_mbps), self.transitions)
-        except ValueError as exc:
-            raise FieldValueError("transitions", str(exc)) from None
+        _check_chain(self.rates_mbps, self.mean_sojourn_s, self.transitions, "rates_mbps")
         return self
 
 
@@ -409,11 +420,7 @@ class UtilisationSteps(_BackgroundBase):
 
     @model_validator(mode="after")
     def _valid_steps(self):
-        try:
-            StepChannel(self.times_s, self.utilisation, self.end, self.period_s)
-        except ValueError as exc:
-            field = "period_s" if "period_s" in str(exc) else "times_s"
-            raise FieldValueError(field, str(exc).replace("rates_bps", "utilisation")) from None
+        _check_steps(self.times_s, self.utilisation, self.end, self.period_s, "utilisation")
         return self
 
 
@@ -427,15 +434,7 @@ class MmppLoad(_BackgroundBase):
 
     @model_validator(mode="after")
     def _valid_chain(self):
-        from simsplit.channel.markov import jump_matrix
-        if len(self.rates_hz) != len(self.mean_sojourn_s):
-            raise FieldValueError("mean_sojourn_s", f"expected {len(self.rates_hz)} values, got {len(self.mean_sojourn_s)}")
-        if not any(r > 0 for r in self.rates_hz):
-            raise FieldValueError("rates_hz", "expected at least one state with a rate > 0")
-        try:
-            jump_matrix(len(self.rates_hz), self.transitions)
-        except ValueError as exc:
-            raise FieldValueError("transitions", str(exc)) from None
+        _check_chain(self.rates_hz, self.mean_sojourn_s, self.transitions, "rates_hz")
         return self
 
 

@@ -84,3 +84,16 @@ def test_failed_write_keeps_the_good_folder(tmp_path, monkeypatch):
     assert failed.exit_code != 0
     assert (out / "summary.json").read_bytes() == good
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no partial folder left behind
+
+
+def test_traces_show_and_convert(tmp_path):
+    trace = tmp_path / "t.csv"
+    trace.write_text("time_s,rate_mbps\n0,2\n1,0\n2,4\n4,0\n")
+    shown = runner.invoke(app, ["traces", "show", str(trace), "-f", "csv", "--plot", str(tmp_path / "t.png")])
+    assert shown.exit_code == 0, shown.output
+    assert "2.500" in shown.output and "0.2500" in shown.output  # mean (2 + 0 + 8) / 4 Mbps; 1 s of 4 in outage
+    assert (tmp_path / "t.png").stat().st_size > 1000
+    converted = runner.invoke(app, ["traces", "convert", str(trace), str(tmp_path / "t.txt"), "-f", "csv", "--to", "pensieve"])
+    assert converted.exit_code == 0
+    bad = runner.invoke(app, ["traces", "show", str(tmp_path / "missing.csv"), "-f", "csv"])
+    assert bad.exit_code == 2
