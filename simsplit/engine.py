@@ -33,7 +33,8 @@ from simsplit.strategies import Observation
 
 class _Device:
     __slots__ = ("index", "group", "strategy", "plans", "arrivals", "uplink", "downlink", "radio",
-                 "uplink_loss", "downlink_loss", "observation", "compute_free_at_s", "next_request_id", "probe")
+                 "uplink_loss", "downlink_loss", "observation", "compute_free_at_s", "next_request_id", "probe",
+                 "last_plan")
 
     def __init__(self, index, group, strategy, plans, arrivals, uplink, downlink, radio, uplink_loss, downlink_loss):
         self.index = index
@@ -50,6 +51,7 @@ class _Device:
         self.compute_free_at_s = 0.0
         self.next_request_id = 0
         self.probe = None
+        self.last_plan = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class Engine:
         self.end_s = scenario.duration_s
         streams = RandomStreams(seed)
         self._deadline_s = math.inf if scenario.deadline_s is None else scenario.deadline_s
+        self._switch_s = scenario.switch_cost.time_ms * 1e-3
         self.servers = [self._server(config, streams) for config in scenario.server_list]
         self.requests: list[Request] = []
         self.probes: list[ProbeRecord] = []
@@ -87,7 +90,7 @@ class Engine:
             group, network = group_setup.group, group_setup.network
             for i in range(group.count):
                 name = f"devices/{group.name}/{i}"
-                device = _Device(len(self.devices), g, group_setup.strategy, group_setup.plans,
+                device = _Device(len(self.devices), g, group_setup.make_strategy(), group_setup.plans,
                                  build_arrivals(group.arrivals, streams.generator(f"{name}/arrivals")),
                                  self._link(network, "uplink", group, name, streams),
                                  self._link(network, "downlink", group, name, streams),
@@ -97,6 +100,9 @@ class Engine:
                 if group.probe is not None:
                     phase = float(streams.generator(f"{name}/probe").uniform(0.0, group.probe.period_s))
                     device.probe = (group.probe, group_setup.probe_server, phase)
+                    device.observation.probe_server = group_setup.probe_server
+                if getattr(device.strategy, "needs_truth", False):
+                    device.strategy.bind(lambda option, now, device=device: self._truth(device, option, now))
                 self.devices.append(device)
                 device_group.append(g)
         self._device_group = np.array(device_group, dtype=np.int64)
@@ -165,15 +171,23 @@ class Engine:
             self._schedule_arrival(device, at)
 
     def _arrive(self, device: _Device, at: float) -> None:
-        plan = device.plans[device.strategy.decide(at, device.observation)]
+        observation = device.observation
+        observation.compute_free_at_s = device.compute_free_at_s
+        plan = device.plans[device.strategy.decide(at, observation)]
         request = Request(device.index, device.next_request_id, plan, at, at + self._deadline_s)
-        request.probe_age_s = at - device.observation.probe_read_at_s
+        request.probe_age_s = at - observation.probe_read_at_s
         device.next_request_id += 1
         self.requests.append(request)
         start = at if at > device.compute_free_at_s else device.compute_free_at_s
+        last = device.last_plan
+        if last is not None and last.batch_key != plan.batch_key:  # split or bottleneck changed
+            request.switched = 1
+            request.switch_s = self._switch_s
+            start += self._switch_s
+        device.last_plan = plan
         head_end = start + plan.head_s
         device.compute_free_at_s = head_end
-        request.device_wait_s = start - at
+        request.device_wait_s = start - request.switch_s - at
         request.head_s = plan.head_s
         if plan.local:
             request.finish_at_s = head_end
@@ -260,13 +274,19 @@ class Engine:
         """Call ``callback(event)`` at ``at_s`` (s) with ``event._value = value``; never if ``at_s`` is infinite."""
         if at_s == math.inf:  # the link never delivers: the request stays in flight
             return
-        event = self.env.timeout(at_s - self.env.now, value)
+        delay = at_s - self.env.now  # may be an ulp below 0 when at_s was computed, not taken from the clock
+        event = self.env.timeout(delay if delay > 0.0 else 0.0, value)
         event.callbacks.append(callback)
 
     # ------------------------------------------------------------ server and downlink
     def _on_server_arrival(self, event) -> None:
         request = event._value
         request.server_arrival_at_s = self.env.now
+        if request.uplink_s > 0:  # the upload's end is known to the device by now
+            observation = self.devices[request.device].observation
+            observation.last_uplink_bps = request.bits_up / request.uplink_s
+            observation.uplink_samples_bps.append(observation.last_uplink_bps)
+            observation.uploads += 1
         request.base_service_s = request.plan.service_s
         if not self.servers[request.plan.server].submit(request):
             request.status = DROPPED
@@ -308,8 +328,9 @@ class Engine:
         observation = self.devices[request.device].observation
         observation.completed += 1
         observation.last_latency_s = request.finish_at_s - request.arrival_at_s
-        if request.uplink_s > 0:
-            observation.last_uplink_bps = request.plan.bits_up / request.uplink_s
+        if request.downlink_s > 0:
+            observation.downlink_samples_bps.append(request.bits_down / request.downlink_s)
+            observation.downloads += 1
         self._returned(request)
 
     def _on_expired(self, request) -> None:
@@ -328,6 +349,34 @@ class Engine:
         device = self.devices[request.device]
         if device.arrivals.closed_loop:
             self._schedule_arrival(device, request.finish_at_s)
+
+    # ------------------------------------------------------------ the oracle's view
+    def _truth(self, device: _Device, option, now: float) -> tuple[float, float]:
+        """(latency s, energy J) of ``option`` for a request of ``device`` arriving now, from the true channel,
+        link and queue state (others' future arrivals and random service factors unknown; no promotion)."""
+        plan = device.plans[option.decision]
+        group = self.setup.groups[device.group]
+        head_end = max(now, device.compute_free_at_s) + plan.head_s
+        energy = group.group.compute_power_w * plan.head_s
+        if plan.local:
+            return head_end - now, energy
+        radio = group.network.radio
+
+        def transfer(link, ready, bits):
+            if link.shared:
+                active = getattr(link, "active", 0)
+                return ready, link.channel.finish_time(ready, bits * (active + 1))
+            start = max(ready, link.free_at_s)
+            return start, link.channel.finish_time(start, bits)
+
+        up_start, up_end = transfer(device.uplink, head_end, plan.bits_up)
+        arrive = up_end + device.uplink.delay_s + plan.extra_rtt_s / 2
+        done = self.servers[plan.server].predicted_start(arrive) + plan.service_s
+        down_start, down_end = transfer(device.downlink, done, plan.bits_down)
+        finish = down_end + device.downlink.delay_s + plan.extra_rtt_s / 2
+        energy += (radio.alpha_up_w_per_bps * plan.bits_up + radio.beta_w * (up_end - up_start)
+                   + radio.alpha_down_w_per_bps * plan.bits_down + radio.beta_w * (down_end - down_start))
+        return finish - now, energy
 
     # ------------------------------------------------------------ load probes
     def _probe_tick(self, event) -> None:

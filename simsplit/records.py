@@ -15,7 +15,7 @@ NAN = math.nan
 
 # Fields the engine sets, in the order they become columns.
 TIMING_FIELDS = (
-    "arrival_at_s", "finish_at_s", "device_wait_s", "head_s", "promotion_s", "uplink_wait_s",
+    "arrival_at_s", "finish_at_s", "device_wait_s", "switch_s", "head_s", "promotion_s", "uplink_wait_s",
     "uplink_start_at_s", "uplink_s", "server_arrival_at_s", "service_start_at_s", "service_end_at_s",
     "downlink_wait_s", "downlink_start_at_s", "downlink_s", "propagation_s", "probe_age_s",
 )
@@ -25,7 +25,7 @@ class Request:
     """One inference request as it moves through the pipeline; times in s, NaN until reached."""
 
     __slots__ = ("device", "request_id", "plan", "status", "base_service_s", "batch_key", "deadline_at_s",
-                 "enqueued_at_s", "batch_size", "bits_up", "bits_down") + TIMING_FIELDS
+                 "enqueued_at_s", "batch_size", "bits_up", "bits_down", "switched") + TIMING_FIELDS
 
     def __init__(self, device: int, request_id: int, plan, arrival_at_s: float, deadline_at_s: float):
         self.device = device
@@ -37,12 +37,15 @@ class Request:
         self.batch_key = plan.batch_key
         self.deadline_at_s = deadline_at_s
         self.batch_size = 0
+        self.switched = 0
         self.bits_up = 0.0
         """Bits sent on the uplink, retransmissions included."""
         self.bits_down = 0.0
         self.arrival_at_s = arrival_at_s
         self.finish_at_s = NAN
         self.device_wait_s = NAN
+        self.switch_s = 0.0
+        """Model-swap time (s) paid before the head because the decision changed."""
         self.head_s = NAN
         self.promotion_s = 0.0
         self.uplink_wait_s = NAN
@@ -59,7 +62,7 @@ class Request:
         """Age (s) of the device's last server probe when it decided this request (NaN if none)."""
 
 
-NUMERIC_FIELDS = ("device", "request_id", "status", "batch_size", "bits_up", "bits_down") + TIMING_FIELDS
+NUMERIC_FIELDS = ("device", "request_id", "status", "batch_size", "bits_up", "bits_down", "switched") + TIMING_FIELDS
 _NUMERIC = attrgetter(*NUMERIC_FIELDS)
 _PLAN_INDEX = attrgetter("plan.index")
 

@@ -20,10 +20,10 @@ from simsplit.scenario import Scenario, to_yaml
 from simsplit.setup import BITS_PER_BYTE, Setup
 from simsplit.stats import batch_interval, quantile
 
-LATENCY_PARTS = ("device_wait_s", "head_s", "promotion_s", "uplink_wait_s", "uplink_s", "server_wait_s", "server_s",
+LATENCY_PARTS = ("device_wait_s", "switch_s", "head_s", "promotion_s", "uplink_wait_s", "uplink_s", "server_wait_s", "server_s",
                  "downlink_wait_s", "downlink_s", "propagation_s")
 """Columns that add up to ``latency_s`` for a completed request."""
-ENERGY_PARTS = ("compute_j", "uplink_j", "downlink_j", "promotion_j", "tail_j")
+ENERGY_PARTS = ("compute_j", "switch_j", "uplink_j", "downlink_j", "promotion_j", "tail_j")
 QUANTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 
 
@@ -126,6 +126,7 @@ def build_requests(setup: Setup, output: RunOutput, tail_j: np.ndarray) -> pd.Da
     promotion_w = np.array([g.network.radio.promotion_w for g in setup.groups])[group]
     energy = {
         "compute_j": compute_j(power, c["head_s"]),
+        "switch_j": c["switched"] * setup.scenario.switch_cost.energy_mj * 1e-3,
         "uplink_j": transfer_j(alpha_up, beta, sent_up, uplink_s),
         "downlink_j": transfer_j(alpha_down, beta, sent_down, downlink_s),
         "promotion_j": promotion_w * c["promotion_s"],
@@ -153,6 +154,7 @@ def build_requests(setup: Setup, output: RunOutput, tail_j: np.ndarray) -> pd.Da
         "finish_at_s": finish,
         "latency_s": latency,
         "device_wait_s": c["device_wait_s"],
+        "switch_s": c["switch_s"],
         "head_s": c["head_s"],
         "promotion_s": c["promotion_s"],
         "uplink_wait_s": c["uplink_wait_s"],
@@ -173,6 +175,7 @@ def build_requests(setup: Setup, output: RunOutput, tail_j: np.ndarray) -> pd.Da
         "bytes_sent_up": sent_up / BITS_PER_BYTE,
         "bytes_sent_down": sent_down / BITS_PER_BYTE,
         "accuracy": plan_field("accuracy"),
+        "switched": c["switched"].astype(bool),
         **energy,
         "energy_j": sum(energy[p] for p in ENERGY_PARTS),
         "deadline_met": met,
@@ -239,6 +242,9 @@ def _block(measured: pd.DataFrame, deadline: float | None, with_intervals: bool)
     energy["total"] = float(done["energy_j"].mean()) if len(done) else math.nan
     block["energy_j"] = energy
     block["accuracy"] = float(done["accuracy"].mean()) if len(done) else math.nan
+    block["switches"] = int(measured["switched"].sum())
+    shares = done.groupby(["split", "bottleneck"], observed=True).size() / max(len(done), 1)
+    block["option_share"] = {f"{split}/{bottleneck}": float(v) for (split, bottleneck), v in shares.items()}
     block["bytes_up"] = float(done["bytes_up"].mean()) if len(done) else math.nan
     block["bytes_sent_up"] = float(done["bytes_sent_up"].mean()) if len(done) else math.nan
     failed = dropped + lost + timed_out
@@ -280,7 +286,7 @@ def summarise(setup: Setup, requests: pd.DataFrame, output: RunOutput, probes: p
     groups = {}
     for g in setup.groups:
         block = _block(measured[measured["group"] == g.group.name], scenario.deadline_s, with_intervals=False)
-        groups[g.group.name] = {"strategy": g.strategy.label, **block}
+        groups[g.group.name] = {"strategy": g.label, **block}
     summary["groups"] = groups
     if scenario.phases_s is not None:
         summary["phases"] = _phases(setup, measured, scenario.phases_s)

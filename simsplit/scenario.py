@@ -497,7 +497,72 @@ class FixedSplitStrategy(_Strict):
     server: str | None = None
 
 
-Strategy = Annotated[Union[LocalStrategy, FullOffloadStrategy, FixedSplitStrategy], Field(discriminator="kind")]
+class Estimator(_Strict):
+    """Throughput estimator: ``ewma`` (alpha), ``harmonic`` mean of the last n, or a lower ``quantile`` q of the last n."""
+
+    kind: Literal["ewma", "harmonic", "quantile"] = "ewma"
+    alpha: float = Field(default=0.3, gt=0, le=1)
+    n: PositiveInt = 5
+    q: float = Field(default=0.2, ge=0, le=1)
+
+
+class _Adaptive(_Strict):
+    """What adaptive strategies share: the options they consider and their prior bandwidth guess."""
+
+    min_accuracy: float = Field(default=0.0, ge=0, le=1)
+    servers: list[str] | None = None
+    initial_uplink_mbps: PositiveFloat = 5.0
+    initial_downlink_mbps: PositiveFloat = 10.0
+
+
+class DynamicStrategy(_Adaptive):
+    """Re-decide split, bottleneck and server from the device's own estimates (see docs/strategies.md)."""
+
+    kind: Literal["dynamic"]
+    objective: Literal["latency", "energy", "weighted"] = "latency"
+    energy_weight_s_per_j: NonNegativeFloat = 0.0
+    estimator: Estimator = Estimator()
+    server_wait: Literal["probe", "none"] = "probe"
+    hysteresis: float = Field(default=0.1, ge=0, lt=1)
+    min_dwell_s: NonNegativeFloat = 0.0
+    decision_period_s: PositiveFloat | None = None
+
+
+class NeurosurgeonStrategy(_Adaptive):
+    """Neurosurgeon's rule at the last observed bandwidth; load_factor K fixed, or from the probe if unset."""
+
+    kind: Literal["neurosurgeon"]
+    objective: Literal["latency", "energy"] = "latency"
+    load_factor: float | None = Field(default=None, ge=1)
+
+
+class EdgentStrategy(_Adaptive):
+    """Edgent's configuration map over bandwidth states of a trace (default: the uplink's own trace)."""
+
+    kind: Literal["edgent"]
+    trace: str | None = None
+    trace_format: Literal["mahimahi", "pensieve", "csv", "gnettrack", "mecperf"] = "csv"
+    states: int = Field(default=5, ge=1)
+    run: PositiveInt = 3
+
+
+class OracleStrategy(_Adaptive):
+    """The bound: each request's option chosen with the true channel and queue state."""
+
+    kind: Literal["oracle"]
+    objective: Literal["latency", "energy", "weighted"] = "latency"
+    energy_weight_s_per_j: NonNegativeFloat = 0.0
+
+
+Strategy = Annotated[Union[LocalStrategy, FullOffloadStrategy, FixedSplitStrategy, DynamicStrategy,
+                           NeurosurgeonStrategy, EdgentStrategy, OracleStrategy], Field(discriminator="kind")]
+
+
+class SwitchCost(_Strict):
+    """What a device pays when its split or bottleneck changes: model-swap time and energy."""
+
+    time_ms: NonNegativeFloat = 0.0
+    energy_mj: NonNegativeFloat = 0.0
 
 
 # ---------------------------------------------------------------- devices, model, scenario
@@ -541,6 +606,7 @@ class Scenario(_Strict):
     warmup_s: NonNegativeFloat = 0.0
     deadline_s: PositiveFloat | None = None
     phases_s: list[NonNegativeFloat] | None = None
+    switch_cost: SwitchCost = SwitchCost()
     model: ModelFiles
     devices: list[DeviceGroup] = Field(min_length=1)
     network: Network
@@ -752,10 +818,17 @@ def _resolve_paths(scenario: Scenario, base_dir: Path) -> Scenario:
                  for name, link in (("uplink", net.uplink), ("downlink", net.downlink)) if link.kind == "trace"}
         return net.model_copy(update=links) if links else net
 
+    def strategy(config):
+        if config is not None and config.kind == "edgent" and config.trace is not None:
+            return config.model_copy(update={"trace": absolute(config.trace)})
+        return config
+
     model = scenario.model.model_copy(update={"profile": absolute(scenario.model.profile),
                                               "payloads": absolute(scenario.model.payloads)})
-    devices = [g.model_copy(update={"network": network(g.network)}) for g in scenario.devices]
-    return scenario.model_copy(update={"model": model, "network": network(scenario.network), "devices": devices})
+    devices = [g.model_copy(update={"network": network(g.network), "strategy": strategy(g.strategy)})
+               for g in scenario.devices]
+    return scenario.model_copy(update={"model": model, "network": network(scenario.network), "devices": devices,
+                                       "strategy": strategy(scenario.strategy)})
 
 
 def validate_scenario(data: Any, source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:

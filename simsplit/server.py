@@ -72,6 +72,7 @@ class EdgeServer:
         self._timer_at_s = math.inf
         self.intervals = ServiceIntervals()
         self._recent_wait_s = 0.0
+        self._busy_until: list[float] = []
 
     @property
     def workers(self) -> int:
@@ -91,6 +92,16 @@ class EdgeServer:
     def recent_wait_s(self) -> float:
         """Exponentially weighted mean (weight 0.1 on the newest) of the waits of jobs that started (s)."""
         return self._recent_wait_s
+
+    def predicted_start(self, arrival_at_s: float) -> float:
+        """When a job arriving at ``arrival_at_s`` would start if no one else arrived first and every queued
+        job took its base service time: the true state, for the oracle (FIFO order, batching ignored)."""
+        now = self._env.now
+        free = sorted(self._busy_until) + [now] * self._idle
+        heapq.heapify(free)
+        for job in self._ordered():
+            heapq.heappush(free, max(heapq.heappop(free), now) + job.base_service_s)
+        return max(heapq.heappop(free), arrival_at_s)
 
     # ------------------------------------------------------------ queue
     def submit(self, job: Any) -> bool:
@@ -186,6 +197,7 @@ class EdgeServer:
         intervals.starts.append(now)
         intervals.ends.append(math.nan)
         intervals.background.append(batch[0].batch_key is None)
+        self._busy_until.append(now + duration)
         event = self._env.timeout(duration, (batch, index))
         event.callbacks.append(self._finish)
 
@@ -193,6 +205,7 @@ class EdgeServer:
         batch, index = event._value
         now = self._env.now
         self.intervals.ends[index] = now
+        self._busy_until.remove(min(self._busy_until, key=lambda t: abs(t - now)))
         self._idle += 1
         for job in batch:
             job.service_end_at_s = now

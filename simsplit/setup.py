@@ -7,6 +7,7 @@ the payload table, the payload table's splits exist in the profile.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from simsplit.payloads import PayloadTable, load_payloads
 from simsplit.profiles import ModelProfile, load_profile
 from simsplit.scenario import MBPS, DeviceGroup, Network, Scenario
 from simsplit.strategies import Decision, FixedStrategy
+from simsplit.strategies.dynamic import DynamicStrategy, EdgentStrategy, NeurosurgeonStrategy, OracleStrategy
+from simsplit.strategies.predict import DeviceModel, Option
 
 BITS_PER_BYTE = 8
 
@@ -52,11 +55,14 @@ class Plan:
 
 @dataclass(frozen=True)
 class GroupSetup:
-    """A device group with its resolved network, strategy and plans."""
+    """A device group with its resolved network, plans and a factory of its devices' strategies."""
 
     group: DeviceGroup
     network: Network
-    strategy: FixedStrategy
+    label: str
+    """The strategy's name, e.g. ``fixed(4, bottlenet)`` or ``dynamic(latency)``."""
+    make_strategy: Callable[[], object]
+    """A fresh strategy for one device (adaptive strategies keep per-device state)."""
     plans: dict[Decision, Plan]
     probe_server: int | None = None
     """Index of the server this group's probes read (None: no probes)."""
@@ -133,6 +139,58 @@ def _resolve_server(scenario: Scenario, field: str, config) -> str:
     if name not in names:
         raise InputError(scenario.source, f"{field}.server", f"expected one of {names}, got {name!r}")
     return name
+
+
+ADAPTIVE = ("dynamic", "neurosurgeon", "edgent", "oracle")
+
+
+def _candidates(scenario: Scenario, field: str, config, profile: ModelProfile, payloads: PayloadTable) -> list[Decision]:
+    """Every (split, bottleneck, server) an adaptive strategy may choose: rows meeting its accuracy floor."""
+    names = [s.name for s in scenario.server_list]
+    servers = config.servers or names
+    for name in servers:
+        if name not in names:
+            raise InputError(scenario.source, f"{field}.servers", f"expected names among {names}, got {name!r}")
+    if config.kind == "neurosurgeon":
+        servers = servers[:1]
+    decisions = []
+    for entry in payloads.entries.values():
+        if entry.accuracy < config.min_accuracy:
+            continue
+        if entry.split == profile.local_split:
+            decisions.append(Decision(entry.split, entry.bottleneck, names[0]))
+        else:
+            decisions += [Decision(entry.split, entry.bottleneck, name) for name in servers]
+    if not decisions:
+        raise InputError(scenario.source, f"{field}.min_accuracy", f"expected a floor that some payload row meets "
+                         f"(best accuracy {max(e.accuracy for e in payloads.entries.values()):g}), got {config.min_accuracy:g}")
+    return decisions
+
+
+def _strategy_factory(scenario: Scenario, field: str, config, options: list[Option], device: DeviceModel,
+                      network: Network, channels: "ChannelFactory") -> tuple[Callable[[], object], str]:
+    deadline = scenario.deadline_s
+    if config.kind == "dynamic":
+        label = f"dynamic({config.objective})"
+        return (lambda: DynamicStrategy(options, device, config, deadline, label)), label
+    if config.kind == "neurosurgeon":
+        label = f"neurosurgeon({config.objective})"
+        return (lambda: NeurosurgeonStrategy(options, device, config, label)), label
+    if config.kind == "oracle":
+        label = f"oracle({config.objective})"
+        return (lambda: OracleStrategy(options, device, config, deadline, label)), label
+    if config.trace is not None:
+        trace = read_trace(config.trace, config.trace_format)
+    elif network.uplink.kind == "trace":
+        trace = channels.trace(network.uplink)
+    else:
+        raise InputError(scenario.source, f"{field}.trace", "expected a bandwidth trace to build the configuration "
+                         "map from (the uplink is not a trace)")
+    rates, weights = np.asarray(trace.rates_bps), trace.durations_s()
+    if network.uplink.kind == "trace" and config.trace is None:
+        rates = rates * network.uplink.scale
+    label = "edgent"
+    return (lambda: EdgentStrategy(options, device, config, deadline, rates, weights, label)), label
 
 
 def _resolve_decision(scenario: Scenario, field: str, config, profile: ModelProfile,
@@ -226,10 +284,15 @@ def build_setup(scenario: Scenario) -> Setup:
             raise InputError(source, f"devices.{g}.device_class", f"expected one of {profile.device_classes} "
                              f"(head_ms_* columns of {profile.source}), got {group.device_class!r}")
         field = f"devices.{g}.strategy" if group.strategy is not None else "strategy"
-        decision, label = _resolve_decision(scenario, field, scenario.strategy_of(group), profile, payloads)
+        config = scenario.strategy_of(group)
+        if config.kind in ADAPTIVE:
+            keys = _candidates(scenario, field, config, profile, payloads)
+        else:
+            decision, label = _resolve_decision(scenario, field, config, profile, payloads)
+            keys = [decision]
         head_s = profile.head_s[group.device_class]
         group_plans = {}
-        for key in [decision]:  # one decision per fixed strategy; adaptive strategies will list all options
+        for key in keys:
             entry = payloads.get(key.split, key.bottleneck)
             local = key.split == profile.local_split
             server = servers[server_index[key.server]]
@@ -248,5 +311,17 @@ def build_setup(scenario: Scenario) -> Setup:
         probe_server = None
         if group.probe is not None:
             probe_server = server_index[_resolve_server(scenario, f"devices.{g}.probe", group.probe)]
-        groups.append(GroupSetup(group, network, FixedStrategy(decision, label), group_plans, probe_server))
+        if config.kind in ADAPTIVE:
+            radio = network.radio
+            device = DeviceModel(group.compute_power_w, radio.alpha_up_w_per_bps, radio.alpha_down_w_per_bps,
+                                 radio.beta_w)
+            delays = network.uplink.delay_s + network.downlink.delay_s
+            options = [Option(key, plan.local, plan.head_s, plan.bits_up, plan.service_s, plan.bits_down,
+                              plan.accuracy, 0.0 if plan.local else delays + plan.extra_rtt_s, plan.server)
+                       for key, plan in group_plans.items()]
+            make, label = _strategy_factory(scenario, field, config, options, device, network, channels)
+        else:
+            fixed = FixedStrategy(decision, label)
+            make = lambda fixed=fixed: fixed  # noqa: E731  (stateless: one instance serves every device)
+        groups.append(GroupSetup(group, network, label, make, group_plans, probe_server))
     return Setup(scenario, profile, payloads, groups, plans, channels)

@@ -19,7 +19,7 @@ def test_format_examples_run(tmp_path):
         (tmp_path / name).write_text(body)
     scenario = load_scenario(tmp_path / "scenario.yaml")
     setup = build_setup(scenario)
-    assert [g.strategy.label for g in setup.groups] == ["fixed(1, bottlenet)", "local", "fixed(1, bottlenet)"]
+    assert [g.label for g in setup.groups] == ["fixed(1, bottlenet)", "local", "fixed(1, bottlenet)"]
     summary = simulate(scenario).summary
     assert summary["completed"] > 0
     assert set(summary["groups"]) == {"phones", "doorbells", "drone"}

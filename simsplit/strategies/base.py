@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import NamedTuple, Protocol
+
+SAMPLES_KEPT = 64
+"""Throughput samples an Observation keeps (newest last)."""
 
 
 class Decision(NamedTuple):
@@ -21,7 +25,8 @@ class Observation:
     The engine updates it in place when the device's requests finish.
     """
 
-    __slots__ = ("device", "completed", "last_uplink_bps", "last_latency_s", "probe_queue_length",
+    __slots__ = ("device", "completed", "last_uplink_bps", "last_latency_s", "uplink_samples_bps", "uploads",
+                 "downlink_samples_bps", "downloads", "compute_free_at_s", "probe_server", "probe_queue_length",
                  "probe_busy_workers", "probe_recent_wait_s", "probe_read_at_s")
 
     def __init__(self, device: int):
@@ -33,6 +38,16 @@ class Observation:
         """Throughput (bits/s) its last finished upload achieved (NaN before the first)."""
         self.last_latency_s = math.nan
         """Latency (s) of its last finished request (NaN before the first)."""
+        self.uplink_samples_bps: deque = deque(maxlen=SAMPLES_KEPT)
+        """Throughput (bits/s) of its recent finished uploads, newest last."""
+        self.uploads = 0
+        """Uploads finished so far (samples beyond SAMPLES_KEPT have left the deque)."""
+        self.downlink_samples_bps: deque = deque(maxlen=SAMPLES_KEPT)
+        self.downloads = 0
+        self.compute_free_at_s = 0.0
+        """When its own processor finishes the work already queued on it (s)."""
+        self.probe_server = -1
+        """Index of the server its probes read (-1: it does not probe)."""
         self.probe_queue_length = math.nan
         """Jobs waiting at the probed server when the last returned probe read it."""
         self.probe_busy_workers = math.nan

@@ -1,0 +1,207 @@
+"""Adaptive strategies: dynamic partitioning, Neurosurgeon, Edgent's configuration map, and the oracle.
+
+All but the oracle decide from the device's :class:`Observation` only; the
+oracle is handed the simulator's true state (``bind``) and is the bound the
+others are measured against.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+
+from simsplit.strategies.base import Decision, Observation
+from simsplit.strategies.estimators import Feed, build_estimator
+from simsplit.strategies.predict import DeviceModel, Option, predict, score
+
+
+def _pick(options: list[Option], key) -> Option:
+    return min(options, key=key)
+
+
+class DynamicStrategy:
+    """Predict every option's latency and energy from the estimates; choose by the objective under the
+    deadline; switch only for a relative gain above ``hysteresis`` and after ``min_dwell_s``."""
+
+    needs_truth = False
+
+    def __init__(self, options: list[Option], device: DeviceModel, config, deadline_s: float | None, label: str):
+        self.options = options
+        self.device = device
+        self.config = config
+        self.deadline_s = deadline_s
+        self.label = label
+        self._up = Feed(build_estimator(config.estimator))
+        self._down = Feed(build_estimator(config.estimator))
+        self._prior_up_bps = config.initial_uplink_mbps * 1e6
+        self._prior_down_bps = config.initial_downlink_mbps * 1e6
+        self._current: Option | None = None
+        self._switched_at_s = -math.inf
+        self._decided_at_s = -math.inf
+
+    def _estimates(self, observation: Observation) -> tuple[float, float]:
+        up = self._up.refresh(observation.uplink_samples_bps, observation.uploads)
+        down = self._down.refresh(observation.downlink_samples_bps, observation.downloads)
+        return (self._prior_up_bps if math.isnan(up) else up, self._prior_down_bps if math.isnan(down) else down)
+
+    def _wait(self, option: Option, observation: Observation) -> float:
+        if self.config.server_wait == "probe" and option.server == observation.probe_server \
+                and not math.isnan(observation.probe_recent_wait_s):
+            return observation.probe_recent_wait_s
+        return 0.0
+
+    def evaluate(self, now_s: float, observation: Observation) -> dict[Option, float]:
+        """Score of every option now (lower is better; infeasible options score +inf unless none is feasible)."""
+        up, down = self._estimates(observation)
+        backlog = max(0.0, observation.compute_free_at_s - now_s)
+        scores, fallback = {}, {}
+        for option in self.options:
+            latency, energy = predict(option, self.device, up, down, self._wait(option, observation), backlog)
+            value = score(self.config.objective, latency, energy, self.config.energy_weight_s_per_j)
+            feasible = self.deadline_s is None or latency <= self.deadline_s
+            scores[option] = value if feasible else math.inf
+            fallback[option] = latency
+        if all(math.isinf(v) for v in scores.values()):
+            return fallback  # nothing meets the deadline: be as fast as possible
+        return scores
+
+    def decide(self, now_s: float, observation: Observation) -> Decision:
+        period = self.config.decision_period_s
+        if self._current is not None and period is not None and now_s < self._decided_at_s + period:
+            return self._current.decision
+        self._decided_at_s = now_s
+        scores = self.evaluate(now_s, observation)
+        best = min(scores, key=scores.get)
+        current = self._current
+        if current is None:
+            self._current = best
+        elif best is not current and now_s - self._switched_at_s >= self.config.min_dwell_s:
+            keep = scores[current]
+            if math.isinf(keep) or scores[best] < keep * (1.0 - self.config.hysteresis):
+                self._current = best
+                self._switched_at_s = now_s
+        return self._current.decision
+
+
+class NeurosurgeonStrategy:
+    """Neurosurgeon (Kang et al., ASPLOS 2017): T(p) = head(p) + bytes(p) / B + K tail(p) at the current
+    bandwidth B (the last upload's throughput), K a server-load factor; argmin latency or mobile energy.
+
+    K is ``load_factor`` if given, else from the device's last probe: 1 + queue length / busy workers
+    (jobs ahead of a new one per worker, each about one tail) — our reading of the paper's load factor.
+    """
+
+    needs_truth = False
+
+    def __init__(self, options: list[Option], device: DeviceModel, config, label: str):
+        self.options = options
+        self.device = device
+        self.config = config
+        self.label = label
+        self._prior_bps = config.initial_uplink_mbps * 1e6
+
+    def _load_factor(self, observation: Observation) -> float:
+        if self.config.load_factor is not None:
+            return self.config.load_factor
+        if math.isnan(observation.probe_queue_length):
+            return 1.0
+        return 1.0 + observation.probe_queue_length / max(observation.probe_busy_workers, 1.0)
+
+    def decide(self, now_s: float, observation: Observation) -> Decision:
+        bandwidth = observation.last_uplink_bps
+        if math.isnan(bandwidth) or bandwidth <= 0:
+            bandwidth = self._prior_bps
+        k = self._load_factor(observation)
+        device = self.device
+
+        def cost(option: Option) -> float:
+            up_s = option.bits_up / bandwidth
+            if self.config.objective == "energy":
+                return device.compute_power_w * option.head_s + (
+                    0.0 if option.local else device.alpha_up_w_per_bps * option.bits_up + device.beta_w * up_s)
+            return option.head_s + (0.0 if option.local else up_s + k * option.service_s)
+
+        return _pick(self.options, cost).decision
+
+
+class EdgentStrategy:
+    """Edgent's configuration map (Li et al., 2018/2019): offline, for each bandwidth state of a trace, the
+    option with the highest accuracy whose predicted latency meets the deadline (else the fastest); online,
+    the map is looked up when a change-point detector on the device's observed throughput fires.
+
+    States are ``states`` quantile bins of the trace's time-weighted rate; the detector fires when
+    ``run`` consecutive throughput samples fall in another state (a run-length detector standing in for
+    the paper's Bayesian online change-point detection), and moves to the state of their median.
+    """
+
+    needs_truth = False
+
+    def __init__(self, options: list[Option], device: DeviceModel, config, deadline_s: float | None,
+                 trace_rates_bps: np.ndarray, trace_weights: np.ndarray, label: str):
+        self.label = label
+        self.run = config.run
+        order = np.argsort(trace_rates_bps)
+        rates, weights = trace_rates_bps[order], trace_weights[order]
+        cumulative = np.cumsum(weights) / weights.sum()
+        quantiles = np.linspace(0, 1, config.states + 1)[1:-1]
+        self.edges = np.array([rates[min(np.searchsorted(cumulative, q), rates.size - 1)] for q in quantiles])
+        centres = [rates[min(np.searchsorted(cumulative, (k + 0.5) / config.states), rates.size - 1)]
+                   for k in range(config.states)]
+        self.map: list[Decision] = []
+        for bandwidth in centres:
+            bandwidth = max(bandwidth, 1.0)
+            latency = {o: predict(o, device, bandwidth, bandwidth, 0.0)[0] for o in options}
+            feasible = [o for o in options if deadline_s is None or latency[o] <= deadline_s]
+            best = (max(feasible, key=lambda o: (o.accuracy, -latency[o])) if feasible
+                    else min(options, key=latency.get))
+            self.map.append(best.decision)
+        self.state = self.state_of(config.initial_uplink_mbps * 1e6)
+        self._recent: deque = deque(maxlen=self.run)
+        self._seen = 0
+        self.fired = 0
+
+    def state_of(self, bandwidth_bps: float) -> int:
+        return int(np.searchsorted(self.edges, bandwidth_bps, side="right"))
+
+    def decide(self, now_s: float, observation: Observation) -> Decision:
+        samples = observation.uplink_samples_bps
+        new = min(observation.uploads - self._seen, len(samples))
+        self._seen = observation.uploads
+        for k in range(len(samples) - new, len(samples)):
+            self._recent.append(samples[k])
+            if len(self._recent) == self.run and all(self.state_of(s) != self.state for s in self._recent):
+                self.state = self.state_of(float(np.median(self._recent)))
+                self.fired += 1
+                self._recent.clear()
+        return self.map[self.state]
+
+
+class OracleStrategy:
+    """Chooses each request's option with the simulator's true channel and queue state (``bind``)."""
+
+    needs_truth = True
+
+    def __init__(self, options: list[Option], device: DeviceModel, config, deadline_s: float | None, label: str):
+        self.options = options
+        self.device = device
+        self.config = config
+        self.deadline_s = deadline_s
+        self.label = label
+        self._truth = None
+
+    def bind(self, truth) -> None:
+        """``truth(option, now_s) -> (latency s, energy J)`` computed from the true state."""
+        self._truth = truth
+
+    def decide(self, now_s: float, observation: Observation) -> Decision:
+        best, best_key = None, None
+        for option in self.options:
+            latency, energy = self._truth(option, now_s)
+            value = score(self.config.objective, latency, energy, self.config.energy_weight_s_per_j)
+            late = self.deadline_s is not None and latency > self.deadline_s
+            key = (late, latency if late else value)
+            if best_key is None or key < best_key:
+                best, best_key = option, key
+        return best.decision

@@ -1,0 +1,81 @@
+"""Small reusable estimators of a device's uplink/downlink throughput from its own transfers (bits/s).
+
+Each reads the samples a device has observed (newest last) and keeps whatever
+state it needs; ``estimate()`` returns NaN before the first sample.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+
+
+class Ewma:
+    """Exponentially weighted mean with weight ``alpha`` on the newest sample."""
+
+    def __init__(self, alpha: float = 0.3):
+        self.alpha = alpha
+        self.value = math.nan
+
+    def update(self, sample: float) -> None:
+        self.value = sample if math.isnan(self.value) else self.value + self.alpha * (sample - self.value)
+
+    def estimate(self) -> float:
+        return self.value
+
+
+class HarmonicMean:
+    """Harmonic mean of the last ``n`` samples (robust to one lucky fast transfer)."""
+
+    def __init__(self, n: int = 5):
+        self.samples: deque = deque(maxlen=n)
+
+    def update(self, sample: float) -> None:
+        if sample > 0:
+            self.samples.append(sample)
+
+    def estimate(self) -> float:
+        if not self.samples:
+            return math.nan
+        return len(self.samples) / sum(1.0 / s for s in self.samples)
+
+
+class LowerQuantile:
+    """The ``q``-quantile of the last ``n`` samples: a conservative estimate."""
+
+    def __init__(self, q: float = 0.2, n: int = 20):
+        self.q = q
+        self.samples: deque = deque(maxlen=n)
+
+    def update(self, sample: float) -> None:
+        self.samples.append(sample)
+
+    def estimate(self) -> float:
+        return float(np.quantile(self.samples, self.q)) if self.samples else math.nan
+
+
+def build_estimator(config):
+    """The estimator for a scenario ``estimator`` block."""
+    if config.kind == "ewma":
+        return Ewma(config.alpha)
+    if config.kind == "harmonic":
+        return HarmonicMean(config.n)
+    return LowerQuantile(config.q, config.n)
+
+
+class Feed:
+    """Passes a device's new throughput samples to an estimator, once each."""
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+        self._seen = 0
+
+    def refresh(self, samples: deque, total: int) -> float:
+        """Feed the samples observed since the last call (``total`` counts all ever observed); the estimate."""
+        new = min(total - self._seen, len(samples))
+        for k in range(len(samples) - new, len(samples)):
+            self.estimator.update(samples[k])
+        self._seen = total
+        return self.estimator.estimate()
