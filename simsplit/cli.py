@@ -120,6 +120,71 @@ def validate(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
                   f"{len(setup.profile.names)} split points, {len(setup.payloads.entries)} payload rows)")
 
 
+@app.command("compare")
+def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+                    seeds: Annotated[int, typer.Option(help="Replications (seeds) per strategy.")] = 5,
+                    out: Annotated[Optional[Path], typer.Option(help="Folder (default results/<name>-compare).")] = None,
+                    only: Annotated[Optional[str], typer.Option(help="Comma-separated strategy names.")] = None,
+                    set_: SetOption = None) -> None:
+    """Run every strategy (local, full offload, each fixed split, Neurosurgeon, Edgent, dynamic, oracle) over
+    several seeds; print means with 95% intervals and regret against the oracle; write tables and a figure."""
+    import numpy as np
+    from rich.progress import Progress
+
+    from simsplit.compare import compare, variants, with_strategy
+    from simsplit.plots import plot_timeseries
+    from simsplit.results import write_folder
+
+    try:
+        scenario = load_scenario(file, set_ or [])
+        names = variants(scenario)
+    except InputError as exc:
+        _fail(exc)
+    chosen = [n.strip() for n in only.split(",")] if only else None
+    if chosen is not None and any(n not in names for n in chosen):
+        _fail(InputError("--only", None, f"expected names among {list(names)}, got {chosen}"))
+    seed_list = [int(s) for s in np.random.SeedSequence(scenario.seed).generate_state(seeds)]
+    total = len(chosen or names) * seeds
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("simulating", total=total)
+        runs, table = compare(scenario, seed_list, chosen, progress=lambda name: progress.advance(task))
+    shown = Table(title=f"{scenario.name}: {seeds} seeds, mean ± half-width of the 95% interval; "
+                        f"regret: objective vs the oracle")
+    for name in ("strategy", "latency ms", "p95 ms", "energy mJ", "accuracy", "deadline hit", "switches", "regret"):
+        shown.add_column(name, justify="left" if name == "strategy" else "right")
+
+    def interval(row, key, scale):
+        low, high = row[f"{key}_ci95"]
+        if low is None or np.isnan(low):
+            return f"{row[key] * scale:.2f}"
+        return f"{row[key] * scale:.2f} ±{(high - low) / 2 * scale:.2f}"
+
+    for _, row in table.iterrows():
+        regret = "-" if "regret" not in row or np.isnan(row["regret"]) else f"{100 * row['relative_regret']:+.1f}%"
+        shown.add_row(row["strategy"], interval(row, "latency_mean_s", 1e3), interval(row, "latency_p95_s", 1e3),
+                      interval(row, "energy_j", 1e3), f"{row['accuracy']:.3f}",
+                      "-" if np.isnan(row["deadline_hit_rate"]) else f"{row['deadline_hit_rate']:.3f}",
+                      f"{row['switches']:.0f}", regret)
+    console.print(shown)
+
+    def write(folder: Path) -> None:
+        runs.to_csv(folder / "runs.csv", index=False)
+        flat = table.copy()
+        for column in [c for c in flat.columns if c.endswith("_ci95")]:
+            flat[column.replace("_ci95", "_low")] = [v[0] for v in flat[column]]
+            flat[column.replace("_ci95", "_high")] = [v[1] for v in flat[column]]
+            del flat[column]
+        flat.to_csv(folder / "compare.csv", index=False)
+        for name in ("dynamic", "oracle"):
+            if chosen is None or name in chosen:
+                result = simulate(with_strategy(scenario, names[name]), seed=seed_list[0], monitor_period_s=0.1)
+                plot_timeseries(result, folder / f"timeseries-{name}.png",
+                                title=f"{scenario.name}: {name} (seed {seed_list[0]})")
+
+    folder = write_folder(out if out is not None else Path("results") / f"{scenario.name}-compare", write)
+    console.print(f"wrote {folder}/")
+
+
 traces_app = typer.Typer(no_args_is_help=True, help="Inspect and convert bandwidth traces.")
 app.add_typer(traces_app, name="traces")
 FormatOption = Annotated[str, typer.Option("--format", "-f", help="mahimahi | pensieve | csv | gnettrack | mecperf")]

@@ -69,14 +69,20 @@ class RunOutput:
 
 
 class Engine:
-    """One run of a :class:`Setup` with ``seed``; call :meth:`run` once."""
+    """One run of a :class:`Setup` with ``seed``; call :meth:`run` once.
 
-    def __init__(self, setup: Setup, seed: int):
+    With ``monitor_period_s`` the run also samples, every that many seconds, the first device's true uplink
+    capacity and every server's queue length and busy workers (for time-series figures).
+    """
+
+    def __init__(self, setup: Setup, seed: int, monitor_period_s: float | None = None):
         scenario = setup.scenario
         self.setup = setup
         self.seed = seed
         self.env = simpy.Environment()
         self.end_s = scenario.duration_s
+        self._monitor_period_s = monitor_period_s
+        self.monitor: list[tuple] = []
         streams = RandomStreams(seed)
         self._deadline_s = math.inf if scenario.deadline_s is None else scenario.deadline_s
         self._switch_s = scenario.switch_cost.time_ms * 1e-3
@@ -423,6 +429,10 @@ class Engine:
 
     def _probe_read(self, event) -> None:
         device, probe = event._value
+        if probe.uplink_s > 0:  # the device has seen its probe's upload finish: one more throughput sample
+            observation = device.observation
+            observation.uplink_samples_bps.append(probe.bits_up / probe.uplink_s)
+            observation.uploads += 1
         server = self.servers[probe.server]
         probe.read_at_s = self.env.now
         probe.queue_length = server.queue_length
@@ -440,6 +450,27 @@ class Engine:
             observation.probe_busy_workers = probe.busy_workers
             observation.probe_recent_wait_s = probe.recent_wait_s
 
+    # ------------------------------------------------------------ monitor
+    def _sample(self, event) -> None:
+        now = self.env.now
+        uplink = self.devices[0].uplink.channel if self.devices else None
+        row = [now, uplink.rate_bps_at(now) if uplink is not None else math.nan]
+        for server in self.servers:
+            row += [server.queue_length, server.busy]
+        self.monitor.append(tuple(row))
+        if now + self._monitor_period_s < self.end_s:
+            self._schedule(now + self._monitor_period_s, None, self._sample)
+
+    def monitor_frame(self):
+        """The monitor's samples as a DataFrame (None without a monitor)."""
+        if self._monitor_period_s is None:
+            return None
+        import pandas as pd
+        columns = ["at_s", "uplink_bps"]
+        for config in self.setup.scenario.server_list:
+            columns += [f"{config.name}_queue", f"{config.name}_busy"]
+        return pd.DataFrame(self.monitor, columns=columns)
+
     # ------------------------------------------------------------ run
     def run(self) -> RunOutput:
         """Simulate until ``duration_s``; requests unfinished then stay ``in_flight``."""
@@ -450,6 +481,8 @@ class Engine:
         for server in self.servers:
             for stream in server.background_streams:
                 stream.start()
+        if self._monitor_period_s is not None:
+            self._schedule(0.0, None, self._sample)
         self.env.run(until=self.end_s)
         return RunOutput(to_columns(self.requests), self._device_group, self.end_s, self.seed, self.servers,
                          probe_columns(self.probes))

@@ -36,6 +36,8 @@ class Result:
     summary: dict
     setup: Setup
     probes: pd.DataFrame | None = None
+    timeseries: pd.DataFrame | None = None
+    """Monitor samples (``simulate(..., monitor_period_s=...)``): uplink capacity, server queues."""
 
     def write(self, out_dir: str | Path) -> Path:
         """Write the result folder atomically; see :func:`write_result`."""
@@ -322,27 +324,14 @@ def _json_safe(value):
     return value
 
 
-def write_result(result: Result, out_dir: Path) -> Path:
-    """Write ``requests.parquet``, ``summary.json``, ``scenario.yaml`` (resolved, pointing at copies of
-    the profile and payload table beside it) into ``out_dir``.
-
-    Everything is written into a temporary sibling folder first and moved into
-    place only when complete, so a failed run leaves no half-written folder and
-    never replaces a good one.
-    """
+def write_folder(out_dir: Path, write) -> Path:
+    """Call ``write(folder)`` on a temporary sibling of ``out_dir`` and move it into place only if it
+    succeeds: a failure leaves no half-written folder and never replaces a good one."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     try:
-        result.requests.to_parquet(partial / "requests.parquet", index=False)
-        if result.probes is not None:
-            result.probes.to_parquet(partial / "probes.parquet", index=False)
-        (partial / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n", encoding="utf-8")
-        shutil.copyfile(result.scenario.model.profile, partial / "profile.csv")
-        shutil.copyfile(result.scenario.model.payloads, partial / "payloads.csv")
-        portable = result.scenario.model_copy(update={"model": result.scenario.model.model_copy(
-            update={"profile": "profile.csv", "payloads": "payloads.csv"})})
-        (partial / "scenario.yaml").write_text(to_yaml(portable), encoding="utf-8")
+        write(partial)
         if out_dir.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
             os.replace(out_dir, retired / "previous")
@@ -354,3 +343,22 @@ def write_result(result: Result, out_dir: Path) -> Path:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return out_dir
+
+
+def write_result(result: Result, out_dir: Path) -> Path:
+    """Write ``requests.parquet`` (and ``probes.parquet``), ``summary.json`` and ``scenario.yaml`` (resolved,
+    pointing at copies of the profile and payload table beside it) into ``out_dir``, atomically
+    (:func:`write_folder`)."""
+
+    def write(folder: Path) -> None:
+        result.requests.to_parquet(folder / "requests.parquet", index=False)
+        if result.probes is not None:
+            result.probes.to_parquet(folder / "probes.parquet", index=False)
+        (folder / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n", encoding="utf-8")
+        shutil.copyfile(result.scenario.model.profile, folder / "profile.csv")
+        shutil.copyfile(result.scenario.model.payloads, folder / "payloads.csv")
+        portable = result.scenario.model_copy(update={"model": result.scenario.model.model_copy(
+            update={"profile": "profile.csv", "payloads": "payloads.csv"})})
+        (folder / "scenario.yaml").write_text(to_yaml(portable), encoding="utf-8")
+
+    return write_folder(Path(out_dir), write)

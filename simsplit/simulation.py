@@ -11,11 +11,13 @@ from simsplit.scenario import Scenario, load_scenario, validate_scenario
 from simsplit.setup import build_setup
 
 
-def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None) -> Result:
+def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
+             monitor_period_s: float | None = None) -> Result:
     """Run one scenario (a :class:`Scenario`, a YAML path, or a dict of scenario fields).
 
-    ``seed`` overrides the scenario's seed. Raise :class:`~simsplit.errors.InputError`
-    for bad input, before anything runs.
+    ``seed`` overrides the scenario's seed; ``monitor_period_s`` samples the first device's uplink capacity
+    and the servers' queues into ``Result.timeseries``. Raise :class:`~simsplit.errors.InputError` for bad
+    input, before anything runs.
     """
     if isinstance(scenario, (str, Path)):
         scenario = load_scenario(scenario)
@@ -26,8 +28,10 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None) ->
         scenario = scenario.model_copy(update={"seed": int(seed)})
         scenario._source = source
     setup = build_setup(scenario)
-    output = Engine(setup, scenario.seed).run()
+    engine = Engine(setup, scenario.seed, monitor_period_s)
+    output = engine.run()
     request_tails, probe_tails = tail_energy(setup, output)
     requests = build_requests(setup, output, request_tails)
     probes = build_probes(setup, output, probe_tails)
-    return Result(scenario, requests, summarise(setup, requests, output, probes), setup, probes)
+    return Result(scenario, requests, summarise(setup, requests, output, probes), setup, probes,
+                  engine.monitor_frame())

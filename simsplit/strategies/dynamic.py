@@ -87,7 +87,8 @@ class DynamicStrategy:
 
 class NeurosurgeonStrategy:
     """Neurosurgeon (Kang et al., ASPLOS 2017): T(p) = head(p) + bytes(p) / B + K tail(p) at the current
-    bandwidth B (the last upload's throughput), K a server-load factor; argmin latency or mobile energy.
+    bandwidth B (the device's latest throughput sample, its probes' included), K a server-load factor;
+    argmin latency or mobile energy.
 
     K is ``load_factor`` if given, else from the device's last probe: 1 + queue length / busy workers
     (jobs ahead of a new one per worker, each about one tail) — our reading of the paper's load factor.
@@ -110,9 +111,8 @@ class NeurosurgeonStrategy:
         return 1.0 + observation.probe_queue_length / max(observation.probe_busy_workers, 1.0)
 
     def decide(self, now_s: float, observation: Observation) -> Decision:
-        bandwidth = observation.last_uplink_bps
-        if math.isnan(bandwidth) or bandwidth <= 0:
-            bandwidth = self._prior_bps
+        samples = observation.uplink_samples_bps
+        bandwidth = samples[-1] if samples else self._prior_bps
         k = self._load_factor(observation)
         device = self.device
 

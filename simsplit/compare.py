@@ -1,0 +1,129 @@
+"""Every strategy on one scenario over several seeds: the comparison table of an offloading study.
+
+Variants: local, full offload (each input encoding), every fixed (split, bottleneck) on the first server,
+Neurosurgeon, Edgent's map (when the uplink is a trace), dynamic, and the oracle. Each variant replaces
+the strategy of every device group. Per variant: mean and 95% t-interval over seeds of mean and p95
+latency, energy per request, accuracy, deadline hit rate and switches; regret is the paired (same seed)
+difference of the objective from the oracle's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from simsplit.results import Result
+from simsplit.scenario import Scenario
+from simsplit.setup import build_setup
+from simsplit.simulation import simulate
+from simsplit.stats import t_interval
+
+METRICS = ("latency_mean_s", "latency_p95_s", "energy_j", "accuracy", "deadline_hit_rate", "switches")
+
+
+def _adaptive_defaults(scenario: Scenario) -> dict:
+    base = scenario.strategy
+    if base.kind in ("dynamic", "neurosurgeon", "edgent", "oracle"):
+        keep = {"min_accuracy": base.min_accuracy, "servers": base.servers,
+                "initial_uplink_mbps": base.initial_uplink_mbps, "initial_downlink_mbps": base.initial_downlink_mbps}
+        return {k: v for k, v in keep.items() if v is not None}
+    return {}
+
+
+def variants(scenario: Scenario) -> dict[str, dict]:
+    """Strategy blocks to compare, by name."""
+    setup = build_setup(scenario)
+    last = setup.profile.local_split
+    common = _adaptive_defaults(scenario)
+    objective = scenario.strategy.objective if scenario.strategy.kind in ("dynamic", "oracle") else "latency"
+    found: dict[str, dict] = {"local": {"kind": "local"}}
+    for (split, bottleneck), entry in setup.payloads.entries.items():
+        if entry.accuracy < common.get("min_accuracy", 0.0) or split == last:
+            continue
+        if split == 0:
+            found[f"full_offload({bottleneck})"] = {"kind": "full_offload", "bottleneck": bottleneck}
+        else:
+            found[f"fixed({split}, {bottleneck})"] = {"kind": "fixed", "split": split, "bottleneck": bottleneck}
+    found["neurosurgeon"] = {"kind": "neurosurgeon", **common,
+                             "objective": objective if objective in ("latency", "energy") else "latency"}
+    uplinks = [scenario.network.uplink] + [g.network.uplink for g in scenario.devices if g.network is not None]
+    if any(link.kind == "trace" for link in uplinks):
+        found["edgent"] = {"kind": "edgent", **common}
+    dynamic = scenario.strategy.model_dump() if scenario.strategy.kind == "dynamic" else {"kind": "dynamic", **common}
+    found["dynamic"] = dynamic
+    oracle = {"kind": "oracle", **common, "objective": objective}
+    if scenario.strategy.kind == "dynamic":
+        oracle["energy_weight_s_per_j"] = scenario.strategy.energy_weight_s_per_j
+    found["oracle"] = oracle
+    return found
+
+
+def with_strategy(scenario: Scenario, strategy: dict) -> Scenario:
+    """``scenario`` with every device group using ``strategy``."""
+    data = scenario.model_dump(mode="json")
+    data["strategy"] = strategy
+    for group in data["devices"]:
+        group["strategy"] = None
+    from simsplit.scenario import validate_scenario
+    return validate_scenario(data, source=scenario.source)
+
+
+def run_metrics(result: Result) -> dict:
+    """The per-run numbers the comparison averages."""
+    s = result.summary
+    miss = s["deadline_miss_rate"]
+    return {"latency_mean_s": s["latency_s"]["mean"], "latency_p95_s": s["latency_s"]["p95"],
+            "energy_j": s["energy_j"]["total"], "accuracy": s["accuracy"],
+            "deadline_hit_rate": math.nan if miss is None else 1.0 - miss,
+            "switches": sum(g["switches"] for g in s["groups"].values()), "completed": s["completed"]}
+
+
+def objective_of(scenario: Scenario) -> Callable[[dict], float]:
+    strategy = scenario.strategy
+    kind = strategy.objective if strategy.kind in ("dynamic", "oracle") else "latency"
+    weight = getattr(strategy, "energy_weight_s_per_j", 0.0)
+    if kind == "energy":
+        return lambda m: m["energy_j"]
+    if kind == "weighted":
+        return lambda m: m["latency_mean_s"] + weight * m["energy_j"]
+    return lambda m: m["latency_mean_s"]
+
+
+def compare(scenario: Scenario, seeds: list[int], names: list[str] | None = None,
+            progress: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-run table, per-variant table with 95% intervals and regret against the oracle)."""
+    chosen = variants(scenario)
+    if names is not None:
+        chosen = {name: chosen[name] for name in names}
+    objective = objective_of(scenario)
+    rows = []
+    for name, strategy in chosen.items():
+        variant = with_strategy(scenario, strategy)
+        for seed in seeds:
+            metrics = run_metrics(simulate(variant, seed=seed))
+            rows.append({"strategy": name, "seed": seed, **metrics, "objective": objective(metrics)})
+            if progress is not None:
+                progress(name)
+    runs = pd.DataFrame(rows)
+    table = []
+    oracle = runs[runs["strategy"] == "oracle"].set_index("seed")["objective"] if "oracle" in chosen else None
+    for name in chosen:
+        mine = runs[runs["strategy"] == name]
+        row = {"strategy": name}
+        for metric in METRICS + ("objective",):
+            values = mine[metric].to_numpy(dtype=float)
+            values = values[~np.isnan(values)]
+            mean, low, high = t_interval(values) if values.size else (math.nan,) * 3
+            row[metric] = mean
+            row[f"{metric}_ci95"] = (low, high)
+        if oracle is not None:
+            gap = mine.set_index("seed")["objective"] - oracle
+            mean, low, high = t_interval(gap.to_numpy())
+            row["regret"] = mean
+            row["regret_ci95"] = (low, high)
+            row["relative_regret"] = mean / float(oracle.mean())
+        table.append(row)
+    return runs, pd.DataFrame(table)
