@@ -124,7 +124,8 @@ def validate(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
 def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
                     seeds: Annotated[int, typer.Option(help="Replications (seeds) per strategy.")] = 5,
                     out: Annotated[Optional[Path], typer.Option(help="Folder (default results/<name>-compare).")] = None,
-                    only: Annotated[Optional[str], typer.Option(help="Comma-separated strategy names.")] = None,
+                    only: Annotated[Optional[list[str]], typer.Option(
+                        help="Run only this strategy (repeatable), e.g. --only dynamic --only 'fixed(1, bottlenet)'.")] = None,
                     set_: SetOption = None) -> None:
     """Run every strategy (local, full offload, each fixed split, Neurosurgeon, Edgent, dynamic, oracle) over
     several seeds; print means with 95% intervals and regret against the oracle; write tables and a figure."""
@@ -140,7 +141,7 @@ def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML fil
         names = variants(scenario)
     except InputError as exc:
         _fail(exc)
-    chosen = [n.strip() for n in only.split(",")] if only else None
+    chosen = list(only) if only else None
     if chosen is not None and any(n not in names for n in chosen):
         _fail(InputError("--only", None, f"expected names among {list(names)}, got {chosen}"))
     seed_list = [int(s) for s in np.random.SeedSequence(scenario.seed).generate_state(seeds)]
