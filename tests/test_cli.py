@@ -25,8 +25,10 @@ def test_every_scenario_runs_and_writes_its_folder(tmp_path, scenario):
     out = tmp_path / "out"
     result = runner.invoke(app, ["run", str(scenario), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["payloads.csv", "profile.csv", "requests.parquet",
-                                                     "scenario.yaml", "summary.json"]
+    expected = {"payloads.csv", "profile.csv", "requests.parquet", "scenario.yaml", "summary.json"}
+    if "probe:" in scenario.read_text():
+        expected.add("probes.parquet")
+    assert {p.name for p in out.iterdir()} == expected
     summary = json.loads((out / "summary.json").read_text())
     assert {"generated", "completed", "dropped", "latency_s", "energy_j"} <= set(summary)
     assert {"mean", "p50", "p95", "p99"} <= set(summary["latency_s"])
