@@ -186,6 +186,59 @@ def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML fil
     console.print(f"wrote {folder}/")
 
 
+@app.command("profile")
+def profile_command(model: Annotated[str, typer.Argument(help="resnet18 | resnet50 | mobilenet_v2 | vgg16")],
+                    out: Annotated[Path, typer.Option(help="Profile CSV to write.")],
+                    batch: Annotated[int, typer.Option(help="Batch size.")] = 1,
+                    resolution: Annotated[int, typer.Option(help="Input height and width (pixels).")] = 224,
+                    threads: Annotated[int, typer.Option(help="torch threads (fixed and recorded).")] = 2,
+                    warmup: Annotated[int, typer.Option(help="Untimed runs per block.")] = 3,
+                    repeats: Annotated[int, typer.Option(help="Timed runs per block (median kept).")] = 10,
+                    measured_class: Annotated[str, typer.Option(help="Name of this machine's column.")] = "host",
+                    classes: Annotated[str, typer.Option(help="Device classes mapped by the roofline model.")] =
+                    "jetson-tx2,jetson-nano,rpi4",
+                    server_classes: Annotated[str, typer.Option(help="Server classes mapped by the roofline model.")] =
+                    "edge-t4",
+                    plot: Annotated[Optional[Path], typer.Option(help="Also draw the per-split figure (PNG/SVG).")] = None,
+                    payloads: Annotated[Optional[Path], typer.Option(
+                        help="Also write a raw-tensor payload table at torchvision's top-1.")] = None) -> None:
+    """Measure a per-split profile of a torchvision network on this machine (needs the ml extra)."""
+    try:
+        from simsplit import measure as measuring
+    except ImportError:
+        _fail(InputError("simsplit profile", None, "expected torch and torchvision (pip install 'simsplit[ml]')"))
+    from rich.progress import Progress
+
+    if model not in measuring.ARCHITECTURES:
+        _fail(InputError("MODEL", None, f"expected one of {list(measuring.ARCHITECTURES)}, got {model!r}"))
+    mapped = [c for c in classes.split(",") if c]
+    servers = [c for c in server_classes.split(",") if c]
+    unknown = [c for c in mapped + servers if c not in measuring.DEVICE_CLASSES]
+    if unknown:
+        _fail(InputError("--classes", None, f"expected names among {list(measuring.DEVICE_CLASSES)}, got {unknown}"))
+    blocks = len(measuring.build_blocks(model))
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task(f"measuring {model}", total=repeats)
+        measurement = measuring.measure(model, batch, resolution, threads, warmup, repeats,
+                                        progress=lambda name: progress.advance(task))
+    measuring.write_profile(measurement, out, measured_class, servers, mapped)
+    console.print(f"wrote {out}: {blocks} blocks, {sum(b.flops for b in measurement.blocks) / 2e9:.3f} GMACs, "
+                  f"sum of blocks / whole model = {measurement.sum_over_whole:.3f}")
+    if plot is not None:
+        from simsplit.plots import plot_profile
+        from simsplit.profiles import load_profile
+        plot_profile(load_profile(out), plot, measured_class, title=f"{model}, {resolution}x{resolution}")
+        console.print(f"wrote {plot}")
+    if payloads is not None:
+        from simsplit.payloads import raw_payload_lines
+        from simsplit.profiles import load_profile
+        lines = raw_payload_lines(load_profile(out), measuring.TORCHVISION_TOP1[model])
+        header = [f"# Raw tensors of {out.name} at every split; accuracy: torchvision's documented ImageNet top-1",
+                  "# for the unsplit model, assumed unchanged by fp16/int8 features (not measured)."]
+        payloads.write_text("\n".join(header + lines) + "\n")
+        console.print(f"wrote {payloads}")
+
+
 traces_app = typer.Typer(no_args_is_help=True, help="Inspect and convert bandwidth traces.")
 app.add_typer(traces_app, name="traces")
 FormatOption = Annotated[str, typer.Option("--format", "-f", help="mahimahi | pensieve | csv | gnettrack | mecperf")]

@@ -73,3 +73,21 @@ def load_payloads(path: str | Path) -> PayloadTable:
             decode_s=number(path, row, "decode_ms", minimum=0, default=0.0) * MS,
             line=row.line)
     return PayloadTable(entries, source=str(path))
+
+
+def raw_payload_lines(profile, accuracy: float) -> list[str]:
+    """A payload table (CSV lines) that sends the raw tensor at every split: the 8-bit input at split 0,
+    then each split's output at fp32, fp16 and int8 (the ``output_bytes*`` columns of a measured profile),
+    all at the unsplit ``accuracy`` (an assumption: no loss from fp16 or int8 features), and the local row."""
+    lines = ["split,bottleneck,bytes,accuracy,encode_ms,decode_ms",
+             f"0,raw-uint8,{int(profile.output_bytes[0])},{accuracy},0,0"]
+    fp16 = profile.info.get("output_bytes_fp16")
+    int8 = profile.info.get("output_bytes_int8")
+    for split in range(1, profile.local_split):
+        lines.append(f"{split},raw-fp32,{int(profile.output_bytes[split])},{accuracy},0,0")
+        if fp16 is not None:
+            lines.append(f"{split},raw-fp16,{fp16[split]},{accuracy},0,0")
+        if int8 is not None:
+            lines.append(f"{split},raw-int8,{int8[split]},{accuracy},0,0")
+    lines.append(f"{profile.local_split},none,0,{accuracy},0,0")
+    return lines

@@ -64,3 +64,30 @@ def plot_timeseries(result, path: str | Path, title: str = "", server: str | Non
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_profile(profile, path: str | Path, device_class: str, title: str = "") -> Path:
+    """Per split point: the block's compute time on ``device_class`` (bars, ms) and the size of the tensor
+    crossing the split (line, kB, log scale) — the figure split-computing papers open with."""
+    path = Path(path)
+    head_ms = profile.head_s[device_class] * 1e3
+    block_ms = np.diff(head_ms)
+    sizes_kb = profile.output_bytes / 1e3
+    names = list(profile.names)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(names)), 3.8), constrained_layout=True)
+    ax.bar(range(1, len(names)), block_ms, color="tab:blue", label=f"block time on {device_class} (ms)")
+    ax.set_ylabel(f"block time on {device_class} (ms)")
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=60, ha="right", fontsize=8)
+    ax.set_xlabel("split after")
+    other = ax.twinx()
+    other.plot(range(len(names)), sizes_kb, "o-", color="tab:orange", label="tensor crossing the split (kB)")
+    other.set_yscale("log")
+    other.set_ylabel("tensor size at the split (kB, fp32; input 8-bit)")
+    lines = ax.get_legend_handles_labels()[0] + other.get_legend_handles_labels()[0]
+    labels = ax.get_legend_handles_labels()[1] + other.get_legend_handles_labels()[1]
+    ax.legend(lines, labels, loc="upper center", bbox_to_anchor=(0.5, -0.32), ncol=2, fontsize=8, frameon=False)
+    ax.set_title(title)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -18,6 +18,9 @@ import numpy as np
 from simsplit.csvtable import number, read_table
 from simsplit.errors import InputError
 
+INFO_COLUMNS = ("output_bytes_fp16", "output_bytes_int8", "output_shape", "head_params", "block_ms", "block_iqr_ms")
+"""Optional columns a measured profile adds for people (sizes at other precisions, shape, parameters,
+the block's own median time and spread); kept as written, not used by the engine."""
 HEAD_PREFIX = "head_ms_"
 TAIL_PREFIX = "tail_ms_"
 MS = 1e-3
@@ -39,6 +42,8 @@ class ModelProfile:
     """Head FLOPs per split, if the profile gives them."""
     source: str = field(default="", compare=False)
     """Where the profile was read from."""
+    info: dict[str, list[str]] = field(default_factory=dict, compare=False)
+    """The optional informational columns, as written."""
 
     @property
     def local_split(self) -> int:
@@ -57,7 +62,7 @@ class ModelProfile:
 def load_profile(path: str | Path) -> ModelProfile:
     """Read and validate a profile CSV. Raise :class:`InputError` naming the line and column."""
     path = Path(path)
-    header, rows = read_table(path, required=["split", "name", "output_bytes"], optional=["flops"],
+    header, rows = read_table(path, required=["split", "name", "output_bytes"], optional=["flops", *INFO_COLUMNS],
                               prefixes=[HEAD_PREFIX, TAIL_PREFIX])
     head_columns = [h for h in header if h.startswith(HEAD_PREFIX) and len(h) > len(HEAD_PREFIX)]
     tail_columns = [h for h in header if h.startswith(TAIL_PREFIX) and len(h) > len(TAIL_PREFIX)]
@@ -100,4 +105,5 @@ def load_profile(path: str | Path) -> ModelProfile:
         tail_s[name[len(TAIL_PREFIX):]] = values * MS
     output_bytes = column("output_bytes", integer=True).astype(np.int64)
     flops = column("flops") if "flops" in header else None
-    return ModelProfile(tuple(names), head_s, tail_s, output_bytes, flops, source=str(path))
+    info = {name: [row.cells[name] for row in rows] for name in INFO_COLUMNS if name in header}
+    return ModelProfile(tuple(names), head_s, tail_s, output_bytes, flops, source=str(path), info=info)
