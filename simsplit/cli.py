@@ -199,6 +199,8 @@ def profile_command(model: Annotated[str, typer.Argument(help="resnet18 | resnet
                     "jetson-tx2,jetson-nano,rpi4",
                     server_classes: Annotated[str, typer.Option(help="Server classes mapped by the roofline model.")] =
                     "edge-t4",
+                    split_after: Annotated[Optional[str], typer.Option(
+                        help="Keep only split points after these blocks, e.g. RB3,RB7,RB13 (default: every block).")] = None,
                     plot: Annotated[Optional[Path], typer.Option(help="Also draw the per-split figure (PNG/SVG).")] = None,
                     payloads: Annotated[Optional[Path], typer.Option(
                         help="Also write a raw-tensor payload table at torchvision's top-1.")] = None) -> None:
@@ -216,10 +218,14 @@ def profile_command(model: Annotated[str, typer.Argument(help="resnet18 | resnet
     unknown = [c for c in mapped + servers if c not in measuring.DEVICE_CLASSES]
     if unknown:
         _fail(InputError("--classes", None, f"expected names among {list(measuring.DEVICE_CLASSES)}, got {unknown}"))
-    blocks = len(measuring.build_blocks(model))
+    chosen = [n for n in (split_after or "").split(",") if n]
+    try:
+        blocks = len(measuring.merge_blocks(measuring.build_blocks(model), chosen))
+    except ValueError as exc:
+        _fail(InputError("--split-after", None, str(exc)))
     with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task(f"measuring {model}", total=repeats)
-        measurement = measuring.measure(model, batch, resolution, threads, warmup, repeats,
+        measurement = measuring.measure(model, batch, resolution, threads, warmup, repeats, split_after=chosen,
                                         progress=lambda name: progress.advance(task))
     measuring.write_profile(measurement, out, measured_class, servers, mapped)
     console.print(f"wrote {out}: {blocks} blocks, {sum(b.flops for b in measurement.blocks) / 2e9:.3f} GMACs, "

@@ -104,6 +104,22 @@ def build_blocks(architecture: str) -> list[tuple[str, nn.Module]]:
     return blocks
 
 
+def merge_blocks(blocks: list[tuple[str, nn.Module]], split_after: list[str]) -> list[tuple[str, nn.Module]]:
+    """Merge consecutive blocks so that the only split points fall after the blocks named in ``split_after``
+    (and after the last block). Raise a ValueError for a name that is not a block."""
+    names = [name for name, _ in blocks]
+    unknown = [name for name in split_after if name not in names]
+    if unknown:
+        raise ValueError(f"unknown split point(s) {unknown}; expected names among {names}")
+    merged, pending = [], []
+    for name, block in blocks:
+        pending.append(block)
+        if name in split_after or name == names[-1]:
+            merged.append((name, pending[0] if len(pending) == 1 else nn.Sequential(*pending)))
+            pending = []
+    return merged
+
+
 def _timed(module: nn.Module, x: torch.Tensor) -> float:
     started = time.perf_counter()
     module(x)
@@ -129,12 +145,15 @@ class Measurement:
 
 
 def measure(architecture: str, batch: int = 1, resolution: int = 224, threads: int = 2, warmup: int = 3,
-            repeats: int = 10, time_it: bool = True,
+            repeats: int = 10, time_it: bool = True, split_after: list[str] | None = None,
             progress: Callable[[str], None] | None = None) -> Measurement:
-    """Measure ``architecture`` on this machine (see the module docstring)."""
+    """Measure ``architecture`` on this machine (see the module docstring); ``split_after`` keeps only
+    the split points after those block names."""
     torch.manual_seed(0)
     torch.set_num_threads(threads)
     blocks = build_blocks(architecture)
+    if split_after:
+        blocks = merge_blocks(blocks, split_after)
     x = torch.randn(batch, 3, resolution, resolution)
     whole_input = x
     whole = nn.Sequential(*[b for _, b in blocks])

@@ -81,3 +81,14 @@ def test_profile_command_and_a_scenario_on_it(tmp_path):
     scenario["server"]["server_class"] = "edge-t4"
     summary = simulate(scenario).summary
     assert summary["completed"] > 0 and summary["accuracy"] == pytest.approx(0.71878)
+
+
+def test_user_chosen_split_points():
+    full = measure("resnet50", time_it=False)
+    chosen = measure("resnet50", time_it=False, split_after=["RB3", "RB7", "RB13"])
+    assert [b.name for b in chosen.blocks] == ["RB3", "RB7", "RB13", "classifier"]
+    assert sum(b.flops for b in chosen.blocks) == pytest.approx(sum(b.flops for b in full.blocks))
+    assert chosen.blocks[1].output_shape == full.blocks[6].output_shape
+    from simsplit.measure import merge_blocks
+    with pytest.raises(ValueError, match="unknown split point"):
+        merge_blocks(build_blocks("resnet18"), ["RB99"])
