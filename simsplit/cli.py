@@ -245,6 +245,52 @@ def profile_command(model: Annotated[str, typer.Argument(help="resnet18 | resnet
         console.print(f"wrote {payloads}")
 
 
+@app.command("sweep")
+def sweep_command(file: Annotated[Path, typer.Argument(help="Sweep YAML file.")],
+                  out: Annotated[Optional[Path], typer.Option(help="Folder (default results/<sweep name>).")] = None,
+                  workers: Annotated[int, typer.Option(help="Parallel runs.")] = 2,
+                  scheduler: Annotated[Optional[str], typer.Option(
+                      help="Run on Dask: 'local' starts a local cluster, else a scheduler address.")] = None,
+                  limit: Annotated[Optional[int], typer.Option(help="Run at most this many unfinished runs.")] = None) -> None:
+    """Run a grid of scenario variations x seeds (skipping finished runs) and write the combined tables."""
+    from rich.progress import Progress
+
+    from simsplit.sweep import load_sweep, run_sweep, write_tables
+    try:
+        sweep = load_sweep(file)
+    except InputError as exc:
+        _fail(exc)
+    folder = out if out is not None else Path("results") / sweep.name
+    folder.mkdir(parents=True, exist_ok=True)
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task(f"sweep {sweep.name}", total=len(sweep.runs))
+        done_before = sum(1 for run in sweep.runs if (folder / "runs" / run.run_id / "summary.json").is_file())
+        progress.advance(task, done_before)
+        ran, skipped = run_sweep(sweep, folder, workers, scheduler, limit, progress=lambda: progress.advance(task))
+    runs, table = write_tables(sweep, folder)
+    console.print(f"{sweep.name}: {ran} runs now, {skipped} already finished, {len(runs)} of {len(sweep.runs)} "
+                  f"complete; wrote {folder}/table.parquet ({len(table)} configurations)")
+
+
+@app.command("plot")
+def plot_command(folder: Annotated[Path, typer.Argument(help="A run folder or a sweep folder.")]) -> None:
+    """Draw the figures of a run or sweep folder into its figures/ (PNG and SVG)."""
+    from simsplit.report import figures_for_run, figures_for_sweep, is_sweep
+    if not is_sweep(folder) and not (folder / "summary.json").is_file():
+        _fail(InputError(folder, None, "expected a run folder (summary.json) or a sweep folder (table.parquet)"))
+    written = figures_for_sweep(folder) if is_sweep(folder) else figures_for_run(folder)
+    console.print(f"wrote {len(written)} files into {folder / 'figures'}/")
+
+
+@app.command("report")
+def report_command(folder: Annotated[Path, typer.Argument(help="A run folder or a sweep folder.")]) -> None:
+    """Write one self-contained HTML page (tables and figures) for a run or sweep folder."""
+    from simsplit.report import is_sweep, write_report
+    if not is_sweep(folder) and not (folder / "summary.json").is_file():
+        _fail(InputError(folder, None, "expected a run folder (summary.json) or a sweep folder (table.parquet)"))
+    console.print(f"wrote {write_report(folder)}")
+
+
 traces_app = typer.Typer(no_args_is_help=True, help="Inspect and convert bandwidth traces.")
 app.add_typer(traces_app, name="traces")
 FormatOption = Annotated[str, typer.Option("--format", "-f", help="mahimahi | pensieve | csv | gnettrack | mecperf")]

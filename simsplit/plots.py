@@ -91,3 +91,127 @@ def plot_profile(profile, path: str | Path, device_class: str, title: str = "") 
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def save(fig, path: Path) -> list[Path]:
+    """Write ``fig`` as PNG and SVG beside each other; return both paths."""
+    path = Path(path)
+    written = []
+    for suffix in (".png", ".svg"):
+        target = path.with_suffix(suffix)
+        fig.savefig(target, dpi=120)
+        written.append(target)
+    plt.close(fig)
+    return written
+
+
+def pareto_front(points: np.ndarray) -> np.ndarray:
+    """Indices of the points no other point beats on both coordinates (both minimised), by the first."""
+    order = np.lexsort((points[:, 1], points[:, 0]))
+    front, best = [], np.inf
+    for index in order:
+        if points[index, 1] < best:
+            front.append(index)
+            best = points[index, 1]
+    return np.array(front, dtype=int)
+
+
+def plot_tradeoff(table, path: Path, label_factor: str, colour_factor: str | None, title: str = "") -> list[Path]:
+    """Energy per request (mJ) against mean latency (ms): one point per configuration with 95% whiskers,
+    coloured by ``colour_factor``, each colour's Pareto front joined by a line."""
+    fig, ax = plt.subplots(figsize=(8, 5.5), constrained_layout=True)
+    groups = [(None, table)] if colour_factor is None else list(table.groupby(colour_factor, observed=True))
+    for colour, (level, part) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"] * 10, groups):
+        x, y = part["latency_mean_s"].to_numpy() * 1e3, part["energy_j"].to_numpy() * 1e3
+        xerr = np.abs(np.vstack([x - part["latency_mean_s_low"].to_numpy() * 1e3,
+                                 part["latency_mean_s_high"].to_numpy() * 1e3 - x]))
+        yerr = np.abs(np.vstack([y - part["energy_j_low"].to_numpy() * 1e3, part["energy_j_high"].to_numpy() * 1e3 - y]))
+        xerr, yerr = np.nan_to_num(xerr), np.nan_to_num(yerr)
+        ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o", markersize=4, color=colour, elinewidth=0.8, capsize=2,
+                    label=None if level is None else f"{colour_factor} = {level}")
+        front = pareto_front(np.column_stack([x, y]))
+        ax.plot(x[front], y[front], "-", color=colour, linewidth=1.2, alpha=0.7)
+        labelled = list(front) + [int(np.argmax(x)), int(np.argmax(y))]
+        labels = part[label_factor].astype(str).to_numpy()
+        for index in dict.fromkeys(labelled):
+            ax.annotate(labels[index], (x[index], y[index]), textcoords="offset points", xytext=(4, 4), fontsize=7,
+                        color=colour)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("mean latency per request (ms, log)")
+    ax.set_ylabel("device energy per request (mJ, log)")
+    ax.set_title(title + ("\n" if title else "") + "lines: Pareto front; labelled: the front and the slowest and "
+                 "costliest points; whiskers: 95% interval over seeds", fontsize=10)
+    if colour_factor is not None:
+        ax.legend(fontsize=8, framealpha=0.9)
+    ax.grid(True, which="both", linewidth=0.3, alpha=0.5)
+    return save(fig, path)
+
+
+def plot_sweep_curve(table, path: Path, metric: str, unit_scale: float, unit: str, x_factor: str,
+                     line_factor: str | None, title: str = "") -> list[Path]:
+    """``metric`` against the levels of ``x_factor`` (numeric axis if the labels are numbers), one line per
+    level of ``line_factor``, with 95% whiskers."""
+    from simsplit.sweep import numeric
+    fig, ax = plt.subplots(figsize=(8, 4.2), constrained_layout=True)
+    levels = list(table[x_factor].cat.categories) if hasattr(table[x_factor], "cat") else sorted(set(table[x_factor]))
+    xs = numeric(levels)
+    position = {level: (xs[i] if xs is not None else i) for i, level in enumerate(levels)}
+    groups = [(None, table)] if line_factor is None else list(table.groupby(line_factor, observed=True))
+    for level, part in groups:
+        x = np.array([position[v] for v in part[x_factor]])
+        y = part[metric].to_numpy() * unit_scale
+        err = np.nan_to_num(np.abs(np.vstack([y - part[f"{metric}_low"].to_numpy() * unit_scale,
+                                              part[f"{metric}_high"].to_numpy() * unit_scale - y])))
+        ax.errorbar(x, y, yerr=err, marker="o", markersize=3, capsize=2, linewidth=1,
+                    label=None if level is None else f"{line_factor} = {level}")
+    if xs is None:
+        ax.set_xticks(range(len(levels)))
+        ax.set_xticklabels(levels, rotation=45, ha="right", fontsize=8)
+    ax.set_xlabel(x_factor)
+    ax.set_ylabel(f"{metric.replace('_s', '').replace('_j', '').replace('_', ' ')} ({unit})")
+    if (table[metric] > 0).all() and table[metric].max() / max(table[metric].min(), 1e-12) > 30:
+        ax.set_yscale("log")
+    if line_factor is not None:
+        ax.legend(fontsize=8, framealpha=0.9)
+    ax.grid(True, linewidth=0.3, alpha=0.5)
+    ax.set_title(title, fontsize=10)
+    return save(fig, path)
+
+
+def plot_latency_cdf(requests, path: Path, title: str = "") -> list[Path]:
+    """Empirical CDF of the completed requests' latency (ms, log), one line per device group."""
+    fig, ax = plt.subplots(figsize=(7, 4.2), constrained_layout=True)
+    done = requests[requests["status"] == "completed"]
+    for name, group in done.groupby("group", observed=True):
+        latency = np.sort(group["latency_s"].to_numpy()) * 1e3
+        ax.step(latency, np.arange(1, latency.size + 1) / latency.size, where="post", label=str(name), linewidth=1)
+    ax.set_xscale("log")
+    ax.set_xlabel("latency (ms, log)")
+    ax.set_ylabel("fraction of requests")
+    ax.set_ylim(0, 1.01)
+    if done["group"].nunique() <= 12:
+        ax.legend(fontsize=7, framealpha=0.9)
+    ax.grid(True, which="both", linewidth=0.3, alpha=0.5)
+    ax.set_title(title, fontsize=10)
+    return save(fig, path)
+
+
+def plot_breakdown(summary: dict, path: Path, title: str = "") -> list[Path]:
+    """Mean latency (ms) of each device group split into its stages, as stacked bars."""
+    from simsplit.results import LATENCY_PARTS
+    groups = summary["groups"]
+    names = list(groups)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(names) + 3), 4.5), constrained_layout=True)
+    bottom = np.zeros(len(names))
+    for part in LATENCY_PARTS:
+        values = np.array([(groups[n]["latency_parts_s"].get(part) or 0.0) * 1e3 for n in names])
+        if values.sum() > 0:
+            ax.bar(range(len(names)), values, bottom=bottom, label=part.replace("_s", "").replace("_", " "))
+            bottom += values
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("mean latency (ms)")
+    ax.legend(fontsize=7, ncol=2, framealpha=0.9)
+    ax.set_title(title, fontsize=10)
+    return save(fig, path)

@@ -1,0 +1,132 @@
+"""Figures and one self-contained HTML page for a run folder or a sweep folder."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from simsplit import plots
+
+FIGURES = "figures"
+
+
+def is_sweep(folder: Path) -> bool:
+    return (folder / "table.parquet").is_file()
+
+
+def figures_for_run(folder: Path) -> list[Path]:
+    """Latency CDF, per-stage breakdown and (if monitored) time series of a run folder."""
+    out = folder / FIGURES
+    out.mkdir(exist_ok=True)
+    summary = json.loads((folder / "summary.json").read_text())
+    requests = pd.read_parquet(folder / "requests.parquet")
+    written = plots.plot_latency_cdf(requests, out / "latency-cdf", title=f"{summary['scenario']}: latency")
+    written += plots.plot_breakdown(summary, out / "latency-breakdown",
+                                    title=f"{summary['scenario']}: mean latency by stage")
+    return written
+
+
+def figures_for_sweep(folder: Path) -> list[Path]:
+    """Energy-latency trade-off and one curve per metric against the first factor."""
+    out = folder / FIGURES
+    out.mkdir(exist_ok=True)
+    meta = json.loads((folder / "sweep.json").read_text())
+    table = pd.read_parquet(folder / "table.parquet")
+    factors = meta["factors"]
+    options = meta.get("report", {})
+    x_factor = options.get("x", factors[-1])
+    line_factor = options.get("lines", next((f for f in factors if f != x_factor), None))
+    written = plots.plot_tradeoff(table, out / "tradeoff", label_factor=x_factor, colour_factor=line_factor,
+                                  title=f"{meta['name']}: energy-latency trade-off")
+    for metric, scale, unit in (("latency_mean_s", 1e3, "ms"), ("energy_j", 1e3, "mJ"), ("accuracy", 1.0, "top-1")):
+        written += plots.plot_sweep_curve(table, out / f"curve-{metric}", metric, scale, unit, x_factor, line_factor,
+                                          title=f"{meta['name']}: {metric} by {x_factor}")
+    return written
+
+
+def best_table(table: pd.DataFrame, by: str, baseline: dict | None) -> pd.DataFrame:
+    """Per level of ``by``: the configuration with the lowest mean latency and with the lowest energy, and
+    their gain over the ``baseline`` configuration ({factor: label}) at that level."""
+    rows = []
+    for level, part in table.groupby(by, observed=True):
+        fastest = part.loc[part["latency_mean_s"].idxmin()]
+        frugal = part.loc[part["energy_j"].idxmin()]
+        row = {by: level}
+        others = [f for f in table.columns if f in (baseline or {}) or (f not in ("replications",) and
+                  table[f].dtype.name == "category" and f != by)]
+        label = lambda r: ", ".join(str(r[f]) for f in others) or "-"  # noqa: E731
+        row["fastest"], row["latency ms"] = label(fastest), fastest["latency_mean_s"] * 1e3
+        row["most frugal"], row["energy mJ"] = label(frugal), frugal["energy_j"] * 1e3
+        if baseline:
+            mask = pd.Series(True, index=part.index)
+            for factor, value in baseline.items():
+                mask &= part[factor].astype(str) == str(value)
+            if mask.any():
+                base = part[mask].iloc[0]
+                row["latency gain vs baseline"] = base["latency_mean_s"] / fastest["latency_mean_s"]
+                row["energy gain vs baseline"] = base["energy_j"] / frugal["energy_j"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _image(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(path.stem)}"><figcaption>' \
+           f"{html.escape(path.stem)}</figcaption></figure>"
+
+
+def _table(frame: pd.DataFrame) -> str:
+    table = frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, classes="data")
+    return f'<div style="overflow-x:auto">{table}</div>'
+
+
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em}table.data{border-collapse:collapse;font-size:12px}
+table.data td,table.data th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}
+img{max-width:100%;border:1px solid #eee}figure{margin:1em 0}figcaption{font-size:12px;color:#666}
+.note{color:#555;font-size:13px}"""
+
+
+def write_report(folder: Path) -> Path:
+    """Draw the figures and write ``report.html`` (figures embedded, no external files)."""
+    folder = Path(folder)
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>simsplit report: {html.escape(folder.name)}"
+             f"</title><style>{STYLE}</style></head><body>"]
+    if is_sweep(folder):
+        figures = figures_for_sweep(folder)
+        meta = json.loads((folder / "sweep.json").read_text())
+        table = pd.read_parquet(folder / "table.parquet")
+        parts.append(f"<h1>Sweep {html.escape(meta['name'])}</h1><p class='note'>{len(table)} configurations; "
+                     f"factors: {', '.join(meta['factors'])}; means over seeds with 95% t-intervals (_low, _high)."
+                     "</p>")
+        options = meta.get("report", {})
+        if "best_by" in options:
+            parts.append(f"<h2>Best configuration per {html.escape(options['best_by'])}</h2>")
+            parts.append(_table(best_table(table, options["best_by"], options.get("baseline"))))
+        shown = [c for c in table.columns if not c.endswith(("_low", "_high"))]
+        parts.append("<h2>All configurations</h2>" + _table(table[shown]))
+    else:
+        figures = figures_for_run(folder)
+        summary = json.loads((folder / "summary.json").read_text())
+        parts.append(f"<h1>Run {html.escape(summary['scenario'])} (seed {summary['seed']})</h1>")
+        overall = {k: summary[k] for k in ("generated", "completed", "dropped", "lost", "timed_out", "in_flight",
+                                           "throughput_rps", "accuracy", "deadline_miss_rate", "server_utilisation")}
+        overall.update({f"latency {k} (ms)": v * 1e3 for k, v in summary["latency_s"].items() if k != "ci95"})
+        overall.update({f"energy {k} (mJ)": v * 1e3 for k, v in summary["energy_j"].items() if v is not None})
+        parts.append("<h2>Summary</h2>" + _table(pd.DataFrame([overall]).T.reset_index().set_axis(["metric", "value"], axis=1)))
+        groups = pd.DataFrame([{"group": n, "strategy": g["strategy"], "completed": g["completed"],
+                                "mean ms": g["latency_s"]["mean"] * 1e3 if g["latency_s"]["mean"] else None,
+                                "p95 ms": g["latency_s"]["p95"] * 1e3 if g["latency_s"]["p95"] else None,
+                                "energy mJ": g["energy_j"]["total"] * 1e3 if g["energy_j"]["total"] else None,
+                                "accuracy": g["accuracy"]} for n, g in summary["groups"].items()])
+        parts.append("<h2>Device groups</h2>" + _table(groups))
+    parts.append("<h2>Figures</h2>")
+    parts += [_image(path) for path in figures if path.suffix == ".png"]
+    parts.append("</body></html>")
+    target = folder / "report.html"
+    target.write_text("\n".join(parts), encoding="utf-8")
+    return target

@@ -1,0 +1,243 @@
+"""Sweeps: a grid (or list) of scenario variations x seeds, one result folder per run, resumable.
+
+A sweep file names a base scenario and its factors:
+
+    name: bottlenet-networks
+    scenario: bottlenet-base.yaml          # relative to the sweep file
+    seeds: 3                               # or a list of seeds
+    grid:                                  # cartesian product of the factors' levels
+      network:                             # a factor: a list of levels
+        - {label: 3g, set: {network.uplink.rate_mbps: 1.10, network.radio.technology: 3g}}
+      server.workers: [1, 2, 4]            # a factor named by a dotted path: plain values
+    # or, instead of grid, runs: [{label: ..., set: {...}}, ...]
+
+Each run applies its levels' ``set`` entries as ``--set`` overrides and runs with one seed; its folder is
+``<out>/runs/<run id>`` and is skipped when it already holds a summary, so a killed sweep resumes where it
+stopped. Runs go to a local process pool, or to a Dask cluster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from simsplit.errors import InputError
+from simsplit.scenario import apply_overrides, read_yaml, validate_scenario
+from simsplit.setup import build_setup
+from simsplit.stats import t_interval
+
+METRICS = {
+    "latency_mean_s": lambda s: s["latency_s"]["mean"], "latency_p50_s": lambda s: s["latency_s"]["p50"],
+    "latency_p95_s": lambda s: s["latency_s"]["p95"], "latency_p99_s": lambda s: s["latency_s"]["p99"],
+    "energy_j": lambda s: s["energy_j"]["total"], "compute_j": lambda s: s["energy_j"]["compute"],
+    "uplink_j": lambda s: s["energy_j"]["uplink"], "tail_j": lambda s: s["energy_j"]["tail"],
+    "accuracy": lambda s: s["accuracy"], "throughput_rps": lambda s: s["throughput_rps"],
+    "deadline_miss_rate": lambda s: s["deadline_miss_rate"], "server_utilisation": lambda s: s["server_utilisation"],
+    "completed": lambda s: s["completed"], "dropped": lambda s: s["dropped"],
+}
+"""Per-run numbers taken from each run's summary.json into the tidy tables."""
+
+
+class _Level(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    label: str = Field(min_length=1)
+    set: dict[str, Any]
+
+
+class SweepFile(BaseModel):
+    """The sweep file's schema."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    scenario: str
+    seeds: int | list[int] = 1
+    grid: dict[str, list[Any]] | None = None
+    runs: list[_Level] | None = None
+    report: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run: its factor labels, the overrides they imply, and its seed."""
+
+    labels: tuple[tuple[str, str], ...]
+    overrides: tuple[str, ...]
+    seed: int
+
+    @property
+    def run_id(self) -> str:
+        """Folder name: readable labels plus a short hash of the overrides and seed."""
+        readable = "_".join(f"{k.split('.')[-1]}-{v}" for k, v in self.labels)
+        digest = hashlib.blake2b(repr((self.overrides, self.seed)).encode(), digest_size=4).hexdigest()
+        safe = "".join(c if c.isalnum() or c in "-." else "-" for c in readable)[:80]
+        return f"{safe}_seed-{self.seed}_{digest}"
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A loaded sweep: its name, base scenario file, runs and report options."""
+
+    name: str
+    scenario_path: Path
+    runs: list[Run]
+    factors: list[str]
+    report: dict
+
+
+def _level(factor: str, value: Any, source: str, where: str) -> tuple[str, dict]:
+    if isinstance(value, dict) and "set" in value:
+        try:
+            level = _Level.model_validate(value)
+        except ValidationError as exc:
+            raise InputError(source, where, f"expected {{label, set}}: {exc.errors()[0]['msg']}") from None
+        return level.label, level.set
+    return str(value), {factor: value}
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read a sweep file and expand its runs; every configuration is validated, its files and references
+    checked, before anything runs."""
+    path = Path(path)
+    data = read_yaml(path)
+    try:
+        spec = SweepFile.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InputError(path, ".".join(map(str, err["loc"])) or None, err["msg"]) from None
+    if (spec.grid is None) == (spec.runs is None):
+        raise InputError(path, "grid", "expected exactly one of grid (a product of factors) or runs (a list)")
+    seeds = list(range(spec.seeds)) if isinstance(spec.seeds, int) else spec.seeds
+    scenario_path = (path.parent / spec.scenario).resolve()
+    base = read_yaml(scenario_path)
+    combos: list[list[tuple[str, str, dict]]] = []
+    if spec.grid is not None:
+        factors = list(spec.grid)
+        levels = [[(f, *_level(f, v, str(path), f"grid.{f}.{i}")) for i, v in enumerate(spec.grid[f])] for f in factors]
+        combos = [list(c) for c in itertools.product(*levels)]
+    else:
+        factors = ["run"]
+        combos = [[("run", level.label, level.set)] for level in spec.runs]
+    runs = []
+    for combo in combos:
+        overrides = tuple(f"{k}={json.dumps(v)}" for _, _, sets in combo for k, v in sets.items())
+        labels = tuple((factor, label) for factor, label, _ in combo)
+        data = apply_overrides(base, list(overrides), source=str(path))
+        build_setup(validate_scenario(data, source=f"{path} ({', '.join(f'{f}={l}' for f, l in labels)})",
+                                      base_dir=scenario_path.parent))
+        runs += [Run(labels, overrides, seed) for seed in seeds]
+    return Sweep(spec.name, scenario_path, runs, factors, spec.report)
+
+
+def run_one(scenario_path: str, overrides: tuple[str, ...], seed: int, out_dir: str) -> str:
+    """Run one sweep point into ``out_dir`` (atomically); a top-level function so workers can import it."""
+    from simsplit.scenario import load_scenario
+    from simsplit.simulation import simulate
+    scenario = load_scenario(scenario_path, list(overrides), seed=seed)
+    simulate(scenario).write(out_dir)
+    return out_dir
+
+
+def is_done(folder: Path) -> bool:
+    return (folder / "summary.json").is_file()
+
+
+def run_sweep(sweep: Sweep, out: Path, workers: int = 2, scheduler: str | None = None, limit: int | None = None,
+              progress: Callable[[], None] | None = None) -> tuple[int, int]:
+    """Run the sweep's unfinished runs; return (run now, skipped as finished). ``scheduler``: None for a
+    local process pool, ``local`` for a local Dask cluster, or a Dask scheduler address."""
+    runs_dir = out / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    for stale in runs_dir.glob(".*.partial-*"):  # left by a run killed mid-write
+        shutil.rmtree(stale, ignore_errors=True)
+    todo = [run for run in sweep.runs if not is_done(runs_dir / run.run_id)]
+    skipped = len(sweep.runs) - len(todo)
+    if limit is not None:
+        todo = todo[:limit]
+    args = [(str(sweep.scenario_path), run.overrides, run.seed, str(runs_dir / run.run_id)) for run in todo]
+    if not args:
+        return 0, skipped
+    if scheduler is None:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for future in as_completed([pool.submit(run_one, *a) for a in args]):
+                future.result()
+                if progress is not None:
+                    progress()
+    else:
+        from distributed import Client, LocalCluster, as_completed
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None) if scheduler == "local" else None
+        with Client(cluster if cluster is not None else scheduler) as client:
+            for future in as_completed([client.submit(run_one, *a, pure=False) for a in args]):
+                future.result()
+                if progress is not None:
+                    progress()
+        if cluster is not None:
+            cluster.close()
+    return len(args), skipped
+
+
+def collect(sweep: Sweep, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(one row per finished run, one row per configuration with mean and 95% interval over seeds)."""
+    rows = []
+    for run in sweep.runs:
+        folder = out / "runs" / run.run_id
+        if not is_done(folder):
+            continue
+        summary = json.loads((folder / "summary.json").read_text())
+        row = {factor: label for factor, label in run.labels}
+        row.update(seed=run.seed, run_id=run.run_id)
+        row.update({name: get(summary) for name, get in METRICS.items()})
+        rows.append(row)
+    runs = pd.DataFrame(rows)
+    if runs.empty:
+        return runs, runs
+    order = {factor: list(dict.fromkeys(l for r in sweep.runs for f, l in r.labels if f == factor))
+             for factor in sweep.factors}
+    table = []
+    for key, group in runs.groupby(sweep.factors, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(sweep.factors, key))
+        row["replications"] = len(group)
+        for name in METRICS:
+            values = group[name].dropna().to_numpy(dtype=float)
+            mean, low, high = t_interval(values) if values.size else (math.nan,) * 3
+            row[name], row[f"{name}_low"], row[f"{name}_high"] = mean, low, high
+        table.append(row)
+    table = pd.DataFrame(table)
+    for factor in sweep.factors:
+        for frame in (runs, table):
+            frame[factor] = pd.Categorical(frame[factor], categories=order[factor], ordered=True)
+    sort = list(sweep.factors)
+    return (runs.sort_values(sort + ["seed"]).reset_index(drop=True),
+            table.sort_values(sort).reset_index(drop=True))
+
+
+def write_tables(sweep: Sweep, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Collect and write runs.parquet/.csv and table.parquet/.csv into ``out``."""
+    runs, table = collect(sweep, out)
+    for name, frame in (("runs", runs), ("table", table)):
+        frame.to_parquet(out / f"{name}.parquet", index=False)
+        frame.to_csv(out / f"{name}.csv", index=False)
+    (out / "sweep.json").write_text(json.dumps({"name": sweep.name, "factors": sweep.factors,
+                                                "report": sweep.report}, indent=2) + "\n")
+    return runs, table
+
+
+def numeric(values) -> np.ndarray | None:
+    """The labels as numbers if they all are, else None."""
+    try:
+        return np.array([float(v) for v in values])
+    except (TypeError, ValueError):
+        return None
