@@ -92,12 +92,14 @@ def print_summary(summary: dict) -> None:
 def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
         out: Annotated[Optional[Path], typer.Option(help="Result folder (default results/<scenario name>).")] = None,
         seed: Annotated[Optional[int], typer.Option(help="Override the scenario's seed.")] = None,
+        monitor: Annotated[Optional[float], typer.Option(
+            help="Also sample uplink capacity and server queues every this many seconds (timeseries.parquet).")] = None,
         set_: SetOption = None) -> None:
     """Run a scenario, print its summary, and write its result folder."""
     try:
         scenario = load_scenario(file, set_ or [], seed=seed)
         started = time.perf_counter()
-        result = simulate(scenario)
+        result = simulate(scenario, monitor_period_s=monitor)
     except InputError as exc:
         _fail(exc)
     elapsed = time.perf_counter() - started
@@ -179,7 +181,8 @@ def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML fil
         for name in ("dynamic", "oracle"):
             if chosen is None or name in chosen:
                 result = simulate(with_strategy(scenario, names[name]), seed=seed_list[0], monitor_period_s=0.1)
-                plot_timeseries(result, folder / f"timeseries-{name}.png",
+                plot_timeseries(result.timeseries, result.requests, result.setup.profile.local_split,
+                                scenario.server_list[0].name, folder / f"timeseries-{name}.png",
                                 title=f"{scenario.name}: {name} (seed {seed_list[0]})")
 
     folder = write_folder(out if out is not None else Path("results") / f"{scenario.name}-compare", write)

@@ -31,13 +31,10 @@ def plot_trace(trace, path: str | Path, title: str = "") -> Path:
     return path
 
 
-def plot_timeseries(result, path: str | Path, title: str = "", server: str | None = None) -> Path:
+def plot_timeseries(series, requests, local_split: int, server: str, path: str | Path, title: str = "") -> Path:
     """Three panels over time: the first device's uplink capacity (Mbps), a server's queue length, and the
     split chosen for each request (the first device's highlighted, the others faint)."""
     path = Path(path)
-    series = result.timeseries
-    server = server or result.scenario.server_list[0].name
-    requests = result.requests
     fig, axes = plt.subplots(3, 1, figsize=(9, 6.5), sharex=True, constrained_layout=True)
     axes[0].step(series["at_s"], series["uplink_bps"] / 1e6, where="post", linewidth=0.8)
     axes[0].set_ylabel("uplink\ncapacity (Mbps)")
@@ -53,7 +50,7 @@ def plot_timeseries(result, path: str | Path, title: str = "", server: str | Non
                      label="other devices")
     axes[2].plot(requests.loc[first, "arrival_at_s"], requests.loc[first, "split"], ".", markersize=3,
                  color="tab:blue", label="device 0 (its uplink above)")
-    last = result.setup.profile.local_split
+    last = local_split
     axes[2].set_ylabel("chosen split\n(0 = offload input)")
     axes[2].set_ylim(-0.5, last + 0.5)
     axes[2].axhline(last, color="grey", linewidth=0.5, linestyle=":")
@@ -212,6 +209,6 @@ def plot_breakdown(summary: dict, path: Path, title: str = "") -> list[Path]:
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names, rotation=60, ha="right", fontsize=7)
     ax.set_ylabel("mean latency (ms)")
-    ax.legend(fontsize=7, ncol=2, framealpha=0.9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_title(title, fontsize=10)
     return save(fig, path)

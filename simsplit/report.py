@@ -27,6 +27,16 @@ def figures_for_run(folder: Path) -> list[Path]:
     written = plots.plot_latency_cdf(requests, out / "latency-cdf", title=f"{summary['scenario']}: latency")
     written += plots.plot_breakdown(summary, out / "latency-breakdown",
                                     title=f"{summary['scenario']}: mean latency by stage")
+    if (folder / "timeseries.parquet").is_file():
+        from simsplit.profiles import load_profile
+        from simsplit.scenario import load_scenario
+        scenario = load_scenario(folder / "scenario.yaml")
+        series = pd.read_parquet(folder / "timeseries.parquet")
+        last = load_profile(scenario.model.profile).local_split
+        target = out / "timeseries.png"
+        plots.plot_timeseries(series, requests, last, scenario.server_list[0].name, target,
+                              title=f"{summary['scenario']}: uplink, queue and chosen split over time")
+        written.append(target)
     return written
 
 

@@ -354,6 +354,8 @@ def write_result(result: Result, out_dir: Path) -> Path:
         result.requests.to_parquet(folder / "requests.parquet", index=False)
         if result.probes is not None:
             result.probes.to_parquet(folder / "probes.parquet", index=False)
+        if result.timeseries is not None:
+            result.timeseries.to_parquet(folder / "timeseries.parquet", index=False)
         (folder / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n", encoding="utf-8")
         shutil.copyfile(result.scenario.model.profile, folder / "profile.csv")
         shutil.copyfile(result.scenario.model.payloads, folder / "payloads.csv")

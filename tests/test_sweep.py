@@ -117,3 +117,18 @@ def test_report_of_a_sweep_and_of_a_run(tmp_path):
         assert (out / "figures" / f"{figure}.png").stat().st_size > 5000 and (out / "figures" / f"{figure}.svg").is_file()
     run_page = write_report(out / "runs" / runs["run_id"].iloc[0]).read_text()
     assert run_page.count("<img") == 2 and "Device groups" in run_page
+
+
+def test_run_report_with_time_series(tmp_path):
+    from typer.testing import CliRunner
+
+    from simsplit.cli import app
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", str(REPO / "scenarios" / "dynamic-under-load.yaml"), "--out", str(out),
+                                      "--monitor", "0.5", "--set", "duration_s=30"])
+    assert result.exit_code == 0, result.output
+    series = pd.read_parquet(out / "timeseries.parquet")
+    assert len(series) == 60 and {"at_s", "uplink_bps", "edge_queue", "edge_busy"} <= set(series.columns)
+    assert CliRunner().invoke(app, ["report", str(out)]).exit_code == 0
+    assert (out / "figures" / "timeseries.png").stat().st_size > 5000
+    assert (out / "report.html").read_text().count("<img") == 3
