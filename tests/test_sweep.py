@@ -71,11 +71,15 @@ def test_killed_sweep_resumes(tmp_path):
     command = [sys.executable, "-m", "simsplit.cli", "sweep", str(path), "--out", str(out), "--workers", "1"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(list((out / "runs").glob("*/summary.json"))) < 3:
+    def finished_runs():  # run folders in place (hidden .partial- folders are writes in progress)
+        return {p.parent.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*/summary.json")
+                if not p.parent.name.startswith(".")}
+
+    while time.monotonic() < deadline and len(finished_runs()) < 3:
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    finished = {p.parent.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*/summary.json")}
+    finished = finished_runs()
     assert 3 <= len(finished) < 48
     # every folder in place is complete: a run killed mid-write left at most a hidden partial folder
     for folder in (out / "runs").iterdir():
