@@ -294,6 +294,44 @@ def report_command(folder: Annotated[Path, typer.Argument(help="A run folder or 
     console.print(f"wrote {write_report(folder)}")
 
 
+@app.command("train-bottleneck")
+def train_bottleneck_command(config_file: Annotated[Path, typer.Argument(help="Training configuration (YAML).")],
+                             out: Annotated[Optional[Path], typer.Option(help="Folder (default results/<name>).")] = None
+                             ) -> None:
+    """Train BottleNet units (BottleFit-style) on scikit-learn's digits and write a payload table, a profile
+    of the backbone, the naive-vs-aware comparison and a rate-accuracy plot (needs the ml extra)."""
+    try:
+        from simsplit.bottleneck.train import TrainConfig, train_bottlenecks
+    except ImportError:
+        _fail(InputError("simsplit train-bottleneck", None, "expected torch, torchvision, scikit-learn and Pillow "
+                         "(pip install 'simsplit[ml]')"))
+    from pydantic import ValidationError
+    from rich.progress import Progress
+
+    from simsplit.results import write_folder
+    from simsplit.scenario import read_yaml
+    try:
+        config = TrainConfig.model_validate(read_yaml(config_file))
+    except InputError as exc:
+        _fail(exc)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        _fail(InputError(config_file, ".".join(map(str, err["loc"])) or None, err["msg"]))
+    units = len(config.splits) * len(config.reduced_channels) * (2 if config.naive else 1)
+    total = config.backbone_epochs + units * (config.distil_epochs + config.finetune_epochs)
+    summary = {}
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task(f"training {config.name}", total=total)
+        folder = write_folder(out if out is not None else Path("results") / config.name,
+                              lambda path: summary.update(train_bottlenecks(config, path, lambda: progress.advance(task))))
+    console.print(f"teacher accuracy {summary['teacher_accuracy']:.4f}")
+    for gap in summary["naive_vs_aware"]:
+        console.print(f"split {gap['split']}, {gap['reduced_channels']} channels, JPEG q{gap['quality']}: "
+                      f"aware {gap['aware_accuracy']:.4f}, naive {gap['naive_accuracy']:.4f} "
+                      f"(naive with 8-bit quantisation only {gap['quantised_only_naive_accuracy']:.4f})")
+    console.print(f"wrote {folder}/ (payloads.csv, profile.csv, results.json, rate-accuracy.png)")
+
+
 traces_app = typer.Typer(no_args_is_help=True, help="Inspect and convert bandwidth traces.")
 app.add_typer(traces_app, name="traces")
 FormatOption = Annotated[str, typer.Option("--format", "-f", help="mahimahi | pensieve | csv | gnettrack | mecperf")]

@@ -150,11 +150,20 @@ def measure(architecture: str, batch: int = 1, resolution: int = 224, threads: i
     """Measure ``architecture`` on this machine (see the module docstring); ``split_after`` keeps only
     the split points after those block names."""
     torch.manual_seed(0)
-    torch.set_num_threads(threads)
     blocks = build_blocks(architecture)
     if split_after:
         blocks = merge_blocks(blocks, split_after)
-    x = torch.randn(batch, 3, resolution, resolution)
+    return measure_blocks(architecture, blocks, (batch, 3, resolution, resolution), threads, warmup, repeats,
+                          time_it, progress)
+
+
+def measure_blocks(architecture: str, blocks: list[tuple[str, nn.Module]], input_shape: tuple[int, ...],
+                   threads: int = 2, warmup: int = 3, repeats: int = 10, time_it: bool = True,
+                   progress: Callable[[str], None] | None = None) -> Measurement:
+    """Measure any network given as named blocks on a random input of ``input_shape``."""
+    torch.manual_seed(0)
+    torch.set_num_threads(threads)
+    x = torch.randn(*input_shape)
     whole_input = x
     whole = nn.Sequential(*[b for _, b in blocks])
     measured, inputs = [], []
@@ -233,8 +242,10 @@ def profile_rows(measurement: Measurement, measured_class: str, server_classes: 
 
 def provenance(measurement: Measurement, measured_class: str, mapped_classes: list[str]) -> list[str]:
     """Comment lines recording where and how the profile was measured."""
+    origin = (f"from torchvision {_version('torchvision')} (random weights)" if measurement.architecture in ARCHITECTURES
+              else "as trained by simsplit train-bottleneck")
     lines = [
-        f"{measurement.architecture} from torchvision {_version('torchvision')} (random weights), input "
+        f"{measurement.architecture} {origin}, input "
         f"{'x'.join(map(str, measurement.input_shape))}; split 0 sends the 8-bit input (1 byte per value)",
         f"measured {datetime.date.today().isoformat()} on {platform.machine()} {platform.processor() or platform.platform()}"
         f", torch {torch.__version__}, {measurement.threads} threads, {measurement.warmup} warm-up runs, "

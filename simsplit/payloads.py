@@ -32,6 +32,8 @@ class PayloadEntry:
     """Extra device time (s) to encode the payload."""
     decode_s: float
     """Extra server time (s) to decode it."""
+    bytes_p95: float | None = None
+    """95th percentile of the bytes per inference, when the table was measured (the engine sends the mean)."""
     line: int = field(default=0, compare=False)
 
 
@@ -54,7 +56,7 @@ def load_payloads(path: str | Path) -> PayloadTable:
     """Read and validate a payload CSV. Raise :class:`InputError` naming the line and column."""
     path = Path(path)
     _, rows = read_table(path, required=["split", "bottleneck", "bytes", "accuracy"],
-                         optional=["encode_ms", "decode_ms"])
+                         optional=["encode_ms", "decode_ms", "bytes_p95"])
     entries: dict[tuple[int, str], PayloadEntry] = {}
     for row in rows:
         split = number(path, row, "split", integer=True, minimum=0)
@@ -71,6 +73,7 @@ def load_payloads(path: str | Path) -> PayloadTable:
             accuracy=number(path, row, "accuracy", minimum=0, maximum=1),
             encode_s=number(path, row, "encode_ms", minimum=0, default=0.0) * MS,
             decode_s=number(path, row, "decode_ms", minimum=0, default=0.0) * MS,
+            bytes_p95=number(path, row, "bytes_p95", minimum=0) if row.cells.get("bytes_p95") else None,
             line=row.line)
     return PayloadTable(entries, source=str(path))
 

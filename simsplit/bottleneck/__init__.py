@@ -1,0 +1,1 @@
+"""Compression-aware bottlenecks for split inference, trained with torch (the ``ml`` extra)."""
