@@ -41,13 +41,15 @@ def run(blocks, x, start: int = 0, stop: int | None = None):
 
 
 class BottleneckUnit(nn.Module):
-    """BottleNet's unit: device side reduces channels (1x1 conv, BN, ReLU) and space (strided 3x3 conv, left
-    linear: a ReLU there let 2-channel codes die in short trainings); the channel in between is the codec (JPEG at ``quality``; ``None`` for 8-bit quantisation alone;
+    """BottleNet's unit: device side reduces channels (1x1 conv, BN, leaky ReLU) and space (strided 3x3 conv,
+    linear); plain ReLUs there let 2-channel codes die (a constant code, chance accuracy) in some trainings.
+    The channel in between is the codec (JPEG at ``quality``; ``None`` for 8-bit quantisation alone;
     optionally with BottleNet++ noise); the server side restores space and channels."""
 
     def __init__(self, channels: int, reduced: int, spatial: int = 2):
         super().__init__()
-        self.encoder = nn.Sequential(nn.Conv2d(channels, reduced, 1, bias=False), nn.BatchNorm2d(reduced), nn.ReLU(),
+        self.encoder = nn.Sequential(nn.Conv2d(channels, reduced, 1, bias=False), nn.BatchNorm2d(reduced),
+                                     nn.LeakyReLU(0.1),
                                      nn.Conv2d(reduced, reduced, 3, spatial, 1))
         self.decoder = nn.Sequential(nn.ConvTranspose2d(reduced, reduced, spatial, spatial), nn.ReLU(),
                                      nn.Conv2d(reduced, channels, 1, bias=False), nn.BatchNorm2d(channels), nn.ReLU())

@@ -232,20 +232,24 @@ def plot_rate_accuracy(rows, base: float, gaps, path: Path) -> None:
     from simsplit.plots import plt
     fig, ax = plt.subplots(figsize=(7.5, 4.5), constrained_layout=True)
     keys = sorted({(r["split"], r["bottleneck"].split("-q")[0]) for r in rows})
+    colours = dict(zip(keys, plt.rcParams["axes.prop_cycle"].by_key()["color"] * 5))
     for split, name in keys:
-        points = sorted((r["bytes"], r["accuracy"]) for r in rows if r["split"] == split and r["bottleneck"].startswith(name + "-"))
-        ax.plot([p[0] for p in points], [p[1] for p in points], "o-", markersize=3, label=f"split {split}, {name} (aware)")
+        points = sorted((r["bytes"], r["accuracy"]) for r in rows
+                        if r["split"] == split and r["bottleneck"].startswith(name + "-q") and r["bottleneck"].count("-") == 2)
+        ax.plot([p[0] for p in points], [p[1] for p in points], "o-", markersize=3, color=colours[(split, name)],
+                label=f"split {split}, {name}: aware (solid), naive (dashed)")
     for split, reduced in sorted({(g["split"], g["reduced_channels"]) for g in gaps}):
         mine = [g for g in gaps if g["split"] == split and g["reduced_channels"] == reduced]
         sizes = [next(r["bytes"] for r in rows if r["split"] == split and r["bottleneck"] == f"bn-c{reduced}-q{g['quality']}")
                  for g in mine]
-        ax.plot(sizes, [g["naive_accuracy"] for g in mine], "x--", markersize=4, alpha=0.6,
-                label=f"split {split}, bn-c{reduced} (naive)")
+        ax.plot(sizes, [g["naive_accuracy"] for g in mine], "x--", markersize=4, alpha=0.7,
+                color=colours[(split, f"bn-c{reduced}")])
     ax.axhline(base, color="grey", linestyle=":", label=f"teacher {base:.3f}")
     ax.set_xscale("log")
     ax.set_xlabel("bytes per sample on the wire (log)")
     ax.set_ylabel("top-1 accuracy (test)")
     ax.legend(fontsize=7, loc="lower right", framealpha=0.9)
-    ax.set_title("rate-accuracy: one unit per (split, channels), JPEG quality as the rate knob", fontsize=10)
+    ax.set_title("rate-accuracy: one unit per (split, channels), JPEG quality as the rate knob\n"
+                 "naive = trained without the codec, evaluated with it", fontsize=10)
     fig.savefig(path, dpi=120)
     plt.close(fig)
