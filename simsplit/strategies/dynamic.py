@@ -17,13 +17,8 @@ from simsplit.strategies.estimators import Feed, build_estimator
 from simsplit.strategies.predict import DeviceModel, Option, predict, score
 
 
-def _pick(options: list[Option], key) -> Option:
-    return min(options, key=key)
-
-
-class DynamicStrategy:
-    """Predict every option's latency and energy from the estimates; choose by the objective under the
-    deadline; switch only for a relative gain above ``hysteresis`` and after ``min_dwell_s``."""
+class _Adaptive:
+    """What every adaptive strategy holds: its options, the device's model of itself, its configuration."""
 
     needs_truth = False
 
@@ -33,6 +28,14 @@ class DynamicStrategy:
         self.config = config
         self.deadline_s = deadline_s
         self.label = label
+
+
+class DynamicStrategy(_Adaptive):
+    """Predict every option's latency and energy from the estimates; choose by the objective under the
+    deadline; switch only for a relative gain above ``hysteresis`` and after ``min_dwell_s``."""
+
+    def __init__(self, options: list[Option], device: DeviceModel, config, deadline_s: float | None, label: str):
+        super().__init__(options, device, config, deadline_s, label)
         self._up = Feed(build_estimator(config.estimator))
         self._down = Feed(build_estimator(config.estimator))
         self._prior_up_bps = config.initial_uplink_mbps * 1e6
@@ -85,7 +88,7 @@ class DynamicStrategy:
         return self._current.decision
 
 
-class NeurosurgeonStrategy:
+class NeurosurgeonStrategy(_Adaptive):
     """Neurosurgeon (Kang et al., ASPLOS 2017): T(p) = head(p) + bytes(p) / B + K tail(p) at the current
     bandwidth B (the device's latest throughput sample, its probes' included), K a server-load factor;
     argmin latency or mobile energy.
@@ -94,13 +97,8 @@ class NeurosurgeonStrategy:
     (jobs ahead of a new one per worker, each about one tail) — our reading of the paper's load factor.
     """
 
-    needs_truth = False
-
     def __init__(self, options: list[Option], device: DeviceModel, config, label: str):
-        self.options = options
-        self.device = device
-        self.config = config
-        self.label = label
+        super().__init__(options, device, config, None, label)
         self._prior_bps = config.initial_uplink_mbps * 1e6
 
     def _load_factor(self, observation: Observation) -> float:
@@ -123,10 +121,10 @@ class NeurosurgeonStrategy:
                     0.0 if option.local else device.alpha_up_w_per_bps * option.bits_up + device.beta_w * up_s)
             return option.head_s + (0.0 if option.local else up_s + k * option.service_s)
 
-        return _pick(self.options, cost).decision
+        return min(self.options, key=cost).decision
 
 
-class EdgentStrategy:
+class EdgentStrategy(_Adaptive):
     """Edgent's configuration map (Li et al., 2018/2019): offline, for each bandwidth state of a trace, the
     option with the highest accuracy whose predicted latency meets the deadline (else the fastest); online,
     the map is looked up when a change-point detector on the device's observed throughput fires.
@@ -136,11 +134,9 @@ class EdgentStrategy:
     the paper's Bayesian online change-point detection), and moves to the state of their median.
     """
 
-    needs_truth = False
-
     def __init__(self, options: list[Option], device: DeviceModel, config, deadline_s: float | None,
                  trace_rates_bps: np.ndarray, trace_weights: np.ndarray, label: str):
-        self.label = label
+        super().__init__(options, device, config, deadline_s, label)
         self.run = config.run
         order = np.argsort(trace_rates_bps)
         rates, weights = trace_rates_bps[order], trace_weights[order]
@@ -178,17 +174,13 @@ class EdgentStrategy:
         return self.map[self.state]
 
 
-class OracleStrategy:
+class OracleStrategy(_Adaptive):
     """Chooses each request's option with the simulator's true channel and queue state (``bind``)."""
 
     needs_truth = True
 
     def __init__(self, options: list[Option], device: DeviceModel, config, deadline_s: float | None, label: str):
-        self.options = options
-        self.device = device
-        self.config = config
-        self.deadline_s = deadline_s
-        self.label = label
+        super().__init__(options, device, config, deadline_s, label)
         self._truth = None
 
     def bind(self, truth) -> None:
