@@ -119,13 +119,11 @@ class Engine:
         multiplier = config.service_variability.multiplier
         factor = BlockSampler(streams.generator(f"{prefix}/service"), multiplier.draw) if multiplier.is_random else None
         batching = config.batching
-        server = EdgeServer(self.env, workers=config.workers, on_done=self._after_service,
+        server = EdgeServer(self.env, workers=config.workers, on_done=self._after_service, name=config.name,
                             queue_capacity=config.queue_capacity, discipline=config.discipline,
                             max_batch=batching.max_batch, max_wait_s=batching.max_wait_ms * 1e-3,
                             mix_kinds=batching.mix_kinds, batch_factor=batching.scaling.factor,
                             service_factor=factor, drop_expired=config.drop_expired, on_expired=self._on_expired)
-        server.name = config.name
-        server.background_streams = []
         for k, load in enumerate(config.background):
             rng = streams.generator(f"{prefix}/background/{k}")
             job_factor = load.service_variability.multiplier

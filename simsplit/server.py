@@ -40,7 +40,7 @@ class ServiceIntervals:
 class EdgeServer:
     """One server. Raise a ValueError if ``workers < 1``, ``queue_capacity < 0`` or ``max_batch < 1``."""
 
-    def __init__(self, env: simpy.Environment, *, workers: int, on_done: Callable[[Any], None],
+    def __init__(self, env: simpy.Environment, *, workers: int, on_done: Callable[[Any], None], name: str = "edge",
                  queue_capacity: int | None = None, discipline: str = "fifo", max_batch: int = 1,
                  max_wait_s: float = 0.0, mix_kinds: bool = False,
                  batch_factor: Callable[[int], float] = lambda b: 1.0,
@@ -54,6 +54,9 @@ class EdgeServer:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
         if discipline not in ("fifo", "edf"):
             raise ValueError(f"discipline must be fifo or edf, got {discipline!r}")
+        self.name = name
+        self.background_streams: list = []
+        """Other tenants' job streams feeding this server (see :mod:`simsplit.background`)."""
         self._env = env
         self._workers = workers
         self._idle = workers
