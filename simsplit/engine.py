@@ -207,13 +207,18 @@ class Engine:
         device.radio.note(up_end)
         request.bits_up = bits
         request.promotion_s = send_at - head_end
-        request.uplink_wait_s = up_start - send_at
-        request.uplink_start_at_s = up_start
-        request.uplink_s = up_end - up_start
+        self._uplink_done(request, send_at, up_start, up_end, lost)
+
+    def _uplink_done(self, request: Request, ready_at: float, start: float, end: float, lost: bool) -> None:
+        """Record an upload (ready, started, ended at, s) and send the request on: to the server, or lost."""
+        request.uplink_wait_s = start - ready_at
+        request.uplink_start_at_s = start
+        request.uplink_s = end - start
         if lost:
-            self._schedule(up_end, request, self._on_lost)
+            self._schedule(end, request, self._on_lost)
         else:
-            self._schedule(up_end + device.uplink.delay_s + plan.extra_rtt_s / 2, request, self._on_server_arrival)
+            delay = self.devices[request.device].uplink.delay_s + request.plan.extra_rtt_s / 2
+            self._schedule(end + delay, request, self._on_server_arrival)
 
     # ------------------------------------------------------------ shared links (events at every step)
     def _on_uplink_ready(self, event) -> None:
@@ -239,17 +244,9 @@ class Engine:
 
     def _uplink_sent(self, job, start: float, end: float) -> None:
         request, ready_at, _, extra_s, lost = job
-        device = self.devices[request.device]
         end += extra_s  # retransmission feedback after the last bit
-        device.radio.finish(end)
-        request.uplink_wait_s = start - ready_at
-        request.uplink_start_at_s = start
-        request.uplink_s = end - start
-        if lost:
-            self._schedule(end, request, self._on_lost)
-        else:
-            self._schedule(end + device.uplink.delay_s + request.plan.extra_rtt_s / 2, request,
-                           self._on_server_arrival)
+        self.devices[request.device].radio.finish(end)
+        self._uplink_done(request, ready_at, start, end, lost)
 
     def _submit_downlink(self, event) -> None:
         self._send_down(event._value)
@@ -261,9 +258,13 @@ class Engine:
 
     def _downlink_sent(self, job, start: float, end: float) -> None:
         request, ready_at, _, extra_s, lost = job
-        device = self.devices[request.device]
         end += extra_s
-        device.radio.finish(end)
+        self.devices[request.device].radio.finish(end)
+        self._downlink_done(request, ready_at, start, end, lost)
+
+    def _downlink_done(self, request: Request, ready_at: float, start: float, end: float, lost: bool) -> None:
+        """Record a result's download (ready, started, ended at, s) and finish the request, or lose it."""
+        device = self.devices[request.device]
         request.downlink_wait_s = start - ready_at
         request.downlink_start_at_s = start
         request.downlink_s = end - start
@@ -316,15 +317,7 @@ class Engine:
         down_start, down_end = device.downlink.reserve(send_at, bits, extra_s)
         device.radio.note(down_end)
         request.bits_down = bits
-        request.downlink_wait_s = down_start - send_at
-        request.downlink_start_at_s = down_start
-        request.downlink_s = down_end - down_start
-        request.propagation_s = device.uplink.delay_s + device.downlink.delay_s + request.plan.extra_rtt_s
-        if lost:
-            self._schedule(down_end, request, self._on_lost)
-            return
-        request.finish_at_s = down_end + device.downlink.delay_s + request.plan.extra_rtt_s / 2
-        self._schedule(request.finish_at_s, request, self._on_result)
+        self._downlink_done(request, send_at, down_start, down_end, lost)
 
     def _on_result(self, event) -> None:
         request = event._value
