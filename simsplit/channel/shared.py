@@ -22,8 +22,8 @@ from simsplit.channel.base import Channel
 Sent = Callable[[Any, float, float], None]
 
 
-class SharedFifoLink:
-    """One transfer at a time over ``channel``, in the order transfers become ready."""
+class _SharedLink:
+    """What every shared link holds: the clock, the cell's capacity and the one-way delay (s)."""
 
     shared = True
 
@@ -31,6 +31,13 @@ class SharedFifoLink:
         self.env = env
         self.channel = channel
         self.delay_s = float(delay_s)
+
+
+class SharedFifoLink(_SharedLink):
+    """One transfer at a time over ``channel``, in the order transfers become ready."""
+
+    def __init__(self, env: simpy.Environment, channel: Channel, delay_s: float = 0.0):
+        super().__init__(env, channel, delay_s)
         self._queue: deque = deque()
         self._busy = False
 
@@ -69,15 +76,11 @@ class _Flow:
         self.on_sent = on_sent
 
 
-class ProcessorSharingLink:
+class ProcessorSharingLink(_SharedLink):
     """All ready transfers send at once, each at an equal share r(t)/n of the capacity."""
 
-    shared = True
-
     def __init__(self, env: simpy.Environment, channel: Channel, delay_s: float = 0.0):
-        self.env = env
-        self.channel = channel
-        self.delay_s = float(delay_s)
+        super().__init__(env, channel, delay_s)
         self._flows: list[_Flow] = []
         self._updated_at_s = 0.0
         self._version = 0
