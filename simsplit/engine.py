@@ -165,8 +165,7 @@ class Engine:
     def _schedule_arrival(self, device: _Device, now_s: float) -> None:
         at = device.arrivals.next_at(now_s)
         if at < self.end_s:
-            event = self.env.timeout(at - self.env.now, (device, at))
-            event.callbacks.append(self._on_arrival)
+            self._schedule(at, (device, at), self._on_arrival)
 
     def _on_arrival(self, event) -> None:
         device, at = event._value
