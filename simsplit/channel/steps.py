@@ -104,4 +104,9 @@ class StepChannel(Channel):
             return math.inf
         periods = math.ceil(passes) - 1
         within = target - periods * self._period_bits
+        # rounding can put the remainder an ulp outside (0, period_bits]; it belongs inside that pass
+        if within <= 0.0:
+            periods -= 1
+            within += self._period_bits
+        within = min(within, self._period_bits)
         return max(periods * self.period_s + self._time_within(within), start_s)
