@@ -1,0 +1,48 @@
+"""Every shipped scenario's summary, pinned: a refactor must leave the numbers bit for bit as they were.
+
+Regenerate (only for a change of results by design, stated in the commit):
+``python tests/test_pinned.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PINNED = REPO / "tests" / "data" / "pinned-summaries.json"
+SCENARIOS = sorted(p.name for p in (REPO / "scenarios").glob("*.yaml"))
+
+
+def essentials(summary: dict) -> dict:
+    """The numbers a user reads, as exact reprs (intervals excluded: their method is pinned by theory tests)."""
+    def block(b: dict) -> dict:
+        return {"counts": [b[k] for k in ("generated", "completed", "dropped", "lost", "timed_out", "in_flight")],
+                "latency_s": {k: repr(b["latency_s"][k]) for k in ("mean", "p50", "p95", "p99")},
+                "energy_j": {k: repr(v) for k, v in b["energy_j"].items()},
+                "accuracy": repr(b["accuracy"]), "switches": b["switches"],
+                "deadline_miss_rate": repr(b["deadline_miss_rate"])}
+    return {"overall": block(summary), "groups": {n: block(g) for n, g in summary["groups"].items()},
+            "servers": {n: {k: repr(v) for k, v in s.items()} for n, s in summary["servers"].items()}}
+
+
+def current(name: str) -> dict:
+    from simsplit.simulation import simulate
+    return essentials(simulate(REPO / "scenarios" / name).summary)
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_shipped_scenario_summary_is_pinned(name):
+    pinned = json.loads(PINNED.read_text())
+    assert name in pinned, f"{name} has no pinned summary: run python tests/test_pinned.py"
+    assert current(name) == pinned[name]
+
+
+if __name__ == "__main__":
+    names = sys.argv[1:] or SCENARIOS
+    pinned = json.loads(PINNED.read_text()) if PINNED.is_file() else {}
+    pinned.update({name: current(name) for name in names})
+    PINNED.write_text(json.dumps(pinned, indent=1, sort_keys=True) + "\n")
