@@ -19,6 +19,7 @@ from pydantic import NonNegativeFloat, NonNegativeInt, field_validator, model_va
 
 from simsplit.channel import StepChannel
 from simsplit.errors import InputError
+from simsplit.yamlio import YamlProblem, load_yaml
 from simsplit.variability import Multiplier
 
 MBPS = 1e6
@@ -37,7 +38,9 @@ class FieldValueError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown fields, ``inf``/``nan``, ``true`` for a number and ``1.0`` for an integer are all errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 # ---------------------------------------------------------------- arrivals
@@ -601,7 +604,7 @@ class Scenario(_Strict):
     """One simulated experiment."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    seed: int = 0
+    seed: NonNegativeInt = 0
     duration_s: PositiveFloat
     warmup_s: NonNegativeFloat = 0.0
     deadline_s: PositiveFloat | None = None
@@ -661,20 +664,20 @@ class Scenario(_Strict):
 
 # ---------------------------------------------------------------- loading and errors
 def read_yaml(path: Path) -> Any:
-    """Parsed YAML of ``path``; InputError for a missing file or a syntax error (with its line)."""
+    """Parsed YAML of ``path`` (:func:`simsplit.yamlio.load_yaml`: duplicate keys, base-60 numbers and alias
+    bombs refused); InputError for a missing file or bad YAML, with its line and column."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError(path, None, "file not found") from None
+    except IsADirectoryError:
+        raise InputError(path, None, "expected a file, got a folder") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(path, None, f"cannot read: {exc}") from None
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(path, where, f"expected valid YAML, got a syntax error: {problem}") from None
+        return load_yaml(text)
+    except YamlProblem as exc:
+        raise InputError(path, exc.where, str(exc)) from None
 
 
 def _unshared_copy(value: Any) -> Any:
@@ -700,8 +703,8 @@ def apply_overrides(data: dict, overrides: list[str], source: str = "--set") -> 
         path, text = item.split("=", 1)
         keys = path.strip().split(".")
         try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
+            value = load_yaml(text)
+        except YamlProblem:
             value = text
         node = data
         for depth, key in enumerate(keys):
@@ -784,6 +787,7 @@ def _message(err: dict) -> str:
         "int_parsing": lambda: "expected an integer", "int_type": lambda: "expected an integer",
         "int_from_float": lambda: "expected an integer",
         "string_type": lambda: "expected a string", "bool_parsing": lambda: "expected true or false",
+        "bool_type": lambda: "expected true or false",
         "list_type": lambda: "expected a list", "model_type": lambda: "expected a mapping",
         "dict_type": lambda: "expected a mapping",
         "literal_error": lambda: f"expected {ctx.get('expected')}",

@@ -116,7 +116,7 @@ def test_payload_split_beyond_profile(tmp_path):
 
 def test_yaml_syntax_error_names_the_line(tmp_path):
     path = write(tmp_path, "bad.yaml", "name: x\nseed: [1, 2\nduration_s: 3\n")
-    with pytest.raises(InputError, match=r"bad\.yaml: line \d+: expected valid YAML"):
+    with pytest.raises(InputError, match=r"bad\.yaml: line \d+, column \d+: expected valid YAML"):
         load_scenario(path)
 
 
