@@ -1,8 +1,14 @@
-"""Command line: ``simsplit run | validate``. Parses arguments and calls the library; nothing more."""
+"""Command line: ``simsplit run | validate | compare | sweep | plot | report | profile | train-bottleneck |
+traces``. Parses arguments, checks them, and calls the library; nothing more.
+
+Every usage or input error prints one line (``error: ...``) and exits with status 2; Ctrl-C exits 130.
+"""
 
 from __future__ import annotations
 
+import math
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -12,15 +18,20 @@ from rich.console import Console
 from rich.table import Table
 
 from simsplit.errors import InputError
+from simsplit.feasibility import check_feasible
+from simsplit.outdir import claim, write_folder
 from simsplit.scenario import load_scenario
 from simsplit.setup import build_setup
 from simsplit.simulation import simulate
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="simsplit: simulate split-inference offloading.")
 console = Console(width=max(shutil.get_terminal_size((120, 24)).columns, 120))
 err_console = Console(stderr=True)
 
+ForceOption = Annotated[bool, typer.Option("--force", help="Run even if the estimated work or memory exceeds "
+                                                            "what this machine can do.")]
 SetOption = Annotated[Optional[list[str]], typer.Option(
     "--set", help="Override a scenario field: dotted.path=value (repeatable), e.g. network.uplink.rate_mbps=10.")]
 
@@ -28,6 +39,25 @@ SetOption = Annotated[Optional[list[str]], typer.Option(
 def _fail(exc: InputError) -> None:
     err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(2)
+
+
+def _positive(value: float | None, option: str) -> None:
+    """Exit 2 unless ``value`` is None or a finite number > 0."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        _fail(InputError(option, None, f"expected a finite number > 0, got {value:g}"))
+
+
+def _version(value: bool) -> None:
+    if value:
+        from simsplit import __version__
+        console.print(f"simsplit {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """simsplit: simulate split-inference offloading."""
 
 
 def _ms(value: float | None) -> str:
@@ -91,44 +121,51 @@ def print_summary(summary: dict) -> None:
 @app.command()
 def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
         out: Annotated[Optional[Path], typer.Option(help="Result folder (default results/<scenario name>).")] = None,
-        seed: Annotated[Optional[int], typer.Option(help="Override the scenario's seed.")] = None,
+        seed: Annotated[Optional[int], typer.Option(min=0, help="Override the scenario's seed.")] = None,
         monitor: Annotated[Optional[float], typer.Option(
             help="Also sample uplink capacity and server queues every this many seconds (timeseries.parquet).")] = None,
+        force: ForceOption = False,
         set_: SetOption = None) -> None:
     """Run a scenario, print its summary, and write its result folder."""
+    _positive(monitor, "--monitor")
     try:
         scenario = load_scenario(file, set_ or [], seed=seed)
-        started = time.perf_counter()
-        result = simulate(scenario, monitor_period_s=monitor)
+        setup = build_setup(scenario)
+        check_feasible(setup, monitor_period_s=monitor, force=force)
+        with claim(out if out is not None else Path("results") / scenario.name) as target:
+            started = time.perf_counter()
+            result = simulate(scenario, monitor_period_s=monitor)
+            elapsed = time.perf_counter() - started
+            folder = result.write(target)
     except InputError as exc:
         _fail(exc)
-    elapsed = time.perf_counter() - started
-    folder = result.write(out if out is not None else Path("results") / scenario.name)
     print_summary(result.summary)
     console.print(f"{len(result.requests)} requests simulated in {elapsed:.2f} s; wrote {folder}/")
 
 
 @app.command()
 def validate(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
-             set_: SetOption = None) -> None:
+             force: ForceOption = False, set_: SetOption = None) -> None:
     """Check a scenario and every file it references, without running it."""
     try:
         scenario = load_scenario(file, set_ or [])
         setup = build_setup(scenario)
+        estimate = check_feasible(setup, force=force)
     except InputError as exc:
         _fail(exc)
     devices = sum(g.group.count for g in setup.groups)
     console.print(f"{file}: ok ({len(setup.groups)} device groups, {devices} devices, "
-                  f"{len(setup.profile.names)} split points, {len(setup.payloads.entries)} payload rows)")
+                  f"{len(setup.profile.names)} split points, {len(setup.payloads.entries)} payload rows; "
+                  f"{estimate.describe()})")
 
 
 @app.command("compare")
 def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
-                    seeds: Annotated[int, typer.Option(help="Replications (seeds) per strategy.")] = 5,
+                    seeds: Annotated[int, typer.Option(min=1, max=1000, help="Replications (seeds) per strategy.")] = 5,
                     out: Annotated[Optional[Path], typer.Option(help="Folder (default results/<name>-compare).")] = None,
                     only: Annotated[Optional[list[str]], typer.Option(
                         help="Run only this strategy (repeatable), e.g. --only dynamic --only 'fixed(1, bottlenet)'.")] = None,
-                    set_: SetOption = None) -> None:
+                    force: ForceOption = False, set_: SetOption = None) -> None:
     """Run every strategy (local, full offload, each fixed split, Neurosurgeon, Edgent, dynamic, oracle) over
     several seeds; print means with 95% intervals and regret against the oracle; write tables and a figure."""
     import numpy as np
@@ -136,16 +173,23 @@ def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML fil
 
     from simsplit.compare import compare, variants, with_strategy
     from simsplit.plots import plot_timeseries
-    from simsplit.results import write_folder
 
     try:
         scenario = load_scenario(file, set_ or [])
         names = variants(scenario)
     except InputError as exc:
         _fail(exc)
-    chosen = list(only) if only else None
+    chosen = list(dict.fromkeys(only)) if only else None
     if chosen is not None and any(n not in names for n in chosen):
         _fail(InputError("--only", None, f"expected names among {list(names)}, got {chosen}"))
+    target = out if out is not None else Path("results") / f"{scenario.name}-compare"
+    try:
+        for name in chosen or names:
+            check_feasible(build_setup(with_strategy(scenario, names[name])), runs=seeds, force=force)
+        held = claim(target)
+        held.__enter__()
+    except InputError as exc:
+        _fail(exc)
     seed_list = [int(s) for s in np.random.SeedSequence(scenario.seed).generate_state(seeds)]
     total = len(chosen or names) * seeds
     with Progress(console=err_console, transient=True) as progress:
@@ -185,7 +229,10 @@ def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML fil
                                 scenario.server_list[0].name, folder / f"timeseries-{name}.png",
                                 title=f"{scenario.name}: {name} (seed {seed_list[0]})")
 
-    folder = write_folder(out if out is not None else Path("results") / f"{scenario.name}-compare", write)
+    try:
+        folder = write_folder(target, write, kind="compare")
+    finally:
+        held.__exit__(None, None, None)
     console.print(f"wrote {folder}/")
 
 
@@ -251,26 +298,43 @@ def profile_command(model: Annotated[str, typer.Argument(help="resnet18 | resnet
 @app.command("sweep")
 def sweep_command(file: Annotated[Path, typer.Argument(help="Sweep YAML file.")],
                   out: Annotated[Optional[Path], typer.Option(help="Folder (default results/<sweep name>).")] = None,
-                  workers: Annotated[int, typer.Option(help="Parallel runs.")] = 2,
+                  workers: Annotated[int, typer.Option(min=1, max=512, help="Parallel runs.")] = 2,
                   scheduler: Annotated[Optional[str], typer.Option(
                       help="Run on Dask: 'local' starts a local cluster, else a scheduler address.")] = None,
-                  limit: Annotated[Optional[int], typer.Option(help="Run at most this many unfinished runs.")] = None) -> None:
+                  limit: Annotated[Optional[int], typer.Option(min=0, help="Run at most this many unfinished runs.")] = None,
+                  force: ForceOption = False) -> None:
     """Run a grid of scenario variations x seeds (skipping finished runs) and write the combined tables."""
     from rich.progress import Progress
 
     from simsplit.sweep import load_sweep, run_sweep, write_tables
+    from simsplit.outdir import is_ours, mark
+    from simsplit.sweep import is_done
     try:
-        sweep = load_sweep(file)
+        sweep = load_sweep(file, force=force)
+        held = claim(out if out is not None else Path("results") / sweep.name)
+        folder = held.__enter__()
     except InputError as exc:
         _fail(exc)
-    folder = out if out is not None else Path("results") / sweep.name
-    folder.mkdir(parents=True, exist_ok=True)
-    with Progress(console=err_console, transient=True) as progress:
-        task = progress.add_task(f"sweep {sweep.name}", total=len(sweep.runs))
-        done_before = sum(1 for run in sweep.runs if (folder / "runs" / run.run_id / "summary.json").is_file())
-        progress.advance(task, done_before)
-        ran, skipped = run_sweep(sweep, folder, workers, scheduler, limit, progress=lambda: progress.advance(task))
-    runs, table = write_tables(sweep, folder)
+    try:
+        if not is_ours(folder):
+            folder.mkdir(parents=True, exist_ok=True)
+            mark(folder, "sweep")
+        with Progress(console=err_console, transient=True) as progress:
+            task = progress.add_task(f"sweep {sweep.name}", total=len(sweep.runs))
+            progress.advance(task, sum(1 for run in sweep.runs if is_done(folder / "runs" / run.run_id, run.key)))
+            try:
+                ran, skipped = run_sweep(sweep, folder, workers, scheduler, limit,
+                                         progress=lambda: progress.advance(task))
+            except InputError as exc:
+                _fail(exc)
+            except KeyboardInterrupt:
+                runs, _ = write_tables(sweep, folder)
+                err_console.print(f"interrupted: {len(runs)} of {len(sweep.runs)} runs complete; tables written; "
+                                  "run the same command again to resume", markup=False, highlight=False)
+                raise typer.Exit(130) from None
+        runs, table = write_tables(sweep, folder)
+    finally:
+        held.__exit__(None, None, None)
     console.print(f"{sweep.name}: {ran} runs now, {skipped} already finished, {len(runs)} of {len(sweep.runs)} "
                   f"complete; wrote {folder}/table.parquet ({len(table)} configurations)")
 
@@ -308,7 +372,6 @@ def train_bottleneck_command(config_file: Annotated[Path, typer.Argument(help="T
     from pydantic import ValidationError
     from rich.progress import Progress
 
-    from simsplit.results import write_folder
     from simsplit.scenario import read_yaml
     try:
         config = TrainConfig.model_validate(read_yaml(config_file))
@@ -322,8 +385,13 @@ def train_bottleneck_command(config_file: Annotated[Path, typer.Argument(help="T
     summary = {}
     with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task(f"training {config.name}", total=total)
-        folder = write_folder(out if out is not None else Path("results") / config.name,
-                              lambda path: summary.update(train_bottlenecks(config, path, lambda: progress.advance(task))))
+        try:
+            folder = write_folder(out if out is not None else Path("results") / config.name,
+                                  lambda path: summary.update(train_bottlenecks(config, path,
+                                                                                lambda: progress.advance(task))),
+                                  kind="training")
+        except InputError as exc:
+            _fail(exc)
     console.print(f"teacher accuracy {summary['teacher_accuracy']:.4f}")
     for gap in summary["naive_vs_aware"]:
         console.print(f"split {gap['split']}, {gap['reduced_channels']} channels, JPEG q{gap['quality']}: "
@@ -340,6 +408,15 @@ FormatOption = Annotated[str, typer.Option("--format", "-f", help="mahimahi | pe
 def _read(file: Path, fmt: str, window_ms: float | None, direction: str | None):
     """The trace, or exit 2 with the reader's one-line error."""
     from simsplit.channel.traces import read_trace
+    _positive(window_ms, "--window-ms")
+    if direction is not None and direction not in ("down", "up"):
+        _fail(InputError("--direction", None, f"expected down or up, got {direction!r}"))
+    if fmt not in ("mahimahi", "pensieve", "csv", "gnettrack", "mecperf"):
+        _fail(InputError("--format", None, f"expected mahimahi, pensieve, csv, gnettrack or mecperf, got {fmt!r}"))
+    if window_ms is not None and fmt != "mahimahi":
+        _fail(InputError("--window-ms", None, f"only a mahimahi trace takes --window-ms, got format {fmt}"))
+    if direction is not None and fmt != "gnettrack":
+        _fail(InputError("--direction", None, f"only a gnettrack trace takes --direction, got format {fmt}"))
     options = {}
     if window_ms is not None:
         options["window_ms"] = window_ms
@@ -379,19 +456,52 @@ def traces_convert(file: Annotated[Path, typer.Argument(help="Trace file to read
                    out: Annotated[Path, typer.Argument(help="File to write.")], fmt: FormatOption,
                    to: Annotated[str, typer.Option(help="csv | pensieve | mahimahi")] = "csv",
                    window_ms: Annotated[Optional[float], typer.Option(help="Mahimahi bin width (ms).")] = None,
-                   direction: Annotated[Optional[str], typer.Option(help="gnettrack: down or up.")] = None) -> None:
+                   direction: Annotated[Optional[str], typer.Option(help="gnettrack: down or up.")] = None,
+                   overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT if it exists.")] = False
+                   ) -> None:
     """Write a trace in another format (same step function)."""
     from simsplit.channel.traces import write_trace
-    trace = _read(file, fmt, window_ms, direction)
     if to not in ("csv", "pensieve", "mahimahi"):
         _fail(InputError("--to", None, f"expected csv, pensieve or mahimahi, got {to!r}"))
-    write_trace(trace, out, to)
+    if out.exists() and not (overwrite and out.is_file()):
+        _fail(InputError(out, None, "exists already; pass --overwrite to replace a file"))
+    trace = _read(file, fmt, window_ms, direction)
+    try:
+        write_trace(trace, out, to)
+    except OSError as exc:
+        _fail(InputError(out, None, f"cannot write: {exc.strerror}"))
     console.print(f"wrote {out} ({to})")
 
 
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line on ``argv`` (default: sys.argv); usage errors become one line and status 2."""
+    import click
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="simsplit", standalone_mode=False)
+        return code if isinstance(code, int) else 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except click.UsageError as exc:
+        where = f"simsplit {exc.ctx.command_path.split(' ', 1)[1]}" if exc.ctx and " " in exc.ctx.command_path \
+            else "simsplit"
+        err_console.print(f"error: {where}: {exc.format_message()}".replace("\n", " "), markup=False,
+                          highlight=False, soft_wrap=True)
+        return 2
+    except click.Abort:
+        err_console.print("interrupted", markup=False, highlight=False)
+        return 130
+    except KeyboardInterrupt:
+        err_console.print("interrupted", markup=False, highlight=False)
+        return 130
+
+
+def entry_point() -> None:
+    """The ``simsplit`` console script."""
+    sys.exit(main())
 
 
 if __name__ == "__main__":
-    main()
+    entry_point()

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +12,7 @@ import pandas as pd
 
 from simsplit.energy import compute_j, radio_tails, transfer_j
 from simsplit.engine import RunOutput
+from simsplit.outdir import write_folder
 from simsplit.records import COMPLETED, DROPPED, IN_FLIGHT, LOST, TIMED_OUT, status_categorical
 from simsplit.scenario import Scenario, to_yaml
 from simsplit.setup import BITS_PER_BYTE, Setup
@@ -324,31 +322,11 @@ def _json_safe(value):
     return value
 
 
-def write_folder(out_dir: Path, write) -> Path:
-    """Call ``write(folder)`` on a temporary sibling of ``out_dir`` and move it into place only if it
-    succeeds: a failure leaves no half-written folder and never replaces a good one."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
-    try:
-        write(partial)
-        if out_dir.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-            os.replace(out_dir, retired / "previous")
-            os.replace(partial, out_dir)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(partial, out_dir)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    return out_dir
-
-
 def write_result(result: Result, out_dir: Path) -> Path:
-    """Write ``requests.parquet`` (and ``probes.parquet``), ``summary.json`` and ``scenario.yaml`` (resolved,
-    pointing at copies of the profile and payload table beside it) into ``out_dir``, atomically
-    (:func:`write_folder`)."""
+    """Write ``requests.parquet`` (and ``probes.parquet``, ``timeseries.parquet``), ``summary.json`` and
+    ``scenario.yaml`` (resolved, pointing at copies of every input file beside it: profile, payload table,
+    traces) into ``out_dir``, atomically (:func:`simsplit.outdir.write_folder`)."""
+    from simsplit.provenance import portable_copy
 
     def write(folder: Path) -> None:
         result.requests.to_parquet(folder / "requests.parquet", index=False)
@@ -356,11 +334,9 @@ def write_result(result: Result, out_dir: Path) -> Path:
             result.probes.to_parquet(folder / "probes.parquet", index=False)
         if result.timeseries is not None:
             result.timeseries.to_parquet(folder / "timeseries.parquet", index=False)
-        (folder / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n", encoding="utf-8")
-        shutil.copyfile(result.scenario.model.profile, folder / "profile.csv")
-        shutil.copyfile(result.scenario.model.payloads, folder / "payloads.csv")
-        portable = result.scenario.model_copy(update={"model": result.scenario.model.model_copy(
-            update={"profile": "profile.csv", "payloads": "payloads.csv"})})
+        (folder / "summary.json").write_text(json.dumps(result.summary, indent=2, allow_nan=False) + "\n",
+                                             encoding="utf-8")
+        portable = portable_copy(result.scenario, folder)
         (folder / "scenario.yaml").write_text(to_yaml(portable), encoding="utf-8")
 
-    return write_folder(Path(out_dir), write)
+    return write_folder(Path(out_dir), write, kind="run")

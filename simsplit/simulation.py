@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from simsplit.engine import Engine
+from simsplit.provenance import provenance, run_key
 from simsplit.results import Result, build_probes, build_requests, summarise
 from simsplit.results import tail_energy
 from simsplit.scenario import Scenario, load_scenario, validate_scenario
@@ -33,5 +34,6 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
     request_tails, probe_tails = tail_energy(setup, output)
     requests = build_requests(setup, output, request_tails)
     probes = build_probes(setup, output, probe_tails)
-    return Result(scenario, requests, summarise(setup, requests, output, probes), setup, probes,
-                  engine.monitor_frame())
+    summary = summarise(setup, requests, output, probes)
+    summary["provenance"] = {**provenance(scenario), "run_key": run_key(scenario)}
+    return Result(scenario, requests, summary, setup, probes, engine.monitor_frame())

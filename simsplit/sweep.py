@@ -12,8 +12,12 @@ A sweep file names a base scenario and its factors:
     # or, instead of grid, runs: [{label: ..., set: {...}}, ...]
 
 Each run applies its levels' ``set`` entries as ``--set`` overrides and runs with one seed; its folder is
-``<out>/runs/<run id>`` and is skipped when it already holds a summary, so a killed sweep resumes where it
-stopped. Runs go to a local process pool, or to a Dask cluster.
+``<out>/runs/<run id>``. A run is skipped when its folder holds a summary whose ``run_key`` (the resolved
+scenario with the content hash of every file it reads, :func:`simsplit.provenance.run_key`) is the run's
+own, so a killed sweep resumes where it stopped and an edited base scenario, profile, payload table or
+trace reruns what it changes. Runs go to a local process pool, or to a Dask cluster. Ctrl-C stops the
+workers within a second and the tables are written from the runs finished so far; workers die with their
+parent.
 """
 
 from __future__ import annotations
@@ -30,9 +34,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError
 
 from simsplit.errors import InputError
+from simsplit.feasibility import check_feasible
+from simsplit.provenance import run_key
 from simsplit.scenario import apply_overrides, read_yaml, validate_scenario
 from simsplit.setup import build_setup
 from simsplit.stats import t_interval
@@ -50,20 +58,20 @@ METRICS = {
 
 
 class _Level(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     label: str = Field(min_length=1)
-    set: dict[str, Any]
+    set: dict[str, Any] = Field(min_length=1)
 
 
 class SweepFile(BaseModel):
     """The sweep file's schema."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    scenario: str
-    seeds: int | list[int] = 1
-    grid: dict[str, list[Any]] | None = None
-    runs: list[_Level] | None = None
+    scenario: str = Field(min_length=1)
+    seeds: Annotated[int, Field(ge=1, le=100_000)] | Annotated[list[NonNegativeInt], Field(min_length=1)] = 1
+    grid: Annotated[dict[str, Annotated[list[Any], Field(min_length=1)]], Field(min_length=1)] | None = None
+    runs: Annotated[list[_Level], Field(min_length=1)] | None = None
     report: dict[str, Any] = {}
 
 
@@ -74,6 +82,8 @@ class Run:
     labels: tuple[tuple[str, str], ...]
     overrides: tuple[str, ...]
     seed: int
+    key: str = ""
+    """The run's :func:`~simsplit.provenance.run_key`: what its finished folder must carry to be reused."""
 
     @property
     def run_id(self) -> str:
@@ -105,7 +115,7 @@ def _level(factor: str, value: Any, source: str, where: str) -> tuple[str, dict]
     return str(value), {factor: value}
 
 
-def load_sweep(path: str | Path) -> Sweep:
+def load_sweep(path: str | Path, force: bool = False) -> Sweep:
     """Read a sweep file and expand its runs; every configuration is validated, its files and references
     checked, before anything runs."""
     path = Path(path)
@@ -114,29 +124,47 @@ def load_sweep(path: str | Path) -> Sweep:
         spec = SweepFile.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise InputError(path, ".".join(map(str, err["loc"])) or None, err["msg"]) from None
+        where = ".".join(str(k) for k in err["loc"] if k not in ("int", "list[constrained-int]",
+                                                                   "list[int]")) or None
+        raise InputError(path, where, f"{err['msg']}, got {err.get('input')!r}") from None
     if (spec.grid is None) == (spec.runs is None):
         raise InputError(path, "grid", "expected exactly one of grid (a product of factors) or runs (a list)")
     seeds = list(range(spec.seeds)) if isinstance(spec.seeds, int) else spec.seeds
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise InputError(path, "seeds", f"expected distinct seeds, got {repeated} more than once")
     scenario_path = (path.parent / spec.scenario).resolve()
     base = read_yaml(scenario_path)
     combos: list[list[tuple[str, str, dict]]] = []
     if spec.grid is not None:
         factors = list(spec.grid)
         levels = [[(f, *_level(f, v, str(path), f"grid.{f}.{i}")) for i, v in enumerate(spec.grid[f])] for f in factors]
+        for f, factor_levels in zip(factors, levels):
+            _unique_labels([label for _, label, _ in factor_levels], path, f"grid.{f}")
         combos = [list(c) for c in itertools.product(*levels)]
     else:
         factors = ["run"]
+        _unique_labels([level.label for level in spec.runs], path, "runs")
         combos = [[("run", level.label, level.set)] for level in spec.runs]
     runs = []
     for combo in combos:
         overrides = tuple(f"{k}={json.dumps(v)}" for _, _, sets in combo for k, v in sets.items())
         labels = tuple((factor, label) for factor, label, _ in combo)
         data = apply_overrides(base, list(overrides), source=str(path))
-        build_setup(validate_scenario(data, source=f"{path} ({', '.join(f'{f}={l}' for f, l in labels)})",
-                                      base_dir=scenario_path.parent))
-        runs += [Run(labels, overrides, seed) for seed in seeds]
+        scenario = validate_scenario(data, source=f"{path} ({', '.join(f'{f}={l}' for f, l in labels)})",
+                                     base_dir=scenario_path.parent)
+        check_feasible(build_setup(scenario), runs=len(seeds) * len(combos), force=force)
+        for seed in seeds:
+            seeded = scenario.model_copy(update={"seed": seed})
+            runs.append(Run(labels, overrides, seed, run_key(seeded)))
     return Sweep(spec.name, scenario_path, runs, factors, spec.report)
+
+
+def _unique_labels(labels: list[str], path: Path, where: str) -> None:
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise InputError(path, where, f"expected distinct labels, got {repeated} more than once (their runs "
+                         "would be merged as replications)")
 
 
 def run_one(scenario_path: str, overrides: tuple[str, ...], seed: int, out_dir: str) -> str:
@@ -148,8 +176,28 @@ def run_one(scenario_path: str, overrides: tuple[str, ...], seed: int, out_dir: 
     return out_dir
 
 
-def is_done(folder: Path) -> bool:
-    return (folder / "summary.json").is_file()
+def is_done(folder: Path, key: str | None = None) -> bool:
+    """Whether ``folder`` holds a finished run (of the run keyed ``key``, if given)."""
+    summary = folder / "summary.json"
+    if not summary.is_file():
+        return False
+    if key is None:
+        return True
+    try:
+        return json.loads(summary.read_text())["provenance"]["run_key"] == key
+    except (ValueError, KeyError, TypeError, OSError):
+        return False
+
+
+def _die_with_parent() -> None:
+    """Worker initialiser: on Linux, ask the kernel to kill this worker when its parent dies."""
+    try:
+        import ctypes
+        import signal
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    except (OSError, AttributeError):
+        pass
 
 
 def run_sweep(sweep: Sweep, out: Path, workers: int = 2, scheduler: str | None = None, limit: int | None = None,
@@ -160,7 +208,7 @@ def run_sweep(sweep: Sweep, out: Path, workers: int = 2, scheduler: str | None =
     runs_dir.mkdir(parents=True, exist_ok=True)
     for stale in runs_dir.glob(".*.partial-*"):  # left by a run killed mid-write
         shutil.rmtree(stale, ignore_errors=True)
-    todo = [run for run in sweep.runs if not is_done(runs_dir / run.run_id)]
+    todo = [run for run in sweep.runs if not is_done(runs_dir / run.run_id, run.key or None)]
     skipped = len(sweep.runs) - len(todo)
     if limit is not None:
         todo = todo[:limit]
@@ -169,11 +217,18 @@ def run_sweep(sweep: Sweep, out: Path, workers: int = 2, scheduler: str | None =
         return 0, skipped
     if scheduler is None:
         from concurrent.futures import ProcessPoolExecutor, as_completed
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent)
+        try:
             for future in as_completed([pool.submit(run_one, *a) for a in args]):
                 future.result()
                 if progress is not None:
                     progress()
+        except BaseException:
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.kill()  # a run in progress cleans nothing: its hidden partial folder goes next time
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     else:
         from distributed import Client, LocalCluster, as_completed
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
@@ -193,7 +248,7 @@ def collect(sweep: Sweep, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows = []
     for run in sweep.runs:
         folder = out / "runs" / run.run_id
-        if not is_done(folder):
+        if not is_done(folder, run.key or None):
             continue
         summary = json.loads((folder / "summary.json").read_text())
         row = {factor: label for factor, label in run.labels}

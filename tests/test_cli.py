@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from simsplit import results as results_module
+from simsplit import provenance as provenance_module
 from simsplit.cli import app
 
 from conftest import REPO
@@ -24,9 +24,11 @@ def test_every_scenario_runs_and_writes_its_folder(tmp_path, scenario):
     out = tmp_path / "out"
     result = runner.invoke(app, ["run", str(scenario), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    expected = {"payloads.csv", "profile.csv", "requests.parquet", "scenario.yaml", "summary.json"}
+    expected = {".simsplit", "payloads.csv", "profile.csv", "requests.parquet", "scenario.yaml", "summary.json"}
     if "probe:" in scenario.read_text():
         expected.add("probes.parquet")
+    if "kind: trace" in scenario.read_text():
+        expected.add("traces")  # a result folder is self-contained
     assert {p.name for p in out.iterdir()} == expected
     summary = json.loads((out / "summary.json").read_text())
     assert {"generated", "completed", "dropped", "latency_s", "energy_j"} <= set(summary)
@@ -80,7 +82,7 @@ def test_failed_write_keeps_the_good_folder(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(results_module.shutil, "copyfile", broken)
+    monkeypatch.setattr(provenance_module.shutil, "copyfile", broken)
     failed = runner.invoke(app, ["run", scenario, "--out", str(out), "--set", "duration_s=30"])
     assert failed.exit_code != 0
     assert (out / "summary.json").read_bytes() == good

@@ -1,0 +1,158 @@
+"""How much work and memory a run will take, estimated before it starts; runs this machine cannot finish
+are refused with the estimate (``--force`` runs them anyway).
+
+The estimate is an upper bound built from the scenario alone: requests from each group's arrival rate
+(a closed loop from its fastest possible round trip), events per request, the other tenants' jobs,
+probes and monitor samples, and the random channel segments kept in memory. Memory per request and
+events per second are this engine's measured costs (about 2 kB per request kept to the end of the run,
+and a few hundred thousand events per second).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+from simsplit.errors import InputError
+
+BYTES_PER_REQUEST = 2_000.0
+"""Memory (bytes) a request costs until the run ends: its object, its row, the summary's copies."""
+BYTES_PER_DEVICE = 4_000.0
+BYTES_PER_SEGMENT = 40.0
+"""A random channel's path segment kept in memory (duration, rate, cumulative bits)."""
+EVENTS_PER_REQUEST = 8.0
+EVENTS_PER_SECOND = 150_000.0
+"""A conservative rate of this engine on one core."""
+BASE_BYTES = 400e6
+"""Interpreter, libraries and tables."""
+MAX_SECONDS = 24 * 3600.0
+"""Longest estimated wall time accepted without --force."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Upper-bound estimate of one run: requests, engine events, memory (bytes), wall time (s)."""
+
+    requests: float
+    events: float
+    memory_bytes: float
+    seconds: float
+
+    def describe(self) -> str:
+        return (f"about {self.requests:,.0f} requests, {self.events:,.0f} events, "
+                f"{self.memory_bytes / 1e9:.2f} GB, {_duration(self.seconds)}")
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "for ever"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:,.1f} h"
+
+
+def available_memory_bytes() -> float:
+    """MemAvailable of this machine (bytes); total physical memory where /proc/meminfo is missing."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 8e9
+
+
+def _peak_rate_bps(link) -> float:
+    """The highest capacity a link can have (bits/s)."""
+    if link.kind == "constant":
+        return link.rate_mbps * 1e6
+    if link.kind in ("steps", "markov"):
+        return max(link.rates_mbps) * 1e6
+    if link.kind == "fading":
+        return link.bandwidth_mhz * 1e6 * 30.0  # beyond any modulation's bits per symbol
+    return math.inf  # a trace: read later; its peak is bounded by the reader's own checks
+
+
+def _segments(link, duration_s: float) -> float:
+    """Random path segments one device's channel may draw over the run."""
+    if link.kind == "fading":
+        return duration_s / link.coherence_s
+    if link.kind == "markov":
+        return duration_s / min(link.mean_sojourn_s) * 4.0
+    return 0.0
+
+
+def _background_rate_hz(load, workers: int) -> float:
+    if load.kind == "poisson":
+        return load.rate_hz
+    if load.kind == "utilisation_steps":
+        return max(load.utilisation) * workers / (load.service_ms * 1e-3)
+    if load.kind == "mmpp":
+        return max(load.rates_hz)
+    return load.mean_rate_hz * (1.0 + load.amplitude)
+
+
+def estimate(setup, monitor_period_s: float | None = None) -> Estimate:
+    """The upper-bound :class:`Estimate` of running ``setup`` once."""
+    scenario = setup.scenario
+    duration = scenario.duration_s
+    requests = events = segments = devices = 0.0
+    for group_setup in setup.groups:
+        group, network = group_setup.group, group_setup.network
+        count = group.count
+        devices += count
+        arrivals = group.arrivals
+        if arrivals.kind in ("periodic", "poisson"):
+            rate = arrivals.rate_hz
+        else:
+            fastest = min(_round_trip_s(plan, network) for plan in group_setup.plans.values())
+            rate = 1.0 / max(arrivals.think_s + fastest, 1e-9)
+        requests += count * rate * duration
+        if group.probe is not None:
+            events += count * duration / group.probe.period_s * 6.0
+        segments += count * (_segments(network.uplink, duration) + _segments(network.downlink, duration))
+    events += requests * EVENTS_PER_REQUEST
+    for server in scenario.server_list:
+        events += sum(_background_rate_hz(load, server.workers) for load in server.background) * duration * 3.0
+    if monitor_period_s is not None:
+        events += duration / monitor_period_s
+    memory = BASE_BYTES + requests * BYTES_PER_REQUEST + devices * BYTES_PER_DEVICE + segments * BYTES_PER_SEGMENT
+    if monitor_period_s is not None:
+        memory += duration / monitor_period_s * 100.0
+    return Estimate(requests, events, memory, events / EVENTS_PER_SECOND)
+
+
+def _round_trip_s(plan, network) -> float:
+    """A lower bound on one request's latency under ``plan`` (s)."""
+    if plan.local:
+        return plan.head_s
+    return (plan.head_s + plan.bits_up / _peak_rate_bps(network.uplink) + plan.service_s
+            + plan.bits_down / _peak_rate_bps(network.downlink) + network.uplink.delay_s
+            + network.downlink.delay_s + plan.extra_rtt_s)
+
+
+def check_feasible(setup, monitor_period_s: float | None = None, runs: int = 1, force: bool = False) -> Estimate:
+    """The estimate of one run; InputError if one run needs more memory than this machine has free, or
+    ``runs`` of them more than :data:`MAX_SECONDS` of wall time, unless ``force``."""
+    result = estimate(setup, monitor_period_s)
+    if force:
+        return result
+    free = available_memory_bytes()
+    source = setup.scenario.source
+    if not result.memory_bytes < 0.8 * free:
+        raise InputError(source, None, f"expected a run that fits in this machine's memory: it needs "
+                         f"{result.describe()}, and {free / 1e9:.1f} GB is free; shorten duration_s, lower "
+                         f"the rates or counts, or pass --force")
+    total = result.seconds * runs
+    if not total <= MAX_SECONDS:
+        raise InputError(source, None, f"expected a run that finishes within {MAX_SECONDS / 3600:.0f} h here: "
+                         f"{runs} run(s) of {result.describe()} take {_duration(total)}; shorten "
+                         f"duration_s, lower the rates or counts, or pass --force")
+    return result
