@@ -19,7 +19,7 @@ from simsplit.results import Result
 from simsplit.scenario import Scenario
 from simsplit.setup import build_setup
 from simsplit.simulation import simulate
-from simsplit.stats import t_interval
+from simsplit.stats import metric_bounds, t_interval
 
 METRICS = ("latency_mean_s", "latency_p95_s", "energy_j", "accuracy", "deadline_hit_rate", "switches")
 
@@ -116,7 +116,7 @@ def compare(scenario: Scenario, seeds: list[int], names: list[str] | None = None
         for metric in METRICS + ("objective",):
             values = mine[metric].to_numpy(dtype=float)
             values = values[~np.isnan(values)]
-            mean, low, high = t_interval(values) if values.size else (math.nan,) * 3
+            mean, low, high = t_interval(values, bounds=metric_bounds(metric)) if values.size else (math.nan,) * 3
             row[metric] = mean
             row[f"{metric}_ci95"] = (low, high)
         if oracle is not None:

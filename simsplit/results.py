@@ -16,7 +16,7 @@ from simsplit.outdir import write_folder
 from simsplit.records import COMPLETED, DROPPED, IN_FLIGHT, LOST, TIMED_OUT, status_categorical
 from simsplit.scenario import Scenario, to_yaml
 from simsplit.setup import BITS_PER_BYTE, Setup
-from simsplit.stats import batch_interval, quantile
+from simsplit.stats import batch_interval, batch_quantile_interval
 
 LATENCY_PARTS = ("device_wait_s", "switch_s", "head_s", "promotion_s", "uplink_wait_s", "uplink_s", "server_wait_s", "server_s",
                  "downlink_wait_s", "downlink_s", "propagation_s")
@@ -184,11 +184,13 @@ def build_requests(setup: Setup, output: RunOutput, tail_j: np.ndarray) -> pd.Da
 
 
 def _interval_dict(values: np.ndarray) -> dict:
+    """Mean and quantiles of latencies (s) with 95% intervals (:mod:`simsplit.stats`; never below 0)."""
     out, ci = {}, {}
-    for name, statistic in [("mean", np.mean)] + [(k, quantile(q)) for k, q in QUANTILES.items()]:
-        point, low, high = batch_interval(values, statistic)
-        out[name] = point
-        ci[name] = [low, high]
+    point, low, high = batch_interval(values, np.mean, bounds=(0.0, math.inf))
+    out["mean"], ci["mean"] = point, [low, high]
+    for name, q in QUANTILES.items():
+        point, low, high = batch_quantile_interval(values, q)
+        out[name], ci[name] = point, [low, high]
     out["ci95"] = ci
     return out
 

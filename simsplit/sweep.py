@@ -43,7 +43,7 @@ from simsplit.feasibility import check_feasible
 from simsplit.provenance import run_key
 from simsplit.scenario import apply_overrides, read_yaml, validate_scenario
 from simsplit.setup import build_setup
-from simsplit.stats import t_interval
+from simsplit.stats import metric_bounds, t_interval
 
 METRICS = {
     "latency_mean_s": lambda s: s["latency_s"]["mean"], "latency_p50_s": lambda s: s["latency_s"]["p50"],
@@ -267,7 +267,7 @@ def collect(sweep: Sweep, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         row["replications"] = len(group)
         for name in METRICS:
             values = group[name].dropna().to_numpy(dtype=float)
-            mean, low, high = t_interval(values) if values.size else (math.nan,) * 3
+            mean, low, high = t_interval(values, bounds=metric_bounds(name)) if values.size else (math.nan,) * 3
             row[name], row[f"{name}_low"], row[f"{name}_high"] = mean, low, high
         table.append(row)
     table = pd.DataFrame(table)
