@@ -205,7 +205,8 @@ class FadingLink(_Link):
 
 
 class TraceLink(_Link):
-    """Capacity replayed from a bandwidth trace file (path relative to the scenario); see traces/README.md."""
+    """Capacity replayed from a bandwidth trace file (path relative to the scenario); see traces/README.md.
+    A Mahimahi trace replays its delivery opportunities exactly unless ``window_ms`` bins it into a rate."""
 
     kind: Literal["trace"]
     file: str

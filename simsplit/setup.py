@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from simsplit.channel import Channel, ConstantChannel, FadingChannel, MarkovChannel, ShiftedChannel, StepChannel
-from simsplit.channel.traces import Trace, read_trace
+from simsplit.channel.opportunities import OpportunityChannel
+from simsplit.channel.traces import MAHIMAHI_PACKET_BITS, Trace, read_trace
 from simsplit.errors import InputError
 from simsplit.payloads import PayloadTable, load_payloads
 from simsplit.profiles import ModelProfile, load_profile
@@ -80,6 +81,14 @@ class Setup:
     channels: ChannelFactory
 
 
+def trace_channel(trace: Trace, scale: float = 1.0, end: str = "loop") -> Channel:
+    """The channel that replays ``trace``: its delivery opportunities exactly where it has them (Mahimahi
+    read without a window), else its piecewise-constant rate; capacity times ``scale``."""
+    if trace.opportunities_s is not None:
+        return OpportunityChannel(trace.opportunities_s, MAHIMAHI_PACKET_BITS * scale, trace.period_s, end)
+    return StepChannel(trace.times_s, trace.rates_bps * scale, end, trace.period_s)
+
+
 class ChannelFactory:
     """Builds each device's channel from a scenario link block; reads every trace file once.
 
@@ -112,8 +121,7 @@ class ChannelFactory:
         return None
 
     def _trace_channel(self, link, offset_s: float) -> Channel:
-        trace = self.trace(link)
-        channel = StepChannel(trace.times_s, trace.rates_bps * link.scale, link.end, trace.period_s)
+        channel = trace_channel(self.trace(link), link.scale, link.end)
         return ShiftedChannel(channel, offset_s) if offset_s else channel
 
     def own(self, link, rng: np.random.Generator) -> Channel:

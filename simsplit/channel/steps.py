@@ -16,6 +16,9 @@ from collections.abc import Sequence
 from simsplit.channel.base import Channel
 
 END_POLICIES = ("hold", "loop")
+ROUNDING = 1e-12
+"""Relative tolerance on a cumulative bit count: sums of floats err by a few ulp (~1e-16) of the total;
+bits within this fraction of a breakpoint's cumulative count as reaching it exactly."""
 
 
 class StepChannel(Channel):
@@ -85,28 +88,40 @@ class StepChannel(Channel):
     def bits_between(self, start_s: float, end_s: float) -> float:
         return self._cumulative_bits(end_s) - self._cumulative_bits(start_s)
 
-    def _time_within(self, bits: float) -> float:
-        """Earliest instant tau (s) with integral 0..tau equal to ``bits`` (> 0), inside one pass."""
-        k = bisect_left(self._cumulative, bits) - 1
+    def _time_within(self, bits: float, tolerance: float) -> float:
+        """Earliest instant tau (s) inside one pass with integral 0..tau equal to ``bits`` (> 0).
+
+        ``bits`` carries rounding from the sums that made it; a value within ``tolerance`` of a
+        breakpoint's cumulative counts as reaching that breakpoint, so rounding can never carry a finish
+        across a zero-rate gap that follows it.
+        """
+        cumulative = self._cumulative
+        i = bisect_left(cumulative, bits - tolerance)
+        if i < len(cumulative) and cumulative[i] <= bits + tolerance:
+            return self._times[i]  # the first instant the integral reaches a breakpoint's value
+        k = i - 1
         rate = self._rates[k]
         if rate == 0.0:
             return math.inf
-        return self._times[k] + (bits - self._cumulative[k]) / rate
+        tau = self._times[k] + (bits - cumulative[k]) / rate
+        return min(tau, self._times[k + 1]) if k + 1 < len(self._times) else tau
 
     def finish_time(self, start_s: float, size_bits: float) -> float:
         if size_bits <= 0:
             return start_s
         target = self._cumulative_bits(start_s) + size_bits
+        tolerance = ROUNDING * target
         if self.period_s is None:
-            return max(self._time_within(target), start_s)
+            return max(self._time_within(target, tolerance), start_s)
         passes = target / self._period_bits if self._period_bits > 0 else math.inf
         if not math.isfinite(passes):
             return math.inf
         periods = math.ceil(passes) - 1
         within = target - periods * self._period_bits
-        # rounding can put the remainder an ulp outside (0, period_bits]; it belongs inside that pass
-        if within <= 0.0:
+        # rounding can put the remainder outside (0, period_bits]: a remainder within the tolerance of 0
+        # belongs at the end of the previous pass (which may end in an outage)
+        if within <= tolerance:
             periods -= 1
             within += self._period_bits
         within = min(within, self._period_bits)
-        return max(periods * self.period_s + self._time_within(within), start_s)
+        return max(periods * self.period_s + self._time_within(within, tolerance), start_s)

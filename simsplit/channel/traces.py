@@ -21,6 +21,10 @@ from simsplit.errors import InputError
 FORMATS = ("mahimahi", "pensieve", "csv", "gnettrack", "mecperf")
 MAHIMAHI_PACKET_BITS = 1500 * 8
 """One Mahimahi delivery opportunity carries one 1500-byte packet."""
+MAX_BINS = 10_000_000
+"""Most windows a binned Mahimahi trace may have (the bins are held in memory)."""
+DISPLAY_WINDOW_MS = 100.0
+"""Window of the binned view of an exactly read Mahimahi trace (statistics, figures, Edgent's states)."""
 RATE_UNITS = {"rate_bps": 1.0, "rate_kbps": 1e3, "rate_mbps": 1e6}
 TIME_UNITS = {"time_s": 1.0, "time_ms": 1e-3}
 
@@ -33,6 +37,9 @@ class Trace:
     rates_bps: np.ndarray
     period_s: float
     source: str = ""
+    opportunities_s: np.ndarray | None = None
+    """A Mahimahi trace read exactly: the instants (s) of its delivery opportunities, one packet each
+    (then ``times_s``/``rates_bps`` are a binned view for statistics and figures only)."""
 
     def durations_s(self) -> np.ndarray:
         """How long each step lasts (s)."""
@@ -58,11 +65,16 @@ class Trace:
 
 def _lines(path: Path) -> list[tuple[int, str]]:
     try:
-        text = path.read_text(encoding="utf-8", errors="strict")
+        text = path.read_text(encoding="utf-8-sig", errors="strict")  # a UTF-8 byte-order mark is allowed
     except FileNotFoundError:
         raise InputError(path, None, "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, None, f"cannot read: {exc}") from None
+    except IsADirectoryError:
+        raise InputError(path, None, "expected a file, got a folder") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(path, None, f"expected UTF-8 text, got byte {exc.object[exc.start]:#04x} at offset "
+                         f"{exc.start}") from None
+    except OSError as exc:
+        raise InputError(path, None, f"cannot read: {exc.strerror}") from None
     lines = [(i, line.strip()) for i, line in enumerate(text.splitlines(), start=1)]
     lines = [(i, line) for i, line in lines if line and not line.startswith("#")]
     if not lines:
@@ -70,23 +82,38 @@ def _lines(path: Path) -> list[tuple[int, str]]:
     return lines
 
 
-def _float(path: Path, line: int, text: str, what: str) -> float:
+MAX_VALUE = 1e15
+"""Largest magnitude a trace number may have (a rate of 10^15 Mbit/s or a time of 30 million years)."""
+
+
+def _float(path: Path, line: int, text: str, what: str, minimum: float | None = None) -> float:
+    """``text`` as a finite number (ASCII digits only), >= ``minimum`` if given; errors echo the text as
+    written, in the file's own units."""
+    where = f"line {line}"
+    if not text.isascii():
+        raise InputError(path, where, f"expected {what} as a number in ASCII digits, got {text!r}")
     try:
         value = float(text)
     except ValueError:
-        raise InputError(path, f"line {line}", f"expected {what} as a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise InputError(path, f"line {line}", f"expected {what} as a finite number, got {text!r}")
+        raise InputError(path, where, f"expected {what} as a number, got {text!r}") from None
+    if not math.isfinite(value) or abs(value) > MAX_VALUE:
+        raise InputError(path, where, f"expected {what} as a finite number of magnitude <= {MAX_VALUE:g}, "
+                         f"got {text!r}")
+    if minimum is not None and value < minimum:
+        raise InputError(path, where, f"expected {what} >= {minimum:g}, got {text}")
     return value
 
 
-def _check_samples(path: Path, lines: list[int], times: list[float], rates: list[float]) -> None:
+def _check_samples(path: Path, lines: list[int], times: list[float], rates: list[float],
+                   time_texts: list[str] | None = None) -> None:
     for k in range(len(times)):
         if rates[k] < 0:
             raise InputError(path, f"line {lines[k]}", f"expected a rate >= 0, got {rates[k]:g}")
         if k and times[k] <= times[k - 1]:
-            raise InputError(path, f"line {lines[k]}", f"expected time after {times[k - 1]:g} s (times must "
-                             f"increase), got {times[k]:g} s")
+            previous, current = ((time_texts[k - 1], time_texts[k]) if time_texts is not None
+                                 else (f"{times[k - 1]:g} s", f"{times[k]:g} s"))
+            raise InputError(path, f"line {lines[k]}", f"expected a time after {previous} (times must "
+                             f"increase), got {current}")
 
 
 def _steps(path: Path, lines: list[int], times: list[float], rates: list[float], last_step_s: float | None) -> Trace:
@@ -99,14 +126,21 @@ def _steps(path: Path, lines: list[int], times: list[float], rates: list[float],
     return Trace(rebased, np.array(rates, dtype=float), float(rebased[-1] + last_step_s), str(path))
 
 
-def read_mahimahi(path: Path, window_ms: float = 100.0) -> Trace:
-    """Mahimahi: one integer ms timestamp per 1500-byte delivery opportunity; rates binned in ``window_ms``.
+def read_mahimahi(path: Path, window_ms: float | None = None) -> Trace:
+    """Mahimahi: one integer ms timestamp per 1500-byte delivery opportunity; the period is the last
+    timestamp (as ``mm-link`` loops).
 
-    The period is the last timestamp (as ``mm-link`` loops); the last bin may be shorter.
+    By default the opportunities are kept and replayed exactly
+    (:class:`~simsplit.channel.opportunities.OpportunityChannel`); ``times_s``/``rates_bps`` then bin
+    them in 100 ms windows (wider for very long traces) for statistics only. With ``window_ms`` the
+    trace *is* the binned rate (a piecewise-constant approximation that makes short transfers finish
+    early; see traces/README.md); the last bin may be shorter.
     """
+    if window_ms is not None and not (math.isfinite(window_ms) and window_ms > 0):
+        raise InputError(path, "window_ms", f"expected a finite number > 0, got {window_ms:g}")
     stamps = []
     for line, text in _lines(path):
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):
             raise InputError(path, f"line {line}", f"expected a non-negative integer millisecond timestamp, got {text!r}")
         value = int(text)
         if stamps and value < stamps[-1][1]:
@@ -115,27 +149,34 @@ def read_mahimahi(path: Path, window_ms: float = 100.0) -> Trace:
     period_ms = stamps[-1][1]
     if period_ms <= 0:
         raise InputError(path, f"line {stamps[-1][0]}", "expected the last timestamp > 0 (it is the period), got 0")
+    exact = window_ms is None
+    window = max(DISPLAY_WINDOW_MS, period_ms / 1e6) if exact else window_ms
+    if period_ms / window > MAX_BINS:
+        raise InputError(path, "window_ms", f"expected a window that cuts the {period_ms} ms trace into at most "
+                         f"{MAX_BINS:,} bins, got {window:g} ms ({period_ms / window:,.0f} bins)")
     values = np.array([v for _, v in stamps])
-    edges = np.arange(0.0, period_ms, window_ms)
+    edges = np.arange(0.0, period_ms, window)
     counts = np.histogram(np.minimum(values, period_ms - 1e-9), bins=np.append(edges, period_ms))[0]
     widths_s = np.diff(np.append(edges, period_ms)) / 1e3
-    return Trace(edges / 1e3, counts * MAHIMAHI_PACKET_BITS / widths_s, period_ms / 1e3, str(path))
+    return Trace(edges / 1e3, counts * MAHIMAHI_PACKET_BITS / widths_s, period_ms / 1e3, str(path),
+                 values / 1e3 if exact else None)
 
 
 def read_pensieve(path: Path) -> Trace:
     """Pensieve "cooked": ``time_s  Mbps`` per line. As in Pensieve's simulator, row i's rate covers
     ``(t[i-1], t[i]]``: the first row only marks the start, and the trace lasts ``t[-1] - t[0]``."""
-    lines, times, rates = [], [], []
+    lines, times, rates, texts = [], [], [], []
     for line, text in _lines(path):
         fields = text.split()
         if len(fields) != 2:
             raise InputError(path, f"line {line}", f"expected two numbers 'time_s Mbps', got {text!r}")
         lines.append(line)
+        texts.append(fields[0])
         times.append(_float(path, line, fields[0], "time (s)"))
-        rates.append(_float(path, line, fields[1], "rate (Mbps)") * 1e6)
+        rates.append(_float(path, line, fields[1], "rate (Mbps)", minimum=0.0) * 1e6)
     if len(times) < 2:
         raise InputError(path, None, "expected at least two rows (the first only marks the start), got one")
-    _check_samples(path, lines, times, rates)
+    _check_samples(path, lines, times, rates, texts)
     rebased = np.array(times) - times[0]
     return Trace(rebased[:-1], np.array(rates[1:]), float(rebased[-1]), str(path))
 
@@ -154,17 +195,18 @@ def read_csv(path: Path) -> Trace:
         raise InputError(path, f"line {header_line}", f"expected one time column ({'/'.join(TIME_UNITS)}) and one "
                          f"rate column ({'/'.join(RATE_UNITS)}), got columns {header}")
     ti, ri = header.index(time_cols[0]), header.index(rate_cols[0])
-    lines, times, rates = [], [], []
+    lines, times, rates, texts = [], [], [], []
     for line, text in numbered[1:]:
         cells = [c.strip() for c in text.split(",")]
         if len(cells) != len(header):
             raise InputError(path, f"line {line}", f"expected {len(header)} cells, got {len(cells)}")
         lines.append(line)
+        texts.append(f"{time_cols[0]} {cells[ti]}")
         times.append(_float(path, line, cells[ti], time_cols[0]) * TIME_UNITS[time_cols[0]])
-        rates.append(_float(path, line, cells[ri], rate_cols[0]) * RATE_UNITS[rate_cols[0]])
+        rates.append(_float(path, line, cells[ri], rate_cols[0], minimum=0.0) * RATE_UNITS[rate_cols[0]])
     if len(times) < 2:
         raise InputError(path, None, f"expected at least two data rows (the last marks the end), got {len(times)}")
-    _check_samples(path, lines, times, rates)
+    _check_samples(path, lines, times, rates, texts)
     rebased = np.array(times) - times[0]
     return Trace(rebased[:-1], np.array(rates[:-1], dtype=float), float(rebased[-1]), str(path))
 
@@ -201,9 +243,7 @@ def read_gnettrack(path: Path, direction: str = "down", states: tuple[str, ...] 
         previous = stamp
         if (si is not None and cells[si] not in states) or cells[ri] in ("-", ""):
             continue
-        rate = _float(path, line, cells[ri], f"{column} (kbit/s)")
-        if rate < 0:
-            raise InputError(path, f"line {line}, column {column}", f"expected a rate >= 0, got {rate:g}")
+        rate = _float(path, line, cells[ri], f"{column} (kbit/s)", minimum=0.0)
         seconds.setdefault(stamp, []).append(rate * 1e3)
         first_line.setdefault(stamp, line)
     if not seconds:
@@ -227,7 +267,7 @@ def read_mecperf(path: Path) -> Trace:
                 raise InputError(path, f"line {line}", f"expected 'YYYY-MM-DD HH:MM:SS.ffffff_<Mbps>', got {item!r}") from None
             lines.append(line)
             times.append(at)
-            rates.append(_float(path, line, value, "rate (Mbps)") * 1e6)
+            rates.append(_float(path, line, value, "rate (Mbps)", minimum=0.0) * 1e6)
     return _steps(path, lines, times, rates, None)
 
 
