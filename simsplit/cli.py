@@ -196,7 +196,7 @@ def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML fil
         task = progress.add_task("simulating", total=total)
         runs, table = compare(scenario, seed_list, chosen, progress=lambda name: progress.advance(task))
     shown = Table(title=f"{scenario.name}: {seeds} seeds, mean ± half-width of the 95% interval; "
-                        f"regret: objective vs the oracle")
+                        f"regret: objective vs the bound (per seed, the better of the oracle and every static strategy)")
     for name in ("strategy", "latency ms", "p95 ms", "energy mJ", "accuracy", "deadline hit", "switches", "regret"):
         shown.add_column(name, justify="left" if name == "strategy" else "right")
 

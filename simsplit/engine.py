@@ -29,6 +29,7 @@ from simsplit.server import EdgeServer
 from simsplit.setup import Setup
 from simsplit.streams import BlockSampler, RandomStreams
 from simsplit.strategies import Observation
+from simsplit.strategies.predict import radio_cost
 
 
 class _Device:
@@ -349,7 +350,10 @@ class Engine:
     # ------------------------------------------------------------ the oracle's view
     def _truth(self, device: _Device, option, now: float) -> tuple[float, float]:
         """(latency s, energy J) of ``option`` for a request of ``device`` arriving now, from the true channel,
-        link and queue state (others' future arrivals and random service factors unknown; no promotion)."""
+        link and queue state (others' future arrivals and random service factors unknown). The radio's
+        promotions and tail are charged at their long-run share per request
+        (:func:`~simsplit.strategies.predict.radio_cost`, on the true transfer times), not as the
+        promotion this one request happens to wait for."""
         plan = device.plans[option.decision]
         group = self.setup.groups[device.group]
         head_end = max(now, device.compute_free_at_s) + plan.head_s
@@ -357,6 +361,7 @@ class Engine:
         if plan.local:
             return head_end - now, energy
         radio = group.network.radio
+        model = device.strategy.device
 
         def transfer(link, ready, bits):
             if link.shared:
@@ -370,9 +375,11 @@ class Engine:
         done = self.servers[plan.server].predicted_start(arrive) + plan.service_s
         down_start, down_end = transfer(device.downlink, done, plan.bits_down)
         finish = down_end + device.downlink.delay_s + plan.extra_rtt_s / 2
+        cost = radio_cost(model, max(down_start - up_end, 0.0), down_end - up_start, finish - now)
         energy += (radio.alpha_up_w_per_bps * plan.bits_up + radio.beta_w * (up_end - up_start)
-                   + radio.alpha_down_w_per_bps * plan.bits_down + radio.beta_w * (down_end - down_start))
-        return finish - now, energy
+                   + radio.alpha_down_w_per_bps * plan.bits_down + radio.beta_w * (down_end - down_start)
+                   + cost.promotion_j + cost.tail_j)
+        return finish - now + cost.promotion_s, energy
 
     # ------------------------------------------------------------ load probes
     def _probe_tick(self, event) -> None:

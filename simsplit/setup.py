@@ -22,7 +22,7 @@ from simsplit.profiles import ModelProfile, load_profile
 from simsplit.scenario import MBPS, DeviceGroup, Network, Scenario
 from simsplit.strategies import Decision, FixedStrategy
 from simsplit.strategies.dynamic import DynamicStrategy, EdgentStrategy, NeurosurgeonStrategy, OracleStrategy
-from simsplit.strategies.predict import DeviceModel, Option
+from simsplit.strategies.predict import DeviceModel, Option, Workload
 
 BITS_PER_BYTE = 8
 
@@ -266,6 +266,13 @@ def _check_time_advances(scenario: Scenario, g: int, group: DeviceGroup, network
                              "so a closed loop would never advance the clock")
 
 
+def _workload(arrivals) -> Workload:
+    """What a device knows of its own request process."""
+    if arrivals.kind == "closed_loop":
+        return Workload("closed_loop", think_s=arrivals.think_s)
+    return Workload(arrivals.kind, rate_hz=arrivals.rate_hz)
+
+
 def build_setup(scenario: Scenario) -> Setup:
     """Load the scenario's tables and resolve every group. Raise InputError on any inconsistency."""
     profile = load_profile(Path(scenario.model.profile))
@@ -322,10 +329,12 @@ def build_setup(scenario: Scenario) -> Setup:
         if config.kind in ADAPTIVE:
             radio = network.radio
             device = DeviceModel(group.compute_power_w, radio.alpha_up_w_per_bps, radio.alpha_down_w_per_bps,
-                                 radio.beta_w)
+                                 radio.beta_w, radio.promotion_delay_s, radio.promotion_w, radio.tail_stages_s,
+                                 radio.tail_stages_w, _workload(group.arrivals))
             delays = network.uplink.delay_s + network.downlink.delay_s
             options = [Option(key, plan.local, plan.head_s, plan.bits_up, plan.service_s, plan.bits_down,
-                              plan.accuracy, 0.0 if plan.local else delays + plan.extra_rtt_s, plan.server)
+                              plan.accuracy, 0.0 if plan.local else delays + plan.extra_rtt_s, plan.server,
+                              0.0 if plan.local else network.uplink.delay_s + plan.extra_rtt_s / 2)
                        for key, plan in group_plans.items()]
             make, label = _strategy_factory(scenario, field, config, options, device, network, channels)
         else:

@@ -9,6 +9,7 @@ values substituted, the oracle.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from simsplit.strategies.base import Decision
@@ -28,30 +29,123 @@ class Option:
     fixed_delay_s: float
     """Propagation both ways plus the server's extra round trip (s)."""
     server: int
+    delay_to_server_s: float = 0.0
+    """The part of ``fixed_delay_s`` before the server: uplink propagation plus half the extra round trip."""
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """The device's own request process, which it knows: ``periodic`` or ``poisson`` at ``rate_hz``, or a
+    ``closed_loop`` with ``think_s`` between a result and the next input."""
+
+    kind: str
+    rate_hz: float = 0.0
+    think_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceModel:
-    """What a device knows about its own hardware (W, W per bit/s)."""
+    """What a device knows about its own hardware (W, W per bit/s, s) and workload: compute power, the
+    linear radio model, and its radio's RRC state machine (no promotion and no tail when it has none)."""
 
     compute_power_w: float
     alpha_up_w_per_bps: float
     alpha_down_w_per_bps: float
     beta_w: float
+    promotion_s: float = 0.0
+    promotion_w: float = 0.0
+    tail_stages_s: tuple[float, ...] = ()
+    tail_stages_w: tuple[float, ...] = ()
+    workload: Workload = Workload("poisson", 0.0)
+
+    @property
+    def tail_s(self) -> float:
+        """The whole tail (s): how long the radio stays connected after its last transfer."""
+        return sum(self.tail_stages_s)
+
+    def tail_j(self, gap_s: float) -> float:
+        """Tail energy (J) the radio spends over an idle gap of ``gap_s`` after a transfer (the stages it
+        passes through, at most the whole tail)."""
+        energy, elapsed = 0.0, 0.0
+        for duration, power in zip(self.tail_stages_s, self.tail_stages_w):
+            if gap_s <= elapsed:
+                break
+            energy += power * min(gap_s - elapsed, duration)
+            elapsed += duration
+        return energy
+
+    def expected_tail_j(self, rate_hz: float, shift_s: float) -> float:
+        """E[tail energy over an idle gap (G - shift)+] for G exponential with ``rate_hz`` (J): each stage
+        [a, b) at power p contributes p e^(-rate shift) (e^(-rate a) - e^(-rate b)) / rate."""
+        if rate_hz <= 0:
+            return self.tail_j(math.inf)
+        energy, start = 0.0, 0.0
+        for duration, power in zip(self.tail_stages_s, self.tail_stages_w):
+            energy += power * (math.exp(-rate_hz * start) - math.exp(-rate_hz * (start + duration))) / rate_hz
+            start += duration
+        return energy * math.exp(-rate_hz * shift_s)
+
+
+@dataclass(frozen=True, slots=True)
+class RadioCost:
+    """What the RRC state machine costs one offloaded request in the long run: expected promotion delay (s)
+    and energy (J), and its share of tail energy (J)."""
+
+    promotion_s: float
+    promotion_j: float
+    tail_j: float
+
+
+def radio_cost(device: DeviceModel, server_gap_s: float, span_s: float, latency_s: float) -> RadioCost:
+    """Promotion and tail a request costs when the device keeps choosing the same option.
+
+    A radio's tail and promotions are shared by consecutive requests: a request that finds the radio
+    still in its tail pays no promotion, and the tail after a transfer lasts until the next one. So each
+    request is charged, as the records charge it, the tail after its own download until the next
+    request's upload (at most the whole tail T) and a promotion when the radio went idle before it, with
+    the gap from the device's own workload: ``1/rate - span`` (periodic), exponential with the rate
+    shifted by the span (Poisson), ``think_s`` (closed loop); plus the tail and a possible promotion in
+    the ``server_gap_s`` between its upload and download. ``span_s``: upload start to download end;
+    ``latency_s``: the request's latency (s). Charging the marginal cost instead (the whole tail to a
+    request that finds the radio idle) would never leave an idle radio, whatever offloading saves.
+    """
+    if not device.tail_stages_s and not device.promotion_s:
+        return RadioCost(0.0, 0.0, 0.0)
+    whole = device.tail_s
+    workload = device.workload
+    if workload.kind == "poisson":
+        idle_chance = math.exp(-workload.rate_hz * (whole + span_s)) if workload.rate_hz > 0 else 1.0
+        tail = device.expected_tail_j(workload.rate_hz, span_s)
+    else:
+        gap = (max(1.0 / workload.rate_hz - span_s, 0.0) if workload.kind == "periodic"
+               else workload.think_s + max(latency_s - span_s, 0.0))
+        idle_chance = 1.0 if gap >= whole else 0.0
+        tail = device.tail_j(min(gap, whole))
+    promotions = idle_chance + (1.0 if server_gap_s >= whole else 0.0)
+    tail += device.tail_j(min(server_gap_s, whole))
+    promotions = promotions if device.promotion_s else 0.0
+    return RadioCost(promotions * device.promotion_s, promotions * device.promotion_s * device.promotion_w, tail)
 
 
 def predict(option: Option, device: DeviceModel, up_bps: float, down_bps: float, wait_s: float,
             backlog_s: float = 0.0) -> tuple[float, float]:
-    """(latency s, device energy J) of ``option`` under the given estimates (tail energy not included)."""
+    """(latency s, device energy J) of ``option`` under the given estimates.
+
+    The energy counts compute, transmission (alpha x bits + beta x time) and the radio's promotions and
+    tail as :func:`radio_cost` charges them; the latency includes the expected promotion delay.
+    """
     if option.local:
         return backlog_s + option.head_s, device.compute_power_w * option.head_s
     up_s = option.bits_up / up_bps if option.bits_up else 0.0
     down_s = option.bits_down / down_bps if option.bits_down else 0.0
+    server_gap = option.delay_to_server_s + wait_s + option.service_s  # upload end to download start
     latency = backlog_s + option.head_s + up_s + wait_s + option.service_s + down_s + option.fixed_delay_s
+    radio = radio_cost(device, server_gap, up_s + server_gap + down_s, latency)
     energy = (device.compute_power_w * option.head_s
               + device.alpha_up_w_per_bps * option.bits_up + device.beta_w * up_s
-              + device.alpha_down_w_per_bps * option.bits_down + device.beta_w * down_s)
-    return latency, energy
+              + device.alpha_down_w_per_bps * option.bits_down + device.beta_w * down_s
+              + radio.promotion_j + radio.tail_j)
+    return latency + radio.promotion_s, energy
 
 
 def score(objective: str, latency_s: float, energy_j: float, weight_s_per_j: float) -> float:
