@@ -87,26 +87,50 @@ def test_edgent_map_and_change_detector():
 
 
 def _reachable(value, seen=None) -> list:
-    """Every object reachable from a strategy's attributes (to find forbidden references)."""
+    """Every object reachable from a strategy's attributes (to find forbidden references), through
+    containers, instance attributes and slots, and callables: bound methods' instances, closures' cells,
+    default arguments and partials' arguments. Classes and modules are not entered."""
+    import functools
+    import types
     seen = set() if seen is None else seen
     found = []
-    if id(value) in seen or isinstance(value, (int, float, str, bool, type(None))):
+    if id(value) in seen or isinstance(value, (int, float, str, bool, type(None), type, types.ModuleType)):
         return found
     seen.add(id(value))
     found.append(value)
     children = []
     if isinstance(value, dict):
         children = list(value.keys()) + list(value.values())
-    elif isinstance(value, (list, tuple, set)):
+    elif isinstance(value, (list, tuple, set, frozenset)):
         children = list(value)
+    elif isinstance(value, types.MethodType):
+        children = [value.__self__, value.__func__]
+    elif isinstance(value, types.FunctionType):
+        children = [cell.cell_contents for cell in (value.__closure__ or ())]
+        children += list(value.__defaults__ or ()) + list((value.__kwdefaults__ or {}).values())
+    elif isinstance(value, functools.partial):
+        children = [value.func, *value.args, *value.keywords.values()]
     elif hasattr(value, "__dict__") or hasattr(value, "__slots__"):
         names = list(getattr(value, "__dict__", {})) + [s for c in type(value).__mro__
                                                         for s in getattr(c, "__slots__", ())]
         children = [getattr(value, n) for n in names if hasattr(value, n)]
     for child in children:
-        if not callable(child) or isinstance(child, (list, dict)):
-            found += _reachable(child, seen)
+        found += _reachable(child, seen)
     return found
+
+
+def test_the_reachability_check_sees_through_closures():
+    """The check must catch a closure over the engine: the oracle is wired exactly so, and is caught."""
+    from simsplit.engine import Engine
+    from simsplit.setup import build_setup
+    from simsplit.compare import with_strategy
+    base = load_scenario(REPO / "scenarios" / "dynamic-under-load.yaml", ["duration_s=10", "warmup_s=1"])
+    engine = Engine(build_setup(with_strategy(base, variants(base)["oracle"])), 7)
+    assert any(isinstance(o, Engine) for o in _reachable(engine.devices[0].strategy))
+    hidden = {"x": [lambda: engine]}
+    assert any(isinstance(o, Engine) for o in _reachable(hidden))
+    import functools
+    assert any(isinstance(o, Engine) for o in _reachable(functools.partial(print, engine)))
 
 
 @pytest.mark.parametrize("scenario_file", ["dynamic-under-load.yaml", "trace-driven-lte.yaml"])
