@@ -121,15 +121,17 @@ def print_summary(summary: dict) -> None:
 @app.command()
 def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
         out: Annotated[Optional[Path], typer.Option(help="Result folder (default results/<scenario name>).")] = None,
-        seed: Annotated[Optional[int], typer.Option(min=0, help="Override the scenario's seed.")] = None,
+        seed: Annotated[Optional[str], typer.Option(help="Override the scenario's seed (an integer >= 0).")] = None,
         monitor: Annotated[Optional[float], typer.Option(
             help="Also sample uplink capacity and server queues every this many seconds (timeseries.parquet).")] = None,
         force: ForceOption = False,
         set_: SetOption = None) -> None:
     """Run a scenario, print its summary, and write its result folder."""
     _positive(monitor, "--monitor")
+    if seed is not None and not (seed.isascii() and seed.isdigit()):
+        _fail(InputError("--seed", None, f"expected an integer >= 0, got {seed!r}"))
     try:
-        scenario = load_scenario(file, set_ or [], seed=seed)
+        scenario = load_scenario(file, set_ or [], seed=None if seed is None else int(seed))
         setup = build_setup(scenario)
         check_feasible(setup, monitor_period_s=monitor, force=force)
         with claim(out if out is not None else Path("results") / scenario.name) as target:
@@ -475,25 +477,25 @@ def traces_convert(file: Annotated[Path, typer.Argument(help="Trace file to read
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line on ``argv`` (default: sys.argv); usage errors become one line and status 2."""
-    import click
+    try:  # typer >= 0.20 carries its own copy of click
+        from typer._click.exceptions import UsageError
+    except ImportError:  # pragma: no cover
+        from click import UsageError
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="simsplit", standalone_mode=False)
         return code if isinstance(code, int) else 0
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
-    except click.UsageError as exc:
+    except UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # help was printed for a bare command: not an error
+            return 0
         where = f"simsplit {exc.ctx.command_path.split(' ', 1)[1]}" if exc.ctx and " " in exc.ctx.command_path \
             else "simsplit"
         err_console.print(f"error: {where}: {exc.format_message()}".replace("\n", " "), markup=False,
                           highlight=False, soft_wrap=True)
         return 2
-    except click.Abort:
-        err_console.print("interrupted", markup=False, highlight=False)
-        return 130
-    except KeyboardInterrupt:
+    except (typer.Abort, KeyboardInterrupt):
         err_console.print("interrupted", markup=False, highlight=False)
         return 130
 

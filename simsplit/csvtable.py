@@ -14,6 +14,10 @@ from pathlib import Path
 
 from simsplit.errors import InputError
 
+MAX_MAGNITUDE = 1e15
+"""Largest magnitude a table number may have (milliseconds, bytes, ...): beyond it, unit conversions
+overflow or a run could never finish."""
+
 
 @dataclass(frozen=True)
 class Row:
@@ -33,11 +37,16 @@ def read_table(path: Path, required: Iterable[str], optional: Iterable[str] = ()
     """
     required, optional, prefixes = list(required), list(optional), tuple(prefixes)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a UTF-8 byte-order mark is allowed
     except FileNotFoundError:
         raise InputError(path, None, "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, None, f"cannot read: {exc}") from None
+    except IsADirectoryError:
+        raise InputError(path, None, "expected a file, got a folder") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(path, None, f"expected UTF-8 text, got byte {exc.object[exc.start]:#04x} at offset "
+                         f"{exc.start}") from None
+    except OSError as exc:
+        raise InputError(path, None, f"cannot read: {exc.strerror}") from None
     numbered = [(i, line) for i, line in enumerate(text.splitlines(), start=1)
                 if line.strip() and not line.lstrip().startswith("#")]
     if not numbered:
@@ -83,10 +92,12 @@ def number(path: Path, row: Row, column: str, *, integer: bool = False, minimum:
     if maximum is not None:
         bounds += f" <= {maximum:g}" if not bounds else f" and <= {maximum:g}"
     try:
+        if not text.isascii():
+            raise ValueError(text)
         value = float(text)
     except ValueError:
         raise InputError(path, where, f"expected {kind}{bounds}, got {text!r}") from None
-    if not math.isfinite(value) or (integer and value != int(value)) \
+    if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE or (integer and value != int(value)) \
             or (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise InputError(path, where, f"expected {kind}{bounds}, got {text!r}")
     return int(value) if integer else value

@@ -37,10 +37,31 @@ class FieldValueError(ValueError):
         self.field = field
 
 
+MAX_MAGNITUDE = 1e15
+"""Largest magnitude of any number in a scenario: 10^15 s is 30 million years, 10^15 Mbps a thousand
+times the Internet; beyond it unit conversions overflow (1e308 Mbps is inf bit/s)."""
+
+
+def _too_large(value: Any) -> bool:
+    if isinstance(value, float):
+        return abs(value) > MAX_MAGNITUDE
+    if isinstance(value, (list, tuple)):
+        return any(_too_large(v) for v in value)
+    return False
+
+
 class _Strict(BaseModel):
-    """Unknown fields, ``inf``/``nan``, ``true`` for a number and ``1.0`` for an integer are all errors."""
+    """Unknown fields, ``inf``/``nan``, ``true`` for a number, ``1.0`` for an integer and numbers beyond
+    :data:`MAX_MAGNITUDE` are all errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _bounded(cls, value):
+        if _too_large(value):
+            raise ValueError(f"expected numbers of magnitude <= {MAX_MAGNITUDE:g}, got {value!r}")
+        return value
 
 
 # ---------------------------------------------------------------- arrivals

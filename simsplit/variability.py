@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 KINDS = ("deterministic", "exponential", "gamma", "lognormal", "uniform")
+MAX_CV = 100.0
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ class Multiplier:
             raise ValueError("an exponential multiplier has cv 1")
         if self.kind in ("gamma", "lognormal", "uniform") and not self.cv > 0:
             raise ValueError(f"a {self.kind} multiplier needs cv > 0")
+        if self.cv > MAX_CV:
+            raise ValueError(f"expected cv <= {MAX_CV:g} (beyond it the distribution's parameters overflow), "
+                             f"got {self.cv:g}")
         if self.kind == "uniform" and self.cv > 1 / math.sqrt(3):
             raise ValueError("a uniform multiplier needs cv <= 1/sqrt(3) = 0.577 to stay non-negative")
 

@@ -1,0 +1,306 @@
+"""A corpus of hostile inputs: every one exits 2 with one line naming the file and field (or line and
+column, or option), prints no traceback, writes nothing, and takes under 5 s."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from simsplit.cli import main
+
+from conftest import REPO
+
+SCENARIOS = REPO / "scenarios"
+DEFAULT = str(SCENARIOS / "default.yaml")
+DYNAMIC = str(SCENARIOS / "dynamic-under-load.yaml")
+TRACE = str(SCENARIOS / "trace-driven-lte.yaml")
+LTE = str(SCENARIOS / "lte-trace-tail.yaml")
+
+HOSTILE_VALUES = [".inf", "-.inf", ".nan", "-1", "0", "1e308", "true", "'ten'", "[1, 2]", "{a: 1}", "null", "1:30"]
+"""Values every numeric option is tried with (YAML text, as a --set value)."""
+
+# (field, values that must be refused) for the default scenario
+FIELDS = {
+    "duration_s": HOSTILE_VALUES,
+    "warmup_s": [".inf", ".nan", "-1", "1e308", "true", "'x'", "[1]"],
+    "deadline_s": [".inf", ".nan", "-1", "0", "true", "'x'"],
+    "seed": ["-1", "1.0", "true", ".inf", "'x'", "1.5"],
+    "devices.0.count": ["0", "-1", "1.0", "true", "1e9", ".inf", "'x'", "1000000000000"],
+    "devices.0.compute_power_w": [".inf", ".nan", "-1", "0", "true", "'x'"],
+    "devices.0.arrivals.rate_hz": [".inf", ".nan", "-1", "0", "1e9", "true", "'x'"],
+    "devices.0.arrivals.kind": ["bursty", "1", "null"],
+    "network.uplink.delay_ms": [".inf", ".nan", "-1", "true", "'x'"],
+    "network.uplink.rates_mbps": ["[1, 2]", "[.inf, 1, 1, 1, 1]", "[-1, 1, 1, 1, 1]", "'x'"],
+    "network.uplink.times_s": ["[1, 2, 3, 4, 5]", "[0, 0, 1, 2, 3]", "[0, .nan, 1, 2, 3]"],
+    "network.uplink.period_s": ["1", ".inf", "-5", "0"],
+    "network.uplink.kind": ["wormhole", "7"],
+    "network.downlink.rate_mbps": [".inf", ".nan", "-3", "0", "true", "1e308"],
+    "network.radio.technology": ["5g", "1"],
+    "network.radio.beta_mw": [".inf", "-1", ".nan", "true"],
+    "server.workers": ["0", "-1", "1.5", "true", "1e9"],
+    "server.queue_capacity": ["-1", "1.5", "true"],
+    "server.service_variability.cv": [".inf", ".nan", "-1", "1e300", "true"],
+    "server.service_variability.kind": ["weibull"],
+    "server.extra_rtt_ms": [".inf", "-1", ".nan"],
+    "server.server_class": ["'tpu'", "1"],
+    "strategy.split": ["99", "-1", "1.5", "true", ".inf"],
+    "strategy.bottleneck": ["'nope'", "1"],
+    "strategy.kind": ["magic"],
+    "model.result_bytes": [".inf", "-1", ".nan", "true"],
+    "model.profile": ["'missing.csv'", "'/'", "1"],
+    "model.payloads": ["'missing.csv'", "'.'"],
+    "name": ["'../escape'", "''", "'a b'", "1"],
+    "phases_s": ["[5]", "[5, 1]", "[0, .inf]"],
+    "switch_cost.time_ms": ["-1", ".inf"],
+    "unknown_field": ["1"],
+}
+EXTRA_SETS = [
+    ("dynamic", DYNAMIC, "devices.0.probe.period_s=1e-9"),
+    ("dynamic", DYNAMIC, "devices.0.probe.period_s=0"),
+    ("dynamic", DYNAMIC, "devices.0.probe.period_s=.inf"),
+    ("dynamic", DYNAMIC, "strategy.hysteresis=1"),
+    ("dynamic", DYNAMIC, "strategy.estimator.alpha=0"),
+    ("dynamic", DYNAMIC, "strategy.estimator.kind=kalman"),
+    ("dynamic", DYNAMIC, "strategy.min_accuracy=1.5"),
+    ("dynamic", DYNAMIC, "strategy.initial_uplink_mbps=.inf"),
+    ("dynamic", DYNAMIC, "strategy.decision_period_s=-1"),
+    ("dynamic", DYNAMIC, "server.background.0.service_ms=.inf"),
+    ("trace", TRACE, "network.uplink.scale=1e308"),
+    ("trace", TRACE, "network.uplink.scale=.inf"),
+    ("trace", TRACE, "network.uplink.scale=0"),
+    ("trace", TRACE, "network.uplink.offset_s=.inf"),
+    ("trace", TRACE, "network.uplink.offset_s=-1"),
+    ("trace", TRACE, "network.uplink.offset_s=sometimes"),
+    ("trace", TRACE, "network.uplink.window_ms=10"),
+    ("trace", TRACE, "network.uplink.format=pcap"),
+    ("trace", TRACE, "network.uplink.file=/nonexistent/trace.csv"),
+    ("trace", TRACE, "network.uplink.end=bounce"),
+    ("lte", LTE, "network.radio.tail_s=[1, 2]"),
+    ("lte", LTE, "network.uplink.loss.p=1"),
+    ("lte", LTE, "network.uplink.loss.p=-0.1"),
+    ("lte", LTE, "network.uplink.loss.mtu_bytes=0"),
+    ("default", DEFAULT, 'network.uplink={"kind": "fading", "coherence_s": 1e-9}'),
+    ("default", DEFAULT, 'network.uplink={"kind": "fading", "distance_m": .inf}'),
+    ("default", DEFAULT, 'network.uplink={"kind": "fading", "efficiency": 2}'),
+    ("default", DEFAULT, 'network.uplink={"kind": "markov", "rates_mbps": [1, 2], "mean_sojourn_s": [1e-9, 1e-9]}'),
+    ("default", DEFAULT, 'network.uplink={"kind": "markov", "rates_mbps": [0, 0], "mean_sojourn_s": [1, 1]}'),
+    ("default", DEFAULT, 'network.uplink={"kind": "markov", "rates_mbps": [1], "mean_sojourn_s": [1, 2]}'),
+    ("default", DEFAULT, "duration_s=1e308"),
+    ("default", DEFAULT, "devices.0.count=100000000"),
+    ("default", DEFAULT, "devices.0.arrivals.rate_hz=1e7"),
+    ("default", DEFAULT, "devices=[]"),
+    ("default", DEFAULT, "devices.5.count=2"),
+    ("default", DEFAULT, "devices.x.count=2"),
+    ("default", DEFAULT, "nonsense"),
+    ("default", DEFAULT, "=3"),
+    ("default", DEFAULT, "servers=[]"),
+]
+
+
+def corpus() -> list[tuple[str, list[str]]]:
+    cases = []
+    for field, values in FIELDS.items():
+        for value in values:
+            cases.append((f"set {field}={value}", ["run", DEFAULT, "--set", f"{field}={value}"]))
+    for label, scenario, item in EXTRA_SETS:
+        cases.append((f"{label} {item}", ["run", scenario, "--set", item]))
+    cases += [
+        ("run --seed -1", ["run", DEFAULT, "--seed", "-1"]),
+        ("run --seed 1.0", ["run", DEFAULT, "--seed", "1.0"]),
+        ("run --seed x", ["run", DEFAULT, "--seed", "x"]),
+        ("run --monitor 0", ["run", DEFAULT, "--monitor", "0"]),
+        ("run --monitor -1", ["run", DEFAULT, "--monitor", "-1"]),
+        ("run --monitor nan", ["run", DEFAULT, "--monitor", "nan"]),
+        ("run --monitor inf", ["run", DEFAULT, "--monitor", "inf"]),
+        ("run --monitor 1e-12", ["run", DEFAULT, "--monitor", "1e-12"]),
+        ("run missing file", ["run", "no-such.yaml"]),
+        ("run a folder", ["run", str(SCENARIOS)]),
+        ("run a CSV as YAML", ["run", str(SCENARIOS / "profiles" / "resnet50-bottlenet.csv")]),
+        ("run unknown option", ["run", DEFAULT, "--colour", "red"]),
+        ("run no file", ["run"]),
+        ("unknown command", ["fly", DEFAULT]),
+        ("validate bad set", ["validate", DEFAULT, "--set", "duration_s=-1"]),
+        ("validate huge", ["validate", DEFAULT, "--set", "duration_s=1e308"]),
+        ("compare --seeds 0", ["compare", DEFAULT, "--seeds", "0"]),
+        ("compare --seeds -3", ["compare", DEFAULT, "--seeds", "-3"]),
+        ("compare --only nobody", ["compare", DEFAULT, "--only", "nobody"]),
+        ("compare negative seed", ["compare", DEFAULT, "--set", "seed=-4"]),
+        ("sweep --workers 0", ["sweep", str(SCENARIOS / "sweeps" / "bottlenet-networks.yaml"), "--workers", "0"]),
+        ("sweep --limit -1", ["sweep", str(SCENARIOS / "sweeps" / "bottlenet-networks.yaml"), "--limit", "-1"]),
+        ("sweep missing", ["sweep", "nope.yaml"]),
+        ("plot not a result", ["plot", str(SCENARIOS)]),
+        ("report not a result", ["report", str(SCENARIOS)]),
+        ("traces show bad format", ["traces", "show", str(REPO / "traces" / "lte-uplink-markov.csv"), "-f", "pcap"]),
+        ("traces show window 0", ["traces", "show", "{mm}", "-f", "mahimahi", "--window-ms", "0"]),
+        ("traces show window -5", ["traces", "show", "{mm}", "-f", "mahimahi", "--window-ms", "-5"]),
+        ("traces show window nan", ["traces", "show", "{mm}", "-f", "mahimahi", "--window-ms", "nan"]),
+        ("traces show window 1e-9", ["traces", "show", "{mm}", "-f", "mahimahi", "--window-ms", "1e-9"]),
+        ("traces show direction", ["traces", "show", "{gnet}", "-f", "gnettrack", "--direction", "sideways"]),
+        ("traces show window on csv", ["traces", "show", str(REPO / "traces" / "lte-uplink-markov.csv"), "-f", "csv",
+                                       "--window-ms", "10"]),
+        ("traces convert --to bad", ["traces", "convert", "{mm}", "{out}", "-f", "mahimahi", "--to", "xml"]),
+        ("traces convert over a file", ["traces", "convert", "{mm}", "{mm}", "-f", "mahimahi"]),
+        ("traces show missing", ["traces", "show", "nope.txt", "-f", "csv"]),
+        ("profile unknown model", ["profile", "alexnet", "--out", "{out}"]),
+    ]
+    return cases
+
+
+YAML_FILES = {
+    "duplicate seed": "name: x\nseed: 1\nseed: 2\n",
+    "duplicate nested": None,  # built from default.yaml below
+    "base-60 duration": None,
+    "alias bomb": 'a: &a ["x","x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n'
+                  'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n'
+                  'e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n'
+                  'g: [*f,*f,*f,*f,*f,*f,*f,*f,*f,*f]\n',
+    "syntax error": "name: [x\n",
+    "a list": "- 1\n- 2\n",
+    "a scalar": "42\n",
+    "empty": "",
+    "deep nesting": "a: " + "[" * 3000 + "]" * 3000 + "\n",
+    "binary": None,
+    "python tag": "name: !!python/object/apply:os.system ['true']\n",
+    "inf seed": "name: x\nseed: .inf\n",
+}
+SWEEP_FILES = {
+    "empty grid": "name: s\nscenario: {base}\ngrid: {{}}\n",
+    "duplicate labels": "name: s\nscenario: {base}\ngrid:\n  net:\n    - {{label: a, set: {{duration_s: 20}}}}\n"
+                        "    - {{label: a, set: {{duration_s: 30}}}}\n",
+    "seeds zero": "name: s\nscenario: {base}\nseeds: 0\nruns: [{{label: a, set: {{duration_s: 20}}}}]\n",
+    "negative seed": "name: s\nscenario: {base}\nseeds: [1, -2]\nruns: [{{label: a, set: {{duration_s: 20}}}}]\n",
+    "repeated seed": "name: s\nscenario: {base}\nseeds: [1, 1]\nruns: [{{label: a, set: {{duration_s: 20}}}}]\n",
+    "bool seeds": "name: s\nscenario: {base}\nseeds: true\nruns: [{{label: a, set: {{duration_s: 20}}}}]\n",
+    "empty level": "name: s\nscenario: {base}\ngrid: {{duration_s: []}}\n",
+    "both grid and runs": "name: s\nscenario: {base}\ngrid: {{duration_s: [20]}}\nruns: [{{label: a, set: {{duration_s: 20}}}}]\n",
+    "bad level value": "name: s\nscenario: {base}\ngrid: {{duration_s: [20, -5]}}\n",
+    "missing scenario": "name: s\nscenario: nope.yaml\ngrid: {{duration_s: [20]}}\n",
+    "duplicate key": "name: s\nname: t\nscenario: {base}\ngrid: {{duration_s: [20]}}\n",
+}
+TRACE_FILES = {
+    "mahimahi unicode digit": ("mahimahi", "1\n\u0663\n"),
+    "mahimahi negative": ("mahimahi", "1\n-5\n"),
+    "mahimahi backwards": ("mahimahi", "5\n3\n"),
+    "mahimahi float": ("mahimahi", "1.5\n"),
+    "mahimahi all zero": ("mahimahi", "0\n0\n"),
+    "pensieve nan": ("pensieve", "0 1\n1 nan\n"),
+    "pensieve inf": ("pensieve", "0 1\n1 inf\n"),
+    "pensieve huge": ("pensieve", "0 1\n1 1e400\n"),
+    "pensieve one row": ("pensieve", "0 1\n"),
+    "csv missing column": ("csv", "time_s\n0\n1\n"),
+    "csv negative": ("csv", "time_s,rate_mbps\n0,-3\n1,1\n"),
+    "csv backwards": ("csv", "time_s,rate_mbps\n0,1\n2,1\n1,1\n"),
+    "csv short row": ("csv", "time_s,rate_mbps\n0,1\n1\n"),
+    "csv latin-1": ("csv", b"time_s,rate_mbps\n0,\xe9\n"),
+    "gnettrack bad time": ("gnettrack", "Timestamp,DL_bitrate,State\nyesterday,5,D\n"),
+    "mecperf junk": ("mecperf", "hello\n"),
+}
+CSV_FILES = {
+    "profile duplicate column": ("profile", "split,name,head_ms_phone,head_ms_phone,tail_ms_gpu,output_bytes\n0,a,0,0,5,1\n"),
+    "profile inf": ("profile", "split,name,head_ms_phone,tail_ms_gpu,output_bytes\n0,a,0,inf,1\n1,b,1,0,1\n"),
+    "profile nan": ("profile", "split,name,head_ms_phone,tail_ms_gpu,output_bytes\n0,a,0,nan,1\n1,b,1,0,1\n"),
+    "profile unicode digit": ("profile", "split,name,head_ms_phone,tail_ms_gpu,output_bytes\n0,a,0,\u0663,1\n1,b,1,0,1\n"),
+    "payloads inf bytes": ("payloads", "split,bottleneck,bytes,accuracy\n0,raw,inf,0.7\n1,none,0,0.8\n"),
+    "payloads negative": ("payloads", "split,bottleneck,bytes,accuracy\n0,raw,-4,0.7\n1,none,0,0.8\n"),
+    "payloads nan accuracy": ("payloads", "split,bottleneck,bytes,accuracy\n0,raw,4,nan\n1,none,0,0.8\n"),
+}
+
+
+def file_cases(tmp: Path) -> list[tuple[str, list[str]]]:
+    default_text = Path(DEFAULT).read_text()
+    texts = dict(YAML_FILES)
+    texts["duplicate nested"] = default_text.replace("  workers: 2\n", "  workers: 2\n  workers: 3\n")
+    texts["base-60 duration"] = default_text.replace("duration_s: 120", "duration_s: 1:30")
+    cases = []
+    for name, text in texts.items():
+        path = tmp / "inputs" / (name.replace(" ", "-") + ".yaml")
+        if name == "binary":
+            path.write_bytes(b"\x00\xff\xfe\x00name: x\n")
+        else:
+            path.write_text(text)
+        cases.append((f"yaml {name}", ["run", str(path)]))
+    base = tmp / "inputs" / "base.yaml"
+    base.write_text(default_text.replace("profiles/", f"{SCENARIOS}/profiles/").replace("payloads/", f"{SCENARIOS}/payloads/"))
+    for name, text in SWEEP_FILES.items():
+        path = tmp / "inputs" / (name.replace(" ", "-") + ".sweep.yaml")
+        path.write_text(text.format(base=base))
+        cases.append((f"sweep {name}", ["sweep", str(path), "--out", str(tmp / "sweep-out")]))
+    for name, (fmt, text) in TRACE_FILES.items():
+        path = tmp / "inputs" / (name.replace(" ", "-") + ".trace")
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        cases.append((f"trace {name}", ["traces", "show", str(path), "-f", fmt]))
+        cases.append((f"trace in a scenario {name}", ["run", TRACE, "--set", f"network.uplink.file={path}",
+                                                      "--set", f"network.uplink.format={fmt}"]))
+    for name, (kind, text) in CSV_FILES.items():
+        path = tmp / "inputs" / (name.replace(" ", "-") + ".csv")
+        path.write_text(text)
+        cases.append((f"csv {name}", ["run", DEFAULT, "--set", f"model.{kind}={path}"]))
+    return cases
+
+
+def _snapshot(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+ALL_STATIC = corpus()
+
+
+def test_the_corpus_is_large():
+    assert len(ALL_STATIC) + len(YAML_FILES) + len(SWEEP_FILES) + 2 * len(TRACE_FILES) + len(CSV_FILES) >= 150
+
+
+def _run_case(tmp_path, monkeypatch, capsys, argv):
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    (tmp_path / "inputs").mkdir(exist_ok=True)
+    mm = tmp_path / "inputs" / "t.mm"
+    mm.write_text("1\n2\n5\n9\n")
+    gnet = tmp_path / "inputs" / "g.csv"
+    gnet.write_text("Timestamp,DL_bitrate,UL_bitrate,State\n2020.01.01_00.00.00,5,1,D\n2020.01.01_00.00.01,6,1,D\n")
+    argv = [a.replace("{mm}", str(mm)).replace("{gnet}", str(gnet)).replace("{out}", str(work / "converted"))
+            for a in argv]
+    monkeypatch.chdir(work)
+    before = _snapshot(tmp_path)
+    started = time.monotonic()
+    code = main(argv)
+    elapsed = time.monotonic() - started
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert code == 2, (argv, code, captured.out[-500:], err[-2000:])
+    assert len(err.splitlines()) == 1 and err.startswith("error: "), err
+    assert "Traceback" not in captured.err + captured.out
+    assert _snapshot(tmp_path) == before, "something was written"
+    assert elapsed < 5.0, elapsed
+    return err
+
+
+@pytest.mark.parametrize("label,argv", ALL_STATIC, ids=[c[0] for c in ALL_STATIC])
+def test_hostile_option(tmp_path, monkeypatch, capsys, label, argv):
+    _run_case(tmp_path, monkeypatch, capsys, argv)
+
+
+VALIDATE = [(label, ["validate", *argv[1:]]) for label, argv in ALL_STATIC
+            if argv[0] == "run" and "--seed" not in argv and "--monitor" not in argv and "--colour" not in argv]
+
+
+@pytest.mark.parametrize("label,argv", VALIDATE, ids=[c[0] for c in VALIDATE])
+def test_validate_refuses_what_run_refuses(tmp_path, monkeypatch, capsys, label, argv):
+    """``simsplit validate`` runs every check ``simsplit run`` relies on."""
+    _run_case(tmp_path, monkeypatch, capsys, argv)
+
+
+FILE_LABELS = ([f"yaml {n}" for n in YAML_FILES] + [f"sweep {n}" for n in SWEEP_FILES]
+               + [x for n in TRACE_FILES for x in (f"trace {n}", f"trace in a scenario {n}")]
+               + [f"csv {n}" for n in CSV_FILES])
+
+
+@pytest.mark.parametrize("label", FILE_LABELS)
+def test_hostile_file(tmp_path, monkeypatch, capsys, label):
+    (tmp_path / "inputs").mkdir()
+    cases = dict(file_cases(tmp_path))
+    err = _run_case(tmp_path, monkeypatch, capsys, cases[label])
+    if label.startswith(("yaml", "trace", "csv")):
+        assert str(tmp_path / "inputs") in err  # the line names the file
