@@ -241,11 +241,14 @@ def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML fil
 @app.command("profile")
 def profile_command(model: Annotated[str, typer.Argument(help="resnet18 | resnet50 | mobilenet_v2 | vgg16")],
                     out: Annotated[Path, typer.Option(help="Profile CSV to write.")],
-                    batch: Annotated[int, typer.Option(help="Batch size.")] = 1,
-                    resolution: Annotated[int, typer.Option(help="Input height and width (pixels).")] = 224,
-                    threads: Annotated[int, typer.Option(help="torch threads (fixed and recorded).")] = 2,
-                    warmup: Annotated[int, typer.Option(help="Untimed runs per block.")] = 3,
-                    repeats: Annotated[int, typer.Option(help="Timed runs per block (median kept).")] = 10,
+                    batch: Annotated[int, typer.Option(min=1, max=4096, help="Batch size.")] = 1,
+                    resolution: Annotated[int, typer.Option(min=32, max=4096,
+                                                            help="Input height and width (pixels).")] = 224,
+                    threads: Annotated[int, typer.Option(min=1, max=1024,
+                                                         help="torch threads (fixed and recorded).")] = 2,
+                    warmup: Annotated[int, typer.Option(min=0, max=10_000, help="Untimed runs per block.")] = 3,
+                    repeats: Annotated[int, typer.Option(min=1, max=100_000,
+                                                         help="Timed runs per block (median kept).")] = 10,
                     measured_class: Annotated[str, typer.Option(help="Name of this machine's column.")] = "host",
                     classes: Annotated[str, typer.Option(help="Device classes mapped by the roofline model.")] =
                     "jetson-tx2,jetson-nano,rpi4",
@@ -255,8 +258,13 @@ def profile_command(model: Annotated[str, typer.Argument(help="resnet18 | resnet
                         help="Keep only split points after these blocks, e.g. RB3,RB7,RB13 (default: every block).")] = None,
                     plot: Annotated[Optional[Path], typer.Option(help="Also draw the per-split figure (PNG/SVG).")] = None,
                     payloads: Annotated[Optional[Path], typer.Option(
-                        help="Also write a raw-tensor payload table at torchvision's top-1.")] = None) -> None:
+                        help="Also write a raw-tensor payload table at torchvision's top-1.")] = None,
+                    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace output files that exist.")]
+                    = False) -> None:
     """Measure a per-split profile of a torchvision network on this machine (needs the ml extra)."""
+    for target in (out, plot, payloads):
+        if target is not None and target.exists() and not (overwrite and target.is_file()):
+            _fail(InputError(target, None, "exists already; pass --overwrite to replace a file"))
     try:
         from simsplit import measure as measuring
     except ImportError:

@@ -99,6 +99,9 @@ def write_folder(out_dir: str | Path, write: Callable[[Path], None], kind: str =
         try:
             write(partial)
             mark(partial, kind)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(partial, 0o777 & ~umask)  # a temporary folder is private; the result is not
             if out.exists():
                 retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
                 os.replace(out, retired / "previous")

@@ -304,3 +304,15 @@ def test_hostile_file(tmp_path, monkeypatch, capsys, label):
     err = _run_case(tmp_path, monkeypatch, capsys, cases[label])
     if label.startswith(("yaml", "trace", "csv")):
         assert str(tmp_path / "inputs") in err  # the line names the file
+
+
+PROFILE_CASES = [("profile --batch 0", ["profile", "resnet18", "--out", "{out}", "--batch", "0"]),
+                 ("profile --resolution -1", ["profile", "resnet18", "--out", "{out}", "--resolution", "-1"]),
+                 ("profile --threads 0", ["profile", "resnet18", "--out", "{out}", "--threads", "0"]),
+                 ("profile --repeats 0", ["profile", "resnet18", "--out", "{out}", "--repeats", "0"]),
+                 ("profile over a file", ["profile", "resnet18", "--out", "{mm}"])]
+
+
+@pytest.mark.parametrize("label,argv", PROFILE_CASES, ids=[c[0] for c in PROFILE_CASES])
+def test_hostile_profile_option(tmp_path, monkeypatch, capsys, label, argv):
+    _run_case(tmp_path, monkeypatch, capsys, argv)

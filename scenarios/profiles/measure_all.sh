@@ -6,6 +6,6 @@ set -euo pipefail
 for model in resnet18 resnet50 mobilenet_v2 vgg16; do
   extra=()
   if [ "$model" = mobilenet_v2 ]; then extra=(--payloads scenarios/payloads/mobilenet_v2-raw.csv); fi
-  simsplit profile "$model" --out "scenarios/profiles/${model}-measured.csv" --repeats 20 --warmup 5 \
+  simsplit profile "$model" --out "scenarios/profiles/${model}-measured.csv" --repeats 20 --warmup 5 --overwrite \
     --plot "scenarios/profiles/${model}-measured.png" "${extra[@]}"
 done
