@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from simsplit.errors import InputError
+from simsplit.errors import InputError, read_input
 
 MAX_MAGNITUDE = 1e15
 """Largest magnitude a table number may have (milliseconds, bytes, ...): beyond it, unit conversions
@@ -36,17 +36,7 @@ def read_table(path: Path, required: Iterable[str], optional: Iterable[str] = ()
     no rows, a missing or unknown column, or a row with the wrong cell count.
     """
     required, optional, prefixes = list(required), list(optional), tuple(prefixes)
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # a UTF-8 byte-order mark is allowed
-    except FileNotFoundError:
-        raise InputError(path, None, "file not found") from None
-    except IsADirectoryError:
-        raise InputError(path, None, "expected a file, got a folder") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(path, None, f"expected UTF-8 text, got byte {exc.object[exc.start]:#04x} at offset "
-                         f"{exc.start}") from None
-    except OSError as exc:
-        raise InputError(path, None, f"cannot read: {exc.strerror}") from None
+    text = read_input(path)
     numbered = [(i, line) for i, line in enumerate(text.splitlines(), start=1)
                 if line.strip() and not line.lstrip().startswith("#")]
     if not numbered:

@@ -19,3 +19,19 @@ class InputError(Exception):
         self.detail = message
         parts = [p for p in (self.source, where, message) if p]
         super().__init__(": ".join(parts))
+
+
+def read_input(path: str | Path) -> str:
+    """The text of an input file (UTF-8, a byte-order mark skipped); InputError naming the file if it is
+    missing, a folder, unreadable or not UTF-8."""
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(path, None, "file not found") from None
+    except IsADirectoryError:
+        raise InputError(path, None, "expected a file, got a folder") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(path, None, f"expected UTF-8 text, got byte {exc.object[exc.start]:#04x} at offset "
+                         f"{exc.start}") from None
+    except OSError as exc:
+        raise InputError(path, None, f"cannot read: {exc.strerror}") from None

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, P
 from pydantic import NonNegativeFloat, NonNegativeInt, field_validator, model_validator
 
 from simsplit.channel import StepChannel
-from simsplit.errors import InputError
+from simsplit.errors import InputError, read_input
 from simsplit.yamlio import YamlProblem, load_yaml
 from simsplit.variability import Multiplier
 
@@ -688,14 +688,7 @@ class Scenario(_Strict):
 def read_yaml(path: Path) -> Any:
     """Parsed YAML of ``path`` (:func:`simsplit.yamlio.load_yaml`: duplicate keys, base-60 numbers and alias
     bombs refused); InputError for a missing file or bad YAML, with its line and column."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(path, None, "file not found") from None
-    except IsADirectoryError:
-        raise InputError(path, None, "expected a file, got a folder") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, None, f"cannot read: {exc}") from None
+    text = read_input(path)
     try:
         return load_yaml(text)
     except YamlProblem as exc:

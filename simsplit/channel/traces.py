@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simsplit.errors import InputError
+from simsplit.errors import InputError, read_input
 
 FORMATS = ("mahimahi", "pensieve", "csv", "gnettrack", "mecperf")
 MAHIMAHI_PACKET_BITS = 1500 * 8
@@ -64,17 +64,7 @@ class Trace:
 
 
 def _lines(path: Path) -> list[tuple[int, str]]:
-    try:
-        text = path.read_text(encoding="utf-8-sig", errors="strict")  # a UTF-8 byte-order mark is allowed
-    except FileNotFoundError:
-        raise InputError(path, None, "file not found") from None
-    except IsADirectoryError:
-        raise InputError(path, None, "expected a file, got a folder") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(path, None, f"expected UTF-8 text, got byte {exc.object[exc.start]:#04x} at offset "
-                         f"{exc.start}") from None
-    except OSError as exc:
-        raise InputError(path, None, f"cannot read: {exc.strerror}") from None
+    text = read_input(path)
     lines = [(i, line.strip()) for i, line in enumerate(text.splitlines(), start=1)]
     lines = [(i, line) for i, line in lines if line and not line.startswith("#")]
     if not lines:
