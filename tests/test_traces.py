@@ -134,17 +134,17 @@ def test_write_and_read_back_round_trip(tmp_path):
     ("mahimahi", "", r"t: expected trace samples, got an empty file"),
     ("mahimahi", "5\n7\n6\n", r"t: line 3: expected a timestamp >= 7 \(non-decreasing\), got 6"),
     ("mahimahi", "5\nx\n", r"t: line 2: expected a non-negative integer millisecond timestamp, got 'x'"),
-    ("pensieve", "0 1\n2 -3\n", r"t: line 2: expected rate \(Mbps\) >= 0, got -3$"),  # in the file's units
-    ("csv", "time_ms,rate_kbps\n0,5\n10,-2.5\n20,1\n", r"t: line 3: expected rate_kbps >= 0, got -2.5$"),
+    ("pensieve", "0 1\n2 -3\n", r"t: line 2, column 2: expected rate \(Mbps\) >= 0, got -3$"),  # in the file's units
+    ("csv", "time_ms,rate_kbps\n0,5\n10,-2.5\n20,1\n", r"t: line 3, column rate_kbps: expected rate_kbps >= 0, got -2.5$"),
     ("csv", "time_ms,rate_kbps\n0,5\n10,2\n10,1\n", r"t: line 4: expected a time after time_ms 10 \(times must increase\), got time_ms 10$"),
-    ("pensieve", "0 1\n\u0663 2\n", r"t: line 2: expected time \(s\) as a number in ASCII digits"),
+    ("pensieve", "0 1\n\u0663 2\n", r"t: line 2, column 1: expected time \(s\) as a number in ASCII digits"),
     ("mahimahi", "1\n\u0663\n", r"t: line 2: expected a non-negative integer millisecond timestamp"),
-    ("pensieve", "0 1\n1 1e400\n", r"t: line 2: expected rate \(Mbps\) as a finite number"),
+    ("pensieve", "0 1\n1 1e400\n", r"t: line 2, column 2: expected rate \(Mbps\) as a finite number"),
     ("pensieve", "0 1\n2 3\n1 3\n", r"t: line 3: expected a time after 2 \(times must increase\), got 1$"),
     ("pensieve", "0 1 2\n", r"t: line 1: expected two numbers 'time_s Mbps'"),
     ("csv", "time_s,rate_mbps\n0,1\n", r"t: expected at least two data rows \(the last marks the end\), got 1"),
     ("csv", "time_s,bandwidth\n0,1\n", r"t: line 1: expected one time column \(time_s/time_ms\) and one rate column"),
-    ("csv", "time_ms,rate_kbps\n0,100\n10,fast\n", r"t: line 3: expected rate_kbps as a number, got 'fast'"),
+    ("csv", "time_ms,rate_kbps\n0,100\n10,fast\n", r"t: line 3, column rate_kbps: expected rate_kbps as a number, got 'fast'"),
     ("gnettrack", "Timestamp,State\n2020.01.01_00.00.00,D\n", r"t: line 1: expected a column 'DL_bitrate'"),
     ("gnettrack", "Timestamp,DL_bitrate,State\n2020.01.01_00.00.05,10,D\n2020.01.01_00.00.04,10,D\n",
      r"t: line 3, column Timestamp: expected time not before the previous row"),
@@ -168,7 +168,7 @@ def test_scenario_with_a_bad_trace_fails_at_load(tmp_path):
         "network": {"uplink": {"kind": "trace", "file": str(bad), "format": "csv"},
                     "downlink": {"kind": "constant", "rate_mbps": 1}, "radio": {"technology": "lte"}},
         "server": {"server_class": "gpu"}, "strategy": {"kind": "full_offload"}})
-    with pytest.raises(InputError, match=r"bad\.csv: line 3: expected rate_mbps >= 0, got -2$"):
+    with pytest.raises(InputError, match=r"bad\.csv: line 3, column rate_mbps: expected rate_mbps >= 0, got -2$"):
         build_setup(scenario)
 
 

@@ -76,10 +76,11 @@ MAX_VALUE = 1e15
 """Largest magnitude a trace number may have (a rate of 10^15 Mbit/s or a time of 30 million years)."""
 
 
-def _float(path: Path, line: int, text: str, what: str, minimum: float | None = None) -> float:
-    """``text`` as a finite number (ASCII digits only), >= ``minimum`` if given; errors echo the text as
-    written, in the file's own units."""
-    where = f"line {line}"
+def _float(path: Path, line: int, text: str, what: str, minimum: float | None = None,
+           column: int | str | None = None) -> float:
+    """``text`` as a finite number (ASCII digits only), >= ``minimum`` if given; errors name the line and
+    column and echo the text as written, in the file's own units."""
+    where = f"line {line}" if column is None else f"line {line}, column {column}"
     if not text.isascii():
         raise InputError(path, where, f"expected {what} as a number in ASCII digits, got {text!r}")
     try:
@@ -162,8 +163,8 @@ def read_pensieve(path: Path) -> Trace:
             raise InputError(path, f"line {line}", f"expected two numbers 'time_s Mbps', got {text!r}")
         lines.append(line)
         texts.append(fields[0])
-        times.append(_float(path, line, fields[0], "time (s)"))
-        rates.append(_float(path, line, fields[1], "rate (Mbps)", minimum=0.0) * 1e6)
+        times.append(_float(path, line, fields[0], "time (s)", column=1))
+        rates.append(_float(path, line, fields[1], "rate (Mbps)", minimum=0.0, column=2) * 1e6)
     if len(times) < 2:
         raise InputError(path, None, "expected at least two rows (the first only marks the start), got one")
     _check_samples(path, lines, times, rates, texts)
@@ -192,8 +193,9 @@ def read_csv(path: Path) -> Trace:
             raise InputError(path, f"line {line}", f"expected {len(header)} cells, got {len(cells)}")
         lines.append(line)
         texts.append(f"{time_cols[0]} {cells[ti]}")
-        times.append(_float(path, line, cells[ti], time_cols[0]) * TIME_UNITS[time_cols[0]])
-        rates.append(_float(path, line, cells[ri], rate_cols[0], minimum=0.0) * RATE_UNITS[rate_cols[0]])
+        times.append(_float(path, line, cells[ti], time_cols[0], column=time_cols[0]) * TIME_UNITS[time_cols[0]])
+        rates.append(_float(path, line, cells[ri], rate_cols[0], minimum=0.0, column=rate_cols[0])
+                     * RATE_UNITS[rate_cols[0]])
     if len(times) < 2:
         raise InputError(path, None, f"expected at least two data rows (the last marks the end), got {len(times)}")
     _check_samples(path, lines, times, rates, texts)
@@ -233,7 +235,7 @@ def read_gnettrack(path: Path, direction: str = "down", states: tuple[str, ...] 
         previous = stamp
         if (si is not None and cells[si] not in states) or cells[ri] in ("-", ""):
             continue
-        rate = _float(path, line, cells[ri], f"{column} (kbit/s)", minimum=0.0)
+        rate = _float(path, line, cells[ri], f"{column} (kbit/s)", minimum=0.0, column=column)
         seconds.setdefault(stamp, []).append(rate * 1e3)
         first_line.setdefault(stamp, line)
     if not seconds:
@@ -247,7 +249,7 @@ def read_mecperf(path: Path) -> Trace:
     Each value holds until the next sample; the last for the median gap."""
     lines, times, rates = [], [], []
     for line, text in _lines(path):
-        for item in (i.strip() for i in text.split(",")):
+        for item_no, item in enumerate((i.strip() for i in text.split(",")), start=1):
             if not item:
                 continue
             stamp, _, value = item.rpartition("_")
@@ -257,7 +259,7 @@ def read_mecperf(path: Path) -> Trace:
                 raise InputError(path, f"line {line}", f"expected 'YYYY-MM-DD HH:MM:SS.ffffff_<Mbps>', got {item!r}") from None
             lines.append(line)
             times.append(at)
-            rates.append(_float(path, line, value, "rate (Mbps)", minimum=0.0) * 1e6)
+            rates.append(_float(path, line, value, "rate (Mbps)", minimum=0.0, column=f"item {item_no}") * 1e6)
     return _steps(path, lines, times, rates, None)
 
 
