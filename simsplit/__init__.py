@@ -1,9 +1,22 @@
-"""simsplit: a discrete-event simulator for split-inference offloading."""
+"""simsplit: a discrete-event simulator for split-inference offloading.
+
+The public names are imported on first use, so that ``import simsplit`` (and ``simsplit --help``) stays
+fast: the simulator pulls in pandas and pyarrow only when a run is built.
+"""
 
 from simsplit.errors import InputError
-from simsplit.results import Result
-from simsplit.scenario import Scenario, load_scenario
-from simsplit.simulation import simulate
 
 __all__ = ["InputError", "Result", "Scenario", "load_scenario", "simulate"]
 __version__ = "0.1.0"
+
+_LAZY = {"Result": "simsplit.results", "Scenario": "simsplit.scenario", "load_scenario": "simsplit.scenario",
+         "simulate": "simsplit.simulation"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'simsplit' has no attribute {name!r}")

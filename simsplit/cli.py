@@ -18,11 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from simsplit.errors import InputError
-from simsplit.feasibility import check_feasible
 from simsplit.outdir import claim, write_folder
-from simsplit.scenario import load_scenario
-from simsplit.setup import build_setup
-from simsplit.simulation import simulate
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   context_settings={"help_option_names": ["-h", "--help"]},
@@ -127,6 +123,10 @@ def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
         force: ForceOption = False,
         set_: SetOption = None) -> None:
     """Run a scenario, print its summary, and write its result folder."""
+    from simsplit.feasibility import check_feasible
+    from simsplit.scenario import load_scenario
+    from simsplit.setup import build_setup
+    from simsplit.simulation import simulate
     _positive(monitor, "--monitor")
     if seed is not None and not (seed.isascii() and seed.isdigit()):
         _fail(InputError("--seed", None, f"expected an integer >= 0, got {seed!r}"))
@@ -149,6 +149,9 @@ def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
 def validate(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
              force: ForceOption = False, set_: SetOption = None) -> None:
     """Check a scenario and every file it references, without running it."""
+    from simsplit.feasibility import check_feasible
+    from simsplit.scenario import load_scenario
+    from simsplit.setup import build_setup
     try:
         scenario = load_scenario(file, set_ or [])
         setup = build_setup(scenario)
@@ -174,7 +177,11 @@ def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML fil
     from rich.progress import Progress
 
     from simsplit.compare import compare, variants, with_strategy
+    from simsplit.feasibility import check_feasible
     from simsplit.plots import plot_timeseries
+    from simsplit.scenario import load_scenario
+    from simsplit.setup import build_setup
+    from simsplit.simulation import simulate
 
     try:
         scenario = load_scenario(file, set_ or [])

@@ -100,3 +100,14 @@ def test_traces_show_and_convert(tmp_path):
     assert converted.exit_code == 0
     bad = runner.invoke(app, ["traces", "show", str(tmp_path / "missing.csv"), "-f", "csv"])
     assert bad.exit_code == 2
+
+
+def test_help_and_validate_load_no_heavy_library():
+    """`simsplit --help` and `validate` stay light: no pandas, pyarrow, scipy, matplotlib or torch."""
+    probe = ("import sys, io, contextlib\nfrom simsplit.cli import main\n"
+             "with contextlib.redirect_stdout(io.StringIO()):\n"
+             f"    assert main(['validate', {str(REPO / 'scenarios' / 'default.yaml')!r}]) == 0\n"
+             "    assert main(['--help']) == 0\n"
+             "print(','.join(m for m in ('pandas', 'pyarrow', 'scipy', 'matplotlib', 'torch') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == ""
