@@ -24,7 +24,7 @@ from simsplit.channel import DedicatedLink
 from simsplit.channel.loss import PacketLoss
 from simsplit.channel.shared import ProcessorSharingLink, SharedFifoLink
 from simsplit.radio import RadioState
-from simsplit.records import COMPLETED, DROPPED, LOST, TIMED_OUT, ProbeRecord, Request, probe_columns, to_columns
+from simsplit.records import COMPLETED, DROPPED, LOST, TIMED_OUT, ProbeRecord, RecordSink, Request, probe_columns
 from simsplit.server import EdgeServer
 from simsplit.setup import Setup
 from simsplit.streams import BlockSampler, RandomStreams
@@ -88,7 +88,11 @@ class Engine:
         self._deadline_s = math.inf if scenario.deadline_s is None else scenario.deadline_s
         self._switch_s = scenario.switch_cost.time_ms * 1e-3
         self.servers = [self._server(config, streams) for config in scenario.server_list]
-        self.requests: list[Request] = []
+        self.records = RecordSink()
+        """Finished requests, as rows."""
+        self.in_flight: dict[int, Request] = {}
+        """Requests not yet finished, by arrival sequence."""
+        self._arrived = 0
         self.probes: list[ProbeRecord] = []
         self.devices: list[_Device] = []
         self._cells: dict[tuple[str, str], object] = {}
@@ -178,10 +182,11 @@ class Engine:
         observation = device.observation
         observation.compute_free_at_s = device.compute_free_at_s
         plan = device.plans[device.strategy.decide(at, observation)]
-        request = Request(device.index, device.next_request_id, plan, at, at + self._deadline_s)
+        request = Request(device.index, device.next_request_id, plan, at, at + self._deadline_s, self._arrived)
+        self.in_flight[self._arrived] = request
+        self._arrived += 1
         request.probe_age_s = at - observation.probe_read_at_s
         device.next_request_id += 1
-        self.requests.append(request)
         start = at if at > device.compute_free_at_s else device.compute_free_at_s
         last = device.last_plan
         if last is not None and last.batch_key != plan.batch_key:  # split or bottleneck changed
@@ -343,6 +348,8 @@ class Engine:
         self._returned(request)
 
     def _returned(self, request: Request) -> None:
+        """The request's record is final: keep it as a row, and start the next closed-loop input."""
+        self.records.add(self.in_flight.pop(request.sequence))
         device = self.devices[request.device]
         if device.arrivals.closed_loop:
             self._schedule_arrival(device, request.finish_at_s)
@@ -481,5 +488,5 @@ class Engine:
         if self._monitor_period_s is not None:
             self._schedule(0.0, None, self._sample)
         self.env.run(until=self.end_s)
-        return RunOutput(to_columns(self.requests), self._device_group, self.end_s, self.seed, self.servers,
+        return RunOutput(self.records.columns(self.in_flight.values()), self._device_group, self.end_s, self.seed, self.servers,
                          probe_columns(self.probes))

@@ -25,9 +25,12 @@ class Request:
     """One inference request as it moves through the pipeline; times in s, NaN until reached."""
 
     __slots__ = ("device", "request_id", "plan", "status", "base_service_s", "batch_key", "deadline_at_s",
-                 "enqueued_at_s", "batch_size", "bits_up", "bits_down", "switched") + TIMING_FIELDS
+                 "enqueued_at_s", "batch_size", "bits_up", "bits_down", "switched", "sequence") + TIMING_FIELDS
 
-    def __init__(self, device: int, request_id: int, plan, arrival_at_s: float, deadline_at_s: float):
+    def __init__(self, device: int, request_id: int, plan, arrival_at_s: float, deadline_at_s: float,
+                 sequence: int = 0):
+        self.sequence = sequence
+        """Position of this request in the run's order of arrivals (its row in the table)."""
         self.device = device
         self.request_id = request_id
         self.plan = plan
@@ -65,6 +68,47 @@ class Request:
 NUMERIC_FIELDS = ("device", "request_id", "status", "batch_size", "bits_up", "bits_down", "switched") + TIMING_FIELDS
 _NUMERIC = attrgetter(*NUMERIC_FIELDS)
 _PLAN_INDEX = attrgetter("plan.index")
+
+
+class RecordSink:
+    """Finished requests as compact rows, so that only requests still in flight live as objects.
+
+    ``add`` takes a request whose fields are final (returned, dropped, lost or timed out) and keeps its
+    numbers in a float64 block of ``block_rows`` rows; ``columns(in_flight)`` adds the unfinished ones and
+    returns the columns in arrival order (by ``Request.sequence``), exactly as if every request had been
+    kept to the end.
+    """
+
+    FIELDS = NUMERIC_FIELDS + ("plan", "sequence")
+
+    def __init__(self, block_rows: int = 16_384):
+        self._rows: list[tuple] = []
+        self._blocks: list[np.ndarray] = []
+        self._block_rows = block_rows
+        self._numeric = attrgetter(*NUMERIC_FIELDS)
+
+    def add(self, request: Request) -> None:
+        self._rows.append((*self._numeric(request), request.plan.index, request.sequence))
+        if len(self._rows) >= self._block_rows:
+            self._blocks.append(np.array(self._rows, dtype=float))
+            self._rows = []
+
+    def __len__(self) -> int:
+        return len(self._rows) + sum(block.shape[0] for block in self._blocks)
+
+    def columns(self, in_flight) -> dict[str, np.ndarray]:
+        """Every request's columns in arrival order: those added, then ``in_flight`` (still objects)."""
+        for request in in_flight:
+            self.add(request)
+        blocks = self._blocks + ([np.array(self._rows, dtype=float)] if self._rows else [])
+        table = np.concatenate(blocks) if blocks else np.empty((0, len(self.FIELDS)))
+        self._blocks, self._rows = [], []
+        table = table[np.argsort(table[:, -1], kind="stable")]
+        columns = {name: table[:, i] for i, name in enumerate(self.FIELDS[:-1])}
+        for name, dtype in (("device", np.int64), ("request_id", np.int64), ("status", np.int8),
+                            ("batch_size", np.int64), ("plan", np.int64)):
+            columns[name] = columns[name].astype(dtype)
+        return columns
 
 
 def to_columns(requests: list[Request]) -> dict[str, np.ndarray]:

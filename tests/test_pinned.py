@@ -29,9 +29,25 @@ def essentials(summary: dict) -> dict:
             "servers": {n: {k: repr(v) for k, v in s.items()} for n, s in summary["servers"].items()}}
 
 
+def requests_digest(requests) -> str:
+    """SHA-256 over every column of the per-request table (values as bytes; categories as codes and names)."""
+    import hashlib
+    digest = hashlib.sha256()
+    for name in requests.columns:
+        column = requests[name]
+        digest.update(name.encode())
+        if hasattr(column, "cat"):
+            digest.update(column.cat.codes.to_numpy().tobytes())
+            digest.update(repr(list(column.cat.categories)).encode())
+        else:
+            digest.update(column.to_numpy(dtype=float, na_value=float("nan")).tobytes())
+    return digest.hexdigest()
+
+
 def current(name: str) -> dict:
     from simsplit.simulation import simulate
-    return essentials(simulate(REPO / "scenarios" / name).summary)
+    result = simulate(REPO / "scenarios" / name)
+    return {**essentials(result.summary), "requests_sha256": requests_digest(result.requests)}
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
