@@ -200,7 +200,7 @@ class EdgeServer:
         intervals.starts.append(now)
         intervals.ends.append(math.nan)
         intervals.background.append(batch[0].batch_key is None)
-        self._busy_until.append(now + duration)
+        heapq.heappush(self._busy_until, now + duration)
         event = self._env.timeout(duration, (batch, index))
         event.callbacks.append(self._finish)
 
@@ -208,7 +208,7 @@ class EdgeServer:
         batch, index = event._value
         now = self._env.now
         self.intervals.ends[index] = now
-        self._busy_until.remove(min(self._busy_until, key=lambda t: abs(t - now)))
+        heapq.heappop(self._busy_until)  # the earliest end is this one (SimPy fires in time order): O(log k)
         self._idle += 1
         for job in batch:
             job.service_end_at_s = now
