@@ -15,7 +15,7 @@ class PeriodicArrivals:
     def __init__(self, rate_hz: float, jitter_s: float, phase_s: float | None, rng: np.random.Generator):
         self._period_s = 1.0 / rate_hz
         self._phase_s = rng.uniform(0.0, self._period_s) if phase_s is None else phase_s
-        self._jitter = BlockSampler(rng, lambda g, n: g.uniform(0.0, jitter_s, n)) if jitter_s > 0 else None
+        self._jitter = BlockSampler(rng, lambda g, n: g.uniform(0.0, jitter_s, n), grow=True) if jitter_s > 0 else None
         self._k = 0
 
     def next_at(self, now_s: float) -> float:
@@ -31,7 +31,7 @@ class PoissonArrivals:
     closed_loop = False
 
     def __init__(self, rate_hz: float, rng: np.random.Generator):
-        self._gap = BlockSampler(rng, lambda g, n: g.exponential(1.0 / rate_hz, n))
+        self._gap = BlockSampler(rng, lambda g, n: g.exponential(1.0 / rate_hz, n), grow=True)
         self._last_s = 0.0
 
     def next_at(self, now_s: float) -> float:

@@ -122,7 +122,8 @@ class Engine:
         """A server with its random service factor and its background streams, each on its own stream."""
         prefix = f"servers/{config.name}"
         multiplier = config.service_variability.multiplier
-        factor = BlockSampler(streams.generator(f"{prefix}/service"), multiplier.draw) if multiplier.is_random else None
+        factor = BlockSampler(streams.generator(f"{prefix}/service"), multiplier.draw, grow=True) \
+            if multiplier.is_random else None
         batching = config.batching
         server = EdgeServer(self.env, workers=config.workers, on_done=self._after_service, name=config.name,
                             queue_capacity=config.queue_capacity, discipline=config.discipline,

@@ -16,7 +16,9 @@ from collections.abc import Callable
 import numpy as np
 
 BLOCK_SIZE = 4096
-"""Variates drawn per refill of a :class:`BlockSampler`."""
+"""Variates drawn per refill of a :class:`BlockSampler` (the largest block of a growing one)."""
+FIRST_BLOCK = 16
+"""First block of a growing :class:`BlockSampler`; each refill doubles it up to BLOCK_SIZE."""
 
 
 def stream_key(name: str) -> int:
@@ -41,22 +43,31 @@ class BlockSampler:
 
     ``draw(rng, n)`` must return ``n`` variates; numpy's block draws give the
     same sequence as repeated scalar draws, so the block size never changes
-    results.
+    the numbers a sampler hands out. With ``grow`` (for a sampler that owns
+    its generator) blocks start at FIRST_BLOCK and double up to BLOCK_SIZE, so
+    a fleet of devices with few requests each does not draw 4,096 variates
+    per device; a sampler that shares its generator with other draws must
+    keep a fixed block, since the block size then decides which draws it gets.
     """
 
-    __slots__ = ("_rng", "_draw", "_block", "_index")
+    __slots__ = ("_rng", "_draw", "_block", "_index", "_size")
 
-    def __init__(self, rng: np.random.Generator, draw: Callable[[np.random.Generator, int], np.ndarray]):
+    def __init__(self, rng: np.random.Generator, draw: Callable[[np.random.Generator, int], np.ndarray],
+                 grow: bool = False):
         self._rng = rng
         self._draw = draw
         self._block: list[float] = []
         self._index = 0
+        self._size = FIRST_BLOCK if grow else BLOCK_SIZE
 
     def __call__(self) -> float:
         """The next variate."""
         index = self._index
         if index == len(self._block):
-            self._block = self._draw(self._rng, BLOCK_SIZE).tolist()
+            size = self._size
+            self._block = self._draw(self._rng, size).tolist()
+            if size < BLOCK_SIZE:
+                self._size = 2 * size
             index = 0
         self._index = index + 1
         return self._block[index]

@@ -189,3 +189,16 @@ def test_zero_time_closed_loop_is_rejected(tmp_path):
     scenario = one_device(tmp_path, head_ms=0.0, strategy={"kind": "local"}, arrivals={"kind": "closed_loop"})
     with pytest.raises(InputError, match=r"devices\.0\.arrivals\.think_s: expected > 0"):
         simulate(validate_scenario(scenario))
+
+
+@pytest.mark.parametrize("kind,cv", [("exponential", 1.0), ("gamma", 0.3), ("gamma", 2.0), ("lognormal", 0.8),
+                                     ("uniform", 0.5)])
+def test_growing_sampler_blocks_hand_out_the_same_numbers(kind, cv):
+    """Blocks that start small and double give exactly the numbers of fixed 4,096-value blocks."""
+    from simsplit.streams import BlockSampler, RandomStreams
+    from simsplit.variability import Multiplier
+    draw = Multiplier(kind, cv).draw
+    streams = RandomStreams(11)
+    fixed = BlockSampler(streams.generator("x"), draw)
+    growing = BlockSampler(streams.generator("x"), draw, grow=True)
+    assert [fixed() for _ in range(10_000)] == [growing() for _ in range(10_000)]
