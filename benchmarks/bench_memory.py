@@ -9,7 +9,6 @@ run length): the 21,600 s run within 400 MB and within 1.3x of the 1,500 s run.
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import tempfile

@@ -489,5 +489,5 @@ class Engine:
         if self._monitor_period_s is not None:
             self._schedule(0.0, None, self._sample)
         self.env.run(until=self.end_s)
-        return RunOutput(self.records.columns(self.in_flight.values()), self._device_group, self.end_s, self.seed, self.servers,
-                         probe_columns(self.probes))
+        return RunOutput(self.records.columns(self.in_flight.values()), self._device_group, self.end_s, self.seed,
+                         self.servers, probe_columns(self.probes))

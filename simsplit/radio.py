@@ -29,18 +29,6 @@ class RadioState:
             return ready_at_s + self.promotion_s
         return ready_at_s
 
-    def idle_for(self, now_s: float) -> float:
-        """How long (s) the radio will have been idle at ``now_s`` given the transfers known so far: 0 while
-        one is in progress (or reserved past ``now_s``), inf if it never sent."""
-        if self._in_progress or self._active_until_s > now_s:
-            return 0.0
-        return now_s - self._active_until_s
-
-    @property
-    def active_until_s(self) -> float:
-        """End (s) of the latest transfer whose end is known (-inf before the first)."""
-        return self._active_until_s
-
     def note(self, end_at_s: float) -> None:
         """Record a transfer whose end is known: it ends at ``end_at_s`` (s)."""
         if end_at_s > self._active_until_s:

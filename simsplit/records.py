@@ -66,8 +66,6 @@ class Request:
 
 
 NUMERIC_FIELDS = ("device", "request_id", "status", "batch_size", "bits_up", "bits_down", "switched") + TIMING_FIELDS
-_NUMERIC = attrgetter(*NUMERIC_FIELDS)
-_PLAN_INDEX = attrgetter("plan.index")
 
 
 class RecordSink:
@@ -109,22 +107,6 @@ class RecordSink:
                             ("batch_size", np.int64), ("plan", np.int64)):
             columns[name] = columns[name].astype(dtype)
         return columns
-
-
-def to_columns(requests: list[Request]) -> dict[str, np.ndarray]:
-    """The engine-filled fields of ``requests`` as numpy columns (plus ``plan``, the plan index)."""
-    names = NUMERIC_FIELDS
-    if requests:
-        table = np.array(list(map(_NUMERIC, requests)), dtype=float)
-    else:
-        table = np.empty((0, len(names)))
-    columns = {name: table[:, i] for i, name in enumerate(names)}
-    columns["device"] = columns["device"].astype(np.int64)
-    columns["request_id"] = columns["request_id"].astype(np.int64)
-    columns["status"] = columns["status"].astype(np.int8)
-    columns["batch_size"] = columns["batch_size"].astype(np.int64)
-    columns["plan"] = np.fromiter(map(_PLAN_INDEX, requests), dtype=np.int64, count=len(requests))
-    return columns
 
 
 def status_categorical(codes: np.ndarray) -> pd.Categorical:

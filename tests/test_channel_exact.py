@@ -7,7 +7,6 @@ import math
 from fractions import Fraction
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 

@@ -3,7 +3,6 @@ column, or option), prints no traceback, writes nothing, and takes under 5 s."""
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from simsplit.cli import main
-from simsplit.errors import InputError
 from simsplit.outdir import MARKER, claim
 from simsplit.sweep import load_sweep, run_sweep
 

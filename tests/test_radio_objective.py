@@ -3,7 +3,6 @@ oracle never loses to a fixed strategy on its own objective when the LTE state m
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest

@@ -4,13 +4,11 @@
 from __future__ import annotations
 
 
-import math
 
 import numpy as np
 import pytest
 
 from simsplit import simulate
-from simsplit.channel import StepChannel
 from simsplit.channel.traces import MAHIMAHI_PACKET_BITS, read_trace, write_trace
 from simsplit.errors import InputError
 from simsplit.scenario import validate_scenario
