@@ -6,6 +6,7 @@ Every usage or input error prints one line (``error: ...``) and exits with statu
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 import sys
@@ -172,16 +173,12 @@ def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML fil
                         help="Run only this strategy (repeatable), e.g. --only dynamic --only 'fixed(1, bottlenet)'.")] = None,
                     force: ForceOption = False, set_: SetOption = None) -> None:
     """Run every strategy (local, full offload, each fixed split, Neurosurgeon, Edgent, dynamic, oracle) over
-    several seeds; print means with 95% intervals and regret against the oracle; write tables and a figure."""
-    import numpy as np
-    from rich.progress import Progress
-
-    from simsplit.compare import compare, variants, with_strategy
+    several seeds; print means with 95% intervals and regret against the bound (the better of the oracle and
+    every static strategy); write tables and a figure."""
+    from simsplit.compare import variants, with_strategy
     from simsplit.feasibility import check_feasible
-    from simsplit.plots import plot_timeseries
     from simsplit.scenario import load_scenario
     from simsplit.setup import build_setup
-    from simsplit.simulation import simulate
 
     try:
         scenario = load_scenario(file, set_ or [])
@@ -195,10 +192,23 @@ def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML fil
     try:
         for name in chosen or names:
             check_feasible(build_setup(with_strategy(scenario, names[name])), runs=seeds, force=force)
-        held = claim(target)
-        held.__enter__()
+        held = contextlib.ExitStack()
+        held.enter_context(claim(target))
     except InputError as exc:
         _fail(exc)
+    with held:
+        _compare_and_write(scenario, names, chosen, seeds, target)
+
+
+def _compare_and_write(scenario, names: dict, chosen: list[str] | None, seeds: int, target: Path) -> None:
+    """The body of ``compare`` once its inputs are checked and its folder claimed."""
+    import numpy as np
+    from rich.progress import Progress
+
+    from simsplit.compare import compare, with_strategy
+    from simsplit.plots import plot_timeseries
+    from simsplit.simulation import simulate
+
     seed_list = [int(s) for s in np.random.SeedSequence(scenario.seed).generate_state(seeds)]
     total = len(chosen or names) * seeds
     with Progress(console=err_console, transient=True) as progress:
@@ -238,10 +248,7 @@ def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML fil
                                 scenario.server_list[0].name, folder / f"timeseries-{name}.png",
                                 title=f"{scenario.name}: {name} (seed {seed_list[0]})")
 
-    try:
-        folder = write_folder(target, write, kind="compare")
-    finally:
-        held.__exit__(None, None, None)
+    folder = write_folder(target, write, kind="compare")
     console.print(f"wrote {folder}/")
 
 
@@ -328,11 +335,11 @@ def sweep_command(file: Annotated[Path, typer.Argument(help="Sweep YAML file.")]
     from simsplit.sweep import is_done
     try:
         sweep = load_sweep(file, force=force)
-        held = claim(out if out is not None else Path("results") / sweep.name)
-        folder = held.__enter__()
+        held = contextlib.ExitStack()
+        folder = held.enter_context(claim(out if out is not None else Path("results") / sweep.name))
     except InputError as exc:
         _fail(exc)
-    try:
+    with held:
         if not is_ours(folder):
             folder.mkdir(parents=True, exist_ok=True)
             mark(folder, "sweep")
@@ -350,8 +357,6 @@ def sweep_command(file: Annotated[Path, typer.Argument(help="Sweep YAML file.")]
                                   "run the same command again to resume", markup=False, highlight=False)
                 raise typer.Exit(130) from None
         runs, table = write_tables(sweep, folder)
-    finally:
-        held.__exit__(None, None, None)
     console.print(f"{sweep.name}: {ran} runs now, {skipped} already finished, {len(runs)} of {len(sweep.runs)} "
                   f"complete; wrote {folder}/table.parquet ({len(table)} configurations)")
 
