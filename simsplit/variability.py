@@ -15,6 +15,7 @@ import numpy as np
 
 KINDS = ("deterministic", "exponential", "gamma", "lognormal", "uniform")
 MAX_CV = 100.0
+MIN_CV = 1e-6
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class Multiplier:
             raise ValueError("an exponential multiplier has cv 1")
         if self.kind in ("gamma", "lognormal", "uniform") and not self.cv > 0:
             raise ValueError(f"a {self.kind} multiplier needs cv > 0")
+        if self.kind in ("gamma", "lognormal", "uniform") and self.cv < MIN_CV:
+            raise ValueError(f"expected cv >= {MIN_CV:g} (use kind deterministic for no variability), "
+                             f"got {self.cv:g}")
         if self.cv > MAX_CV:
             raise ValueError(f"expected cv <= {MAX_CV:g} (beyond it the distribution's parameters overflow), "
                              f"got {self.cv:g}")

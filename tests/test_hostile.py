@@ -41,7 +41,7 @@ FIELDS = {
     "network.radio.beta_mw": [".inf", "-1", ".nan", "true"],
     "server.workers": ["0", "-1", "1.5", "true", "1e9"],
     "server.queue_capacity": ["-1", "1.5", "true"],
-    "server.service_variability.cv": [".inf", ".nan", "-1", "1e300", "true"],
+    "server.service_variability.cv": [".inf", ".nan", "-1", "1e300", "1e-300", "true"],
     "server.service_variability.kind": ["weibull"],
     "server.extra_rtt_ms": [".inf", "-1", ".nan"],
     "server.server_class": ["'tpu'", "1"],
@@ -315,3 +315,45 @@ PROFILE_CASES = [("profile --batch 0", ["profile", "resnet18", "--out", "{out}",
 @pytest.mark.parametrize("label,argv", PROFILE_CASES, ids=[c[0] for c in PROFILE_CASES])
 def test_hostile_profile_option(tmp_path, monkeypatch, capsys, label, argv):
     _run_case(tmp_path, monkeypatch, capsys, argv)
+
+
+MUTATION_VALUES = [".inf", "-.inf", ".nan", "-1", "0", "1e308", "1e-300", "true", "'x'", "[]", "{}", "null", "1:30",
+                   "1.5", "-0.0", "1e16", "[1, -1]", "'../../etc/passwd'", "2147483648", "1e-9"]
+
+
+def _paths(node, prefix=""):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(key, str) and not key.startswith("x-"):
+                path = f"{prefix}.{key}" if prefix else key
+                yield path
+                yield from _paths(value, path)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield f"{prefix}.{index}"
+            yield from _paths(value, f"{prefix}.{index}")
+
+
+def test_random_mutations_of_shipped_scenarios(tmp_path, monkeypatch, capsys):
+    """150 seeded random mutations (one or two fields of a shipped scenario set to a hostile value): each
+    either runs (exit 0) or stops with one line (exit 2); never a traceback, never more than 20 s."""
+    import random
+
+    from simsplit.scenario import read_yaml
+    rng = random.Random(20261202)
+    files = sorted(SCENARIOS.glob("*.yaml"))
+    monkeypatch.chdir(tmp_path)
+    for case in range(150):
+        scenario = rng.choice(files)
+        fields = list(_paths(read_yaml(scenario)))
+        sets = [f"{rng.choice(fields)}={rng.choice(MUTATION_VALUES)}" for _ in range(rng.randint(1, 2))]
+        argv = ["run", str(scenario), "--out", str(tmp_path / "out"), "--set", "duration_s=20", "--set", "warmup_s=1"]
+        for item in sets:
+            argv += ["--set", item]
+        started = time.monotonic()
+        code = main(argv)
+        captured = capsys.readouterr()
+        err = captured.err.strip()
+        assert time.monotonic() - started < 20, (scenario.name, sets)
+        assert code == 0 or (code == 2 and len(err.splitlines()) == 1 and err.startswith("error: ")), \
+            (scenario.name, sets, code, err[-500:])
