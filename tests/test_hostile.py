@@ -357,3 +357,61 @@ def test_random_mutations_of_shipped_scenarios(tmp_path, monkeypatch, capsys):
         assert time.monotonic() - started < 20, (scenario.name, sets)
         assert code == 0 or (code == 2 and len(err.splitlines()) == 1 and err.startswith("error: ")), \
             (scenario.name, sets, code, err[-500:])
+
+
+def test_random_mutations_of_trace_and_table_files(tmp_path):
+    """1,500 seeded random edits of the sample traces, the profile and the payload table (junk characters,
+    lines dropped, swapped, repeated or emptied): each reads, or raises a one-line InputError; a trace that
+    reads replays consistently (a finish never before its start, and the bits up to it cover the payload)."""
+    import random
+
+    from simsplit.channel.traces import read_trace
+    from simsplit.errors import InputError
+    from simsplit.payloads import load_payloads
+    from simsplit.profiles import load_profile
+    from simsplit.setup import trace_channel
+    samples = REPO / "tests" / "data" / "traces"
+    traces = {"sample.mahimahi": "mahimahi", "sample.pensieve": "pensieve", "sample.csv": "csv",
+              "sample-gnettrack.csv": "gnettrack", "sample.mecperf": "mecperf"}
+    tables = {SCENARIOS / "profiles" / "resnet50-bottlenet.csv": load_profile,
+              SCENARIOS / "payloads" / "resnet50-bottlenet.csv": load_payloads}
+    junk = ["-", "1e400", "nan", "inf", "\u0663", ",", " ", "\t", "0", "-0", "99999999999999999999", "\x00", "é",
+            "1e-320", ".", "#", "\ufeff"]
+    rng = random.Random(7)
+    path = tmp_path / "mutated"
+    for _ in range(1500):
+        if rng.random() < 0.7:
+            name, fmt = rng.choice(sorted(traces.items()))
+            lines = (samples / name).read_text().splitlines()
+            reader = lambda p, fmt=fmt: read_trace(p, fmt)  # noqa: E731
+        else:
+            table, reader = rng.choice(sorted(tables.items()))
+            lines, fmt = table.read_text().splitlines(), None
+        for _ in range(rng.randint(1, 3)):
+            if not lines:
+                break
+            i, op = rng.randrange(len(lines)), rng.random()
+            if op < 0.3:
+                cut = rng.randrange(len(lines[i]) + 1)
+                lines[i] = lines[i][:cut] + rng.choice(junk) + lines[i][cut:]
+            elif op < 0.5:
+                del lines[i]
+            elif op < 0.7:
+                j = rng.randrange(len(lines))
+                lines[i], lines[j] = lines[j], lines[i]
+            elif op < 0.85:
+                lines.insert(i, lines[i])
+            else:
+                lines[i] = ""
+        path.write_text("\n".join(lines) + "\n")
+        try:
+            read = reader(path)
+        except InputError as exc:
+            assert "\n" not in str(exc)
+            continue
+        if fmt is not None:
+            channel = trace_channel(read)
+            for start in (0.0, 0.5, 3.3):
+                end = channel.finish_time(start, 36_000)
+                assert end >= start
+                assert end == float("inf") or channel.bits_between(start, end) >= 36_000 * (1 - 1e-9)

@@ -260,6 +260,8 @@ def read_mecperf(path: Path) -> Trace:
             lines.append(line)
             times.append(at)
             rates.append(_float(path, line, value, "rate (Mbps)", minimum=0.0, column=f"item {item_no}") * 1e6)
+    if not times:
+        raise InputError(path, None, "expected at least one 'YYYY-MM-DD HH:MM:SS.ffffff_<Mbps>' item, got none")
     return _steps(path, lines, times, rates, None)
 
 
