@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from heapq import heappush
 
 import numpy as np
 import simpy
+from simpy.events import NORMAL
 
 from simsplit.arrivals import build_arrivals
 from simsplit.background import BackgroundStream, intensity_path
@@ -30,6 +32,17 @@ from simsplit.setup import Setup
 from simsplit.streams import BlockSampler, RandomStreams
 from simsplit.strategies import Observation
 from simsplit.strategies.predict import radio_cost
+
+
+class _Call:
+    """A scheduled callback: the fields SimPy's ``Environment.step`` reads from an event, and no more."""
+
+    __slots__ = ("callbacks", "_value", "_ok")
+
+    def __init__(self, value, callback):
+        self.callbacks = [callback]
+        self._value = value
+        self._ok = True
 
 
 class _Device:
@@ -282,12 +295,17 @@ class Engine:
         self._schedule(request.finish_at_s, request, self._on_result)
 
     def _schedule(self, at_s: float, value, callback) -> None:
-        """Call ``callback(event)`` at ``at_s`` (s) with ``event._value = value``; never if ``at_s`` is infinite."""
+        """Call ``callback(event)`` at ``at_s`` (s) with ``event._value = value``; never if ``at_s`` is infinite.
+
+        The call goes straight into SimPy's event queue as a :class:`_Call` (what ``env.timeout`` would
+        schedule, with the same time, priority and event number, without building a Timeout)."""
         if at_s == math.inf:  # the link never delivers: the request stays in flight
             return
-        delay = at_s - self.env.now  # may be an ulp below 0 when at_s was computed, not taken from the clock
-        event = self.env.timeout(delay if delay > 0.0 else 0.0, value)
-        event.callbacks.append(callback)
+        env = self.env
+        now = env._now
+        delay = at_s - now  # may be an ulp below 0 when at_s was computed, not taken from the clock
+        heappush(env._queue, (now + (delay if delay > 0.0 else 0.0), NORMAL, next(env._eid),
+                              _Call(value, callback)))
 
     # ------------------------------------------------------------ server and downlink
     def _on_server_arrival(self, event) -> None:
