@@ -40,7 +40,8 @@ class DynamicStrategy(_Adaptive):
         self._down = Feed(build_estimator(config.estimator))
         self._prior_up_bps = config.initial_uplink_mbps * 1e6
         self._prior_down_bps = config.initial_downlink_mbps * 1e6
-        self._current: Option | None = None
+        self._current: int | None = None
+        """Index in ``options`` of the option in use."""
         self._switched_at_s = -math.inf
         self._decided_at_s = -math.inf
 
@@ -49,43 +50,47 @@ class DynamicStrategy(_Adaptive):
         down = self._down.refresh(observation.downlink_samples_bps, observation.downloads)
         return (self._prior_up_bps if math.isnan(up) else up, self._prior_down_bps if math.isnan(down) else down)
 
-    def _wait(self, option: Option, observation: Observation) -> float:
-        if self.config.server_wait == "probe" and option.server == observation.probe_server \
-                and not math.isnan(observation.probe_recent_wait_s):
-            return observation.probe_recent_wait_s
-        return 0.0
+    def _waits(self, observation: Observation) -> list[float]:
+        """The expected server wait (s) of each option: the probed server's recent wait, else 0."""
+        wait = 0.0
+        if self.config.server_wait == "probe" and not math.isnan(observation.probe_recent_wait_s):
+            wait = observation.probe_recent_wait_s
+        probed = observation.probe_server
+        return [wait if option.server == probed else 0.0 for option in self.options]
 
-    def evaluate(self, now_s: float, observation: Observation) -> dict[Option, float]:
-        """Score of every option now (lower is better; infeasible options score +inf unless none is feasible)."""
+    def evaluate(self, now_s: float, observation: Observation) -> list[float]:
+        """Score of every option now, in the order of ``options`` (lower is better; infeasible options score
+        +inf unless none is feasible, when every option scores its latency)."""
         up, down = self._estimates(observation)
         backlog = max(0.0, observation.compute_free_at_s - now_s)
-        scores, fallback = {}, {}
-        for option in self.options:
-            latency, energy = predict(option, self.device, up, down, self._wait(option, observation), backlog)
-            value = score(self.config.objective, latency, energy, self.config.energy_weight_s_per_j)
-            feasible = self.deadline_s is None or latency <= self.deadline_s
-            scores[option] = value if feasible else math.inf
-            fallback[option] = latency
-        if all(math.isinf(v) for v in scores.values()):
-            return fallback  # nothing meets the deadline: be as fast as possible
+        objective, weight, deadline = self.config.objective, self.config.energy_weight_s_per_j, self.deadline_s
+        device = self.device
+        scores, latencies = [], []
+        for option, wait in zip(self.options, self._waits(observation)):
+            latency, energy = predict(option, device, up, down, wait, backlog)
+            feasible = deadline is None or latency <= deadline
+            scores.append(score(objective, latency, energy, weight) if feasible else math.inf)
+            latencies.append(latency)
+        if all(math.isinf(v) for v in scores):
+            return latencies  # nothing meets the deadline: be as fast as possible
         return scores
 
     def decide(self, now_s: float, observation: Observation) -> Decision:
         period = self.config.decision_period_s
         if self._current is not None and period is not None and now_s < self._decided_at_s + period:
-            return self._current.decision
+            return self.options[self._current].decision
         self._decided_at_s = now_s
         scores = self.evaluate(now_s, observation)
-        best = min(scores, key=scores.get)
+        best = min(range(len(scores)), key=scores.__getitem__)  # the first of equal scores, as before
         current = self._current
         if current is None:
             self._current = best
-        elif best is not current and now_s - self._switched_at_s >= self.config.min_dwell_s:
+        elif best != current and now_s - self._switched_at_s >= self.config.min_dwell_s:
             keep = scores[current]
             if math.isinf(keep) or scores[best] < keep * (1.0 - self.config.hysteresis):
                 self._current = best
                 self._switched_at_s = now_s
-        return self._current.decision
+        return self.options[self._current].decision
 
 
 class NeurosurgeonStrategy(_Adaptive):

@@ -138,14 +138,15 @@ def predict(option: Option, device: DeviceModel, up_bps: float, down_bps: float,
         return backlog_s + option.head_s, device.compute_power_w * option.head_s
     up_s = option.bits_up / up_bps if option.bits_up else 0.0
     down_s = option.bits_down / down_bps if option.bits_down else 0.0
-    server_gap = option.delay_to_server_s + wait_s + option.service_s  # upload end to download start
     latency = backlog_s + option.head_s + up_s + wait_s + option.service_s + down_s + option.fixed_delay_s
-    radio = radio_cost(device, server_gap, up_s + server_gap + down_s, latency)
     energy = (device.compute_power_w * option.head_s
               + device.alpha_up_w_per_bps * option.bits_up + device.beta_w * up_s
-              + device.alpha_down_w_per_bps * option.bits_down + device.beta_w * down_s
-              + radio.promotion_j + radio.tail_j)
-    return latency + radio.promotion_s, energy
+              + device.alpha_down_w_per_bps * option.bits_down + device.beta_w * down_s)
+    if not device.tail_stages_s and not device.promotion_s:
+        return latency, energy
+    server_gap = option.delay_to_server_s + wait_s + option.service_s  # upload end to download start
+    radio = radio_cost(device, server_gap, up_s + server_gap + down_s, latency)
+    return latency + radio.promotion_s, energy + radio.promotion_j + radio.tail_j
 
 
 def score(objective: str, latency_s: float, energy_j: float, weight_s_per_j: float) -> float:
