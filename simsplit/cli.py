@@ -354,7 +354,7 @@ def sweep_command(file: Annotated[Path, typer.Argument(help="Sweep YAML file.")]
             except KeyboardInterrupt:
                 runs, _ = write_tables(sweep, folder)
                 err_console.print(f"interrupted: {len(runs)} of {len(sweep.runs)} runs complete; tables written; "
-                                  "run the same command again to resume", markup=False, highlight=False)
+                                  "run the same command again to resume", markup=False, highlight=False, soft_wrap=True)
                 raise typer.Exit(130) from None
         runs, table = write_tables(sweep, folder)
     console.print(f"{sweep.name}: {ran} runs now, {skipped} already finished, {len(runs)} of {len(sweep.runs)} "

@@ -178,7 +178,7 @@ def test_stopping_a_sweep_leaves_no_worker(tmp_path, how):
     process.send_signal(signal.SIGINT if how == "interrupt" else signal.SIGKILL)
     process.wait(timeout=30)
     if how == "interrupt":
-        assert time.monotonic() - stopped_at < 5
+        assert time.monotonic() - stopped_at < 3, time.monotonic() - stopped_at  # measured 0.9 s
         assert process.returncode == 130 and "interrupted" in process.stderr.read()
         assert (out / "runs.parquet").is_file()  # what was done is tabulated
     deadline = time.monotonic() + 5
