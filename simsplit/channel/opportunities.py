@@ -94,7 +94,7 @@ class OpportunityChannel(Channel):
     def finish_time(self, start_s: float, size_bits: float) -> float:
         if size_bits <= 0:
             return start_s
-        needed = math.ceil(size_bits / self.bits_each * (1.0 - ROUNDING))
-        if not math.isfinite(size_bits) or needed > 2**62:
+        if not math.isfinite(size_bits):
             return math.inf
+        needed = math.ceil(size_bits / self.bits_each * (1.0 - ROUNDING))
         return max(self._instant(self._count(start_s) + needed - 1), start_s)
