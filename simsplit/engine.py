@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from heapq import heappush
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL
 
 from simsplit.arrivals import build_arrivals
 from simsplit.background import BackgroundStream, intensity_path
@@ -26,23 +24,13 @@ from simsplit.channel import DedicatedLink
 from simsplit.channel.loss import PacketLoss
 from simsplit.channel.shared import ProcessorSharingLink, SharedFifoLink
 from simsplit.radio import RadioState
+from simsplit.schedule import call_after
 from simsplit.records import COMPLETED, DROPPED, LOST, TIMED_OUT, ProbeRecord, RecordSink, Request, probe_columns
 from simsplit.server import EdgeServer
 from simsplit.setup import Setup
 from simsplit.streams import BlockSampler, RandomStreams
 from simsplit.strategies import Observation
 from simsplit.strategies.predict import radio_cost
-
-
-class _Call:
-    """A scheduled callback: the fields SimPy's ``Environment.step`` reads from an event, and no more."""
-
-    __slots__ = ("callbacks", "_value", "_ok")
-
-    def __init__(self, value, callback):
-        self.callbacks = [callback]
-        self._value = value
-        self._ok = True
 
 
 class _Device:
@@ -297,15 +285,11 @@ class Engine:
     def _schedule(self, at_s: float, value, callback) -> None:
         """Call ``callback(event)`` at ``at_s`` (s) with ``event._value = value``; never if ``at_s`` is infinite.
 
-        The call goes straight into SimPy's event queue as a :class:`_Call` (what ``env.timeout`` would
-        schedule, with the same time, priority and event number, without building a Timeout)."""
+        The call goes straight into SimPy's event queue (:func:`~simsplit.schedule.call_after`)."""
         if at_s == math.inf:  # the link never delivers: the request stays in flight
             return
-        env = self.env
-        now = env._now
-        delay = at_s - now  # may be an ulp below 0 when at_s was computed, not taken from the clock
-        heappush(env._queue, (now + (delay if delay > 0.0 else 0.0), NORMAL, next(env._eid),
-                              _Call(value, callback)))
+        delay = at_s - self.env._now  # may be an ulp below 0 when at_s was computed, not taken from the clock
+        call_after(self.env, delay if delay > 0.0 else 0.0, value, callback)
 
     # ------------------------------------------------------------ server and downlink
     def _on_server_arrival(self, event) -> None:

@@ -25,6 +25,8 @@ from typing import Any
 
 import simpy
 
+from simsplit.schedule import call_after
+
 
 class ServiceIntervals:
     """Busy periods of the workers: one (start, end, background) per batch; end NaN while serving (s)."""
@@ -201,8 +203,7 @@ class EdgeServer:
         intervals.ends.append(math.nan)
         intervals.background.append(batch[0].batch_key is None)
         heapq.heappush(self._busy_until, now + duration)
-        event = self._env.timeout(duration, (batch, index))
-        event.callbacks.append(self._finish)
+        call_after(self._env, duration, (batch, index), self._finish)
 
     def _finish(self, event) -> None:
         batch, index = event._value
