@@ -7,6 +7,7 @@ Every usage or input error prints one line (``error: ...``) and exits with statu
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import shutil
 import sys
@@ -24,11 +25,12 @@ from simsplit.outdir import claim, write_folder
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   context_settings={"help_option_names": ["-h", "--help"]},
                   help="simsplit: simulate split-inference offloading.")
-console = Console(width=max(shutil.get_terminal_size((120, 24)).columns, 120))
-err_console = Console(stderr=True)
+console = Console(width=max(shutil.get_terminal_size((120, 24)).columns, 120), soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 ForceOption = Annotated[bool, typer.Option("--force", help="Run even if the estimated work or memory exceeds "
                                                             "what this machine can do.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout instead of tables.")]
 SetOption = Annotated[Optional[list[str]], typer.Option(
     "--set", help="Override a scenario field: dotted.path=value (repeatable), e.g. network.uplink.rate_mbps=10.")]
 
@@ -121,7 +123,7 @@ def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
         seed: Annotated[Optional[str], typer.Option(help="Override the scenario's seed (an integer >= 0).")] = None,
         monitor: Annotated[Optional[float], typer.Option(
             help="Also sample uplink capacity and server queues every this many seconds (timeseries.parquet).")] = None,
-        force: ForceOption = False,
+        force: ForceOption = False, json_: JsonOption = False,
         set_: SetOption = None) -> None:
     """Run a scenario, print its summary, and write its result folder."""
     from simsplit.feasibility import check_feasible
@@ -142,13 +144,16 @@ def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
             folder = result.write(target)
     except InputError as exc:
         _fail(exc)
+    if json_:
+        print(json.dumps({**result.summary, "folder": str(folder), "wall_s": elapsed}, allow_nan=False))
+        return
     print_summary(result.summary)
     console.print(f"{len(result.requests)} requests simulated in {elapsed:.2f} s; wrote {folder}/")
 
 
 @app.command()
 def validate(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
-             force: ForceOption = False, set_: SetOption = None) -> None:
+             force: ForceOption = False, json_: JsonOption = False, set_: SetOption = None) -> None:
     """Check a scenario and every file it references, without running it."""
     from simsplit.feasibility import check_feasible
     from simsplit.scenario import load_scenario
@@ -160,6 +165,12 @@ def validate(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     except InputError as exc:
         _fail(exc)
     devices = sum(g.group.count for g in setup.groups)
+    if json_:
+        print(json.dumps({"file": str(file), "ok": True, "groups": len(setup.groups), "devices": devices,
+                          "split_points": len(setup.profile.names), "payload_rows": len(setup.payloads.entries),
+                          "estimate": {"requests": estimate.requests, "events": estimate.events,
+                                       "memory_bytes": estimate.memory_bytes, "wall_s": estimate.seconds}}))
+        return
     console.print(f"{file}: ok ({len(setup.groups)} device groups, {devices} devices, "
                   f"{len(setup.profile.names)} split points, {len(setup.payloads.entries)} payload rows; "
                   f"{estimate.describe()})")
@@ -171,7 +182,7 @@ def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML fil
                     out: Annotated[Optional[Path], typer.Option(help="Folder (default results/<name>-compare).")] = None,
                     only: Annotated[Optional[list[str]], typer.Option(
                         help="Run only this strategy (repeatable), e.g. --only dynamic --only 'fixed(1, bottlenet)'.")] = None,
-                    force: ForceOption = False, set_: SetOption = None) -> None:
+                    force: ForceOption = False, json_: JsonOption = False, set_: SetOption = None) -> None:
     """Run every strategy (local, full offload, each fixed split, Neurosurgeon, Edgent, dynamic, oracle) over
     several seeds; print means with 95% intervals and regret against the bound (the better of the oracle and
     every static strategy); write tables and a figure."""
@@ -197,10 +208,11 @@ def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML fil
     except InputError as exc:
         _fail(exc)
     with held:
-        _compare_and_write(scenario, names, chosen, seeds, target)
+        _compare_and_write(scenario, names, chosen, seeds, target, json_)
 
 
-def _compare_and_write(scenario, names: dict, chosen: list[str] | None, seeds: int, target: Path) -> None:
+def _compare_and_write(scenario, names: dict, chosen: list[str] | None, seeds: int, target: Path,
+                       as_json: bool) -> None:
     """The body of ``compare`` once its inputs are checked and its folder claimed."""
     import numpy as np
     from rich.progress import Progress
@@ -214,6 +226,11 @@ def _compare_and_write(scenario, names: dict, chosen: list[str] | None, seeds: i
     with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task("simulating", total=total)
         runs, table = compare(scenario, seed_list, chosen, progress=lambda name: progress.advance(task))
+    flat = table.copy()
+    for column in [c for c in flat.columns if c.endswith("_ci95")]:
+        flat[column.replace("_ci95", "_low")] = [v[0] for v in flat[column]]
+        flat[column.replace("_ci95", "_high")] = [v[1] for v in flat[column]]
+        del flat[column]
     shown = Table(title=f"{scenario.name}: {seeds} seeds, mean ± half-width of the 95% interval; "
                         f"regret: objective vs the bound (per seed, the better of the oracle and every static strategy)")
     for name in ("strategy", "latency ms", "p95 ms", "energy mJ", "accuracy", "deadline hit", "switches", "regret"):
@@ -231,15 +248,11 @@ def _compare_and_write(scenario, names: dict, chosen: list[str] | None, seeds: i
                       interval(row, "energy_j", 1e3), f"{row['accuracy']:.3f}",
                       "-" if np.isnan(row["deadline_hit_rate"]) else f"{row['deadline_hit_rate']:.3f}",
                       f"{row['switches']:.0f}", regret)
-    console.print(shown)
+    if not as_json:
+        console.print(shown)
 
     def write(folder: Path) -> None:
         runs.to_csv(folder / "runs.csv", index=False)
-        flat = table.copy()
-        for column in [c for c in flat.columns if c.endswith("_ci95")]:
-            flat[column.replace("_ci95", "_low")] = [v[0] for v in flat[column]]
-            flat[column.replace("_ci95", "_high")] = [v[1] for v in flat[column]]
-            del flat[column]
         flat.to_csv(folder / "compare.csv", index=False)
         for name in ("dynamic", "oracle"):
             if chosen is None or name in chosen:
@@ -249,6 +262,11 @@ def _compare_and_write(scenario, names: dict, chosen: list[str] | None, seeds: i
                                 title=f"{scenario.name}: {name} (seed {seed_list[0]})")
 
     folder = write_folder(target, write, kind="compare")
+    if as_json:
+        from simsplit.results import json_safe
+        rows = json_safe(flat.to_dict(orient="records"))
+        print(json.dumps({"scenario": scenario.name, "seeds": seed_list, "folder": str(folder), "strategies": rows}))
+        return
     console.print(f"wrote {folder}/")
 
 
@@ -479,7 +497,7 @@ def traces_convert(file: Annotated[Path, typer.Argument(help="Trace file to read
                    to: Annotated[str, typer.Option(help="csv | pensieve | mahimahi")] = "csv",
                    window_ms: Annotated[Optional[float], typer.Option(help="Mahimahi bin width (ms).")] = None,
                    direction: Annotated[Optional[str], typer.Option(help="gnettrack: down or up.")] = None,
-                   overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT if it exists.")] = False
+                   overwrite: Annotated[bool, typer.Option("--overwrite", "--force", help="Replace OUT if it exists.")] = False
                    ) -> None:
     """Write a trace in another format (same step function)."""
     from simsplit.channel.traces import write_trace

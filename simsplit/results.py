@@ -41,6 +41,60 @@ class Result:
         """Write the result folder atomically; see :func:`write_result`."""
         return write_result(self, Path(out_dir))
 
+    def summary_frame(self) -> pd.DataFrame:
+        """The summary as a tidy table: one row for the whole run (``scope`` "all") and one per device group,
+        in SI units (s, J, bytes); the whole run's 95% intervals as ``*_low``/``*_high`` columns."""
+        return summary_frame(self.summary)
+
+    def __repr__(self) -> str:
+        s = self.summary
+        latency, energy = s["latency_s"], s["energy_j"]
+
+        def ms(value):
+            return "-" if value is None else f"{value * 1e3:.2f}"
+
+        return (f"<Result {s['scenario']!r} seed {s['seed']}: {s['generated']} requests, {s['completed']} completed; "
+                f"latency mean {ms(latency['mean'])} ms, p95 {ms(latency['p95'])} ms; energy "
+                f"{ms(energy['total'])} mJ/request; {len(s['groups'])} device group(s) — .summary_frame(), "
+                f".requests, .summary>")
+
+    def _repr_html_(self) -> str:
+        frame = self.summary_frame().set_index("scope")
+        shown = pd.DataFrame({
+            "strategy": frame["strategy"], "completed": frame["completed"],
+            "latency mean (ms)": frame["latency_mean_s"] * 1e3, "latency p95 (ms)": frame["latency_p95_s"] * 1e3,
+            "energy (mJ/request)": frame["energy_j"] * 1e3, "accuracy": frame["accuracy"],
+            "deadline miss rate": frame["deadline_miss_rate"]})
+        title = f"<p><b>{self.summary['scenario']}</b> (seed {self.summary['seed']})</p>"
+        return title + shown.to_html(float_format=lambda v: f"{v:.4g}", na_rep="-")
+
+
+SUMMARY_COLUMNS = ("generated", "completed", "dropped", "lost", "timed_out", "in_flight", "accuracy",
+                   "deadline_miss_rate", "switches", "bytes_up", "bytes_sent_up")
+"""Plain numbers of a summary block that become columns of :func:`summary_frame`."""
+
+
+def summary_frame(summary: dict) -> pd.DataFrame:
+    """A summary (dict, as in summary.json) as a tidy DataFrame; see :meth:`Result.summary_frame`."""
+    rows = []
+    blocks = [("all", "-", summary)] + [(name, g["strategy"], g) for name, g in summary["groups"].items()]
+    for scope, strategy, block in blocks:
+        row = {"scope": scope, "strategy": strategy}
+        row.update({k: block.get(k) for k in SUMMARY_COLUMNS})
+        for key, value in block["latency_s"].items():
+            if key != "ci95":
+                row[f"latency_{key}_s"] = value
+        for key, (low, high) in block["latency_s"].get("ci95", {}).items():
+            row[f"latency_{key}_s_low"], row[f"latency_{key}_s_high"] = low, high
+        for key, value in block["energy_j"].items():
+            row["energy_j" if key == "total" else f"energy_{key}_j"] = value
+        for key, value in block["latency_parts_s"].items():
+            row[f"part_{key}"] = value
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    counts = ("generated", "completed", "dropped", "lost", "timed_out", "in_flight", "switches")
+    return frame.astype({c: (int if c in counts else float) for c in frame.columns if c not in ("scope", "strategy")})
+
 
 def _nan_to_zero(values: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(values), 0.0, values)
@@ -292,7 +346,7 @@ def summarise(setup: Setup, requests: pd.DataFrame, output: RunOutput, probes: p
     summary["groups"] = groups
     if scenario.phases_s is not None:
         summary["phases"] = _phases(setup, measured, scenario.phases_s)
-    return _json_safe(summary)
+    return json_safe(summary)
 
 
 def _phases(setup: Setup, measured: pd.DataFrame, bounds: list[float]) -> list[dict]:
@@ -312,11 +366,12 @@ def _phases(setup: Setup, measured: pd.DataFrame, bounds: list[float]) -> list[d
     return phases
 
 
-def _json_safe(value):
+def json_safe(value):
+    """``value`` with numpy numbers as Python ones and NaN as None (for JSON)."""
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, (float, np.floating)):
         return None if math.isnan(value) else float(value)
     if isinstance(value, np.integer):

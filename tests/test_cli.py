@@ -111,3 +111,39 @@ def test_help_and_validate_load_no_heavy_library():
              "print(','.join(m for m in ('pandas', 'pyarrow', 'scipy', 'matplotlib', 'torch') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == ""
+
+
+def test_json_output_of_run_validate_and_compare(tmp_path, capsys, monkeypatch):
+    from simsplit.cli import main
+    monkeypatch.chdir(tmp_path)
+    default = str(REPO / "scenarios" / "default.yaml")
+    assert main(["run", default, "--json", "--out", "r", "--set", "duration_s=15"]) == 0
+    run = json.loads(capsys.readouterr().out)
+    assert run["completed"] > 0 and run["folder"].endswith("r")
+    assert run == {**json.loads((tmp_path / "r" / "summary.json").read_text()), "folder": run["folder"],
+                   "wall_s": run["wall_s"]}
+    assert main(["validate", default, "--json"]) == 0
+    valid = json.loads(capsys.readouterr().out)
+    assert valid["ok"] is True and valid["devices"] == 20 and valid["estimate"]["requests"] > 0
+    assert main(["compare", default, "--json", "--seeds", "2", "--only", "local", "--out", "c",
+                 "--set", "duration_s=15"]) == 0
+    compared = json.loads(capsys.readouterr().out)
+    assert [row["strategy"] for row in compared["strategies"]] == ["local"]
+    table = pd.read_csv(tmp_path / "c" / "compare.csv")
+    assert compared["strategies"][0]["latency_mean_s"] == pytest.approx(table["latency_mean_s"][0], rel=1e-12)
+
+
+def test_result_is_notebook_friendly():
+    import simsplit
+    result = simsplit.simulate(REPO / "scenarios" / "bottlenet-resnet50.yaml")
+    text = repr(result)
+    assert len(text) < 300 and "bottlenet-resnet50" in text and "52 device group(s)" in text
+    frame = result.summary_frame()
+    assert len(frame) == 53 and frame["scope"].iloc[0] == "all"
+    row = frame.set_index("scope").loc["3g-rb1"]
+    group = result.summary["groups"]["3g-rb1"]
+    assert row["latency_mean_s"] == group["latency_s"]["mean"] and row["energy_j"] == group["energy_j"]["total"]
+    assert row["completed"] == group["completed"] and frame["completed"].dtype.kind == "i"
+    assert frame.set_index("scope").loc["all", "latency_p50_s_low"] == result.summary["latency_s"]["ci95"]["p50"][0]
+    html = result._repr_html_()
+    assert html.count("<tr") == len(frame) + 2 and "3g-rb1" in html  # header, index name, one per scope
