@@ -13,6 +13,7 @@ events run in the order they were scheduled (SimPy breaks ties on
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,10 +34,20 @@ from simsplit.strategies import Observation
 from simsplit.strategies.predict import radio_cost
 
 
+def quantile_draw(probabilities, values, u: float) -> float:
+    """The value at probability ``u`` of the piecewise-linear quantile function through (probabilities,
+    values): a draw from that distribution when ``u`` is uniform on [0, 1)."""
+    k = bisect_right(probabilities, u) - 1
+    if k >= len(probabilities) - 1:
+        return values[-1]
+    low, high = probabilities[k], probabilities[k + 1]
+    return values[k] + (values[k + 1] - values[k]) * (u - low) / (high - low) if high > low else values[k + 1]
+
+
 class _Device:
     __slots__ = ("index", "group", "strategy", "plans", "arrivals", "uplink", "downlink", "radio",
                  "uplink_loss", "downlink_loss", "observation", "compute_free_at_s", "next_request_id", "probe",
-                 "last_plan")
+                 "last_plan", "payload_draw")
 
     def __init__(self, index, group, strategy, plans, arrivals, uplink, downlink, radio, uplink_loss, downlink_loss):
         self.index = index
@@ -54,6 +65,8 @@ class _Device:
         self.next_request_id = 0
         self.probe = None
         self.last_plan = None
+        self.payload_draw = None
+        """Uniform draws for payload sizes (only when some plan has a size distribution)."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +122,9 @@ class Engine:
                                  RadioState(network.radio.promotion_delay_s, sum(network.radio.tail_stages_s)),
                                  self._loss(network.uplink, f"{name}/uplink-loss", streams),
                                  self._loss(network.downlink, f"{name}/downlink-loss", streams))
+                if any(plan.bits_quantiles is not None for plan in group_setup.plans.values()):
+                    device.payload_draw = BlockSampler(streams.generator(f"{name}/payload"),
+                                                       lambda g, n: g.random(n), grow=True)
                 if group.probe is not None:
                     phase = float(streams.generator(f"{name}/probe").uniform(0.0, group.probe.period_s))
                     device.probe = (group.probe, group_setup.probe_server, phase)
@@ -205,10 +221,12 @@ class Engine:
             request.propagation_s = 0.0
             self._schedule(head_end, request, self._on_result)
             return
+        request.payload_bits = plan.bits_up if plan.bits_quantiles is None else \
+            quantile_draw(*plan.bits_quantiles, device.payload_draw())
         if device.uplink.shared:
             self._schedule(head_end, request, self._on_uplink_ready)
             return
-        bits, extra_s, lost = self._transmission(device.uplink_loss, plan.bits_up)
+        bits, extra_s, lost = self._transmission(device.uplink_loss, request.payload_bits)
         send_at = device.radio.wake(head_end)
         up_start, up_end = device.uplink.reserve(send_at, bits, extra_s)
         device.radio.note(up_end)
@@ -235,7 +253,7 @@ class Engine:
         send_at = radio.wake(now)
         radio.begin()
         request.promotion_s = send_at - now
-        job = (request, send_at) + self._transmission(self.devices[request.device].uplink_loss, request.plan.bits_up)
+        job = (request, send_at) + self._transmission(self.devices[request.device].uplink_loss, request.payload_bits)
         if send_at == now:
             self._send_up(job)
         else:

@@ -3,12 +3,16 @@
 One row per ``(split, bottleneck)``: the mean bytes sent per inference, the
 top-1 accuracy of the whole pipeline with that bottleneck, and the extra
 encode time on the device and decode time on the server. The row at the local
-split L (bytes 0) gives the unsplit model's accuracy. See
-``docs/formats.md`` for the CSV layout.
+split L (bytes 0) gives the unsplit model's accuracy. A row may also give the
+distribution of its encoded sizes as quantile columns ``bytes_q<percent>``
+(``bytes_q0`` and ``bytes_q100`` at least): the engine then draws each
+request's bytes from the piecewise-linear quantile function through them.
+See ``docs/formats.md`` for the CSV layout.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,8 +37,18 @@ class PayloadEntry:
     decode_s: float
     """Extra server time (s) to decode it."""
     bytes_p95: float | None = None
-    """95th percentile of the bytes per inference, when the table was measured (the engine sends the mean)."""
+    """95th percentile of the bytes per inference, when the table was measured (information only)."""
+    size_quantiles: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    """(probabilities in [0, 1], bytes): the quantile function of the encoded size, when the table gives
+    ``bytes_q<percent>`` columns; None: every request sends ``bytes``."""
     line: int = field(default=0, compare=False)
+
+    def quantile_mean(self) -> float:
+        """Mean bytes of the piecewise-linear quantile function (``bytes`` without a distribution)."""
+        if self.size_quantiles is None:
+            return self.bytes
+        probabilities, sizes = self.size_quantiles
+        return sum((b - a) * (x + y) / 2 for a, b, x, y in zip(probabilities, probabilities[1:], sizes, sizes[1:]))
 
 
 @dataclass(frozen=True)
@@ -55,8 +69,9 @@ class PayloadTable:
 def load_payloads(path: str | Path) -> PayloadTable:
     """Read and validate a payload CSV. Raise :class:`InputError` naming the line and column."""
     path = Path(path)
-    _, rows = read_table(path, required=["split", "bottleneck", "bytes", "accuracy"],
-                         optional=["encode_ms", "decode_ms", "bytes_p95"])
+    header, rows = read_table(path, required=["split", "bottleneck", "bytes", "accuracy"],
+                              optional=["encode_ms", "decode_ms", "bytes_p95"], prefixes=["bytes_q"])
+    quantile_columns = _quantile_columns(path, header)
     entries: dict[tuple[int, str], PayloadEntry] = {}
     for row in rows:
         split = number(path, row, "split", integer=True, minimum=0)
@@ -74,8 +89,46 @@ def load_payloads(path: str | Path) -> PayloadTable:
             encode_s=number(path, row, "encode_ms", minimum=0, default=0.0) * MS,
             decode_s=number(path, row, "decode_ms", minimum=0, default=0.0) * MS,
             bytes_p95=number(path, row, "bytes_p95", minimum=0) if row.cells.get("bytes_p95") else None,
+            size_quantiles=_size_quantiles(path, row, quantile_columns),
             line=row.line)
     return PayloadTable(entries, source=str(path))
+
+
+QUANTILE_PREFIX = "bytes_q"
+
+
+def _quantile_columns(path: Path, header: list[str]) -> list[tuple[float, str]]:
+    """The ``bytes_q<percent>`` columns as (probability, name), by probability; checked."""
+    columns = []
+    for name in header:
+        if not name.startswith(QUANTILE_PREFIX):
+            continue
+        text = name[len(QUANTILE_PREFIX):]
+        try:
+            percent = float(text) if text.replace(".", "", 1).isdigit() else math.nan
+        except ValueError:
+            percent = math.nan
+        if not 0 <= percent <= 100:
+            raise InputError(path, "header", f"expected quantile columns bytes_q<percent> with a percent in "
+                             f"0..100, got {name!r}")
+        columns.append((percent / 100, name))
+    columns.sort()
+    if columns and (columns[0][0] != 0.0 or columns[-1][0] != 1.0):
+        raise InputError(path, "header", "expected bytes_q0 and bytes_q100 among the quantile columns (the "
+                         f"smallest and largest size), got {[n for _, n in columns]}")
+    return columns
+
+
+def _size_quantiles(path: Path, row, columns: list[tuple[float, str]]):
+    """(probabilities, sizes) of a row's size distribution, or None when the row leaves them empty."""
+    if not columns or all(not row.cells.get(name) for _, name in columns):
+        return None
+    sizes = [number(path, row, name, minimum=0) for _, name in columns]
+    for (_, name), low, high in zip(columns[1:], sizes, sizes[1:]):
+        if high < low:
+            raise InputError(path, f"line {row.line}, column {name}", f"expected sizes non-decreasing with the "
+                             f"percent, got {high:g} after {low:g}")
+    return tuple(p for p, _ in columns), tuple(sizes)
 
 
 def raw_payload_lines(profile, accuracy: float) -> list[str]:

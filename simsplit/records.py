@@ -25,7 +25,8 @@ class Request:
     """One inference request as it moves through the pipeline; times in s, NaN until reached."""
 
     __slots__ = ("device", "request_id", "plan", "status", "base_service_s", "batch_key", "deadline_at_s",
-                 "enqueued_at_s", "batch_size", "bits_up", "bits_down", "switched", "sequence") + TIMING_FIELDS
+                 "enqueued_at_s", "batch_size", "payload_bits", "bits_up", "bits_down", "switched", "sequence") \
+        + TIMING_FIELDS
 
     def __init__(self, device: int, request_id: int, plan, arrival_at_s: float, deadline_at_s: float,
                  sequence: int = 0):
@@ -41,6 +42,8 @@ class Request:
         self.deadline_at_s = deadline_at_s
         self.batch_size = 0
         self.switched = 0
+        self.payload_bits = 0.0
+        """The payload (bits): the plan's size, or this request's draw from the plan's size distribution."""
         self.bits_up = 0.0
         """Bits sent on the uplink, retransmissions included."""
         self.bits_down = 0.0
@@ -65,7 +68,8 @@ class Request:
         """Age (s) of the device's last server probe when it decided this request (NaN if none)."""
 
 
-NUMERIC_FIELDS = ("device", "request_id", "status", "batch_size", "bits_up", "bits_down", "switched") + TIMING_FIELDS
+NUMERIC_FIELDS = ("device", "request_id", "status", "batch_size", "payload_bits", "bits_up", "bits_down",
+                  "switched") + TIMING_FIELDS
 
 
 class RecordSink:

@@ -70,7 +70,7 @@ class Result:
 
 
 SUMMARY_COLUMNS = ("generated", "completed", "dropped", "lost", "timed_out", "in_flight", "accuracy",
-                   "deadline_miss_rate", "switches", "bytes_up", "bytes_sent_up")
+                   "deadline_miss_rate", "switches", "bytes_up", "bytes_up_p95", "bytes_sent_up")
 """Plain numbers of a summary block that become columns of :func:`summary_frame`."""
 
 
@@ -225,7 +225,7 @@ def build_requests(setup: Setup, output: RunOutput, tail_j: np.ndarray) -> pd.Da
         "batch_size": c["batch_size"],
         "uplink_start_at_s": c["uplink_start_at_s"],
         "downlink_start_at_s": c["downlink_start_at_s"],
-        "bytes_up": np.where(plan_field("local", bool), 0.0, plan_field("bits_up") / BITS_PER_BYTE),
+        "bytes_up": c["payload_bits"] / BITS_PER_BYTE,
         "bytes_sent_up": sent_up / BITS_PER_BYTE,
         "bytes_sent_down": sent_down / BITS_PER_BYTE,
         "accuracy": plan_field("accuracy"),
@@ -302,6 +302,7 @@ def _block(measured: pd.DataFrame, deadline: float | None, with_intervals: bool)
     shares = done.groupby(["split", "bottleneck"], observed=True).size() / max(len(done), 1)
     block["option_share"] = {f"{split}/{bottleneck}": float(v) for (split, bottleneck), v in shares.items()}
     block["bytes_up"] = float(done["bytes_up"].mean()) if len(done) else math.nan
+    block["bytes_up_p95"] = float(np.quantile(done["bytes_up"].to_numpy(), 0.95)) if len(done) else math.nan
     block["bytes_sent_up"] = float(done["bytes_sent_up"].mean()) if len(done) else math.nan
     failed = dropped + lost + timed_out
     if deadline is None or len(done) + failed == 0:

@@ -52,6 +52,9 @@ class Plan:
     """Round trip (s) beyond the device's links to that server."""
     batch_key: tuple[int, str]
     """Tails batch together only with the same key: (split, bottleneck)."""
+    bits_quantiles: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    """(probabilities, bits): the quantile function of the payload, each request drawing its own size from
+    it; None: every request sends ``bits_up``."""
 
 
 @dataclass(frozen=True)
@@ -248,7 +251,7 @@ def _check_tables(profile: ModelProfile, payloads: PayloadTable) -> None:
         if entry.split > last:
             raise InputError(payloads.source, f"{where}, column split",
                              f"expected a split point 0..{last} of {profile.source}, got {entry.split}")
-        if entry.split == last and entry.bytes != 0:
+        if entry.split == last and (entry.bytes != 0 or (entry.size_quantiles and any(entry.size_quantiles[1]))):
             raise InputError(payloads.source, f"{where}, column bytes",
                              f"expected 0 at the local split {last} (nothing is sent), got {entry.bytes:g}")
 
@@ -318,7 +321,9 @@ def build_setup(scenario: Scenario) -> Setup:
                         service_s=0.0 if local else float(tail_s[key.split]) + entry.decode_s,
                         bits_down=0.0 if local else bits_down, accuracy=entry.accuracy,
                         server=server_index[key.server], extra_rtt_s=0.0 if local else server.extra_rtt_s,
-                        batch_key=(key.split, key.bottleneck))
+                        batch_key=(key.split, key.bottleneck),
+                        bits_quantiles=None if local or entry.size_quantiles is None else
+                        (entry.size_quantiles[0], tuple(b * BITS_PER_BYTE for b in entry.size_quantiles[1])))
             plans.append(plan)
             group_plans[key] = plan
         network = scenario.network_of(group)

@@ -149,6 +149,10 @@ def train_unit(config: TrainConfig, teacher, split: int, reduced: int, aware: bo
     return student.eval(), unit.eval()
 
 
+SIZE_PERCENTS = (0, 5, 25, 50, 75, 95, 100)
+"""Percentiles of the measured encoded sizes written into the payload table."""
+
+
 def evaluate(student, unit: BottleneckUnit, split: int, quality: int | None, data: Data,
              channel: tuple[str, float] | None = None, seed: int = 0) -> dict:
     """Accuracy with the real codec at ``quality`` (and the channel, if given), bytes per sample (mean, p95),
@@ -171,6 +175,7 @@ def evaluate(student, unit: BottleneckUnit, split: int, quality: int | None, dat
             correct += int(run(student, restored, split).argmax(1)[0] == data.test_y[i])
     n = len(data.test_y)
     return {"accuracy": correct / n, "bytes": float(np.mean(sizes)), "bytes_p95": float(np.percentile(sizes, 95)),
+            "quantiles": [float(np.percentile(sizes, q)) for q in SIZE_PERCENTS],
             "encode_ms": 1e3 * encode_s / n, "decode_ms": 1e3 * decode_s / n, "sizes": sizes}
 
 
@@ -209,12 +214,13 @@ def write_outputs(config, out: Path, teacher, data, base: float, rows, gaps) -> 
     splits = len(teacher) - 1  # blocks before the classifier
     lines = ["# Payload table produced by simsplit train-bottleneck (bytes: real JPEG lengths + 8-byte header on",
              f"# the test set of scikit-learn's digits; accuracy on that test set). Teacher accuracy {base:.4f}.",
-             "split,bottleneck,bytes,bytes_p95,accuracy,encode_ms,decode_ms",
-             f"0,raw-uint8,{config.resolution ** 2},{config.resolution ** 2},{base:.4f},0,0"]
+             "# bytes_q<p>: the p-th percentile of the encoded size; the engine draws each request's size from them.",
+             "split,bottleneck,bytes,accuracy,encode_ms,decode_ms," + ",".join(f"bytes_q{q}" for q in SIZE_PERCENTS),
+             f"0,raw-uint8,{config.resolution ** 2},{base:.4f},0,0," + ",".join(["" for _ in SIZE_PERCENTS])]
     for r in rows:
-        lines.append(f"{r['split']},{r['bottleneck']},{r['bytes']:.1f},{r['bytes_p95']:.1f},{r['accuracy']:.4f},"
-                     f"{r['encode_ms']:.4f},{r['decode_ms']:.4f}")
-    lines.append(f"{splits + 1},none,0,0,{base:.4f},0,0")
+        lines.append(f"{r['split']},{r['bottleneck']},{r['bytes']:.1f},{r['accuracy']:.4f},"
+                     f"{r['encode_ms']:.4f},{r['decode_ms']:.4f}," + ",".join(f"{v:.1f}" for v in r["quantiles"]))
+    lines.append(f"{splits + 1},none,0,{base:.4f},0,0," + ",".join(["" for _ in SIZE_PERCENTS]))
     (out / "payloads.csv").write_text("\n".join(lines) + "\n")
     from simsplit.measure import measure_blocks, write_profile
     blocks = [(f"B{k + 1}", b) for k, b in enumerate(teacher[:-1])] + [("classifier", teacher[-1])]
