@@ -185,3 +185,20 @@ def test_binning_bias_on_verizon_is_as_documented():
         e = np.array([exact.finish_time(s, size_bytes * 8) - s for s in starts])
         b = np.array([binned.finish_time(s, size_bytes * 8) - s for s in starts])
         assert lo <= 1 - b.mean() / e.mean() <= hi
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), start_ms=st.integers(0, 20_000), packets=st.integers(1, 200))
+def test_random_path_channel_matches_exact_rationals(seed, start_ms, packets):
+    """A Markov channel with an outage state, on its own drawn path, against exact integration."""
+    from simsplit.channel import MarkovChannel
+    channel = MarkovChannel([0.0, 12e6, 3e6], [0.05, 0.4, 0.2], None, np.random.default_rng(seed))
+    start, size = start_ms / 1e3, packets * PACKET
+    got = channel.finish_time(start, size)
+    assert math.isfinite(got)
+    times, rates = channel.segments(got + 1.0)
+    cumulative = float(channel.bits_between(0.0, start)) + size
+    slack = 2e-12 * cumulative
+    early = exact_finish(times, rates, "hold", None, start, size - slack)
+    late = exact_finish(times, rates, "hold", None, start, size + slack)
+    assert float(early) - 1e-9 <= got <= float(late) + 1e-9

@@ -12,6 +12,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 
 from simsplit.channel.base import Channel
+from simsplit.channel.steps import ROUNDING
 
 MAX_SEGMENTS_PER_QUERY = 10_000_000
 """A query that needs more new segments than this is answered with infinity (a path that never delivers)."""
@@ -68,5 +69,13 @@ class SampledPathChannel(Channel):
         target = self._cumulative_bits(start_s) + size_bits
         if not math.isfinite(target) or not self._extend_to_bits(target):
             return math.inf
-        k = bisect_left(self._cumulative, target) - 1
-        return max(self._starts[k] + (target - self._cumulative[k]) / self._rates[k], start_s)
+        # as in StepChannel: a target within the rounding tolerance of a breakpoint's cumulative reaches it
+        # there, so rounding never carries a finish across a zero-rate segment that follows
+        tolerance = ROUNDING * target
+        cumulative = self._cumulative
+        i = bisect_left(cumulative, target - tolerance)
+        if cumulative[i] <= target + tolerance:
+            return max(self._starts[i], start_s)
+        k = i - 1
+        finish = self._starts[k] + (target - cumulative[k]) / self._rates[k]
+        return max(min(finish, self._starts[k + 1]), start_s)
