@@ -169,6 +169,22 @@ class Engine:
         """(bits sent, extra feedback delay s, lost) of one payload over a link with ``loss``."""
         return (size_bits, 0.0, False) if loss is None else loss.transmit(size_bits)
 
+    @staticmethod
+    def _upload(request: Request, loss: PacketLoss | None, channel, start_s: float) -> tuple[float, float, bool]:
+        """Send ``request``'s payload up: (bits sent, extra delay s, lost). Where its payload row gives an
+        accuracy curve, the channel sets the request's accuracy: without retransmission, by the fraction of
+        its packets erased (the request is delivered, not lost); on a fading uplink, by the SNR at
+        ``start_s``."""
+        plan, bits = request.plan, request.payload_bits
+        if plan.accuracy_vs_snr is not None and hasattr(channel, "snr_db_at"):
+            request.accuracy = float(np.interp(channel.snr_db_at(start_s), *plan.accuracy_vs_snr))
+        if loss is not None and not loss.retransmit and plan.accuracy_vs_erasure is not None:
+            erased = loss.erased_fraction(bits)
+            request.accuracy = min(float(np.interp(erased, *plan.accuracy_vs_erasure)),
+                                   1.0 if math.isnan(request.accuracy) else request.accuracy)
+            return bits, 0.0, False
+        return Engine._transmission(loss, bits)
+
     def _link(self, network, direction: str, group, device_name: str, streams: RandomStreams):
         """The device's link: its own dedicated one, or its cell's shared one (one per network block)."""
         config = getattr(network, direction)
@@ -226,8 +242,9 @@ class Engine:
         if device.uplink.shared:
             self._schedule(head_end, request, self._on_uplink_ready)
             return
-        bits, extra_s, lost = self._transmission(device.uplink_loss, request.payload_bits)
         send_at = device.radio.wake(head_end)
+        bits, extra_s, lost = self._upload(request, device.uplink_loss, device.uplink.channel,
+                                           max(send_at, device.uplink.free_at_s))
         up_start, up_end = device.uplink.reserve(send_at, bits, extra_s)
         device.radio.note(up_end)
         request.bits_up = bits
@@ -253,7 +270,8 @@ class Engine:
         send_at = radio.wake(now)
         radio.begin()
         request.promotion_s = send_at - now
-        job = (request, send_at) + self._transmission(self.devices[request.device].uplink_loss, request.payload_bits)
+        device = self.devices[request.device]
+        job = (request, send_at) + self._upload(request, device.uplink_loss, device.uplink.channel, send_at)
         if send_at == now:
             self._send_up(job)
         else:

@@ -38,6 +38,12 @@ class PayloadEntry:
     """Extra server time (s) to decode it."""
     bytes_p95: float | None = None
     """95th percentile of the bytes per inference, when the table was measured (information only)."""
+    accuracy_vs_erasure: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    """(erased fractions of the payload's packets, accuracy at each): without retransmission a request is
+    delivered with the accuracy at its erased fraction (linear in between) instead of being lost."""
+    accuracy_vs_snr: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    """(uplink SNRs in dB, accuracy at each): on a fading uplink a request's accuracy follows the SNR its
+    upload started in (linear in between, the end values beyond)."""
     size_quantiles: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     """(probabilities in [0, 1], bytes): the quantile function of the encoded size, when the table gives
     ``bytes_q<percent>`` columns; None: every request sends ``bytes``."""
@@ -70,8 +76,11 @@ def load_payloads(path: str | Path) -> PayloadTable:
     """Read and validate a payload CSV. Raise :class:`InputError` naming the line and column."""
     path = Path(path)
     header, rows = read_table(path, required=["split", "bottleneck", "bytes", "accuracy"],
-                              optional=["encode_ms", "decode_ms", "bytes_p95"], prefixes=["bytes_q"])
+                              optional=["encode_ms", "decode_ms", "bytes_p95"],
+                              prefixes=["bytes_q", ERASURE_PREFIX, SNR_PREFIX])
     quantile_columns = _quantile_columns(path, header)
+    erasure_columns = _level_columns(path, header, ERASURE_PREFIX, 0.0, 1.0)
+    snr_columns = _level_columns(path, header, SNR_PREFIX, -100.0, 100.0)
     entries: dict[tuple[int, str], PayloadEntry] = {}
     for row in rows:
         split = number(path, row, "split", integer=True, minimum=0)
@@ -90,11 +99,45 @@ def load_payloads(path: str | Path) -> PayloadTable:
             decode_s=number(path, row, "decode_ms", minimum=0, default=0.0) * MS,
             bytes_p95=number(path, row, "bytes_p95", minimum=0) if row.cells.get("bytes_p95") else None,
             size_quantiles=_size_quantiles(path, row, quantile_columns),
+            accuracy_vs_erasure=_accuracy_curve(path, row, erasure_columns),
+            accuracy_vs_snr=_accuracy_curve(path, row, snr_columns),
             line=row.line)
     return PayloadTable(entries, source=str(path))
 
 
 QUANTILE_PREFIX = "bytes_q"
+ERASURE_PREFIX = "accuracy_erasure_"
+SNR_PREFIX = "accuracy_snr_"
+
+
+def _level_columns(path: Path, header: list[str], prefix: str, low: float, high: float) -> list[tuple[float, str]]:
+    """Columns ``<prefix><level>`` as (level, name), by level: erased fractions in [0, 1] or SNRs in dB."""
+    columns = []
+    for name in header:
+        if not name.startswith(prefix):
+            continue
+        text = name[len(prefix):]
+        try:
+            level = float(text) if text.isascii() else math.nan
+        except ValueError:
+            level = math.nan
+        if not low <= level <= high:
+            raise InputError(path, "header", f"expected columns {prefix}<level> with a level in {low:g}..{high:g}, "
+                             f"got {name!r}")
+        columns.append((level, name))
+    columns.sort()
+    levels = [level for level, _ in columns]
+    if len(set(levels)) != len(levels):
+        raise InputError(path, "header", f"expected each {prefix}<level> once, got {[n for _, n in columns]}")
+    return columns
+
+
+def _accuracy_curve(path: Path, row, columns: list[tuple[float, str]]):
+    """(levels, accuracies) of a row's accuracy curve, or None when the row leaves the columns empty."""
+    if not columns or all(not row.cells.get(name) for _, name in columns):
+        return None
+    return (tuple(level for level, _ in columns),
+            tuple(number(path, row, name, minimum=0, maximum=1) for _, name in columns))
 
 
 def _quantile_columns(path: Path, header: list[str]) -> list[tuple[float, str]]:

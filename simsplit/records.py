@@ -25,7 +25,8 @@ class Request:
     """One inference request as it moves through the pipeline; times in s, NaN until reached."""
 
     __slots__ = ("device", "request_id", "plan", "status", "base_service_s", "batch_key", "deadline_at_s",
-                 "enqueued_at_s", "batch_size", "payload_bits", "bits_up", "bits_down", "switched", "sequence") \
+                 "enqueued_at_s", "batch_size", "payload_bits", "bits_up", "bits_down", "switched", "sequence",
+                 "accuracy") \
         + TIMING_FIELDS
 
     def __init__(self, device: int, request_id: int, plan, arrival_at_s: float, deadline_at_s: float,
@@ -42,6 +43,8 @@ class Request:
         self.deadline_at_s = deadline_at_s
         self.batch_size = 0
         self.switched = 0
+        self.accuracy = NAN
+        """This request's accuracy when the channel changed it (NaN: the plan's accuracy)."""
         self.payload_bits = 0.0
         """The payload (bits): the plan's size, or this request's draw from the plan's size distribution."""
         self.bits_up = 0.0
@@ -69,7 +72,7 @@ class Request:
 
 
 NUMERIC_FIELDS = ("device", "request_id", "status", "batch_size", "payload_bits", "bits_up", "bits_down",
-                  "switched") + TIMING_FIELDS
+                  "switched", "accuracy") + TIMING_FIELDS
 
 
 class RecordSink:

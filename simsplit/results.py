@@ -228,7 +228,7 @@ def build_requests(setup: Setup, output: RunOutput, tail_j: np.ndarray) -> pd.Da
         "bytes_up": c["payload_bits"] / BITS_PER_BYTE,
         "bytes_sent_up": sent_up / BITS_PER_BYTE,
         "bytes_sent_down": sent_down / BITS_PER_BYTE,
-        "accuracy": plan_field("accuracy"),
+        "accuracy": np.where(np.isnan(c["accuracy"]), plan_field("accuracy"), c["accuracy"]),
         "switched": c["switched"].astype(bool),
         **energy,
         "energy_j": sum(energy[p] for p in ENERGY_PARTS),

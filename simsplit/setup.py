@@ -52,6 +52,10 @@ class Plan:
     """Round trip (s) beyond the device's links to that server."""
     batch_key: tuple[int, str]
     """Tails batch together only with the same key: (split, bottleneck)."""
+    accuracy_vs_erasure: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    """(erased fractions, accuracy): see :class:`~simsplit.payloads.PayloadEntry`."""
+    accuracy_vs_snr: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    """(uplink SNRs in dB, accuracy): see :class:`~simsplit.payloads.PayloadEntry`."""
     bits_quantiles: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     """(probabilities, bits): the quantile function of the payload, each request drawing its own size from
     it; None: every request sends ``bits_up``."""
@@ -322,6 +326,8 @@ def build_setup(scenario: Scenario) -> Setup:
                         bits_down=0.0 if local else bits_down, accuracy=entry.accuracy,
                         server=server_index[key.server], extra_rtt_s=0.0 if local else server.extra_rtt_s,
                         batch_key=(key.split, key.bottleneck),
+                        accuracy_vs_erasure=None if local else entry.accuracy_vs_erasure,
+                        accuracy_vs_snr=None if local else entry.accuracy_vs_snr,
                         bits_quantiles=None if local or entry.size_quantiles is None else
                         (entry.size_quantiles[0], tuple(b * BITS_PER_BYTE for b in entry.size_quantiles[1])))
             plans.append(plan)

@@ -81,6 +81,8 @@ def test_tiny_training_writes_a_payload_table_that_drives_a_scenario(tmp_path):
     names = {e.bottleneck for e in payloads.at_split(2)}
     assert names == {"bn-c2-q10", "bn-c2-q80", "bn-c2-q10-awgn10", "bn-c2-q80-awgn10"}
     entry = payloads.get(2, "bn-c2-q10")
+    noisy = payloads.get(2, "bn-c2-q10-awgn10")
+    assert entry.accuracy_vs_snr == ((10.0,), (noisy.accuracy,))  # the channel-in-the-loop curve on the row
     probabilities, sizes = entry.size_quantiles  # the measured distribution of encoded sizes
     assert probabilities == (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
     assert sizes[0] <= entry.bytes <= sizes[-1] and sizes[0] > HEADER_BYTES and 0 <= entry.accuracy <= 1

@@ -193,9 +193,11 @@ def train_bottlenecks(config: TrainConfig, out: Path, tick: Callable[[], None] =
             student, unit = train_unit(config, teacher, split, reduced, True, data, generator, tick)
             for quality in config.qualities:
                 result = evaluate(student, unit, split, quality, data)
-                rows.append({"split": split, "bottleneck": f"bn-c{reduced}-q{quality}", **result})
+                aware_row = {"split": split, "bottleneck": f"bn-c{reduced}-q{quality}", **result, "curve": {}}
+                rows.append(aware_row)
                 for level in channel_levels(config):
                     noisy = evaluate(student, unit, split, quality, data, (config.channel["kind"], level), config.seed)
+                    aware_row["curve"][level] = noisy["accuracy"]
                     rows.append({"split": split, "bottleneck": f"bn-c{reduced}-q{quality}-{config.channel['kind']}{level:g}",
                                  **noisy})
             if config.naive:
@@ -211,16 +213,29 @@ def train_bottlenecks(config: TrainConfig, out: Path, tick: Callable[[], None] =
 
 def write_outputs(config, out: Path, teacher, data, base: float, rows, gaps) -> dict:
     out.mkdir(parents=True, exist_ok=True)
+    levels = channel_levels(config)
+    if config.channel is not None and config.channel["kind"] != "awgn" and 0.0 not in levels:
+        levels = [0.0] + levels  # an erasure curve starts at the clean accuracy
+    prefix = "accuracy_snr_" if config.channel is not None and config.channel["kind"] == "awgn" else "accuracy_erasure_"
+    curve_columns = [(f"{prefix}{level:g}", level) for level in sorted(levels)]
     splits = len(teacher) - 1  # blocks before the classifier
     lines = ["# Payload table produced by simsplit train-bottleneck (bytes: real JPEG lengths + 8-byte header on",
              f"# the test set of scikit-learn's digits; accuracy on that test set). Teacher accuracy {base:.4f}.",
              "# bytes_q<p>: the p-th percentile of the encoded size; the engine draws each request's size from them.",
-             "split,bottleneck,bytes,accuracy,encode_ms,decode_ms," + ",".join(f"bytes_q{q}" for q in SIZE_PERCENTS),
-             f"0,raw-uint8,{config.resolution ** 2},{base:.4f},0,0," + ",".join(["" for _ in SIZE_PERCENTS])]
+             "# accuracy_snr_<dB> / accuracy_erasure_<p>: accuracy of the unit with the channel in the loop (AWGN on",
+             "# the features at that SNR; that fraction of the quantised bits erased), measured on the test set.",
+             "split,bottleneck,bytes,accuracy,encode_ms,decode_ms," + ",".join(f"bytes_q{q}" for q in SIZE_PERCENTS)
+             + "".join(f",{column}" for column, _ in curve_columns),
+             f"0,raw-uint8,{config.resolution ** 2},{base:.4f},0,0," + ",".join(["" for _ in SIZE_PERCENTS])
+             + "," * len(curve_columns)]
     for r in rows:
+        curve = r.get("curve", {})
+        cells = [f"{curve[level]:.4f}" if level in curve else (f"{r['accuracy']:.4f}" if level == 0.0 and curve else "")
+                 for _, level in curve_columns]
         lines.append(f"{r['split']},{r['bottleneck']},{r['bytes']:.1f},{r['accuracy']:.4f},"
-                     f"{r['encode_ms']:.4f},{r['decode_ms']:.4f}," + ",".join(f"{v:.1f}" for v in r["quantiles"]))
-    lines.append(f"{splits + 1},none,0,{base:.4f},0,0," + ",".join(["" for _ in SIZE_PERCENTS]))
+                     f"{r['encode_ms']:.4f},{r['decode_ms']:.4f}," + ",".join(f"{v:.1f}" for v in r["quantiles"])
+                     + "".join(f",{c}" for c in cells))
+    lines.append(f"{splits + 1},none,0,{base:.4f},0,0," + ",".join(["" for _ in SIZE_PERCENTS]) + "," * len(curve_columns))
     (out / "payloads.csv").write_text("\n".join(lines) + "\n")
     from simsplit.measure import measure_blocks, write_profile
     blocks = [(f"B{k + 1}", b) for k, b in enumerate(teacher[:-1])] + [("classifier", teacher[-1])]

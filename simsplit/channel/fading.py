@@ -16,6 +16,7 @@ the SNR reaches (``cqi``; no CQI: rate 0, an outage).
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 
 import numpy as np
 
@@ -65,7 +66,14 @@ class FadingChannel(SampledPathChannel):
         self.fading, self.rician_k, self.shadowing_db = fading, rician_k, shadowing_db
         self.coherence_s, self.mapping, self.efficiency = coherence_s, mapping, efficiency
         self._rng = rng
+        self._snrs_db: list[float] = []
+        """SNR (dB) of each drawn segment, in the order of the path's segments."""
         super().__init__(self._next)
+
+    def snr_db_at(self, at_s: float) -> float:
+        """SNR (dB) of the fading block at ``at_s`` (s)."""
+        self._extend_to_time(at_s)
+        return self._snrs_db[bisect_right(self._starts, at_s) - 1]
 
     def draw_gain(self) -> float:
         """One small-scale power gain, mean 1."""
@@ -84,4 +92,5 @@ class FadingChannel(SampledPathChannel):
         snr_db = self.mean_snr_db + 10.0 * math.log10(max(gain, 1e-300))
         if self.shadowing_db > 0:
             snr_db += self._rng.normal(0.0, self.shadowing_db)
+        self._snrs_db.append(snr_db)
         return self.coherence_s, rate_from_snr(snr_db, self.bandwidth_hz, self.mapping, self.efficiency)

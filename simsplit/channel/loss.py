@@ -52,6 +52,13 @@ class PacketLoss:
             self._bad = True
         return rng.random() < self.loss[self._bad]
 
+    def erased_fraction(self, size_bits: float) -> float:
+        """Send a payload of ``size_bits`` once, without retransmission; the fraction of its packets erased."""
+        if size_bits <= 0:
+            return 0.0
+        packets = math.ceil(size_bits / self.mtu_bits)
+        return sum([self._erased() for _ in range(packets)]) / packets
+
     def transmit(self, size_bits: float) -> tuple[float, float, bool]:
         """(bits actually sent, extra feedback delay in s, lost) for a payload of ``size_bits``."""
         if size_bits <= 0:
