@@ -142,20 +142,7 @@ def _accuracy_curve(path: Path, row, columns: list[tuple[float, str]]):
 
 def _quantile_columns(path: Path, header: list[str]) -> list[tuple[float, str]]:
     """The ``bytes_q<percent>`` columns as (probability, name), by probability; checked."""
-    columns = []
-    for name in header:
-        if not name.startswith(QUANTILE_PREFIX):
-            continue
-        text = name[len(QUANTILE_PREFIX):]
-        try:
-            percent = float(text) if text.replace(".", "", 1).isdigit() else math.nan
-        except ValueError:
-            percent = math.nan
-        if not 0 <= percent <= 100:
-            raise InputError(path, "header", f"expected quantile columns bytes_q<percent> with a percent in "
-                             f"0..100, got {name!r}")
-        columns.append((percent / 100, name))
-    columns.sort()
+    columns = [(percent / 100, name) for percent, name in _level_columns(path, header, QUANTILE_PREFIX, 0.0, 100.0)]
     if columns and (columns[0][0] != 0.0 or columns[-1][0] != 1.0):
         raise InputError(path, "header", "expected bytes_q0 and bytes_q100 among the quantile columns (the "
                          f"smallest and largest size), got {[n for _, n in columns]}")

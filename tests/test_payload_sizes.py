@@ -69,7 +69,7 @@ def test_each_request_draws_its_size_and_the_summary_reports_it(tmp_path):
     ("split,bottleneck,bytes,accuracy,bytes_q0,bytes_q50,bytes_q100\n0,j,3,0.7,2,5,4\n1,none,0,0.8,,,\n",
      r"line 2, column bytes_q100: expected sizes non-decreasing with the percent, got 4 after 5"),
     ("split,bottleneck,bytes,accuracy,bytes_q0,bytes_qx,bytes_q100\n0,j,3,0.7,2,5,6\n1,none,0,0.8,,,\n",
-     r"header: expected quantile columns bytes_q<percent> with a percent in 0..100, got 'bytes_qx'"),
+     r"header: expected columns bytes_q<level> with a level in 0..100, got 'bytes_qx'"),
     ("split,bottleneck,bytes,accuracy,bytes_q0,bytes_q100\n0,j,3,0.7,-2,5\n1,none,0,0.8,,\n",
      r"line 2, column bytes_q0: expected a number >= 0"),
 ])
