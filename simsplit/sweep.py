@@ -63,6 +63,19 @@ class _Level(BaseModel):
     set: dict[str, Any] = Field(min_length=1)
 
 
+class ReportOptions(BaseModel):
+    """What a sweep's figures and report group by: ``x`` (the curves' x axis), ``lines`` (one line per
+    level), ``best_by`` (a best-configuration table per level) and ``baseline`` ({factor: label}, the
+    configuration gains are measured against). Every name must be a factor of the sweep, every label one of
+    its levels (checked when the sweep is loaded)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    x: str | None = None
+    lines: str | None = None
+    best_by: str | None = None
+    baseline: dict[str, str] | None = None
+
+
 class SweepFile(BaseModel):
     """The sweep file's schema."""
 
@@ -72,7 +85,7 @@ class SweepFile(BaseModel):
     seeds: Annotated[int, Field(ge=1, le=100_000)] | Annotated[list[NonNegativeInt], Field(min_length=1)] = 1
     grid: Annotated[dict[str, Annotated[list[Any], Field(min_length=1)]], Field(min_length=1)] | None = None
     runs: Annotated[list[_Level], Field(min_length=1)] | None = None
-    report: dict[str, Any] = {}
+    report: ReportOptions = ReportOptions()
 
 
 @dataclass(frozen=True)
@@ -157,7 +170,22 @@ def load_sweep(path: str | Path, force: bool = False) -> Sweep:
         for seed in seeds:
             seeded = scenario.model_copy(update={"seed": seed})
             runs.append(Run(labels, overrides, seed, run_key(seeded)))
-    return Sweep(spec.name, scenario_path, runs, factors, spec.report)
+    _check_report(spec.report, factors, runs, path)
+    return Sweep(spec.name, scenario_path, runs, factors, spec.report.model_dump(exclude_none=True))
+
+
+def _check_report(report: ReportOptions, factors: list[str], runs: list[Run], path: Path) -> None:
+    """InputError unless the report options name factors of the sweep and labels of their levels."""
+    for key in ("x", "lines", "best_by"):
+        name = getattr(report, key)
+        if name is not None and name not in factors:
+            raise InputError(path, f"report.{key}", f"expected a factor among {factors}, got {name!r}")
+    for factor, label in (report.baseline or {}).items():
+        if factor not in factors:
+            raise InputError(path, f"report.baseline.{factor}", f"expected a factor among {factors}, got {factor!r}")
+        labels = list(dict.fromkeys(lab for run in runs for f, lab in run.labels if f == factor))
+        if label not in labels:
+            raise InputError(path, f"report.baseline.{factor}", f"expected a label among {labels}, got {label!r}")
 
 
 def _unique_labels(labels: list[str], path: Path, where: str) -> None:

@@ -178,6 +178,11 @@ SWEEP_FILES = {
     "bad level value": "name: s\nscenario: {base}\ngrid: {{duration_s: [20, -5]}}\n",
     "missing scenario": "name: s\nscenario: nope.yaml\ngrid: {{duration_s: [20]}}\n",
     "duplicate key": "name: s\nname: t\nscenario: {base}\ngrid: {{duration_s: [20]}}\n",
+    "report x not a factor": "name: s\nscenario: {base}\ngrid: {{duration_s: [20]}}\nreport: {{x: nope}}\n",
+    "report lines a number": "name: s\nscenario: {base}\ngrid: {{duration_s: [20]}}\nreport: {{lines: 42}}\n",
+    "report baseline label": "name: s\nscenario: {base}\ngrid: {{duration_s: [20]}}\n"
+                             "report: {{baseline: {{duration_s: '99'}}}}\n",
+    "report unknown option": "name: s\nscenario: {base}\ngrid: {{duration_s: [20]}}\nreport: {{colour: red}}\n",
 }
 TRACE_FILES = {
     "mahimahi unicode digit": ("mahimahi", "1\n\u0663\n"),
