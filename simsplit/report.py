@@ -58,6 +58,11 @@ def figures_for_sweep(folder: Path) -> list[Path]:
     return written
 
 
+def _scaled(value: float | None, factor: float) -> float | None:
+    """``value`` times ``factor``, or None for a missing value (null in summary.json: nothing completed)."""
+    return None if value is None else value * factor
+
+
 def best_table(table: pd.DataFrame, by: str, baseline: dict | None) -> pd.DataFrame:
     """Per level of ``by``: the configuration with the lowest mean latency and with the lowest energy, and
     their gain over the ``baseline`` configuration ({factor: label}) at that level."""
@@ -125,13 +130,13 @@ def write_report(folder: Path) -> Path:
         parts.append(f"<h1>Run {html.escape(summary['scenario'])} (seed {summary['seed']})</h1>")
         overall = {k: summary[k] for k in ("generated", "completed", "dropped", "lost", "timed_out", "in_flight",
                                            "throughput_rps", "accuracy", "deadline_miss_rate", "server_utilisation")}
-        overall.update({f"latency {k} (ms)": v * 1e3 for k, v in summary["latency_s"].items() if k != "ci95"})
-        overall.update({f"energy {k} (mJ)": v * 1e3 for k, v in summary["energy_j"].items() if v is not None})
+        overall.update({f"latency {k} (ms)": _scaled(v, 1e3) for k, v in summary["latency_s"].items() if k != "ci95"})
+        overall.update({f"energy {k} (mJ)": _scaled(v, 1e3) for k, v in summary["energy_j"].items()})
         parts.append("<h2>Summary</h2>" + _table(pd.DataFrame([overall]).T.reset_index().set_axis(["metric", "value"], axis=1)))
         groups = pd.DataFrame([{"group": n, "strategy": g["strategy"], "completed": g["completed"],
-                                "mean ms": g["latency_s"]["mean"] * 1e3 if g["latency_s"]["mean"] else None,
-                                "p95 ms": g["latency_s"]["p95"] * 1e3 if g["latency_s"]["p95"] else None,
-                                "energy mJ": g["energy_j"]["total"] * 1e3 if g["energy_j"]["total"] else None,
+                                "mean ms": _scaled(g["latency_s"]["mean"], 1e3),
+                                "p95 ms": _scaled(g["latency_s"]["p95"], 1e3),
+                                "energy mJ": _scaled(g["energy_j"]["total"], 1e3),
                                 "accuracy": g["accuracy"]} for n, g in summary["groups"].items()])
         parts.append("<h2>Device groups</h2>" + _table(groups))
     parts.append("<h2>Figures</h2>")

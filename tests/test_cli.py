@@ -147,3 +147,13 @@ def test_result_is_notebook_friendly():
     assert frame.set_index("scope").loc["all", "latency_p50_s_low"] == result.summary["latency_s"]["ci95"]["p50"][0]
     html = result._repr_html_()
     assert html.count("<tr") == len(frame) + 2 and "3g-rb1" in html  # header, index name, one per scope
+
+
+def test_plot_and_report_of_a_run_where_nothing_completed(tmp_path, monkeypatch):
+    from simsplit.cli import main
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(REPO / "scenarios" / "default.yaml"), "--out", "empty",
+                 "--set", "devices.0.arrivals.rate_hz=1e-9"]) == 0
+    assert json.loads((tmp_path / "empty" / "summary.json").read_text())["completed"] == 0
+    assert main(["plot", "empty"]) == 0
+    assert main(["report", "empty"]) == 0 and (tmp_path / "empty" / "report.html").is_file()
