@@ -79,7 +79,11 @@ def test_tiny_training_writes_a_payload_table_that_drives_a_scenario(tmp_path):
     summary = train_bottlenecks(config, tmp_path)
     payloads = load_payloads(tmp_path / "payloads.csv")
     names = {e.bottleneck for e in payloads.at_split(2)}
-    assert names == {"bn-c2-q10", "bn-c2-q80", "bn-c2-q10-awgn10", "bn-c2-q80-awgn10"}
+    assert names == {"bn-c2-q10", "bn-c2-q80", "bn-c2-q10-awgn10", "bn-c2-q80-awgn10", "bn-c2-q10-shared-tables",
+                     "bn-c2-q80-shared-tables"}
+    for quality in (10, 80):  # the same unit with JPEG tables and headers shared: same accuracy, fewer bytes
+        full, shared = payloads.get(2, f"bn-c2-q{quality}"), payloads.get(2, f"bn-c2-q{quality}-shared-tables")
+        assert shared.accuracy == full.accuracy and HEADER_BYTES < shared.bytes < full.bytes - 100
     entry = payloads.get(2, "bn-c2-q10")
     noisy = payloads.get(2, "bn-c2-q10-awgn10")
     assert entry.accuracy_vs_snr == ((10.0,), (noisy.accuracy,))  # the channel-in-the-loop curve on the row
@@ -102,3 +106,18 @@ def test_tiny_training_writes_a_payload_table_that_drives_a_scenario(tmp_path):
     assert sent.min() >= sizes[0] and sent.max() <= sizes[-1] and sent.nunique() > 10  # drawn per request
     assert result.summary["bytes_up"] == pytest.approx(entry.quantile_mean(), rel=0.1)
     assert result.summary["accuracy"] == pytest.approx(entry.accuracy)
+
+
+def test_shared_tables_drop_the_same_headers_from_every_sample():
+    from simsplit.bottleneck.codec import jpeg_roundtrip, scan_bytes
+    x = torch.rand(6, 4, 8, 8, generator=torch.Generator().manual_seed(3))
+    shared = []
+    _, sizes = jpeg_roundtrip(x, 20, shared)
+    headers = {full - scan for full, scan in zip(sizes, shared)}
+    assert len(headers) == 1 and headers.pop() > 200  # tables and headers: the same for every sample
+    import io
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.new("L", (16, 16), 128).save(buffer, format="JPEG", quality=50)
+    data = buffer.getvalue()
+    assert data.endswith(b"\xff\xd9") and 2 < scan_bytes(data) < len(data) - 100

@@ -2,7 +2,11 @@
 one grayscale image (Pillow); in the backward pass the codec is the identity (straight-through).
 
 Each sample is quantised with its own minimum and scale (two float32 values, 8 bytes, sent with it);
-the bytes on the wire are the real JPEG length plus those 8 bytes.
+the bytes on the wire are the real JPEG length plus those 8 bytes. A JPEG file repeats, for every sample,
+headers that do not change between samples of one bottleneck at one quality (the quantisation and
+Huffman tables, the frame and scan headers: about 300 bytes at these tile sizes); BottleNet sends only the
+entropy-coded scan with the tables agreed once. :func:`scan_bytes` measures that route: the scan data and
+the end-of-image marker.
 """
 
 from __future__ import annotations
@@ -42,9 +46,22 @@ def quantise(x: np.ndarray) -> tuple[np.ndarray, float, float]:
     return np.clip(np.rint((x - low) / scale), 0, 255).astype(np.uint8), low, scale
 
 
-def jpeg_roundtrip(x: torch.Tensor, quality: int | None) -> tuple[torch.Tensor, list[int]]:
+SOS, EOI = b"\xff\xda", b"\xff\xd9"
+
+
+def scan_bytes(jpeg: bytes) -> int:
+    """Bytes of a baseline JPEG that are specific to this image when tables and headers are shared: the
+    entropy-coded scan after the start-of-scan header, and the end-of-image marker."""
+    start = jpeg.index(SOS)
+    header_length = int.from_bytes(jpeg[start + 2:start + 4], "big")
+    return len(jpeg) - (start + 2 + header_length)
+
+
+def jpeg_roundtrip(x: torch.Tensor, quality: int | None,
+                   shared_sizes: list[int] | None = None) -> tuple[torch.Tensor, list[int]]:
     """Quantise (and, with a ``quality``, JPEG-code) each sample of ``x`` (N, C, H, W); return the decoded
-    tensor and each sample's bytes on the wire."""
+    tensor and each sample's bytes on the wire. With ``shared_sizes`` (a list), also append each sample's
+    bytes when JPEG tables and headers are shared (:func:`scan_bytes` plus the 8-byte minimum and scale)."""
     array = x.detach().cpu().float().numpy()
     out = np.empty_like(array)
     sizes = []
@@ -57,10 +74,14 @@ def jpeg_roundtrip(x: torch.Tensor, quality: int | None) -> tuple[torch.Tensor, 
             buffer = io.BytesIO()
             Image.fromarray(tile(codes), mode="L").save(buffer, format="JPEG", quality=int(quality))
             size = buffer.tell()
+            if shared_sizes is not None:
+                shared_sizes.append(scan_bytes(buffer.getvalue()) + HEADER_BYTES)
             buffer.seek(0)
             decoded = untile(np.asarray(Image.open(buffer), dtype=np.uint8), c, h, w)
         out[i] = decoded.astype(np.float32) * scale + low
         sizes.append(size + HEADER_BYTES)
+        if quality is None and shared_sizes is not None:
+            shared_sizes.append(size + HEADER_BYTES)
     return torch.from_numpy(out).to(x.device, x.dtype), sizes
 
 

@@ -157,7 +157,7 @@ def evaluate(student, unit: BottleneckUnit, split: int, quality: int | None, dat
              channel: tuple[str, float] | None = None, seed: int = 0) -> dict:
     """Accuracy with the real codec at ``quality`` (and the channel, if given), bytes per sample (mean, p95),
     encode/decode time (ms)."""
-    sizes, encode_s, decode_s, correct = [], 0.0, 0.0, 0
+    sizes, shared_sizes, encode_s, decode_s, correct = [], [], 0.0, 0.0, 0
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         features = run(student, data.test_x, 0, split)
@@ -166,7 +166,7 @@ def evaluate(student, unit: BottleneckUnit, split: int, quality: int | None, dat
             z = unit.encoder(features[i:i + 1])
             if channel is not None:
                 z = awgn(z, channel[1], generator) if channel[0] == "awgn" else bit_erasure(z, channel[1], generator)
-            decoded, size = jpeg_roundtrip(z, quality)
+            decoded, size = jpeg_roundtrip(z, quality, shared_sizes)
             middle = time.perf_counter()
             restored = unit.decoder(decoded)
             decode_s += time.perf_counter() - middle
@@ -176,7 +176,9 @@ def evaluate(student, unit: BottleneckUnit, split: int, quality: int | None, dat
     n = len(data.test_y)
     return {"accuracy": correct / n, "bytes": float(np.mean(sizes)), "bytes_p95": float(np.percentile(sizes, 95)),
             "quantiles": [float(np.percentile(sizes, q)) for q in SIZE_PERCENTS],
-            "encode_ms": 1e3 * encode_s / n, "decode_ms": 1e3 * decode_s / n, "sizes": sizes}
+            "encode_ms": 1e3 * encode_s / n, "decode_ms": 1e3 * decode_s / n, "sizes": sizes,
+            "shared": {"bytes": float(np.mean(shared_sizes)),
+                       "quantiles": [float(np.percentile(shared_sizes, q)) for q in SIZE_PERCENTS]}}
 
 
 def train_bottlenecks(config: TrainConfig, out: Path, tick: Callable[[], None] = lambda: None) -> dict:
@@ -195,6 +197,9 @@ def train_bottlenecks(config: TrainConfig, out: Path, tick: Callable[[], None] =
                 result = evaluate(student, unit, split, quality, data)
                 aware_row = {"split": split, "bottleneck": f"bn-c{reduced}-q{quality}", **result, "curve": {}}
                 rows.append(aware_row)
+                # the same unit and quality with JPEG tables and headers shared (BottleNet's route)
+                rows.append({**result, **result["shared"], "split": split,
+                             "bottleneck": f"bn-c{reduced}-q{quality}-shared-tables"})
                 for level in channel_levels(config):
                     noisy = evaluate(student, unit, split, quality, data, (config.channel["kind"], level), config.seed)
                     aware_row["curve"][level] = noisy["accuracy"]
@@ -258,7 +263,10 @@ def plot_rate_accuracy(rows, base: float, gaps, path: Path) -> None:
         points = sorted((r["bytes"], r["accuracy"]) for r in rows
                         if r["split"] == split and r["bottleneck"].startswith(name + "-q") and r["bottleneck"].count("-") == 2)
         ax.plot([p[0] for p in points], [p[1] for p in points], "o-", markersize=3, color=colours[(split, name)],
-                label=f"split {split}, {name}: aware (solid), naive (dashed)")
+                label=f"split {split}, {name}: aware (solid), naive (dashed), tables shared (dotted)")
+        shared = sorted((r["bytes"], r["accuracy"]) for r in rows if r["split"] == split
+                        and r["bottleneck"].startswith(name + "-q") and r["bottleneck"].endswith("-shared-tables"))
+        ax.plot([p[0] for p in shared], [p[1] for p in shared], "s:", markersize=3, color=colours[(split, name)])
     for split, reduced in sorted({(g["split"], g["reduced_channels"]) for g in gaps}):
         mine = [g for g in gaps if g["split"] == split and g["reduced_channels"] == reduced]
         sizes = [next(r["bytes"] for r in rows if r["split"] == split and r["bottleneck"] == f"bn-c{reduced}-q{g['quality']}")
