@@ -91,8 +91,9 @@ class Setup:
 def trace_channel(trace: Trace, scale: float = 1.0, end: str = "loop") -> Channel:
     """The channel that replays ``trace``: its delivery opportunities exactly where it has them (Mahimahi
     read without a window), else its piecewise-constant rate; capacity times ``scale``."""
-    if trace.opportunities_s is not None:
-        return OpportunityChannel(trace.opportunities_s, MAHIMAHI_PACKET_BITS * scale, trace.period_s, end)
+    if trace.opportunities_ms is not None:
+        return OpportunityChannel(trace.opportunities_ms, MAHIMAHI_PACKET_BITS * scale,
+                                  round(trace.period_s * 1e3), end)
     return StepChannel(trace.times_s, trace.rates_bps * scale, end, trace.period_s)
 
 

@@ -99,11 +99,12 @@ def test_step_channel_matches_exact_rationals(path, start_ms, packets, fractiona
 
 
 def walk_opportunities(stamps_ms, period_ms, start_s, size_bits, bits_each=PACKET) -> float:
-    """Packet by packet: opportunities strictly after start_s, looping, until size_bits are carried."""
+    """Packet by packet: opportunities strictly after start_s, looping, until size_bits are carried (the
+    k-th of pass p at (p period + stamp_k) ms)."""
     carried, passes = 0.0, 0
     while passes < 10_000:
         for stamp in stamps_ms:
-            at = passes * (period_ms / 1e3) + stamp / 1e3
+            at = (passes * period_ms + stamp) / 1e3
             if at > start_s:
                 carried += bits_each
                 if carried >= size_bits:
@@ -115,13 +116,14 @@ def walk_opportunities(stamps_ms, period_ms, start_s, size_bits, bits_each=PACKE
 @settings(max_examples=300, deadline=None)
 @given(gaps=st.lists(st.integers(0, 30), min_size=1, max_size=60), start=st.floats(0, 3.0),
        integer_start=st.booleans(), size=st.integers(1, 200_000))
+@example(gaps=[0, 25, 30], start=2.6953125, integer_start=True, size=1)  # stamp 0 and stamp = period coincide
 def test_opportunity_channel_matches_a_packet_walk(gaps, start, integer_start, size):
     stamps = np.cumsum(gaps).tolist()
     period = stamps[-1] if stamps[-1] > 0 else 1
     stamps = [s for s in stamps if s <= period]
     if integer_start:
         start = round(start * 1000) / 1e3
-    channel = OpportunityChannel(np.array(stamps) / 1e3, PACKET, period / 1e3)
+    channel = OpportunityChannel(stamps, PACKET, period)
     assert channel.finish_time(start, size) == walk_opportunities(stamps, period, start, size)
     end = channel.finish_time(start, size)
     assert channel.bits_between(start, end) >= size > channel.bits_between(start, end - 1e-7)

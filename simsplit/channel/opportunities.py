@@ -20,8 +20,6 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 
-import numpy as np
-
 from simsplit.channel.base import Channel
 from simsplit.channel.steps import ROUNDING
 
@@ -30,59 +28,66 @@ RATE_WINDOW_S = 0.1
 
 
 class OpportunityChannel(Channel):
-    """Delivery opportunities at ``instants_s`` (sorted, in [0, period_s]), ``bits_each`` per opportunity."""
+    """Delivery opportunities at integer instants ``stamps`` (sorted, in [0, period]) in units of ``unit_s``
+    (Mahimahi: milliseconds), ``bits_each`` per opportunity.
 
-    def __init__(self, instants_s, bits_each: float, period_s: float, end: str = "loop"):
-        instants = np.asarray(instants_s, dtype=float)
-        if instants.ndim != 1 or instants.size == 0:
-            raise ValueError("instants_s must hold at least one opportunity")
-        if np.any(np.diff(instants) < 0) or instants[0] < 0 or not instants[-1] <= period_s:
-            raise ValueError("instants_s must be sorted, within [0, period_s]")
+    The k-th opportunity of pass p happens at ``(p * period + stamps[k]) * unit_s``, computed from integers
+    and rounded once, so the instants never decrease — also where an opportunity at the period and one at 0
+    of the next pass coincide — and a finish returned is always counted as passed.
+    """
+
+    def __init__(self, stamps, bits_each: float, period: int, end: str = "loop", unit_s: float = 1e-3):
+        stamps = [int(stamp) for stamp in stamps]
+        if not stamps:
+            raise ValueError("stamps must hold at least one opportunity")
+        if any(b < a for a, b in zip(stamps, stamps[1:])) or stamps[0] < 0 or not stamps[-1] <= period:
+            raise ValueError("stamps must be sorted, within [0, period]")
         if not (bits_each > 0 and math.isfinite(bits_each)):
             raise ValueError(f"bits_each must be finite and > 0, got {bits_each}")
         if end not in ("hold", "loop"):
             raise ValueError(f"end must be hold or loop, got {end!r}")
-        if not period_s > 0:
-            raise ValueError(f"period_s must be > 0, got {period_s}")
-        self._instants = instants.tolist()
+        if not period > 0:
+            raise ValueError(f"period must be > 0, got {period}")
+        self._stamps = stamps
+        self._period = int(period)
+        self._per_second = round(1.0 / unit_s)
         self.bits_each = float(bits_each)
-        self.period_s = float(period_s)
+        self.period_s = self._period / self._per_second
         self.end = end
 
-    def _count(self, at_s: float) -> int:
-        """Opportunities at instants <= ``at_s`` since time 0 (an integer).
+    def _at(self, passes: int, stamp: int) -> float:
+        return (passes * self._period + stamp) / self._per_second
 
-        Instants of later passes are compared in the very float form :meth:`_instant` gives them
-        (``passes * period_s + instant``), so an instant returned as a finish always counts as passed.
-        """
+    def _count(self, at_s: float) -> int:
+        """Opportunities at instants <= ``at_s`` since time 0 (an integer)."""
         if at_s < 0:
             return 0
-        instants = self._instants
-        n = len(instants)
+        stamps = self._stamps
+        n = len(stamps)
         if self.end == "hold":
-            return bisect_right(instants, at_s)
-        period = self.period_s
+            return bisect_right(stamps, at_s, key=lambda stamp: self._at(0, stamp))
 
         def within(passes: int) -> int:
-            return bisect_right(instants, at_s, key=lambda instant: passes * period + instant)
+            return bisect_right(stamps, at_s, key=lambda stamp: self._at(passes, stamp))
 
-        passes = max(math.floor(at_s / period), 0)
+        passes = max(math.floor(at_s * self._per_second / self._period), 0)
         count = within(passes)
-        if count == 0 and passes > 0:
+        if count == 0 and passes > 0:  # the estimate may be one pass late: instants never decrease
             earlier = within(passes - 1)
             if earlier < n:
                 return (passes - 1) * n + earlier
-        elif count == n:
-            return (passes + 1) * n + within(passes + 1)
+        while count == n:
+            passes += 1
+            count = within(passes)
         return passes * n + count
 
     def _instant(self, index: int) -> float:
         """Instant (s) of the opportunity with 0-based global ``index``."""
-        n = len(self._instants)
+        n = len(self._stamps)
         if self.end == "hold":
-            return self._instants[index] if index < n else math.inf
+            return self._at(0, self._stamps[index]) if index < n else math.inf
         passes, k = divmod(index, n)
-        return passes * self.period_s + self._instants[k]
+        return self._at(passes, self._stamps[k])
 
     def rate_bps_at(self, at_s: float) -> float:
         """Mean capacity (bits/s) over the RATE_WINDOW_S before ``at_s``."""

@@ -37,9 +37,14 @@ class Trace:
     rates_bps: np.ndarray
     period_s: float
     source: str = ""
-    opportunities_s: np.ndarray | None = None
-    """A Mahimahi trace read exactly: the instants (s) of its delivery opportunities, one packet each
-    (then ``times_s``/``rates_bps`` are a binned view for statistics and figures only)."""
+    opportunities_ms: np.ndarray | None = None
+    """A Mahimahi trace read exactly: the integer millisecond stamps of its delivery opportunities, one
+    packet each (then ``times_s``/``rates_bps`` are a binned view for statistics and figures only)."""
+
+    @property
+    def opportunities_s(self) -> np.ndarray | None:
+        """The opportunities' instants (s), or None for a trace read as a rate."""
+        return None if self.opportunities_ms is None else self.opportunities_ms / 1e3
 
     def durations_s(self) -> np.ndarray:
         """How long each step lasts (s)."""
@@ -150,7 +155,7 @@ def read_mahimahi(path: Path, window_ms: float | None = None) -> Trace:
     counts = np.histogram(np.minimum(values, period_ms - 1e-9), bins=np.append(edges, period_ms))[0]
     widths_s = np.diff(np.append(edges, period_ms)) / 1e3
     return Trace(edges / 1e3, counts * MAHIMAHI_PACKET_BITS / widths_s, period_ms / 1e3, str(path),
-                 values / 1e3 if exact else None)
+                 values if exact else None)
 
 
 def read_pensieve(path: Path) -> Trace:
