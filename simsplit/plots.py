@@ -187,7 +187,9 @@ def plot_latency_cdf(requests, path: Path, title: str = "") -> list[Path]:
     ax.set_xlabel("latency (ms, log)")
     ax.set_ylabel("fraction of requests")
     ax.set_ylim(0, 1.01)
-    if done["group"].nunique() <= 12:
+    if done.empty:
+        ax.text(0.5, 0.5, "no completed requests", transform=ax.transAxes, ha="center", va="center")
+    elif done["group"].nunique() <= 12:
         ax.legend(fontsize=7, framealpha=0.9)
     ax.grid(True, which="both", linewidth=0.3, alpha=0.5)
     ax.set_title(title, fontsize=10)
@@ -209,6 +211,9 @@ def plot_breakdown(summary: dict, path: Path, title: str = "") -> list[Path]:
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names, rotation=60, ha="right", fontsize=7)
     ax.set_ylabel("mean latency (ms)")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    if bottom.sum() > 0:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    else:
+        ax.text(0.5, 0.5, "no completed requests", transform=ax.transAxes, ha="center", va="center")
     ax.set_title(title, fontsize=10)
     return save(fig, path)
