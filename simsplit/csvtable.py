@@ -12,11 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from simsplit.errors import InputError, read_input
-
-MAX_MAGNITUDE = 1e15
-"""Largest magnitude a table number may have (milliseconds, bytes, ...): beyond it, unit conversions
-overflow or a run could never finish."""
+from simsplit.errors import MAX_INPUT_MAGNITUDE, InputError, read_input
 
 
 @dataclass(frozen=True)
@@ -87,7 +83,7 @@ def number(path: Path, row: Row, column: str, *, integer: bool = False, minimum:
         value = float(text)
     except ValueError:
         raise InputError(path, where, f"expected {kind}{bounds}, got {text!r}") from None
-    if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE or (integer and value != int(value)) \
+    if not math.isfinite(value) or abs(value) > MAX_INPUT_MAGNITUDE or (integer and value != int(value)) \
             or (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise InputError(path, where, f"expected {kind}{bounds}, got {text!r}")
     return int(value) if integer else value

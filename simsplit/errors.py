@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+MAX_INPUT_MAGNITUDE = 1e15
+"""Largest magnitude of any number read from an input (scenario, table, trace): 10^15 s is 30 million years,
+10^15 Mbps a thousand times the Internet; beyond it unit conversions overflow (1e308 Mbps is inf bit/s) or a
+run could never finish."""
+
 
 class InputError(Exception):
     """A scenario, profile, payload table or trace that cannot be used.

@@ -85,17 +85,21 @@ def provenance(scenario: Scenario) -> dict:
     return {**code_version(), "inputs_sha256": input_hashes(scenario)}
 
 
+def _set_role(data: dict, role: str, value: str) -> None:
+    """Set the field named by ``role`` (``network.uplink.file``, ``devices.2.strategy.trace``) in ``data``."""
+    first, *keys = role.split(".")
+    target = data[first]
+    for key in keys[:-1]:
+        target = target[int(key)] if isinstance(target, list) else target[key]
+    target[keys[-1]] = value
+
+
 def run_key(scenario: Scenario) -> str:
     """SHA-256 of the resolved scenario with each file path replaced by its content's hash: equal keys mean
     the same run, wherever the files lie."""
     data = scenario.model_dump(mode="json")
-    hashes = input_hashes(scenario)
-    for role, digest in hashes.items():
-        node, *keys = role.split(".")
-        target = data[node]
-        for key in keys[:-1]:
-            target = target[int(key)] if isinstance(target, list) else target[key]
-        target[keys[-1]] = f"sha256:{digest}"
+    for role, digest in input_hashes(scenario).items():
+        _set_role(data, role, f"sha256:{digest}")
     from simsplit import __version__
     text = json.dumps({"scenario": data, "simsplit_version": __version__}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -126,9 +130,5 @@ def portable_copy(scenario: Scenario, folder: Path) -> Scenario:
             (folder / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, folder / relative)
             names[path] = relative
-        node, *keys = role.split(".")
-        target = data[node]
-        for key in keys[:-1]:
-            target = target[int(key)] if isinstance(target, list) else target[key]
-        target[keys[-1]] = relative
+        _set_role(data, role, relative)
     return Scenario.model_validate(data)

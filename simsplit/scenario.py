@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, P
 from pydantic import NonNegativeFloat, NonNegativeInt, field_validator, model_validator
 
 from simsplit.channel import StepChannel
+from simsplit.errors import MAX_INPUT_MAGNITUDE as MAX_MAGNITUDE
 from simsplit.errors import InputError, read_input
 from simsplit.yamlio import YamlProblem, load_yaml
 from simsplit.variability import Multiplier
@@ -35,11 +36,6 @@ class FieldValueError(ValueError):
     def __init__(self, field: str, message: str):
         super().__init__(message)
         self.field = field
-
-
-MAX_MAGNITUDE = 1e15
-"""Largest magnitude of any number in a scenario: 10^15 s is 30 million years, 10^15 Mbps a thousand
-times the Internet; beyond it unit conversions overflow (1e308 Mbps is inf bit/s)."""
 
 
 def _too_large(value: Any) -> bool:

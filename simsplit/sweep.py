@@ -30,12 +30,10 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-from typing import Annotated
-
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError
 
 from simsplit.errors import InputError
@@ -95,7 +93,7 @@ class Run:
     labels: tuple[tuple[str, str], ...]
     overrides: tuple[str, ...]
     seed: int
-    key: str = ""
+    key: str
     """The run's :func:`~simsplit.provenance.run_key`: what its finished folder must carry to be reused."""
 
     @property
@@ -143,9 +141,7 @@ def load_sweep(path: str | Path, force: bool = False) -> Sweep:
     if (spec.grid is None) == (spec.runs is None):
         raise InputError(path, "grid", "expected exactly one of grid (a product of factors) or runs (a list)")
     seeds = list(range(spec.seeds)) if isinstance(spec.seeds, int) else spec.seeds
-    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
-    if repeated:
-        raise InputError(path, "seeds", f"expected distinct seeds, got {repeated} more than once")
+    _distinct(seeds, path, "seeds", "seeds")
     scenario_path = (path.parent / spec.scenario).resolve()
     base = read_yaml(scenario_path)
     combos: list[list[tuple[str, str, dict]]] = []
@@ -153,11 +149,11 @@ def load_sweep(path: str | Path, force: bool = False) -> Sweep:
         factors = list(spec.grid)
         levels = [[(f, *_level(f, v, str(path), f"grid.{f}.{i}")) for i, v in enumerate(spec.grid[f])] for f in factors]
         for f, factor_levels in zip(factors, levels):
-            _unique_labels([label for _, label, _ in factor_levels], path, f"grid.{f}")
+            _distinct([label for _, label, _ in factor_levels], path, f"grid.{f}", "labels")
         combos = [list(c) for c in itertools.product(*levels)]
     else:
         factors = ["run"]
-        _unique_labels([level.label for level in spec.runs], path, "runs")
+        _distinct([level.label for level in spec.runs], path, "runs", "labels")
         combos = [[("run", level.label, level.set)] for level in spec.runs]
     runs = []
     for combo in combos:
@@ -188,10 +184,11 @@ def _check_report(report: ReportOptions, factors: list[str], runs: list[Run], pa
             raise InputError(path, f"report.baseline.{factor}", f"expected a label among {labels}, got {label!r}")
 
 
-def _unique_labels(labels: list[str], path: Path, where: str) -> None:
-    repeated = sorted({label for label in labels if labels.count(label) > 1})
+def _distinct(values: list, path: Path, where: str, what: str) -> None:
+    """InputError unless ``values`` (labels or seeds) are distinct: repeats would be merged as replications."""
+    repeated = sorted({value for value in values if values.count(value) > 1})
     if repeated:
-        raise InputError(path, where, f"expected distinct labels, got {repeated} more than once (their runs "
+        raise InputError(path, where, f"expected distinct {what}, got {repeated} more than once (their runs "
                          "would be merged as replications)")
 
 
@@ -204,13 +201,11 @@ def run_one(scenario_path: str, overrides: tuple[str, ...], seed: int, out_dir: 
     return out_dir
 
 
-def is_done(folder: Path, key: str | None = None) -> bool:
-    """Whether ``folder`` holds a finished run (of the run keyed ``key``, if given)."""
+def is_done(folder: Path, key: str) -> bool:
+    """Whether ``folder`` holds a finished run of the run keyed ``key``."""
     summary = folder / "summary.json"
     if not summary.is_file():
         return False
-    if key is None:
-        return True
     try:
         return json.loads(summary.read_text())["provenance"]["run_key"] == key
     except (ValueError, KeyError, TypeError, OSError):
@@ -236,7 +231,7 @@ def run_sweep(sweep: Sweep, out: Path, workers: int = 2, scheduler: str | None =
     runs_dir.mkdir(parents=True, exist_ok=True)
     for stale in runs_dir.glob(".*.partial-*"):  # left by a run killed mid-write
         shutil.rmtree(stale, ignore_errors=True)
-    todo = [run for run in sweep.runs if not is_done(runs_dir / run.run_id, run.key or None)]
+    todo = [run for run in sweep.runs if not is_done(runs_dir / run.run_id, run.key)]
     skipped = len(sweep.runs) - len(todo)
     if limit is not None:
         todo = todo[:limit]
@@ -276,7 +271,7 @@ def collect(sweep: Sweep, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows = []
     for run in sweep.runs:
         folder = out / "runs" / run.run_id
-        if not is_done(folder, run.key or None):
+        if not is_done(folder, run.key):
             continue
         summary = json.loads((folder / "summary.json").read_text())
         row = {factor: label for factor, label in run.labels}

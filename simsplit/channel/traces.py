@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simsplit.errors import InputError, read_input
+from simsplit.errors import MAX_INPUT_MAGNITUDE, InputError, read_input
 
 FORMATS = ("mahimahi", "pensieve", "csv", "gnettrack", "mecperf")
 MAHIMAHI_PACKET_BITS = 1500 * 8
@@ -77,10 +77,6 @@ def _lines(path: Path) -> list[tuple[int, str]]:
     return lines
 
 
-MAX_VALUE = 1e15
-"""Largest magnitude a trace number may have (a rate of 10^15 Mbit/s or a time of 30 million years)."""
-
-
 def _float(path: Path, line: int, text: str, what: str, minimum: float | None = None,
            column: int | str | None = None) -> float:
     """``text`` as a finite number (ASCII digits only), >= ``minimum`` if given; errors name the line and
@@ -92,20 +88,18 @@ def _float(path: Path, line: int, text: str, what: str, minimum: float | None = 
         value = float(text)
     except ValueError:
         raise InputError(path, where, f"expected {what} as a number, got {text!r}") from None
-    if not math.isfinite(value) or abs(value) > MAX_VALUE:
-        raise InputError(path, where, f"expected {what} as a finite number of magnitude <= {MAX_VALUE:g}, "
+    if not math.isfinite(value) or abs(value) > MAX_INPUT_MAGNITUDE:
+        raise InputError(path, where, f"expected {what} as a finite number of magnitude <= {MAX_INPUT_MAGNITUDE:g}, "
                          f"got {text!r}")
     if minimum is not None and value < minimum:
         raise InputError(path, where, f"expected {what} >= {minimum:g}, got {text}")
     return value
 
 
-def _check_samples(path: Path, lines: list[int], times: list[float], rates: list[float],
-                   time_texts: list[str] | None = None) -> None:
-    for k in range(len(times)):
-        if rates[k] < 0:
-            raise InputError(path, f"line {lines[k]}", f"expected a rate >= 0, got {rates[k]:g}")
-        if k and times[k] <= times[k - 1]:
+def _check_times(path: Path, lines: list[int], times: list[float], time_texts: list[str] | None = None) -> None:
+    """InputError unless the times strictly increase (rates were checked >= 0 as they were read)."""
+    for k in range(1, len(times)):
+        if times[k] <= times[k - 1]:
             previous, current = ((time_texts[k - 1], time_texts[k]) if time_texts is not None
                                  else (f"{times[k - 1]:g} s", f"{times[k]:g} s"))
             raise InputError(path, f"line {lines[k]}", f"expected a time after {previous} (times must "
@@ -114,7 +108,7 @@ def _check_samples(path: Path, lines: list[int], times: list[float], rates: list
 
 def _steps(path: Path, lines: list[int], times: list[float], rates: list[float], last_step_s: float | None) -> Trace:
     """Rates holding from each time to the next; the last for ``last_step_s`` (default: the median step)."""
-    _check_samples(path, lines, times, rates)
+    _check_times(path, lines, times)
     start = times[0]
     rebased = np.array(times) - start
     if last_step_s is None:
@@ -172,7 +166,7 @@ def read_pensieve(path: Path) -> Trace:
         rates.append(_float(path, line, fields[1], "rate (Mbps)", minimum=0.0, column=2) * 1e6)
     if len(times) < 2:
         raise InputError(path, None, "expected at least two rows (the first only marks the start), got one")
-    _check_samples(path, lines, times, rates, texts)
+    _check_times(path, lines, times, texts)
     rebased = np.array(times) - times[0]
     return Trace(rebased[:-1], np.array(rates[1:]), float(rebased[-1]), str(path))
 
@@ -203,7 +197,7 @@ def read_csv(path: Path) -> Trace:
                      * RATE_UNITS[rate_cols[0]])
     if len(times) < 2:
         raise InputError(path, None, f"expected at least two data rows (the last marks the end), got {len(times)}")
-    _check_samples(path, lines, times, rates, texts)
+    _check_times(path, lines, times, texts)
     rebased = np.array(times) - times[0]
     return Trace(rebased[:-1], np.array(rates[:-1], dtype=float), float(rebased[-1]), str(path))
 

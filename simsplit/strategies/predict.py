@@ -59,6 +59,11 @@ class DeviceModel:
     workload: Workload = Workload("poisson", 0.0)
 
     @property
+    def has_rrc(self) -> bool:
+        """Whether the radio has an RRC state machine (a promotion or a tail)."""
+        return bool(self.tail_stages_s) or bool(self.promotion_s)
+
+    @property
     def tail_s(self) -> float:
         """The whole tail (s): how long the radio stays connected after its last transfer."""
         return sum(self.tail_stages_s)
@@ -109,7 +114,7 @@ def radio_cost(device: DeviceModel, server_gap_s: float, span_s: float, latency_
     ``latency_s``: the request's latency (s). Charging the marginal cost instead (the whole tail to a
     request that finds the radio idle) would never leave an idle radio, whatever offloading saves.
     """
-    if not device.tail_stages_s and not device.promotion_s:
+    if not device.has_rrc:
         return RadioCost(0.0, 0.0, 0.0)
     whole = device.tail_s
     workload = device.workload
@@ -123,7 +128,6 @@ def radio_cost(device: DeviceModel, server_gap_s: float, span_s: float, latency_
         tail = device.tail_j(min(gap, whole))
     promotions = idle_chance + (1.0 if server_gap_s >= whole else 0.0)
     tail += device.tail_j(min(server_gap_s, whole))
-    promotions = promotions if device.promotion_s else 0.0
     return RadioCost(promotions * device.promotion_s, promotions * device.promotion_s * device.promotion_w, tail)
 
 
@@ -142,7 +146,7 @@ def predict(option: Option, device: DeviceModel, up_bps: float, down_bps: float,
     energy = (device.compute_power_w * option.head_s
               + device.alpha_up_w_per_bps * option.bits_up + device.beta_w * up_s
               + device.alpha_down_w_per_bps * option.bits_down + device.beta_w * down_s)
-    if not device.tail_stages_s and not device.promotion_s:
+    if not device.has_rrc:
         return latency, energy
     server_gap = option.delay_to_server_s + wait_s + option.service_s  # upload end to download start
     radio = radio_cost(device, server_gap, up_s + server_gap + down_s, latency)
