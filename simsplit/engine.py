@@ -25,8 +25,8 @@ from simsplit.channel import DedicatedLink
 from simsplit.channel.loss import PacketLoss
 from simsplit.channel.shared import ProcessorSharingLink, SharedFifoLink
 from simsplit.radio import RadioState
-from simsplit.schedule import call_after
 from simsplit.records import COMPLETED, DROPPED, LOST, TIMED_OUT, ProbeRecord, RecordSink, Request, probe_columns
+from simsplit.schedule import call_after
 from simsplit.server import EdgeServer
 from simsplit.setup import Setup
 from simsplit.streams import BlockSampler, RandomStreams

@@ -30,7 +30,7 @@ class Request:
         + TIMING_FIELDS
 
     def __init__(self, device: int, request_id: int, plan, arrival_at_s: float, deadline_at_s: float,
-                 sequence: int = 0):
+                 sequence: int):
         self.sequence = sequence
         """Position of this request in the run's order of arrivals (its row in the table)."""
         self.device = device
@@ -97,9 +97,6 @@ class RecordSink:
         if len(self._rows) >= self._block_rows:
             self._blocks.append(np.array(self._rows, dtype=float))
             self._rows = []
-
-    def __len__(self) -> int:
-        return len(self._rows) + sum(block.shape[0] for block in self._blocks)
 
     def columns(self, in_flight) -> dict[str, np.ndarray]:
         """Every request's columns in arrival order: those added, then ``in_flight`` (still objects)."""

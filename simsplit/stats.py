@@ -103,10 +103,9 @@ def batch_quantile_interval(values, q: float, confidence: float = 0.95,
     per_batch = math.ceil(BEYOND_QUANTILE / max(1.0 - q, 1e-12))
     if values.size < n_batches * per_batch:
         return point, math.nan, math.nan
-    batches = n_batches
-    size = values.size // batches
-    estimates = np.sort([np.quantile(values[i * size:(i + 1) * size], q) for i in range(batches)])
-    ranks = median_ranks(batches, confidence)
+    size = values.size // n_batches
+    estimates = np.sort([np.quantile(values[i * size:(i + 1) * size], q) for i in range(n_batches)])
+    ranks = median_ranks(n_batches, confidence)
     if ranks is None:
         return point, math.nan, math.nan
     return point, float(estimates[ranks[0] - 1]), float(estimates[ranks[1] - 1])
@@ -118,8 +117,3 @@ def metric_bounds(name: str) -> tuple[float, float]:
     if name.endswith(("_rate", "accuracy", "utilisation")):
         return 0.0, 1.0
     return 0.0, math.inf
-
-
-def quantile(q: float) -> Callable[[np.ndarray], float]:
-    """The ``q``-quantile (0..1) as a statistic."""
-    return lambda values: float(np.quantile(values, q))
