@@ -46,6 +46,12 @@ def _positive(value: float | None, option: str) -> None:
         _fail(InputError(option, None, f"expected a finite number > 0, got {value:g}"))
 
 
+def _refuse_existing(target: Path | None, overwrite: bool) -> None:
+    """Exit 2 if ``target`` exists, unless it is a file and ``overwrite`` allows replacing it."""
+    if target is not None and target.exists() and not (overwrite and target.is_file()):
+        _fail(InputError(target, None, "exists already; pass --overwrite to replace a file"))
+
+
 def _version(value: bool) -> None:
     if value:
         from simsplit import __version__
@@ -139,7 +145,7 @@ def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
         check_feasible(setup, monitor_period_s=monitor, force=force)
         with claim(out if out is not None else Path("results") / scenario.name) as target:
             started = time.perf_counter()
-            result = simulate(scenario, monitor_period_s=monitor)
+            result = simulate(scenario, monitor_period_s=monitor, setup=setup)
             elapsed = time.perf_counter() - started
             folder = result.write(target)
     except InputError as exc:
@@ -295,8 +301,7 @@ def profile_command(model: Annotated[str, typer.Argument(help="resnet18 | resnet
                     = False) -> None:
     """Measure a per-split profile of a torchvision network on this machine (needs the ml extra)."""
     for target in (out, plot, payloads):
-        if target is not None and target.exists() and not (overwrite and target.is_file()):
-            _fail(InputError(target, None, "exists already; pass --overwrite to replace a file"))
+        _refuse_existing(target, overwrite)
     try:
         from simsplit import measure as measuring
     except ImportError:
@@ -348,9 +353,8 @@ def sweep_command(file: Annotated[Path, typer.Argument(help="Sweep YAML file.")]
     """Run a grid of scenario variations x seeds (skipping finished runs) and write the combined tables."""
     from rich.progress import Progress
 
-    from simsplit.sweep import load_sweep, run_sweep, write_tables
     from simsplit.outdir import is_ours, mark
-    from simsplit.sweep import is_done
+    from simsplit.sweep import is_done, load_sweep, run_sweep, write_tables
     try:
         sweep = load_sweep(file, force=force)
         held = contextlib.ExitStack()
@@ -447,12 +451,12 @@ FormatOption = Annotated[str, typer.Option("--format", "-f", help="mahimahi | pe
 
 def _read(file: Path, fmt: str, window_ms: float | None, direction: str | None):
     """The trace, or exit 2 with the reader's one-line error."""
-    from simsplit.channel.traces import read_trace
+    from simsplit.channel.traces import FORMATS, read_trace
     _positive(window_ms, "--window-ms")
     if direction is not None and direction not in ("down", "up"):
         _fail(InputError("--direction", None, f"expected down or up, got {direction!r}"))
-    if fmt not in ("mahimahi", "pensieve", "csv", "gnettrack", "mecperf"):
-        _fail(InputError("--format", None, f"expected mahimahi, pensieve, csv, gnettrack or mecperf, got {fmt!r}"))
+    if fmt not in FORMATS:
+        _fail(InputError("--format", None, f"expected one of {', '.join(FORMATS)}, got {fmt!r}"))
     if window_ms is not None and fmt != "mahimahi":
         _fail(InputError("--window-ms", None, f"only a mahimahi trace takes --window-ms, got format {fmt}"))
     if direction is not None and fmt != "gnettrack":
@@ -503,8 +507,7 @@ def traces_convert(file: Annotated[Path, typer.Argument(help="Trace file to read
     from simsplit.channel.traces import write_trace
     if to not in ("csv", "pensieve", "mahimahi"):
         _fail(InputError("--to", None, f"expected csv, pensieve or mahimahi, got {to!r}"))
-    if out.exists() and not (overwrite and out.is_file()):
-        _fail(InputError(out, None, "exists already; pass --overwrite to replace a file"))
+    _refuse_existing(out, overwrite)
     trace = _read(file, fmt, window_ms, direction)
     try:
         write_trace(trace, out, to)
