@@ -1,10 +1,45 @@
-"""When each device's inputs arrive: periodic with jitter, Poisson, or closed loop."""
+"""When each device's inputs arrive: periodic with jitter, Poisson, or closed loop (blocks and processes)."""
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Literal
 
+import numpy as np
+from pydantic import NonNegativeFloat, PositiveFloat, model_validator
+
+from simsplit.config import Config, FieldValueError
+from simsplit.registry import register_arrivals
 from simsplit.streams import BlockSampler
+
+
+class PeriodicArrivalsConfig(Config):
+    """One input every 1/rate_hz seconds, each delayed by U(0, jitter_s); phase random per device unless set."""
+
+    kind: Literal["periodic"]
+    rate_hz: PositiveFloat
+    jitter_s: NonNegativeFloat = 0.0
+    phase_s: NonNegativeFloat | None = None
+
+    @model_validator(mode="after")
+    def _jitter_below_period(self):
+        if self.jitter_s >= 1.0 / self.rate_hz:
+            raise FieldValueError("jitter_s", f"expected a number < the period 1/rate_hz = {1.0 / self.rate_hz:g} s, "
+                                  f"got {self.jitter_s:g}")
+        return self
+
+
+class PoissonArrivalsConfig(Config):
+    """Exponential inter-arrival times with mean 1/rate_hz."""
+
+    kind: Literal["poisson"]
+    rate_hz: PositiveFloat
+
+
+class ClosedLoopArrivalsConfig(Config):
+    """The next input comes think_s after the previous result returns."""
+
+    kind: Literal["closed_loop"]
+    think_s: NonNegativeFloat = 0.0
 
 
 class PeriodicArrivals:
@@ -55,10 +90,7 @@ class ClosedLoopArrivals:
         return now_s + self.think_s
 
 
-def build_arrivals(config, rng: np.random.Generator):
-    """The arrival process for a scenario ``arrivals`` block."""
-    if config.kind == "periodic":
-        return PeriodicArrivals(config.rate_hz, config.jitter_s, config.phase_s, rng)
-    if config.kind == "poisson":
-        return PoissonArrivals(config.rate_hz, rng)
-    return ClosedLoopArrivals(config.think_s)
+register_arrivals("periodic", PeriodicArrivalsConfig,
+                  lambda config, rng: PeriodicArrivals(config.rate_hz, config.jitter_s, config.phase_s, rng))
+register_arrivals("poisson", PoissonArrivalsConfig, lambda config, rng: PoissonArrivals(config.rate_hz, rng))
+register_arrivals("closed_loop", ClosedLoopArrivalsConfig, lambda config, rng: ClosedLoopArrivals(config.think_s))

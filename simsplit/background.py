@@ -13,11 +13,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 import simpy
+from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
 
 from simsplit.channel import Channel, ConstantChannel, MarkovChannel, StepChannel
+from simsplit.channel.markov import check_chain
+from simsplit.channel.steps import check_steps
+from simsplit.config import Config
+from simsplit.registry import register_background
+from simsplit.units import MS
+from simsplit.variability import VariabilityConfig
 
 DIURNAL_STEPS = 96
 """Steps per period of the diurnal profile (15 min for a day)."""
@@ -68,17 +76,80 @@ class BackgroundStream:
         self._schedule(at)
 
 
-def intensity_path(config, workers: int, rng: np.random.Generator) -> Channel:
-    """The intensity (jobs/s) of a scenario ``background`` entry."""
-    if config.kind == "poisson":
-        return ConstantChannel(config.rate_hz)
-    if config.kind == "utilisation_steps":
-        mean_s = config.service_ms * 1e-3
-        return StepChannel(config.times_s, [u * workers / mean_s for u in config.utilisation], config.end,
-                           config.period_s)
-    if config.kind == "mmpp":
-        return MarkovChannel(config.rates_hz, config.mean_sojourn_s, config.transitions, rng)
+class BackgroundConfig(Config):
+    """Every background stream's jobs: mean service_ms each, times a random factor."""
+
+    service_ms: PositiveFloat
+    service_variability: VariabilityConfig = VariabilityConfig(kind="exponential")
+
+
+class PoissonLoadConfig(BackgroundConfig):
+    """Jobs at a constant rate rate_hz."""
+
+    kind: Literal["poisson"]
+    rate_hz: PositiveFloat
+
+
+class UtilisationStepsConfig(BackgroundConfig):
+    """Target utilisation utilisation[k] (of all workers) from times_s[k]; the rate is u * workers / service."""
+
+    kind: Literal["utilisation_steps"]
+    times_s: list[float]
+    utilisation: list[NonNegativeFloat]
+    end: Literal["hold", "loop"] = "hold"
+    period_s: PositiveFloat | None = None
+
+    @model_validator(mode="after")
+    def _valid_steps(self):
+        check_steps(self.times_s, self.utilisation, self.end, self.period_s, "utilisation")
+        return self
+
+
+class MmppLoadConfig(BackgroundConfig):
+    """Markov-modulated Poisson: rate rates_hz[i] in state i, exponential sojourns mean_sojourn_s[i]."""
+
+    kind: Literal["mmpp"]
+    rates_hz: list[NonNegativeFloat] = Field(min_length=1)
+    mean_sojourn_s: list[PositiveFloat] = Field(min_length=1)
+    transitions: list[list[NonNegativeFloat]] | None = None
+
+    @model_validator(mode="after")
+    def _valid_chain(self):
+        check_chain(self.rates_hz, self.mean_sojourn_s, self.transitions, "rates_hz")
+        return self
+
+
+class DiurnalLoadConfig(BackgroundConfig):
+    """Rate mean_rate_hz * (1 + amplitude sin(2 pi (t + phase_s) / period_s)), in 96 steps per period."""
+
+    kind: Literal["diurnal"]
+    mean_rate_hz: PositiveFloat
+    amplitude: float = Field(ge=0, le=1)
+    period_s: PositiveFloat = 86400.0
+    phase_s: float = 0.0
+
+
+def intensity_path(config: BackgroundConfig, workers: int, rng: np.random.Generator) -> Channel:
+    """The intensity (jobs/s) of a scenario ``background`` entry, from its registered kind."""
+    from simsplit.registry import background
+    return background.of(config).build(config, workers, rng)
+
+
+def _utilisation_path(config: UtilisationStepsConfig, workers: int, rng) -> Channel:
+    mean_s = config.service_ms * MS
+    return StepChannel(config.times_s, [u * workers / mean_s for u in config.utilisation], config.end,
+                       config.period_s)
+
+
+def _diurnal_path(config: DiurnalLoadConfig, workers: int, rng) -> Channel:
     step = config.period_s / DIURNAL_STEPS
     middles = (np.arange(DIURNAL_STEPS) + 0.5) * step
     rates = config.mean_rate_hz * (1 + config.amplitude * np.sin(2 * np.pi * (middles + config.phase_s) / config.period_s))
     return StepChannel(np.arange(DIURNAL_STEPS) * step, rates, "loop", config.period_s)
+
+
+register_background("poisson", PoissonLoadConfig, lambda config, workers, rng: ConstantChannel(config.rate_hz))
+register_background("utilisation_steps", UtilisationStepsConfig, _utilisation_path)
+register_background("mmpp", MmppLoadConfig, lambda config, workers, rng: MarkovChannel(
+    config.rates_hz, config.mean_sojourn_s, config.transitions, rng))
+register_background("diurnal", DiurnalLoadConfig, _diurnal_path)

@@ -19,49 +19,26 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from simsplit.registry import strategies
 from simsplit.results import Result
 from simsplit.scenario import Scenario
 from simsplit.setup import build_setup
 from simsplit.simulation import simulate
 from simsplit.stats import metric_bounds, t_interval
+from simsplit.strategies.context import objective_name
 
 METRICS = ("latency_mean_s", "latency_p95_s", "energy_j", "accuracy", "deadline_hit_rate", "switches")
 
 
-def _adaptive_defaults(scenario: Scenario) -> dict:
-    base = scenario.strategy
-    if base.kind in ("dynamic", "neurosurgeon", "edgent", "oracle"):
-        keep = {"min_accuracy": base.min_accuracy, "servers": base.servers,
-                "initial_uplink_mbps": base.initial_uplink_mbps, "initial_downlink_mbps": base.initial_downlink_mbps}
-        return {k: v for k, v in keep.items() if v is not None}
-    return {}
-
-
 def variants(scenario: Scenario) -> dict[str, dict]:
-    """Strategy blocks to compare, by name."""
+    """Strategy blocks to compare, by name: what every registered strategy kind's ``compared`` offers,
+    static kinds first."""
     setup = build_setup(scenario)
-    last = setup.profile.local_split
-    common = _adaptive_defaults(scenario)
-    objective = scenario.strategy.objective if scenario.strategy.kind in ("dynamic", "oracle") else "latency"
-    found: dict[str, dict] = {"local": {"kind": "local"}}
-    for (split, bottleneck), entry in setup.payloads.entries.items():
-        if entry.accuracy < common.get("min_accuracy", 0.0) or split == last:
-            continue
-        if split == 0:
-            found[f"full_offload({bottleneck})"] = {"kind": "full_offload", "bottleneck": bottleneck}
-        else:
-            found[f"fixed({split}, {bottleneck})"] = {"kind": "fixed", "split": split, "bottleneck": bottleneck}
-    found["neurosurgeon"] = {"kind": "neurosurgeon", **common,
-                             "objective": objective if objective in ("latency", "energy") else "latency"}
-    uplinks = [scenario.network.uplink] + [g.network.uplink for g in scenario.devices if g.network is not None]
-    if any(link.kind == "trace" for link in uplinks):
-        found["edgent"] = {"kind": "edgent", **common}
-    dynamic = scenario.strategy.model_dump() if scenario.strategy.kind == "dynamic" else {"kind": "dynamic", **common}
-    found["dynamic"] = dynamic
-    oracle = {"kind": "oracle", **common, "objective": objective}
-    if scenario.strategy.kind == "dynamic":
-        oracle["energy_weight_s_per_j"] = scenario.strategy.energy_weight_s_per_j
-    found["oracle"] = oracle
+    found: dict[str, dict] = {}
+    kinds = sorted(strategies.kinds(), key=lambda kind: not kind.options.get("static"))
+    for kind in kinds:
+        if kind.options.get("compared") is not None:
+            found.update(kind.options["compared"](scenario, setup))
     return found
 
 
@@ -75,9 +52,9 @@ def with_strategy(scenario: Scenario, strategy: dict) -> Scenario:
     return validate_scenario(data, source=scenario.source)
 
 
-def is_static(name: str) -> bool:
-    """Whether a variant is a static strategy (the same option for every request)."""
-    return name == "local" or name.startswith(("full_offload", "fixed("))
+def is_static(block: dict) -> bool:
+    """Whether a variant's block is of a static kind (the same option for every request)."""
+    return bool(strategies[block["kind"]].options.get("static"))
 
 
 def run_metrics(result: Result) -> dict:
@@ -92,7 +69,7 @@ def run_metrics(result: Result) -> dict:
 
 def objective_of(scenario: Scenario) -> Callable[[dict], float]:
     strategy = scenario.strategy
-    kind = strategy.objective if strategy.kind in ("dynamic", "oracle") else "latency"
+    kind = objective_name(scenario)
     weight = getattr(strategy, "energy_weight_s_per_j", 0.0)
     if kind == "energy":
         return lambda m: m["energy_j"]
@@ -118,7 +95,7 @@ def compare(scenario: Scenario, seeds: list[int], names: list[str] | None = None
                 progress(name)
     runs = pd.DataFrame(rows)
     table = []
-    static = [n for n in chosen if is_static(n)]
+    static = [n for n, block in chosen.items() if is_static(block)]
     bounded = static + (["oracle"] if "oracle" in chosen else [])
     oracle = (runs[runs["strategy"].isin(bounded)].groupby("seed")["objective"].min()
               if "oracle" in chosen else None)

@@ -14,24 +14,33 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from dataclasses import dataclass
 
 import numpy as np
 import simpy
 
-from simsplit.arrivals import build_arrivals
 from simsplit.background import BackgroundStream, intensity_path
 from simsplit.channel import DedicatedLink
 from simsplit.channel.loss import PacketLoss
 from simsplit.channel.shared import ProcessorSharingLink, SharedFifoLink
 from simsplit.radio import RadioState
-from simsplit.records import COMPLETED, DROPPED, LOST, TIMED_OUT, ProbeRecord, RecordSink, Request, probe_columns
+from simsplit.records import (
+    COMPLETED,
+    DROPPED,
+    LOST,
+    TIMED_OUT,
+    ProbeRecord,
+    RecordSink,
+    Request,
+    RunOutput,
+    probe_columns,
+)
+from simsplit.registry import arrivals
 from simsplit.schedule import call_after
 from simsplit.server import EdgeServer
 from simsplit.setup import Setup
-from simsplit.streams import BlockSampler, RandomStreams
 from simsplit.strategies import Observation
 from simsplit.strategies.predict import radio_cost
+from simsplit.streams import BlockSampler, RandomStreams
 
 
 def quantile_draw(probabilities, values, u: float) -> float:
@@ -69,20 +78,6 @@ class _Device:
         """Uniform draws for payload sizes (only when some plan has a size distribution)."""
 
 
-@dataclass(frozen=True)
-class RunOutput:
-    """Raw result of one run: engine columns, which group each device belongs to, and the run's end (s)."""
-
-    columns: dict[str, np.ndarray]
-    device_group: np.ndarray
-    end_s: float
-    seed: int
-    servers: list
-    """The run's servers: their service intervals and background streams."""
-    probes: dict[str, np.ndarray]
-    """Load-probe records as columns."""
-
-
 class Engine:
     """One run of a :class:`Setup` with ``seed``; call :meth:`run` once.
 
@@ -116,7 +111,7 @@ class Engine:
             for i in range(group.count):
                 name = f"devices/{group.name}/{i}"
                 device = _Device(len(self.devices), g, group_setup.make_strategy(), group_setup.plans,
-                                 build_arrivals(group.arrivals, streams.generator(f"{name}/arrivals")),
+                                 arrivals.of(group.arrivals).build(group.arrivals, streams.generator(f"{name}/arrivals")),
                                  self._link(network, "uplink", group, name, streams),
                                  self._link(network, "downlink", group, name, streams),
                                  RadioState(network.radio.promotion_delay_s, sum(network.radio.tail_stages_s)),

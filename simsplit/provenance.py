@@ -16,32 +16,9 @@ import subprocess
 from pathlib import Path
 
 from simsplit.scenario import Scenario
+from simsplit.scenario.files import input_files, with_files
 
 
-def input_files(scenario: Scenario) -> dict[str, str]:
-    """Every file the scenario reads, by the dotted field naming it (paths as resolved in the scenario)."""
-    files = {"model.profile": scenario.model.profile, "model.payloads": scenario.model.payloads}
-
-    def network(prefix: str, net) -> None:
-        for direction in ("uplink", "downlink"):
-            link = getattr(net, direction)
-            if link.kind == "trace":
-                files[f"{prefix}{direction}.file"] = link.file
-
-    def strategy(prefix: str, config) -> None:
-        if config is not None and config.kind == "edgent" and config.trace is not None:
-            files[f"{prefix}trace"] = config.trace
-
-    network("network.", scenario.network)
-    strategy("strategy.", scenario.strategy)
-    for g, group in enumerate(scenario.devices):
-        if group.network is not None:
-            network(f"devices.{g}.network.", group.network)
-        strategy(f"devices.{g}.strategy.", group.strategy)
-    return files
-
-
-@functools.lru_cache(maxsize=256)
 def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -85,50 +62,34 @@ def provenance(scenario: Scenario) -> dict:
     return {**code_version(), "inputs_sha256": input_hashes(scenario)}
 
 
-def _set_role(data: dict, role: str, value: str) -> None:
-    """Set the field named by ``role`` (``network.uplink.file``, ``devices.2.strategy.trace``) in ``data``."""
-    first, *keys = role.split(".")
-    target = data[first]
-    for key in keys[:-1]:
-        target = target[int(key)] if isinstance(target, list) else target[key]
-    target[keys[-1]] = value
-
-
 def run_key(scenario: Scenario) -> str:
     """SHA-256 of the resolved scenario with each file path replaced by its content's hash: equal keys mean
     the same run, wherever the files lie."""
-    data = scenario.model_dump(mode="json")
-    for role, digest in input_hashes(scenario).items():
-        _set_role(data, role, f"sha256:{digest}")
+    hashes = input_hashes(scenario)
+    data = with_files(scenario, lambda role, path: f"sha256:{hashes[role]}").model_dump(mode="json")
     from simsplit import __version__
     text = json.dumps({"scenario": data, "simsplit_version": __version__}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def portable_copy(scenario: Scenario, folder: Path) -> Scenario:
-    """Copy every input file into ``folder`` (profile.csv, payloads.csv, traces/) and return the scenario
-    pointing at the copies by relative paths."""
-    files = input_files(scenario)
-    data = scenario.model_dump(mode="json")
+    """Copy every input file into ``folder`` (profile.csv, payloads.csv, traces/, plugins/) and return the
+    scenario pointing at the copies by relative paths."""
     names: dict[str, str] = {}
-    for role, path in files.items():
-        if role == "model.profile":
-            relative = "profile.csv"
-        elif role == "model.payloads":
-            relative = "payloads.csv"
-        elif path in names:
-            relative = names[path]
+
+    def copy(role: str, path: str) -> str:
+        if path in names:
+            return names[path]
+        if role in ("model.profile", "model.payloads"):
+            relative = f"{role.split('.')[1]}.csv"
         else:
-            base = Path(path).name
-            relative = f"traces/{base}"
-            taken = set(names.values())
-            k = 2
+            base, kind = Path(path).name, "plugins" if role.startswith("plugins.") else "traces"
+            relative, k, taken = f"{kind}/{base}", 2, set(names.values())
             while relative in taken:
-                relative = f"traces/{k}-{base}"
+                relative = f"{kind}/{k}-{base}"
                 k += 1
-        if path not in names:
-            (folder / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, folder / relative)
-            names[path] = relative
-        _set_role(data, role, relative)
-    return Scenario.model_validate(data)
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, folder / relative)
+        names[path] = relative
+        return relative
+    return with_files(scenario, copy)

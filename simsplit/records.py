@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from operator import attrgetter
 
 import numpy as np
@@ -146,3 +147,17 @@ def probe_columns(probes: list[ProbeRecord]) -> dict[str, np.ndarray]:
     columns["device"] = columns["device"].astype(np.int64)
     columns["server"] = columns["server"].astype(np.int64)
     return columns
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    """Raw result of one run: engine columns, which group each device belongs to, and the run's end (s)."""
+
+    columns: dict[str, np.ndarray]
+    device_group: np.ndarray
+    end_s: float
+    seed: int
+    servers: list
+    """The run's servers: their service intervals and background streams."""
+    probes: dict[str, np.ndarray]
+    """Load-probe records as columns."""

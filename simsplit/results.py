@@ -11,9 +11,16 @@ import numpy as np
 import pandas as pd
 
 from simsplit.energy import compute_j, radio_tails, transfer_j
-from simsplit.engine import RunOutput
 from simsplit.outdir import write_folder
-from simsplit.records import COMPLETED, DROPPED, IN_FLIGHT, LOST, TIMED_OUT, status_categorical
+from simsplit.records import (
+    COMPLETED,
+    DROPPED,
+    IN_FLIGHT,
+    LOST,
+    TIMED_OUT,
+    RunOutput,
+    status_categorical,
+)
 from simsplit.scenario import Scenario, to_yaml
 from simsplit.setup import BITS_PER_BYTE, Setup
 from simsplit.stats import batch_interval, batch_quantile_interval

@@ -1,4 +1,5 @@
-"""The edge server: identical workers, one queue (FIFO or earliest deadline first), dynamic batching.
+"""The edge server: identical workers, one queue (a registered discipline: :mod:`simsplit.queues`), dynamic
+batching.
 
 A job is any object with these attributes: ``base_service_s`` (its service
 time alone, s), ``batch_key`` (jobs batch only with the same key unless kinds
@@ -18,9 +19,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import deque
 from collections.abc import Callable
-from itertools import count
 from typing import Any
 
 import simpy
@@ -54,8 +53,9 @@ class EdgeServer:
             raise ValueError(f"queue_capacity must be >= 0, got {queue_capacity}")
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
-        if discipline not in ("fifo", "edf"):
-            raise ValueError(f"discipline must be fifo or edf, got {discipline!r}")
+        from simsplit.registry import disciplines
+        if discipline not in disciplines:
+            raise ValueError(f"discipline must be one of {disciplines.expected()}, got {discipline!r}")
         self.name = name
         self.background_streams: list = []
         """Other tenants' job streams feeding this server (see :mod:`simsplit.background`)."""
@@ -63,9 +63,7 @@ class EdgeServer:
         self._workers = workers
         self._idle = workers
         self._capacity = queue_capacity
-        self._edf = discipline == "edf"
-        self._queue: deque | list = [] if self._edf else deque()
-        self._order = count()
+        self._queue = disciplines[discipline].build()
         self._max_batch = max_batch
         self._max_wait_s = max_wait_s
         self._mix = mix_kinds
@@ -104,7 +102,7 @@ class EdgeServer:
         now = self._env.now
         free = sorted(self._busy_until) + [now] * self._idle
         heapq.heapify(free)
-        for job in self._ordered():
+        for job in self._queue.jobs():
             heapq.heappush(free, max(heapq.heappop(free), now) + job.base_service_s)
         return max(heapq.heappop(free), arrival_at_s)
 
@@ -118,47 +116,26 @@ class EdgeServer:
         if self._capacity is not None and len(self._queue) >= self._capacity:
             return False
         job.enqueued_at_s = self._env.now
-        if self._edf:
-            heapq.heappush(self._queue, (job.deadline_at_s, next(self._order), job))
-        else:
-            self._queue.append(job)
+        self._queue.push(job)
         self._dispatch()
         return True
 
-    def _ordered(self) -> list:
-        """Queued jobs in service order."""
-        if self._edf:
-            return [entry[2] for entry in sorted(self._queue)]
-        return list(self._queue)
-
-    def _remove(self, jobs: list) -> None:
-        chosen = set(map(id, jobs))
-        if self._edf:
-            self._queue = [entry for entry in self._queue if id(entry[2]) not in chosen]
-            heapq.heapify(self._queue)
-        else:
-            self._queue = deque(job for job in self._queue if id(job) not in chosen)
-
     def _expire(self) -> None:
         now = self._env.now
-        expired = [job for job in self._queue_jobs() if job.deadline_at_s < now]
+        expired = [job for job in self._queue.jobs() if job.deadline_at_s < now]
         if expired:
-            self._remove(expired)
+            self._queue.remove(expired)
             for job in expired:
                 self._on_expired(job)
-
-    def _queue_jobs(self):
-        return (entry[2] for entry in self._queue) if self._edf else iter(self._queue)
 
     def _dispatch(self) -> None:
         if self._drop_expired and self._queue:
             self._expire()
         while self._idle and self._queue:
             if self._max_batch == 1:
-                job = heapq.heappop(self._queue)[2] if self._edf else self._queue.popleft()
-                self._start([job])
+                self._start([self._queue.pop()])
                 continue
-            ordered = self._ordered()
+            ordered = self._queue.jobs()
             head = ordered[0]
             key = head.batch_key
             mixes = self._mix and key is not None  # background jobs (key None) never mix with project jobs
@@ -168,7 +145,7 @@ class EdgeServer:
             if len(batch) < self._max_batch and self._env.now < ready_at:
                 self._set_timer(ready_at)
                 return
-            self._remove(batch)
+            self._queue.remove(batch)
             self._start(batch)
 
     def _set_timer(self, at_s: float) -> None:

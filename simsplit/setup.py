@@ -13,18 +13,17 @@ from pathlib import Path
 
 import numpy as np
 
-from simsplit.channel import Channel, ConstantChannel, FadingChannel, MarkovChannel, ShiftedChannel, StepChannel
-from simsplit.channel.opportunities import OpportunityChannel
-from simsplit.channel.traces import MAHIMAHI_PACKET_BITS, Trace, read_trace
+from simsplit.channel.base import Channel, ChannelContext
+from simsplit.channel.traces import Trace, read_trace
 from simsplit.errors import InputError
 from simsplit.payloads import PayloadTable, load_payloads
 from simsplit.profiles import ModelProfile, load_profile
-from simsplit.scenario import MBPS, DeviceGroup, Network, Scenario
-from simsplit.strategies import Decision, FixedStrategy
-from simsplit.strategies.dynamic import DynamicStrategy, EdgentStrategy, NeurosurgeonStrategy, OracleStrategy
+from simsplit.registry import channels, strategies
+from simsplit.scenario import DeviceGroupConfig, NetworkConfig, Scenario
+from simsplit.strategies import Decision
+from simsplit.strategies.context import StrategyContext, adaptive_decisions
 from simsplit.strategies.predict import DeviceModel, Option, Workload
-
-BITS_PER_BYTE = 8
+from simsplit.units import BITS_PER_BYTE
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +64,8 @@ class Plan:
 class GroupSetup:
     """A device group with its resolved network, plans and a factory of its devices' strategies."""
 
-    group: DeviceGroup
-    network: Network
+    group: DeviceGroupConfig
+    network: NetworkConfig
     label: str
     """The strategy's name, e.g. ``fixed(4, bottlenet)`` or ``dynamic(latency)``."""
     make_strategy: Callable[[], object]
@@ -88,165 +87,40 @@ class Setup:
     channels: ChannelFactory
 
 
-def trace_channel(trace: Trace, scale: float = 1.0, end: str = "loop") -> Channel:
-    """The channel that replays ``trace``: its delivery opportunities exactly where it has them (Mahimahi
-    read without a window), else its piecewise-constant rate; capacity times ``scale``."""
-    if trace.opportunities_ms is not None:
-        return OpportunityChannel(trace.opportunities_ms, MAHIMAHI_PACKET_BITS * scale,
-                                  round(trace.period_s * 1e3), end)
-    return StepChannel(trace.times_s, trace.rates_bps * scale, end, trace.period_s)
-
-
 class ChannelFactory:
-    """Builds each device's channel from a scenario link block; reads every trace file once.
-
-    Deterministic links (constant, steps, trace without a random offset) are
-    shared by all devices; random ones get their own path from ``rng``.
-    """
+    """Builds each device's channel from a scenario link block by its registered kind; reads every trace
+    file once. A kind that is not ``per_device`` gives one channel shared by every device using the block."""
 
     def __init__(self):
         self._traces: dict[tuple, Trace] = {}
 
-    def trace(self, link) -> Trace:
-        key = (link.file, link.format, tuple(sorted(link.reader_options.items())))
+    def trace(self, file: str, fmt: str, **options) -> Trace:
+        """The trace ``file`` in format ``fmt``, read once."""
+        key = (file, fmt, tuple(sorted(options.items())))
         if key not in self._traces:
-            self._traces[key] = read_trace(link.file, link.format, **link.reader_options)
+            self._traces[key] = read_trace(file, fmt, **options)
         return self._traces[key]
 
+    @staticmethod
+    def per_device(link) -> bool:
+        """Whether each device (or cell) using ``link`` needs a channel of its own, from its own stream."""
+        per_device = channels.of(link).options["per_device"]
+        return per_device(link) if callable(per_device) else bool(per_device)
+
     def check(self, link) -> None:
-        """Load what ``link`` needs now, so that bad files fail before the run."""
-        if link.kind == "trace":
-            self.trace(link)
+        """Build ``link``'s channel once now (from a throwaway stream if per device), so that bad files fail
+        before the run."""
+        self.shared(link) or self.own(link, np.random.default_rng(0))
 
     def shared(self, link) -> Channel | None:
         """One channel for every device, or None if each device needs its own."""
-        if link.kind == "constant":
-            return ConstantChannel(link.rate_mbps * MBPS)
-        if link.kind == "steps":
-            return StepChannel(link.times_s, [r * MBPS for r in link.rates_mbps], link.end, link.period_s)
-        if link.kind == "trace" and link.offset_s != "random":
-            return self._trace_channel(link, link.offset_s)
-        return None
-
-    def _trace_channel(self, link, offset_s: float) -> Channel:
-        channel = trace_channel(self.trace(link), link.scale, link.end)
-        return ShiftedChannel(channel, offset_s) if offset_s else channel
+        if self.per_device(link):
+            return None
+        return channels.of(link).build(link, ChannelContext(None, self.trace))
 
     def own(self, link, rng: np.random.Generator) -> Channel:
-        """A device's own channel for a random link kind."""
-        if link.kind == "markov":
-            return MarkovChannel([r * MBPS for r in link.rates_mbps], link.mean_sojourn_s, link.transitions, rng)
-        if link.kind == "fading":
-            return FadingChannel(bandwidth_hz=link.bandwidth_mhz * 1e6, tx_power_dbm=link.tx_power_dbm,
-                                 distance_m=link.distance_m, path_loss_exponent=link.path_loss_exponent,
-                                 reference_loss_db=link.reference_loss_db, noise_figure_db=link.noise_figure_db,
-                                 fading=link.fading, rician_k=link.rician_k, shadowing_db=link.shadowing_db,
-                                 coherence_s=link.coherence_s, mapping=link.mapping, efficiency=link.efficiency,
-                                 rng=rng)
-        trace = self.trace(link)
-        return self._trace_channel(link, float(rng.uniform(0.0, trace.period_s)))
-
-
-def _resolve_server(scenario: Scenario, field: str, config) -> str:
-    names = [s.name for s in scenario.server_list]
-    name = getattr(config, "server", None)
-    if name is None:
-        return names[0]
-    if name not in names:
-        raise InputError(scenario.source, f"{field}.server", f"expected one of {names}, got {name!r}")
-    return name
-
-
-ADAPTIVE = ("dynamic", "neurosurgeon", "edgent", "oracle")
-
-
-def _candidates(scenario: Scenario, field: str, config, profile: ModelProfile, payloads: PayloadTable) -> list[Decision]:
-    """Every (split, bottleneck, server) an adaptive strategy may choose: rows meeting its accuracy floor."""
-    names = [s.name for s in scenario.server_list]
-    servers = config.servers or names
-    for name in servers:
-        if name not in names:
-            raise InputError(scenario.source, f"{field}.servers", f"expected names among {names}, got {name!r}")
-    if config.kind == "neurosurgeon":
-        servers = servers[:1]
-    decisions = []
-    for entry in payloads.entries.values():
-        if entry.accuracy < config.min_accuracy:
-            continue
-        if entry.split == profile.local_split:
-            decisions.append(Decision(entry.split, entry.bottleneck, names[0]))
-        else:
-            decisions += [Decision(entry.split, entry.bottleneck, name) for name in servers]
-    if not decisions:
-        raise InputError(scenario.source, f"{field}.min_accuracy", f"expected a floor that some payload row meets "
-                         f"(best accuracy {max(e.accuracy for e in payloads.entries.values()):g}), got {config.min_accuracy:g}")
-    return decisions
-
-
-def _strategy_factory(scenario: Scenario, field: str, config, options: list[Option], device: DeviceModel,
-                      network: Network, channels: "ChannelFactory") -> tuple[Callable[[], object], str]:
-    deadline = scenario.deadline_s
-    if config.kind == "dynamic":
-        label = f"dynamic({config.objective})"
-        return (lambda: DynamicStrategy(options, device, config, deadline, label)), label
-    if config.kind == "neurosurgeon":
-        label = f"neurosurgeon({config.objective})"
-        return (lambda: NeurosurgeonStrategy(options, device, config, label)), label
-    if config.kind == "oracle":
-        label = f"oracle({config.objective})"
-        return (lambda: OracleStrategy(options, device, config, deadline, label)), label
-    if config.trace is not None:
-        trace = read_trace(config.trace, config.trace_format)
-    elif network.uplink.kind == "trace":
-        trace = channels.trace(network.uplink)
-    else:
-        raise InputError(scenario.source, f"{field}.trace", "expected a bandwidth trace to build the configuration "
-                         "map from (the uplink is not a trace)")
-    rates, weights = np.asarray(trace.rates_bps), trace.durations_s()
-    if network.uplink.kind == "trace" and config.trace is None:
-        rates = rates * network.uplink.scale
-    label = "edgent"
-    return (lambda: EdgentStrategy(options, device, config, deadline, rates, weights, label)), label
-
-
-def _resolve_decision(scenario: Scenario, field: str, config, profile: ModelProfile,
-                      payloads: PayloadTable) -> tuple[Decision, str]:
-    decision, label = _resolve_split(scenario, field, config, profile, payloads)
-    server = _resolve_server(scenario, field, config)
-    if len(scenario.server_list) > 1 and config.kind != "local":
-        label += f" @{server}"
-    return Decision(decision[0], decision[1], server), label
-
-
-def _resolve_split(scenario: Scenario, field: str, config, profile: ModelProfile,
-                   payloads: PayloadTable) -> tuple[tuple[int, str], str]:
-    source, last = scenario.source, profile.local_split
-    if config.kind == "local":
-        rows = payloads.at_split(last)
-        if not rows:
-            raise InputError(source, f"{field}.kind", f"local needs a row at the local split {last} in "
-                             f"{payloads.source} (bytes 0) giving the model's accuracy, found none")
-        return (last, rows[0].bottleneck), "local"
-    if config.kind == "full_offload":
-        rows = payloads.at_split(0)
-        names = [r.bottleneck for r in rows]
-        if config.bottleneck is None:
-            if len(rows) != 1:
-                raise InputError(source, f"{field}.bottleneck", f"expected one of {names} (the input encodings "
-                                 f"at split 0 in {payloads.source}), got none")
-            return (0, rows[0].bottleneck), "full_offload"
-        if config.bottleneck not in names:
-            raise InputError(source, f"{field}.bottleneck", f"expected one of {names} (split 0 rows of "
-                             f"{payloads.source}), got {config.bottleneck!r}")
-        return (0, config.bottleneck), f"full_offload({config.bottleneck})"
-    if config.split > last:
-        raise InputError(source, f"{field}.split", f"expected a split point 0..{last} of {profile.source}, "
-                         f"got {config.split}")
-    names = [r.bottleneck for r in payloads.at_split(config.split)]
-    if config.bottleneck not in names:
-        raise InputError(source, f"{field}.bottleneck", f"expected one of {names} (rows at split "
-                         f"{config.split} of {payloads.source}), got {config.bottleneck!r}")
-    return (config.split, config.bottleneck), f"fixed({config.split}, {config.bottleneck})"
+        """A device's (or a cell's) own channel for a per-device link kind."""
+        return channels.of(link).build(link, ChannelContext(rng, self.trace))
 
 
 def _check_tables(profile: ModelProfile, payloads: PayloadTable) -> None:
@@ -261,7 +135,7 @@ def _check_tables(profile: ModelProfile, payloads: PayloadTable) -> None:
                              f"expected 0 at the local split {last} (nothing is sent), got {entry.bytes:g}")
 
 
-def _check_time_advances(scenario: Scenario, g: int, group: DeviceGroup, network: Network, plans) -> None:
+def _check_time_advances(scenario: Scenario, g: int, group: DeviceGroupConfig, network: NetworkConfig, plans) -> None:
     """A closed loop with no think time whose request takes no time would loop for ever at one instant."""
     if group.arrivals.kind != "closed_loop" or group.arrivals.think_s > 0:
         return
@@ -281,6 +155,36 @@ def _workload(arrivals) -> Workload:
     return Workload(arrivals.kind, rate_hz=arrivals.rate_hz)
 
 
+def _plan(index: int, key: Decision, entry, local: bool, head_s, server, server_index: int, tail_s,
+          bits_down: float) -> Plan:
+    return Plan(index=index, split=key.split, bottleneck=key.bottleneck, local=local,
+                head_s=float(head_s[key.split]) + (0.0 if local else entry.encode_s),
+                bits_up=0.0 if local else entry.bytes * BITS_PER_BYTE,
+                service_s=0.0 if local else float(tail_s[key.split]) + entry.decode_s,
+                bits_down=0.0 if local else bits_down, accuracy=entry.accuracy,
+                server=server_index, extra_rtt_s=0.0 if local else server.extra_rtt_s,
+                batch_key=(key.split, key.bottleneck),
+                accuracy_vs_erasure=None if local else entry.accuracy_vs_erasure,
+                accuracy_vs_snr=None if local else entry.accuracy_vs_snr,
+                bits_quantiles=None if local or entry.size_quantiles is None else
+                (entry.size_quantiles[0], tuple(b * BITS_PER_BYTE for b in entry.size_quantiles[1])))
+
+
+def _device_model(group: DeviceGroupConfig, network: NetworkConfig) -> DeviceModel:
+    radio = network.radio
+    return DeviceModel(group.compute_power_w, radio.alpha_up_w_per_bps, radio.alpha_down_w_per_bps,
+                       radio.beta_w, radio.promotion_delay_s, radio.promotion_w, radio.tail_stages_s,
+                       radio.tail_stages_w, _workload(group.arrivals))
+
+
+def _options(plans: dict[Decision, Plan], network: NetworkConfig) -> list[Option]:
+    delays = network.uplink.delay_s + network.downlink.delay_s
+    return [Option(key, plan.local, plan.head_s, plan.bits_up, plan.service_s, plan.bits_down, plan.accuracy,
+                   0.0 if plan.local else delays + plan.extra_rtt_s, plan.server,
+                   0.0 if plan.local else network.uplink.delay_s + plan.extra_rtt_s / 2)
+            for key, plan in plans.items()]
+
+
 def build_setup(scenario: Scenario) -> Setup:
     """Load the scenario's tables and resolve every group. Raise InputError on any inconsistency."""
     profile = load_profile(Path(scenario.model.profile))
@@ -294,11 +198,11 @@ def build_setup(scenario: Scenario) -> Setup:
             raise InputError(source, f"{field}.server_class", f"expected one of {profile.server_classes} "
                              f"(tail_ms_* columns of {profile.source}), got {server.server_class!r}")
     server_index = {server.name: index for index, server in enumerate(servers)}
-    channels = ChannelFactory()
+    channel_factory = ChannelFactory()
     for net in [scenario.network] + [group.network for group in scenario.devices]:
         if net is not None:
-            channels.check(net.uplink)
-            channels.check(net.downlink)
+            channel_factory.check(net.uplink)
+            channel_factory.check(net.downlink)
     bits_down = scenario.model.result_bytes * BITS_PER_BYTE
     plans: list[Plan] = []
     groups: list[GroupSetup] = []
@@ -308,49 +212,36 @@ def build_setup(scenario: Scenario) -> Setup:
                              f"(head_ms_* columns of {profile.source}), got {group.device_class!r}")
         field = f"devices.{g}.strategy" if group.strategy is not None else "strategy"
         config = scenario.strategy_of(group)
-        if config.kind in ADAPTIVE:
-            keys = _candidates(scenario, field, config, profile, payloads)
-        else:
-            decision, label = _resolve_decision(scenario, field, config, profile, payloads)
-            keys = [decision]
+        network = scenario.network_of(group)
+        kind = strategies.of(config)
+        context = StrategyContext(config, field, scenario, profile, payloads, network, channel_factory.trace)
+        context.decisions = (kind.options["decisions"] or adaptive_decisions)(context)
         head_s = profile.head_s[group.device_class]
         group_plans = {}
-        for key in keys:
-            entry = payloads.get(key.split, key.bottleneck)
-            local = key.split == profile.local_split
+        for key in context.decisions:
             server = servers[server_index[key.server]]
-            tail_s = profile.tail_s[server.server_class]
-            plan = Plan(index=len(plans), split=key.split, bottleneck=key.bottleneck, local=local,
-                        head_s=float(head_s[key.split]) + (0.0 if local else entry.encode_s),
-                        bits_up=0.0 if local else entry.bytes * BITS_PER_BYTE,
-                        service_s=0.0 if local else float(tail_s[key.split]) + entry.decode_s,
-                        bits_down=0.0 if local else bits_down, accuracy=entry.accuracy,
-                        server=server_index[key.server], extra_rtt_s=0.0 if local else server.extra_rtt_s,
-                        batch_key=(key.split, key.bottleneck),
-                        accuracy_vs_erasure=None if local else entry.accuracy_vs_erasure,
-                        accuracy_vs_snr=None if local else entry.accuracy_vs_snr,
-                        bits_quantiles=None if local or entry.size_quantiles is None else
-                        (entry.size_quantiles[0], tuple(b * BITS_PER_BYTE for b in entry.size_quantiles[1])))
+            plan = _plan(len(plans), key, payloads.get(key.split, key.bottleneck), key.split == profile.local_split,
+                         head_s, server, server_index[key.server], profile.tail_s[server.server_class], bits_down)
             plans.append(plan)
             group_plans[key] = plan
-        network = scenario.network_of(group)
         _check_time_advances(scenario, g, group, network, group_plans.values())
         probe_server = None
         if group.probe is not None:
-            probe_server = server_index[_resolve_server(scenario, f"devices.{g}.probe", group.probe)]
-        if config.kind in ADAPTIVE:
-            radio = network.radio
-            device = DeviceModel(group.compute_power_w, radio.alpha_up_w_per_bps, radio.alpha_down_w_per_bps,
-                                 radio.beta_w, radio.promotion_delay_s, radio.promotion_w, radio.tail_stages_s,
-                                 radio.tail_stages_w, _workload(group.arrivals))
-            delays = network.uplink.delay_s + network.downlink.delay_s
-            options = [Option(key, plan.local, plan.head_s, plan.bits_up, plan.service_s, plan.bits_down,
-                              plan.accuracy, 0.0 if plan.local else delays + plan.extra_rtt_s, plan.server,
-                              0.0 if plan.local else network.uplink.delay_s + plan.extra_rtt_s / 2)
-                       for key, plan in group_plans.items()]
-            make, label = _strategy_factory(scenario, field, config, options, device, network, channels)
-        else:
-            fixed = FixedStrategy(decision, label)
-            make = lambda fixed=fixed: fixed  # noqa: E731  (stateless: one instance serves every device)
-        groups.append(GroupSetup(group, network, label, make, group_plans, probe_server))
-    return Setup(scenario, profile, payloads, groups, plans, channels)
+            probe_server = server_index[_probe_target(scenario, g, group.probe)]
+        context.device = _device_model(group, network)
+        context.options = _options(group_plans, network)
+        context.label = kind.options["label"](context) if kind.options["label"] else config.kind
+        build = kind.build
+        build(context)  # the first device's strategy: a block that cannot be built fails before the run
+        groups.append(GroupSetup(group, network, context.label, lambda build=build, context=context: build(context),
+                                 group_plans, probe_server))
+    return Setup(scenario, profile, payloads, groups, plans, channel_factory)
+
+
+def _probe_target(scenario: Scenario, g: int, probe) -> str:
+    names = [s.name for s in scenario.server_list]
+    if probe.server is None:
+        return names[0]
+    if probe.server not in names:
+        raise InputError(scenario.source, f"devices.{g}.probe.server", f"expected one of {names}, got {probe.server!r}")
+    return probe.server

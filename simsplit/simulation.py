@@ -6,8 +6,13 @@ from pathlib import Path
 
 from simsplit.engine import Engine
 from simsplit.provenance import provenance, run_key
-from simsplit.results import Result, build_probes, build_requests, summarise
-from simsplit.results import tail_energy
+from simsplit.results import (
+    Result,
+    build_probes,
+    build_requests,
+    summarise,
+    tail_energy,
+)
 from simsplit.scenario import Scenario, load_scenario, validate_scenario
 from simsplit.setup import Setup, build_setup
 

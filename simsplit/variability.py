@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+from pydantic import NonNegativeFloat, model_validator
+
+from simsplit.config import Config, FieldValueError
 
 KINDS = ("deterministic", "exponential", "gamma", "lognormal", "uniform")
 MAX_CV = 100.0
@@ -78,3 +82,26 @@ class Multiplier:
             return rng.lognormal(-sigma2 / 2.0, math.sqrt(sigma2), n)
         half_width = math.sqrt(3.0) * cv
         return rng.uniform(1.0 - half_width, 1.0 + half_width, n)
+
+
+class VariabilityConfig(Config):
+    """Random factor (mean 1) on profiled compute times: deterministic, exponential, gamma, lognormal or uniform."""
+
+    kind: Literal["deterministic", "exponential", "gamma", "lognormal", "uniform"] = "deterministic"
+    cv: NonNegativeFloat | None = None
+
+    @model_validator(mode="after")
+    def _valid(self):
+        try:
+            self.multiplier
+        except ValueError as exc:
+            raise FieldValueError("cv", str(exc)) from None
+        return self
+
+    @property
+    def multiplier(self) -> Multiplier:
+        default_cv = {"deterministic": 0.0, "exponential": 1.0}.get(self.kind)
+        cv = self.cv if self.cv is not None else default_cv
+        if cv is None:
+            raise ValueError(f"a {self.kind} variability needs cv > 0")
+        return Multiplier(self.kind, cv)

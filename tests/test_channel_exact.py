@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from simsplit.channel import StepChannel
 from simsplit.channel.opportunities import OpportunityChannel
 from simsplit.channel.traces import MAHIMAHI_PACKET_BITS, read_trace
-from simsplit.setup import trace_channel
+from simsplit.channel.replay import trace_channel
 
 from conftest import REPO, SHARED, needs_shared
 

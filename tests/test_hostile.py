@@ -374,7 +374,7 @@ def test_random_mutations_of_trace_and_table_files(tmp_path):
     from simsplit.errors import InputError
     from simsplit.payloads import load_payloads
     from simsplit.profiles import load_profile
-    from simsplit.setup import trace_channel
+    from simsplit.channel.replay import trace_channel
     samples = REPO / "tests" / "data" / "traces"
     traces = {"sample.mahimahi": "mahimahi", "sample.pensieve": "pensieve", "sample.csv": "csv",
               "sample-gnettrack.csv": "gnettrack", "sample.mecperf": "mecperf"}

@@ -10,9 +10,9 @@ import pytest
 from simsplit import simulate
 from simsplit.channel import Channel
 from simsplit.compare import compare, variants
-from simsplit.scenario import DynamicStrategy as DynamicConfig
-from simsplit.scenario import EdgentStrategy as EdgentConfig
-from simsplit.scenario import NeurosurgeonStrategy as NeurosurgeonConfig
+from simsplit.strategies.dynamic import DynamicConfig
+from simsplit.strategies.dynamic import EdgentConfig
+from simsplit.strategies.dynamic import NeurosurgeonConfig
 from simsplit.scenario import load_scenario, validate_scenario
 from simsplit.server import EdgeServer
 from simsplit.strategies import Decision, Observation

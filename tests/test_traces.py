@@ -13,7 +13,7 @@ from simsplit.channel.traces import MAHIMAHI_PACKET_BITS, read_trace, write_trac
 from simsplit.errors import InputError
 from simsplit.scenario import validate_scenario
 
-from simsplit.setup import trace_channel
+from simsplit.channel.replay import trace_channel
 
 from conftest import REPO, SHARED, needs_shared, write_model
 

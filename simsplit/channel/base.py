@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 
 class Channel(ABC):
@@ -25,3 +30,13 @@ class Channel(ABC):
     @abstractmethod
     def finish_time(self, start_s: float, size_bits: float) -> float:
         """Instant (s) at which ``size_bits`` sent from ``start_s`` have fully left the link."""
+
+
+@dataclass(frozen=True)
+class ChannelContext:
+    """What a channel kind's builder receives besides its block (see :func:`simsplit.registry.register_channel`)."""
+
+    rng: np.random.Generator | None
+    """This device's (or cell's) own stream; None for a channel shared by every device using the block."""
+    trace: Callable[..., Any]
+    """``trace(file, format, **options)``: the trace file read once per run (:func:`~simsplit.channel.traces.read_trace`)."""

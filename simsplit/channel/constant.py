@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import PositiveFloat
+
 from simsplit.channel.base import Channel
+from simsplit.channel.link import LinkConfig
+from simsplit.registry import register_channel
+from simsplit.units import MBPS
+
+
+class ConstantLinkConfig(LinkConfig):
+    """A link of fixed capacity rate_mbps (10^6 bit/s) and one-way delay delay_ms."""
+
+    kind: Literal["constant"]
+    rate_mbps: PositiveFloat
 
 
 class ConstantChannel(Channel):
@@ -21,3 +35,6 @@ class ConstantChannel(Channel):
 
     def finish_time(self, start_s: float, size_bits: float) -> float:
         return start_s + size_bits / self.rate_bps
+
+
+register_channel("constant", ConstantLinkConfig, lambda config, context: ConstantChannel(config.rate_mbps * MBPS))

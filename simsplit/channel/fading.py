@@ -17,16 +17,40 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from typing import Literal
 
 import numpy as np
+from pydantic import Field, NonNegativeFloat, PositiveFloat
 
+from simsplit.channel.link import LinkConfig
 from simsplit.channel.sampled import SampledPathChannel
+from simsplit.registry import register_channel
+from simsplit.units import MHZ
 
 # LTE 4-bit CQI table (3GPP TS 36.213 Table 7.2.3-1): spectral efficiency (bit/s/Hz) for CQI 1..15,
 # with the SNR (dB) at which each reaches 10% BLER in AWGN (a common link-level mapping).
 CQI_EFFICIENCY = (0.1523, 0.2344, 0.3770, 0.6016, 0.8770, 1.1758, 1.4766, 1.9141, 2.4063, 2.7305,
                   3.3223, 3.9023, 4.5234, 5.1152, 5.5547)
 CQI_SNR_DB = (-6.7, -4.7, -2.3, 0.2, 2.4, 4.3, 5.9, 8.1, 10.3, 11.7, 14.1, 16.3, 18.7, 21.0, 22.7)
+
+
+class FadingLinkConfig(LinkConfig):
+    """Capacity from the SNR: log-distance path loss (defaults: 3GPP macro 128.1 + 37.6 log10(d/km)),
+    block fading every coherence_s, rate by Shannon (x efficiency) or the LTE CQI table (x efficiency)."""
+
+    kind: Literal["fading"]
+    bandwidth_mhz: PositiveFloat = 10.0
+    tx_power_dbm: float = 23.0
+    distance_m: PositiveFloat = 300.0
+    path_loss_exponent: PositiveFloat = 3.76
+    reference_loss_db: float = 15.3
+    noise_figure_db: NonNegativeFloat = 9.0
+    fading: Literal["none", "rayleigh", "rician"] = "rayleigh"
+    rician_k: NonNegativeFloat = 0.0
+    shadowing_db: NonNegativeFloat = 0.0
+    coherence_s: PositiveFloat = 0.01
+    mapping: Literal["shannon", "cqi"] = "cqi"
+    efficiency: float = Field(default=0.75, gt=0, le=1)
 
 
 def thermal_noise_dbm(bandwidth_hz: float, noise_figure_db: float) -> float:
@@ -94,3 +118,13 @@ class FadingChannel(SampledPathChannel):
             snr_db += self._rng.normal(0.0, self.shadowing_db)
         self._snrs_db.append(snr_db)
         return self.coherence_s, rate_from_snr(snr_db, self.bandwidth_hz, self.mapping, self.efficiency)
+
+
+@register_channel("fading", FadingLinkConfig, per_device=True)
+def _build(config: FadingLinkConfig, context) -> FadingChannel:
+    return FadingChannel(bandwidth_hz=config.bandwidth_mhz * MHZ, tx_power_dbm=config.tx_power_dbm,
+                         distance_m=config.distance_m, path_loss_exponent=config.path_loss_exponent,
+                         reference_loss_db=config.reference_loss_db, noise_figure_db=config.noise_figure_db,
+                         fading=config.fading, rician_k=config.rician_k, shadowing_db=config.shadowing_db,
+                         coherence_s=config.coherence_s, mapping=config.mapping, efficiency=config.efficiency,
+                         rng=context.rng)

@@ -1,8 +1,32 @@
-"""A link dedicated to one device: one transfer at a time, first come first served."""
+"""A link: its scenario block's common fields, and the link dedicated to one device (one transfer at a time,
+first come first served)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import NonNegativeFloat
+
 from simsplit.channel.base import Channel
+from simsplit.channel.loss import LossConfig
+from simsplit.config import Config
+from simsplit.units import MS
+
+
+class LinkConfig(Config):
+    """Fields every link kind has: one-way delay, and how the devices using this block share it.
+
+    ``dedicated``: each device has its own link with this capacity. ``fifo`` or ``processor_sharing``:
+    all devices whose network is this block form one cell and share one link of this capacity.
+    """
+
+    delay_ms: NonNegativeFloat = 0.0
+    sharing: Literal["dedicated", "fifo", "processor_sharing"] = "dedicated"
+    loss: LossConfig | None = None
+
+    @property
+    def delay_s(self) -> float:
+        return self.delay_ms * MS
 
 
 class DedicatedLink:

@@ -9,10 +9,44 @@ Without it, a payload with any erased packet is lost.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
+from pydantic import Field, NonNegativeFloat, PositiveInt, model_validator
 
-BITS_PER_BYTE = 8
+from simsplit.config import Config, FieldValueError
+from simsplit.units import BITS_PER_BYTE, MS
+
+
+class LossConfig(Config):
+    """Packet erasures: Bernoulli (``p``) or Gilbert-Elliott (per-packet chain); with or without ARQ."""
+
+    kind: Literal["bernoulli", "gilbert_elliott"]
+    p: float | None = Field(default=None, ge=0, lt=1)
+    loss_good: float = Field(default=0.0, ge=0, lt=1)
+    loss_bad: float = Field(default=0.5, ge=0, lt=1)
+    p_good_bad: float = Field(default=0.01, ge=0, le=1)
+    p_bad_good: float = Field(default=0.2, ge=0, le=1)
+    mtu_bytes: PositiveInt = 1500
+    retransmit: bool = True
+    feedback_ms: NonNegativeFloat = 8.0
+
+    @model_validator(mode="after")
+    def _parameters(self):
+        if self.kind == "bernoulli" and self.p is None:
+            raise FieldValueError("p", "a bernoulli loss needs p, the erasure probability per packet")
+        if self.kind == "gilbert_elliott" and self.p is not None:
+            raise FieldValueError("p", "a gilbert_elliott loss takes loss_good, loss_bad, p_good_bad, p_bad_good")
+        return self
+
+    @property
+    def process_options(self) -> dict:
+        """Keyword arguments for :class:`PacketLoss`."""
+        common = {"mtu_bytes": self.mtu_bytes, "retransmit": self.retransmit, "feedback_s": self.feedback_ms * MS}
+        if self.kind == "bernoulli":
+            return {**common, "loss_good": self.p}
+        return {**common, "loss_good": self.loss_good, "loss_bad": self.loss_bad,
+                "p_good_bad": self.p_good_bad, "p_bad_good": self.p_bad_good}
 
 
 class PacketLoss:

@@ -10,10 +10,45 @@ distribution, so the path needs no warm-up.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
+from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
 
+from simsplit.channel.link import LinkConfig
 from simsplit.channel.sampled import SampledPathChannel
+from simsplit.config import FieldValueError
+from simsplit.registry import register_channel
+from simsplit.units import MBPS
+
+
+def check_chain(rates, mean_sojourn_s, transitions, rates_field: str) -> None:
+    """Raise a :class:`~simsplit.config.FieldValueError` unless rates, sojourns and the jump matrix make a
+    valid Markov chain."""
+    if len(rates) != len(mean_sojourn_s):
+        raise FieldValueError("mean_sojourn_s", f"expected {len(rates)} values (one per state in "
+                              f"{rates_field}), got {len(mean_sojourn_s)}")
+    if not any(r > 0 for r in rates):
+        raise FieldValueError(rates_field, "expected at least one state with a rate > 0")
+    try:
+        jump_matrix(len(rates), transitions)
+    except ValueError as exc:
+        raise FieldValueError("transitions", str(exc)) from None
+
+
+class MarkovLinkConfig(LinkConfig):
+    """Capacity from an N-state Markov chain: rates_mbps per state, exponential sojourns with mean_sojourn_s;
+    transitions is the jump matrix (zero diagonal; default uniform). Gilbert-Elliott: two states."""
+
+    kind: Literal["markov"]
+    rates_mbps: list[NonNegativeFloat] = Field(min_length=1)
+    mean_sojourn_s: list[PositiveFloat] = Field(min_length=1)
+    transitions: list[list[NonNegativeFloat]] | None = None
+
+    @model_validator(mode="after")
+    def _valid_chain(self):
+        check_chain(self.rates_mbps, self.mean_sojourn_s, self.transitions, "rates_mbps")
+        return self
 
 
 def stationary_time_fractions(mean_sojourn_s: Sequence[float], transitions: np.ndarray) -> np.ndarray:
@@ -75,3 +110,7 @@ class MarkovChannel(SampledPathChannel):
             self._state = min(self._state, len(self.rates_bps) - 1)
         self.state_path.append(state)
         return duration, self.rates_bps[state]
+
+
+register_channel("markov", MarkovLinkConfig, lambda config, context: MarkovChannel(
+    [r * MBPS for r in config.rates_mbps], config.mean_sojourn_s, config.transitions, context.rng), per_device=True)

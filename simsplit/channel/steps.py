@@ -12,13 +12,53 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import NonNegativeFloat, PositiveFloat, model_validator
 
 from simsplit.channel.base import Channel
+from simsplit.channel.link import LinkConfig
+from simsplit.config import FieldValueError
+from simsplit.registry import register_channel
+from simsplit.units import MBPS
 
 END_POLICIES = ("hold", "loop")
 ROUNDING = 1e-12
 """Relative tolerance on a cumulative bit count: sums of floats err by a few ulp (~1e-16) of the total;
 bits within this fraction of a breakpoint's cumulative count as reaching it exactly."""
+
+
+def check_steps(times_s: Sequence[float], values: Sequence[float], end: str, period_s: float | None,
+                values_field: str = "rates_bps") -> None:
+    """Raise a :class:`~simsplit.config.FieldValueError` naming the field at fault unless the breakpoints
+    ``times_s`` and the values on each step make a valid piecewise-constant path."""
+    if not times_s or len(times_s) != len(values):
+        raise FieldValueError("times_s", f"times_s and {values_field} must be non-empty and of equal length")
+    if times_s[0] != 0.0:
+        raise FieldValueError("times_s", f"times_s must start at 0, got {times_s[0]}")
+    if any(b <= a for a, b in zip(times_s, times_s[1:])):
+        raise FieldValueError("times_s", "times_s must strictly increase")
+    if any(not (v >= 0 and math.isfinite(v)) for v in values):
+        raise FieldValueError(values_field, f"{values_field} must be finite and >= 0")
+    if end not in END_POLICIES:
+        raise FieldValueError("end", f"end must be one of {END_POLICIES}, got {end!r}")
+    if end == "loop" and (period_s is None or not period_s > times_s[-1]):
+        raise FieldValueError("period_s", f"loop needs period_s > last breakpoint {times_s[-1]}, got {period_s}")
+
+
+class StepsLinkConfig(LinkConfig):
+    """Capacity rates_mbps[k] from times_s[k] to the next breakpoint; after the last, hold or loop."""
+
+    kind: Literal["steps"]
+    times_s: list[float]
+    rates_mbps: list[NonNegativeFloat]
+    end: Literal["hold", "loop"] = "hold"
+    period_s: PositiveFloat | None = None
+
+    @model_validator(mode="after")
+    def _valid_steps(self):
+        check_steps(self.times_s, self.rates_mbps, self.end, self.period_s, "rates_mbps")
+        return self
 
 
 class StepChannel(Channel):
@@ -33,16 +73,7 @@ class StepChannel(Channel):
                  period_s: float | None = None):
         times = [float(t) for t in times_s]
         rates = [float(r) for r in rates_bps]
-        if not times or len(times) != len(rates):
-            raise ValueError("times_s and rates_bps must be non-empty and of equal length")
-        if times[0] != 0.0:
-            raise ValueError(f"times_s must start at 0, got {times[0]}")
-        if any(b <= a for a, b in zip(times, times[1:])):
-            raise ValueError("times_s must strictly increase")
-        if any(not (r >= 0 and math.isfinite(r)) for r in rates):
-            raise ValueError("rates_bps must be finite and >= 0")
-        if end not in END_POLICIES:
-            raise ValueError(f"end must be one of {END_POLICIES}, got {end!r}")
+        check_steps(times, rates, end, period_s)
         self._times = times
         self._rates = rates
         self.end = end
@@ -51,8 +82,6 @@ class StepChannel(Channel):
             cumulative.append(cumulative[-1] + rates[k - 1] * (times[k] - times[k - 1]))
         self._cumulative = cumulative
         if end == "loop":
-            if period_s is None or not period_s > times[-1]:
-                raise ValueError(f"loop needs period_s > last breakpoint {times[-1]}, got {period_s}")
             self.period_s = float(period_s)
             self._period_bits = cumulative[-1] + rates[-1] * (self.period_s - times[-1])
         else:
@@ -125,3 +154,7 @@ class StepChannel(Channel):
             within += self._period_bits
         within = min(within, self._period_bits)
         return max(periods * self.period_s + self._time_within(within, tolerance), start_s)
+
+
+register_channel("steps", StepsLinkConfig, lambda config, context: StepChannel(
+    config.times_s, [r * MBPS for r in config.rates_mbps], config.end, config.period_s))

@@ -9,12 +9,66 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from typing import ClassVar, Literal
 
 import numpy as np
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
 
+from simsplit import registry
+from simsplit.registry import register_strategy
 from simsplit.strategies.base import Decision, Observation
-from simsplit.strategies.estimators import Feed, build_estimator
+from simsplit.strategies.context import (
+    AdaptiveConfig,
+    StrategyContext,
+    adaptive_decisions,
+    adaptive_defaults,
+    objective_name,
+)
+from simsplit.strategies.estimators import EwmaConfig, Feed, build_estimator
 from simsplit.strategies.predict import DeviceModel, Option, predict, score
+from simsplit.units import MBPS
+
+Objective = Literal["latency", "energy", "weighted"]
+
+
+class DynamicConfig(AdaptiveConfig):
+    """Re-decide split, bottleneck and server from the device's own estimates (see docs/strategies.md)."""
+
+    kind: Literal["dynamic"]
+    objective: Objective = "latency"
+    energy_weight_s_per_j: NonNegativeFloat = 0.0
+    estimator: registry.estimators.field = EwmaConfig(kind="ewma")
+    server_wait: Literal["probe", "none"] = "probe"
+    hysteresis: float = Field(default=0.1, ge=0, lt=1)
+    min_dwell_s: NonNegativeFloat = 0.0
+    decision_period_s: PositiveFloat | None = None
+
+
+class NeurosurgeonConfig(AdaptiveConfig):
+    """Neurosurgeon's rule at the last observed bandwidth; load_factor K fixed, or from the probe if unset."""
+
+    kind: Literal["neurosurgeon"]
+    objective: Literal["latency", "energy"] = "latency"
+    load_factor: float | None = Field(default=None, ge=1)
+
+
+class EdgentConfig(AdaptiveConfig):
+    """Edgent's configuration map over bandwidth states of a trace (default: the uplink's own trace)."""
+
+    input_files: ClassVar[tuple[str, ...]] = ("trace",)
+    kind: Literal["edgent"]
+    trace: str | None = None
+    trace_format: Literal["mahimahi", "pensieve", "csv", "gnettrack", "mecperf"] = "csv"
+    states: int = Field(default=5, ge=1)
+    run: PositiveInt = 3
+
+
+class OracleConfig(AdaptiveConfig):
+    """The bound: each request's option chosen with the true channel and queue state."""
+
+    kind: Literal["oracle"]
+    objective: Objective = "latency"
+    energy_weight_s_per_j: NonNegativeFloat = 0.0
 
 
 class _Adaptive:
@@ -38,8 +92,8 @@ class DynamicStrategy(_Adaptive):
         super().__init__(options, device, config, deadline_s, label)
         self._up = Feed(build_estimator(config.estimator))
         self._down = Feed(build_estimator(config.estimator))
-        self._prior_up_bps = config.initial_uplink_mbps * 1e6
-        self._prior_down_bps = config.initial_downlink_mbps * 1e6
+        self._prior_up_bps = config.initial_uplink_mbps * MBPS
+        self._prior_down_bps = config.initial_downlink_mbps * MBPS
         self._current: int | None = None
         """Index in ``options`` of the option in use."""
         self._switched_at_s = -math.inf
@@ -104,7 +158,7 @@ class NeurosurgeonStrategy(_Adaptive):
 
     def __init__(self, options: list[Option], device: DeviceModel, config, label: str):
         super().__init__(options, device, config, None, label)
-        self._prior_bps = config.initial_uplink_mbps * 1e6
+        self._prior_bps = config.initial_uplink_mbps * MBPS
 
     def _load_factor(self, observation: Observation) -> float:
         if self.config.load_factor is not None:
@@ -158,7 +212,7 @@ class EdgentStrategy(_Adaptive):
             best = (max(feasible, key=lambda o: (o.accuracy, -latency[o])) if feasible
                     else min(options, key=latency.get))
             self.map.append(best.decision)
-        self.state = self.state_of(config.initial_uplink_mbps * 1e6)
+        self.state = self.state_of(config.initial_uplink_mbps * MBPS)
         self._recent: deque = deque(maxlen=self.run)
         self._seen = 0
         self.fired = 0
@@ -202,3 +256,71 @@ class OracleStrategy(_Adaptive):
             if best_key is None or key < best_key:
                 best, best_key = option, key
         return best.decision
+
+
+# ---------------------------------------------------------------- registration
+def _edgent_map_trace(context: StrategyContext) -> tuple[np.ndarray, np.ndarray]:
+    """(rates bits/s, durations s) of the trace Edgent's map is built from: its own, else the uplink's."""
+    config, uplink = context.config, context.network.uplink
+    if config.trace is not None:
+        trace = context.trace(config.trace, config.trace_format)
+        return np.asarray(trace.rates_bps), trace.durations_s()
+    if uplink.kind != "trace":
+        raise context.error("trace", "expected a bandwidth trace to build the configuration map from "
+                            "(the uplink is not a trace)")
+    trace = context.trace(uplink.file, uplink.format, **uplink.reader_options)
+    return np.asarray(trace.rates_bps) * uplink.scale, trace.durations_s()
+
+
+def _build_edgent(context: StrategyContext) -> EdgentStrategy:
+    rates, weights = _edgent_map_trace(context)
+    return EdgentStrategy(context.options, context.device, context.config, context.deadline_s, rates, weights,
+                          context.label)
+
+
+def _adaptive_blocks(scenario) -> tuple[dict, str]:
+    return adaptive_defaults(scenario), objective_name(scenario)
+
+
+def _compare_neurosurgeon(scenario, setup) -> dict[str, dict]:
+    common, objective = _adaptive_blocks(scenario)
+    return {"neurosurgeon": {"kind": "neurosurgeon", **common,
+                             "objective": objective if objective in ("latency", "energy") else "latency"}}
+
+
+def _compare_edgent(scenario, setup) -> dict[str, dict]:
+    uplinks = [scenario.network.uplink] + [g.network.uplink for g in scenario.devices if g.network is not None]
+    if not any(link.kind == "trace" for link in uplinks):
+        return {}
+    return {"edgent": {"kind": "edgent", **adaptive_defaults(scenario)}}
+
+
+def _compare_dynamic(scenario, setup) -> dict[str, dict]:
+    if scenario.strategy.kind == "dynamic":
+        return {"dynamic": scenario.strategy.model_dump()}
+    return {"dynamic": {"kind": "dynamic", **adaptive_defaults(scenario)}}
+
+
+def _compare_oracle(scenario, setup) -> dict[str, dict]:
+    common, objective = _adaptive_blocks(scenario)
+    oracle = {"kind": "oracle", **common, "objective": objective}
+    if scenario.strategy.kind == "dynamic":
+        oracle["energy_weight_s_per_j"] = scenario.strategy.energy_weight_s_per_j
+    return {"oracle": oracle}
+
+
+def _objective_label(context: StrategyContext) -> str:
+    return f"{context.config.kind}({context.config.objective})"
+
+
+register_strategy("neurosurgeon", NeurosurgeonConfig,
+                  lambda c: NeurosurgeonStrategy(c.options, c.device, c.config, c.label),
+                  decisions=lambda c: adaptive_decisions(c, first_server_only=True), label=_objective_label,
+                  compared=_compare_neurosurgeon)
+register_strategy("edgent", EdgentConfig, _build_edgent, label=lambda c: "edgent", compared=_compare_edgent)
+register_strategy("dynamic", DynamicConfig,
+                  lambda c: DynamicStrategy(c.options, c.device, c.config, c.deadline_s, c.label),
+                  label=_objective_label, compared=_compare_dynamic)
+register_strategy("oracle", OracleConfig,
+                  lambda c: OracleStrategy(c.options, c.device, c.config, c.deadline_s, c.label),
+                  label=_objective_label, compared=_compare_oracle)

@@ -8,8 +8,35 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from typing import Literal
 
 import numpy as np
+from pydantic import Field, PositiveInt
+
+from simsplit.config import Config
+from simsplit.registry import register_estimator
+
+
+class EwmaConfig(Config):
+    """Exponentially weighted mean, weight ``alpha`` on the newest sample."""
+
+    kind: Literal["ewma"]
+    alpha: float = Field(default=0.3, gt=0, le=1)
+
+
+class HarmonicConfig(Config):
+    """Harmonic mean of the last ``n`` samples."""
+
+    kind: Literal["harmonic"]
+    n: PositiveInt = 5
+
+
+class QuantileConfig(Config):
+    """The lower ``q``-quantile of the last ``n`` samples."""
+
+    kind: Literal["quantile"]
+    q: float = Field(default=0.2, ge=0, le=1)
+    n: PositiveInt = 5
 
 
 class Ewma:
@@ -56,13 +83,15 @@ class LowerQuantile:
         return float(np.quantile(self.samples, self.q)) if self.samples else math.nan
 
 
-def build_estimator(config):
-    """The estimator for a scenario ``estimator`` block."""
-    if config.kind == "ewma":
-        return Ewma(config.alpha)
-    if config.kind == "harmonic":
-        return HarmonicMean(config.n)
-    return LowerQuantile(config.q, config.n)
+register_estimator("ewma", EwmaConfig, lambda config: Ewma(config.alpha))
+register_estimator("harmonic", HarmonicConfig, lambda config: HarmonicMean(config.n))
+register_estimator("quantile", QuantileConfig, lambda config: LowerQuantile(config.q, config.n))
+
+
+def build_estimator(config: Config):
+    """The estimator for a scenario ``estimator`` block, from its registered kind."""
+    from simsplit.registry import estimators
+    return estimators.of(config).build(config)
 
 
 class Feed:

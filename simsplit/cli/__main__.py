@@ -1,0 +1,5 @@
+"""``python -m simsplit.cli``."""
+
+from simsplit.cli import entry_point
+
+entry_point()

@@ -1,0 +1,296 @@
+"""``simsplit run | validate | compare | sweep | plot | report``: experiments and their outputs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from simsplit.cli.app import (
+    ForceOption,
+    JsonOption,
+    SetOption,
+    app,
+    console,
+    err_console,
+    fail,
+    positive,
+)
+from simsplit.errors import InputError
+from simsplit.outdir import claim, write_folder
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1e3:.2f}"
+
+
+def _mj(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1e3:.2f}"
+
+
+def print_summary(summary: dict) -> None:
+    """The summary as two tables: overall (with 95% intervals) and per device group."""
+    lat = summary["latency_s"]
+    overall = Table(title=f"{summary['scenario']} (seed {summary['seed']})", show_header=True)
+    overall.add_column("metric")
+    overall.add_column("value", justify="right")
+    overall.add_column("95% interval", justify="right")
+    overall.add_row("generated / completed / dropped / lost / timed out / in flight",
+                    f"{summary['generated']} / {summary['completed']} / {summary['dropped']} / "
+                    f"{summary['lost']} / {summary['timed_out']} / {summary['in_flight']}", "")
+    overall.add_row("throughput (req/s)", f"{summary['throughput_rps']:.2f}", "")
+    for key in ("mean", "p50", "p95", "p99"):
+        low, high = lat["ci95"][key]
+        interval = "-" if low is None else f"[{_ms(low)}, {_ms(high)}]"
+        overall.add_row(f"latency {key} (ms)", _ms(lat[key]), interval)
+    energy = summary["energy_j"]
+    overall.add_row("energy / request (mJ): compute + uplink + downlink",
+                    f"{_mj(energy['compute'])} + {_mj(energy['uplink'])} + {_mj(energy['downlink'])}", "")
+    if energy["promotion"] or energy["tail"]:
+        overall.add_row("energy / request (mJ): radio promotion + tail",
+                        f"{_mj(energy['promotion'])} + {_mj(energy['tail'])}", "")
+    overall.add_row("energy / request (mJ): total", _mj(energy["total"]), "")
+    overall.add_row("accuracy (top-1)", "-" if summary["accuracy"] is None else f"{summary['accuracy']:.4f}", "")
+    miss = summary["deadline_miss_rate"]
+    overall.add_row("deadline miss rate", "-" if miss is None else f"{miss:.4f}", "")
+    for name, server in summary["servers"].items():
+        share = f" (other tenants {server['background_utilisation']:.4f})" if server["background_jobs"] else ""
+        overall.add_row(f"server {name} utilisation", f"{server['utilisation']:.4f}{share}", "")
+    console.print(overall)
+    groups = Table(title="per device group")
+    for name in ("group", "strategy", "done", "mean ms", "p95 ms", "energy mJ", "up bytes", "accuracy", "miss"):
+        groups.add_column(name, justify="left" if name in ("group", "strategy") else "right")
+    for name, g in summary["groups"].items():
+        miss = g["deadline_miss_rate"]
+        groups.add_row(name, g["strategy"], str(g["completed"]), _ms(g["latency_s"]["mean"]),
+                       _ms(g["latency_s"]["p95"]), _mj(g["energy_j"]["total"]),
+                       "-" if g["bytes_up"] is None else f"{g['bytes_up']:.0f}",
+                       "-" if g["accuracy"] is None else f"{g['accuracy']:.3f}",
+                       "-" if miss is None else f"{miss:.3f}")
+    console.print(groups)
+    if "phases" in summary:
+        phases = Table(title="mean latency (ms) per phase of arrival time")
+        phases.add_column("group")
+        for phase in summary["phases"]:
+            phases.add_column(f"{phase['from_s']:g}-{phase['to_s']:g} s", justify="right")
+        for name in summary["groups"]:
+            phases.add_row(name, *[_ms(p["groups"][name]["latency_s"]["mean"]) for p in summary["phases"]])
+        console.print(phases)
+
+
+@app.command()
+def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+        out: Annotated[Optional[Path], typer.Option(help="Result folder (default results/<scenario name>).")] = None,
+        seed: Annotated[Optional[str], typer.Option(help="Override the scenario's seed (an integer >= 0).")] = None,
+        monitor: Annotated[Optional[float], typer.Option(
+            help="Also sample uplink capacity and server queues every this many seconds (timeseries.parquet).")] = None,
+        force: ForceOption = False, json_: JsonOption = False,
+        set_: SetOption = None) -> None:
+    """Run a scenario, print its summary, and write its result folder."""
+    from simsplit.feasibility import check_feasible
+    from simsplit.scenario import load_scenario
+    from simsplit.setup import build_setup
+    from simsplit.simulation import simulate
+    positive(monitor, "--monitor")
+    if seed is not None and not (seed.isascii() and seed.isdigit()):
+        fail(InputError("--seed", None, f"expected an integer >= 0, got {seed!r}"))
+    try:
+        scenario = load_scenario(file, set_ or [], seed=None if seed is None else int(seed))
+        setup = build_setup(scenario)
+        check_feasible(setup, monitor_period_s=monitor, force=force)
+        with claim(out if out is not None else Path("results") / scenario.name) as target:
+            started = time.perf_counter()
+            result = simulate(scenario, monitor_period_s=monitor, setup=setup)
+            elapsed = time.perf_counter() - started
+            folder = result.write(target)
+    except InputError as exc:
+        fail(exc)
+    if json_:
+        print(json.dumps({**result.summary, "folder": str(folder), "wall_s": elapsed}, allow_nan=False))
+        return
+    print_summary(result.summary)
+    console.print(f"{len(result.requests)} requests simulated in {elapsed:.2f} s; wrote {folder}/")
+
+
+@app.command()
+def validate(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+             force: ForceOption = False, json_: JsonOption = False, set_: SetOption = None) -> None:
+    """Check a scenario and every file it references, without running it."""
+    from simsplit.feasibility import check_feasible
+    from simsplit.scenario import load_scenario
+    from simsplit.setup import build_setup
+    try:
+        scenario = load_scenario(file, set_ or [])
+        setup = build_setup(scenario)
+        estimate = check_feasible(setup, force=force)
+    except InputError as exc:
+        fail(exc)
+    devices = sum(g.group.count for g in setup.groups)
+    if json_:
+        print(json.dumps({"file": str(file), "ok": True, "groups": len(setup.groups), "devices": devices,
+                          "split_points": len(setup.profile.names), "payload_rows": len(setup.payloads.entries),
+                          "estimate": {"requests": estimate.requests, "events": estimate.events,
+                                       "memory_bytes": estimate.memory_bytes, "wall_s": estimate.seconds}}))
+        return
+    console.print(f"{file}: ok ({len(setup.groups)} device groups, {devices} devices, "
+                  f"{len(setup.profile.names)} split points, {len(setup.payloads.entries)} payload rows; "
+                  f"{estimate.describe()})")
+
+
+@app.command("compare")
+def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+                    seeds: Annotated[int, typer.Option(min=1, max=1000, help="Replications (seeds) per strategy.")] = 5,
+                    out: Annotated[Optional[Path], typer.Option(help="Folder (default results/<name>-compare).")] = None,
+                    only: Annotated[Optional[list[str]], typer.Option(
+                        help="Run only this strategy (repeatable), e.g. --only dynamic --only 'fixed(1, bottlenet)'.")] = None,
+                    force: ForceOption = False, json_: JsonOption = False, set_: SetOption = None) -> None:
+    """Run every strategy (local, full offload, each fixed split, Neurosurgeon, Edgent, dynamic, oracle) over
+    several seeds; print means with 95% intervals and regret against the bound (the better of the oracle and
+    every static strategy); write tables and a figure."""
+    from simsplit.compare import variants, with_strategy
+    from simsplit.feasibility import check_feasible
+    from simsplit.scenario import load_scenario
+    from simsplit.setup import build_setup
+
+    try:
+        scenario = load_scenario(file, set_ or [])
+        names = variants(scenario)
+    except InputError as exc:
+        fail(exc)
+    chosen = list(dict.fromkeys(only)) if only else None
+    if chosen is not None and any(n not in names for n in chosen):
+        fail(InputError("--only", None, f"expected names among {list(names)}, got {chosen}"))
+    target = out if out is not None else Path("results") / f"{scenario.name}-compare"
+    try:
+        for name in chosen or names:
+            check_feasible(build_setup(with_strategy(scenario, names[name])), runs=seeds, force=force)
+        held = contextlib.ExitStack()
+        held.enter_context(claim(target))
+    except InputError as exc:
+        fail(exc)
+    with held:
+        _compare_and_write(scenario, names, chosen, seeds, target, json_)
+
+
+def _compare_and_write(scenario, names: dict, chosen: list[str] | None, seeds: int, target: Path,
+                       as_json: bool) -> None:
+    """The body of ``compare`` once its inputs are checked and its folder claimed."""
+    import numpy as np
+    from rich.progress import Progress
+
+    from simsplit.compare import compare, with_strategy
+    from simsplit.plots import plot_timeseries
+    from simsplit.simulation import simulate
+
+    seed_list = [int(s) for s in np.random.SeedSequence(scenario.seed).generate_state(seeds)]
+    total = len(chosen or names) * seeds
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("simulating", total=total)
+        runs, table = compare(scenario, seed_list, chosen, progress=lambda name: progress.advance(task))
+    flat = table.copy()
+    for column in [c for c in flat.columns if c.endswith("_ci95")]:
+        flat[column.replace("_ci95", "_low")] = [v[0] for v in flat[column]]
+        flat[column.replace("_ci95", "_high")] = [v[1] for v in flat[column]]
+        del flat[column]
+    shown = Table(title=f"{scenario.name}: {seeds} seeds, mean ± half-width of the 95% interval; "
+                        f"regret: objective vs the bound (per seed, the better of the oracle and every static strategy)")
+    for name in ("strategy", "latency ms", "p95 ms", "energy mJ", "accuracy", "deadline hit", "switches", "regret"):
+        shown.add_column(name, justify="left" if name == "strategy" else "right")
+
+    def interval(row, key, scale):
+        low, high = row[f"{key}_ci95"]
+        if low is None or np.isnan(low):
+            return f"{row[key] * scale:.2f}"
+        return f"{row[key] * scale:.2f} ±{(high - low) / 2 * scale:.2f}"
+
+    for _, row in table.iterrows():
+        regret = "-" if "regret" not in row or np.isnan(row["regret"]) else f"{100 * row['relative_regret']:+.1f}%"
+        shown.add_row(row["strategy"], interval(row, "latency_mean_s", 1e3), interval(row, "latency_p95_s", 1e3),
+                      interval(row, "energy_j", 1e3), f"{row['accuracy']:.3f}",
+                      "-" if np.isnan(row["deadline_hit_rate"]) else f"{row['deadline_hit_rate']:.3f}",
+                      f"{row['switches']:.0f}", regret)
+    if not as_json:
+        console.print(shown)
+
+    def write(folder: Path) -> None:
+        runs.to_csv(folder / "runs.csv", index=False)
+        flat.to_csv(folder / "compare.csv", index=False)
+        for name in ("dynamic", "oracle"):
+            if chosen is None or name in chosen:
+                result = simulate(with_strategy(scenario, names[name]), seed=seed_list[0], monitor_period_s=0.1)
+                plot_timeseries(result.timeseries, result.requests, result.setup.profile.local_split,
+                                scenario.server_list[0].name, folder / f"timeseries-{name}.png",
+                                title=f"{scenario.name}: {name} (seed {seed_list[0]})")
+
+    folder = write_folder(target, write, kind="compare")
+    if as_json:
+        from simsplit.results import json_safe
+        rows = json_safe(flat.to_dict(orient="records"))
+        print(json.dumps({"scenario": scenario.name, "seeds": seed_list, "folder": str(folder), "strategies": rows}))
+        return
+    console.print(f"wrote {folder}/")
+
+
+@app.command("sweep")
+def sweep_command(file: Annotated[Path, typer.Argument(help="Sweep YAML file.")],
+                  out: Annotated[Optional[Path], typer.Option(help="Folder (default results/<sweep name>).")] = None,
+                  workers: Annotated[int, typer.Option(min=1, max=512, help="Parallel runs.")] = 2,
+                  scheduler: Annotated[Optional[str], typer.Option(
+                      help="Run on Dask: 'local' starts a local cluster, else a scheduler address.")] = None,
+                  limit: Annotated[Optional[int], typer.Option(min=0, help="Run at most this many unfinished runs.")] = None,
+                  force: ForceOption = False) -> None:
+    """Run a grid of scenario variations x seeds (skipping finished runs) and write the combined tables."""
+    from rich.progress import Progress
+
+    from simsplit.outdir import is_ours, mark
+    from simsplit.sweep import is_done, load_sweep, run_sweep, write_tables
+    try:
+        sweep = load_sweep(file, force=force)
+        held = contextlib.ExitStack()
+        folder = held.enter_context(claim(out if out is not None else Path("results") / sweep.name))
+    except InputError as exc:
+        fail(exc)
+    with held:
+        if not is_ours(folder):
+            folder.mkdir(parents=True, exist_ok=True)
+            mark(folder, "sweep")
+        with Progress(console=err_console, transient=True) as progress:
+            task = progress.add_task(f"sweep {sweep.name}", total=len(sweep.runs))
+            progress.advance(task, sum(1 for run in sweep.runs if is_done(folder / "runs" / run.run_id, run.key)))
+            try:
+                ran, skipped = run_sweep(sweep, folder, workers, scheduler, limit,
+                                         progress=lambda: progress.advance(task))
+            except InputError as exc:
+                fail(exc)
+            except KeyboardInterrupt:
+                runs, _ = write_tables(sweep, folder)
+                err_console.print(f"interrupted: {len(runs)} of {len(sweep.runs)} runs complete; tables written; "
+                                  "run the same command again to resume", markup=False, highlight=False, soft_wrap=True)
+                raise typer.Exit(130) from None
+        runs, table = write_tables(sweep, folder)
+    console.print(f"{sweep.name}: {ran} runs now, {skipped} already finished, {len(runs)} of {len(sweep.runs)} "
+                  f"complete; wrote {folder}/table.parquet ({len(table)} configurations)")
+
+
+@app.command("plot")
+def plot_command(folder: Annotated[Path, typer.Argument(help="A run folder or a sweep folder.")]) -> None:
+    """Draw the figures of a run or sweep folder into its figures/ (PNG and SVG)."""
+    from simsplit.report import figures_for_run, figures_for_sweep, is_sweep
+    if not is_sweep(folder) and not (folder / "summary.json").is_file():
+        fail(InputError(folder, None, "expected a run folder (summary.json) or a sweep folder (table.parquet)"))
+    written = figures_for_sweep(folder) if is_sweep(folder) else figures_for_run(folder)
+    console.print(f"wrote {len(written)} files into {folder / 'figures'}/")
+
+
+@app.command("report")
+def report_command(folder: Annotated[Path, typer.Argument(help="A run folder or a sweep folder.")]) -> None:
+    """Write one self-contained HTML page (tables and figures) for a run or sweep folder."""
+    from simsplit.report import is_sweep, write_report
+    if not is_sweep(folder) and not (folder / "summary.json").is_file():
+        fail(InputError(folder, None, "expected a run folder (summary.json) or a sweep folder (table.parquet)"))
+    console.print(f"wrote {write_report(folder)}")

@@ -1,0 +1,126 @@
+"""``simsplit profile | train-bottleneck | kinds``: measuring models, training bottlenecks, listing kinds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from simsplit.cli.app import (
+    app,
+    console,
+    err_console,
+    fail,
+    refuse_existing,
+)
+from simsplit.errors import InputError
+from simsplit.outdir import write_folder
+
+
+@app.command("profile")
+def profile_command(model: Annotated[str, typer.Argument(help="resnet18 | resnet50 | mobilenet_v2 | vgg16")],
+                    out: Annotated[Path, typer.Option(help="Profile CSV to write.")],
+                    batch: Annotated[int, typer.Option(min=1, max=4096, help="Batch size.")] = 1,
+                    resolution: Annotated[int, typer.Option(min=32, max=4096,
+                                                            help="Input height and width (pixels).")] = 224,
+                    threads: Annotated[int, typer.Option(min=1, max=1024,
+                                                         help="torch threads (fixed and recorded).")] = 2,
+                    warmup: Annotated[int, typer.Option(min=0, max=10_000, help="Untimed runs per block.")] = 3,
+                    repeats: Annotated[int, typer.Option(min=1, max=100_000,
+                                                         help="Timed runs per block (median kept).")] = 10,
+                    measured_class: Annotated[str, typer.Option(help="Name of this machine's column.")] = "host",
+                    classes: Annotated[str, typer.Option(help="Device classes mapped by the roofline model.")] =
+                    "jetson-tx2,jetson-nano,rpi4",
+                    server_classes: Annotated[str, typer.Option(help="Server classes mapped by the roofline model.")] =
+                    "edge-t4",
+                    split_after: Annotated[Optional[str], typer.Option(
+                        help="Keep only split points after these blocks, e.g. RB3,RB7,RB13 (default: every block).")] = None,
+                    plot: Annotated[Optional[Path], typer.Option(help="Also draw the per-split figure (PNG/SVG).")] = None,
+                    payloads: Annotated[Optional[Path], typer.Option(
+                        help="Also write a raw-tensor payload table at torchvision's top-1.")] = None,
+                    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace output files that exist.")]
+                    = False) -> None:
+    """Measure a per-split profile of a torchvision network on this machine (needs the ml extra)."""
+    for target in (out, plot, payloads):
+        refuse_existing(target, overwrite)
+    try:
+        from simsplit import measure as measuring
+    except ImportError:
+        fail(InputError("simsplit profile", None, "expected torch and torchvision (pip install 'simsplit[ml]')"))
+    from rich.progress import Progress
+
+    if model not in measuring.ARCHITECTURES:
+        fail(InputError("MODEL", None, f"expected one of {list(measuring.ARCHITECTURES)}, got {model!r}"))
+    mapped = [c for c in classes.split(",") if c]
+    servers = [c for c in server_classes.split(",") if c]
+    unknown = [c for c in mapped + servers if c not in measuring.DEVICE_CLASSES]
+    if unknown:
+        fail(InputError("--classes", None, f"expected names among {list(measuring.DEVICE_CLASSES)}, got {unknown}"))
+    chosen = [n for n in (split_after or "").split(",") if n]
+    try:
+        blocks = len(measuring.merge_blocks(measuring.build_blocks(model), chosen))
+    except ValueError as exc:
+        fail(InputError("--split-after", None, str(exc)))
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task(f"measuring {model}", total=repeats)
+        measurement = measuring.measure(model, batch, resolution, threads, warmup, repeats, split_after=chosen,
+                                        progress=lambda name: progress.advance(task))
+    measuring.write_profile(measurement, out, measured_class, servers, mapped)
+    console.print(f"wrote {out}: {blocks} blocks, {sum(b.flops for b in measurement.blocks) / 2e9:.3f} GMACs, "
+                  f"sum of blocks / whole model = {measurement.sum_over_whole:.3f}")
+    if plot is not None:
+        from simsplit.plots import plot_profile
+        from simsplit.profiles import load_profile
+        plot_profile(load_profile(out), plot, measured_class, title=f"{model}, {resolution}x{resolution}")
+        console.print(f"wrote {plot}")
+    if payloads is not None:
+        from simsplit.payloads import raw_payload_lines
+        from simsplit.profiles import load_profile
+        lines = raw_payload_lines(load_profile(out), measuring.TORCHVISION_TOP1[model])
+        header = [f"# Raw tensors of {out.name} at every split; accuracy: torchvision's documented ImageNet top-1",
+                  "# for the unsplit model, assumed unchanged by fp16/int8 features (not measured)."]
+        payloads.write_text("\n".join(header + lines) + "\n")
+        console.print(f"wrote {payloads}")
+
+
+@app.command("train-bottleneck")
+def train_bottleneck_command(config_file: Annotated[Path, typer.Argument(help="Training configuration (YAML).")],
+                             out: Annotated[Optional[Path], typer.Option(help="Folder (default results/<name>).")] = None
+                             ) -> None:
+    """Train BottleNet units (BottleFit-style) on scikit-learn's digits and write a payload table, a profile
+    of the backbone, the naive-vs-aware comparison and a rate-accuracy plot (needs the ml extra)."""
+    try:
+        from simsplit.bottleneck.train import TrainConfig, train_bottlenecks
+    except ImportError:
+        fail(InputError("simsplit train-bottleneck", None, "expected torch, torchvision, scikit-learn and Pillow "
+                         "(pip install 'simsplit[ml]')"))
+    from pydantic import ValidationError
+    from rich.progress import Progress
+
+    from simsplit.scenario import read_yaml
+    try:
+        config = TrainConfig.model_validate(read_yaml(config_file))
+    except InputError as exc:
+        fail(exc)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        fail(InputError(config_file, ".".join(map(str, err["loc"])) or None, err["msg"]))
+    units = len(config.splits) * len(config.reduced_channels) * (2 if config.naive else 1)
+    total = config.backbone_epochs + units * (config.distil_epochs + config.finetune_epochs)
+    summary = {}
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task(f"training {config.name}", total=total)
+        try:
+            folder = write_folder(out if out is not None else Path("results") / config.name,
+                                  lambda path: summary.update(train_bottlenecks(config, path,
+                                                                                lambda: progress.advance(task))),
+                                  kind="training")
+        except InputError as exc:
+            fail(exc)
+    console.print(f"teacher accuracy {summary['teacher_accuracy']:.4f}")
+    for gap in summary["naive_vs_aware"]:
+        console.print(f"split {gap['split']}, {gap['reduced_channels']} channels, JPEG q{gap['quality']}: "
+                      f"aware {gap['aware_accuracy']:.4f}, naive {gap['naive_accuracy']:.4f} "
+                      f"(naive with 8-bit quantisation only {gap['quantised_only_naive_accuracy']:.4f})")
+    console.print(f"wrote {folder}/ (payloads.csv, profile.csv, results.json, rate-accuracy.png)")

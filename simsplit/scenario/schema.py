@@ -1,0 +1,140 @@
+"""The scenario file's schema: the experiment, its device groups, network, servers and strategy.
+
+Blocks chosen by ``kind`` (links, arrivals, strategies, background loads, estimators) are validated by the
+kind their ``kind`` names in :mod:`simsplit.registry`; the rest are defined here and in
+:mod:`simsplit.scenario.server` and :mod:`simsplit.radio`. Units are in the field names (``duration_s``,
+``rate_mbps``, ``delay_ms``, ``beta_mw``); unknown fields are errors. See ``docs/scenario.md``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+
+from simsplit import registry
+from simsplit.config import Config, FieldValueError
+from simsplit.radio import RadioConfig
+from simsplit.scenario.server import ServerConfig
+
+
+class NetworkConfig(Config):
+    """A device's uplink, downlink and radio power model."""
+
+    uplink: registry.channels.field
+    downlink: registry.channels.field
+    radio: RadioConfig
+
+
+class SwitchCostConfig(Config):
+    """What a device pays when its split or bottleneck changes: model-swap time and energy."""
+
+    time_ms: NonNegativeFloat = 0.0
+    energy_mj: NonNegativeFloat = 0.0
+
+
+# ---------------------------------------------------------------- devices, model, scenario
+class ProbeConfig(Config):
+    """Every period_s each device sends bytes_up to server (default: the first), which answers with its queue
+    length and recent wait in bytes_down; the transfers use the device's links and radio like a request's."""
+
+    period_s: PositiveFloat
+    bytes_up: NonNegativeFloat = 64.0
+    bytes_down: NonNegativeFloat = 64.0
+    server: str | None = None
+
+
+class DeviceGroupConfig(Config):
+    """count identical devices; network and strategy default to the scenario's."""
+
+    name: str = Field(min_length=1)
+    count: PositiveInt = 1
+    device_class: str
+    compute_power_w: PositiveFloat
+    arrivals: registry.arrivals.field
+    network: NetworkConfig | None = None
+    strategy: registry.strategies.field | None = None
+    probe: ProbeConfig | None = None
+
+
+class ModelFilesConfig(Config):
+    """The model's profile and payload table (paths relative to the scenario file) and its result size."""
+
+    input_files: ClassVar[tuple[str, ...]] = ("profile", "payloads")
+    profile: str
+    payloads: str
+    result_bytes: NonNegativeFloat = 0.0
+
+
+class Scenario(Config):
+    """One simulated experiment."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    seed: NonNegativeInt = 0
+    duration_s: PositiveFloat
+    warmup_s: NonNegativeFloat = 0.0
+    deadline_s: PositiveFloat | None = None
+    phases_s: list[NonNegativeFloat] | None = None
+    switch_cost: SwitchCostConfig = SwitchCostConfig()
+    model: ModelFilesConfig
+    devices: list[DeviceGroupConfig] = Field(min_length=1)
+    network: NetworkConfig
+    server: ServerConfig | None = None
+    servers: list[ServerConfig] | None = None
+    strategy: registry.strategies.field
+    plugins: list[str] = []
+    """Python files (relative to the scenario) loaded before the scenario is read: they register kinds."""
+    input_files: ClassVar[tuple[str, ...]] = ("plugins",)
+    _source: str = PrivateAttr(default="<scenario>")
+
+    @property
+    def server_list(self) -> list[ServerConfig]:
+        """Every server, the default target first (``server`` is shorthand for a list of one)."""
+        return [self.server] if self.server is not None else list(self.servers)
+
+    @property
+    def source(self) -> str:
+        """The file this scenario was read from."""
+        return self._source
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.warmup_s >= self.duration_s:
+            raise FieldValueError("warmup_s", f"expected a number < duration_s ({self.duration_s:g}), got {self.warmup_s:g}")
+        if self.phases_s is not None and (len(self.phases_s) < 2 or any(
+                b <= a for a, b in zip(self.phases_s, self.phases_s[1:]))):
+            raise FieldValueError("phases_s", "expected at least two strictly increasing phase boundaries (s)")
+        if (self.server is None) == (self.servers is None):
+            raise FieldValueError("server", "expected exactly one of server (one server) or servers (a list)")
+        if self.servers is not None:
+            names = [s.name for s in self.servers]
+            if not names:
+                raise FieldValueError("servers", "expected at least one server")
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise FieldValueError("servers", f"server names must be unique, got {repeated} more than once")
+        return self
+
+    @field_validator("devices")
+    @classmethod
+    def _unique_group_names(cls, groups):
+        names = [g.name for g in groups]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"device group names must be unique, got {repeated} more than once")
+        return groups
+
+    def network_of(self, group: DeviceGroupConfig) -> NetworkConfig:
+        return group.network or self.network
+
+    def strategy_of(self, group: DeviceGroupConfig) -> Config:
+        return group.strategy or self.strategy

@@ -1,0 +1,89 @@
+"""The scenario's server blocks: workers, queue discipline, batching, other tenants' load."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
+
+from simsplit import registry
+from simsplit.config import Config, FieldValueError
+from simsplit.registry import disciplines
+from simsplit.units import MS
+from simsplit.variability import VariabilityConfig
+
+
+class BatchScalingConfig(Config):
+    """How a batch of b tail inferences scales the time of one: ``linear`` t(b) = t(1) (1 + per_item (b - 1)),
+    or ``table`` t(b) = t(1) factors[b - 1] (factors[0] = 1)."""
+
+    kind: Literal["linear", "table"] = "linear"
+    per_item: NonNegativeFloat = 1.0
+    factors: list[PositiveFloat] | None = None
+
+    @model_validator(mode="after")
+    def _table(self):
+        if self.kind == "table" and (not self.factors or self.factors[0] != 1.0):
+            raise FieldValueError("factors", "a table needs factors starting with 1.0 (a batch of one)")
+        if self.kind == "linear" and self.factors is not None:
+            raise FieldValueError("factors", "only a table takes factors")
+        return self
+
+    def factor(self, size: int) -> float:
+        """t(size) / t(1)."""
+        if self.kind == "table":
+            return self.factors[size - 1]
+        return 1.0 + self.per_item * (size - 1)
+
+
+class BatchingConfig(Config):
+    """Dynamic batching: up to max_batch queued jobs of one kind start together once the batch is full or its
+    oldest job has waited max_wait_ms; kinds (split, bottleneck) batch together only with mix_kinds."""
+
+    max_batch: PositiveInt = 1
+    max_wait_ms: NonNegativeFloat = 0.0
+    mix_kinds: bool = False
+    scaling: BatchScalingConfig = BatchScalingConfig()
+
+    @model_validator(mode="after")
+    def _table_long_enough(self):
+        if self.scaling.kind == "table" and len(self.scaling.factors) < self.max_batch:
+            raise FieldValueError("scaling", f"expected {self.max_batch} factors (one per batch size up to "
+                                  f"max_batch), got {len(self.scaling.factors)}")
+        return self
+
+
+class ServerConfig(Config):
+    """A server: workers identical GPUs sharing one queue (FIFO or earliest deadline first) of at most
+    queue_capacity waiting jobs, with optional dynamic batching and other tenants' load. extra_rtt_ms is a
+    round trip beyond the device's links (a cloud tier behind the edge)."""
+
+    name: str = Field(default="edge", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    server_class: str
+    workers: PositiveInt = 1
+    queue_capacity: NonNegativeInt | None = None
+    discipline: str = "fifo"
+    drop_expired: bool = False
+    service_variability: VariabilityConfig = VariabilityConfig()
+    batching: BatchingConfig = BatchingConfig()
+    background: list[registry.background.field] = []
+    extra_rtt_ms: NonNegativeFloat = 0.0
+
+    @field_validator("discipline")
+    @classmethod
+    def _registered_discipline(cls, name: str) -> str:
+        if name not in disciplines:
+            raise ValueError(f"expected one of {disciplines.expected()}, got {name!r}")
+        return name
+
+    @property
+    def extra_rtt_s(self) -> float:
+        return self.extra_rtt_ms * MS
