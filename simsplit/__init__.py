@@ -6,11 +6,15 @@ fast: the simulator pulls in pandas and pyarrow only when a run is built.
 
 from simsplit.errors import InputError
 
-__all__ = ["InputError", "Result", "Scenario", "load_scenario", "simulate"]
+__all__ = ["InputError", "Result", "Scenario", "load_plugin", "load_scenario", "register_arrivals",
+           "register_background", "register_channel", "register_discipline", "register_estimator",
+           "register_strategy", "simulate"]
 __version__ = "0.1.0"
 
 _LAZY = {"Result": "simsplit.results", "Scenario": "simsplit.scenario", "load_scenario": "simsplit.scenario",
-         "simulate": "simsplit.simulation"}
+         "simulate": "simsplit.simulation", "load_plugin": "simsplit.registry",
+         **{f"register_{family}": "simsplit.registry" for family in
+            ("arrivals", "background", "channel", "discipline", "estimator", "strategy")}}
 
 
 def __getattr__(name: str):

@@ -76,7 +76,8 @@ class Registry:
     def register(self, name: str, config: type[Config] | None = None, build: Callable | None = None, **options):
         """Register kind ``name``; without ``build``, a decorator that registers what it decorates.
 
-        Registering the same (config, build) twice is a no-op; another kind under a taken name is an error.
+        Registering the same (config, build) twice is a no-op, and a module registering again (a plugin file
+        edited and loaded anew) replaces its own kinds; another module's kind under a taken name is an error.
         """
         if build is None:
             return lambda function: self.register(name, config, function, **options) or function
@@ -91,11 +92,10 @@ class Registry:
             raise ValueError(f"{self.family}: build for {name!r} must be callable, got {build!r}")
         kind = Kind(name, config, build, dict(options), getattr(build, "__module__", "") or "")
         old = self._kinds.get(name)
-        if old is not None and (old.config is not config or old.build is not build):
+        if old is not None and old.origin != kind.origin and (old.config is not config or old.build is not build):
             raise ValueError(f"{self.family}: kind {name!r} is already registered by {old.origin}")
-        if old is None:
-            self._kinds[name] = kind
-            self._order[name] = (self._place_of(kind.origin), len(self._order))
+        self._kinds[name] = kind
+        self._order.setdefault(name, (self._place_of(kind.origin), len(self._order)))
         return None
 
     def _place_of(self, module: str) -> int:
@@ -257,14 +257,19 @@ def register_estimator(kind: str, config: type[Config], build: Callable | None =
 
 
 # ---------------------------------------------------------------- plugin files
-_PLUGIN_FILES: dict[Path, Any] = {}
+_PLUGIN_FILES: dict[str, Any] = {}
+"""Loaded plugin modules by the SHA-256 of their source."""
 
 
 def load_plugin(path: str | Path):
-    """Import the Python file at ``path`` (which registers its kinds); a file is loaded once per process."""
+    """Import the Python file at ``path``, which registers its kinds. Identical source is loaded once per
+    process wherever it lies (a result folder's copy of a plugin reuses the original); a file edited since it
+    was loaded is loaded again and replaces its own kinds."""
     path = Path(path).resolve()
-    if path in _PLUGIN_FILES:
-        return _PLUGIN_FILES[path]
+    source = path.read_bytes()
+    content = hashlib.sha256(source).hexdigest()
+    if content in _PLUGIN_FILES:
+        return _PLUGIN_FILES[content]
     digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
     name = f"simsplit_plugin_{re.sub(r'[^A-Za-z0-9_]', '_', path.stem)}_{digest}"
     spec = importlib.util.spec_from_file_location(name, path)
@@ -277,5 +282,5 @@ def load_plugin(path: str | Path):
     except BaseException:
         del sys.modules[name]
         raise
-    _PLUGIN_FILES[path] = module
+    _PLUGIN_FILES[content] = module
     return module

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.table import Table
 
 from simsplit.cli.app import (
     app,
@@ -124,3 +125,36 @@ def train_bottleneck_command(config_file: Annotated[Path, typer.Argument(help="T
                       f"aware {gap['aware_accuracy']:.4f}, naive {gap['naive_accuracy']:.4f} "
                       f"(naive with 8-bit quantisation only {gap['quantised_only_naive_accuracy']:.4f})")
     console.print(f"wrote {folder}/ (payloads.csv, profile.csv, results.json, rate-accuracy.png)")
+
+
+@app.command("kinds")
+def kinds_command(family: Annotated[Optional[str], typer.Argument(
+                      help="channels | strategies | arrivals | background | disciplines | estimators (default: all)")] = None,
+                  plugin: Annotated[Optional[list[Path]], typer.Option(
+                      "--plugin", help="Load this plugin file first (repeatable).")] = None,
+                  markdown: Annotated[bool, typer.Option("--markdown", help="Print Markdown (docs/kinds.md).")] = False
+                  ) -> None:
+    """List every registered kind (built-in, installed and from --plugin files) with its block's fields."""
+    from simsplit.catalog import fields
+    from simsplit.catalog import markdown as as_markdown
+    from simsplit.registry import FAMILIES, load_plugin
+    if family is not None and family not in FAMILIES:
+        fail(InputError("FAMILY", None, f"expected one of {', '.join(FAMILIES)}, got {family!r}"))
+    for path in plugin or []:
+        if not path.is_file():
+            fail(InputError(path, None, "expected a Python file (not found)"))
+        try:
+            load_plugin(path)
+        except Exception as exc:
+            fail(InputError(path, None, f"{type(exc).__name__}: {exc}"))
+    families = [family] if family is not None else list(FAMILIES)
+    if markdown:
+        print(as_markdown(families))
+        return
+    for name in families:
+        table = Table(title=name)
+        for column in ("kind", "description", "fields"):
+            table.add_column(column)
+        for kind in FAMILIES[name].kinds():
+            table.add_row(kind.name, kind.summary, ", ".join(row[0] for row in fields(kind)))
+        console.print(table)
