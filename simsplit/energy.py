@@ -11,7 +11,6 @@ accept numpy arrays.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 
 def transfer_j(alpha_w_per_bps, beta_w, bits, seconds):
@@ -51,6 +50,7 @@ def radio_tails(device, starts, ends, stages_s, stages_w) -> np.ndarray:
         return tail
     order = np.lexsort((starts, device))
     d, s, e = device[order], starts[order], ends[order]
+    import pandas as pd
     busy_until = pd.Series(e).groupby(d).cummax().to_numpy()
     last_of_device = np.r_[d[1:] != d[:-1], True]
     gap = np.where(last_of_device, np.inf, np.r_[s[1:], np.inf] - busy_until)

@@ -1,11 +1,14 @@
-"""The SimPy model: devices -> head compute -> uplink -> edge server -> downlink -> result.
+"""The SimPy model of a request's life: device compute -> uplink -> server queue -> downlink -> result.
 
-Each device computes one inference at a time and owns a dedicated uplink and
-downlink; all devices share one edge server. Because a device's compute and
-its links serve in arrival order and their durations are known functions of
-the start instant, a request's head and upload are fixed when it arrives; the
-engine schedules only three SimPy events per offloaded request (arrival at the
-server, end of service, result back) and one per local request. Simultaneous
+Each device computes one inference at a time. On a dedicated link a device's
+compute and transfers serve in arrival order with durations that are known
+functions of the start instant, so a request's head and upload are fixed when
+it arrives and the engine schedules only three SimPy events per offloaded
+request (arrival at the server, end of service, result back) and one per local
+request; on a cell shared by several devices each transfer takes events at
+its start and end. Servers, devices and their links are built by
+:mod:`simsplit.wiring`; probes and the monitor run beside (:mod:`simsplit.probes`,
+:mod:`simsplit.monitor`). Simultaneous
 events run in the order they were scheduled (SimPy breaks ties on
 ``(time, priority, event id)``), so a seed gives the same run every time.
 """
@@ -15,32 +18,18 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 
-import numpy as np
 import simpy
 
-from simsplit.background import BackgroundStream, intensity_path
-from simsplit.channel import DedicatedLink
-from simsplit.channel.loss import PacketLoss
-from simsplit.channel.shared import ProcessorSharingLink, SharedFifoLink
-from simsplit.radio import RadioState
-from simsplit.records import (
-    COMPLETED,
-    DROPPED,
-    LOST,
-    TIMED_OUT,
-    ProbeRecord,
-    RecordSink,
-    Request,
-    RunOutput,
-    probe_columns,
-)
-from simsplit.registry import arrivals
+from simsplit.monitor import Monitor
+from simsplit.probes import ProbeDriver
+from simsplit.records import COMPLETED, DROPPED, LOST, TIMED_OUT, RecordSink, Request, RunOutput, probe_columns
 from simsplit.schedule import call_after
-from simsplit.server import EdgeServer
 from simsplit.setup import Setup
-from simsplit.strategies import Observation
-from simsplit.strategies.predict import radio_cost
-from simsplit.streams import BlockSampler, RandomStreams
+from simsplit.streams import RandomStreams
+from simsplit.strategies.truth import true_cost
+from simsplit.transfers import Transfer, Transfers, transmission, upload
+from simsplit.units import MS
+from simsplit.wiring import build_devices, build_servers
 
 
 def quantile_draw(probabilities, values, u: float) -> float:
@@ -53,36 +42,11 @@ def quantile_draw(probabilities, values, u: float) -> float:
     return values[k] + (values[k + 1] - values[k]) * (u - low) / (high - low) if high > low else values[k + 1]
 
 
-class _Device:
-    __slots__ = ("index", "group", "strategy", "plans", "arrivals", "uplink", "downlink", "radio",
-                 "uplink_loss", "downlink_loss", "observation", "compute_free_at_s", "next_request_id", "probe",
-                 "last_plan", "payload_draw")
-
-    def __init__(self, index, group, strategy, plans, arrivals, uplink, downlink, radio, uplink_loss, downlink_loss):
-        self.index = index
-        self.group = group
-        self.strategy = strategy
-        self.plans = plans
-        self.arrivals = arrivals
-        self.uplink = uplink
-        self.downlink = downlink
-        self.radio = radio
-        self.uplink_loss = uplink_loss
-        self.downlink_loss = downlink_loss
-        self.observation = Observation(index)
-        self.compute_free_at_s = 0.0
-        self.next_request_id = 0
-        self.probe = None
-        self.last_plan = None
-        self.payload_draw = None
-        """Uniform draws for payload sizes (only when some plan has a size distribution)."""
-
-
 class Engine:
     """One run of a :class:`Setup` with ``seed``; call :meth:`run` once.
 
-    With ``monitor_period_s`` the run also samples, every that many seconds, the first device's true uplink
-    capacity and every server's queue length and busy workers (for time-series figures).
+    With ``monitor_period_s`` the run also samples the first device's true uplink capacity and every
+    server's state every that many seconds (:class:`~simsplit.monitor.Monitor`).
     """
 
     def __init__(self, setup: Setup, seed: int, monitor_period_s: float | None = None):
@@ -91,112 +55,27 @@ class Engine:
         self.seed = seed
         self.env = simpy.Environment()
         self.end_s = scenario.duration_s
-        self._monitor_period_s = monitor_period_s
-        self.monitor: list[tuple] = []
         streams = RandomStreams(seed)
         self._deadline_s = math.inf if scenario.deadline_s is None else scenario.deadline_s
-        self._switch_s = scenario.switch_cost.time_ms * 1e-3
-        self.servers = [self._server(config, streams) for config in scenario.server_list]
+        self._switch_s = scenario.switch_cost.time_ms * MS
+        self.servers = build_servers(self.env, setup, streams, self.end_s, self._after_service, self._on_expired)
         self.records = RecordSink()
         """Finished requests, as rows."""
         self.in_flight: dict[int, Request] = {}
         """Requests not yet finished, by arrival sequence."""
         self._arrived = 0
-        self.probes: list[ProbeRecord] = []
-        self.devices: list[_Device] = []
-        self._cells: dict[tuple[str, str], object] = {}
-        device_group = []
-        for g, group_setup in enumerate(setup.groups):
-            group, network = group_setup.group, group_setup.network
-            for i in range(group.count):
-                name = f"devices/{group.name}/{i}"
-                device = _Device(len(self.devices), g, group_setup.make_strategy(), group_setup.plans,
-                                 arrivals.of(group.arrivals).build(group.arrivals, streams.generator(f"{name}/arrivals")),
-                                 self._link(network, "uplink", group, name, streams),
-                                 self._link(network, "downlink", group, name, streams),
-                                 RadioState(network.radio.promotion_delay_s, sum(network.radio.tail_stages_s)),
-                                 self._loss(network.uplink, f"{name}/uplink-loss", streams),
-                                 self._loss(network.downlink, f"{name}/downlink-loss", streams))
-                if any(plan.bits_quantiles is not None for plan in group_setup.plans.values()):
-                    device.payload_draw = BlockSampler(streams.generator(f"{name}/payload"),
-                                                       lambda g, n: g.random(n), grow=True)
-                if group.probe is not None:
-                    phase = float(streams.generator(f"{name}/probe").uniform(0.0, group.probe.period_s))
-                    device.probe = (group.probe, group_setup.probe_server, phase)
-                    device.observation.probe_server = group_setup.probe_server
-                if getattr(device.strategy, "needs_truth", False):
-                    device.strategy.bind(lambda option, now, device=device: self._truth(device, option, now))
-                self.devices.append(device)
-                device_group.append(g)
-        self._device_group = np.array(device_group, dtype=np.int64)
-
-    def _server(self, config, streams: RandomStreams) -> EdgeServer:
-        """A server with its random service factor and its background streams, each on its own stream."""
-        prefix = f"servers/{config.name}"
-        multiplier = config.service_variability.multiplier
-        factor = BlockSampler(streams.generator(f"{prefix}/service"), multiplier.draw, grow=True) \
-            if multiplier.is_random else None
-        batching = config.batching
-        server = EdgeServer(self.env, workers=config.workers, on_done=self._after_service, name=config.name,
-                            queue_capacity=config.queue_capacity, discipline=config.discipline,
-                            max_batch=batching.max_batch, max_wait_s=batching.max_wait_ms * 1e-3,
-                            mix_kinds=batching.mix_kinds, batch_factor=batching.scaling.factor,
-                            service_factor=factor, drop_expired=config.drop_expired, on_expired=self._on_expired)
-        for k, load in enumerate(config.background):
-            rng = streams.generator(f"{prefix}/background/{k}")
-            job_factor = load.service_variability.multiplier
-            draw = BlockSampler(rng, job_factor.draw)
-            mean_s = load.service_ms * 1e-3
-            stream = BackgroundStream(self.env, server, intensity_path(load, config.workers, rng),
-                                      BlockSampler(rng, lambda g, n: g.exponential(1.0, n)),
-                                      lambda draw=draw, mean_s=mean_s: mean_s * draw(), self.end_s)
-            server.background_streams.append(stream)
-        return server
-
-    @staticmethod
-    def _loss(config, stream: str, streams: RandomStreams) -> PacketLoss | None:
-        if config.loss is None:
-            return None
-        return PacketLoss(streams.generator(stream), **config.loss.process_options)
-
-    @staticmethod
-    def _transmission(loss: PacketLoss | None, size_bits: float) -> tuple[float, float, bool]:
-        """(bits sent, extra feedback delay s, lost) of one payload over a link with ``loss``."""
-        return (size_bits, 0.0, False) if loss is None else loss.transmit(size_bits)
-
-    @staticmethod
-    def _upload(request: Request, loss: PacketLoss | None, channel, start_s: float) -> tuple[float, float, bool]:
-        """Send ``request``'s payload up: (bits sent, extra delay s, lost). Where its payload row gives an
-        accuracy curve, the channel sets the request's accuracy: without retransmission, by the fraction of
-        its packets erased (the request is delivered, not lost); on a fading uplink, by the SNR at
-        ``start_s``."""
-        plan, bits = request.plan, request.payload_bits
-        if plan.accuracy_vs_snr is not None and hasattr(channel, "snr_db_at"):
-            request.accuracy = float(np.interp(channel.snr_db_at(start_s), *plan.accuracy_vs_snr))
-        if loss is not None and not loss.retransmit and plan.accuracy_vs_erasure is not None:
-            erased = loss.erased_fraction(bits)
-            request.accuracy = min(float(np.interp(erased, *plan.accuracy_vs_erasure)),
-                                   1.0 if math.isnan(request.accuracy) else request.accuracy)
-            return bits, 0.0, False
-        return Engine._transmission(loss, bits)
-
-    def _link(self, network, direction: str, group, device_name: str, streams: RandomStreams):
-        """The device's link: its own dedicated one, or its cell's shared one (one per network block)."""
-        config = getattr(network, direction)
-        channels = self.setup.channels
-        if config.sharing == "dedicated":
-            channel = channels.shared(config) or channels.own(config, streams.generator(f"{device_name}/{direction}"))
-            return DedicatedLink(channel, config.delay_s)
-        scope = "network" if network is self.setup.scenario.network else f"devices/{group.name}/network"
-        key = (scope, direction)
-        if key not in self._cells:
-            channel = channels.shared(config) or channels.own(config, streams.generator(f"cells/{scope}/{direction}"))
-            cell = SharedFifoLink if config.sharing == "fifo" else ProcessorSharingLink
-            self._cells[key] = cell(self.env, channel, config.delay_s)
-        return self._cells[key]
+        self.devices, self._device_group = build_devices(self.env, setup, streams)
+        for device in self.devices:
+            if getattr(device.strategy, "needs_truth", False):
+                device.strategy.bind(lambda option, now, device=device: self._truth(device, option, now))
+        self.transfers = Transfers(self.env, self.devices, self._schedule, self._uplink_done, self._downlink_done)
+        self.probes = ProbeDriver(self.env, self.servers, scenario.server_list, self._schedule, self.end_s)
+        self.monitor = None if monitor_period_s is None else Monitor(
+            self.env, self.devices, self.servers, [s.name for s in scenario.server_list], self._schedule,
+            monitor_period_s, self.end_s)
 
     # ------------------------------------------------------------ arrivals
-    def _schedule_arrival(self, device: _Device, now_s: float) -> None:
+    def _schedule_arrival(self, device, now_s: float) -> None:
         at = device.arrivals.next_at(now_s)
         if at < self.end_s:
             self._schedule(at, (device, at), self._on_arrival)
@@ -207,7 +86,7 @@ class Engine:
         if not device.arrivals.closed_loop:
             self._schedule_arrival(device, at)
 
-    def _arrive(self, device: _Device, at: float) -> None:
+    def _arrive(self, device, at: float) -> None:
         observation = device.observation
         observation.compute_free_at_s = device.compute_free_at_s
         plan = device.plans[device.strategy.decide(at, observation)]
@@ -235,16 +114,12 @@ class Engine:
         request.payload_bits = plan.bits_up if plan.bits_quantiles is None else \
             quantile_draw(*plan.bits_quantiles, device.payload_draw())
         if device.uplink.shared:
-            self._schedule(head_end, request, self._on_uplink_ready)
+            self._schedule(head_end, request, self.transfers.upload_ready)
             return
         send_at = device.radio.wake(head_end)
-        bits, extra_s, lost = self._upload(request, device.uplink_loss, device.uplink.channel,
-                                           max(send_at, device.uplink.free_at_s))
-        up_start, up_end = device.uplink.reserve(send_at, bits, extra_s)
-        device.radio.note(up_end)
-        request.bits_up = bits
         request.promotion_s = send_at - head_end
-        self._uplink_done(request, send_at, up_start, up_end, lost)
+        sent = upload(request, device.uplink_loss, device.uplink.channel, max(send_at, device.uplink.free_at_s))
+        self.transfers.send(device, Transfer(request, True, send_at, *sent))
 
     def _uplink_done(self, request: Request, ready_at: float, start: float, end: float, lost: bool) -> None:
         """Record an upload (ready, started, ended at, s) and send the request on: to the server, or lost."""
@@ -256,49 +131,6 @@ class Engine:
         else:
             delay = self.devices[request.device].uplink.delay_s + request.plan.extra_rtt_s / 2
             self._schedule(end + delay, request, self._on_server_arrival)
-
-    # ------------------------------------------------------------ shared links (events at every step)
-    def _on_uplink_ready(self, event) -> None:
-        request = event._value
-        radio = self.devices[request.device].radio
-        now = self.env.now
-        send_at = radio.wake(now)
-        radio.begin()
-        request.promotion_s = send_at - now
-        device = self.devices[request.device]
-        job = (request, send_at) + self._upload(request, device.uplink_loss, device.uplink.channel, send_at)
-        if send_at == now:
-            self._send_up(job)
-        else:
-            self._schedule(send_at, job, self._submit_uplink)
-
-    def _submit_uplink(self, event) -> None:
-        self._send_up(event._value)
-
-    def _send_up(self, job) -> None:
-        request, _, bits, _, _ = job
-        request.bits_up = bits
-        self.devices[request.device].uplink.send(bits, job, self._uplink_sent)
-
-    def _uplink_sent(self, job, start: float, end: float) -> None:
-        request, ready_at, _, extra_s, lost = job
-        end += extra_s  # retransmission feedback after the last bit
-        self.devices[request.device].radio.finish(end)
-        self._uplink_done(request, ready_at, start, end, lost)
-
-    def _submit_downlink(self, event) -> None:
-        self._send_down(event._value)
-
-    def _send_down(self, job) -> None:
-        request, _, bits, _, _ = job
-        request.bits_down = bits
-        self.devices[request.device].downlink.send(bits, job, self._downlink_sent)
-
-    def _downlink_sent(self, job, start: float, end: float) -> None:
-        request, ready_at, _, extra_s, lost = job
-        end += extra_s
-        self.devices[request.device].radio.finish(end)
-        self._downlink_done(request, ready_at, start, end, lost)
 
     def _downlink_done(self, request: Request, ready_at: float, start: float, end: float, lost: bool) -> None:
         """Record a result's download (ready, started, ended at, s) and finish the request, or lose it."""
@@ -344,19 +176,8 @@ class Engine:
         now = self.env.now
         send_at = device.radio.wake(now)
         request.promotion_s += send_at - now
-        bits, extra_s, lost = self._transmission(device.downlink_loss, request.plan.bits_down)
-        if device.downlink.shared:
-            device.radio.begin()
-            job = (request, send_at, bits, extra_s, lost)
-            if send_at == now:
-                self._send_down(job)
-            else:
-                self._schedule(send_at, job, self._submit_downlink)
-            return
-        down_start, down_end = device.downlink.reserve(send_at, bits, extra_s)
-        device.radio.note(down_end)
-        request.bits_down = bits
-        self._downlink_done(request, send_at, down_start, down_end, lost)
+        sent = transmission(device.downlink_loss, request.plan.bits_down)
+        self.transfers.send(device, Transfer(request, False, send_at, *sent))
 
     def _on_result(self, event) -> None:
         request = event._value
@@ -388,126 +209,15 @@ class Engine:
         if device.arrivals.closed_loop:
             self._schedule_arrival(device, request.finish_at_s)
 
-    # ------------------------------------------------------------ the oracle's view
-    def _truth(self, device: _Device, option, now: float) -> tuple[float, float]:
-        """(latency s, energy J) of ``option`` for a request of ``device`` arriving now, from the true channel,
-        link and queue state (others' future arrivals and random service factors unknown). The radio's
-        promotions and tail are charged at their long-run share per request
-        (:func:`~simsplit.strategies.predict.radio_cost`, on the true transfer times), not as the
-        promotion this one request happens to wait for."""
-        plan = device.plans[option.decision]
-        group = self.setup.groups[device.group]
-        head_end = max(now, device.compute_free_at_s) + plan.head_s
-        energy = group.group.compute_power_w * plan.head_s
-        if plan.local:
-            return head_end - now, energy
-        radio = group.network.radio
-        model = device.strategy.device
-
-        def transfer(link, ready, bits):
-            if link.shared:
-                active = getattr(link, "active", 0)
-                return ready, link.channel.finish_time(ready, bits * (active + 1))
-            start = max(ready, link.free_at_s)
-            return start, link.channel.finish_time(start, bits)
-
-        up_start, up_end = transfer(device.uplink, head_end, plan.bits_up)
-        arrive = up_end + device.uplink.delay_s + plan.extra_rtt_s / 2
-        done = self.servers[plan.server].predicted_start(arrive) + plan.service_s
-        down_start, down_end = transfer(device.downlink, done, plan.bits_down)
-        finish = down_end + device.downlink.delay_s + plan.extra_rtt_s / 2
-        cost = radio_cost(model, max(down_start - up_end, 0.0), down_end - up_start, finish - now)
-        energy += (radio.alpha_up_w_per_bps * plan.bits_up + radio.beta_w * (up_end - up_start)
-                   + radio.alpha_down_w_per_bps * plan.bits_down + radio.beta_w * (down_end - down_start)
-                   + cost.promotion_j + cost.tail_j)
-        return finish - now + cost.promotion_s, energy
-
-    # ------------------------------------------------------------ load probes
-    def _probe_tick(self, event) -> None:
-        device = event._value
-        config, server, _ = device.probe
-        now = self.env.now
-        probe = ProbeRecord(device.index, server, now, config.bytes_up * 8, config.bytes_down * 8)
-        self.probes.append(probe)
-        self._probe_send(device, probe, now, up=True)
-        if now + config.period_s < self.end_s:
-            self._schedule(now + config.period_s, device, self._probe_tick)
-
-    def _probe_send(self, device: _Device, probe: ProbeRecord, ready_at: float, up: bool) -> None:
-        """Send the probe's request (up) or answer (down) over the device's link, then continue."""
-        link = device.uplink if up else device.downlink
-        bits = probe.bits_up if up else probe.bits_down
-        send_at = device.radio.wake(ready_at)
-        if link.shared:
-            device.radio.begin()
-            self._schedule(send_at, (device, probe, up), self._probe_submit)
-            return
-        start, end = link.reserve(send_at, bits)
-        device.radio.note(end)
-        self._probe_sent((device, probe, up), start, end)
-
-    def _probe_submit(self, event) -> None:
-        device, probe, up = event._value
-        link = device.uplink if up else device.downlink
-        link.send(probe.bits_up if up else probe.bits_down, event._value, self._probe_sent_shared)
-
-    def _probe_sent_shared(self, job, start: float, end: float) -> None:
-        job[0].radio.finish(end)
-        self._probe_sent(job, start, end)
-
-    def _probe_sent(self, job, start: float, end: float) -> None:
-        device, probe, up = job
-        half_rtt = self.setup.scenario.server_list[probe.server].extra_rtt_s / 2
-        if up:
-            probe.uplink_start_at_s, probe.uplink_s = start, end - start
-            self._schedule(end + device.uplink.delay_s + half_rtt, (device, probe), self._probe_read)
-        else:
-            probe.downlink_start_at_s, probe.downlink_s = start, end - start
-            self._schedule(end + device.downlink.delay_s + half_rtt, (device, probe), self._probe_back)
-
-    def _probe_read(self, event) -> None:
-        device, probe = event._value
-        if probe.uplink_s > 0:  # the device has seen its probe's upload finish: one more throughput sample
-            observation = device.observation
-            observation.uplink_samples_bps.append(probe.bits_up / probe.uplink_s)
-            observation.uploads += 1
-        server = self.servers[probe.server]
-        probe.read_at_s = self.env.now
-        probe.queue_length = server.queue_length
-        probe.busy_workers = server.busy
-        probe.recent_wait_s = server.recent_wait_s
-        self._probe_send(device, probe, self.env.now, up=False)
-
-    def _probe_back(self, event) -> None:
-        device, probe = event._value
-        probe.received_at_s = self.env.now
-        observation = device.observation
-        if not probe.read_at_s <= observation.probe_read_at_s:  # a newer reading (NaN compares False)
-            observation.probe_read_at_s = probe.read_at_s
-            observation.probe_queue_length = probe.queue_length
-            observation.probe_busy_workers = probe.busy_workers
-            observation.probe_recent_wait_s = probe.recent_wait_s
-
-    # ------------------------------------------------------------ monitor
-    def _sample(self, event) -> None:
-        now = self.env.now
-        uplink = self.devices[0].uplink.channel if self.devices else None
-        row = [now, uplink.rate_bps_at(now) if uplink is not None else math.nan]
-        for server in self.servers:
-            row += [server.queue_length, server.busy]
-        self.monitor.append(tuple(row))
-        if now + self._monitor_period_s < self.end_s:
-            self._schedule(now + self._monitor_period_s, None, self._sample)
+    def _truth(self, device, option, now: float) -> tuple[float, float]:
+        """The oracle's view: (latency s, energy J) of ``option`` from the true state
+        (:func:`~simsplit.strategies.truth.true_cost`)."""
+        group = self.setup.groups[device.group].group
+        return true_cost(device, option, now, self.servers, group.compute_power_w)
 
     def monitor_frame(self):
         """The monitor's samples as a DataFrame (None without a monitor)."""
-        if self._monitor_period_s is None:
-            return None
-        import pandas as pd
-        columns = ["at_s", "uplink_bps"]
-        for config in self.setup.scenario.server_list:
-            columns += [f"{config.name}_queue", f"{config.name}_busy"]
-        return pd.DataFrame(self.monitor, columns=columns)
+        return None if self.monitor is None else self.monitor.frame()
 
     # ------------------------------------------------------------ run
     def run(self) -> RunOutput:
@@ -515,12 +225,12 @@ class Engine:
         for device in self.devices:
             self._schedule_arrival(device, 0.0)
             if device.probe is not None:
-                self._schedule(device.probe[2], device, self._probe_tick)
+                self.probes.start(device)
         for server in self.servers:
             for stream in server.background_streams:
                 stream.start()
-        if self._monitor_period_s is not None:
-            self._schedule(0.0, None, self._sample)
+        if self.monitor is not None:
+            self.monitor.start()
         self.env.run(until=self.end_s)
         return RunOutput(self.records.columns(self.in_flight.values()), self._device_group, self.end_s, self.seed,
-                         self.servers, probe_columns(self.probes))
+                         self.servers, probe_columns(self.probes.records))

@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
 
 from simsplit import registry
+from simsplit.energy import transfer_j
 from simsplit.registry import register_strategy
 from simsplit.strategies.base import Decision, Observation
 from simsplit.strategies.context import (
@@ -177,7 +178,7 @@ class NeurosurgeonStrategy(_Adaptive):
             up_s = option.bits_up / bandwidth
             if self.config.objective == "energy":
                 return device.compute_power_w * option.head_s + (
-                    0.0 if option.local else device.alpha_up_w_per_bps * option.bits_up + device.beta_w * up_s)
+                    0.0 if option.local else transfer_j(device.alpha_up_w_per_bps, device.beta_w, option.bits_up, up_s))
             return option.head_s + (0.0 if option.local else up_s + k * option.service_s)
 
         return min(self.options, key=cost).decision

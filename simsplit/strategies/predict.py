@@ -3,8 +3,10 @@
 Inputs are the device's static knowledge (its profile, the payload table, its
 radio and compute power, the links' delays) and its current estimates
 (uplink and downlink throughput, the server's wait from its last probe, its own
-compute backlog). The same model serves the dynamic strategy and, with true
-values substituted, the oracle.
+compute backlog). The dynamic strategy prices options with :func:`predict`; the
+oracle prices them with :func:`offload_cost` on the true transfer times and
+server wait (:mod:`simsplit.strategies.truth`): one energy and radio formula
+for both.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from simsplit.energy import transfer_j
 from simsplit.strategies.base import Decision
 
 
@@ -143,14 +146,24 @@ def predict(option: Option, device: DeviceModel, up_bps: float, down_bps: float,
     up_s = option.bits_up / up_bps if option.bits_up else 0.0
     down_s = option.bits_down / down_bps if option.bits_down else 0.0
     latency = backlog_s + option.head_s + up_s + wait_s + option.service_s + down_s + option.fixed_delay_s
-    energy = (device.compute_power_w * option.head_s
-              + device.alpha_up_w_per_bps * option.bits_up + device.beta_w * up_s
-              + device.alpha_down_w_per_bps * option.bits_down + device.beta_w * down_s)
-    if not device.has_rrc:
-        return latency, energy
     server_gap = option.delay_to_server_s + wait_s + option.service_s  # upload end to download start
-    radio = radio_cost(device, server_gap, up_s + server_gap + down_s, latency)
-    return latency + radio.promotion_s, energy + radio.promotion_j + radio.tail_j
+    return offload_cost(device, option, up_s, down_s, server_gap, up_s + server_gap + down_s, latency)
+
+
+def offload_cost(device: DeviceModel, option: Option, up_s: float, down_s: float, server_gap_s: float,
+                 span_s: float, latency_s: float) -> tuple[float, float]:
+    """(latency s, device energy J) of an offloaded request whose upload takes ``up_s``, whose download takes
+    ``down_s``, with ``server_gap_s`` between them, ``span_s`` from upload start to download end and
+    ``latency_s`` without any promotion: compute, transmission (:func:`~simsplit.energy.transfer_j`) and
+    the radio's promotions and tail as :func:`radio_cost` charges them. Estimates (:func:`predict`) and
+    the oracle's true state (:mod:`simsplit.strategies.truth`) both cost a request with it."""
+    energy = (device.compute_power_w * option.head_s
+              + transfer_j(device.alpha_up_w_per_bps, device.beta_w, option.bits_up, up_s)
+              + transfer_j(device.alpha_down_w_per_bps, device.beta_w, option.bits_down, down_s))
+    if not device.has_rrc:
+        return latency_s, energy
+    radio = radio_cost(device, server_gap_s, span_s, latency_s)
+    return latency_s + radio.promotion_s, energy + radio.promotion_j + radio.tail_j
 
 
 def score(objective: str, latency_s: float, energy_j: float, weight_s_per_j: float) -> float:

@@ -1,0 +1,112 @@
+"""A request's payload up and its result down: losses, the channel's effect on accuracy, and the link.
+
+A dedicated link fixes a transfer's start and end when it is handed over (its channel is a known function
+of time and it serves in order); a cell shared by several devices starts the transfer at its ready time
+and reports its end, with SimPy events at every step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from simsplit.channel.loss import PacketLoss
+from simsplit.records import Request
+
+
+class Transfer:
+    """One payload on its way over a link: up (the request's payload) or down (its result)."""
+
+    __slots__ = ("request", "up", "ready_at_s", "bits", "extra_s", "lost")
+
+    def __init__(self, request: Request, up: bool, ready_at_s: float, bits: float, extra_s: float, lost: bool):
+        self.request = request
+        self.up = up
+        self.ready_at_s = ready_at_s
+        """When it may start sending (s): after its compute or service, and any radio promotion."""
+        self.bits = bits
+        """Bits sent, retransmissions included."""
+        self.extra_s = extra_s
+        """Retransmission feedback delay after the last bit (s)."""
+        self.lost = lost
+
+
+def transmission(loss: PacketLoss | None, size_bits: float) -> tuple[float, float, bool]:
+    """(bits sent, extra feedback delay s, lost) of one payload over a link with ``loss``."""
+    return (size_bits, 0.0, False) if loss is None else loss.transmit(size_bits)
+
+
+def upload(request: Request, loss: PacketLoss | None, channel, start_s: float) -> tuple[float, float, bool]:
+    """Send ``request``'s payload up: (bits sent, extra delay s, lost). Where its payload row gives an
+    accuracy curve, the channel sets the request's accuracy: without retransmission, by the fraction of its
+    packets erased (the request is delivered, not lost); on a fading uplink, by the SNR at ``start_s``."""
+    plan, bits = request.plan, request.payload_bits
+    if plan.accuracy_vs_snr is not None and hasattr(channel, "snr_db_at"):
+        request.accuracy = float(np.interp(channel.snr_db_at(start_s), *plan.accuracy_vs_snr))
+    if loss is not None and not loss.retransmit and plan.accuracy_vs_erasure is not None:
+        erased = loss.erased_fraction(bits)
+        request.accuracy = min(float(np.interp(erased, *plan.accuracy_vs_erasure)),
+                               1.0 if math.isnan(request.accuracy) else request.accuracy)
+        return bits, 0.0, False
+    return transmission(loss, bits)
+
+
+class Transfers:
+    """Sends transfers over the devices' links; calls ``uplink_done`` or ``downlink_done(request, ready_at,
+    start, end, lost)`` (s) when one is over. ``schedule(at_s, value, callback)`` is the engine's."""
+
+    def __init__(self, env, devices, schedule: Callable, uplink_done: Callable, downlink_done: Callable):
+        self._env, self._devices, self._schedule = env, devices, schedule
+        self._uplink_done, self._downlink_done = uplink_done, downlink_done
+
+    def upload_ready(self, event) -> None:
+        """A payload for a shared uplink is ready: its upload (and loss) is decided when it starts."""
+        request = event._value
+        device = self._devices[request.device]
+        now = self._env.now
+        send_at = device.radio.wake(now)
+        request.promotion_s = send_at - now
+        sent = upload(request, device.uplink_loss, device.uplink.channel, send_at)
+        self.send(device, Transfer(request, True, send_at, *sent))
+
+    def send(self, device, transfer: Transfer) -> None:
+        """Send ``transfer`` over the device's uplink (``up``) or downlink."""
+        link = device.uplink if transfer.up else device.downlink
+        if link.shared:
+            device.radio.begin()
+            if transfer.ready_at_s == self._env.now:
+                self._send_shared(transfer)
+            else:
+                self._schedule(transfer.ready_at_s, transfer, self._on_ready)
+            return
+        _note_bits(transfer)
+        start, end = link.reserve(transfer.ready_at_s, transfer.bits, transfer.extra_s)
+        device.radio.note(end)
+        self._sent(transfer, start, end)
+
+    def _on_ready(self, event) -> None:
+        self._send_shared(event._value)
+
+    def _send_shared(self, transfer: Transfer) -> None:
+        device = self._devices[transfer.request.device]
+        _note_bits(transfer)
+        (device.uplink if transfer.up else device.downlink).send(transfer.bits, transfer, self._shared_sent)
+
+    def _shared_sent(self, transfer: Transfer, start: float, end: float) -> None:
+        end += transfer.extra_s  # retransmission feedback after the last bit
+        self._devices[transfer.request.device].radio.finish(end)
+        self._sent(transfer, start, end)
+
+    def _sent(self, transfer: Transfer, start: float, end: float) -> None:
+        done = self._uplink_done if transfer.up else self._downlink_done
+        done(transfer.request, transfer.ready_at_s, start, end, transfer.lost)
+
+
+def _note_bits(transfer: Transfer) -> None:
+    """Record the bits a transfer sends, as it starts."""
+    if transfer.up:
+        transfer.request.bits_up = transfer.bits
+    else:
+        transfer.request.bits_down = transfer.bits

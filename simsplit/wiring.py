@@ -1,0 +1,137 @@
+"""A run's objects, built from its :class:`~simsplit.setup.Setup`: servers with their random service factor and
+other tenants, and devices with their arrival process, links (dedicated or a cell's shared one), packet
+loss, radio and strategy. Every random component draws from its own named stream
+(:class:`~simsplit.streams.RandomStreams`), so building order never changes a draw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import simpy
+
+from simsplit.background import BackgroundStream, intensity_path
+from simsplit.channel import DedicatedLink
+from simsplit.channel.loss import PacketLoss
+from simsplit.channel.shared import ProcessorSharingLink, SharedFifoLink
+from simsplit.radio import RadioState
+from simsplit.registry import arrivals
+from simsplit.server import EdgeServer
+from simsplit.setup import Setup
+from simsplit.streams import BlockSampler, RandomStreams
+from simsplit.strategies import Observation
+from simsplit.units import MS
+
+
+class Device:
+    """One device's state during a run."""
+
+    __slots__ = ("index", "group", "strategy", "plans", "arrivals", "uplink", "downlink", "radio",
+                 "uplink_loss", "downlink_loss", "observation", "compute_free_at_s", "next_request_id", "probe",
+                 "last_plan", "payload_draw")
+
+    def __init__(self, index, group, strategy, plans, arrivals, uplink, downlink, radio, uplink_loss, downlink_loss):
+        self.index = index
+        self.group = group
+        """Index of its group in the setup."""
+        self.strategy = strategy
+        self.plans = plans
+        """Its group's plans by decision."""
+        self.arrivals = arrivals
+        self.uplink = uplink
+        self.downlink = downlink
+        self.radio = radio
+        self.uplink_loss = uplink_loss
+        self.downlink_loss = downlink_loss
+        self.observation = Observation(index)
+        self.compute_free_at_s = 0.0
+        """When its processor finishes the work queued on it (s)."""
+        self.next_request_id = 0
+        self.probe = None
+        """(probe block, server index, first probe instant s), or None."""
+        self.last_plan = None
+        self.payload_draw = None
+        """Uniform draws for payload sizes (only when some plan has a size distribution)."""
+
+
+def build_servers(env: simpy.Environment, setup: Setup, streams: RandomStreams, end_s: float,
+                  on_done: Callable, on_expired: Callable) -> list[EdgeServer]:
+    """Every server of the scenario, with its random service factor and background streams."""
+    servers = []
+    for config in setup.scenario.server_list:
+        prefix = f"servers/{config.name}"
+        multiplier = config.service_variability.multiplier
+        factor = BlockSampler(streams.generator(f"{prefix}/service"), multiplier.draw, grow=True) \
+            if multiplier.is_random else None
+        batching = config.batching
+        server = EdgeServer(env, workers=config.workers, on_done=on_done, name=config.name,
+                            queue_capacity=config.queue_capacity, discipline=config.discipline,
+                            max_batch=batching.max_batch, max_wait_s=batching.max_wait_ms * MS,
+                            mix_kinds=batching.mix_kinds, batch_factor=batching.scaling.factor,
+                            service_factor=factor, drop_expired=config.drop_expired, on_expired=on_expired)
+        for k, load in enumerate(config.background):
+            rng = streams.generator(f"{prefix}/background/{k}")
+            draw = BlockSampler(rng, load.service_variability.multiplier.draw)
+            mean_s = load.service_ms * MS
+            stream = BackgroundStream(env, server, intensity_path(load, config.workers, rng),
+                                      BlockSampler(rng, lambda g, n: g.exponential(1.0, n)),
+                                      lambda draw=draw, mean_s=mean_s: mean_s * draw(), end_s)
+            server.background_streams.append(stream)
+        servers.append(server)
+    return servers
+
+
+class _Links:
+    """Each device's link: its own dedicated one, or its cell's shared one (one per network block)."""
+
+    def __init__(self, env: simpy.Environment, setup: Setup, streams: RandomStreams):
+        self._env, self._setup, self._streams = env, setup, streams
+        self._cells: dict[tuple[str, str], object] = {}
+
+    def link(self, network, direction: str, group_name: str, device_name: str):
+        config = getattr(network, direction)
+        channels, streams = self._setup.channels, self._streams
+        if config.sharing == "dedicated":
+            channel = channels.shared(config) or channels.own(config, streams.generator(f"{device_name}/{direction}"))
+            return DedicatedLink(channel, config.delay_s)
+        scope = "network" if network is self._setup.scenario.network else f"devices/{group_name}/network"
+        key = (scope, direction)
+        if key not in self._cells:
+            channel = channels.shared(config) or channels.own(config, streams.generator(f"cells/{scope}/{direction}"))
+            cell = SharedFifoLink if config.sharing == "fifo" else ProcessorSharingLink
+            self._cells[key] = cell(self._env, channel, config.delay_s)
+        return self._cells[key]
+
+
+def _loss(config, stream: str, streams: RandomStreams) -> PacketLoss | None:
+    if config.loss is None:
+        return None
+    return PacketLoss(streams.generator(stream), **config.loss.process_options)
+
+
+def build_devices(env: simpy.Environment, setup: Setup, streams: RandomStreams) -> tuple[list[Device], np.ndarray]:
+    """Every device, and the index of each one's group."""
+    links = _Links(env, setup, streams)
+    devices, device_group = [], []
+    for g, group_setup in enumerate(setup.groups):
+        group, network = group_setup.group, group_setup.network
+        for i in range(group.count):
+            name = f"devices/{group.name}/{i}"
+            device = Device(len(devices), g, group_setup.make_strategy(), group_setup.plans,
+                            arrivals.of(group.arrivals).build(group.arrivals, streams.generator(f"{name}/arrivals")),
+                            links.link(network, "uplink", group.name, name),
+                            links.link(network, "downlink", group.name, name),
+                            RadioState(network.radio.promotion_delay_s, sum(network.radio.tail_stages_s)),
+                            _loss(network.uplink, f"{name}/uplink-loss", streams),
+                            _loss(network.downlink, f"{name}/downlink-loss", streams))
+            if any(plan.bits_quantiles is not None for plan in group_setup.plans.values()):
+                device.payload_draw = BlockSampler(streams.generator(f"{name}/payload"), lambda g, n: g.random(n),
+                                                   grow=True)
+            if group.probe is not None:
+                phase = float(streams.generator(f"{name}/probe").uniform(0.0, group.probe.period_s))
+                device.probe = (group.probe, group_setup.probe_server, phase)
+                device.observation.probe_server = group_setup.probe_server
+            devices.append(device)
+            device_group.append(g)
+    return devices, np.array(device_group, dtype=np.int64)
