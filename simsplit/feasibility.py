@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 
 from simsplit.errors import InputError
+from simsplit.units import MBPS, MS
 
 BYTES_PER_REQUEST = 2_000.0
 """Memory (bytes) a request costs until the run ends: its object, its row, the summary's copies."""
@@ -72,9 +73,9 @@ def available_memory_bytes() -> float:
 def _peak_rate_bps(link) -> float:
     """The highest capacity a link can have (bits/s)."""
     if link.kind == "constant":
-        return link.rate_mbps * 1e6
+        return link.rate_mbps * MBPS
     if link.kind in ("steps", "markov"):
-        return max(link.rates_mbps) * 1e6
+        return max(link.rates_mbps) * MBPS
     if link.kind == "fading":
         return link.bandwidth_mhz * 1e6 * 30.0  # beyond any modulation's bits per symbol
     return math.inf  # a trace: read later; its peak is bounded by the reader's own checks
@@ -93,7 +94,7 @@ def _background_rate_hz(load, workers: int) -> float:
     if load.kind == "poisson":
         return load.rate_hz
     if load.kind == "utilisation_steps":
-        return max(load.utilisation) * workers / (load.service_ms * 1e-3)
+        return max(load.utilisation) * workers / (load.service_ms * MS)
     if load.kind == "mmpp":
         return max(load.rates_hz)
     return load.mean_rate_hz * (1.0 + load.amplitude)

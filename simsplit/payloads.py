@@ -18,8 +18,7 @@ from pathlib import Path
 
 from simsplit.csvtable import number, read_table
 from simsplit.errors import InputError
-
-MS = 1e-3
+from simsplit.units import MS
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from simsplit.units import MBPS
+
 
 def plot_trace(trace, path: str | Path, title: str = "") -> Path:
     """Step plot of a trace's rate (Mbps) over time (s), with its time-weighted mean."""
     path = Path(path)
     times = np.append(trace.times_s, trace.period_s)
-    rates = np.append(trace.rates_bps, trace.rates_bps[-1]) / 1e6
-    mean = trace.statistics()["mean_bps"] / 1e6
+    rates = np.append(trace.rates_bps, trace.rates_bps[-1]) / MBPS
+    mean = trace.statistics()["mean_bps"] / MBPS
     fig, ax = plt.subplots(figsize=(9, 3.2), constrained_layout=True)
     ax.step(times, rates, where="post", linewidth=0.8, color="tab:blue", label="capacity")
     ax.axhline(mean, color="tab:orange", linestyle="--", linewidth=1, label=f"mean {mean:.2f} Mbps")
@@ -36,7 +38,7 @@ def plot_timeseries(series, requests, local_split: int, server: str, path: str |
     split chosen for each request (the first device's highlighted, the others faint)."""
     path = Path(path)
     fig, axes = plt.subplots(3, 1, figsize=(9, 6.5), sharex=True, constrained_layout=True)
-    axes[0].step(series["at_s"], series["uplink_bps"] / 1e6, where="post", linewidth=0.8)
+    axes[0].step(series["at_s"], series["uplink_bps"] / MBPS, where="post", linewidth=0.8)
     axes[0].set_ylabel("uplink\ncapacity (Mbps)")
     axes[0].set_ylim(bottom=0)
     queue = series[f"{server}_queue"]

@@ -17,13 +17,13 @@ import numpy as np
 
 from simsplit.csvtable import number, read_table
 from simsplit.errors import InputError
+from simsplit.units import MS
 
 INFO_COLUMNS = ("output_bytes_fp16", "output_bytes_int8", "output_shape", "head_params", "block_ms", "block_iqr_ms")
 """Optional columns a measured profile adds for people (sizes at other precisions, shape, parameters,
 the block's own median time and spread); kept as written, not used by the engine."""
 HEAD_PREFIX = "head_ms_"
 TAIL_PREFIX = "tail_ms_"
-MS = 1e-3
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from simsplit.records import (
 from simsplit.scenario import Scenario, to_yaml
 from simsplit.setup import BITS_PER_BYTE, Setup
 from simsplit.stats import batch_interval, batch_quantile_interval
+from simsplit.units import MJ
 
 LATENCY_PARTS = ("device_wait_s", "switch_s", "head_s", "promotion_s", "uplink_wait_s", "uplink_s", "server_wait_s", "server_s",
                  "downlink_wait_s", "downlink_s", "propagation_s")
@@ -187,7 +188,7 @@ def build_requests(setup: Setup, output: RunOutput, tail_j: np.ndarray) -> pd.Da
     promotion_w = np.array([g.network.radio.promotion_w for g in setup.groups])[group]
     energy = {
         "compute_j": compute_j(power, c["head_s"]),
-        "switch_j": c["switched"] * setup.scenario.switch_cost.energy_mj * 1e-3,
+        "switch_j": c["switched"] * setup.scenario.switch_cost.energy_mj * MJ,
         "uplink_j": transfer_j(alpha_up, beta, sent_up, uplink_s),
         "downlink_j": transfer_j(alpha_down, beta, sent_down, downlink_s),
         "promotion_j": promotion_w * c["promotion_s"],

@@ -52,3 +52,17 @@ def replication_seeds(count: int, root: int = 20261123) -> list[int]:
 @pytest.fixture
 def model_dir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true", default=False,
+                     help="also run the slow tests (statistical replications, long documented commands); CI does")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --slow (CI does)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -1,8 +1,17 @@
-"""The examples in docs/formats.md load and run."""
+"""The documentation is executed: every fenced code block and every ``simsplit ...`` command in README.md
+and docs/*.md runs (or, for commands with placeholders, parses) as written."""
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from simsplit import simulate
 from simsplit.scenario import load_scenario
@@ -10,12 +19,143 @@ from simsplit.setup import build_setup
 
 from conftest import REPO
 
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+FENCE = re.compile(r"^```(\w*)([^\n]*)\n(.*?)^```", flags=re.S | re.M)
+SLOW_COMMANDS = ("simsplit compare",)
+"""Documented commands that take more than a few seconds: run with --slow."""
+
+
+def blocks(path: Path) -> list[tuple[str, str, str]]:
+    """(language, info, body) of each fenced block of ``path``."""
+    return [(lang, info.strip(), body) for lang, info, body in FENCE.findall(path.read_text())]
+
+
+def _commands(body: str) -> list[str]:
+    """The commands of a bash block: continuation lines joined, comments dropped."""
+    joined = body.replace("\\\n", " ")
+    commands = []
+    for line in joined.splitlines():
+        line = re.sub(r"\s#\s.*$", "", line).strip()
+        if line and not line.startswith("#"):
+            commands.append(" ".join(line.split()))
+    return commands
+
+
+SETUP = re.compile(r"^python3 -m venv \.venv && \. \.venv/bin/activate && pip install -e (\S+) && (.*)$")
+DOC_COMMANDS = [(path.name, command) for path in DOCS for lang, _, body in blocks(path) if lang == "bash"
+                for command in _commands(body)]
+
+
+def test_every_fenced_block_is_exercised():
+    """A block in a language no test below runs would silently rot: there is none."""
+    handled = {("bash", ""), ("python", ""), ("csv", "profile.csv"), ("csv", "payloads.csv"),
+               ("yaml", "scenario.yaml"), ("yaml", "")}
+    for path in DOCS:
+        for lang, info, _ in blocks(path):
+            if lang:  # a block without a language is a diagram, not code
+                assert (lang, info) in handled, f"{path.name}: a ```{lang} {info} block no test runs"
+    yaml_plain = [p.name for p in DOCS for lang, info, _ in blocks(p) if lang == "yaml" and not info]
+    assert yaml_plain == ["sweeps.md"]
+
+
+@pytest.fixture
+def workspace(tmp_path) -> Path:
+    """A folder laid out like the repository (scenarios, traces, examples), where outputs may be written."""
+    for name in ("scenarios", "traces", "examples"):
+        (tmp_path / name).symlink_to(REPO / name)
+    return tmp_path
+
+
+def _shell(command: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
+    return subprocess.run(["bash", "-euo", "pipefail", "-c", command], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_the_two_readme_commands_are_what_ci_runs(workspace):
+    """The set-up-and-run command runs the default scenario (without re-installing); the test command is
+    the one .ci/run ends with, after installing the same extras."""
+    setups = [SETUP.match(c) for _, c in DOC_COMMANDS if SETUP.match(c)]
+    assert len(setups) == 2, "README keeps two set-up commands"
+    (run_extra, run), (test_extra, test) = (m.groups() for m in setups)
+    assert run_extra == "." and run == "simsplit run scenarios/default.yaml"
+    ci = (REPO / ".ci" / "run").read_text().strip().splitlines()
+    assert ci[-1] == test, "README's test command must be the one CI runs"
+    assert "-e '.[ml,dev]'" in "\n".join(ci) and test_extra == "'.[dev]'"
+    done = _shell(run, workspace)
+    assert done.returncode == 0, done.stderr
+    assert (workspace / "results" / "default" / "summary.json").is_file()
+
+
+@pytest.mark.parametrize("command", [c for _, c in DOC_COMMANDS if not SETUP.match(c)],
+                         ids=lambda c: c[:60])
+def test_documented_command_runs(command, workspace, request):
+    if command.startswith(SLOW_COMMANDS) and not request.config.getoption("--slow"):
+        pytest.skip("slow documented command: run with --slow")
+    done = _shell(command, workspace)
+    assert done.returncode == 0, f"{command}\n{done.stderr[-2000:]}"
+
+
+def _inline_commands() -> list[tuple[str, str]]:
+    found = []
+    for path in DOCS:
+        text = FENCE.sub("", path.read_text())
+        found += [(path.name, span) for span in re.findall(r"`(simsplit [^`]+)`", text)]
+    return found
+
+
+@pytest.mark.parametrize("where, command", _inline_commands(), ids=lambda v: v[:50])
+def test_inline_command_names_real_commands_and_options(where, command):
+    """Commands quoted in prose (with placeholders such as FILE) name existing subcommands and options."""
+    import typer
+
+    from simsplit.cli import app
+    cli = typer.main.get_command(app)
+    words = shlex.split(command.replace("[", " ").replace("]", " ").replace("|", " "))[1:]
+    node = cli
+    while words and hasattr(node, "commands") and words[0] in node.commands:
+        node = node.commands[words.pop(0)]
+    assert not hasattr(node, "commands") or not words or words[0].startswith("-"), \
+        f"{where}: `{command}`: no subcommand {words[0]!r}"
+    options = {opt for param in node.params for opt in (*param.opts, *param.secondary_opts)} | {"--help", "-h"}
+    for word in words:
+        if word.startswith("-") and word != "-":
+            assert word.split("=")[0] in options, f"{where}: `{command}`: no option {word}"
+
+
+def test_python_blocks_run(workspace, monkeypatch):
+    monkeypatch.chdir(workspace)
+    for path in DOCS:
+        for lang, _, body in blocks(path):
+            if lang == "python":
+                exec(compile(body, f"{path.name} (python block)", "exec", dont_inherit=True),
+                     {"__name__": f"docs_{path.stem}"})
+    # docs/plugins.md's block registered its kind: a scenario uses it
+    data = load_scenario(REPO / "scenarios" / "default.yaml").model_dump(mode="json")
+    data["network"]["uplink"] = {"kind": "half_rate", "rate_mbps": 10.0}
+    from simsplit.registry import channels
+    from simsplit.scenario import validate_scenario
+    scenario = validate_scenario(data)
+    assert channels["half_rate"].build(scenario.network.uplink, None).rate_bps == 5e6
+
+
+def test_sweep_example_validates(tmp_path):
+    body = next(body for lang, info, body in blocks(REPO / "docs" / "sweeps.md") if lang == "yaml")
+    folder = tmp_path / "sweeps"
+    shutil.copytree(REPO / "scenarios" / "sweeps", folder)
+    shutil.copytree(REPO / "scenarios" / "profiles", tmp_path / "profiles")
+    shutil.copytree(REPO / "scenarios" / "payloads", tmp_path / "payloads")
+    (folder / "doc-example.yaml").write_text(body)
+    from simsplit.sweep import load_sweep
+    sweep = load_sweep(folder / "doc-example.yaml")
+    assert len(sweep.runs) == 2 * 3 * 3  # two networks x three worker counts x three seeds
+
 
 def test_format_examples_run(tmp_path):
     text = (REPO / "docs" / "formats.md").read_text()
-    blocks = re.findall(r"```(?:csv|yaml) (\S+)\n(.*?)```", text, flags=re.S)
-    assert sorted(name for name, _ in blocks) == ["payloads.csv", "profile.csv", "scenario.yaml"]
-    for name, body in blocks:
+    named = re.findall(r"```(?:csv|yaml) (\S+)\n(.*?)```", text, flags=re.S)
+    assert sorted(name for name, _ in named) == ["payloads.csv", "profile.csv", "scenario.yaml"]
+    for name, body in named:
         (tmp_path / name).write_text(body)
     scenario = load_scenario(tmp_path / "scenario.yaml")
     setup = build_setup(scenario)
@@ -23,3 +163,16 @@ def test_format_examples_run(tmp_path):
     summary = simulate(scenario).summary
     assert summary["completed"] > 0
     assert set(summary["groups"]) == {"phones", "doorbells", "drone"}
+
+
+def test_every_path_the_code_and_docs_cite_exists():
+    """Docstrings and docs that name a file of the repository (docs/..., scenarios/..., examples/...) name
+    one that exists (an illustrative name in an error message excepted)."""
+    illustrative = {"scenarios/x.yaml"}
+    cited = re.compile(r"(?<![\w/.])((?:docs|scenarios|traces|benchmarks|examples|tests)/[\w./-]+\.(?:md|py|yaml|csv))")
+    missing = []
+    for path in [*sorted((REPO / "simsplit").rglob("*.py")), *DOCS]:
+        for name in cited.findall(path.read_text()):
+            if name not in illustrative and not (REPO / name).exists():
+                missing.append(f"{path.relative_to(REPO)}: {name}")
+    assert not missing

@@ -211,6 +211,7 @@ def test_oracle_prediction_is_exact_when_nothing_is_random(tmp_path):
     assert set(result.requests["split"]) >= {0, 1}  # it did change its mind with the bandwidth
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario_file,duration", [("dynamic-under-load.yaml", "180"), ("trace-driven-lte.yaml", "200")])
 def test_dynamic_beats_every_fixed_strategy(scenario_file, duration):
     """Done-criterion of the dynamic strategy: over 5 seeds its 95% interval of mean latency lies below

@@ -22,13 +22,16 @@ REPLICATIONS = 10
 CONFIDENCE = 0.99
 
 
-def replicate(scenario: dict, statistic) -> np.ndarray:
+def replicate(scenario: dict, *statistics):
+    """Each statistic over the same REPLICATIONS runs: one array, or a tuple of arrays for several."""
     base = validate_scenario(scenario)
-    values = []
+    values = [[] for _ in statistics]
     for seed in replication_seeds(REPLICATIONS):
         result = simulate(base, seed=seed)
-        values.append(statistic(result))
-    return np.array(values)
+        for column, statistic in zip(values, statistics):
+            column.append(statistic(result))
+    arrays = tuple(np.array(column) for column in values)
+    return arrays[0] if len(arrays) == 1 else arrays
 
 
 def mean_wait(result) -> float:
@@ -51,6 +54,7 @@ def erlang_c(servers: int, offered: float) -> float:
     return top / (sum(offered**k / math.factorial(k) for k in range(servers)) + top)
 
 
+@pytest.mark.slow
 def test_mm1_mean_wait(tmp_path):
     lam, service_s = 70.0, 0.010  # rho = 0.7
     scenario = queue_scenario(tmp_path, rate_hz=lam, service_ms=service_s * 1e3, duration_s=500, warmup_s=20)
@@ -58,6 +62,7 @@ def test_mm1_mean_wait(tmp_path):
     assert_inside(lam / (mu * (mu - lam)), replicate(scenario, mean_wait), "M/M/1 Wq")
 
 
+@pytest.mark.slow
 def test_md1_mean_wait(tmp_path):
     lam, service_s = 70.0, 0.010
     scenario = queue_scenario(tmp_path, rate_hz=lam, service_ms=service_s * 1e3, duration_s=500, warmup_s=20,
@@ -66,6 +71,7 @@ def test_md1_mean_wait(tmp_path):
     assert_inside(rho * service_s / (2 * (1 - rho)), replicate(scenario, mean_wait), "M/D/1 Wq")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variability", [
     {"kind": "gamma", "cv": 2.0},
     {"kind": "uniform", "cv": 0.5},
@@ -83,6 +89,7 @@ def test_mg1_pollaczek_khinchine(tmp_path, variability):
     assert_inside(lam * second / (2 * (1 - rho)), replicate(scenario, mean_wait), f"M/G/1 {variability} Wq")
 
 
+@pytest.mark.slow
 def test_mmc_erlang_c(tmp_path):
     servers, lam, service_s = 3, 210.0, 0.010  # rho = 0.7
     scenario = queue_scenario(tmp_path, rate_hz=lam, service_ms=service_s * 1e3, workers=servers,
@@ -92,6 +99,7 @@ def test_mmc_erlang_c(tmp_path):
     assert_inside(theory, replicate(scenario, mean_wait), "M/M/3 Wq")
 
 
+@pytest.mark.slow
 def test_mm1k_blocking_probability(tmp_path):
     lam, service_s, capacity = 90.0, 0.010, 4  # rho = 0.9, K = 1 in service + 3 waiting
     scenario = queue_scenario(tmp_path, rate_hz=lam, service_ms=service_s * 1e3, queue_capacity=capacity - 1,
@@ -107,6 +115,7 @@ def test_mm1k_blocking_probability(tmp_path):
     assert_inside(theory, replicate(scenario, blocked), "M/M/1/4 blocking")
 
 
+@pytest.mark.slow
 def test_utilisation_is_offered_load(tmp_path):
     servers, lam, service_s = 2, 120.0, 0.010
     scenario = queue_scenario(tmp_path, rate_hz=lam, service_ms=service_s * 1e3, workers=servers,
@@ -115,6 +124,7 @@ def test_utilisation_is_offered_load(tmp_path):
     assert_inside(lam * service_s / servers, values, "utilisation")
 
 
+@pytest.mark.slow
 def test_littles_law_on_one_run(tmp_path):
     """L = lambda W over a window: the time-average of the number-in-system step function N(t)
     (integrated from arrival and departure instants) against arrival rate x mean sojourn."""
@@ -138,6 +148,7 @@ def test_littles_law_on_one_run(tmp_path):
     assert time_average_number == pytest.approx(4.0, rel=0.05)
 
 
+@pytest.mark.slow
 def test_background_load_mg1_combined_stream(tmp_path):
     """Project jobs (deterministic 10 ms, 30/s) share a FIFO server with another tenant's Poisson stream
     (exponential 5 ms, 60/s): the project's mean wait is the M/G/1 wait of the combined stream (PASTA)."""
@@ -153,6 +164,7 @@ def test_background_load_mg1_combined_stream(tmp_path):
     assert_inside(lam * second / (2 * (1 - rho)), replicate(scenario, mean_wait), "M/G/1 with background Wq")
 
 
+@pytest.mark.slow
 def test_background_load_mmc_combined_stream(tmp_path):
     """Two workers, project and background both exponential 10 ms (the server's factor), 70/s each: M/M/2."""
     servers, lam1, lam2, service_s = 2, 70.0, 70.0, 0.010
@@ -162,6 +174,6 @@ def test_background_load_mmc_combined_stream(tmp_path):
                                          "service_variability": {"kind": "deterministic"}}]
     mu, lam = 1 / service_s, lam1 + lam2
     theory = erlang_c(servers, lam / mu) / (servers * mu - lam)
-    assert_inside(theory, replicate(scenario, mean_wait), "M/M/2 with background Wq")
-    values = replicate(scenario, lambda r: r.summary["server_utilisation"])
-    assert_inside(lam * service_s / servers, values, "utilisation with background")
+    waits, utilisations = replicate(scenario, mean_wait, lambda r: r.summary["server_utilisation"])
+    assert_inside(theory, waits, "M/M/2 with background Wq")
+    assert_inside(lam * service_s / servers, utilisations, "utilisation with background")

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from simsplit.errors import MAX_INPUT_MAGNITUDE, InputError, read_input
+from simsplit.units import MBPS, MS
 
 FORMATS = ("mahimahi", "pensieve", "csv", "gnettrack", "mecperf")
 MAHIMAHI_PACKET_BITS = 1500 * 8
@@ -25,8 +26,8 @@ MAX_BINS = 10_000_000
 """Most windows a binned Mahimahi trace may have (the bins are held in memory)."""
 DISPLAY_WINDOW_MS = 100.0
 """Window of the binned view of an exactly read Mahimahi trace (statistics, figures, Edgent's states)."""
-RATE_UNITS = {"rate_bps": 1.0, "rate_kbps": 1e3, "rate_mbps": 1e6}
-TIME_UNITS = {"time_s": 1.0, "time_ms": 1e-3}
+RATE_UNITS = {"rate_bps": 1.0, "rate_kbps": 1e3, "rate_mbps": MBPS}
+TIME_UNITS = {"time_s": 1.0, "time_ms": MS}
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ def read_pensieve(path: Path) -> Trace:
         lines.append(line)
         texts.append(fields[0])
         times.append(_float(path, line, fields[0], "time (s)", column=1))
-        rates.append(_float(path, line, fields[1], "rate (Mbps)", minimum=0.0, column=2) * 1e6)
+        rates.append(_float(path, line, fields[1], "rate (Mbps)", minimum=0.0, column=2) * MBPS)
     if len(times) < 2:
         raise InputError(path, None, "expected at least two rows (the first only marks the start), got one")
     _check_times(path, lines, times, texts)
@@ -258,7 +259,7 @@ def read_mecperf(path: Path) -> Trace:
                 raise InputError(path, f"line {line}", f"expected 'YYYY-MM-DD HH:MM:SS.ffffff_<Mbps>', got {item!r}") from None
             lines.append(line)
             times.append(at)
-            rates.append(_float(path, line, value, "rate (Mbps)", minimum=0.0, column=f"item {item_no}") * 1e6)
+            rates.append(_float(path, line, value, "rate (Mbps)", minimum=0.0, column=f"item {item_no}") * MBPS)
     if not times:
         raise InputError(path, None, "expected at least one 'YYYY-MM-DD HH:MM:SS.ffffff_<Mbps>' item, got none")
     return _steps(path, lines, times, rates, None)
@@ -278,13 +279,13 @@ def write_trace(trace: Trace, path: str | Path, fmt: str) -> None:
     """Write ``trace`` as ``csv`` (time_s, rate_mbps), ``pensieve`` or ``mahimahi`` (delivery opportunities)."""
     path = Path(path)
     if fmt == "csv":
-        rows = [f"{t:.6f},{r / 1e6:.6f}" for t, r in zip(trace.times_s, trace.rates_bps)]
-        rows.append(f"{trace.period_s:.6f},{trace.rates_bps[-1] / 1e6:.6f}")  # marks the end
+        rows = [f"{t:.6f},{r / MBPS:.6f}" for t, r in zip(trace.times_s, trace.rates_bps)]
+        rows.append(f"{trace.period_s:.6f},{trace.rates_bps[-1] / MBPS:.6f}")  # marks the end
         path.write_text("time_s,rate_mbps\n" + "\n".join(rows) + "\n")
     elif fmt == "pensieve":
         ends = np.append(trace.times_s[1:], trace.period_s)
-        rows = [f"0.000000\t{trace.rates_bps[0] / 1e6:.6f}"]
-        rows += [f"{t:.6f}\t{r / 1e6:.6f}" for t, r in zip(ends, trace.rates_bps)]
+        rows = [f"0.000000\t{trace.rates_bps[0] / MBPS:.6f}"]
+        rows += [f"{t:.6f}\t{r / MBPS:.6f}" for t, r in zip(ends, trace.rates_bps)]
         path.write_text("\n".join(rows) + "\n")
     elif fmt == "mahimahi":
         from simsplit.channel.steps import StepChannel

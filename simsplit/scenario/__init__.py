@@ -1,6 +1,6 @@
 """The scenario file: its schema (:mod:`.schema`, :mod:`.server`), loader, ``--set`` overrides, error messages.
 
-A scenario is plain validated data and never imports the engine. See ``docs/scenario.md`` for every field
+A scenario is plain validated data and never imports the engine. See ``docs/formats.md`` for the file
 and ``simsplit kinds`` for every registered kind.
 """
 

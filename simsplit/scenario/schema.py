@@ -3,7 +3,7 @@
 Blocks chosen by ``kind`` (links, arrivals, strategies, background loads, estimators) are validated by the
 kind their ``kind`` names in :mod:`simsplit.registry`; the rest are defined here and in
 :mod:`simsplit.scenario.server` and :mod:`simsplit.radio`. Units are in the field names (``duration_s``,
-``rate_mbps``, ``delay_ms``, ``beta_mw``); unknown fields are errors. See ``docs/scenario.md``.
+``rate_mbps``, ``delay_ms``, ``beta_mw``); unknown fields are errors. See ``docs/formats.md`` and ``docs/kinds.md``.
 """
 
 from __future__ import annotations
