@@ -10,9 +10,19 @@ from pydantic import NonNegativeFloat, PositiveFloat, model_validator
 from simsplit.config import Config, FieldValueError
 from simsplit.registry import register_arrivals
 from simsplit.streams import BlockSampler
+from simsplit.strategies.predict import Workload
 
 
-class PeriodicArrivalsConfig(Config):
+class ArrivalsConfig(Config):
+    """The base of an arrivals block: it tells the device its own request process (:meth:`workload`), which
+    the radio's cost model and the run's feasibility estimate read."""
+
+    def workload(self) -> Workload:
+        """The process as ``periodic`` or ``poisson`` at a rate, or a ``closed_loop`` with a think time."""
+        raise NotImplementedError(f"arrivals kind {getattr(self, 'kind', '?')!r} defines no workload()")
+
+
+class PeriodicArrivalsConfig(ArrivalsConfig):
     """One input every 1/rate_hz seconds, each delayed by U(0, jitter_s); phase random per device unless set."""
 
     kind: Literal["periodic"]
@@ -27,19 +37,28 @@ class PeriodicArrivalsConfig(Config):
                                   f"got {self.jitter_s:g}")
         return self
 
+    def workload(self) -> Workload:
+        return Workload("periodic", rate_hz=self.rate_hz)
 
-class PoissonArrivalsConfig(Config):
+
+class PoissonArrivalsConfig(ArrivalsConfig):
     """Exponential inter-arrival times with mean 1/rate_hz."""
 
     kind: Literal["poisson"]
     rate_hz: PositiveFloat
 
+    def workload(self) -> Workload:
+        return Workload("poisson", rate_hz=self.rate_hz)
 
-class ClosedLoopArrivalsConfig(Config):
+
+class ClosedLoopArrivalsConfig(ArrivalsConfig):
     """The next input comes think_s after the previous result returns."""
 
     kind: Literal["closed_loop"]
     think_s: NonNegativeFloat = 0.0
+
+    def workload(self) -> Workload:
+        return Workload("closed_loop", think_s=self.think_s)
 
 
 class PeriodicArrivals:

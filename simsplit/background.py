@@ -82,12 +82,19 @@ class BackgroundConfig(Config):
     service_ms: PositiveFloat
     service_variability: VariabilityConfig = VariabilityConfig(kind="exponential")
 
+    def peak_rate_hz(self, workers: int) -> float:
+        """The highest job rate (jobs/s) the stream can reach, for the run's feasibility estimate."""
+        raise NotImplementedError(f"background kind {getattr(self, 'kind', '?')!r} defines no peak_rate_hz()")
+
 
 class PoissonLoadConfig(BackgroundConfig):
     """Jobs at a constant rate rate_hz."""
 
     kind: Literal["poisson"]
     rate_hz: PositiveFloat
+
+    def peak_rate_hz(self, workers: int) -> float:
+        return self.rate_hz
 
 
 class UtilisationStepsConfig(BackgroundConfig):
@@ -104,6 +111,9 @@ class UtilisationStepsConfig(BackgroundConfig):
         check_steps(self.times_s, self.utilisation, self.end, self.period_s, "utilisation")
         return self
 
+    def peak_rate_hz(self, workers: int) -> float:
+        return max(self.utilisation) * workers / (self.service_ms * MS)
+
 
 class MmppLoadConfig(BackgroundConfig):
     """Markov-modulated Poisson: rate rates_hz[i] in state i, exponential sojourns mean_sojourn_s[i]."""
@@ -118,6 +128,9 @@ class MmppLoadConfig(BackgroundConfig):
         check_chain(self.rates_hz, self.mean_sojourn_s, self.transitions, "rates_hz")
         return self
 
+    def peak_rate_hz(self, workers: int) -> float:
+        return max(self.rates_hz)
+
 
 class DiurnalLoadConfig(BackgroundConfig):
     """Rate mean_rate_hz * (1 + amplitude sin(2 pi (t + phase_s) / period_s)), in 96 steps per period."""
@@ -127,6 +140,9 @@ class DiurnalLoadConfig(BackgroundConfig):
     amplitude: float = Field(ge=0, le=1)
     period_s: PositiveFloat = 86400.0
     phase_s: float = 0.0
+
+    def peak_rate_hz(self, workers: int) -> float:
+        return self.mean_rate_hz * (1.0 + self.amplitude)
 
 
 def intensity_path(config: BackgroundConfig, workers: int, rng: np.random.Generator) -> Channel:

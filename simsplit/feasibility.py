@@ -15,7 +15,6 @@ import os
 from dataclasses import dataclass
 
 from simsplit.errors import InputError
-from simsplit.units import MBPS, MS
 
 BYTES_PER_REQUEST = 2_000.0
 """Memory (bytes) a request costs until the run ends: its object, its row, the summary's copies."""
@@ -70,36 +69,6 @@ def available_memory_bytes() -> float:
         return 8e9
 
 
-def _peak_rate_bps(link) -> float:
-    """The highest capacity a link can have (bits/s)."""
-    if link.kind == "constant":
-        return link.rate_mbps * MBPS
-    if link.kind in ("steps", "markov"):
-        return max(link.rates_mbps) * MBPS
-    if link.kind == "fading":
-        return link.bandwidth_mhz * 1e6 * 30.0  # beyond any modulation's bits per symbol
-    return math.inf  # a trace: read later; its peak is bounded by the reader's own checks
-
-
-def _segments(link, duration_s: float) -> float:
-    """Random path segments one device's channel may draw over the run."""
-    if link.kind == "fading":
-        return duration_s / link.coherence_s
-    if link.kind == "markov":
-        return duration_s / min(link.mean_sojourn_s) * 4.0
-    return 0.0
-
-
-def _background_rate_hz(load, workers: int) -> float:
-    if load.kind == "poisson":
-        return load.rate_hz
-    if load.kind == "utilisation_steps":
-        return max(load.utilisation) * workers / (load.service_ms * MS)
-    if load.kind == "mmpp":
-        return max(load.rates_hz)
-    return load.mean_rate_hz * (1.0 + load.amplitude)
-
-
 def estimate(setup, monitor_period_s: float | None = None) -> Estimate:
     """The upper-bound :class:`Estimate` of running ``setup`` once."""
     scenario = setup.scenario
@@ -109,19 +78,19 @@ def estimate(setup, monitor_period_s: float | None = None) -> Estimate:
         group, network = group_setup.group, group_setup.network
         count = group.count
         devices += count
-        arrivals = group.arrivals
-        if arrivals.kind in ("periodic", "poisson"):
-            rate = arrivals.rate_hz
+        workload = group.arrivals.workload()
+        if workload.kind != "closed_loop":
+            rate = workload.rate_hz
         else:
             fastest = min(_round_trip_s(plan, network) for plan in group_setup.plans.values())
-            rate = 1.0 / max(arrivals.think_s + fastest, 1e-9)
+            rate = 1.0 / max(workload.think_s + fastest, 1e-9)
         requests += count * rate * duration
         if group.probe is not None:
             events += count * duration / group.probe.period_s * 6.0
-        segments += count * (_segments(network.uplink, duration) + _segments(network.downlink, duration))
+        segments += count * (network.uplink.segments_per_s + network.downlink.segments_per_s) * duration
     events += requests * EVENTS_PER_REQUEST
     for server in scenario.server_list:
-        events += sum(_background_rate_hz(load, server.workers) for load in server.background) * duration * 3.0
+        events += sum(load.peak_rate_hz(server.workers) for load in server.background) * duration * 3.0
     if monitor_period_s is not None:
         events += duration / monitor_period_s
     memory = BASE_BYTES + requests * BYTES_PER_REQUEST + devices * BYTES_PER_DEVICE + segments * BYTES_PER_SEGMENT
@@ -134,8 +103,8 @@ def _round_trip_s(plan, network) -> float:
     """A lower bound on one request's latency under ``plan`` (s)."""
     if plan.local:
         return plan.head_s
-    return (plan.head_s + plan.bits_up / _peak_rate_bps(network.uplink) + plan.service_s
-            + plan.bits_down / _peak_rate_bps(network.downlink) + network.uplink.delay_s
+    return (plan.head_s + plan.bits_up / network.uplink.peak_rate_bps + plan.service_s
+            + plan.bits_down / network.downlink.peak_rate_bps + network.uplink.delay_s
             + network.downlink.delay_s + plan.extra_rtt_s)
 
 

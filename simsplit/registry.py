@@ -205,6 +205,12 @@ FAMILIES: dict[str, Registry] = {r.family: r for r in (channels, strategies, arr
                                                       estimators)}
 
 
+def _require_base(registry: Registry, config: Any, base: type) -> None:
+    if not (isinstance(config, type) and issubclass(config, base)):
+        raise ValueError(f"{registry.family}: {getattr(config, '__name__', config)!r} must subclass "
+                         f"{base.__module__}.{base.__name__}")
+
+
 def register_channel(kind: str, config: type[Config], build: Callable | None = None, *,
                      per_device: bool | Callable[[Config], bool] = False):
     """A link capacity model. ``build(config, context) -> Channel`` (:class:`~simsplit.channel.Channel`);
@@ -212,6 +218,8 @@ def register_channel(kind: str, config: type[Config], build: Callable | None = N
     gets its own channel from its own stream; otherwise one channel serves every device using the block)
     and ``context.trace(file, format, **options)`` reads a trace file once per run. The block subclasses
     :class:`~simsplit.channel.link.LinkConfig` (delay, sharing, loss)."""
+    from simsplit.channel.link import LinkConfig
+    _require_base(channels, config, LinkConfig)
     return channels.register(kind, config, build, per_device=per_device)
 
 
@@ -232,14 +240,20 @@ def register_strategy(kind: str, config: type[Config], build: Callable | None = 
 
 def register_arrivals(kind: str, config: type[Config], build: Callable | None = None):
     """When a device's inputs arrive. ``build(config, rng)`` returns an object with ``next_at(now_s) -> s``
-    and a ``closed_loop`` flag (True: ``next_at`` is called when the previous result returns)."""
+    and a ``closed_loop`` flag (True: ``next_at`` is called when the previous result returns). The block
+    subclasses :class:`~simsplit.arrivals.ArrivalsConfig` and gives its ``workload()``."""
+    from simsplit.arrivals import ArrivalsConfig
+    _require_base(arrivals, config, ArrivalsConfig)
     return arrivals.register(kind, config, build)
 
 
 def register_background(kind: str, config: type[Config], build: Callable | None = None):
     """Other tenants' load on a server: a Poisson stream of intensity given as a path. ``build(config, workers,
     rng)`` returns that intensity (jobs/s) as a :class:`~simsplit.channel.Channel`; the block subclasses
-    :class:`~simsplit.background.BackgroundConfig` (service time and its variability)."""
+    :class:`~simsplit.background.BackgroundConfig` (service time and its variability) and gives its
+    ``peak_rate_hz(workers)``."""
+    from simsplit.background import BackgroundConfig
+    _require_base(background, config, BackgroundConfig)
     return background.register(kind, config, build)
 
 

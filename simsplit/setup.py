@@ -22,7 +22,7 @@ from simsplit.registry import channels, strategies
 from simsplit.scenario import DeviceGroupConfig, NetworkConfig, Scenario
 from simsplit.strategies import Decision
 from simsplit.strategies.context import StrategyContext, adaptive_decisions
-from simsplit.strategies.predict import DeviceModel, Option, Workload
+from simsplit.strategies.predict import DeviceModel, Option
 from simsplit.units import BITS_PER_BYTE
 
 
@@ -137,7 +137,8 @@ def _check_tables(profile: ModelProfile, payloads: PayloadTable) -> None:
 
 def _check_time_advances(scenario: Scenario, g: int, group: DeviceGroupConfig, network: NetworkConfig, plans) -> None:
     """A closed loop with no think time whose request takes no time would loop for ever at one instant."""
-    if group.arrivals.kind != "closed_loop" or group.arrivals.think_s > 0:
+    workload = group.arrivals.workload()
+    if workload.kind != "closed_loop" or workload.think_s > 0:
         return
     delays = network.uplink.delay_s + network.downlink.delay_s
     for plan in plans:
@@ -146,13 +147,6 @@ def _check_time_advances(scenario: Scenario, g: int, group: DeviceGroupConfig, n
             raise InputError(scenario.source, f"devices.{g}.arrivals.think_s",
                              "expected > 0: with think_s 0 this device's requests take no time, "
                              "so a closed loop would never advance the clock")
-
-
-def _workload(arrivals) -> Workload:
-    """What a device knows of its own request process."""
-    if arrivals.kind == "closed_loop":
-        return Workload("closed_loop", think_s=arrivals.think_s)
-    return Workload(arrivals.kind, rate_hz=arrivals.rate_hz)
 
 
 def _plan(index: int, key: Decision, entry, local: bool, head_s, server, server_index: int, tail_s,
@@ -174,7 +168,7 @@ def _device_model(group: DeviceGroupConfig, network: NetworkConfig) -> DeviceMod
     radio = network.radio
     return DeviceModel(group.compute_power_w, radio.alpha_up_w_per_bps, radio.alpha_down_w_per_bps,
                        radio.beta_w, radio.promotion_delay_s, radio.promotion_w, radio.tail_stages_s,
-                       radio.tail_stages_w, _workload(group.arrivals))
+                       radio.tail_stages_w, group.arrivals.workload())
 
 
 def _options(plans: dict[Decision, Plan], network: NetworkConfig) -> list[Option]:

@@ -259,3 +259,15 @@ register_discipline("lcfs", LastComeFirstServed)
         assert later.empty
     fifo = pd.Series(done["server_arrival_at_s"].to_numpy()).is_monotonic_increasing
     assert not fifo
+
+
+def test_a_block_must_subclass_its_family_base():
+    """What simsplit asks of a kind it does not know (a link's delay and peak rate, an arrival process's
+    workload, a background stream's peak rate) comes from the family's base block."""
+    import simsplit
+
+    class Bare(Config):
+        kind: Literal["bare"]
+    for register in (simsplit.register_channel, simsplit.register_arrivals, simsplit.register_background):
+        with pytest.raises(ValueError, match="must subclass"):
+            register("bare", Bare, lambda *args: None)

@@ -18,6 +18,10 @@ class ConstantLinkConfig(LinkConfig):
     kind: Literal["constant"]
     rate_mbps: PositiveFloat
 
+    @property
+    def peak_rate_bps(self) -> float:
+        return self.rate_mbps * MBPS
+
 
 class ConstantChannel(Channel):
     """Capacity ``rate_bps`` (bits/s) at all times. Raise a ValueError if ``rate_bps <= 0``."""

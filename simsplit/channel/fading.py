@@ -52,6 +52,14 @@ class FadingLinkConfig(LinkConfig):
     mapping: Literal["shannon", "cqi"] = "cqi"
     efficiency: float = Field(default=0.75, gt=0, le=1)
 
+    @property
+    def peak_rate_bps(self) -> float:
+        return self.bandwidth_mhz * MHZ * 30.0  # beyond any modulation's bits per symbol
+
+    @property
+    def segments_per_s(self) -> float:
+        return 1.0 / self.coherence_s
+
 
 def thermal_noise_dbm(bandwidth_hz: float, noise_figure_db: float) -> float:
     """Noise power (dBm) over ``bandwidth_hz`` at 290 K plus the receiver's noise figure."""

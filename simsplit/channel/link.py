@@ -3,6 +3,7 @@ first come first served)."""
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import NonNegativeFloat
@@ -27,6 +28,17 @@ class LinkConfig(Config):
     @property
     def delay_s(self) -> float:
         return self.delay_ms * MS
+
+    @property
+    def peak_rate_bps(self) -> float:
+        """The highest capacity the link can have (bits/s), for the run's feasibility estimate (inf: not
+        known before its files are read)."""
+        return math.inf
+
+    @property
+    def segments_per_s(self) -> float:
+        """Random path segments one channel of this block draws per simulated second (kept in memory)."""
+        return 0.0
 
 
 class DedicatedLink:

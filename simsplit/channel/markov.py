@@ -50,6 +50,14 @@ class MarkovLinkConfig(LinkConfig):
         check_chain(self.rates_mbps, self.mean_sojourn_s, self.transitions, "rates_mbps")
         return self
 
+    @property
+    def peak_rate_bps(self) -> float:
+        return max(self.rates_mbps) * MBPS
+
+    @property
+    def segments_per_s(self) -> float:
+        return 4.0 / min(self.mean_sojourn_s)
+
 
 def stationary_time_fractions(mean_sojourn_s: Sequence[float], transitions: np.ndarray) -> np.ndarray:
     """Long-run fraction of time in each state: pi_i proportional to nu_i * m_i, nu the jump chain's stationary law."""

@@ -60,6 +60,10 @@ class StepsLinkConfig(LinkConfig):
         check_steps(self.times_s, self.rates_mbps, self.end, self.period_s, "rates_mbps")
         return self
 
+    @property
+    def peak_rate_bps(self) -> float:
+        return max(self.rates_mbps) * MBPS
+
 
 class StepChannel(Channel):
     """Piecewise-constant r(t) with exact integration.
