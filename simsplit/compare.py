@@ -19,16 +19,13 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from simsplit.metrics import COMPARE_METRICS, run_metrics
 from simsplit.registry import strategies
-from simsplit.results import Result
 from simsplit.scenario import Scenario
 from simsplit.setup import build_setup
 from simsplit.simulation import simulate
 from simsplit.stats import metric_bounds, t_interval
 from simsplit.strategies.context import objective_name
-
-METRICS = ("latency_mean_s", "latency_p95_s", "energy_j", "accuracy", "deadline_hit_rate", "switches")
-
 
 def variants(scenario: Scenario) -> dict[str, dict]:
     """Strategy blocks to compare, by name: what every registered strategy kind's ``compared`` offers,
@@ -57,16 +54,6 @@ def is_static(block: dict) -> bool:
     return bool(strategies[block["kind"]].options.get("static"))
 
 
-def run_metrics(result: Result) -> dict:
-    """The per-run numbers the comparison averages."""
-    s = result.summary
-    miss = s["deadline_miss_rate"]
-    return {"latency_mean_s": s["latency_s"]["mean"], "latency_p95_s": s["latency_s"]["p95"],
-            "energy_j": s["energy_j"]["total"], "accuracy": s["accuracy"],
-            "deadline_hit_rate": math.nan if miss is None else 1.0 - miss,
-            "switches": sum(g["switches"] for g in s["groups"].values()), "completed": s["completed"]}
-
-
 def objective_of(scenario: Scenario) -> Callable[[dict], float]:
     strategy = scenario.strategy
     kind = objective_name(scenario)
@@ -89,7 +76,7 @@ def compare(scenario: Scenario, seeds: list[int], names: list[str] | None = None
     for name, strategy in chosen.items():
         variant = with_strategy(scenario, strategy)
         for seed in seeds:
-            metrics = run_metrics(simulate(variant, seed=seed))
+            metrics = run_metrics(simulate(variant, seed=seed).summary, COMPARE_METRICS + ("completed",))
             rows.append({"strategy": name, "seed": seed, **metrics, "objective": objective(metrics)})
             if progress is not None:
                 progress(name)
@@ -102,7 +89,7 @@ def compare(scenario: Scenario, seeds: list[int], names: list[str] | None = None
     for name in chosen:
         mine = runs[runs["strategy"] == name]
         row = {"strategy": name}
-        for metric in METRICS + ("objective",):
+        for metric in COMPARE_METRICS + ("objective",):
             values = mine[metric].to_numpy(dtype=float)
             values = values[~np.isnan(values)]
             mean, low, high = t_interval(values, bounds=metric_bounds(metric)) if values.size else (math.nan,) * 3

@@ -38,20 +38,12 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationErr
 
 from simsplit.errors import InputError
 from simsplit.feasibility import check_feasible
+from simsplit.metrics import SWEEP_METRICS, run_metrics
 from simsplit.provenance import run_key
 from simsplit.scenario import apply_overrides, read_yaml, validate_scenario
 from simsplit.setup import build_setup
 from simsplit.stats import metric_bounds, t_interval
 
-METRICS = {
-    "latency_mean_s": lambda s: s["latency_s"]["mean"], "latency_p50_s": lambda s: s["latency_s"]["p50"],
-    "latency_p95_s": lambda s: s["latency_s"]["p95"], "latency_p99_s": lambda s: s["latency_s"]["p99"],
-    "energy_j": lambda s: s["energy_j"]["total"], "compute_j": lambda s: s["energy_j"]["compute"],
-    "uplink_j": lambda s: s["energy_j"]["uplink"], "tail_j": lambda s: s["energy_j"]["tail"],
-    "accuracy": lambda s: s["accuracy"], "throughput_rps": lambda s: s["throughput_rps"],
-    "deadline_miss_rate": lambda s: s["deadline_miss_rate"], "server_utilisation": lambda s: s["server_utilisation"],
-    "completed": lambda s: s["completed"], "dropped": lambda s: s["dropped"],
-}
 """Per-run numbers taken from each run's summary.json into the tidy tables."""
 
 
@@ -276,7 +268,7 @@ def collect(sweep: Sweep, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         summary = json.loads((folder / "summary.json").read_text())
         row = {factor: label for factor, label in run.labels}
         row.update(seed=run.seed, run_id=run.run_id)
-        row.update({name: get(summary) for name, get in METRICS.items()})
+        row.update(run_metrics(summary, SWEEP_METRICS))
         rows.append(row)
     runs = pd.DataFrame(rows)
     if runs.empty:
@@ -288,7 +280,7 @@ def collect(sweep: Sweep, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         key = key if isinstance(key, tuple) else (key,)
         row = dict(zip(sweep.factors, key))
         row["replications"] = len(group)
-        for name in METRICS:
+        for name in SWEEP_METRICS:
             values = group[name].dropna().to_numpy(dtype=float)
             mean, low, high = t_interval(values, bounds=metric_bounds(name)) if values.size else (math.nan,) * 3
             row[name], row[f"{name}_low"], row[f"{name}_high"] = mean, low, high
