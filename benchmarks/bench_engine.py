@@ -27,7 +27,7 @@ import simpy
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from simsplit.engine import Engine  # noqa: E402
-from simsplit.results import build_requests, summarise, tail_energy  # noqa: E402
+from simsplit.results import build_requests, summarise  # noqa: E402
 from simsplit.scenario import validate_scenario  # noqa: E402
 from simsplit.setup import build_setup  # noqa: E402
 
@@ -113,8 +113,7 @@ def pipeline_rates(scenario: dict) -> tuple[int, float, float, float]:
     output = engine.run()
     engine_s = time.perf_counter() - started
     events = events_of(engine.env)
-    request_tails, _ = tail_energy(setup, output)
-    requests = build_requests(setup, output, request_tails)
+    requests = build_requests(setup, output, output.columns["tail_j"])
     summarise(setup, requests, output)
     total_s = time.perf_counter() - started
     n = len(requests)

@@ -12,6 +12,7 @@ target utilisation; a Markov path gives a Markov-modulated Poisson process
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Callable
 from typing import Literal
 
@@ -56,7 +57,8 @@ class BackgroundStream:
         self._end_s = end_s
         self.generated = 0
         self.rejected = 0
-        self.arrivals_at_s: list[float] = []
+        self.arrivals_at_s = array("d")
+        """Arrival instants (s), compact."""
 
     def start(self) -> None:
         self._schedule(0.0)

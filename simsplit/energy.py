@@ -10,6 +10,9 @@ accept numpy arrays.
 
 from __future__ import annotations
 
+import heapq
+import math
+
 import numpy as np
 
 
@@ -57,3 +60,67 @@ def radio_tails(device, starts, ends, stages_s, stages_w) -> np.ndarray:
     whole_tail = float(sum(stages_s))
     tail[order] = np.where(gap > 0, tail_energy_j(np.minimum(gap, whole_tail), stages_s, stages_w), 0.0)
     return tail
+
+
+class TailMeter:
+    """The online twin of :func:`radio_tails` for one radio model: transfers are added as they become
+    known, and each transfer's tail is given out as soon as it is final, so that finished requests need
+    not wait for the end of the run.
+
+    A transfer's tail depends on when the next transfer of its device starts. ``resolve(device, safe_s)``
+    may be called with any ``safe_s`` before which every transfer of the device that will ever start is
+    already known; ``finish()`` gives out the rest. Ties in start time break by ``key`` (as the stable sort
+    of :func:`radio_tails` breaks them by position), so the tails are those of :func:`radio_tails`, bit for
+    bit.
+    """
+
+    def __init__(self, stages_s, stages_w):
+        self._stages_s, self._stages_w = tuple(stages_s), tuple(stages_w)
+        self._whole_s = float(sum(self._stages_s))
+        self._pending: dict[int, list] = {}
+        """Per device: a heap of (start, key, end, owner) not yet processed."""
+        self._busy_until: dict[int, float] = {}
+        self._previous: dict[int, tuple] = {}
+        """Per device: (owner,) of the last processed transfer, whose gap to the next start is not yet known."""
+
+    def add(self, device: int, start_s: float, end_s: float, key: tuple, owner) -> None:
+        """A transfer of ``device`` from ``start_s`` to ``end_s`` (s), charged to ``owner``."""
+        heapq.heappush(self._pending.setdefault(device, []), (start_s, key, end_s, owner))
+
+    def _tail_j(self, gap_s: float) -> float:
+        return float(tail_energy_j(min(gap_s, self._whole_s), self._stages_s, self._stages_w)) if gap_s > 0 else 0.0
+
+    def resolve(self, device: int, safe_s: float) -> list[tuple]:
+        """(owner, tail J) of the transfers of ``device`` whose tail is now final."""
+        out = []
+        heap = self._pending.get(device)
+        busy_until = self._busy_until.get(device, -math.inf)
+        previous = self._previous.get(device)
+        while heap and heap[0][0] < safe_s:
+            start, _, end, owner = heapq.heappop(heap)
+            if previous is not None:
+                out.append((previous, self._tail_j(start - busy_until)))
+            busy_until = end if end > busy_until else busy_until
+            previous = owner
+        if previous is not None and safe_s - busy_until >= self._whole_s:
+            out.append((previous, self._tail_j(math.inf)))  # no transfer can start within the whole tail
+            previous = None
+        self._busy_until[device] = busy_until
+        self._previous[device] = previous
+        return out
+
+    def devices(self) -> list[int]:
+        """Devices with a transfer whose tail is not yet final."""
+        return [d for d in set(self._pending) | set(self._previous)
+                if self._pending.get(d) or self._previous.get(d) is not None]
+
+    def finish(self) -> list[tuple]:
+        """(owner, tail J) of every remaining transfer: nothing more will start, so each device's last
+        transfer gets the whole tail."""
+        out = []
+        for device in self.devices():
+            out += self.resolve(device, math.inf)
+            if self._previous.get(device) is not None:  # its busy period never ends (an endless transfer)
+                out.append((self._previous[device], self._tail_j(math.inf)))
+                self._previous[device] = None
+        return out

@@ -18,8 +18,10 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 
+import numpy as np
 import simpy
 
+from simsplit.energy import TailMeter
 from simsplit.monitor import Monitor
 from simsplit.probes import ProbeDriver
 from simsplit.records import COMPLETED, DROPPED, LOST, TIMED_OUT, RecordSink, Request, RunOutput, probe_columns
@@ -69,7 +71,10 @@ class Engine:
             if getattr(device.strategy, "needs_truth", False):
                 device.strategy.bind(lambda option, now, device=device: self._truth(device, option, now))
         self.transfers = Transfers(self.env, self.devices, self._schedule, self._uplink_done, self._downlink_done)
-        self.probes = ProbeDriver(self.env, self.servers, scenario.server_list, self._schedule, self.end_s)
+        self._tail_meters = [TailMeter(g.network.radio.tail_stages_s, g.network.radio.tail_stages_w)
+                             if g.network.radio.tail_stages_s else None for g in setup.groups]
+        self.probes = ProbeDriver(self.env, self.servers, scenario.server_list, self._schedule, self.end_s,
+                                  self._note_transfer)
         self.monitor = None if monitor_period_s is None else Monitor(
             self.env, self.devices, self.servers, [s.name for s in scenario.server_list], self._schedule,
             monitor_period_s, self.end_s)
@@ -126,6 +131,7 @@ class Engine:
         request.uplink_wait_s = start - ready_at
         request.uplink_start_at_s = start
         request.uplink_s = end - start
+        self._note_transfer(request.device, start, request.uplink_s, (0, request.sequence), request.sequence)
         if lost:
             self._schedule(end, request, self._on_lost)
         else:
@@ -138,12 +144,20 @@ class Engine:
         request.downlink_wait_s = start - ready_at
         request.downlink_start_at_s = start
         request.downlink_s = end - start
+        self._note_transfer(request.device, start, request.downlink_s, (1, request.sequence), request.sequence)
         request.propagation_s = device.uplink.delay_s + device.downlink.delay_s + request.plan.extra_rtt_s
         if lost:
             self._schedule(end, request, self._on_lost)
             return
         request.finish_at_s = end + device.downlink.delay_s + request.plan.extra_rtt_s / 2
         self._schedule(request.finish_at_s, request, self._on_result)
+
+    def _note_transfer(self, device: int, start_s: float, duration_s: float, key: tuple, owner: int) -> None:
+        """A transfer of ``device`` (s) whose radio tail is charged to ``owner`` (a request's sequence, or
+        -1 - a probe's index); ``key`` breaks ties in start time (:class:`~simsplit.energy.TailMeter`)."""
+        meter = self._tail_meters[self.devices[device].group]
+        if meter is not None:
+            meter.add(device, start_s, start_s + duration_s, key, owner)
 
     def _schedule(self, at_s: float, value, callback) -> None:
         """Call ``callback(event)`` at ``at_s`` (s) with ``event._value = value``; never if ``at_s`` is infinite.
@@ -232,5 +246,12 @@ class Engine:
         if self.monitor is not None:
             self.monitor.start()
         self.env.run(until=self.end_s)
-        return RunOutput(self.records.columns(self.in_flight.values()), self._device_group, self.end_s, self.seed,
-                         self.servers, probe_columns(self.probes.records))
+        columns, probes = self.records.columns(self.in_flight.values()), probe_columns(self.probes.records)
+        columns["tail_j"], probes["tail_j"] = np.zeros(self._arrived), np.zeros(len(self.probes.records))
+        for meter in filter(None, self._tail_meters):
+            for owner, tail_j in meter.finish():
+                if owner >= 0:
+                    columns["tail_j"][owner] += tail_j
+                else:
+                    probes["tail_j"][-1 - owner] += tail_j
+        return RunOutput(columns, self._device_group, self.end_s, self.seed, self.servers, probes)

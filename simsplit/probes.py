@@ -12,9 +12,11 @@ from simsplit.units import BITS_PER_BYTE
 class ProbeDriver:
     """The probes of every device of one run; ``schedule(at_s, value, callback)`` is the engine's."""
 
-    def __init__(self, env, servers, server_configs, schedule, end_s: float):
+    def __init__(self, env, servers, server_configs, schedule, end_s: float, note_transfer):
         self._env, self._servers, self._configs = env, servers, server_configs
         self._schedule, self._end_s = schedule, end_s
+        self._note_transfer = note_transfer
+        """``note_transfer(device, start_s, duration_s, key, owner)``: the radio's tail bookkeeping."""
         self.records: list[ProbeRecord] = []
 
     def start(self, device) -> None:
@@ -25,7 +27,7 @@ class ProbeDriver:
         config, server, _ = device.probe
         now = self._env.now
         probe = ProbeRecord(device.index, server, now, config.bytes_up * BITS_PER_BYTE,
-                            config.bytes_down * BITS_PER_BYTE)
+                            config.bytes_down * BITS_PER_BYTE, len(self.records))
         self.records.append(probe)
         self._send(device, probe, now, up=True)
         if now + config.period_s < self._end_s:
@@ -58,9 +60,11 @@ class ProbeDriver:
         half_rtt = self._configs[probe.server].extra_rtt_s / 2
         if up:
             probe.uplink_start_at_s, probe.uplink_s = start, end - start
+            self._note_transfer(device.index, start, probe.uplink_s, (2, probe.index), -1 - probe.index)
             self._schedule(end + device.uplink.delay_s + half_rtt, (device, probe), self._read)
         else:
             probe.downlink_start_at_s, probe.downlink_s = start, end - start
+            self._note_transfer(device.index, start, probe.downlink_s, (3, probe.index), -1 - probe.index)
             self._schedule(end + device.downlink.delay_s + half_rtt, (device, probe), self._back)
 
     def _read(self, event) -> None:

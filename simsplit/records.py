@@ -123,9 +123,11 @@ class ProbeRecord:
 
     __slots__ = ("device", "server", "sent_at_s", "read_at_s", "received_at_s", "queue_length", "busy_workers",
                  "recent_wait_s", "bits_up", "bits_down", "uplink_start_at_s", "uplink_s", "downlink_start_at_s",
-                 "downlink_s")
+                 "downlink_s", "index")
 
-    def __init__(self, device: int, server: int, sent_at_s: float, bits_up: float, bits_down: float):
+    def __init__(self, device: int, server: int, sent_at_s: float, bits_up: float, bits_down: float, index: int):
+        self.index = index
+        """Position among the run's probes."""
         self.device = device
         self.server = server
         self.sent_at_s = sent_at_s
@@ -136,7 +138,7 @@ class ProbeRecord:
         self.uplink_start_at_s = self.uplink_s = self.downlink_start_at_s = self.downlink_s = NAN
 
 
-PROBE_FIELDS = ProbeRecord.__slots__
+PROBE_FIELDS = ProbeRecord.__slots__[:-1]
 
 
 def probe_columns(probes: list[ProbeRecord]) -> dict[str, np.ndarray]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simsplit.energy import compute_j, radio_tails, transfer_j
+from simsplit.energy import compute_j, transfer_j
 from simsplit.outdir import write_folder
 from simsplit.records import (
     COMPLETED,
@@ -106,32 +106,6 @@ def summary_frame(summary: dict) -> pd.DataFrame:
 
 def _nan_to_zero(values: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(values), 0.0, values)
-
-
-def tail_energy(setup: Setup, output: RunOutput) -> tuple[np.ndarray, np.ndarray]:
-    """Tail energy (J) per request and per probe: each group's radio tail stages over the gaps between its
-    devices' transfers (requests' and probes' together)."""
-    c, p = output.columns, output.probes
-    request_group = output.device_group[c["device"]]
-    probe_group = output.device_group[p["device"]]
-    tails = np.zeros(c["device"].size + p["device"].size)
-    for g, group_setup in enumerate(setup.groups):
-        radio = group_setup.network.radio
-        if not radio.tail_stages_s:
-            continue
-        rows = np.flatnonzero(request_group == g)
-        probe_rows = np.flatnonzero(probe_group == g)
-        owners = np.concatenate([rows, rows, c["device"].size + probe_rows, c["device"].size + probe_rows])
-        devices = np.concatenate([c["device"][rows]] * 2 + [p["device"][probe_rows]] * 2)
-        starts = np.concatenate([c["uplink_start_at_s"][rows], c["downlink_start_at_s"][rows],
-                                 p["uplink_start_at_s"][probe_rows], p["downlink_start_at_s"][probe_rows]])
-        durations = np.concatenate([c["uplink_s"][rows], c["downlink_s"][rows],
-                                    p["uplink_s"][probe_rows], p["downlink_s"][probe_rows]])
-        sent = ~np.isnan(starts)
-        per_transfer = radio_tails(devices[sent], starts[sent], starts[sent] + durations[sent],
-                                   radio.tail_stages_s, radio.tail_stages_w)
-        np.add.at(tails, owners[sent], per_transfer)
-    return tails[:c["device"].size], tails[c["device"].size:]
 
 
 def _radio_arrays(setup: Setup, group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -259,10 +233,10 @@ def _interval_dict(values: np.ndarray) -> dict:
 
 def _busy_time(intervals, start_s: float, end_s: float) -> tuple[float, float]:
     """Worker-seconds busy inside [start_s, end_s]: (all, other tenants' share)."""
-    begin = np.array(intervals.starts)
-    finish = np.array(intervals.ends)
+    begin = np.asarray(intervals.starts, dtype=float)
+    finish = np.asarray(intervals.ends, dtype=float)
     finish = np.where(np.isnan(finish), end_s, finish)
-    background = np.array(intervals.background, dtype=bool)
+    background = np.asarray(intervals.background, dtype=bool)
     overlap = np.clip(np.minimum(finish, end_s) - np.maximum(begin, start_s), 0.0, None)
     return float(overlap.sum()), float(overlap[background].sum()) if overlap.size else 0.0
 
@@ -271,7 +245,7 @@ def _server_block(server, config, warmup: float, end_s: float, measured_s: float
     busy, background = _busy_time(server.intervals, warmup, end_s)
     capacity = config.workers * measured_s
     streams = server.background_streams
-    arrivals = np.concatenate([np.array(s.arrivals_at_s) for s in streams]) if streams else np.array([])
+    arrivals = np.concatenate([np.asarray(s.arrivals_at_s, dtype=float) for s in streams]) if streams else np.array([])
     return {
         "utilisation": busy / capacity,
         "background_utilisation": background / capacity,

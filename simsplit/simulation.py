@@ -6,13 +6,7 @@ from pathlib import Path
 
 from simsplit.engine import Engine
 from simsplit.provenance import provenance, run_key
-from simsplit.results import (
-    Result,
-    build_probes,
-    build_requests,
-    summarise,
-    tail_energy,
-)
+from simsplit.results import Result, build_probes, build_requests, summarise
 from simsplit.scenario import Scenario, load_scenario, validate_scenario
 from simsplit.setup import Setup, build_setup
 
@@ -38,9 +32,8 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
         setup = build_setup(scenario)
     engine = Engine(setup, scenario.seed, monitor_period_s)
     output = engine.run()
-    request_tails, probe_tails = tail_energy(setup, output)
-    requests = build_requests(setup, output, request_tails)
-    probes = build_probes(setup, output, probe_tails)
+    requests = build_requests(setup, output, output.columns["tail_j"])
+    probes = build_probes(setup, output, output.probes["tail_j"])
     summary = summarise(setup, requests, output, probes)
     summary["provenance"] = {**provenance(scenario), "run_key": run_key(scenario)}
     return Result(scenario, requests, summary, setup, probes, engine.monitor_frame())
