@@ -27,8 +27,10 @@ from simsplit.probes import ProbeDriver
 from simsplit.records import COMPLETED, DROPPED, LOST, TIMED_OUT, RecordSink, Request, RunOutput, probe_columns
 from simsplit.schedule import call_after
 from simsplit.setup import Setup
+from simsplit.spool import SpoolSink
 from simsplit.streams import RandomStreams
 from simsplit.strategies.truth import true_cost
+from simsplit.tails import OpenShared, TailLedger
 from simsplit.transfers import Transfer, Transfers, transmission, upload
 from simsplit.units import MS
 from simsplit.wiring import build_devices, build_servers
@@ -48,10 +50,12 @@ class Engine:
     """One run of a :class:`Setup` with ``seed``; call :meth:`run` once.
 
     With ``monitor_period_s`` the run also samples the first device's true uplink capacity and every
-    server's state every that many seconds (:class:`~simsplit.monitor.Monitor`).
+    server's state every that many seconds (:class:`~simsplit.monitor.Monitor`). With ``spool_rows``,
+    finished requests go to a Parquet file during the run in row groups of that many rows
+    (:class:`~simsplit.spool.SpoolSink`), and only those in flight stay in memory.
     """
 
-    def __init__(self, setup: Setup, seed: int, monitor_period_s: float | None = None):
+    def __init__(self, setup: Setup, seed: int, monitor_period_s: float | None = None, spool_rows: int = 0):
         scenario = setup.scenario
         self.setup = setup
         self.seed = seed
@@ -61,20 +65,26 @@ class Engine:
         self._deadline_s = math.inf if scenario.deadline_s is None else scenario.deadline_s
         self._switch_s = scenario.switch_cost.time_ms * MS
         self.servers = build_servers(self.env, setup, streams, self.end_s, self._after_service, self._on_expired)
-        self.records = RecordSink()
-        """Finished requests, as rows."""
         self.in_flight: dict[int, Request] = {}
         """Requests not yet finished, by arrival sequence."""
         self._arrived = 0
         self.devices, self._device_group = build_devices(self.env, setup, streams)
+        spool = SpoolSink(setup, self._device_group, spool_rows) if spool_rows else None
+        self.records = spool if spool is not None else RecordSink()
+        """Finished requests, as rows."""
+        self._request_tail_j: dict[int, float] = {}
+        meters = [TailMeter(g.network.radio.tail_stages_s, g.network.radio.tail_stages_w)
+                  if g.network.radio.tail_stages_s else None for g in setup.groups]
+        self.tails = TailLedger(meters, self._device_group, spool.tail if spool is not None else self._charge)
+        self.open_shared = OpenShared()
+        self._returned_since_flush = 0
         for device in self.devices:
             if getattr(device.strategy, "needs_truth", False):
                 device.strategy.bind(lambda option, now, device=device: self._truth(device, option, now))
-        self.transfers = Transfers(self.env, self.devices, self._schedule, self._uplink_done, self._downlink_done)
-        self._tail_meters = [TailMeter(g.network.radio.tail_stages_s, g.network.radio.tail_stages_w)
-                             if g.network.radio.tail_stages_s else None for g in setup.groups]
+        self.transfers = Transfers(self.env, self.devices, self._schedule, self._uplink_done, self._downlink_done,
+                                   self.open_shared)
         self.probes = ProbeDriver(self.env, self.servers, scenario.server_list, self._schedule, self.end_s,
-                                  self._note_transfer)
+                                  self._note_transfer, self.open_shared)
         self.monitor = None if monitor_period_s is None else Monitor(
             self.env, self.devices, self.servers, [s.name for s in scenario.server_list], self._schedule,
             monitor_period_s, self.end_s)
@@ -155,9 +165,14 @@ class Engine:
     def _note_transfer(self, device: int, start_s: float, duration_s: float, key: tuple, owner: int) -> None:
         """A transfer of ``device`` (s) whose radio tail is charged to ``owner`` (a request's sequence, or
         -1 - a probe's index); ``key`` breaks ties in start time (:class:`~simsplit.energy.TailMeter`)."""
-        meter = self._tail_meters[self.devices[device].group]
+        meter = self.tails.meter_of(device)
         if meter is not None:
             meter.add(device, start_s, start_s + duration_s, key, owner)
+            if owner >= 0 and isinstance(self.records, SpoolSink):
+                self.records.open_tail(owner)
+
+    def _charge(self, sequence: int, tail_j: float) -> None:
+        self._request_tail_j[sequence] = self._request_tail_j.get(sequence, 0.0) + tail_j
 
     def _schedule(self, at_s: float, value, callback) -> None:
         """Call ``callback(event)`` at ``at_s`` (s) with ``event._value = value``; never if ``at_s`` is infinite.
@@ -219,6 +234,12 @@ class Engine:
     def _returned(self, request: Request) -> None:
         """The request's record is final: keep it as a row, and start the next closed-loop input."""
         self.records.add(self.in_flight.pop(request.sequence))
+        if isinstance(self.records, SpoolSink):
+            self._returned_since_flush += 1
+            if self._returned_since_flush >= self.records.chunk_rows:  # write out what is final
+                self._returned_since_flush = 0
+                self.tails.resolve(self.env.now, self.open_shared)
+                self.records.flush()
         device = self.devices[request.device]
         if device.arrivals.closed_loop:
             self._schedule_arrival(device, request.finish_at_s)
@@ -246,12 +267,15 @@ class Engine:
         if self.monitor is not None:
             self.monitor.start()
         self.env.run(until=self.end_s)
-        columns, probes = self.records.columns(self.in_flight.values()), probe_columns(self.probes.records)
-        columns["tail_j"], probes["tail_j"] = np.zeros(self._arrived), np.zeros(len(self.probes.records))
-        for meter in filter(None, self._tail_meters):
-            for owner, tail_j in meter.finish():
-                if owner >= 0:
-                    columns["tail_j"][owner] += tail_j
-                else:
-                    probes["tail_j"][-1 - owner] += tail_j
+        self.tails.finish()
+        probes = probe_columns(self.probes.records)
+        probes["tail_j"] = np.array([self.tails.probe_tail_j.get(k, 0.0) for k in range(len(self.probes.records))])
+        if isinstance(self.records, SpoolSink):
+            for request in self.in_flight.values():  # in arrival order
+                self.records.add(request)
+            self.records.flush(final=True)
+            columns = None
+        else:
+            columns = self.records.columns(self.in_flight.values())
+            columns["tail_j"] = np.array([self._request_tail_j.get(k, 0.0) for k in range(self._arrived)])
         return RunOutput(columns, self._device_group, self.end_s, self.seed, self.servers, probes)

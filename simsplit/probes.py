@@ -12,10 +12,11 @@ from simsplit.units import BITS_PER_BYTE
 class ProbeDriver:
     """The probes of every device of one run; ``schedule(at_s, value, callback)`` is the engine's."""
 
-    def __init__(self, env, servers, server_configs, schedule, end_s: float, note_transfer):
+    def __init__(self, env, servers, server_configs, schedule, end_s: float, note_transfer, open_shared):
         self._env, self._servers, self._configs = env, servers, server_configs
         self._schedule, self._end_s = schedule, end_s
         self._note_transfer = note_transfer
+        self._open_shared = open_shared
         """``note_transfer(device, start_s, duration_s, key, owner)``: the radio's tail bookkeeping."""
         self.records: list[ProbeRecord] = []
 
@@ -40,6 +41,7 @@ class ProbeDriver:
         send_at = device.radio.wake(ready_at)
         if link.shared:
             device.radio.begin()
+            self._open_shared.open((probe.index, up), device.index, send_at)
             self._schedule(send_at, (device, probe, up), self._submit)
             return
         start, end = link.reserve(send_at, bits)
@@ -52,6 +54,7 @@ class ProbeDriver:
         link.send(probe.bits_up if up else probe.bits_down, event._value, self._sent_shared)
 
     def _sent_shared(self, job, start: float, end: float) -> None:
+        self._open_shared.close((job[1].index, job[2]))
         job[0].radio.finish(end)
         self._sent(job, start, end)
 

@@ -106,12 +106,16 @@ class RecordSink:
         blocks = self._blocks + ([np.array(self._rows, dtype=float)] if self._rows else [])
         table = np.concatenate(blocks) if blocks else np.empty((0, len(self.FIELDS)))
         self._blocks, self._rows = [], []
-        table = table[np.argsort(table[:, -1], kind="stable")]
-        columns = {name: table[:, i] for i, name in enumerate(self.FIELDS[:-1])}
-        for name, dtype in (("device", np.int64), ("request_id", np.int64), ("status", np.int8),
-                            ("batch_size", np.int64), ("plan", np.int64)):
-            columns[name] = columns[name].astype(dtype)
-        return columns
+        return rows_to_columns(table[np.argsort(table[:, -1], kind="stable")])
+
+
+def rows_to_columns(table: np.ndarray) -> dict[str, np.ndarray]:
+    """Rows of :attr:`RecordSink.FIELDS` (float64, in arrival order) as typed columns (the sequence dropped)."""
+    columns = {name: table[:, i] for i, name in enumerate(RecordSink.FIELDS[:-1])}
+    for name, dtype in (("device", np.int64), ("request_id", np.int64), ("status", np.int8),
+                        ("batch_size", np.int64), ("plan", np.int64)):
+        columns[name] = columns[name].astype(dtype)
+    return columns
 
 
 def status_categorical(codes: np.ndarray) -> pd.Categorical:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -33,17 +33,29 @@ ENERGY_PARTS = ("compute_j", "switch_j", "uplink_j", "downlink_j", "promotion_j"
 QUANTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 
 
-@dataclass
 class Result:
-    """One run: the resolved scenario, one row per request, one per load probe, and the summary."""
+    """One run: the resolved scenario, one row per request (``requests``), one per load probe (``probes``),
+    the summary, and the monitor's samples (``timeseries``, with ``simulate(..., monitor_period_s=...)``).
 
-    scenario: Scenario
-    requests: pd.DataFrame
-    summary: dict
-    setup: Setup
-    probes: pd.DataFrame | None = None
-    timeseries: pd.DataFrame | None = None
-    """Monitor samples (``simulate(..., monitor_period_s=...)``): uplink capacity, server queues."""
+    A run streamed to disk keeps its per-request table in a Parquet file (``requests_path``) and reads it
+    only when ``requests`` is asked for.
+    """
+
+    def __init__(self, scenario: Scenario, requests: pd.DataFrame | Path, summary: dict, setup: Setup,
+                 probes: pd.DataFrame | None = None, timeseries: pd.DataFrame | None = None, spool=None):
+        self.scenario, self.summary, self.setup = scenario, summary, setup
+        self.probes, self.timeseries = probes, timeseries
+        self._requests = requests if isinstance(requests, pd.DataFrame) else None
+        self.requests_path: Path | None = None if isinstance(requests, pd.DataFrame) else Path(requests)
+        self._spool = spool
+        """What keeps a streamed table's temporary file alive."""
+
+    @property
+    def requests(self) -> pd.DataFrame:
+        """One row per request, in arrival order (read from ``requests_path`` on first use for a streamed run)."""
+        if self._requests is None:
+            self._requests = pd.read_parquet(self.requests_path)
+        return self._requests
 
     def write(self, out_dir: str | Path) -> Path:
         """Write the result folder atomically; see :func:`write_result`."""
@@ -254,59 +266,90 @@ def _server_block(server, config, warmup: float, end_s: float, measured_s: float
     }
 
 
-def _block(measured: pd.DataFrame, deadline: float | None, with_intervals: bool) -> dict:
-    done = measured[measured["status"] == "completed"]
-    latency = done["latency_s"].to_numpy()
-    dropped = int((measured["status"] == "dropped").sum())
-    lost = int((measured["status"] == "lost").sum())
-    timed_out = int((measured["status"] == "timed_out").sum())
+class _Columns:
+    """The per-request table read one column at a time (``load(name) -> Series``), restricted to the
+    requests that arrived after the warm-up; keeps only the few columns every block needs."""
+
+    def __init__(self, load, warmup_s: float):
+        self._load = load
+        arrival = load("arrival_at_s")
+        self.measured = (arrival >= warmup_s).to_numpy()
+        self.arrival = arrival[self.measured]
+        self.status = load("status")[self.measured]
+        self.group = load("group")[self.measured]
+        self.completed = (self.status == "completed").to_numpy()
+
+    def __call__(self, name: str) -> pd.Series:
+        return self._load(name)[self.measured]
+
+
+def _block(columns: _Columns, rows: np.ndarray, deadline: float | None, with_intervals: bool) -> dict:
+    """The summary block of the measured requests selected by ``rows`` (a mask)."""
+    status = columns.status[rows]
+    done_rows = rows & columns.completed
+    n_done = int(done_rows.sum())
+    dropped = int((status == "dropped").sum())
+    lost = int((status == "lost").sum())
+    timed_out = int((status == "timed_out").sum())
     block = {
-        "generated": len(measured),
-        "completed": len(done),
+        "generated": int(rows.sum()),
+        "completed": n_done,
         "dropped": dropped,
         "lost": lost,
         "timed_out": timed_out,
-        "in_flight": int((measured["status"] == "in_flight").sum()),
+        "in_flight": int((status == "in_flight").sum()),
     }
+    done_latency = columns("latency_s")[done_rows]
+    latency = done_latency.to_numpy()
     if with_intervals:
         block["latency_s"] = _interval_dict(latency)
     else:
         block["latency_s"] = {k: float(np.quantile(latency, q)) if latency.size else math.nan
                               for k, q in QUANTILES.items()}
         block["latency_s"] = {"mean": float(latency.mean()) if latency.size else math.nan, **block["latency_s"]}
-    block["latency_parts_s"] = {p: float(done[p].fillna(0.0).mean()) if len(done) else math.nan
-                                for p in LATENCY_PARTS}
-    energy = {p[:-2]: float(done[p].mean()) if len(done) else math.nan for p in ENERGY_PARTS}
-    energy["total"] = float(done["energy_j"].mean()) if len(done) else math.nan
+
+    def mean(name: str, fill: bool = False) -> float:
+        if not n_done:
+            return math.nan
+        values = columns(name)[done_rows]
+        return float((values.fillna(0.0) if fill else values).mean())
+
+    block["latency_parts_s"] = {p: mean(p, fill=True) for p in LATENCY_PARTS}
+    energy = {p[:-2]: mean(p) for p in ENERGY_PARTS}
+    energy["total"] = mean("energy_j")
     block["energy_j"] = energy
-    block["accuracy"] = float(done["accuracy"].mean()) if len(done) else math.nan
-    block["switches"] = int(measured["switched"].sum())
-    shares = done.groupby(["split", "bottleneck"], observed=True).size() / max(len(done), 1)
+    block["accuracy"] = mean("accuracy")
+    block["switches"] = int(columns("switched")[rows].sum())
+    done = pd.DataFrame({"split": columns("split")[done_rows], "bottleneck": columns("bottleneck")[done_rows]})
+    shares = done.groupby(["split", "bottleneck"], observed=True).size() / max(n_done, 1)
     block["option_share"] = {f"{split}/{bottleneck}": float(v) for (split, bottleneck), v in shares.items()}
-    block["bytes_up"] = float(done["bytes_up"].mean()) if len(done) else math.nan
-    block["bytes_up_p95"] = float(np.quantile(done["bytes_up"].to_numpy(), 0.95)) if len(done) else math.nan
-    block["bytes_sent_up"] = float(done["bytes_sent_up"].mean()) if len(done) else math.nan
+    block["bytes_up"] = mean("bytes_up")
+    block["bytes_up_p95"] = float(np.quantile(columns("bytes_up")[done_rows].to_numpy(), 0.95)) if n_done \
+        else math.nan
+    block["bytes_sent_up"] = mean("bytes_sent_up")
     failed = dropped + lost + timed_out
-    if deadline is None or len(done) + failed == 0:
+    if deadline is None or n_done + failed == 0:
         block["deadline_miss_rate"] = None
     else:
-        late = int((done["latency_s"] > deadline).sum())
-        block["deadline_miss_rate"] = (late + failed) / (len(done) + failed)
+        late = int((done_latency > deadline).sum())
+        block["deadline_miss_rate"] = (late + failed) / (n_done + failed)
     return block
 
 
-def summarise(setup: Setup, requests: pd.DataFrame, output: RunOutput, probes: pd.DataFrame | None = None) -> dict:
+def summarise(setup: Setup, requests, output: RunOutput, probes: pd.DataFrame | None = None) -> dict:
     """Counts, throughput, latency with 95% batch-means intervals, energy per request by component,
     accuracy, deadline misses and server utilisation, over requests that arrived after the warm-up,
-    overall and per device group."""
+    overall and per device group. ``requests``: the per-request table, or a function that loads one of
+    its columns (a table streamed to disk is read a column at a time)."""
     scenario = setup.scenario
     end_s, seed = output.end_s, output.seed
     warmup = scenario.warmup_s
-    measured = requests[requests["arrival_at_s"] >= warmup]
+    columns = _Columns(requests.__getitem__ if isinstance(requests, pd.DataFrame) else requests, warmup)
+    everything = np.ones(columns.measured.sum(), dtype=bool)
     measured_s = end_s - warmup
     summary = {"scenario": scenario.name, "seed": seed, "duration_s": scenario.duration_s,
                "warmup_s": warmup, "deadline_s": scenario.deadline_s}
-    overall = _block(measured, scenario.deadline_s, with_intervals=True)
+    overall = _block(columns, everything, scenario.deadline_s, with_intervals=True)
     summary.update({k: overall[k] for k in ("generated", "completed", "dropped", "lost", "timed_out", "in_flight")})
     summary["throughput_rps"] = overall["completed"] / measured_s
     summary.update({k: v for k, v in overall.items() if k not in summary})
@@ -324,23 +367,23 @@ def summarise(setup: Setup, requests: pd.DataFrame, output: RunOutput, probes: p
     summary["servers"] = servers
     groups = {}
     for g in setup.groups:
-        block = _block(measured[measured["group"] == g.group.name], scenario.deadline_s, with_intervals=False)
-        groups[g.group.name] = {"strategy": g.label, **block}
+        rows = (columns.group == g.group.name).to_numpy()
+        groups[g.group.name] = {"strategy": g.label, **_block(columns, rows, scenario.deadline_s, False)}
     summary["groups"] = groups
     if scenario.phases_s is not None:
-        summary["phases"] = _phases(setup, measured, scenario.phases_s)
+        summary["phases"] = _phases(setup, columns, scenario.phases_s)
     return json_safe(summary)
 
 
-def _phases(setup: Setup, measured: pd.DataFrame, bounds: list[float]) -> list[dict]:
+def _phases(setup: Setup, columns: _Columns, bounds: list[float]) -> list[dict]:
     """Per phase [bounds[k], bounds[k+1]) of arrival time: each group's completions and latency."""
     phases = []
+    latency_all = columns("latency_s")
     for start, end in zip(bounds, bounds[1:]):
-        inside = measured[(measured["arrival_at_s"] >= start) & (measured["arrival_at_s"] < end)]
-        done = inside[inside["status"] == "completed"]
+        inside = ((columns.arrival >= start) & (columns.arrival < end)).to_numpy() & columns.completed
         groups = {}
         for g in setup.groups:
-            latency = done.loc[done["group"] == g.group.name, "latency_s"].to_numpy()
+            latency = latency_all[inside & (columns.group == g.group.name).to_numpy()].to_numpy()
             groups[g.group.name] = {
                 "completed": int(latency.size),
                 "latency_s": {"mean": float(latency.mean()) if latency.size else math.nan,
@@ -369,7 +412,10 @@ def write_result(result: Result, out_dir: Path) -> Path:
     from simsplit.provenance import portable_copy
 
     def write(folder: Path) -> None:
-        result.requests.to_parquet(folder / "requests.parquet", index=False)
+        if result.requests_path is not None:
+            shutil.copyfile(result.requests_path, folder / "requests.parquet")
+        else:
+            result.requests.to_parquet(folder / "requests.parquet", index=False)
         if result.probes is not None:
             result.probes.to_parquet(folder / "probes.parquet", index=False)
         if result.timeseries is not None:

@@ -11,14 +11,23 @@ from simsplit.scenario import Scenario, load_scenario, validate_scenario
 from simsplit.setup import Setup, build_setup
 
 
+STREAM_ABOVE_REQUESTS = 200_000
+"""Runs estimated to generate more requests than this stream their per-request table to disk."""
+
+
 def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
-             monitor_period_s: float | None = None, setup: Setup | None = None) -> Result:
+             monitor_period_s: float | None = None, setup: Setup | None = None,
+             stream: bool | None = None, stream_rows: int = 65_536) -> Result:
     """Run one scenario (a :class:`Scenario`, a YAML path, or a dict of scenario fields).
 
     ``seed`` overrides the scenario's seed; ``monitor_period_s`` samples the first device's uplink capacity
     and the servers' queues into ``Result.timeseries``; ``setup``, the scenario's :class:`Setup` when the
     caller has built it already (used only if it is this very scenario's, so its files are read once).
-    Raise :class:`~simsplit.errors.InputError` for bad input, before anything runs.
+    ``stream``: write the per-request table to a Parquet file during the run, in row groups of
+    ``stream_rows``, and compute the summary from it a column at a time, so that memory stays flat in run
+    length (default: when the run is estimated to exceed :data:`STREAM_ABOVE_REQUESTS` requests); the
+    results are the same either way. Raise :class:`~simsplit.errors.InputError` for bad input, before
+    anything runs.
     """
     if isinstance(scenario, (str, Path)):
         scenario = load_scenario(scenario)
@@ -30,10 +39,31 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
         scenario._source = source
     if setup is None or setup.scenario is not scenario:
         setup = build_setup(scenario)
-    engine = Engine(setup, scenario.seed, monitor_period_s)
+    if stream is None:
+        from simsplit.feasibility import estimate
+        stream = estimate(setup).requests > STREAM_ABOVE_REQUESTS
+    engine = Engine(setup, scenario.seed, monitor_period_s, spool_rows=stream_rows if stream else 0)
     output = engine.run()
-    requests = build_requests(setup, output, output.columns["tail_j"])
     probes = build_probes(setup, output, output.probes["tail_j"])
-    summary = summarise(setup, requests, output, probes)
+    if stream:
+        spool = engine.records
+        requests = spool.path
+        summary = summarise(setup, _column_reader(spool.path), output, probes)
+    else:
+        spool, requests = None, build_requests(setup, output, output.columns["tail_j"])
+        summary = summarise(setup, requests, output, probes)
     summary["provenance"] = {**provenance(scenario), "run_key": run_key(scenario)}
-    return Result(scenario, requests, summary, setup, probes, engine.monitor_frame())
+    return Result(scenario, requests, summary, setup, probes, engine.monitor_frame(), spool=spool)
+
+
+def _column_reader(path: Path):
+    """``load(name)``: one column of the Parquet table at ``path``, the last one read kept."""
+    import pandas as pd
+    cache: dict = {}
+
+    def load(name: str):
+        if name not in cache:
+            cache.clear()
+            cache[name] = pd.read_parquet(path, columns=[name])[name]
+        return cache[name]
+    return load

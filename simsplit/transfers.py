@@ -57,9 +57,12 @@ class Transfers:
     """Sends transfers over the devices' links; calls ``uplink_done`` or ``downlink_done(request, ready_at,
     start, end, lost)`` (s) when one is over. ``schedule(at_s, value, callback)`` is the engine's."""
 
-    def __init__(self, env, devices, schedule: Callable, uplink_done: Callable, downlink_done: Callable):
+    def __init__(self, env, devices, schedule: Callable, uplink_done: Callable, downlink_done: Callable,
+                 open_shared):
         self._env, self._devices, self._schedule = env, devices, schedule
         self._uplink_done, self._downlink_done = uplink_done, downlink_done
+        self._open_shared = open_shared
+        """Shared transfers not yet done (:class:`~simsplit.tails.OpenShared`), for the radio tails."""
 
     def upload_ready(self, event) -> None:
         """A payload for a shared uplink is ready: its upload (and loss) is decided when it starts."""
@@ -76,6 +79,7 @@ class Transfers:
         link = device.uplink if transfer.up else device.downlink
         if link.shared:
             device.radio.begin()
+            self._open_shared.open(transfer, device.index, transfer.ready_at_s)
             if transfer.ready_at_s == self._env.now:
                 self._send_shared(transfer)
             else:
@@ -96,6 +100,7 @@ class Transfers:
 
     def _shared_sent(self, transfer: Transfer, start: float, end: float) -> None:
         end += transfer.extra_s  # retransmission feedback after the last bit
+        self._open_shared.close(transfer)
         self._devices[transfer.request.device].radio.finish(end)
         self._sent(transfer, start, end)
 

@@ -1,0 +1,106 @@
+"""Finished requests streamed to a Parquet file during the run, so that memory stays flat in run length.
+
+A finished request's row waits (compactly) until its radio tail is final (:class:`~simsplit.energy.TailMeter`)
+and every request that arrived before it has been written; rows then go out in arrival order, in row groups
+of ``chunk_rows``, through :func:`~simsplit.results.build_requests`, so the file holds exactly the table an
+in-memory run builds. Only requests still in flight, or finished but waiting behind one, stay in memory.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import weakref
+from pathlib import Path
+
+import numpy as np
+
+from simsplit.records import RecordSink, RunOutput, rows_to_columns
+
+
+class SpoolSink(RecordSink):
+    """A :class:`RecordSink` that writes rows out as soon as they are final, in arrival order."""
+
+    def __init__(self, setup, device_group: np.ndarray, chunk_rows: int = 65_536, folder: Path | None = None):
+        super().__init__()
+        self._setup, self._device_group, self.chunk_rows = setup, device_group, chunk_rows
+        self._held: dict[int, list] = {}
+        """Finished rows not yet written, by arrival sequence: [row, open tails, tail J]."""
+        self._open: dict[int, int] = {}
+        """Transfers of a request whose tail is not yet final, by sequence (requests still in flight too)."""
+        self._tails: dict[int, float] = {}
+        self._next = 0
+        """Sequence of the next row to write."""
+        self._ready: list[tuple] = []
+        self._ready_tails: list[float] = []
+        self._writer = None
+        self.rows_written = 0
+        if folder is None:
+            folder = Path(tempfile.mkdtemp(prefix="simsplit-requests-"))
+            self._cleanup = weakref.finalize(self, _remove_folder, folder)
+        self.path = folder / "requests.parquet"
+
+    # ------------------------------------------------------------ tails
+    def open_tail(self, sequence: int) -> None:
+        """A transfer of request ``sequence`` whose tail is not yet known."""
+        self._open[sequence] = self._open.get(sequence, 0) + 1
+
+    def tail(self, sequence: int, tail_j: float) -> None:
+        """One of its transfers' tails is final."""
+        self._tails[sequence] = self._tails.get(sequence, 0.0) + tail_j
+        left = self._open[sequence] - 1
+        if left:
+            self._open[sequence] = left
+        else:
+            del self._open[sequence]
+
+    # ------------------------------------------------------------ rows
+    def add(self, request) -> None:
+        self._held[request.sequence] = (*self._numeric(request), request.plan.index, request.sequence)
+
+    def due(self) -> bool:
+        """Whether enough finished rows wait to be worth resolving tails and writing."""
+        return len(self._held) >= self.chunk_rows
+
+    def flush(self, final: bool = False) -> None:
+        """Write every row that is final and whose predecessors are all written (all rows when ``final``)."""
+        held, sequence = self._held, self._next
+        while sequence in held and sequence not in self._open:
+            self._ready.append(held.pop(sequence))
+            self._ready_tails.append(self._tails.pop(sequence, 0.0))
+            sequence += 1
+            if len(self._ready) >= self.chunk_rows:
+                self._write()
+        self._next = sequence
+        if final:
+            if held or self._open:
+                raise RuntimeError(f"{len(held)} rows still held at the end of the run")  # a bookkeeping bug
+            self._write()
+            if self._writer is None:
+                self._write(empty=True)
+            self._writer.close()
+
+    def _write(self, empty: bool = False) -> None:
+        if not self._ready and not empty:
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from simsplit.results import build_requests
+        table = np.array(self._ready, dtype=float) if self._ready else np.empty((0, len(self.FIELDS)))
+        columns = rows_to_columns(table)
+        output = RunOutput(columns, self._device_group, 0.0, 0, [], {})
+        frame = build_requests(self._setup, output, np.array(self._ready_tails, dtype=float))
+        arrow = pa.Table.from_pandas(frame, preserve_index=False)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, arrow.schema)
+        self._writer.write_table(arrow)
+        self.rows_written += len(frame)
+        self._ready, self._ready_tails = [], []
+
+    def columns(self, in_flight) -> dict[str, np.ndarray]:
+        raise TypeError("a spooled run's rows are in its Parquet file")
+
+
+def _remove_folder(folder: Path) -> None:
+    import shutil
+    shutil.rmtree(folder, ignore_errors=True)
