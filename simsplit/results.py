@@ -12,15 +12,8 @@ import pandas as pd
 
 from simsplit.energy import compute_j, transfer_j
 from simsplit.outdir import write_folder
-from simsplit.records import (
-    COMPLETED,
-    DROPPED,
-    IN_FLIGHT,
-    LOST,
-    TIMED_OUT,
-    RunOutput,
-    status_categorical,
-)
+from simsplit.records import COMPLETED, DROPPED, IN_FLIGHT, LOST, STATUS_NAMES, TIMED_OUT, RunOutput
+from simsplit.records import status_categorical
 from simsplit.scenario import Scenario, to_yaml
 from simsplit.setup import BITS_PER_BYTE, Setup
 from simsplit.stats import batch_interval, batch_quantile_interval
@@ -49,6 +42,14 @@ class Result:
         self.requests_path: Path | None = None if isinstance(requests, pd.DataFrame) else Path(requests)
         self._spool = spool
         """What keeps a streamed table's temporary file alive."""
+
+    @property
+    def request_count(self) -> int:
+        """Rows of the per-request table (without reading a streamed one)."""
+        if self._requests is None:
+            import pyarrow.parquet as pq
+            return pq.ParquetFile(self.requests_path).metadata.num_rows
+        return len(self._requests)
 
     @property
     def requests(self) -> pd.DataFrame:
@@ -267,40 +268,49 @@ def _server_block(server, config, warmup: float, end_s: float, measured_s: float
 
 
 class _Columns:
-    """The per-request table read one column at a time (``load(name) -> Series``), restricted to the
-    requests that arrived after the warm-up; keeps only the few columns every block needs."""
+    """The per-request table read one column at a time as numpy arrays (``load(name)``), restricted to the
+    requests that arrived after the warm-up. Statuses, groups and bottlenecks as category codes."""
 
     def __init__(self, load, warmup_s: float):
         self._load = load
         arrival = load("arrival_at_s")
-        self.measured = (arrival >= warmup_s).to_numpy()
+        self.measured = arrival >= warmup_s
         self.arrival = arrival[self.measured]
         self.status = load("status")[self.measured]
         self.group = load("group")[self.measured]
-        self.completed = (self.status == "completed").to_numpy()
+        self.completed = self.status == STATUS_NAMES.index("completed")
 
-    def __call__(self, name: str) -> pd.Series:
-        return self._load(name)[self.measured]
+    def __call__(self, name: str, rows: np.ndarray | None = None) -> np.ndarray:
+        """Column ``name`` of the measured requests, or of those among them that ``rows`` selects (one copy)."""
+        if rows is None:
+            return self._load(name)[self.measured]
+        selected = self.measured.copy()
+        selected[self.measured] = rows
+        return self._load(name)[selected]
 
 
-def _block(columns: _Columns, rows: np.ndarray, deadline: float | None, with_intervals: bool) -> dict:
+def _mean(values: np.ndarray) -> float:
+    """The mean as the per-request table's pandas column gives it (NaN skipped)."""
+    return float(pd.Series(values).mean())
+
+
+def _block(columns: _Columns, rows: np.ndarray, deadline: float | None, with_intervals: bool,
+           bottlenecks: list[str]) -> dict:
     """The summary block of the measured requests selected by ``rows`` (a mask)."""
     status = columns.status[rows]
     done_rows = rows & columns.completed
     n_done = int(done_rows.sum())
-    dropped = int((status == "dropped").sum())
-    lost = int((status == "lost").sum())
-    timed_out = int((status == "timed_out").sum())
+    counts = np.bincount(status, minlength=len(STATUS_NAMES))
+    dropped, lost, timed_out = (int(counts[STATUS_NAMES.index(n)]) for n in ("dropped", "lost", "timed_out"))
     block = {
         "generated": int(rows.sum()),
         "completed": n_done,
         "dropped": dropped,
         "lost": lost,
         "timed_out": timed_out,
-        "in_flight": int((status == "in_flight").sum()),
+        "in_flight": int(counts[STATUS_NAMES.index("in_flight")]),
     }
-    done_latency = columns("latency_s")[done_rows]
-    latency = done_latency.to_numpy()
+    latency = columns("latency_s", done_rows)
     if with_intervals:
         block["latency_s"] = _interval_dict(latency)
     else:
@@ -311,29 +321,40 @@ def _block(columns: _Columns, rows: np.ndarray, deadline: float | None, with_int
     def mean(name: str, fill: bool = False) -> float:
         if not n_done:
             return math.nan
-        values = columns(name)[done_rows]
-        return float((values.fillna(0.0) if fill else values).mean())
+        values = columns(name, done_rows)
+        if fill:
+            np.nan_to_num(values, copy=False, nan=0.0)
+        return _mean(values)
 
     block["latency_parts_s"] = {p: mean(p, fill=True) for p in LATENCY_PARTS}
     energy = {p[:-2]: mean(p) for p in ENERGY_PARTS}
     energy["total"] = mean("energy_j")
     block["energy_j"] = energy
     block["accuracy"] = mean("accuracy")
-    block["switches"] = int(columns("switched")[rows].sum())
-    done = pd.DataFrame({"split": columns("split")[done_rows], "bottleneck": columns("bottleneck")[done_rows]})
-    shares = done.groupby(["split", "bottleneck"], observed=True).size() / max(n_done, 1)
-    block["option_share"] = {f"{split}/{bottleneck}": float(v) for (split, bottleneck), v in shares.items()}
+    block["switches"] = int(columns("switched", rows).sum())
+    width = len(bottlenecks)  # (split, bottleneck) as one key, in the order of split then bottleneck
+    keys, sizes = np.unique(columns("split", done_rows) * width + columns("bottleneck", done_rows),
+                            return_counts=True)
+    block["option_share"] = {f"{key // width}/{bottlenecks[key % width]}": float(size / max(n_done, 1))
+                             for key, size in zip(keys.tolist(), sizes)}
     block["bytes_up"] = mean("bytes_up")
-    block["bytes_up_p95"] = float(np.quantile(columns("bytes_up")[done_rows].to_numpy(), 0.95)) if n_done \
-        else math.nan
+    block["bytes_up_p95"] = float(np.quantile(columns("bytes_up", done_rows), 0.95)) if n_done else math.nan
     block["bytes_sent_up"] = mean("bytes_sent_up")
     failed = dropped + lost + timed_out
     if deadline is None or n_done + failed == 0:
         block["deadline_miss_rate"] = None
     else:
-        late = int((done_latency > deadline).sum())
+        late = int((latency > deadline).sum())
         block["deadline_miss_rate"] = (late + failed) / (n_done + failed)
     return block
+
+
+def frame_columns(requests: pd.DataFrame):
+    """``load(name)`` for an in-memory per-request table: numpy arrays, categories as codes."""
+    def load(name: str) -> np.ndarray:
+        column = requests[name]
+        return column.cat.codes.to_numpy() if isinstance(column.dtype, pd.CategoricalDtype) else column.to_numpy()
+    return load
 
 
 def summarise(setup: Setup, requests, output: RunOutput, probes: pd.DataFrame | None = None) -> dict:
@@ -344,12 +365,13 @@ def summarise(setup: Setup, requests, output: RunOutput, probes: pd.DataFrame | 
     scenario = setup.scenario
     end_s, seed = output.end_s, output.seed
     warmup = scenario.warmup_s
-    columns = _Columns(requests.__getitem__ if isinstance(requests, pd.DataFrame) else requests, warmup)
-    everything = np.ones(columns.measured.sum(), dtype=bool)
+    columns = _Columns(frame_columns(requests) if isinstance(requests, pd.DataFrame) else requests, warmup)
+    everything = np.ones(int(columns.measured.sum()), dtype=bool)
+    bottlenecks = sorted({p.bottleneck for p in setup.plans})
     measured_s = end_s - warmup
     summary = {"scenario": scenario.name, "seed": seed, "duration_s": scenario.duration_s,
                "warmup_s": warmup, "deadline_s": scenario.deadline_s}
-    overall = _block(columns, everything, scenario.deadline_s, with_intervals=True)
+    overall = _block(columns, everything, scenario.deadline_s, True, bottlenecks)
     summary.update({k: overall[k] for k in ("generated", "completed", "dropped", "lost", "timed_out", "in_flight")})
     summary["throughput_rps"] = overall["completed"] / measured_s
     summary.update({k: v for k, v in overall.items() if k not in summary})
@@ -366,9 +388,9 @@ def summarise(setup: Setup, requests, output: RunOutput, probes: pd.DataFrame | 
                                         zip(servers.values(), scenario.server_list)) / workers
     summary["servers"] = servers
     groups = {}
-    for g in setup.groups:
-        rows = (columns.group == g.group.name).to_numpy()
-        groups[g.group.name] = {"strategy": g.label, **_block(columns, rows, scenario.deadline_s, False)}
+    for code, g in enumerate(setup.groups):
+        rows = columns.group == code
+        groups[g.group.name] = {"strategy": g.label, **_block(columns, rows, scenario.deadline_s, False, bottlenecks)}
     summary["groups"] = groups
     if scenario.phases_s is not None:
         summary["phases"] = _phases(setup, columns, scenario.phases_s)
@@ -380,10 +402,10 @@ def _phases(setup: Setup, columns: _Columns, bounds: list[float]) -> list[dict]:
     phases = []
     latency_all = columns("latency_s")
     for start, end in zip(bounds, bounds[1:]):
-        inside = ((columns.arrival >= start) & (columns.arrival < end)).to_numpy() & columns.completed
+        inside = (columns.arrival >= start) & (columns.arrival < end) & columns.completed
         groups = {}
-        for g in setup.groups:
-            latency = latency_all[inside & (columns.group == g.group.name).to_numpy()].to_numpy()
+        for code, g in enumerate(setup.groups):
+            latency = latency_all[inside & (columns.group == code)]
             groups[g.group.name] = {
                 "completed": int(latency.size),
                 "latency_s": {"mean": float(latency.mean()) if latency.size else math.nan,

@@ -17,7 +17,7 @@ STREAM_ABOVE_REQUESTS = 200_000
 
 def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
              monitor_period_s: float | None = None, setup: Setup | None = None,
-             stream: bool | None = None, stream_rows: int = 65_536) -> Result:
+             stream: bool | None = None, stream_rows: int = 16_384) -> Result:
     """Run one scenario (a :class:`Scenario`, a YAML path, or a dict of scenario fields).
 
     ``seed`` overrides the scenario's seed; ``monitor_period_s`` samples the first device's uplink capacity
@@ -57,13 +57,21 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
 
 
 def _column_reader(path: Path):
-    """``load(name)``: one column of the Parquet table at ``path``, the last one read kept."""
-    import pandas as pd
+    """``load(name)``: one column of the Parquet table at ``path`` as numpy (categories as codes), the last
+    one read kept."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
     cache: dict = {}
 
     def load(name: str):
         if name not in cache:
             cache.clear()
-            cache[name] = pd.read_parquet(path, columns=[name])[name]
+            column = pq.read_table(path, columns=[name], use_threads=False).column(0)
+            if pa.types.is_dictionary(column.type):
+                cache[name] = column.to_pandas().cat.codes.to_numpy()
+            else:
+                cache[name] = column.to_numpy()
+            del column
+            pa.default_memory_pool().release_unused()
         return cache[name]
     return load

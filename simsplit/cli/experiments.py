@@ -114,7 +114,7 @@ def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
         print(json.dumps({**result.summary, "folder": str(folder), "wall_s": elapsed}, allow_nan=False))
         return
     print_summary(result.summary)
-    console.print(f"{len(result.requests)} requests simulated in {elapsed:.2f} s; wrote {folder}/")
+    console.print(f"{result.request_count} requests simulated in {elapsed:.2f} s; wrote {folder}/")
 
 
 @app.command()
