@@ -27,9 +27,10 @@ import simpy
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from simsplit.engine import Engine  # noqa: E402
-from simsplit.results import build_requests, summarise  # noqa: E402
+from simsplit.results import build_requests  # noqa: E402
 from simsplit.scenario import validate_scenario  # noqa: E402
 from simsplit.setup import build_setup  # noqa: E402
+from simsplit.summary import summarise  # noqa: E402
 
 
 def events_of(env: simpy.Environment) -> int:

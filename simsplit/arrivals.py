@@ -9,8 +9,8 @@ from pydantic import NonNegativeFloat, PositiveFloat, model_validator
 
 from simsplit.config import Config, FieldValueError
 from simsplit.registry import register_arrivals
-from simsplit.streams import BlockSampler
 from simsplit.strategies.predict import Workload
+from simsplit.streams import BlockSampler
 
 
 class ArrivalsConfig(Config):

@@ -27,6 +27,7 @@ from simsplit.simulation import simulate
 from simsplit.stats import metric_bounds, t_interval
 from simsplit.strategies.context import objective_name
 
+
 def variants(scenario: Scenario) -> dict[str, dict]:
     """Strategy blocks to compare, by name: what every registered strategy kind's ``compared`` offers,
     static kinds first."""

@@ -21,15 +21,23 @@ from bisect import bisect_right
 import numpy as np
 import simpy
 
-from simsplit.energy import TailMeter
 from simsplit.monitor import Monitor
 from simsplit.probes import ProbeDriver
-from simsplit.records import COMPLETED, DROPPED, LOST, TIMED_OUT, RecordSink, Request, RunOutput, probe_columns
+from simsplit.records import (
+    COMPLETED,
+    DROPPED,
+    LOST,
+    TIMED_OUT,
+    RecordSink,
+    Request,
+    RunOutput,
+    probe_columns,
+)
 from simsplit.schedule import call_after
 from simsplit.setup import Setup
 from simsplit.spool import SpoolSink
-from simsplit.streams import RandomStreams
 from simsplit.strategies.truth import true_cost
+from simsplit.streams import RandomStreams
 from simsplit.tails import OpenShared, TailLedger
 from simsplit.transfers import Transfer, Transfers, transmission, upload
 from simsplit.units import MS
@@ -69,22 +77,18 @@ class Engine:
         """Requests not yet finished, by arrival sequence."""
         self._arrived = 0
         self.devices, self._device_group = build_devices(self.env, setup, streams)
-        spool = SpoolSink(setup, self._device_group, spool_rows) if spool_rows else None
-        self.records = spool if spool is not None else RecordSink()
+        self.records = SpoolSink(setup, self._device_group, spool_rows) if spool_rows else RecordSink()
         """Finished requests, as rows."""
-        self._request_tail_j: dict[int, float] = {}
-        meters = [TailMeter(g.network.radio.tail_stages_s, g.network.radio.tail_stages_w)
-                  if g.network.radio.tail_stages_s else None for g in setup.groups]
-        self.tails = TailLedger(meters, self._device_group, spool.tail if spool is not None else self._charge)
+        self.tails = TailLedger(setup.groups, self._device_group, self.records)
         self.open_shared = OpenShared()
-        self._returned_since_flush = 0
+        self.records.before_flush = lambda: self.tails.resolve(self.env.now, self.open_shared)
         for device in self.devices:
             if getattr(device.strategy, "needs_truth", False):
                 device.strategy.bind(lambda option, now, device=device: self._truth(device, option, now))
         self.transfers = Transfers(self.env, self.devices, self._schedule, self._uplink_done, self._downlink_done,
                                    self.open_shared)
         self.probes = ProbeDriver(self.env, self.servers, scenario.server_list, self._schedule, self.end_s,
-                                  self._note_transfer, self.open_shared)
+                                  self.tails.note, self.open_shared)
         self.monitor = None if monitor_period_s is None else Monitor(
             self.env, self.devices, self.servers, [s.name for s in scenario.server_list], self._schedule,
             monitor_period_s, self.end_s)
@@ -141,7 +145,7 @@ class Engine:
         request.uplink_wait_s = start - ready_at
         request.uplink_start_at_s = start
         request.uplink_s = end - start
-        self._note_transfer(request.device, start, request.uplink_s, (0, request.sequence), request.sequence)
+        self.tails.note(request.device, start, request.uplink_s, (0, request.sequence), request.sequence)
         if lost:
             self._schedule(end, request, self._on_lost)
         else:
@@ -154,25 +158,13 @@ class Engine:
         request.downlink_wait_s = start - ready_at
         request.downlink_start_at_s = start
         request.downlink_s = end - start
-        self._note_transfer(request.device, start, request.downlink_s, (1, request.sequence), request.sequence)
+        self.tails.note(request.device, start, request.downlink_s, (1, request.sequence), request.sequence)
         request.propagation_s = device.uplink.delay_s + device.downlink.delay_s + request.plan.extra_rtt_s
         if lost:
             self._schedule(end, request, self._on_lost)
             return
         request.finish_at_s = end + device.downlink.delay_s + request.plan.extra_rtt_s / 2
         self._schedule(request.finish_at_s, request, self._on_result)
-
-    def _note_transfer(self, device: int, start_s: float, duration_s: float, key: tuple, owner: int) -> None:
-        """A transfer of ``device`` (s) whose radio tail is charged to ``owner`` (a request's sequence, or
-        -1 - a probe's index); ``key`` breaks ties in start time (:class:`~simsplit.energy.TailMeter`)."""
-        meter = self.tails.meter_of(device)
-        if meter is not None:
-            meter.add(device, start_s, start_s + duration_s, key, owner)
-            if owner >= 0 and isinstance(self.records, SpoolSink):
-                self.records.open_tail(owner)
-
-    def _charge(self, sequence: int, tail_j: float) -> None:
-        self._request_tail_j[sequence] = self._request_tail_j.get(sequence, 0.0) + tail_j
 
     def _schedule(self, at_s: float, value, callback) -> None:
         """Call ``callback(event)`` at ``at_s`` (s) with ``event._value = value``; never if ``at_s`` is infinite.
@@ -234,12 +226,6 @@ class Engine:
     def _returned(self, request: Request) -> None:
         """The request's record is final: keep it as a row, and start the next closed-loop input."""
         self.records.add(self.in_flight.pop(request.sequence))
-        if isinstance(self.records, SpoolSink):
-            self._returned_since_flush += 1
-            if self._returned_since_flush >= self.records.chunk_rows:  # write out what is final
-                self._returned_since_flush = 0
-                self.tails.resolve(self.env.now, self.open_shared)
-                self.records.flush()
         device = self.devices[request.device]
         if device.arrivals.closed_loop:
             self._schedule_arrival(device, request.finish_at_s)
@@ -249,10 +235,6 @@ class Engine:
         (:func:`~simsplit.strategies.truth.true_cost`)."""
         group = self.setup.groups[device.group].group
         return true_cost(device, option, now, self.servers, group.compute_power_w)
-
-    def monitor_frame(self):
-        """The monitor's samples as a DataFrame (None without a monitor)."""
-        return None if self.monitor is None else self.monitor.frame()
 
     # ------------------------------------------------------------ run
     def run(self) -> RunOutput:
@@ -270,12 +252,5 @@ class Engine:
         self.tails.finish()
         probes = probe_columns(self.probes.records)
         probes["tail_j"] = np.array([self.tails.probe_tail_j.get(k, 0.0) for k in range(len(self.probes.records))])
-        if isinstance(self.records, SpoolSink):
-            for request in self.in_flight.values():  # in arrival order
-                self.records.add(request)
-            self.records.flush(final=True)
-            columns = None
-        else:
-            columns = self.records.columns(self.in_flight.values())
-            columns["tail_j"] = np.array([self._request_tail_j.get(k, 0.0) for k in range(self._arrived)])
+        columns = self.records.close(self.in_flight.values(), self.tails.request_tail_j)
         return RunOutput(columns, self._device_group, self.end_s, self.seed, self.servers, probes)

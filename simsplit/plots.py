@@ -200,7 +200,7 @@ def plot_latency_cdf(requests, path: Path, title: str = "") -> list[Path]:
 
 def plot_breakdown(summary: dict, path: Path, title: str = "") -> list[Path]:
     """Mean latency (ms) of each device group split into its stages, as stacked bars."""
-    from simsplit.results import LATENCY_PARTS
+    from simsplit.summary import LATENCY_PARTS
     groups = summary["groups"]
     names = list(groups)
     fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(names) + 3), 4.5), constrained_layout=True)

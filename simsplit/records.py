@@ -86,6 +86,7 @@ class RecordSink:
     """
 
     FIELDS = NUMERIC_FIELDS + ("plan", "sequence")
+    before_flush = None
 
     def __init__(self, block_rows: int = 16_384):
         self._rows: list[tuple] = []
@@ -98,6 +99,12 @@ class RecordSink:
         if len(self._rows) >= self._block_rows:
             self._blocks.append(np.array(self._rows, dtype=float))
             self._rows = []
+
+    def close(self, in_flight, request_tail_j: dict[int, float]) -> dict[str, np.ndarray]:
+        """The run is over: every request's columns, ``tail_j`` (J, by arrival sequence) included."""
+        columns = self.columns(in_flight)
+        columns["tail_j"] = np.array([request_tail_j.get(k, 0.0) for k in range(columns["device"].size)])
+        return columns
 
     def columns(self, in_flight) -> dict[str, np.ndarray]:
         """Every request's columns in arrival order: those added, then ``in_flight`` (still objects)."""

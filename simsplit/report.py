@@ -23,11 +23,13 @@ def figures_for_run(folder: Path) -> list[Path]:
     out = folder / FIGURES
     out.mkdir(exist_ok=True)
     summary = json.loads((folder / "summary.json").read_text())
-    requests = pd.read_parquet(folder / "requests.parquet")
-    written = plots.plot_latency_cdf(requests, out / "latency-cdf", title=f"{summary['scenario']}: latency")
+    has_rows = (folder / "requests.parquet").is_file()  # absent for a run with records: none
+    requests = pd.read_parquet(folder / "requests.parquet") if has_rows else None
+    written = plots.plot_latency_cdf(requests, out / "latency-cdf", title=f"{summary['scenario']}: latency") \
+        if has_rows else []
     written += plots.plot_breakdown(summary, out / "latency-breakdown",
                                     title=f"{summary['scenario']}: mean latency by stage")
-    if (folder / "timeseries.parquet").is_file():
+    if has_rows and (folder / "timeseries.parquet").is_file():
         from simsplit.profiles import load_profile
         from simsplit.scenario import load_scenario
         scenario = load_scenario(folder / "scenario.yaml")

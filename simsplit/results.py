@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import shutil
 from pathlib import Path
 
@@ -12,18 +11,19 @@ import pandas as pd
 
 from simsplit.energy import compute_j, transfer_j
 from simsplit.outdir import write_folder
-from simsplit.records import COMPLETED, DROPPED, IN_FLIGHT, LOST, STATUS_NAMES, TIMED_OUT, RunOutput
-from simsplit.records import status_categorical
+from simsplit.records import (
+    COMPLETED,
+    DROPPED,
+    IN_FLIGHT,
+    LOST,
+    TIMED_OUT,
+    RunOutput,
+    status_categorical,
+)
 from simsplit.scenario import Scenario, to_yaml
 from simsplit.setup import BITS_PER_BYTE, Setup
-from simsplit.stats import batch_interval, batch_quantile_interval
+from simsplit.summary import ENERGY_PARTS
 from simsplit.units import MJ
-
-LATENCY_PARTS = ("device_wait_s", "switch_s", "head_s", "promotion_s", "uplink_wait_s", "uplink_s", "server_wait_s", "server_s",
-                 "downlink_wait_s", "downlink_s", "propagation_s")
-"""Columns that add up to ``latency_s`` for a completed request."""
-ENERGY_PARTS = ("compute_j", "switch_j", "uplink_j", "downlink_j", "promotion_j", "tail_j")
-QUANTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 
 
 class Result:
@@ -232,212 +232,51 @@ def build_requests(setup: Setup, output: RunOutput, tail_j: np.ndarray) -> pd.Da
     return frame
 
 
-def _interval_dict(values: np.ndarray) -> dict:
-    """Mean and quantiles of latencies (s) with 95% intervals (:mod:`simsplit.stats`; never below 0)."""
-    out, ci = {}, {}
-    point, low, high = batch_interval(values, np.mean, bounds=(0.0, math.inf))
-    out["mean"], ci["mean"] = point, [low, high]
-    for name, q in QUANTILES.items():
-        point, low, high = batch_quantile_interval(values, q)
-        out[name], ci[name] = point, [low, high]
-    out["ci95"] = ci
-    return out
+def sampled(device: np.ndarray, request_id: np.ndarray, seed: int, fraction: float) -> np.ndarray:
+    """Which requests a ``sample:fraction`` folder keeps: a SplitMix64 hash of (seed, device, request id)
+    below ``fraction`` of its range, so a request kept in a run is kept in a longer run of the same seed."""
+    with np.errstate(over="ignore"):
+        z = (device.astype(np.uint64) << np.uint64(32)) ^ request_id.astype(np.uint64)
+        z = z + np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53 < fraction
 
 
-def _busy_time(intervals, start_s: float, end_s: float) -> tuple[float, float]:
-    """Worker-seconds busy inside [start_s, end_s]: (all, other tenants' share)."""
-    begin = np.asarray(intervals.starts, dtype=float)
-    finish = np.asarray(intervals.ends, dtype=float)
-    finish = np.where(np.isnan(finish), end_s, finish)
-    background = np.asarray(intervals.background, dtype=bool)
-    overlap = np.clip(np.minimum(finish, end_s) - np.maximum(begin, start_s), 0.0, None)
-    return float(overlap.sum()), float(overlap[background].sum()) if overlap.size else 0.0
-
-
-def _server_block(server, config, warmup: float, end_s: float, measured_s: float) -> dict:
-    busy, background = _busy_time(server.intervals, warmup, end_s)
-    capacity = config.workers * measured_s
-    streams = server.background_streams
-    arrivals = np.concatenate([np.asarray(s.arrivals_at_s, dtype=float) for s in streams]) if streams else np.array([])
-    return {
-        "utilisation": busy / capacity,
-        "background_utilisation": background / capacity,
-        "background_jobs": int((arrivals >= warmup).sum()),
-        "background_rejected": sum(s.rejected for s in streams),
-    }
-
-
-class _Columns:
-    """The per-request table read one column at a time as numpy arrays (``load(name)``), restricted to the
-    requests that arrived after the warm-up. Statuses, groups and bottlenecks as category codes."""
-
-    def __init__(self, load, warmup_s: float):
-        self._load = load
-        arrival = load("arrival_at_s")
-        self.measured = arrival >= warmup_s
-        self.arrival = arrival[self.measured]
-        self.status = load("status")[self.measured]
-        self.group = load("group")[self.measured]
-        self.completed = self.status == STATUS_NAMES.index("completed")
-
-    def __call__(self, name: str, rows: np.ndarray | None = None) -> np.ndarray:
-        """Column ``name`` of the measured requests, or of those among them that ``rows`` selects (one copy)."""
-        if rows is None:
-            return self._load(name)[self.measured]
-        selected = self.measured.copy()
-        selected[self.measured] = rows
-        return self._load(name)[selected]
-
-
-def _mean(values: np.ndarray) -> float:
-    """The mean as the per-request table's pandas column gives it (NaN skipped)."""
-    return float(pd.Series(values).mean())
-
-
-def _block(columns: _Columns, rows: np.ndarray, deadline: float | None, with_intervals: bool,
-           bottlenecks: list[str]) -> dict:
-    """The summary block of the measured requests selected by ``rows`` (a mask)."""
-    status = columns.status[rows]
-    done_rows = rows & columns.completed
-    n_done = int(done_rows.sum())
-    counts = np.bincount(status, minlength=len(STATUS_NAMES))
-    dropped, lost, timed_out = (int(counts[STATUS_NAMES.index(n)]) for n in ("dropped", "lost", "timed_out"))
-    block = {
-        "generated": int(rows.sum()),
-        "completed": n_done,
-        "dropped": dropped,
-        "lost": lost,
-        "timed_out": timed_out,
-        "in_flight": int(counts[STATUS_NAMES.index("in_flight")]),
-    }
-    latency = columns("latency_s", done_rows)
-    if with_intervals:
-        block["latency_s"] = _interval_dict(latency)
-    else:
-        block["latency_s"] = {k: float(np.quantile(latency, q)) if latency.size else math.nan
-                              for k, q in QUANTILES.items()}
-        block["latency_s"] = {"mean": float(latency.mean()) if latency.size else math.nan, **block["latency_s"]}
-
-    def mean(name: str, fill: bool = False) -> float:
-        if not n_done:
-            return math.nan
-        values = columns(name, done_rows)
-        if fill:
-            np.nan_to_num(values, copy=False, nan=0.0)
-        return _mean(values)
-
-    block["latency_parts_s"] = {p: mean(p, fill=True) for p in LATENCY_PARTS}
-    energy = {p[:-2]: mean(p) for p in ENERGY_PARTS}
-    energy["total"] = mean("energy_j")
-    block["energy_j"] = energy
-    block["accuracy"] = mean("accuracy")
-    block["switches"] = int(columns("switched", rows).sum())
-    width = len(bottlenecks)  # (split, bottleneck) as one key, in the order of split then bottleneck
-    keys, sizes = np.unique(columns("split", done_rows) * width + columns("bottleneck", done_rows),
-                            return_counts=True)
-    block["option_share"] = {f"{key // width}/{bottlenecks[key % width]}": float(size / max(n_done, 1))
-                             for key, size in zip(keys.tolist(), sizes)}
-    block["bytes_up"] = mean("bytes_up")
-    block["bytes_up_p95"] = float(np.quantile(columns("bytes_up", done_rows), 0.95)) if n_done else math.nan
-    block["bytes_sent_up"] = mean("bytes_sent_up")
-    failed = dropped + lost + timed_out
-    if deadline is None or n_done + failed == 0:
-        block["deadline_miss_rate"] = None
-    else:
-        late = int((latency > deadline).sum())
-        block["deadline_miss_rate"] = (late + failed) / (n_done + failed)
-    return block
-
-
-def frame_columns(requests: pd.DataFrame):
-    """``load(name)`` for an in-memory per-request table: numpy arrays, categories as codes."""
-    def load(name: str) -> np.ndarray:
-        column = requests[name]
-        return column.cat.codes.to_numpy() if isinstance(column.dtype, pd.CategoricalDtype) else column.to_numpy()
-    return load
-
-
-def summarise(setup: Setup, requests, output: RunOutput, probes: pd.DataFrame | None = None) -> dict:
-    """Counts, throughput, latency with 95% batch-means intervals, energy per request by component,
-    accuracy, deadline misses and server utilisation, over requests that arrived after the warm-up,
-    overall and per device group. ``requests``: the per-request table, or a function that loads one of
-    its columns (a table streamed to disk is read a column at a time)."""
-    scenario = setup.scenario
-    end_s, seed = output.end_s, output.seed
-    warmup = scenario.warmup_s
-    columns = _Columns(frame_columns(requests) if isinstance(requests, pd.DataFrame) else requests, warmup)
-    everything = np.ones(int(columns.measured.sum()), dtype=bool)
-    bottlenecks = sorted({p.bottleneck for p in setup.plans})
-    measured_s = end_s - warmup
-    summary = {"scenario": scenario.name, "seed": seed, "duration_s": scenario.duration_s,
-               "warmup_s": warmup, "deadline_s": scenario.deadline_s}
-    overall = _block(columns, everything, scenario.deadline_s, True, bottlenecks)
-    summary.update({k: overall[k] for k in ("generated", "completed", "dropped", "lost", "timed_out", "in_flight")})
-    summary["throughput_rps"] = overall["completed"] / measured_s
-    summary.update({k: v for k, v in overall.items() if k not in summary})
-    if probes is not None:
-        window = probes[probes["sent_at_s"] >= warmup]
-        total = float(window["energy_j"].sum())
-        summary["probes"] = {"sent": len(window), "energy_j": total}
-        share = total / overall["completed"] if overall["completed"] else math.nan
-        summary["energy_j"] = {**summary["energy_j"], "probe": share, "total": summary["energy_j"]["total"] + share}
-    servers = {config.name: _server_block(server, config, warmup, end_s, measured_s)
-               for server, config in zip(output.servers, scenario.server_list)}
-    workers = sum(config.workers for config in scenario.server_list)
-    summary["server_utilisation"] = sum(b["utilisation"] * c.workers for b, c in
-                                        zip(servers.values(), scenario.server_list)) / workers
-    summary["servers"] = servers
-    groups = {}
-    for code, g in enumerate(setup.groups):
-        rows = columns.group == code
-        groups[g.group.name] = {"strategy": g.label, **_block(columns, rows, scenario.deadline_s, False, bottlenecks)}
-    summary["groups"] = groups
-    if scenario.phases_s is not None:
-        summary["phases"] = _phases(setup, columns, scenario.phases_s)
-    return json_safe(summary)
-
-
-def _phases(setup: Setup, columns: _Columns, bounds: list[float]) -> list[dict]:
-    """Per phase [bounds[k], bounds[k+1]) of arrival time: each group's completions and latency."""
-    phases = []
-    latency_all = columns("latency_s")
-    for start, end in zip(bounds, bounds[1:]):
-        inside = (columns.arrival >= start) & (columns.arrival < end) & columns.completed
-        groups = {}
-        for code, g in enumerate(setup.groups):
-            latency = latency_all[inside & (columns.group == code)]
-            groups[g.group.name] = {
-                "completed": int(latency.size),
-                "latency_s": {"mean": float(latency.mean()) if latency.size else math.nan,
-                              "p95": float(np.quantile(latency, 0.95)) if latency.size else math.nan}}
-        phases.append({"from_s": start, "to_s": end, "groups": groups})
-    return phases
-
-
-def json_safe(value):
-    """``value`` with numpy numbers as Python ones and NaN as None (for JSON)."""
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return None if math.isnan(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
+def _write_sample(result: Result, target: Path, fraction: float) -> None:
+    """The sampled rows of the per-request table, one row group at a time for a streamed table."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    seed = result.scenario.seed
+    if result.requests_path is None:
+        frame = result.requests
+        keep = sampled(frame["device"].to_numpy(), frame["request_id"].to_numpy(), seed, fraction)
+        frame[keep].reset_index(drop=True).to_parquet(target, index=False)
+        return
+    source = pq.ParquetFile(result.requests_path)
+    with pq.ParquetWriter(target, source.schema_arrow) as writer:
+        for k in range(source.num_row_groups):
+            group = source.read_row_group(k)
+            keep = sampled(group.column("device").to_numpy(), group.column("request_id").to_numpy(), seed, fraction)
+            writer.write_table(group.filter(pa.array(keep)))
 
 
 def write_result(result: Result, out_dir: Path) -> Path:
-    """Write ``requests.parquet`` (and ``probes.parquet``, ``timeseries.parquet``), ``summary.json`` and
+    """Write ``requests.parquet`` (all rows, a sample or none, as the scenario's ``records`` says; and
+    ``probes.parquet``, ``timeseries.parquet``), ``summary.json`` and
     ``scenario.yaml`` (resolved, pointing at copies of every input file beside it: profile, payload table,
     traces) into ``out_dir``, atomically (:func:`simsplit.outdir.write_folder`)."""
     from simsplit.provenance import portable_copy
 
     def write(folder: Path) -> None:
-        if result.requests_path is not None:
+        fraction = result.scenario.record_fraction
+        if fraction == 1.0 and result.requests_path is not None:
             shutil.copyfile(result.requests_path, folder / "requests.parquet")
-        else:
+        elif fraction == 1.0:
             result.requests.to_parquet(folder / "requests.parquet", index=False)
+        elif fraction > 0.0:
+            _write_sample(result, folder / "requests.parquet", fraction)
         if result.probes is not None:
             result.probes.to_parquet(folder / "probes.parquet", index=False)
         if result.timeseries is not None:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from simsplit.engine import Engine
 from simsplit.provenance import provenance, run_key
-from simsplit.results import Result, build_probes, build_requests, summarise
+from simsplit.results import Result, build_probes, build_requests
 from simsplit.scenario import Scenario, load_scenario, validate_scenario
 from simsplit.setup import Setup, build_setup
-
+from simsplit.summary import summarise
 
 STREAM_ABOVE_REQUESTS = 200_000
 """Runs estimated to generate more requests than this stream their per-request table to disk."""
@@ -53,7 +53,7 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
         spool, requests = None, build_requests(setup, output, output.columns["tail_j"])
         summary = summarise(setup, requests, output, probes)
     summary["provenance"] = {**provenance(scenario), "run_key": run_key(scenario)}
-    return Result(scenario, requests, summary, setup, probes, engine.monitor_frame(), spool=spool)
+    return Result(scenario, requests, summary, setup, probes, None if engine.monitor is None else engine.monitor.frame(), spool=spool)
 
 
 def _column_reader(path: Path):

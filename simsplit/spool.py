@@ -22,6 +22,9 @@ class SpoolSink(RecordSink):
 
     def __init__(self, setup, device_group: np.ndarray, chunk_rows: int = 65_536, folder: Path | None = None):
         super().__init__()
+        self.before_flush = None
+        """Called before each periodic flush (the engine resolves the tails that are final by now)."""
+        self._added = 0
         self._setup, self._device_group, self.chunk_rows = setup, device_group, chunk_rows
         self._held: dict[int, list] = {}
         """Finished rows not yet written, by arrival sequence: [row, open tails, tail J]."""
@@ -55,11 +58,21 @@ class SpoolSink(RecordSink):
 
     # ------------------------------------------------------------ rows
     def add(self, request) -> None:
+        """A finished request; every ``chunk_rows`` of them, write out what is final."""
         self._held[request.sequence] = (*self._numeric(request), request.plan.index, request.sequence)
+        self._added += 1
+        if self._added >= self.chunk_rows:
+            self._added = 0
+            if self.before_flush is not None:
+                self.before_flush()
+            self.flush()
 
-    def due(self) -> bool:
-        """Whether enough finished rows wait to be worth resolving tails and writing."""
-        return len(self._held) >= self.chunk_rows
+    def close(self, in_flight, request_tail_j) -> None:
+        """The run is over (every tail final): write the rest, requests still in flight included."""
+        self.before_flush = None
+        for request in in_flight:  # in arrival order
+            self._held[request.sequence] = (*self._numeric(request), request.plan.index, request.sequence)
+        self.flush(final=True)
 
     def flush(self, final: bool = False) -> None:
         """Write every row that is final and whose predecessors are all written (all rows when ``final``)."""

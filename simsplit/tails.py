@@ -5,7 +5,8 @@ known, resolved as far as the clock allows (a streamed run) or at the end."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+
+from simsplit.energy import TailMeter
 
 
 class OpenShared:
@@ -31,23 +32,34 @@ class OpenShared:
 
 
 class TailLedger:
-    """Routes each final tail (J) to ``charge_request(sequence, tail)`` or to this ledger's probe totals."""
+    """The radio tails of one run. Owners are a request's arrival sequence (>= 0) or ``-1 - index`` of a
+    probe. A request's final tail goes to the ``sink`` when it streams rows (``sink.open_tail`` and
+    ``sink.tail``), else into :attr:`request_tail_j`; a probe's into :attr:`probe_tail_j`."""
 
-    def __init__(self, meters: list, device_group, charge_request: Callable[[int, float], None]):
-        self._meters = meters
-        """Per group: its TailMeter, or None (no RRC tail)."""
+    def __init__(self, groups, device_group, sink=None):
+        self._meters = [TailMeter(g.network.radio.tail_stages_s, g.network.radio.tail_stages_w)
+                        if g.network.radio.tail_stages_s else None for g in groups]
+        """Per group: its meter, or None (no RRC tail)."""
         self._device_group = device_group
-        self._charge_request = charge_request
+        self._sink = sink if hasattr(sink, "open_tail") else None
+        self.request_tail_j: dict[int, float] = {}
         self.probe_tail_j: dict[int, float] = {}
 
-    def meter_of(self, device: int):
-        return self._meters[self._device_group[device]]
+    def note(self, device: int, start_s: float, duration_s: float, key: tuple, owner: int) -> None:
+        """A transfer of ``device`` (s) charged to ``owner``; ``key`` breaks ties in start time."""
+        meter = self._meters[self._device_group[device]]
+        if meter is not None:
+            meter.add(device, start_s, start_s + duration_s, key, owner)
+            if owner >= 0 and self._sink is not None:
+                self._sink.open_tail(owner)
 
     def _charge(self, owner: int, tail_j: float) -> None:
-        if owner >= 0:
-            self._charge_request(owner, tail_j)
-        else:
+        if owner < 0:
             self.probe_tail_j[-1 - owner] = self.probe_tail_j.get(-1 - owner, 0.0) + tail_j
+        elif self._sink is not None:
+            self._sink.tail(owner, tail_j)
+        else:
+            self.request_tail_j[owner] = self.request_tail_j.get(owner, 0.0) + tail_j
 
     def resolve(self, now_s: float, open_shared: OpenShared) -> None:
         """Charge every tail that is final at ``now_s``."""

@@ -19,8 +19,8 @@ from simsplit.radio import RadioState
 from simsplit.registry import arrivals
 from simsplit.server import EdgeServer
 from simsplit.setup import Setup
-from simsplit.streams import BlockSampler, RandomStreams
 from simsplit.strategies import Observation
+from simsplit.streams import BlockSampler, RandomStreams
 from simsplit.units import MS
 
 

@@ -14,7 +14,14 @@ pytest.importorskip("PIL")
 
 from PIL import Image  # noqa: E402
 
-from simsplit.bottleneck.codec import HEADER_BYTES, StraightThroughCodec, bit_erasure, jpeg_roundtrip, tile, untile  # noqa: E402
+from simsplit.bottleneck.codec import (  # noqa: E402
+    HEADER_BYTES,
+    StraightThroughCodec,
+    bit_erasure,
+    jpeg_roundtrip,
+    tile,
+    untile,
+)
 from simsplit.bottleneck.model import BottleneckUnit, backbone_blocks, run  # noqa: E402
 
 
@@ -116,6 +123,7 @@ def test_shared_tables_drop_the_same_headers_from_every_sample():
     headers = {full - scan for full, scan in zip(sizes, shared)}
     assert len(headers) == 1 and headers.pop() > 200  # tables and headers: the same for every sample
     import io
+
     from PIL import Image
     buffer = io.BytesIO()
     Image.new("L", (16, 16), 128).save(buffer, format="JPEG", quality=50)

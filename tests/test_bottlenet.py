@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from conftest import REPO
 
 from simsplit import simulate
-
-from conftest import REPO
 
 SCENARIO = REPO / "scenarios" / "bottlenet-resnet50.yaml"
 TABLE3 = {"3g": (1.10, 868.98, 817.88), "4g": (5.85, 438.39, 1288.04), "wifi": (18.88, 283.17, 132.86)}

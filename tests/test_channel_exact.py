@@ -7,15 +7,14 @@ import math
 from fractions import Fraction
 
 import numpy as np
+from conftest import REPO, SHARED, needs_shared
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from simsplit.channel import StepChannel
 from simsplit.channel.opportunities import OpportunityChannel
-from simsplit.channel.traces import MAHIMAHI_PACKET_BITS, read_trace
 from simsplit.channel.replay import trace_channel
-
-from conftest import REPO, SHARED, needs_shared
+from simsplit.channel.traces import MAHIMAHI_PACKET_BITS, read_trace
 
 PACKET = MAHIMAHI_PACKET_BITS
 SAMPLE = REPO / "tests" / "data" / "traces" / "sample.mahimahi"

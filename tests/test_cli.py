@@ -8,12 +8,11 @@ import sys
 
 import pandas as pd
 import pytest
+from conftest import REPO
 from typer.testing import CliRunner
 
 from simsplit import provenance as provenance_module
 from simsplit.cli import app
-
-from conftest import REPO
 
 SCENARIOS = sorted((REPO / "scenarios").glob("*.yaml"))
 runner = CliRunner()

@@ -12,12 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 from simsplit import simulate
 from simsplit.scenario import load_scenario
 from simsplit.setup import build_setup
-
-from conftest import REPO
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w*)([^\n]*)\n(.*?)^```", flags=re.S | re.M)

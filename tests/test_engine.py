@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import queue_scenario, write_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simsplit import simulate
-from simsplit.results import LATENCY_PARTS
 from simsplit.scenario import validate_scenario
-
-from conftest import queue_scenario, write_model
+from simsplit.summary import LATENCY_PARTS
 
 
 def one_device(folder, *, head_ms=2.0, tail_ms=3.0, split_bytes=1000.0, encode_ms=0.5, decode_ms=0.25,

@@ -6,12 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from test_engine import one_device
 
 from simsplit import simulate
 from simsplit.channel.loss import PacketLoss
 from simsplit.scenario import validate_scenario
-
-from test_engine import one_device
 
 
 def lossy(tmp_path, loss, split_bytes=15_000, rate_hz=20.0, duration_s=200.0):

@@ -10,7 +10,13 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
 from simsplit import simulate  # noqa: E402
-from simsplit.measure import DEVICE_CLASSES, build_blocks, measure, roofline_s, write_profile  # noqa: E402
+from simsplit.measure import (  # noqa: E402
+    DEVICE_CLASSES,
+    build_blocks,
+    measure,
+    roofline_s,
+    write_profile,
+)
 from simsplit.profiles import load_profile  # noqa: E402
 
 
@@ -65,10 +71,10 @@ def test_roofline_is_compute_or_memory_bound():
 
 
 def test_profile_command_and_a_scenario_on_it(tmp_path):
+    from test_engine import one_device
     from typer.testing import CliRunner
 
     from simsplit.cli import app
-    from test_engine import one_device
     out, payloads = tmp_path / "m.csv", tmp_path / "p.csv"
     result = CliRunner().invoke(app, ["profile", "mobilenet_v2", "--out", str(out), "--resolution", "32",
                                       "--repeats", "2", "--warmup", "1", "--payloads", str(payloads),

@@ -13,13 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import REPO
+from test_sweep import small_sweep
 
 from simsplit.cli import main
 from simsplit.outdir import MARKER, claim
 from simsplit.sweep import load_sweep, run_sweep
-
-from conftest import REPO
-from test_sweep import small_sweep
 
 DEFAULT = str(REPO / "scenarios" / "default.yaml")
 SHORT = ["--set", "duration_s=15"]

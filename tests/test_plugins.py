@@ -12,6 +12,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO
 
 from simsplit.channel import StepChannel
 from simsplit.config import Config
@@ -19,8 +20,6 @@ from simsplit.errors import InputError
 from simsplit.registry import FAMILIES, Registry, load_plugin
 from simsplit.scenario import load_scenario, validate_scenario
 from simsplit.simulation import simulate
-
-from conftest import REPO
 
 EXAMPLE = REPO / "examples" / "plugins" / "scenario.yaml"
 CHANNEL_FILE = REPO / "examples" / "plugins" / "duty_cycle_channel.py"

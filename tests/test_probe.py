@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import queue_scenario
+from test_engine import one_device
 
 from simsplit import simulate
 from simsplit.scenario import validate_scenario
-
-from conftest import queue_scenario
-from test_engine import one_device
 
 
 def probed(tmp_path, period_s=0.5, **link):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from test_engine import one_device
 
 from simsplit import simulate
 from simsplit.energy import radio_tails, tail_energy_j
 from simsplit.scenario import validate_scenario
-
-from test_engine import one_device
 
 
 def radio_run(tmp_path, period_s, technology="lte", duration_s=100.0, **radio):

@@ -3,16 +3,14 @@ oracle never loses to a fixed strategy on its own objective when the LTE state m
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
+from conftest import REPO, SHARED, write_model
 
 from simsplit.compare import compare, variants
 from simsplit.scenario import load_scenario, validate_scenario
 from simsplit.simulation import simulate
 from simsplit.strategies.predict import predict
-
-from conftest import REPO, SHARED, write_model
 
 VERIZON = SHARED / "traces-real" / "mahimahi-saturator" / "Verizon-LTE-short.up"
 OWN_TRACE = REPO / "traces" / "lte-uplink-markov.csv"

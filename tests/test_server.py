@@ -7,13 +7,12 @@ import math
 import numpy as np
 import pytest
 import simpy
+from conftest import queue_scenario
+from test_engine import one_device
 
 from simsplit import simulate
 from simsplit.scenario import validate_scenario
 from simsplit.server import EdgeServer
-
-from conftest import queue_scenario
-from test_engine import one_device
 
 
 class Job:
@@ -140,8 +139,8 @@ def test_background_rates(tmp_path, load, mean_rate):
 
 
 def test_diurnal_profile_peaks_where_the_sine_does(tmp_path):
-    from simsplit.background import intensity_path
     from simsplit.background import DiurnalLoadConfig as DiurnalLoad
+    from simsplit.background import intensity_path
     path = intensity_path(DiurnalLoad(kind="diurnal", mean_rate_hz=10, amplitude=0.5, period_s=96, service_ms=1),
                           1, np.random.default_rng(0))
     assert path.rate_bps_at(24.2) == pytest.approx(10 * (1 + 0.5 * np.sin(2 * np.pi * 24.5 / 96)))

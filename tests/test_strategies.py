@@ -6,21 +6,24 @@ import math
 
 import numpy as np
 import pytest
+from conftest import REPO
+from test_engine import one_device
 
 from simsplit import simulate
 from simsplit.channel import Channel
 from simsplit.compare import compare, variants
-from simsplit.strategies.dynamic import DynamicConfig
-from simsplit.strategies.dynamic import EdgentConfig
-from simsplit.strategies.dynamic import NeurosurgeonConfig
 from simsplit.scenario import load_scenario, validate_scenario
 from simsplit.server import EdgeServer
 from simsplit.strategies import Decision, Observation
-from simsplit.strategies.dynamic import DynamicStrategy, EdgentStrategy, NeurosurgeonStrategy
+from simsplit.strategies.dynamic import (
+    DynamicConfig,
+    DynamicStrategy,
+    EdgentConfig,
+    EdgentStrategy,
+    NeurosurgeonConfig,
+    NeurosurgeonStrategy,
+)
 from simsplit.strategies.predict import DeviceModel, Option
-
-from conftest import REPO
-from test_engine import one_device
 
 DEVICE = DeviceModel(compute_power_w=2.0, alpha_up_w_per_bps=0.4e-6, alpha_down_w_per_bps=0.05e-6, beta_w=1.3)
 LOCAL = Option(Decision(2, "none", "edge"), True, 0.100, 0, 0, 0, 0.76, 0.0, 0)
@@ -121,9 +124,9 @@ def _reachable(value, seen=None) -> list:
 
 def test_the_reachability_check_sees_through_closures():
     """The check must catch a closure over the engine: the oracle is wired exactly so, and is caught."""
+    from simsplit.compare import with_strategy
     from simsplit.engine import Engine
     from simsplit.setup import build_setup
-    from simsplit.compare import with_strategy
     base = load_scenario(REPO / "scenarios" / "dynamic-under-load.yaml", ["duration_s=10", "warmup_s=1"])
     engine = Engine(build_setup(with_strategy(base, variants(base)["oracle"])), 7)
     assert any(isinstance(o, Engine) for o in _reachable(engine.devices[0].strategy))
@@ -179,7 +182,7 @@ def test_switching_cost_is_paid(tmp_path):
     assert len(switched) >= 2
     assert (switched["switch_s"] == 0.030).all() and (switched["switch_j"] == 0.050).all()
     assert (r.loc[~r["switched"], "switch_s"] == 0).all()
-    from simsplit.results import LATENCY_PARTS
+    from simsplit.summary import LATENCY_PARTS
     done = r[r["status"] == "completed"]
     assert np.allclose(done[list(LATENCY_PARTS)].fillna(0).sum(axis=1), done["latency_s"], atol=1e-9)
 

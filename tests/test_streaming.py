@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from conftest import REPO
 
 from simsplit.scenario import load_scenario
 from simsplit.simulation import simulate
-
-from conftest import REPO
 
 SCENARIOS = sorted((REPO / "scenarios").glob("*.yaml"))
 
@@ -26,3 +25,36 @@ def test_streamed_run_equals_in_memory_run(path, tmp_path):
     streamed.write(tmp_path / "streamed")
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "streamed" / "requests.parquet"),
                                   pd.read_parquet(tmp_path / "kept" / "requests.parquet"), check_exact=True)
+
+
+def test_records_option_keeps_all_a_sample_or_none(tmp_path):
+    """The summary always counts every request; the folder keeps every row, a stable hashed sample, or none."""
+    from simsplit.errors import InputError
+    from simsplit.results import sampled
+    scenario = load_scenario(REPO / "scenarios" / "default.yaml", ["duration_s=60"])
+    full = simulate(scenario, stream=False)
+    for records, streamed in (("sample:0.25", True), ("sample:0.25", False), ("none", True), ("all", True)):
+        variant = load_scenario(REPO / "scenarios" / "default.yaml", ["duration_s=60", f"records={records}"])
+        result = simulate(variant, stream=streamed, stream_rows=500)
+        assert {k: v for k, v in result.summary.items() if k != "provenance"} == \
+            {k: v for k, v in full.summary.items() if k != "provenance"}
+        folder = result.write(tmp_path / f"{records.replace(':', '-')}-{streamed}")
+        path = folder / "requests.parquet"
+        if records == "none":
+            assert not path.exists()
+            continue
+        rows = pd.read_parquet(path)
+        if records == "all":
+            pd.testing.assert_frame_equal(rows, full.requests, check_exact=True)
+            continue
+        keep = sampled(full.requests["device"].to_numpy(), full.requests["request_id"].to_numpy(), 42, 0.25)
+        pd.testing.assert_frame_equal(rows, full.requests[keep].reset_index(drop=True), check_exact=True)
+        assert 0.2 < len(rows) / len(full.requests) < 0.3
+    longer = simulate(load_scenario(REPO / "scenarios" / "default.yaml", ["duration_s=90"]), stream=False).requests
+    short_kept = full.requests[keep]
+    long_keep = sampled(longer["device"].to_numpy(), longer["request_id"].to_numpy(), 42, 0.25)
+    kept_ids = set(zip(longer["device"][long_keep], longer["request_id"][long_keep]))
+    assert set(zip(short_kept["device"], short_kept["request_id"])) <= kept_ids  # stable in run length
+    for bad in ("sample:0", "sample:1.5", "sample:x", "some", "sample:nan"):
+        with pytest.raises(InputError, match=r"records: expected all, none or sample:F"):
+            load_scenario(REPO / "scenarios" / "default.yaml", [f"records={bad}"])

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import REPO
 
 from simsplit.errors import InputError
 from simsplit.sweep import load_sweep, run_sweep, write_tables
-
-from conftest import REPO
 
 SWEEP = REPO / "scenarios" / "sweeps" / "bottlenet-networks.yaml"
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import REPO
 
 from simsplit.energy import TailMeter, radio_tails
 from simsplit.engine import Engine
 from simsplit.scenario import load_scenario
 from simsplit.setup import build_setup
-
-from conftest import REPO
 
 SCENARIOS = sorted((REPO / "scenarios").glob("*.yaml"))
 

@@ -11,12 +11,11 @@ import math
 
 import numpy as np
 import pytest
+from conftest import queue_scenario, replication_seeds
 
 from simsplit import simulate
 from simsplit.scenario import validate_scenario
 from simsplit.stats import t_interval
-
-from conftest import queue_scenario, replication_seeds
 
 REPLICATIONS = 10
 CONFIDENCE = 0.99

@@ -3,19 +3,15 @@
 
 from __future__ import annotations
 
-
-
 import numpy as np
 import pytest
+from conftest import REPO, SHARED, needs_shared, write_model
 
 from simsplit import simulate
+from simsplit.channel.replay import trace_channel
 from simsplit.channel.traces import MAHIMAHI_PACKET_BITS, read_trace, write_trace
 from simsplit.errors import InputError
 from simsplit.scenario import validate_scenario
-
-from simsplit.channel.replay import trace_channel
-
-from conftest import REPO, SHARED, needs_shared, write_model
 
 REAL = SHARED / "traces-real"
 SAMPLES = REPO / "tests" / "data" / "traces"

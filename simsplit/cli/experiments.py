@@ -229,7 +229,7 @@ def _compare_and_write(scenario, names: dict, chosen: list[str] | None, seeds: i
 
     folder = write_folder(target, write, kind="compare")
     if as_json:
-        from simsplit.results import json_safe
+        from simsplit.summary import json_safe
         rows = json_safe(flat.to_dict(orient="records"))
         print(json.dumps({"scenario": scenario.name, "seeds": seed_list, "folder": str(folder), "strategies": rows}))
         return

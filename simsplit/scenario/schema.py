@@ -91,6 +91,9 @@ class Scenario(Config):
     server: ServerConfig | None = None
     servers: list[ServerConfig] | None = None
     strategy: registry.strategies.field
+    records: str = "all"
+    """Which per-request rows a result folder keeps: ``all``, ``none``, or ``sample:F`` (each request with
+    probability F, chosen by a hash of its seed, device and number). The summary always counts every one."""
     plugins: list[str] = []
     """Python files (relative to the scenario) loaded before the scenario is read: they register kinds."""
     input_files: ClassVar[tuple[str, ...]] = ("plugins",)
@@ -124,6 +127,19 @@ class Scenario(Config):
                 raise FieldValueError("servers", f"server names must be unique, got {repeated} more than once")
         return self
 
+    @field_validator("records")
+    @classmethod
+    def _records(cls, value: str) -> str:
+        if value in ("all", "none") or (value.startswith("sample:") and 0 < _number(value[7:]) <= 1):
+            return value
+        raise ValueError(f"expected all, none or sample:F with 0 < F <= 1, got {value!r}")
+
+    @property
+    def record_fraction(self) -> float:
+        """The share of requests whose rows a result folder keeps (1 for all, 0 for none)."""
+        fixed = {"all": 1.0, "none": 0.0}
+        return fixed[self.records] if self.records in fixed else _number(self.records[7:])
+
     @field_validator("devices")
     @classmethod
     def _unique_group_names(cls, groups):
@@ -138,3 +154,10 @@ class Scenario(Config):
 
     def strategy_of(self, group: DeviceGroupConfig) -> Config:
         return group.strategy or self.strategy
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
