@@ -88,7 +88,15 @@ class TailMeter:
         heapq.heappush(self._pending.setdefault(device, []), (start_s, key, end_s, owner))
 
     def _tail_j(self, gap_s: float) -> float:
-        return float(tail_energy_j(min(gap_s, self._whole_s), self._stages_s, self._stages_w)) if gap_s > 0 else 0.0
+        """:func:`tail_energy_j` of one gap, in plain floats (the same operations, so the same bits)."""
+        if not gap_s > 0:
+            return 0.0
+        gap_s = min(gap_s, self._whole_s)
+        energy, elapsed = 0.0, 0.0
+        for duration, power in zip(self._stages_s, self._stages_w):
+            energy += power * min(max(gap_s - elapsed, 0.0), duration)
+            elapsed += duration
+        return energy
 
     def resolve(self, device: int, safe_s: float) -> list[tuple]:
         """(owner, tail J) of the transfers of ``device`` whose tail is now final."""

@@ -99,6 +99,8 @@ class RecordSink:
         if len(self._rows) >= self._block_rows:
             self._blocks.append(np.array(self._rows, dtype=float))
             self._rows = []
+            if self.before_flush is not None:
+                self.before_flush()  # settle the radio tails that are final, keeping the meters small
 
     def close(self, in_flight, request_tail_j: dict[int, float]) -> dict[str, np.ndarray]:
         """The run is over: every request's columns, ``tail_j`` (J, by arrival sequence) included."""
