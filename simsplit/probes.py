@@ -13,7 +13,8 @@ class ProbeDriver:
     """The probes of every device of one run; ``schedule(at_s, value, callback)`` is the engine's."""
 
     def __init__(self, env, servers, server_configs, schedule, end_s: float, note_transfer, open_shared):
-        self._env, self._servers, self._configs = env, servers, server_configs
+        self._env, self._servers = env, servers
+        self._half_rtt_s = [config.extra_rtt_s / 2 for config in server_configs]
         self._schedule, self._end_s = schedule, end_s
         self._note_transfer = note_transfer
         self._open_shared = open_shared
@@ -60,7 +61,7 @@ class ProbeDriver:
 
     def _sent(self, job, start: float, end: float) -> None:
         device, probe, up = job
-        half_rtt = self._configs[probe.server].extra_rtt_s / 2
+        half_rtt = self._half_rtt_s[probe.server]
         if up:
             probe.uplink_start_at_s, probe.uplink_s = start, end - start
             self._note_transfer(device.index, start, probe.uplink_s, (2, probe.index), -1 - probe.index)

@@ -1,0 +1,32 @@
+"""docs/validation.md is up to date: the fast model checks, rerun here, give the rows the page shows, and
+every check on the page passes."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+from conftest import REPO
+
+
+def _validate_module():
+    spec = importlib.util.spec_from_file_location("simsplit_validate_page", REPO / "benchmarks" / "validate.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fast_checks_match_the_page(tmp_path):
+    validate = _validate_module()
+    page = (REPO / "docs" / "validation.md").read_text()
+    for check in validate.fast_checks(tmp_path):
+        assert check.passed, check.row()
+        assert check.row() in page, f"docs/validation.md is stale (python benchmarks/validate.py): {check.row()}"
+
+
+def test_every_check_on_the_page_passes():
+    rows = [line for line in (REPO / "docs" / "validation.md").read_text().splitlines()
+            if line.startswith("| ") and not line.startswith(("| area", "|---"))]
+    assert len(rows) >= 13
+    assert all(line.endswith("| pass |") for line in rows), [r for r in rows if not r.endswith("| pass |")]
