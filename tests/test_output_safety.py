@@ -177,7 +177,9 @@ def test_stopping_a_sweep_leaves_no_worker(tmp_path, how):
     process.send_signal(signal.SIGINT if how == "interrupt" else signal.SIGKILL)
     process.wait(timeout=30)
     if how == "interrupt":
-        assert time.monotonic() - stopped_at < 3, time.monotonic() - stopped_at  # measured 0.9 s
+        # measured 0.9-1.3 s alone, 5.2 s once at the end of a full CI run; finishing the remaining runs
+        # instead would take well over 20 s
+        assert time.monotonic() - stopped_at < 12, time.monotonic() - stopped_at
         assert process.returncode == 130 and "interrupted" in process.stderr.read()
         assert (out / "runs.parquet").is_file()  # what was done is tabulated
     deadline = time.monotonic() + 5
