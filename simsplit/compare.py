@@ -89,7 +89,7 @@ def compare(scenario: Scenario, seeds: list[int], names: list[str] | None = None
               if "oracle" in chosen else None)
     for name in chosen:
         mine = runs[runs["strategy"] == name]
-        row = {"strategy": name}
+        row = {"strategy": name, "static": is_static(chosen[name])}
         for metric in COMPARE_METRICS + ("objective",):
             values = mine[metric].to_numpy(dtype=float)
             values = values[~np.isnan(values)]

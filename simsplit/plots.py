@@ -219,3 +219,59 @@ def plot_breakdown(summary: dict, path: Path, title: str = "") -> list[Path]:
         ax.text(0.5, 0.5, "no completed requests", transform=ax.transAxes, ha="center", va="center")
     ax.set_title(title, fontsize=10)
     return save(fig, path)
+
+
+def plot_compare_tradeoff(table, path: Path, title: str = "") -> list[Path]:
+    """The strategy comparison's energy–latency plane: one point per strategy (mean over seeds, 95% whiskers
+    on both axes), static strategies as squares and adaptive ones as circles, the Pareto front joined, every
+    point labelled."""
+    fig, ax = plt.subplots(figsize=(7, 4.8), constrained_layout=True)
+    x, y = table["latency_mean_s"].to_numpy() * 1e3, table["energy_j"].to_numpy() * 1e3
+    xerr = np.nan_to_num(np.abs(np.vstack([x - table["latency_mean_s_low"].to_numpy() * 1e3,
+                                           table["latency_mean_s_high"].to_numpy() * 1e3 - x])))
+    yerr = np.nan_to_num(np.abs(np.vstack([y - table["energy_j_low"].to_numpy() * 1e3,
+                                           table["energy_j_high"].to_numpy() * 1e3 - y])))
+    static = table["static"].to_numpy(dtype=bool)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for mask, marker, colour, label in ((static, "s", colours[0], "static (one option for every request)"),
+                                        (~static, "o", colours[1], "adaptive")):
+        if mask.any():
+            ax.errorbar(x[mask], y[mask], xerr=xerr[:, mask], yerr=yerr[:, mask], fmt=marker, markersize=5,
+                        color=colour, elinewidth=0.8, capsize=2, label=label)
+    finite = np.isfinite(x) & np.isfinite(y)
+    front = np.flatnonzero(finite)[pareto_front(np.column_stack([x[finite], y[finite]]))]
+    ax.plot(x[front], y[front], "-", color="0.3", linewidth=1.0, alpha=0.7, label="Pareto front")
+    names: dict[tuple, list[str]] = {}  # strategies at the same point share one label
+    for index, name in enumerate(table["strategy"].astype(str)):
+        if finite[index]:
+            names.setdefault((float(f"{x[index]:.3g}"), float(f"{y[index]:.3g}")), []).append(name)
+    for (px, py), group in names.items():
+        ax.annotate(" = ".join(group), (px, py), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    if finite.any() and x[finite].max() / max(x[finite].min(), 1e-12) > 30:
+        ax.set_xscale("log")
+    if finite.any() and y[finite].max() / max(y[finite].min(), 1e-12) > 30:
+        ax.set_yscale("log")
+    ax.set_xlabel("mean latency per request (ms)")
+    ax.set_ylabel("device energy per request (mJ)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, framealpha=0.9)
+    ax.grid(True, which="both", linewidth=0.3, alpha=0.5)
+    return save(fig, path)
+
+
+def plot_compare_bars(table, path: Path, metric: str, scale: float, label: str, title: str = "") -> list[Path]:
+    """One horizontal bar per strategy: ``metric`` x ``scale`` with its 95% interval, best first."""
+    order = np.argsort(table[metric].to_numpy())
+    part = table.iloc[order]
+    values = part[metric].to_numpy() * scale
+    err = np.nan_to_num(np.abs(np.vstack([values - part[f"{metric}_low"].to_numpy() * scale,
+                                          part[f"{metric}_high"].to_numpy() * scale - values])))
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(part) + 1.2), constrained_layout=True)
+    ax.barh(np.arange(len(part)), values, xerr=err, color="0.65", capsize=2)
+    ax.set_yticks(np.arange(len(part)))
+    ax.set_yticklabels(part["strategy"].astype(str), fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(label)
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, axis="x", linewidth=0.3, alpha=0.5)
+    return save(fig, path)

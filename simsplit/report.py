@@ -18,6 +18,47 @@ def is_sweep(folder: Path) -> bool:
     return (folder / "table.parquet").is_file()
 
 
+def folder_kind(folder: Path) -> str | None:
+    """``run``, ``sweep`` or ``compare``: what a result folder holds (None: none of them)."""
+    if is_sweep(folder):
+        return "sweep"
+    if (folder / "compare.csv").is_file():
+        return "compare"
+    if (folder / "summary.json").is_file():
+        return "run"
+    return None
+
+
+def _compare_meta(folder: Path) -> dict:
+    path = folder / "compare.json"  # absent in folders written before it existed
+    return json.loads(path.read_text()) if path.is_file() else {"scenario": folder.name, "seed": None, "seeds": []}
+
+
+def figures_for_compare(folder: Path) -> list[Path]:
+    """The strategies' energy–latency plane with the Pareto front, and bars of latency, energy and regret."""
+    out = folder / FIGURES
+    out.mkdir(exist_ok=True)
+    table = pd.read_csv(folder / "compare.csv")
+    if "static" not in table.columns:
+        table["static"] = table["strategy"].str.match(r"^(local|full_offload|fixed\()")
+    meta = _compare_meta(folder)
+    seeds = f"{len(meta['seeds'])} seeds from seed {meta['seed']}" if meta["seeds"] else "over seeds"
+    name = meta["scenario"]
+    written = plots.plot_compare_tradeoff(table, out / "pareto-energy-latency",
+                                          title=f"{name}: every strategy, {seeds} (95% whiskers)")
+    written += plots.plot_compare_bars(table, out / "latency-by-strategy", "latency_mean_s", 1e3,
+                                       "mean latency per request (ms)", title=f"{name}: mean latency, {seeds}")
+    written += plots.plot_compare_bars(table, out / "energy-by-strategy", "energy_j", 1e3,
+                                       "device energy per request (mJ)", title=f"{name}: energy, {seeds}")
+    if "regret" in table.columns and table["regret"].notna().any():
+        objective = meta.get("objective", "latency")
+        scale, unit = {"latency": (1e3, "ms"), "energy": (1e3, "mJ")}.get(objective, (1.0, "s"))
+        written += plots.plot_compare_bars(table, out / "regret-by-strategy", "regret", scale,
+                                           f"regret of the {objective} objective against the bound, per request "
+                                           f"({unit})", title=f"{name}: regret, {seeds}")
+    return written
+
+
 def figures_for_run(folder: Path) -> list[Path]:
     """Latency CDF, per-stage breakdown and (if monitored) time series of a run folder."""
     out = folder / FIGURES
@@ -113,7 +154,11 @@ def write_report(folder: Path) -> Path:
     folder = Path(folder)
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>simsplit report: {html.escape(folder.name)}"
              f"</title><style>{STYLE}</style></head><body>"]
-    if is_sweep(folder):
+    if folder_kind(folder) == "compare":
+        figures = figures_for_compare(folder)
+        parts += _compare_section(folder)
+        figures += sorted(folder.glob("timeseries-*.png"))
+    elif is_sweep(folder):
         figures = figures_for_sweep(folder)
         meta = json.loads((folder / "sweep.json").read_text())
         table = pd.read_parquet(folder / "table.parquet")
@@ -147,3 +192,35 @@ def write_report(folder: Path) -> Path:
     target = folder / "report.html"
     target.write_text("\n".join(parts), encoding="utf-8")
     return target
+
+
+FIGURES_OF = {"run": figures_for_run, "sweep": figures_for_sweep, "compare": figures_for_compare}
+
+
+def _compare_section(folder: Path) -> list[str]:
+    """The comparison's title and its table with units and intervals."""
+    meta = _compare_meta(folder)
+    table = pd.read_csv(folder / "compare.csv")
+
+    def interval(row, key: str, scale: float) -> str:
+        low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
+        value = row[key] * scale
+        if low is None or pd.isna(low):
+            return f"{value:.4g}"
+        return f"{value:.4g} [{low * scale:.4g}, {high * scale:.4g}]"
+
+    rows = [{"strategy": row["strategy"], "latency mean (ms)": interval(row, "latency_mean_s", 1e3),
+             "latency p95 (ms)": interval(row, "latency_p95_s", 1e3), "energy (mJ/request)": interval(row, "energy_j", 1e3),
+             "accuracy": f"{row['accuracy']:.4f}",
+             "deadline hit rate": "-" if pd.isna(row["deadline_hit_rate"]) else f"{row['deadline_hit_rate']:.3f}",
+             "switches": f"{row['switches']:.0f}",
+             "regret": "-" if pd.isna(row.get("relative_regret")) else f"{100 * row['relative_regret']:+.1f}%"}
+            for _, row in table.iterrows()]
+    seeds = ", ".join(str(s) for s in meta["seeds"]) or "?"
+    version = meta.get("provenance", {}).get("simsplit_version", "?")
+    return [f"<h1>Compare {html.escape(str(meta['scenario']))}</h1>",
+            f"<p class='note'>Every strategy on the same scenario over {len(meta['seeds'])} seeds ({html.escape(seeds)}, "
+            f"drawn from seed {meta['seed']}); means with 95% t-intervals; regret: the objective "
+            f"({html.escape(str(meta.get('objective', 'latency')))}) against the bound, per seed the better of the "
+            f"oracle and every static strategy, relative to the bound. simsplit {html.escape(str(version))}.</p>",
+            "<h2>Strategies</h2>" + _table(pd.DataFrame(rows))]

@@ -3,6 +3,7 @@ figures and the HTML report."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -135,3 +136,33 @@ def test_run_report_with_time_series(tmp_path):
     assert CliRunner().invoke(app, ["report", str(out)]).exit_code == 0
     assert (out / "figures" / "timeseries.png").stat().st_size > 5000
     assert (out / "report.html").read_text().count("<img") == 3
+
+
+def test_plot_and_report_of_a_compare_folder(tmp_path, monkeypatch):
+    """A compare folder gets its figures (Pareto plane, bars) and a report with the user's seed and units."""
+    from simsplit.cli import main
+    from simsplit.plots import pareto_front
+    monkeypatch.chdir(tmp_path)
+    default = str(REPO / "scenarios" / "default.yaml")
+    assert main(["compare", default, "--seeds", "2", "--set", "duration_s=12", "--set", "warmup_s=2",
+                 "--only", "local", "--only", "fixed(1, bottlenet)", "--only", "fixed(8, bottlenet)",
+                 "--only", "full_offload(jpeg)", "--only", "oracle", "--out", "c"]) == 0
+    meta = json.loads((tmp_path / "c" / "compare.json").read_text())
+    assert meta["seed"] == 42 and len(meta["seeds"]) == 2 and meta["objective"] == "latency"
+    assert main(["plot", "c"]) == 0
+    names = {p.name for p in (tmp_path / "c" / "figures").iterdir()}
+    assert {"pareto-energy-latency.png", "latency-by-strategy.svg", "energy-by-strategy.png",
+            "regret-by-strategy.png"} <= names
+    assert main(["report", "c"]) == 0
+    page = (tmp_path / "c" / "report.html").read_text()
+    assert "Compare default" in page and "drawn from seed 42" in page and "energy (mJ/request)" in page
+    assert page.count("<img") >= 5  # four figures and the oracle's time series
+    table = pd.read_csv(tmp_path / "c" / "compare.csv")
+    assert table.set_index("strategy")["static"].to_dict() == {
+        "local": True, "full_offload(jpeg)": True, "fixed(1, bottlenet)": True, "fixed(8, bottlenet)": True,
+        "oracle": False}
+    # the front drawn passes through every point no other point beats (coincident points drawn once)
+    points = table[["latency_mean_s", "energy_j"]].to_numpy()
+    brute = {tuple(points[i]) for i in range(len(points))
+             if not any((points[j] <= points[i]).all() and (points[j] < points[i]).any() for j in range(len(points)))}
+    assert {tuple(points[i]) for i in pareto_front(points)} == brute

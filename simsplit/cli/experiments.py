@@ -218,14 +218,21 @@ def _compare_and_write(scenario, names: dict, chosen: list[str] | None, seeds: i
         console.print(shown)
 
     def write(folder: Path) -> None:
+        from simsplit.provenance import provenance
+        from simsplit.strategies.context import objective_name
         runs.to_csv(folder / "runs.csv", index=False)
         flat.to_csv(folder / "compare.csv", index=False)
+        meta = {"scenario": scenario.name, "seed": scenario.seed, "seeds": seed_list,
+                "objective": objective_name(scenario), "strategies": list(table["strategy"]),
+                "provenance": provenance(scenario)}
+        (folder / "compare.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         for name in ("dynamic", "oracle"):
             if chosen is None or name in chosen:
                 result = simulate(with_strategy(scenario, names[name]), seed=seed_list[0], monitor_period_s=0.1)
                 plot_timeseries(result.timeseries, result.requests, result.setup.profile.local_split,
                                 scenario.server_list[0].name, folder / f"timeseries-{name}.png",
-                                title=f"{scenario.name}: {name} (seed {seed_list[0]})")
+                                title=f"{scenario.name}: {name} (the first of the {seeds} seeds drawn from seed "
+                                      f"{scenario.seed})")
 
     folder = write_folder(target, write, kind="compare")
     if as_json:
@@ -277,20 +284,27 @@ def sweep_command(file: Annotated[Path, typer.Argument(help="Sweep YAML file.")]
                   f"complete; wrote {folder}/table.parquet ({len(table)} configurations)")
 
 
+def _result_folder(folder: Path) -> str:
+    """The kind of a result folder (run, sweep, compare), or exit 2."""
+    from simsplit.report import folder_kind
+    kind = folder_kind(folder)
+    if kind is None:
+        fail(InputError(folder, None, "expected a run folder (summary.json), a sweep folder (table.parquet) or a "
+                        "compare folder (compare.csv)"))
+    return kind
+
+
 @app.command("plot")
-def plot_command(folder: Annotated[Path, typer.Argument(help="A run folder or a sweep folder.")]) -> None:
-    """Draw the figures of a run or sweep folder into its figures/ (PNG and SVG)."""
-    from simsplit.report import figures_for_run, figures_for_sweep, is_sweep
-    if not is_sweep(folder) and not (folder / "summary.json").is_file():
-        fail(InputError(folder, None, "expected a run folder (summary.json) or a sweep folder (table.parquet)"))
-    written = figures_for_sweep(folder) if is_sweep(folder) else figures_for_run(folder)
+def plot_command(folder: Annotated[Path, typer.Argument(help="A run, sweep or compare folder.")]) -> None:
+    """Draw the figures of a run, sweep or compare folder into its figures/ (PNG and SVG)."""
+    from simsplit.report import FIGURES_OF
+    written = FIGURES_OF[_result_folder(folder)](folder)
     console.print(f"wrote {len(written)} files into {folder / 'figures'}/")
 
 
 @app.command("report")
-def report_command(folder: Annotated[Path, typer.Argument(help="A run folder or a sweep folder.")]) -> None:
-    """Write one self-contained HTML page (tables and figures) for a run or sweep folder."""
-    from simsplit.report import is_sweep, write_report
-    if not is_sweep(folder) and not (folder / "summary.json").is_file():
-        fail(InputError(folder, None, "expected a run folder (summary.json) or a sweep folder (table.parquet)"))
+def report_command(folder: Annotated[Path, typer.Argument(help="A run, sweep or compare folder.")]) -> None:
+    """Write one self-contained HTML page (tables and figures) for a run, sweep or compare folder."""
+    from simsplit.report import write_report
+    _result_folder(folder)
     console.print(f"wrote {write_report(folder)}")
