@@ -11,6 +11,7 @@ names Python files to load first. What each family's ``build`` receives is docum
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -138,8 +139,7 @@ class Registry:
             module = importlib.import_module(place)
             for info in pkgutil.iter_modules(getattr(module, "__path__", [])):
                 importlib.import_module(f"{place}.{info.name}")
-        from importlib.metadata import entry_points
-        for point in entry_points(group=self.entry_point_group):
+        for point in _installed_entry_points().select(group=self.entry_point_group):
             try:
                 loaded = point.load()
                 if callable(loaded):
@@ -154,6 +154,13 @@ class Registry:
     def field(self) -> Any:
         """The annotation of a scenario field holding one block of this family, chosen by its ``kind``."""
         return Annotated[Config, _KindField(self)]
+
+
+@functools.cache
+def _installed_entry_points():
+    """Every installed entry point, read once per process (each family selects its group)."""
+    from importlib.metadata import entry_points
+    return entry_points()
 
 
 def _kind_literal(config: Any) -> tuple:
