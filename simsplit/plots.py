@@ -178,20 +178,33 @@ def plot_sweep_curve(table, path: Path, metric: str, unit_scale: float, unit: st
     return save(fig, path)
 
 
-def plot_latency_cdf(requests, path: Path, title: str = "") -> list[Path]:
-    """Empirical CDF of the completed requests' latency (ms, log), one line per device group."""
+CDF_GROUPS = 10
+"""Most device groups a latency CDF draws (the ones with the most completed requests)."""
+
+
+def plot_latency_cdf(requests, path: Path, title: str = "", deadline_s: float | None = None) -> list[Path]:
+    """Empirical CDF of the completed requests' latency (ms, log), one line per device group (the
+    :data:`CDF_GROUPS` busiest when there are more), the deadline as a vertical line."""
     fig, ax = plt.subplots(figsize=(7, 4.2), constrained_layout=True)
     done = requests[requests["status"] == "completed"]
+    counts = done.groupby("group", observed=True).size().sort_values(ascending=False, kind="stable")
+    shown = set(counts.index[:CDF_GROUPS])
     for name, group in done.groupby("group", observed=True):
+        if name not in shown:
+            continue
         latency = np.sort(group["latency_s"].to_numpy()) * 1e3
         ax.step(latency, np.arange(1, latency.size + 1) / latency.size, where="post", label=str(name), linewidth=1)
+    if deadline_s is not None:
+        ax.axvline(deadline_s * 1e3, color="0.2", linestyle="--", linewidth=1, label=f"deadline {deadline_s * 1e3:g} ms")
+    if len(counts) > CDF_GROUPS:
+        title += f"\nthe {CDF_GROUPS} device groups with the most completed requests, of {len(counts)}"
     ax.set_xscale("log")
     ax.set_xlabel("latency (ms, log)")
     ax.set_ylabel("fraction of requests")
     ax.set_ylim(0, 1.01)
     if done.empty:
         ax.text(0.5, 0.5, "no completed requests", transform=ax.transAxes, ha="center", va="center")
-    elif done["group"].nunique() <= 12:
+    else:
         ax.legend(fontsize=7, framealpha=0.9)
     ax.grid(True, which="both", linewidth=0.3, alpha=0.5)
     ax.set_title(title, fontsize=10)
@@ -203,7 +216,7 @@ def plot_breakdown(summary: dict, path: Path, title: str = "") -> list[Path]:
     from simsplit.summary import LATENCY_PARTS
     groups = summary["groups"]
     names = list(groups)
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(names) + 3), 4.5), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(min(max(6.0, 0.35 * len(names) + 3), 12.0), 4.5), constrained_layout=True)
     bottom = np.zeros(len(names))
     for part in LATENCY_PARTS:
         values = np.array([(groups[n]["latency_parts_s"].get(part) or 0.0) * 1e3 for n in names])
@@ -274,4 +287,32 @@ def plot_compare_bars(table, path: Path, metric: str, scale: float, label: str, 
     ax.set_xlabel(label)
     ax.set_title(title, fontsize=10)
     ax.grid(True, axis="x", linewidth=0.3, alpha=0.5)
+    return save(fig, path)
+
+
+ENERGY_COMPONENTS = ("compute", "switch", "uplink", "downlink", "promotion", "tail", "probe")
+
+
+def plot_energy_breakdown(summary: dict, path: Path, title: str = "") -> list[Path]:
+    """Device energy per completed request (mJ) of each device group split into compute, switching,
+    uplink, downlink, RRC promotion, radio tail and probes, as stacked bars."""
+    groups = summary["groups"]
+    names = list(groups)
+    fig, ax = plt.subplots(figsize=(min(max(6.0, 0.35 * len(names) + 3), 12.0), 4.5), constrained_layout=True)
+    bottom = np.zeros(len(names))
+    for part in ENERGY_COMPONENTS:
+        values = np.array([(groups[n]["energy_j"].get(part) or 0.0) * 1e3 for n in names])
+        if values.sum() > 0:
+            ax.bar(range(len(names)), values, bottom=bottom, label=part)
+            bottom += values
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=45 if len(names) > 4 else 0, ha="right" if len(names) > 4 else "center",
+                       fontsize=8 if len(names) <= 24 else 6)
+    ax.set_ylabel("device energy per completed request (mJ)")
+    ax.set_title(title, fontsize=10)
+    if bottom.any():
+        ax.legend(fontsize=8, framealpha=0.9)
+    else:
+        ax.text(0.5, 0.5, "no completed requests", transform=ax.transAxes, ha="center", va="center")
+    ax.grid(True, axis="y", linewidth=0.3, alpha=0.5)
     return save(fig, path)

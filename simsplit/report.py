@@ -66,8 +66,10 @@ def figures_for_run(folder: Path) -> list[Path]:
     summary = json.loads((folder / "summary.json").read_text())
     has_rows = (folder / "requests.parquet").is_file()  # absent for a run with records: none
     requests = pd.read_parquet(folder / "requests.parquet") if has_rows else None
-    written = plots.plot_latency_cdf(requests, out / "latency-cdf", title=f"{summary['scenario']}: latency") \
-        if has_rows else []
+    written = plots.plot_latency_cdf(requests, out / "latency-cdf", title=f"{summary['scenario']}: latency",
+                                     deadline_s=summary.get("deadline_s")) if has_rows else []
+    written += plots.plot_energy_breakdown(summary, out / "energy-breakdown",
+                                           title=f"{summary['scenario']}: device energy per request by component")
     written += plots.plot_breakdown(summary, out / "latency-breakdown",
                                     title=f"{summary['scenario']}: mean latency by stage")
     if has_rows and (folder / "timeseries.parquet").is_file():
