@@ -120,7 +120,7 @@ def test_report_of_a_sweep_and_of_a_run(tmp_path):
     for figure in ("tradeoff", "curve-latency_mean_s", "curve-energy_j", "curve-accuracy"):
         assert (out / "figures" / f"{figure}.png").stat().st_size > 5000 and (out / "figures" / f"{figure}.svg").is_file()
     run_page = write_report(out / "runs" / runs["run_id"].iloc[0]).read_text()
-    assert run_page.count("<img") == 2 and "Device groups" in run_page
+    assert run_page.count("<img") == 3  # latency CDF, latency and energy breakdowns and "Device groups" in run_page
 
 
 def test_run_report_with_time_series(tmp_path):
@@ -135,7 +135,7 @@ def test_run_report_with_time_series(tmp_path):
     assert len(series) == 60 and {"at_s", "uplink_bps", "edge_queue", "edge_busy"} <= set(series.columns)
     assert CliRunner().invoke(app, ["report", str(out)]).exit_code == 0
     assert (out / "figures" / "timeseries.png").stat().st_size > 5000
-    assert (out / "report.html").read_text().count("<img") == 3
+    assert (out / "report.html").read_text().count("<img") == 4
 
 
 def test_plot_and_report_of_a_compare_folder(tmp_path, monkeypatch):
