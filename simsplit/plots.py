@@ -211,27 +211,34 @@ def plot_latency_cdf(requests, path: Path, title: str = "", deadline_s: float | 
     return save(fig, path)
 
 
-def plot_breakdown(summary: dict, path: Path, title: str = "") -> list[Path]:
-    """Mean latency (ms) of each device group split into its stages, as stacked bars."""
-    from simsplit.summary import LATENCY_PARTS
-    groups = summary["groups"]
+def _stacked_bars(groups: dict, parts: list[tuple[str, str, str]], scale: float, path: Path, ylabel: str,
+                  title: str) -> list[Path]:
+    """One stacked bar per device group: ``groups[name][block][key] * scale`` for each (block, key, label) of
+    ``parts``; parts that are zero everywhere are left out."""
     names = list(groups)
     fig, ax = plt.subplots(figsize=(min(max(6.0, 0.35 * len(names) + 3), 12.0), 4.5), constrained_layout=True)
     bottom = np.zeros(len(names))
-    for part in LATENCY_PARTS:
-        values = np.array([(groups[n]["latency_parts_s"].get(part) or 0.0) * 1e3 for n in names])
+    for block, key, label in parts:
+        values = np.array([(groups[n][block].get(key) or 0.0) * scale for n in names])
         if values.sum() > 0:
-            ax.bar(range(len(names)), values, bottom=bottom, label=part.replace("_s", "").replace("_", " "))
+            ax.bar(range(len(names)), values, bottom=bottom, label=label)
             bottom += values
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names, rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel("mean latency (ms)")
+    ax.set_ylabel(ylabel)
     if bottom.sum() > 0:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     else:
         ax.text(0.5, 0.5, "no completed requests", transform=ax.transAxes, ha="center", va="center")
     ax.set_title(title, fontsize=10)
     return save(fig, path)
+
+
+def plot_breakdown(summary: dict, path: Path, title: str = "") -> list[Path]:
+    """Mean latency (ms) of each device group split into its stages, as stacked bars."""
+    from simsplit.summary import LATENCY_PARTS
+    parts = [("latency_parts_s", p, p.replace("_s", "").replace("_", " ")) for p in LATENCY_PARTS]
+    return _stacked_bars(summary["groups"], parts, 1e3, path, "mean latency (ms)", title)
 
 
 def plot_compare_tradeoff(table, path: Path, title: str = "") -> list[Path]:
@@ -296,23 +303,5 @@ ENERGY_COMPONENTS = ("compute", "switch", "uplink", "downlink", "promotion", "ta
 def plot_energy_breakdown(summary: dict, path: Path, title: str = "") -> list[Path]:
     """Device energy per completed request (mJ) of each device group split into compute, switching,
     uplink, downlink, RRC promotion, radio tail and probes, as stacked bars."""
-    groups = summary["groups"]
-    names = list(groups)
-    fig, ax = plt.subplots(figsize=(min(max(6.0, 0.35 * len(names) + 3), 12.0), 4.5), constrained_layout=True)
-    bottom = np.zeros(len(names))
-    for part in ENERGY_COMPONENTS:
-        values = np.array([(groups[n]["energy_j"].get(part) or 0.0) * 1e3 for n in names])
-        if values.sum() > 0:
-            ax.bar(range(len(names)), values, bottom=bottom, label=part)
-            bottom += values
-    ax.set_xticks(range(len(names)))
-    ax.set_xticklabels(names, rotation=45 if len(names) > 4 else 0, ha="right" if len(names) > 4 else "center",
-                       fontsize=8 if len(names) <= 24 else 6)
-    ax.set_ylabel("device energy per completed request (mJ)")
-    ax.set_title(title, fontsize=10)
-    if bottom.any():
-        ax.legend(fontsize=8, framealpha=0.9)
-    else:
-        ax.text(0.5, 0.5, "no completed requests", transform=ax.transAxes, ha="center", va="center")
-    ax.grid(True, axis="y", linewidth=0.3, alpha=0.5)
-    return save(fig, path)
+    parts = [("energy_j", p, p) for p in ENERGY_COMPONENTS]
+    return _stacked_bars(summary["groups"], parts, 1e3, path, "device energy per completed request (mJ)", title)
