@@ -176,16 +176,11 @@ def write_report(folder: Path) -> Path:
     else:
         figures = figures_for_run(folder)
         summary = json.loads((folder / "summary.json").read_text())
-        parts.append(f"<h1>Run {html.escape(summary['scenario'])} (seed {summary['seed']})</h1>")
-        overall = {k: summary[k] for k in ("generated", "completed", "dropped", "lost", "timed_out", "in_flight",
-                                           "throughput_rps", "accuracy", "deadline_miss_rate", "server_utilisation")}
-        overall.update({f"latency {k} (ms)": _scaled(v, 1e3) for k, v in summary["latency_s"].items() if k != "ci95"})
-        overall.update({f"energy {k} (mJ)": _scaled(v, 1e3) for k, v in summary["energy_j"].items()})
-        parts.append("<h2>Summary</h2>" + _table(pd.DataFrame([overall]).T.reset_index().set_axis(["metric", "value"], axis=1)))
-        groups = pd.DataFrame([{"group": n, "strategy": g["strategy"], "completed": g["completed"],
-                                "mean ms": _scaled(g["latency_s"]["mean"], 1e3),
-                                "p95 ms": _scaled(g["latency_s"]["p95"], 1e3),
-                                "energy mJ": _scaled(g["energy_j"]["total"], 1e3),
+        parts += _run_section(summary)
+        groups = pd.DataFrame([{"device group": n, "strategy": g["strategy"], "completed": g["completed"],
+                                "latency mean (ms)": _scaled(g["latency_s"]["mean"], 1e3),
+                                "latency p95 (ms)": _scaled(g["latency_s"]["p95"], 1e3),
+                                "energy (mJ/request)": _scaled(g["energy_j"]["total"], 1e3),
                                 "accuracy": g["accuracy"]} for n, g in summary["groups"].items()])
         parts.append("<h2>Device groups</h2>" + _table(groups))
     parts.append("<h2>Figures</h2>")
@@ -226,3 +221,37 @@ def _compare_section(folder: Path) -> list[str]:
             f"({html.escape(str(meta.get('objective', 'latency')))}) against the bound, per seed the better of the "
             f"oracle and every static strategy, relative to the bound. simsplit {html.escape(str(version))}.</p>",
             "<h2>Strategies</h2>" + _table(pd.DataFrame(rows))]
+
+
+RUN_ROWS = (("generated", "requests generated (after the warm-up)", 1.0, ""),
+            ("completed", "requests completed", 1.0, ""), ("dropped", "dropped (server queue full)", 1.0, ""),
+            ("lost", "lost (erased on a link)", 1.0, ""), ("timed_out", "timed out (deadline, in the queue)", 1.0, ""),
+            ("in_flight", "still in flight at the end", 1.0, ""), ("throughput_rps", "throughput", 1.0, "requests/s"),
+            ("accuracy", "accuracy (top-1)", 1.0, ""), ("deadline_miss_rate", "deadline miss rate", 1.0, ""),
+            ("server_utilisation", "server utilisation", 1.0, ""))
+
+
+def _number(value, scale: float = 1.0) -> str:
+    return "-" if value is None else f"{value * scale:.4g}"
+
+
+def _run_section(summary: dict) -> list[str]:
+    """A run's title, its key numbers with units and 95% intervals, and where it came from."""
+    rows = [(label, _number(summary.get(key), scale), unit) for key, label, scale, unit in RUN_ROWS]
+    latency, ci = summary["latency_s"], summary["latency_s"].get("ci95", {})
+    for key in ("mean", "p50", "p95", "p99"):
+        low, high = ci.get(key, [None, None])
+        interval = "" if low is None else f" [{_number(low, 1e3)}, {_number(high, 1e3)}]"
+        rows.append((f"latency {key}", _number(latency.get(key), 1e3) + interval, "ms"))
+    rows += [(f"device energy per request: {part}", _number(value, 1e3), "mJ")
+             for part, value in summary["energy_j"].items()]
+    provenance = summary.get("provenance", {})
+    inputs = "; ".join(f"{role} {digest[:12]}" for role, digest in provenance.get("inputs_sha256", {}).items())
+    note = (f"seed {summary['seed']}, {summary['duration_s']:g} s simulated, the first {summary['warmup_s']:g} s left "
+            f"out as warm-up" + (f", deadline {summary['deadline_s'] * 1e3:g} ms" if summary.get("deadline_s") else "")
+            + f". simsplit {provenance.get('simsplit_version', '?')}"
+            + (f" (git {str(provenance['git_commit'])[:10]})" if provenance.get("git_commit") else "")
+            + (f"; inputs (SHA-256): {inputs}" if inputs else "") + ".")
+    table = pd.DataFrame(rows, columns=["", "value [95% interval]", "unit"])
+    return [f"<h1>Run {html.escape(summary['scenario'])}</h1>", f"<p class='note'>{html.escape(note)}</p>",
+            "<h2>Summary</h2>" + _table(table)]

@@ -120,7 +120,8 @@ def test_report_of_a_sweep_and_of_a_run(tmp_path):
     for figure in ("tradeoff", "curve-latency_mean_s", "curve-energy_j", "curve-accuracy"):
         assert (out / "figures" / f"{figure}.png").stat().st_size > 5000 and (out / "figures" / f"{figure}.svg").is_file()
     run_page = write_report(out / "runs" / runs["run_id"].iloc[0]).read_text()
-    assert run_page.count("<img") == 3  # latency CDF, latency and energy breakdowns and "Device groups" in run_page
+    assert run_page.count("<img") == 3 and "Device groups" in run_page  # latency CDF, latency and energy breakdowns
+    assert "latency mean" in run_page and "simsplit 0.1.0" in run_page and "inputs (SHA-256)" in run_page
 
 
 def test_run_report_with_time_series(tmp_path):
