@@ -119,16 +119,16 @@ def best_table(table: pd.DataFrame, by: str, baseline: dict | None) -> pd.DataFr
         others = [f for f in table.columns if f in (baseline or {}) or (f not in ("replications",) and
                   table[f].dtype.name == "category" and f != by)]
         label = lambda r: ", ".join(str(r[f]) for f in others) or "-"  # noqa: E731
-        row["fastest"], row["latency ms"] = label(fastest), fastest["latency_mean_s"] * 1e3
-        row["most frugal"], row["energy mJ"] = label(frugal), frugal["energy_j"] * 1e3
+        row["fastest"], row["latency mean (ms)"] = label(fastest), fastest["latency_mean_s"] * 1e3
+        row["most frugal"], row["energy (mJ/request)"] = label(frugal), frugal["energy_j"] * 1e3
         if baseline:
             mask = pd.Series(True, index=part.index)
             for factor, value in baseline.items():
                 mask &= part[factor].astype(str) == str(value)
             if mask.any():
                 base = part[mask].iloc[0]
-                row["latency gain vs baseline"] = base["latency_mean_s"] / fastest["latency_mean_s"]
-                row["energy gain vs baseline"] = base["energy_j"] / frugal["energy_j"]
+                row["latency gain vs baseline (x)"] = base["latency_mean_s"] / fastest["latency_mean_s"]
+                row["energy gain vs baseline (x)"] = base["energy_j"] / frugal["energy_j"]
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -165,14 +165,14 @@ def write_report(folder: Path) -> Path:
         meta = json.loads((folder / "sweep.json").read_text())
         table = pd.read_parquet(folder / "table.parquet")
         parts.append(f"<h1>Sweep {html.escape(meta['name'])}</h1><p class='note'>{len(table)} configurations; "
-                     f"factors: {', '.join(meta['factors'])}; means over seeds with 95% t-intervals (_low, _high)."
+                     f"factors: {', '.join(meta['factors'])}; means over seeds with their 95% t-intervals in brackets "
+                     "(none where every seed gave the same value)."
                      "</p>")
         options = meta.get("report", {})
         if "best_by" in options:
             parts.append(f"<h2>Best configuration per {html.escape(options['best_by'])}</h2>")
             parts.append(_table(best_table(table, options["best_by"], options.get("baseline"))))
-        shown = [c for c in table.columns if not c.endswith(("_low", "_high"))]
-        parts.append("<h2>All configurations</h2>" + _table(table[shown]))
+        parts.append("<h2>All configurations</h2>" + _table(_sweep_rows(table, meta["factors"])))
     else:
         figures = figures_for_run(folder)
         summary = json.loads((folder / "summary.json").read_text())
@@ -255,3 +255,24 @@ def _run_section(summary: dict) -> list[str]:
     table = pd.DataFrame(rows, columns=["", "value [95% interval]", "unit"])
     return [f"<h1>Run {html.escape(summary['scenario'])}</h1>", f"<p class='note'>{html.escape(note)}</p>",
             "<h2>Summary</h2>" + _table(table)]
+
+
+SWEEP_COLUMNS = (("latency_mean_s", "latency mean (ms)", 1e3), ("latency_p95_s", "latency p95 (ms)", 1e3),
+                 ("energy_j", "energy (mJ/request)", 1e3), ("accuracy", "accuracy", 1.0),
+                 ("deadline_miss_rate", "deadline miss rate", 1.0), ("throughput_rps", "throughput (requests/s)", 1.0),
+                 ("server_utilisation", "server utilisation", 1.0))
+
+
+def _sweep_rows(table: pd.DataFrame, factors: list[str]) -> pd.DataFrame:
+    """A sweep's configurations with human column names and units, each mean with its 95% interval."""
+    rows = []
+    for _, row in table.iterrows():
+        out = {factor: row[factor] for factor in factors}
+        for key, label, scale in SWEEP_COLUMNS:
+            value, low, high = row.get(key), row.get(f"{key}_low"), row.get(f"{key}_high")
+            text = "-" if value is None or pd.isna(value) else f"{value * scale:.4g}"
+            if low is not None and not pd.isna(low) and f"{low * scale:.4g}" != f"{high * scale:.4g}":
+                text += f" [{low * scale:.4g}, {high * scale:.4g}]"
+            out[label] = text
+        rows.append(out)
+    return pd.DataFrame(rows)
