@@ -133,10 +133,36 @@ def best_table(table: pd.DataFrame, by: str, baseline: dict | None) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
+CAPTIONS = {
+    "latency-cdf": "Share of completed requests answered within each latency, per device group (log axis); "
+                   "the dashed line is the deadline. A curve to the left is faster; its tail is the slow requests.",
+    "latency-breakdown": "Where each device group's mean latency goes, stage by stage: compute on the device, "
+                         "radio promotion, upload, server queue and service, download, propagation.",
+    "energy-breakdown": "Device energy per completed request, by component: compute, switching, upload, download, "
+                        "RRC promotion, radio tail and load probes. The tallest part is what to attack.",
+    "timeseries": "Over time: the first device's uplink capacity, the server's queue and busy workers, and the "
+                  "split each request chose.",
+    "tradeoff": "Every configuration's mean energy against its mean latency, 95% whiskers over seeds; lines join "
+                "each colour's Pareto front (nothing else is both faster and more frugal).",
+    "pareto-energy-latency": "Every strategy's mean energy against its mean latency over the seeds, 95% whiskers; "
+                             "the grey line is the Pareto front. Strategies at one point share a label.",
+    "latency-by-strategy": "Mean latency per request of each strategy with its 95% interval, fastest first.",
+    "energy-by-strategy": "Device energy per request of each strategy with its 95% interval, most frugal first.",
+    "regret-by-strategy": "How far each strategy's objective is from the bound (per seed, the better of the oracle "
+                          "and every static strategy), with its 95% interval; 0 is the best any strategy did.",
+}
+"""What each figure shows, by file name (a figure not listed is captioned by its name)."""
+
+
 def _image(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
+    key = next((k for k in CAPTIONS if path.stem == k or path.stem.startswith(k + "-")), None)
+    caption = CAPTIONS[key] if key else path.stem.replace("-", " ").replace("_", " ")
+    if path.stem.startswith("curve-"):
+        caption = f"{path.stem[6:].replace('_', ' ')} of every configuration against the sweep's x factor, one line " \
+                  "per level of its line factor, 95% whiskers over seeds."
     return f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(path.stem)}"><figcaption>' \
-           f"{html.escape(path.stem)}</figcaption></figure>"
+           f"{html.escape(caption)}</figcaption></figure>"
 
 
 def _table(frame: pd.DataFrame) -> str:

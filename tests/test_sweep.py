@@ -158,6 +158,7 @@ def test_plot_and_report_of_a_compare_folder(tmp_path, monkeypatch):
     page = (tmp_path / "c" / "report.html").read_text()
     assert "Compare default" in page and "drawn from seed 42" in page and "energy (mJ/request)" in page
     assert page.count("<img") >= 5  # four figures and the oracle's time series
+    assert "the grey line is the Pareto front" in page  # captions say what each figure shows
     table = pd.read_csv(tmp_path / "c" / "compare.csv")
     assert table.set_index("strategy")["static"].to_dict() == {
         "local": True, "full_offload(jpeg)": True, "fixed(1, bottlenet)": True, "fixed(8, bottlenet)": True,
