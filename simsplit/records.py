@@ -87,6 +87,7 @@ class RecordSink:
 
     FIELDS = NUMERIC_FIELDS + ("plan", "sequence")
     before_flush = None
+    """Called every block of added rows (the engine settles the radio tails that are final by then)."""
 
     def __init__(self, block_rows: int = 16_384):
         self._rows: list[tuple] = []
@@ -94,8 +95,12 @@ class RecordSink:
         self._block_rows = block_rows
         self._numeric = attrgetter(*NUMERIC_FIELDS)
 
+    def row(self, request: Request) -> tuple:
+        """The request's numbers in the order of :attr:`FIELDS`."""
+        return (*self._numeric(request), request.plan.index, request.sequence)
+
     def add(self, request: Request) -> None:
-        self._rows.append((*self._numeric(request), request.plan.index, request.sequence))
+        self._rows.append(self.row(request))
         if len(self._rows) >= self._block_rows:
             self._blocks.append(np.array(self._rows, dtype=float))
             self._rows = []
@@ -110,8 +115,7 @@ class RecordSink:
 
     def columns(self, in_flight) -> dict[str, np.ndarray]:
         """Every request's columns in arrival order: those added, then ``in_flight`` (still objects)."""
-        for request in in_flight:
-            self.add(request)
+        self._rows += [self.row(request) for request in in_flight]
         blocks = self._blocks + ([np.array(self._rows, dtype=float)] if self._rows else [])
         table = np.concatenate(blocks) if blocks else np.empty((0, len(self.FIELDS)))
         self._blocks, self._rows = [], []

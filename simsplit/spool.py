@@ -22,12 +22,10 @@ class SpoolSink(RecordSink):
 
     def __init__(self, setup, device_group: np.ndarray, chunk_rows: int = 65_536, folder: Path | None = None):
         super().__init__()
-        self.before_flush = None
-        """Called before each periodic flush (the engine resolves the tails that are final by now)."""
         self._added = 0
         self._setup, self._device_group, self.chunk_rows = setup, device_group, chunk_rows
-        self._held: dict[int, list] = {}
-        """Finished rows not yet written, by arrival sequence: [row, open tails, tail J]."""
+        self._held: dict[int, tuple] = {}
+        """Finished rows not yet written, by arrival sequence."""
         self._open: dict[int, int] = {}
         """Transfers of a request whose tail is not yet final, by sequence (requests still in flight too)."""
         self._tails: dict[int, float] = {}
@@ -59,7 +57,7 @@ class SpoolSink(RecordSink):
     # ------------------------------------------------------------ rows
     def add(self, request) -> None:
         """A finished request; every ``chunk_rows`` of them, write out what is final."""
-        self._held[request.sequence] = (*self._numeric(request), request.plan.index, request.sequence)
+        self._held[request.sequence] = self.row(request)
         self._added += 1
         if self._added >= self.chunk_rows:
             self._added = 0
@@ -71,7 +69,7 @@ class SpoolSink(RecordSink):
         """The run is over (every tail final): write the rest, requests still in flight included."""
         self.before_flush = None
         for request in in_flight:  # in arrival order
-            self._held[request.sequence] = (*self._numeric(request), request.plan.index, request.sequence)
+            self._held[request.sequence] = self.row(request)
         self.flush(final=True)
 
     def flush(self, final: bool = False) -> None:
