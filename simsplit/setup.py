@@ -93,6 +93,8 @@ class ChannelFactory:
 
     def __init__(self):
         self._traces: dict[tuple, Trace] = {}
+        self._shared: dict[int, tuple] = {}
+        """The one channel of each shared link block, by the block's id: (block, channel)."""
 
     def trace(self, file: str, fmt: str, **options) -> Trace:
         """The trace ``file`` in format ``fmt``, read once."""
@@ -116,7 +118,9 @@ class ChannelFactory:
         """One channel for every device, or None if each device needs its own."""
         if self.per_device(link):
             return None
-        return channels.of(link).build(link, ChannelContext(None, self.trace))
+        if id(link) not in self._shared:  # the block is kept beside its channel, so its id stays its own
+            self._shared[id(link)] = (link, channels.of(link).build(link, ChannelContext(None, self.trace)))
+        return self._shared[id(link)][1]
 
     def own(self, link, rng: np.random.Generator) -> Channel:
         """A device's (or a cell's) own channel for a per-device link kind."""
