@@ -233,8 +233,7 @@ class Engine:
     def _truth(self, device, option, now: float) -> tuple[float, float]:
         """The oracle's view: (latency s, energy J) of ``option`` from the true state
         (:func:`~simsplit.strategies.truth.true_cost`)."""
-        group = self.setup.groups[device.group].group
-        return true_cost(device, option, now, self.servers, group.compute_power_w)
+        return true_cost(device, option, now, self.servers)
 
     # ------------------------------------------------------------ run
     def run(self) -> RunOutput:

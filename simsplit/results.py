@@ -168,7 +168,7 @@ def build_requests(setup: Setup, output: RunOutput, tail_j: np.ndarray) -> pd.Da
     def plan_field(name, dtype=float):
         return np.array([getattr(p, name) for p in plans], dtype=dtype)[plan]
 
-    power = np.array([g.group.compute_power_w for g in setup.groups])[group]
+    power = plan_field("compute_power_w")
     alpha_up, alpha_down, beta = _radio_arrays(setup, group)
     uplink_s, downlink_s = _nan_to_zero(c["uplink_s"]), _nan_to_zero(c["downlink_s"])
     sent_up, sent_down = c["bits_up"], c["bits_down"]

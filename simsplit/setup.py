@@ -38,6 +38,10 @@ class Plan:
     """True at the local split L: no transfer, no server."""
     head_s: float
     """Device compute (s): head up to the split plus encoding."""
+    compute_power_w: float
+    """Mean device power (W) over ``head_s``: the group's compute power, or, where the profile gives the
+    head's measured energy (``head_mj_<class>``), that energy plus the encoding at the group's power, over
+    ``head_s``."""
     bits_up: float
     """Payload (bits) on the uplink."""
     service_s: float
@@ -153,10 +157,20 @@ def _check_time_advances(scenario: Scenario, g: int, group: DeviceGroupConfig, n
                              "so a closed loop would never advance the clock")
 
 
+def _compute_power_w(power_w: float, head_s: float, head_j, split: int, encode_s: float) -> float:
+    """Mean power (W) of computing a head of ``head_s`` seconds (encoding included): ``power_w`` unless the
+    profile measured the head's energy ``head_j`` (J per split)."""
+    if head_j is None or head_s == 0:
+        return power_w
+    return (float(head_j[split]) + power_w * encode_s) / head_s
+
+
 def _plan(index: int, key: Decision, entry, local: bool, head_s, server, server_index: int, tail_s,
-          bits_down: float) -> Plan:
-    return Plan(index=index, split=key.split, bottleneck=key.bottleneck, local=local,
-                head_s=float(head_s[key.split]) + (0.0 if local else entry.encode_s),
+          bits_down: float, power_w: float, head_j) -> Plan:
+    encode_s = 0.0 if local else entry.encode_s
+    plan_head_s = float(head_s[key.split]) + encode_s
+    return Plan(index=index, split=key.split, bottleneck=key.bottleneck, local=local, head_s=plan_head_s,
+                compute_power_w=_compute_power_w(power_w, plan_head_s, head_j, key.split, encode_s),
                 bits_up=0.0 if local else entry.bytes * BITS_PER_BYTE,
                 service_s=0.0 if local else float(tail_s[key.split]) + entry.decode_s,
                 bits_down=0.0 if local else bits_down, accuracy=entry.accuracy,
@@ -178,7 +192,7 @@ def _device_model(group: DeviceGroupConfig, network: NetworkConfig) -> DeviceMod
 def _options(plans: dict[Decision, Plan], network: NetworkConfig) -> list[Option]:
     delays = network.uplink.delay_s + network.downlink.delay_s
     return [Option(key, plan.local, plan.head_s, plan.bits_up, plan.service_s, plan.bits_down, plan.accuracy,
-                   0.0 if plan.local else delays + plan.extra_rtt_s, plan.server,
+                   0.0 if plan.local else delays + plan.extra_rtt_s, plan.server, plan.compute_power_w,
                    0.0 if plan.local else network.uplink.delay_s + plan.extra_rtt_s / 2)
             for key, plan in plans.items()]
 
@@ -219,7 +233,8 @@ def build_setup(scenario: Scenario) -> Setup:
         for key in context.decisions:
             server = servers[server_index[key.server]]
             plan = _plan(len(plans), key, payloads.get(key.split, key.bottleneck), key.split == profile.local_split,
-                         head_s, server, server_index[key.server], profile.tail_s[server.server_class], bits_down)
+                         head_s, server, server_index[key.server], profile.tail_s[server.server_class], bits_down,
+                         group.compute_power_w, profile.head_j.get(group.device_class))
             plans.append(plan)
             group_plans[key] = plan
         _check_time_advances(scenario, g, group, network, group_plans.values())

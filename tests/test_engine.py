@@ -58,6 +58,41 @@ def test_energy_is_power_times_time(tmp_path):
     assert first["energy_j"] == pytest.approx(first["compute_j"] + first["uplink_j"] + first["downlink_j"])
 
 
+def test_measured_head_energy_replaces_power_times_time(tmp_path):
+    """A profile's head_mj_<class> column is charged for the head (encoding still at the group's power), in the
+    records and in every strategy's estimate; classes without it keep power x time."""
+    profile = tmp_path / "energy-profile.csv"
+    profile.write_text("split,name,head_ms_phone,head_mj_phone,head_ms_tablet,tail_ms_gpu,output_bytes\n"
+                       "0,input,0,0,0,3.0,1000\n1,block,2.0,9.0,2.0,1.0,100\n2,output,5.0,20.0,5.0,0,4\n")
+    payloads = tmp_path / "energy-payloads.csv"
+    payloads.write_text("split,bottleneck,bytes,accuracy,encode_ms,decode_ms\n0,raw,1000,0.76,0.5,0\n"
+                        "1,bn,100,0.74,0.25,0\n2,none,0,0.76,0,0\n")
+    data = one_device(tmp_path, power_w=1.5)
+    data["model"] = {"profile": str(profile), "payloads": str(payloads), "result_bytes": 100}
+    base = data["devices"][0]
+    data["devices"] = [{**base, "name": "local", "strategy": {"kind": "local"}},
+                       {**base, "name": "split", "strategy": {"kind": "fixed", "split": 1, "bottleneck": "bn"}},
+                       {**base, "name": "input", "strategy": {"kind": "full_offload"}},
+                       {**base, "name": "tablet-split", "device_class": "tablet",
+                        "strategy": {"kind": "fixed", "split": 1, "bottleneck": "bn"}}]
+    result = simulate(validate_scenario(data))
+    compute = result.requests.groupby("group", observed=True)["compute_j"]
+    assert compute.min().to_dict() == compute.max().to_dict()
+    expected = {"local": 0.020, "split": 0.009 + 1.5 * 0.00025, "input": 1.5 * 0.0005,
+                "tablet-split": 1.5 * 0.00225}
+    assert compute.mean().to_dict() == pytest.approx(expected, rel=1e-12)
+    from simsplit.setup import _device_model, _options
+    from simsplit.strategies.predict import predict
+    for group in result.setup.groups:
+        (plan,) = group.plans.values()
+        (option,) = _options(group.plans, group.network)
+        device = _device_model(group.group, group.network)
+        _, energy = predict(option, device, 8e6, 16e6, 0.0)
+        radio = 0.0 if plan.local else ((0.43839 * 8 + 1.28804) * plan.bits_up / 8e6
+                                        + (0.05197 * 16 + 1.28804) * plan.bits_down / 16e6)
+        assert energy == pytest.approx(expected[group.group.name] + radio, rel=1e-12)
+
+
 def test_reference_radio_point(tmp_path):
     """radio-power reference: 10,092 bytes on LTE at 5.85 Mbps take 13.8 ms and 53.2 mJ."""
     scenario = one_device(tmp_path, split_bytes=10_092, up_mbps=5.85, encode_ms=0, technology="lte")

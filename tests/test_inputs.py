@@ -39,6 +39,14 @@ def write(folder: Path, name: str, text: str) -> Path:
     ("split,name,head_ms_phone,tail_ms_gpu,output_bytes\n0,a,0,5,1\n1,b,3,0,1.5\n",
      r"line 3, column output_bytes: expected an integer >= 0, got '1.5'"),
     ("split,name,head_ms_phone,tail_ms_gpu,output_bytes\n0,a,0,5,1\n1,b,3,0\n", r"line 3: expected 5 cells, got 4"),
+    ("split,name,head_ms_phone,head_mj_tablet,tail_ms_gpu,output_bytes\n0,a,0,0,5,1\n1,b,3,6,0,1\n",
+     r"header, column head_mj_tablet: expected a head_ms_tablet column beside it"),
+    ("split,name,head_ms_phone,head_mj_phone,tail_ms_gpu,output_bytes\n0,a,0,0,5,1\n1,b,3,6,0,1\n2,c,4,5,0,1\n",
+     r"line 4, column head_mj_phone: expected non-decreasing \(cumulative head energy\)"),
+    ("split,name,head_ms_phone,head_mj_phone,tail_ms_gpu,output_bytes\n0,a,0,2,5,1\n1,b,3,6,0,1\n",
+     r"line 2, column head_mj_phone: expected 0 where head_ms_phone is 0"),
+    ("split,name,head_ms_phone,head_mj_phone,tail_ms_gpu,output_bytes\n0,a,0,0,5,1\n1,b,3,nan,0,1\n",
+     r"line 3, column head_mj_phone: expected a number >= 0, got 'nan'"),
 ])
 def test_bad_profile(tmp_path, text, match):
     with pytest.raises(InputError, match=match) as info:

@@ -26,9 +26,9 @@ from simsplit.strategies.dynamic import (
 from simsplit.strategies.predict import DeviceModel, Option
 
 DEVICE = DeviceModel(compute_power_w=2.0, alpha_up_w_per_bps=0.4e-6, alpha_down_w_per_bps=0.05e-6, beta_w=1.3)
-LOCAL = Option(Decision(2, "none", "edge"), True, 0.100, 0, 0, 0, 0.76, 0.0, 0)
-EARLY = Option(Decision(1, "bn", "edge"), False, 0.020, 8e3, 0.010, 64, 0.74, 0.004, 0)
-INPUT = Option(Decision(0, "jpeg", "edge"), False, 0.001, 2e5, 0.015, 64, 0.76, 0.004, 0)
+LOCAL = Option(Decision(2, "none", "edge"), True, 0.100, 0, 0, 0, 0.76, 0.0, 0, 2.0)
+EARLY = Option(Decision(1, "bn", "edge"), False, 0.020, 8e3, 0.010, 64, 0.74, 0.004, 0, 2.0)
+INPUT = Option(Decision(0, "jpeg", "edge"), False, 0.001, 2e5, 0.015, 64, 0.76, 0.004, 0, 2.0)
 OPTIONS = [LOCAL, EARLY, INPUT]
 
 

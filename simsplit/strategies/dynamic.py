@@ -177,7 +177,7 @@ class NeurosurgeonStrategy(_Adaptive):
         def cost(option: Option) -> float:
             up_s = option.bits_up / bandwidth
             if self.config.objective == "energy":
-                return device.compute_power_w * option.head_s + (
+                return option.compute_power_w * option.head_s + (
                     0.0 if option.local else transfer_j(device.alpha_up_w_per_bps, device.beta_w, option.bits_up, up_s))
             return option.head_s + (0.0 if option.local else up_s + k * option.service_s)
 

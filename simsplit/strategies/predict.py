@@ -32,6 +32,8 @@ class Option:
     fixed_delay_s: float
     """Propagation both ways plus the server's extra round trip (s)."""
     server: int
+    compute_power_w: float
+    """Mean device power (W) while computing the head (see :attr:`simsplit.setup.Plan.compute_power_w`)."""
     delay_to_server_s: float = 0.0
     """The part of ``fixed_delay_s`` before the server: uplink propagation plus half the extra round trip."""
 
@@ -142,7 +144,7 @@ def predict(option: Option, device: DeviceModel, up_bps: float, down_bps: float,
     tail as :func:`radio_cost` charges them; the latency includes the expected promotion delay.
     """
     if option.local:
-        return backlog_s + option.head_s, device.compute_power_w * option.head_s
+        return backlog_s + option.head_s, option.compute_power_w * option.head_s
     up_s = option.bits_up / up_bps if option.bits_up else 0.0
     down_s = option.bits_down / down_bps if option.bits_down else 0.0
     latency = backlog_s + option.head_s + up_s + wait_s + option.service_s + down_s + option.fixed_delay_s
@@ -157,7 +159,7 @@ def offload_cost(device: DeviceModel, option: Option, up_s: float, down_s: float
     ``latency_s`` without any promotion: compute, transmission (:func:`~simsplit.energy.transfer_j`) and
     the radio's promotions and tail as :func:`radio_cost` charges them. Estimates (:func:`predict`) and
     the oracle's true state (:mod:`simsplit.strategies.truth`) both cost a request with it."""
-    energy = (device.compute_power_w * option.head_s
+    energy = (option.compute_power_w * option.head_s
               + transfer_j(device.alpha_up_w_per_bps, device.beta_w, option.bits_up, up_s)
               + transfer_j(device.alpha_down_w_per_bps, device.beta_w, option.bits_down, down_s))
     if not device.has_rrc:

@@ -20,13 +20,13 @@ def _transfer(link, ready_s: float, bits: float) -> tuple[float, float]:
     return start, link.channel.finish_time(start, bits)
 
 
-def true_cost(device, option, now_s: float, servers, compute_power_w: float) -> tuple[float, float]:
+def true_cost(device, option, now_s: float, servers) -> tuple[float, float]:
     """(latency s, energy J) of ``option`` for a request of ``device`` (a :class:`~simsplit.wiring.Device`)
     arriving at ``now_s``; ``servers`` are the run's :class:`~simsplit.server.EdgeServer` objects."""
     plan = device.plans[option.decision]
     head_end = max(now_s, device.compute_free_at_s) + plan.head_s
     if plan.local:
-        return head_end - now_s, compute_power_w * plan.head_s
+        return head_end - now_s, plan.compute_power_w * plan.head_s
     up_start, up_end = _transfer(device.uplink, head_end, plan.bits_up)
     arrive = up_end + device.uplink.delay_s + plan.extra_rtt_s / 2
     done = servers[plan.server].predicted_start(arrive) + plan.service_s
