@@ -197,10 +197,14 @@ def _options(plans: dict[Decision, Plan], network: NetworkConfig) -> list[Option
             for key, plan in plans.items()]
 
 
-def build_setup(scenario: Scenario) -> Setup:
-    """Load the scenario's tables and resolve every group. Raise InputError on any inconsistency."""
-    profile = load_profile(Path(scenario.model.profile))
-    payloads = load_payloads(Path(scenario.model.payloads))
+def build_setup(scenario: Scenario, tables: tuple[ModelProfile, PayloadTable] | None = None) -> Setup:
+    """Load the scenario's tables (or take ``tables``, a profile and payload table already in memory, as a
+    calibration does) and resolve every group. Raise InputError on any inconsistency."""
+    if tables is None:
+        profile = load_profile(Path(scenario.model.profile))
+        payloads = load_payloads(Path(scenario.model.payloads))
+    else:
+        profile, payloads = tables
     _check_tables(profile, payloads)
     source = scenario.source
     servers = scenario.server_list

@@ -158,3 +158,62 @@ def kinds_command(family: Annotated[Optional[str], typer.Argument(
         for kind in FAMILIES[name].kinds():
             table.add_row(kind.name, kind.summary, ", ".join(row[0] for row in fields(kind)))
         console.print(table)
+
+
+@app.command("calibrate")
+def calibrate_command(config: Annotated[Path, typer.Argument(help="Calibration YAML (scenario, measurements, "
+                                                             "parameters; see docs/calibration.md).")],
+                      out: Annotated[Optional[Path], typer.Option(
+                          help="Result folder (default results/calibrate-<config name>).")] = None,
+                      json_output: Annotated[bool, typer.Option("--json", help="Print the fit as JSON.")] = False) -> None:
+    """Fit a scenario's device, server and codec parameters to measured latency and energy (weighted least
+    squares, the simulator as the model); print each value with its 95% interval and every residual; write
+    the calibrated scenario and tables."""
+    import json
+
+    from simsplit.calibration import Problem, fit
+    from simsplit.calibration.output import check_publish, publish, write_outputs
+    from simsplit.outdir import check_output
+    try:
+        problem = Problem(config)
+        paths = check_publish(problem)
+        target = check_output(out or Path("results") / f"calibrate-{config.stem}")
+        if not json_output:
+            err_console.print(f"fitting {len(problem.parameters.labels)} parameters to "
+                              f"{len(problem.measurements)} measurements ...")
+        result = fit(problem)
+        report = {}
+        write_folder(target, lambda folder: report.update(write_outputs(result, problem, folder, target)),
+                     kind="calibration")
+        publish(result, paths)
+    except InputError as exc:
+        fail(exc)
+    report["folder"] = str(target)
+    report["published"] = {role: str(path) for role, path in paths.items()}
+    if json_output:
+        print(json.dumps(report, indent=2))
+        return
+    _print_calibration(report)
+
+
+def _print_calibration(report: dict) -> None:
+    from rich.markup import escape
+    table = Table(title="Fitted parameters (95% intervals)")
+    for column in ("parameter", "fitted", "95% interval", "unit", "initial"):
+        table.add_column(column, justify="left" if column in ("parameter", "unit") else "right")
+    for row in report["parameters"]:
+        low, high = row["ci95_low"], row["ci95_high"]
+        interval = "at bound" if row["at_bound"] else "-" if low is None else f"[{low:.4g}, {high:.4g}]"
+        table.add_row(escape(row["parameter"]), f"{row['fitted']:.4g}", interval, row["unit"], f"{row['initial']:.4g}")
+    console.print(table)
+    table = Table(title=f"Residuals (chi-square {report['chi_square']:.4g} on {report['dof']} d.o.f., "
+                  f"weighted by {report['weights']})")
+    for column in ("group", "quantity", "measured", "fitted", "error"):
+        table.add_column(column, justify="left" if column in ("group", "quantity") else "right")
+    for row in report["residuals"]:
+        table.add_row(row["group"], f"{row['quantity']} ({row['unit']})", f"{row['measured']:.4g}",
+                      f"{row['fitted']:.4g}", f"{100 * row['relative_error']:+.2f}%")
+    console.print(table)
+    for warning in report["warnings"]:
+        err_console.print(f"warning: {warning}")
+    console.print(f"wrote {report['folder']}" + "".join(f"\nwrote {path}" for path in report["published"].values()))
