@@ -283,6 +283,88 @@ def fast_checks(folder: Path) -> list[Check]:
     return [markov_check(), trace_replay_check(), *energy_checks(folder), tandem_check(folder)]
 
 
+# ---------------------------------------------------------------- calibration
+CALIBRATION = REPO / "scenarios" / "calibration" / "bottlenet-3g.yaml"
+
+
+def calibration_checks() -> tuple[list[Check], str]:
+    """Calibrate BottleNet on its 3G rows (as shipped): the fit's residuals, the published scenario against
+    the fit, and its 4G/Wi-Fi predictions against a hand computation from the calibrated tables; and the
+    page section with every residual and the predictions."""
+    from simsplit.calibration import Problem, fit
+    from simsplit.calibration.fit import relative_errors
+    from simsplit.scenario import load_scenario
+    problem = Problem(CALIBRATION)
+    result = fit(problem)
+    errors = relative_errors(result)
+    latency = [abs(e) for m, e in zip(result.measurements, errors) if m.quantity == "latency"]
+    energy = [abs(e) for m, e in zip(result.measurements, errors)
+              if m.quantity == "energy" and m.group != "3g-cloud-only"]
+    shipped = simulate(load_scenario(REPO / "scenarios" / "bottlenet-calibrated.yaml")).summary["groups"]
+    reproduced = max(abs((shipped[m.group]["latency_s"]["mean"] if m.quantity == "latency"
+                          else shipped[m.group]["energy_j"]["total"]) - f)
+                     for m, f in zip(result.measurements, result.fitted))
+    hand, predictions = _bottlenet_by_hand(shipped)
+    checks = [
+        Check("calibration", "BottleNet 3G rows: worst latency residual (18 rows)", 0.0, "paper, Tables 4-5",
+              max(latency), tolerance=0.02),
+        Check("calibration", "BottleNet 3G rows: worst energy residual (17 rows; cloud-only below)", 0.0,
+              "paper, Tables 4-5", max(energy), tolerance=0.02),
+        Check("calibration", "published calibrated scenario vs the fit: worst abs. difference (36 values)", 0.0,
+              "the fit", reproduced, tolerance=1e-12),
+        Check("calibration", "4G and Wi-Fi predictions vs hand computation: worst relative difference (34 groups)",
+              0.0, "calibrated tables + Table 3 radio", hand, tolerance=1e-9),
+    ]
+    cloud = next(e for m, e in zip(result.measurements, errors) if m.group == "3g-cloud-only" and m.quantity == "energy")
+    lines = ["", "## BottleNet calibrated on its 3G rows", "",
+             "`simsplit calibrate scenarios/calibration/bottlenet-3g.yaml` fits per-block TX2 head times and head "
+             "energies and a GTX 1080 Ti speed factor to the paper's 18 measured 3G rows (latency and energy, "
+             "each with the rounding spread of its printed decimal, 0.029); the radio stays the paper's Table 3. "
+             f"Chi-square {result.chi_square:.4g} on {result.dof} degrees of freedom: the fit reproduces the split "
+             f"rows within 0.02% and leaves three residuals. The cloud-only energy is {100 * cloud:+.1f}% off: the "
+             "paper's 310.1 mJ sits below its own radio model (26,766 B at 1.1 Mbps for 194.7 ms at 1.774 W is "
+             "345.3 mJ before any compute), so it is reported, not fitted. RB16 and mobile-only disagree on the "
+             "classifier's cost (RB16 needs head + codec > 15.7 ms, mobile-only says the whole model takes 15.7 ms); "
+             "the fit splits the difference (about 1.5% each).", "",
+             "| group | quantity | measured | fitted | error |", "|---|---|---|---|---|"]
+    for m, f, e in zip(result.measurements, result.fitted, errors):
+        unit = "ms" if m.quantity == "latency" else "mJ"
+        lines.append(f"| {m.group} | {m.quantity} ({unit}) | {m.value * 1e3:.4g} | {f * 1e3:.4g} | {100 * e:+.2f}% |")
+    lines += ["", "Predicted for the networks the fit never saw (the paper's 4G and Wi-Fi rows are held back to "
+              "judge these): mean latency (ms) and device energy (mJ) per inference.", "",
+              "| configuration | 4G latency | 4G energy | Wi-Fi latency | Wi-Fi energy |", "|---|---|---|---|---|"]
+    for name, (l4, e4, lw, ew) in predictions.items():
+        lines.append(f"| {name} | {l4:.3f} | {e4:.3f} | {lw:.3f} | {ew:.3f} |")
+    return checks, "\n".join(lines) + "\n"
+
+
+def _bottlenet_by_hand(groups: dict) -> tuple[float, dict]:
+    """Worst relative difference between the calibrated scenario's 4G/Wi-Fi groups and head + encode + upload
+    + tail + decode + download (energy: head energy + encode at 1.306 W + alpha R + beta over each transfer),
+    from the calibrated CSVs; and the predictions by configuration."""
+    import pandas as pd
+    profile = pd.read_csv(REPO / "scenarios/profiles/resnet50-bottlenet-calibrated.csv", comment="#")
+    payloads = pd.read_csv(REPO / "scenarios/payloads/resnet50-bottlenet-calibrated.csv", comment="#")
+    networks = {"4g": (5.85, 12.74, 438.39, 51.97, 1288.04), "wifi": (18.88, 20.0, 283.17, 137.01, 132.86)}
+    worst, predictions = 0.0, {}
+    for split in range(17):
+        row = payloads[payloads["split"] == split].iloc[0]
+        values = []
+        for net, (up, down, alpha_up, alpha_down, beta) in networks.items():
+            up_ms, down_ms = row["bytes"] * 8 / (up * 1e3), 8 * 8 / (down * 1e3)
+            latency = (profile["head_ms_jetson-tx2"][split] + row["encode_ms"] + up_ms
+                       + profile["tail_ms_gtx1080ti"][split] + row["decode_ms"] + down_ms)
+            energy = (profile["head_mj_jetson-tx2"][split] + 1.306 * row["encode_ms"]
+                      + (alpha_up * up + beta) * up_ms / 1e3 + (alpha_down * down + beta) * down_ms / 1e3)
+            name = f"{net}-cloud-only" if split == 0 else f"{net}-rb{split}"
+            simulated = groups[name]
+            worst = max(worst, abs(simulated["latency_s"]["mean"] * 1e3 / latency - 1),
+                        abs(simulated["energy_j"]["total"] * 1e3 / energy - 1))
+            values += [simulated["latency_s"]["mean"] * 1e3, simulated["energy_j"]["total"] * 1e3]
+        predictions["cloud-only" if split == 0 else f"RB{split}"] = tuple(values)
+    return worst, predictions
+
+
 HEADER = """# Validation: every model check in one table
 
 Generated by `python benchmarks/validate.py` (fixed seeds; `tests/test_validation_page.py` reruns the fast
@@ -295,8 +377,6 @@ sample paths for the channel); an exact check when the difference is within its 
 """
 
 FOOTER = """
-Not yet on this page: the BottleNet calibration fit and its residuals (the calibration command is not
-built yet).
 The unit tests hold more exact cases (`tests/test_engine.py`, `tests/test_channel_exact.py`,
 `tests/test_shared_links.py`, `tests/test_tail_meter.py`, `tests/test_streaming.py`).
 """
@@ -308,14 +388,16 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         checks = fast_checks(Path(folder))
+        section = ""
         if not args.fast:
-            checks = queueing_checks(Path(folder)) + checks
+            calibration, section = calibration_checks()
+            checks = queueing_checks(Path(folder)) + checks + calibration
     rows = [check.row() for check in checks]
     if args.fast:
         print("\n".join(rows))
         return
     PAGE.write_text(HEADER.format(replications=REPLICATIONS, confidence=CONFIDENCE) + "\n".join(rows) + "\n"
-                    + FOOTER)
+                    + FOOTER + section)
     failed = [c.name for c in checks if not c.passed]
     print(f"wrote {PAGE} ({len(checks)} checks, {len(failed)} failed{': ' + ', '.join(failed) if failed else ''})")
 

@@ -48,7 +48,7 @@ DOC_COMMANDS = [(path.name, command) for path in DOCS for lang, _, body in block
 def test_every_fenced_block_is_exercised():
     """A block in a language no test below runs would silently rot: there is none."""
     handled = {("bash", ""), ("python", ""), ("csv", "profile.csv"), ("csv", "payloads.csv"),
-               ("yaml", "scenario.yaml"), ("yaml", "")}
+               ("yaml", "scenario.yaml"), ("yaml", ""), ("yaml", "calibration.yaml")}
     for path in DOCS:
         for lang, info, _ in blocks(path):
             if lang:  # a block without a language is a diagram, not code
@@ -175,3 +175,16 @@ def test_every_path_the_code_and_docs_cite_exists():
             if name not in illustrative and not (REPO / name).exists():
                 missing.append(f"{path.relative_to(REPO)}: {name}")
     assert not missing
+
+
+def test_calibration_example_is_a_valid_configuration():
+    """docs/calibration.md's configuration validates, and names the shipped BottleNet calibration's files."""
+    import yaml
+
+    from simsplit.calibration.config import CalibrationConfig
+    body = next(body for lang, info, body in blocks(REPO / "docs" / "calibration.md") if info == "calibration.yaml")
+    config = CalibrationConfig.model_validate(yaml.safe_load(body))
+    assert [p.kind for p in config.parameters] == ["head_time", "head_energy", "tail_time", "encode_time",
+                                                   "decode_time", "compute_power"]
+    shipped = yaml.safe_load((REPO / "scenarios" / "calibration" / "bottlenet-3g.yaml").read_text())
+    assert config.scenario == shipped["scenario"] and config.publish.model_dump() == shipped["publish"]
