@@ -206,13 +206,15 @@ def _phases(setup: Setup, columns: _Columns, bounds: list[float]) -> list[dict]:
 
 
 def json_safe(value):
-    """``value`` with numpy numbers as Python ones and NaN as None (for JSON)."""
+    """``value`` with numpy numbers as Python ones and NaN and infinities as None (JSON has neither)."""
     if isinstance(value, dict):
         return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [json_safe(v) for v in value]
     if isinstance(value, (float, np.floating)):
-        return None if math.isnan(value) else float(value)
+        return float(value) if math.isfinite(value) else None
     if isinstance(value, np.integer):
         return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
     return value

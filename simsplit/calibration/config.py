@@ -23,8 +23,6 @@ from simsplit.scenario.loader import read_yaml
 from simsplit.scenario.messages import input_error
 from simsplit.units import MJ, MS
 
-QUANTITIES = ("latency", "energy")
-
 
 class PublishConfig(Config):
     """Where to write the calibrated scenario and tables besides the result folder (relative to the

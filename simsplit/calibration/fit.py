@@ -12,13 +12,17 @@ at the optimum; parameters the measurements cannot tell apart are named.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from simsplit.calibration.config import CalibrationConfig, Measurement, load_config, load_measurements
+from simsplit.calibration.config import (
+    CalibrationConfig,
+    Measurement,
+    load_config,
+    load_measurements,
+)
 from simsplit.calibration.parameters import Base, Candidate
 from simsplit.config import FieldValueError
 from simsplit.errors import InputError
@@ -98,8 +102,7 @@ class Problem:
         self.evaluated = _copy(scenario, **update)
         self.seeds = self.config.seeds or [scenario.seed]
         self.evaluations = 0
-        observed = np.array([m.value for m in self.measurements])
-        self.observed = observed
+        self.observed = np.array([m.value for m in self.measurements])
         self.sigma = np.array([m.sd if m.sd is not None else m.value for m in self.measurements])
 
     def _check_blocks(self) -> None:
@@ -290,8 +293,7 @@ def _rounded(candidate: Candidate) -> Candidate:
     def scalar(values: dict) -> dict:
         return {k: round(v, ROUND_DECIMALS) for k, v in values.items()}
     return Candidate(curve(candidate.head_ms), curve(candidate.head_mj), curve(candidate.tail_ms),
-                     scalar(candidate.encode_ms), scalar(candidate.decode_ms),
-                     {k: round(v, ROUND_DECIMALS) for k, v in candidate.power_w.items()})
+                     scalar(candidate.encode_ms), scalar(candidate.decode_ms), scalar(candidate.power_w))
 
 
 def _copy(scenario: Scenario, **update) -> Scenario:
@@ -304,7 +306,3 @@ def relative_errors(fit: Fit) -> np.ndarray:
     """(fitted - measured) / measured for each measurement."""
     observed = np.array([m.value for m in fit.measurements])
     return (fit.fitted - observed) / observed
-
-
-def finite(value: float) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)

@@ -16,14 +16,14 @@ import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import yaml
 
-from simsplit.calibration.fit import Fit, Problem, finite, relative_errors
+from simsplit.calibration.fit import Fit, Problem, relative_errors
 from simsplit.errors import InputError
 from simsplit.profiles import HEAD_ENERGY_PREFIX, HEAD_PREFIX, TAIL_PREFIX
 from simsplit.scenario.files import with_files
+from simsplit.summary import json_safe
 
 MARK = "# Written by simsplit calibrate"
 """First line of every file ``simsplit calibrate`` publishes; only such files are replaced."""
@@ -38,9 +38,9 @@ def check_publish(problem: Problem) -> dict[str, Path]:
     paths = {role: (folder / getattr(publish, role)).resolve() for role in ("scenario", "profile", "payloads")}
     if len(set(paths.values())) < 3:
         raise InputError(problem.config_path, "publish", "expected three different files")
+    inputs = {Path(problem.base.profile.source).resolve(), Path(problem.base.payloads.source).resolve(),
+              Path(problem.base.scenario.source).resolve()}
     for role, path in paths.items():
-        inputs = {Path(problem.base.profile.source).resolve(), Path(problem.base.payloads.source).resolve(),
-                  Path(problem.base.scenario.source).resolve()}
         if path in inputs:
             raise InputError(problem.config_path, f"publish.{role}", f"expected a new file, got the input {path}")
         if path.exists() and (not path.is_file() or not path.read_text(errors="replace").startswith(MARK)):
@@ -55,10 +55,11 @@ def check_publish(problem: Problem) -> dict[str, Path]:
 def provenance_lines(fit: Fit) -> list[str]:
     from simsplit import __version__
     config = fit.config_path
-    return [MARK + f" {__version__} from {config.name} (fitted to {Path(fit.config.measurements).name}); "
-            "rerun it instead of editing this file.",
-            f"# {len(fit.measurements)} measurements, {len(fit.values)} parameters, chi-square {fit.chi_square:.4g} "
-            f"on {fit.dof} degrees of freedom ({'standard deviations given' if fit.measurements[0].sd else 'relative errors'})."]
+    weights = "standard deviations given" if fit.measurements[0].sd is not None else "relative errors"
+    return [(MARK + f" {__version__} from {config.name} (fitted to {Path(fit.config.measurements).name}); "
+             "rerun it instead of editing this file."),
+            (f"# {len(fit.measurements)} measurements, {len(fit.values)} parameters, chi-square "
+             f"{fit.chi_square:.4g} on {fit.dof} degrees of freedom ({weights}).")]
 
 
 def _number(value: float) -> str:
@@ -83,6 +84,8 @@ def _rewrite_csv(path: Path, header_lines: list[str], edit) -> str:
 
 
 def _set_column(header: list[str], body: list[list[str]], name: str, values, after: str | None = None) -> None:
+    """Write ``values`` (one per row; None keeps the row's cell) into column ``name``, added (empty, after
+    ``after`` or last) if the table lacks it."""
     if name not in header:
         at = header.index(after) + 1 if after in header else len(header)
         header.insert(at, name)
@@ -90,7 +93,8 @@ def _set_column(header: list[str], body: list[list[str]], name: str, values, aft
             row.insert(at, "")
     column = header.index(name)
     for row, value in zip(body, values):
-        row[column] = _number(value)
+        if value is not None:
+            row[column] = _number(value)
 
 
 def profile_text(fit: Fit) -> str:
@@ -112,20 +116,9 @@ def payloads_text(fit: Fit) -> str:
 
     def edit(header, body):
         keys = [(int(row[header.index("split")]), row[header.index("bottleneck")]) for row in body]
-        for column, fitted, entry_field in (("encode_ms", candidate.encode_ms, "encode_s"),
-                                            ("decode_ms", candidate.decode_ms, "decode_s")):
-            if not fitted:
-                continue
-            values = [fitted.get(key, getattr(fit.base.payloads.entries[key], entry_field) * 1e3) for key in keys]
-            if column in header:  # rows not fitted keep their cells as written
-                index = header.index(column)
-                old = [row[index] for row in body]
-                _set_column(header, body, column, values)
-                for row, key, cell in zip(body, keys, old):
-                    if key not in fitted:
-                        row[index] = cell
-            else:
-                _set_column(header, body, column, values)
+        for column, fitted in (("encode_ms", candidate.encode_ms), ("decode_ms", candidate.decode_ms)):
+            if fitted:  # rows not fitted keep their cells (an empty cell reads as 0)
+                _set_column(header, body, column, [fitted.get(key) for key in keys])
         return header, body
     return _rewrite_csv(Path(fit.base.payloads.source), provenance_lines(fit), edit)
 
@@ -136,11 +129,10 @@ def scenario_text(fit: Fit, folder: Path, name: str, profile: Path, payloads: Pa
     def relative(role: str, path: str) -> str:
         target = {"model.profile": profile, "model.payloads": payloads}.get(role, Path(path))
         return os.path.relpath(target, folder)
-    scenario = with_files(fit.scenario, relative).model_copy(update={"name": name})
-    data = scenario.model_dump(mode="json", exclude_unset=True)
+    data = with_files(fit.scenario, relative).model_dump(mode="json", exclude_unset=True)
     data["name"] = name
-    lines = provenance_lines(fit) + [f"# Base scenario: {os.path.relpath(fit.base.scenario.source, folder)}; "
-                                     "fitted values and intervals: the calibration's result folder."]
+    lines = provenance_lines(fit) + [(f"# Base scenario: {os.path.relpath(fit.base.scenario.source, folder)}; "
+                                      "fitted values and intervals: the calibration's result folder.")]
     for key, value in data.items():
         if key == "devices":
             lines.append("devices:")
@@ -161,15 +153,12 @@ def parameters_frame(fit: Fit) -> pd.DataFrame:
 
 
 def residuals_frame(fit: Fit) -> pd.DataFrame:
-    scale = {"latency": 1e3, "energy": 1e3}
-    unit = {"latency": "ms", "energy": "mJ"}
+    unit = {"latency": "ms", "energy": "mJ"}  # both quantities are written x 1e3 (s -> ms, J -> mJ)
     rows = []
     for m, fitted, relative, weighted in zip(fit.measurements, fit.fitted, relative_errors(fit),
                                              fit.weighted_residuals):
-        rows.append({"group": m.group, "quantity": m.quantity, "unit": unit[m.quantity],
-                     "measured": m.value * scale[m.quantity],
-                     "sd": None if m.sd is None else m.sd * scale[m.quantity],
-                     "fitted": fitted * scale[m.quantity], "residual": (fitted - m.value) * scale[m.quantity],
+        rows.append({"group": m.group, "quantity": m.quantity, "unit": unit[m.quantity], "measured": m.value * 1e3,
+                     "sd": _scaled(m.sd), "fitted": fitted * 1e3, "residual": (fitted - m.value) * 1e3,
                      "relative_error": relative, "weighted_residual": weighted})
     return pd.DataFrame(rows)
 
@@ -236,9 +225,6 @@ def summary(fit: Fit) -> dict:
         "evaluations": fit.evaluations, "chi_square": fit.chi_square, "dof": fit.dof,
         "weights": "standard deviations" if fit.measurements[0].sd is not None else "relative errors",
         "warnings": fit.warnings,
-        "parameters": [{k: (finite(v) if isinstance(v, (float, np.floating)) else
-                            bool(v) if isinstance(v, np.bool_) else v) for k, v in row.items()}
-                       for row in parameters_frame(fit).to_dict("records")],
-        "residuals": [{k: (finite(v) if isinstance(v, (float, np.floating)) else v) for k, v in row.items()}
-                      for row in residuals_frame(fit).to_dict("records")],
+        "parameters": json_safe(parameters_frame(fit).to_dict("records")),
+        "residuals": json_safe(residuals_frame(fit).to_dict("records")),
     }

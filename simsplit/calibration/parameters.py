@@ -210,37 +210,31 @@ class _PayloadTime(_Block):
         where = "" if self.splits is None else f" at splits {','.join(map(str, self.splits))}"
         return [f"{self.kind}[{self.bottleneck}]{where}"]
 
-    def _seconds(self, base: Base, key: tuple[int, str]) -> float:
-        raise NotImplementedError
+    stage: ClassVar[str]
+    """``encode`` or ``decode``: which time of the payload rows the block fits."""
 
     def initial(self, base: Base) -> np.ndarray:
-        return np.array([np.mean([self._seconds(base, key) for key in self.rows(base)]) / MS])
+        seconds = [getattr(base.payloads.entries[key], f"{self.stage}_s") for key in self.rows(base)]
+        return np.array([np.mean(seconds) / MS])
+
+    def apply(self, values: np.ndarray, base: Base, candidate: Candidate) -> None:
+        fitted = getattr(candidate, f"{self.stage}_ms")
+        for key in self.rows(base):
+            fitted[key] = float(values[0])
 
 
 class EncodeTime(_PayloadTime):
     """The device's encoding time for a bottleneck (ms), one value shared by its rows."""
 
     kind: Literal["encode_time"]
-
-    def _seconds(self, base: Base, key: tuple[int, str]) -> float:
-        return base.payloads.entries[key].encode_s
-
-    def apply(self, values: np.ndarray, base: Base, candidate: Candidate) -> None:
-        for key in self.rows(base):
-            candidate.encode_ms[key] = float(values[0])
+    stage: ClassVar[str] = "encode"
 
 
 class DecodeTime(_PayloadTime):
     """The server's decoding time for a bottleneck (ms), one value shared by its rows."""
 
     kind: Literal["decode_time"]
-
-    def _seconds(self, base: Base, key: tuple[int, str]) -> float:
-        return base.payloads.entries[key].decode_s
-
-    def apply(self, values: np.ndarray, base: Base, candidate: Candidate) -> None:
-        for key in self.rows(base):
-            candidate.decode_ms[key] = float(values[0])
+    stage: ClassVar[str] = "decode"
 
 
 class ComputePower(_Block):
