@@ -3,7 +3,8 @@
 Variants: local, full offload (each input encoding), every fixed (split, bottleneck) on the first server,
 Neurosurgeon, Edgent's map (when the uplink is a trace), dynamic, and the oracle. Each variant replaces
 the strategy of every device group. Per variant: mean and 95% t-interval over seeds of mean and p95
-latency, energy per request, accuracy, deadline hit rate and switches; regret is the paired (same seed)
+latency, energy per request, accuracy, deadline hit rate and switches, and the plain means over seeds of
+each latency part, each energy component and the bytes sent up; regret is the paired (same seed)
 difference of the objective from the **bound**: per seed, the better of the oracle and every static
 strategy run (local, full offload, fixed splits). The oracle decides each request on the true state but
 greedily, so it can lose to a static strategy where a cost is shared by consecutive requests (an outage
@@ -26,6 +27,33 @@ from simsplit.setup import build_setup
 from simsplit.simulation import simulate
 from simsplit.stats import metric_bounds, t_interval
 from simsplit.strategies.context import objective_name
+from simsplit.summary import LATENCY_PARTS
+
+LEVELS = np.linspace(0.0, 1.0, 201)
+"""Quantile levels at which each run's latency distribution is kept (for the per-strategy CDF)."""
+ENERGY_KEYS = ("compute", "switch", "uplink", "downlink", "promotion", "tail", "probe")
+"""Energy components (keys of a summary's ``energy_j``) kept per run as ``energy_<key>_j``."""
+BREAKDOWN = LATENCY_PARTS + tuple(f"energy_{key}_j" for key in ENERGY_KEYS) + ("bytes_up",)
+"""Per-run columns averaged over seeds without an interval (figures stack them)."""
+
+
+def breakdown(summary: dict) -> dict:
+    """A run's mean latency parts (s), energy components (J per request) and bytes sent up per request."""
+    parts = {part: summary["latency_parts_s"].get(part) for part in LATENCY_PARTS}
+    energy = {f"energy_{key}_j": summary["energy_j"].get(key, 0.0) for key in ENERGY_KEYS}
+    return {**parts, **energy, "bytes_up": summary.get("bytes_up")}
+
+
+def latency_quantiles(result) -> np.ndarray:
+    """The completed, measured (after the warm-up) requests' latency (s) at :data:`LEVELS` (the empirical
+    distribution's inverse: the smallest latency with at least that share of requests at or below it); NaN
+    when none completed."""
+    requests = result.requests
+    measured = (requests["arrival_at_s"] >= result.scenario.warmup_s) & (requests["status"] == "completed")
+    latency = requests.loc[measured, "latency_s"].to_numpy(dtype=float)
+    if latency.size == 0:
+        return np.full(LEVELS.size, np.nan)
+    return np.quantile(latency, LEVELS, method="inverted_cdf")
 
 
 def variants(scenario: Scenario) -> dict[str, dict]:
@@ -67,18 +95,23 @@ def objective_of(scenario: Scenario) -> Callable[[dict], float]:
 
 
 def compare(scenario: Scenario, seeds: list[int], names: list[str] | None = None,
-            progress: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per-run table, per-variant table with 95% intervals and regret against the oracle)."""
+            progress: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(per-run table, per-variant table with 95% intervals and regret against the bound, each run's latency
+    quantiles: strategy, seed, level, latency_s)."""
     chosen = variants(scenario)
     if names is not None:
         chosen = {name: chosen[name] for name in names}
     objective = objective_of(scenario)
-    rows = []
+    rows, quantiles = [], []
     for name, strategy in chosen.items():
         variant = with_strategy(scenario, strategy)
         for seed in seeds:
-            metrics = run_metrics(simulate(variant, seed=seed).summary, COMPARE_METRICS + ("completed",))
-            rows.append({"strategy": name, "seed": seed, **metrics, "objective": objective(metrics)})
+            result = simulate(variant, seed=seed)
+            metrics = run_metrics(result.summary, COMPARE_METRICS + ("completed",))
+            rows.append({"strategy": name, "seed": seed, **metrics, "objective": objective(metrics),
+                         **breakdown(result.summary)})
+            quantiles.append(pd.DataFrame({"strategy": name, "seed": seed, "level": LEVELS,
+                                           "latency_s": latency_quantiles(result)}))
             if progress is not None:
                 progress(name)
     runs = pd.DataFrame(rows)
@@ -96,6 +129,9 @@ def compare(scenario: Scenario, seeds: list[int], names: list[str] | None = None
             mean, low, high = t_interval(values, bounds=metric_bounds(metric)) if values.size else (math.nan,) * 3
             row[metric] = mean
             row[f"{metric}_ci95"] = (low, high)
+        for column in BREAKDOWN:
+            values = mine[column].to_numpy(dtype=float)
+            row[column] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
         if oracle is not None:
             gap = mine.set_index("seed")["objective"] - oracle
             mean, low, high = t_interval(gap.to_numpy())
@@ -103,4 +139,4 @@ def compare(scenario: Scenario, seeds: list[int], names: list[str] | None = None
             row["regret_ci95"] = (low, high)
             row["relative_regret"] = mean / float(oracle.mean())
         table.append(row)
-    return runs, pd.DataFrame(table)
+    return runs, pd.DataFrame(table), pd.concat(quantiles, ignore_index=True)

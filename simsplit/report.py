@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from simsplit import plots
+from simsplit.figstyle import SCREEN, FigureStyle, save
 
 FIGURES = "figures"
 
@@ -34,73 +35,139 @@ def _compare_meta(folder: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {"scenario": folder.name, "seed": None, "seeds": []}
 
 
-def figures_for_compare(folder: Path) -> list[Path]:
-    """The strategies' energy–latency plane with the Pareto front, and bars of latency, energy and regret."""
-    out = folder / FIGURES
-    out.mkdir(exist_ok=True)
+TIMESERIES_COLUMNS = ("device", "group", "status", "arrival_at_s", "latency_s", "split", "bytes_sent_up", "uplink_s",
+                      "uplink_start_at_s")
+"""Per-request columns the time-series figure reads (a comparison keeps only these for its monitored runs)."""
+
+
+def _saver(out: Path, style: FigureStyle, formats: tuple[str, ...] | None):
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def keep(name: str, fig) -> None:
+        written.extend(save(fig, out / name, style, formats))
+    return keep, written
+
+
+def _scenario_of(folder: Path):
+    """The resolved scenario a result folder keeps (``scenario.yaml``), or None (older folders, edited files)."""
+    from simsplit.errors import InputError
+    from simsplit.scenario import load_scenario
+    path = folder / "scenario.yaml"
+    try:
+        return load_scenario(path) if path.is_file() else None
+    except (InputError, OSError, ValueError):
+        return None
+
+
+def _timeseries(keep, style: FigureStyle, folder: Path, name: str, series: pd.DataFrame, requests: pd.DataFrame, title: str) -> None:
+    scenario = _scenario_of(folder)
+    if scenario is None:
+        return
+    from simsplit.profiles import load_profile
+    last = load_profile(scenario.model.profile).local_split
+    keep(name, plots.timeseries_figure(series, requests, last, scenario.server_list[0].name, title,
+                                       deadline_s=scenario.deadline_s, phases_s=scenario.phases_s, style=style))
+
+
+def figures_for_compare(folder: Path, out: Path | None = None, style: FigureStyle = SCREEN,
+                        formats: tuple[str, ...] | None = None) -> list[Path]:
+    """The strategies' energy–latency plane with the Pareto front; bars of latency, energy and regret; the
+    latency CDF of every strategy; the fixed splits' latency by stage and energy by component with local and
+    full offload as references; bytes against accuracy; the time series of dynamic and the oracle."""
+    keep, written = _saver(out or folder / FIGURES, style, formats)
     table = pd.read_csv(folder / "compare.csv")
     if "static" not in table.columns:
         table["static"] = table["strategy"].str.match(r"^(local|full_offload|fixed\()")
     meta = _compare_meta(folder)
-    seeds = f"{len(meta['seeds'])} seeds from seed {meta['seed']}" if meta["seeds"] else "over seeds"
+    seeds = f"{len(meta['seeds'])} seeds" if meta["seeds"] else "over seeds"
     name = meta["scenario"]
-    written = plots.plot_compare_tradeoff(table, out / "pareto-energy-latency",
-                                          title=f"{name}: every strategy, {seeds} (95% whiskers)")
-    written += plots.plot_compare_bars(table, out / "latency-by-strategy", "latency_mean_s", 1e3,
-                                       "mean latency per request (ms)", title=f"{name}: mean latency, {seeds}")
-    written += plots.plot_compare_bars(table, out / "energy-by-strategy", "energy_j", 1e3,
-                                       "device energy per request (mJ)", title=f"{name}: energy, {seeds}")
+    keep("pareto-energy-latency", plots.compare_tradeoff_figure(table, f"{name}: strategies, {seeds}", style=style))
+    keep("latency-by-strategy", plots.compare_bars_figure(table, "latency_mean_s", 1e3, "mean latency per request (ms)",
+                                                          f"{name}: mean latency, {seeds}", style=style))
+    keep("energy-by-strategy", plots.compare_bars_figure(table, "energy_j", 1e3, "device energy per request (mJ)",
+                                                         f"{name}: energy, {seeds}", style=style))
     if "regret" in table.columns and table["regret"].notna().any():
         objective = meta.get("objective", "latency")
         scale, unit = {"latency": (1e3, "ms"), "energy": (1e3, "mJ")}.get(objective, (1.0, "s"))
-        written += plots.plot_compare_bars(table, out / "regret-by-strategy", "regret", scale,
-                                           f"regret of the {objective} objective against the bound, per request "
-                                           f"({unit})", title=f"{name}: regret, {seeds}")
+        keep("regret-by-strategy", plots.compare_bars_figure(
+            table, "regret", scale, f"regret of the {objective} objective, per request ({unit})",
+            f"{name}: regret against the bound, {seeds}", style=style))
+    scenario = _scenario_of(folder)
+    if (folder / "latency-quantiles.csv").is_file():
+        quantiles = pd.read_csv(folder / "latency-quantiles.csv")
+        keep("latency-cdf-by-strategy", plots.strategy_cdf_figure(
+            quantiles, f"{name}: latency, quantiles averaged over {seeds}",
+            deadline_s=None if scenario is None else scenario.deadline_s, style=style))
+    fixed = table["strategy"].astype(str).str.startswith("fixed(")
+    if "head_s" in table.columns and fixed.any():
+        keep("latency-by-split", plots.split_latency_figure(table, f"{name}: latency by stage, {seeds}", style=style))
+        keep("energy-by-split", plots.split_energy_figure(table, f"{name}: energy by component, {seeds}", style=style))
+    if "bytes_up" in table.columns and table["static"].astype(bool).any():
+        keep("rate-accuracy", plots.rate_accuracy_figure(table, f"{name}: bytes sent against accuracy", style=style))
+    for strategy in ("dynamic", "oracle"):
+        if (folder / f"timeseries-{strategy}.parquet").is_file():
+            _timeseries(keep, style, folder, f"timeseries-{strategy}", pd.read_parquet(folder / f"timeseries-{strategy}.parquet"),
+                        pd.read_parquet(folder / f"requests-{strategy}.parquet"),
+                        f"{name}: {strategy}, the first of the {seeds}")
     return written
 
 
-def figures_for_run(folder: Path) -> list[Path]:
-    """Latency CDF, per-stage breakdown and (if monitored) time series of a run folder."""
-    out = folder / FIGURES
-    out.mkdir(exist_ok=True)
+def figures_for_run(folder: Path, out: Path | None = None, style: FigureStyle = SCREEN,
+                    formats: tuple[str, ...] | None = None) -> list[Path]:
+    """Latency CDF, latency by stage, energy by component and (if monitored) the time series of a run folder."""
+    keep, written = _saver(out or folder / FIGURES, style, formats)
     summary = json.loads((folder / "summary.json").read_text())
+    name = summary["scenario"]
     has_rows = (folder / "requests.parquet").is_file()  # absent for a run with records: none
     requests = pd.read_parquet(folder / "requests.parquet") if has_rows else None
-    written = plots.plot_latency_cdf(requests, out / "latency-cdf", title=f"{summary['scenario']}: latency",
-                                     deadline_s=summary.get("deadline_s")) if has_rows else []
-    written += plots.plot_energy_breakdown(summary, out / "energy-breakdown",
-                                           title=f"{summary['scenario']}: device energy per request by component")
-    written += plots.plot_breakdown(summary, out / "latency-breakdown",
-                                    title=f"{summary['scenario']}: mean latency by stage")
+    if has_rows:
+        keep("latency-cdf", plots.latency_cdf_figure(requests, f"{name}: latency", deadline_s=summary.get("deadline_s"),
+                                                     style=style))
+    keep("latency-breakdown", plots.latency_breakdown_figure(summary, f"{name}: mean latency by stage", style=style))
+    keep("energy-breakdown", plots.energy_breakdown_figure(summary, f"{name}: device energy by component",
+                                                           style=style))
     if has_rows and (folder / "timeseries.parquet").is_file():
-        from simsplit.profiles import load_profile
-        from simsplit.scenario import load_scenario
-        scenario = load_scenario(folder / "scenario.yaml")
-        series = pd.read_parquet(folder / "timeseries.parquet")
-        last = load_profile(scenario.model.profile).local_split
-        target = out / "timeseries.png"
-        plots.plot_timeseries(series, requests, last, scenario.server_list[0].name, target,
-                              title=f"{summary['scenario']}: uplink, queue and chosen split over time")
-        written.append(target)
+        _timeseries(keep, style, folder, "timeseries", pd.read_parquet(folder / "timeseries.parquet"), requests,
+                    f"{name}: over time")
     return written
 
 
-def figures_for_sweep(folder: Path) -> list[Path]:
-    """Energy-latency trade-off and one curve per metric against the first factor."""
-    out = folder / FIGURES
-    out.mkdir(exist_ok=True)
+def figures_for_sweep(folder: Path, out: Path | None = None, style: FigureStyle = SCREEN,
+                      formats: tuple[str, ...] | None = None) -> list[Path]:
+    """Energy-latency trade-off and, per metric that varies, its curve (numeric x) or grouped bars
+    (categorical x) against the x factor."""
+    keep, written = _saver(out or folder / FIGURES, style, formats)
     meta = json.loads((folder / "sweep.json").read_text())
     table = pd.read_parquet(folder / "table.parquet")
+    x_factor, line_factor = sweep_axes(meta)
+    keep("tradeoff", plots.tradeoff_figure(table, x_factor, line_factor, f"{meta['name']}: energy-latency trade-off",
+                                           style=style))
+    for metric, scale, unit, label in SWEEP_CURVES:
+        if plots.varies(table[metric]):
+            keep(f"curve-{metric}", plots.sweep_curve_figure(table, metric, scale, f"{label} ({unit})", x_factor,
+                                                             line_factor, f"{meta['name']}: {label} by {x_factor}",
+                                                             style=style))
+    return written
+
+
+SWEEP_CURVES = (("latency_mean_s", 1e3, "ms", "mean latency"), ("energy_j", 1e3, "mJ", "device energy per request"),
+                ("accuracy", 1.0, "top-1", "accuracy"))
+"""Metrics a sweep draws against its x factor: (column, scale, unit, name)."""
+
+
+def sweep_axes(meta: dict) -> tuple[str, str | None]:
+    """(x factor, line factor) of a sweep: its report options, else the last factor and the first other."""
     factors = meta["factors"]
     options = meta.get("report", {})
     x_factor = options.get("x", factors[-1])
-    line_factor = options.get("lines", next((f for f in factors if f != x_factor), None))
-    written = plots.plot_tradeoff(table, out / "tradeoff", label_factor=x_factor, colour_factor=line_factor,
-                                  title=f"{meta['name']}: energy-latency trade-off")
-    for metric, scale, unit in (("latency_mean_s", 1e3, "ms"), ("energy_j", 1e3, "mJ"), ("accuracy", 1.0, "top-1")):
-        written += plots.plot_sweep_curve(table, out / f"curve-{metric}", metric, scale, unit, x_factor, line_factor,
-                                          title=f"{meta['name']}: {metric} by {x_factor}")
-    return written
+    return x_factor, options.get("lines", next((f for f in factors if f != x_factor), None))
+
+
+def draw(folder: Path, out: Path | None = None, style: FigureStyle = SCREEN,
+         formats: tuple[str, ...] | None = None) -> list[Path]:
+    """Every figure of a run, sweep or compare folder, into ``out`` (default its ``figures/``)."""
+    return FIGURES_OF[folder_kind(folder)](Path(folder), out, style, formats)
 
 
 def _scaled(value: float | None, factor: float) -> float | None:
@@ -137,15 +204,25 @@ CAPTIONS = {
     "latency-cdf": "Share of completed requests answered within each latency, per device group (log axis); "
                    "the dashed line is the deadline. A curve to the left is faster; its tail is the slow requests.",
     "latency-breakdown": "Where each device group's mean latency goes, stage by stage: compute on the device, "
-                         "radio promotion, upload, server queue and service, download, propagation.",
+                         "radio promotion, upload, server queue and compute, download, propagation.",
     "energy-breakdown": "Device energy per completed request, by component: compute, switching, upload, download, "
                         "RRC promotion, radio tail and load probes. The tallest part is what to attack.",
-    "timeseries": "Over time: the first device's uplink capacity, the server's queue and busy workers, and the "
-                  "split each request chose.",
+    "timeseries": "Over time: device 0's true uplink capacity and the throughput its uploads achieved (what an "
+                  "estimator sees), the server's queue and busy workers, every request's latency against the "
+                  "deadline, and the split each request chose (device 0 in colour, the others grey); alternate "
+                  "phases shaded. A flat uplink or an empty queue gets no panel (the title says which).",
     "tradeoff": "Every configuration's mean energy against its mean latency, 95% whiskers over seeds; lines join "
                 "each colour's Pareto front (nothing else is both faster and more frugal).",
     "pareto-energy-latency": "Every strategy's mean energy against its mean latency over the seeds, 95% whiskers; "
                              "the grey line is the Pareto front. Strategies at one point share a label.",
+    "latency-cdf-by-strategy": "Share of requests answered within each latency for every strategy (log axis): the "
+                               "latency at each quantile averaged over the seeds; the dashed line is the deadline.",
+    "latency-by-split": "Each fixed split's mean latency stacked by stage (device compute, radio promotion, upload, "
+                        "server queue and compute, download, propagation); the lines are local and full offload.",
+    "energy-by-split": "Each fixed split's device energy per request stacked by component (compute, upload, radio "
+                       "promotion and tail, ...); the lines are local and full offload. A short bar beats both.",
+    "rate-accuracy": "Bytes each static strategy sends up per request against its top-1 accuracy; the line joins "
+                     "the points that no other point beats on both (fewer bytes, higher accuracy).",
     "latency-by-strategy": "Mean latency per request of each strategy with its 95% interval, fastest first.",
     "energy-by-strategy": "Device energy per request of each strategy with its 95% interval, most frugal first.",
     "regret-by-strategy": "How far each strategy's objective is from the bound (per seed, the better of the oracle "
@@ -156,11 +233,12 @@ CAPTIONS = {
 
 def _image(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
-    key = next((k for k in CAPTIONS if path.stem == k or path.stem.startswith(k + "-")), None)
+    key = max((k for k in CAPTIONS if path.stem == k or path.stem.startswith(k + "-")), key=len, default=None)
     caption = CAPTIONS[key] if key else path.stem.replace("-", " ").replace("_", " ")
     if path.stem.startswith("curve-"):
-        caption = f"{path.stem[6:].replace('_', ' ')} of every configuration against the sweep's x factor, one line " \
-                  "per level of its line factor, 95% whiskers over seeds."
+        caption = f"{path.stem[6:].replace('_', ' ')} of every configuration against the sweep's x factor (lines over "\
+                  "a numeric factor, grouped bars over a categorical one), one colour per level of its line factor, " \
+                  "95% whiskers over seeds."
     return f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(path.stem)}"><figcaption>' \
            f"{html.escape(caption)}</figcaption></figure>"
 
@@ -178,29 +256,22 @@ img{max-width:100%;border:1px solid #eee}figure{margin:1em 0}figcaption{font-siz
 
 
 def write_report(folder: Path) -> Path:
-    """Draw the figures and write ``report.html`` (figures embedded, no external files)."""
+    """Write ``report.html``: tables, the scenario's key parameters, provenance and every figure (screen style,
+    drawn afresh and embedded as PNG; the folder's ``figures/`` is left as it is)."""
+    import tempfile
     folder = Path(folder)
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>simsplit report: {html.escape(folder.name)}"
-             f"</title><style>{STYLE}</style></head><body>"]
-    if folder_kind(folder) == "compare":
-        figures = figures_for_compare(folder)
+    kind = folder_kind(folder)
+    head = (f"<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
+            f"<title>simsplit report: {html.escape(folder.name)}</title><style>{STYLE}</style></head><body>")
+    parts = [head]
+    scenario = _scenario_of(folder)
+    if kind == "compare":
         parts += _compare_section(folder)
-        figures += sorted(folder.glob("timeseries-*.png"))
-    elif is_sweep(folder):
-        figures = figures_for_sweep(folder)
-        meta = json.loads((folder / "sweep.json").read_text())
-        table = pd.read_parquet(folder / "table.parquet")
-        parts.append(f"<h1>Sweep {html.escape(meta['name'])}</h1><p class='note'>{len(table)} configurations; "
-                     f"factors: {', '.join(meta['factors'])}; means over seeds with their 95% t-intervals in brackets "
-                     "(none where every seed gave the same value)."
-                     "</p>")
-        options = meta.get("report", {})
-        if "best_by" in options:
-            parts.append(f"<h2>Best configuration per {html.escape(options['best_by'])}</h2>")
-            parts.append(_table(best_table(table, options["best_by"], options.get("baseline"))))
-        parts.append("<h2>All configurations</h2>" + _table(_sweep_rows(table, meta["factors"])))
+    elif kind == "sweep":
+        parts += _sweep_section(folder)
+        first = sorted((folder / "runs").glob("*/scenario.yaml"))
+        scenario = _scenario_of(first[0].parent) if first else None
     else:
-        figures = figures_for_run(folder)
         summary = json.loads((folder / "summary.json").read_text())
         parts += _run_section(summary)
         groups = pd.DataFrame([{"device group": n, "strategy": g["strategy"], "completed": g["completed"],
@@ -209,12 +280,95 @@ def write_report(folder: Path) -> Path:
                                 "energy (mJ/request)": _scaled(g["energy_j"]["total"], 1e3),
                                 "accuracy": g["accuracy"]} for n, g in summary["groups"].items()])
         parts.append("<h2>Device groups</h2>" + _table(groups))
+    if scenario is not None:
+        heading = "Scenario of the first configuration (the factors vary it)" if kind == "sweep" else "Scenario"
+        parts.append(f"<h2>{heading}</h2>" + _table(scenario_table(scenario)))
     parts.append("<h2>Figures</h2>")
-    parts += [_image(path) for path in figures if path.suffix == ".png"]
+    with tempfile.TemporaryDirectory() as scratch:
+        figures = draw(folder, Path(scratch), SCREEN, ("png",))
+        parts += [_image(path) for path in figures]
+    if kind == "sweep":
+        parts += _flat_metrics(folder)
     parts.append("</body></html>")
     target = folder / "report.html"
-    target.write_text("\n".join(parts), encoding="utf-8")
+    partial = target.with_name(".report.html.partial")
+    partial.write_text("\n".join(parts), encoding="utf-8")
+    partial.replace(target)
     return target
+
+
+def _flat_metrics(folder: Path) -> list[str]:
+    """A note for each sweep metric with no figure because every configuration gave the same value."""
+    table = pd.read_parquet(folder / "table.parquet")
+    flat = [f"{label} is {table[metric].dropna().iloc[0] * scale:.4g} {unit} in every configuration"
+            for metric, scale, unit, label in SWEEP_CURVES
+            if not plots.varies(table[metric]) and table[metric].notna().any()]
+    return [f"<p class='note'>No curve drawn: {html.escape('; '.join(flat))}.</p>"] if flat else []
+
+
+def _sweep_section(folder: Path) -> list[str]:
+    meta = json.loads((folder / "sweep.json").read_text())
+    table = pd.read_parquet(folder / "table.parquet")
+    versions = sorted({json.loads(path.read_text()).get("provenance", {}).get("simsplit_version", "?")
+                       for path in (folder / "runs").glob("*/summary.json")})
+    version = " and ".join(versions) or "?"
+    note = (f"<h1>Sweep {html.escape(meta['name'])}</h1><p class='note'>{len(table)} configurations; factors: "
+            f"{html.escape(', '.join(meta['factors']))}; means over seeds with their 95% t-intervals in brackets "
+            f"(none where every seed gave the same value). simsplit {html.escape(str(version))}.</p>")
+    parts = [note]
+    options = meta.get("report", {})
+    if "best_by" in options:
+        parts.append(f"<h2>Best configuration per {html.escape(options['best_by'])}</h2>")
+        parts.append(_table(best_table(table, options["best_by"], options.get("baseline"))))
+    parts.append("<h2>All configurations</h2>" + _table(_sweep_rows(table, meta["factors"])))
+    return parts
+
+
+MOST_GROUP_ROWS = 12
+"""Device groups the scenario table lists one by one (the rest are counted)."""
+
+
+def _brief(config) -> str:
+    """A config block as ``kind, field value, ...`` (its non-default fields), nested blocks in parentheses."""
+    if config is None:
+        return "-"
+    data = config.model_dump(mode="json", exclude_defaults=True) if hasattr(config, "model_dump") else config
+
+    def text(value) -> str:
+        if isinstance(value, dict):
+            inner = ", ".join(f"{k.replace('_', ' ')} {text(v)}" for k, v in value.items() if k != "kind")
+            return f"{value.get('kind', '')} ({inner})".strip() if inner else str(value.get("kind", "-"))
+        if isinstance(value, list):
+            shown = ", ".join(text(v) for v in value[:6])
+            return f"[{shown}{', ...' if len(value) > 6 else ''}]"
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    out = text(data)
+    return out if len(out) <= 200 else out[:197] + "..."
+
+
+def scenario_table(scenario) -> pd.DataFrame:
+    """The key parameters of a scenario as (parameter, value) rows, in the units the scenario file uses."""
+    rows = [("name", scenario.name), ("seed", scenario.seed), ("duration (s)", f"{scenario.duration_s:g}"),
+            ("warm-up (s)", f"{scenario.warmup_s:g}"),
+            ("deadline (ms)", "-" if scenario.deadline_s is None else f"{scenario.deadline_s * 1e3:g}"),
+            ("model profile", Path(scenario.model.profile).name), ("payload table", Path(scenario.model.payloads).name),
+            ("result size (bytes)", f"{scenario.model.result_bytes:g}")]
+    for group in scenario.devices[:MOST_GROUP_ROWS]:
+        rows.append((f"devices: {group.name}", f"{group.count} x {group.device_class}, {group.compute_power_w:g} W; "
+                     f"arrivals {_brief(group.arrivals)}; strategy {_brief(group.strategy or scenario.strategy)}"
+                     + (f"; own network: uplink {_brief(group.network.uplink)}" if group.network else "")))
+    if len(scenario.devices) > MOST_GROUP_ROWS:
+        rest = scenario.devices[MOST_GROUP_ROWS:]
+        rows.append(("devices: more", f"{len(rest)} more groups, {sum(g.count for g in rest)} devices"))
+    rows += [("uplink", _brief(scenario.network.uplink)), ("downlink", _brief(scenario.network.downlink)),
+             ("radio", _brief(scenario.network.radio))]
+    for server in scenario.server_list:
+        rows.append((f"server: {server.name}", _brief(server)))
+    rows.append(("default strategy", _brief(scenario.strategy)))
+    if scenario.phases_s:
+        rows.append(("phases (s)", ", ".join(f"{t:g}" for t in scenario.phases_s)))
+    return pd.DataFrame(rows, columns=["parameter", "value"])
 
 
 FIGURES_OF = {"run": figures_for_run, "sweep": figures_for_sweep, "compare": figures_for_compare}
@@ -240,7 +394,11 @@ def _compare_section(folder: Path) -> list[str]:
              "regret": "-" if pd.isna(row.get("relative_regret")) else f"{100 * row['relative_regret']:+.1f}%"}
             for _, row in table.iterrows()]
     seeds = ", ".join(str(s) for s in meta["seeds"]) or "?"
-    version = meta.get("provenance", {}).get("simsplit_version", "?")
+    provenance = meta.get("provenance", {})
+    version = provenance.get("simsplit_version", "?")
+    inputs = "; ".join(f"{role} {digest[:12]}" for role, digest in provenance.get("inputs_sha256", {}).items())
+    if inputs:
+        version += f"; inputs (SHA-256): {inputs}"
     return [f"<h1>Compare {html.escape(str(meta['scenario']))}</h1>",
             f"<p class='note'>Every strategy on the same scenario over {len(meta['seeds'])} seeds ({html.escape(seeds)}, "
             f"drawn from seed {meta['seed']}); means with 95% t-intervals; regret: the objective "

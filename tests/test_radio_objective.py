@@ -29,7 +29,7 @@ def lte_energy_scenario(rate_hz: float, power_w: float, trace, fmt: str, kind: s
 def check_oracle_never_loses(scenario) -> None:
     names = [n for n in variants(scenario) if n in ("local", "dynamic", "oracle") or n.startswith(("full", "fixed(1,",
                                                                                                     "fixed(8,", "fixed(16,"))]
-    runs, table = compare(scenario, [1, 2], names)
+    runs, table, _ = compare(scenario, [1, 2], names)
     energy = table.set_index("strategy")["energy_j"]
     regret = table.set_index("strategy")["regret"]
     assert (regret >= -1e-12).all(), regret.to_dict()  # nothing beats the bound

@@ -105,7 +105,7 @@ def test_dask_gives_the_same_tables_as_the_process_pool(tmp_path):
 
 
 def test_report_of_a_sweep_and_of_a_run(tmp_path):
-    from simsplit.report import best_table, write_report
+    from simsplit.report import best_table, draw, write_report
     sweep = load_sweep(small_sweep(tmp_path))
     out = tmp_path / "out"
     run_sweep(sweep, out, workers=2)
@@ -117,6 +117,9 @@ def test_report_of_a_sweep_and_of_a_run(tmp_path):
     assert best.loc["3g", "latency gain vs baseline (x)"] == pytest.approx(cloud_3g / rb1_3g)
     page = write_report(out).read_text()
     assert page.count("<img") == 4 and "Best configuration per network" in page and "http" not in page.split("<body>")[1]
+    assert not (out / "figures").exists()  # the report embeds its figures and leaves figures/ alone
+    assert "Scenario of the first configuration" in page and "jetson-tx2" in page
+    draw(out)
     for figure in ("tradeoff", "curve-latency_mean_s", "curve-energy_j", "curve-accuracy"):
         assert (out / "figures" / f"{figure}.png").stat().st_size > 5000 and (out / "figures" / f"{figure}.svg").is_file()
     run_page = write_report(out / "runs" / runs["run_id"].iloc[0]).read_text()
@@ -135,6 +138,7 @@ def test_run_report_with_time_series(tmp_path):
     series = pd.read_parquet(out / "timeseries.parquet")
     assert len(series) == 60 and {"at_s", "uplink_bps", "edge_queue", "edge_busy"} <= set(series.columns)
     assert CliRunner().invoke(app, ["report", str(out)]).exit_code == 0
+    assert CliRunner().invoke(app, ["plot", str(out)]).exit_code == 0
     assert (out / "figures" / "timeseries.png").stat().st_size > 5000
     assert (out / "report.html").read_text().count("<img") == 4
 

@@ -18,11 +18,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 console = Console(width=max(shutil.get_terminal_size((120, 24)).columns, 120), soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
-ForceOption = Annotated[bool, typer.Option("--force", help="Run even if the estimated work or memory exceeds "
+ForceOption = Annotated[bool, typer.Option("--force", metavar="", help="Run even if the estimated work or memory exceeds "
                                                             "what this machine can do.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout instead of tables.")]
+JsonOption = Annotated[bool, typer.Option("--json", metavar="", help="Print the result as JSON on stdout instead of tables.")]
 SetOption = Annotated[Optional[list[str]], typer.Option(
-    "--set", help="Override a scenario field: dotted.path=value (repeatable), e.g. network.uplink.rate_mbps=10.")]
+    "--set", metavar="PATH=VALUE", help="Override a scenario field: dotted.path=value (repeatable), e.g. network.uplink.rate_mbps=10.")]
 
 
 def fail(exc: InputError) -> None:
@@ -50,6 +50,6 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+def _main(version: Annotated[bool, typer.Option("--version", metavar="", callback=_version, is_eager=True,
                                                 help="Print the version and exit.")] = False) -> None:
     """simsplit: simulate split-inference offloading."""

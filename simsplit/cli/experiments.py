@@ -86,7 +86,7 @@ def print_summary(summary: dict) -> None:
 @app.command()
 def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
         out: Annotated[Optional[Path], typer.Option(help="Result folder (default results/<scenario name>).")] = None,
-        seed: Annotated[Optional[str], typer.Option(help="Override the scenario's seed (an integer >= 0).")] = None,
+        seed: Annotated[Optional[str], typer.Option(metavar="INT", help="Override the scenario's seed (an integer >= 0).")] = None,
         monitor: Annotated[Optional[float], typer.Option(
             help="Also sample uplink capacity and server queues every this many seconds (timeseries.parquet).")] = None,
         force: ForceOption = False, json_: JsonOption = False,
@@ -146,12 +146,13 @@ def validate(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
 def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
                     seeds: Annotated[int, typer.Option(min=1, max=1000, help="Replications (seeds) per strategy.")] = 5,
                     out: Annotated[Optional[Path], typer.Option(help="Folder (default results/<name>-compare).")] = None,
-                    only: Annotated[Optional[list[str]], typer.Option(
+                    only: Annotated[Optional[list[str]], typer.Option(metavar="NAME",
                         help="Run only this strategy (repeatable), e.g. --only dynamic --only 'fixed(1, bottlenet)'.")] = None,
                     force: ForceOption = False, json_: JsonOption = False, set_: SetOption = None) -> None:
     """Run every strategy (local, full offload, each fixed split, Neurosurgeon, Edgent, dynamic, oracle) over
     several seeds; print means with 95% intervals and regret against the bound (the better of the oracle and
-    every static strategy); write tables and a figure."""
+    every static strategy); write the tables, the latency quantiles and the time series of dynamic and the oracle
+    (simsplit plot or report draws the figures)."""
     from simsplit.compare import variants, with_strategy
     from simsplit.feasibility import check_feasible
     from simsplit.scenario import load_scenario
@@ -184,14 +185,13 @@ def _compare_and_write(scenario, names: dict, chosen: list[str] | None, seeds: i
     from rich.progress import Progress
 
     from simsplit.compare import compare, with_strategy
-    from simsplit.plots import plot_timeseries
     from simsplit.simulation import simulate
 
     seed_list = [int(s) for s in np.random.SeedSequence(scenario.seed).generate_state(seeds)]
     total = len(chosen or names) * seeds
     with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task("simulating", total=total)
-        runs, table = compare(scenario, seed_list, chosen, progress=lambda name: progress.advance(task))
+        runs, table, quantiles = compare(scenario, seed_list, chosen, progress=lambda name: progress.advance(task))
     flat = table.copy()
     for column in [c for c in flat.columns if c.endswith("_ci95")]:
         flat[column.replace("_ci95", "_low")] = [v[0] for v in flat[column]]
@@ -218,10 +218,14 @@ def _compare_and_write(scenario, names: dict, chosen: list[str] | None, seeds: i
         console.print(shown)
 
     def write(folder: Path) -> None:
-        from simsplit.provenance import provenance
+        from simsplit.provenance import portable_copy, provenance
+        from simsplit.report import TIMESERIES_COLUMNS
+        from simsplit.scenario import to_yaml
         from simsplit.strategies.context import objective_name
         runs.to_csv(folder / "runs.csv", index=False)
         flat.to_csv(folder / "compare.csv", index=False)
+        quantiles.to_csv(folder / "latency-quantiles.csv", index=False)
+        (folder / "scenario.yaml").write_text(to_yaml(portable_copy(scenario, folder)), encoding="utf-8")
         meta = {"scenario": scenario.name, "seed": scenario.seed, "seeds": seed_list,
                 "objective": objective_name(scenario), "strategies": list(table["strategy"]),
                 "provenance": provenance(scenario)}
@@ -229,10 +233,8 @@ def _compare_and_write(scenario, names: dict, chosen: list[str] | None, seeds: i
         for name in ("dynamic", "oracle"):
             if chosen is None or name in chosen:
                 result = simulate(with_strategy(scenario, names[name]), seed=seed_list[0], monitor_period_s=0.1)
-                plot_timeseries(result.timeseries, result.requests, result.setup.profile.local_split,
-                                scenario.server_list[0].name, folder / f"timeseries-{name}.png",
-                                title=f"{scenario.name}: {name} (the first of the {seeds} seeds drawn from seed "
-                                      f"{scenario.seed})")
+                result.timeseries.to_parquet(folder / f"timeseries-{name}.parquet", index=False)
+                result.requests[list(TIMESERIES_COLUMNS)].to_parquet(folder / f"requests-{name}.parquet", index=False)
 
     folder = write_folder(target, write, kind="compare")
     if as_json:
@@ -295,11 +297,25 @@ def _result_folder(folder: Path) -> str:
 
 
 @app.command("plot")
-def plot_command(folder: Annotated[Path, typer.Argument(help="A run, sweep or compare folder.")]) -> None:
-    """Draw the figures of a run, sweep or compare folder into its figures/ (PNG and SVG)."""
-    from simsplit.report import FIGURES_OF
-    written = FIGURES_OF[_result_folder(folder)](folder)
-    console.print(f"wrote {len(written)} files into {folder / 'figures'}/")
+def plot_command(folder: Annotated[Path, typer.Argument(help="A run, sweep or compare folder.")],
+                 style: Annotated[str, typer.Option(
+                     help="paper: 3.5/7.16-inch columns, 8 pt, PDF and PNG at 300 dpi; screen: larger, PNG and SVG.")
+                 ] = "screen",
+                 format_: Annotated[Optional[str], typer.Option(
+                     "--format", help="Formats to write instead of the style's, comma-separated: pdf,svg,png.")] = None
+                 ) -> None:
+    """Draw the figures of a run, sweep or compare folder into its figures/, named by what they show."""
+    from simsplit.figstyle import STYLES, parse_formats
+    from simsplit.report import draw
+    kind = _result_folder(folder)
+    if style not in STYLES:
+        fail(InputError("--style", None, f"expected one of {', '.join(STYLES)}, got {style!r}"))
+    try:
+        formats = parse_formats(format_)
+    except ValueError as exc:
+        fail(InputError("--format", None, str(exc)))
+    written = draw(folder, None, STYLES[style], formats)
+    console.print(f"wrote {len(written)} files ({kind}, {style} style) into {folder / 'figures'}/")
 
 
 @app.command("report")

@@ -40,7 +40,7 @@ def profile_command(model: Annotated[str, typer.Argument(help="resnet18 | resnet
                     plot: Annotated[Optional[Path], typer.Option(help="Also draw the per-split figure (PNG/SVG).")] = None,
                     payloads: Annotated[Optional[Path], typer.Option(
                         help="Also write a raw-tensor payload table at torchvision's top-1.")] = None,
-                    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace output files that exist.")]
+                    overwrite: Annotated[bool, typer.Option("--overwrite", metavar="", help="Replace output files that exist.")]
                     = False) -> None:
     """Measure a per-split profile of a torchvision network on this machine (needs the ml extra)."""
     for target in (out, plot, payloads):
@@ -132,7 +132,7 @@ def kinds_command(family: Annotated[Optional[str], typer.Argument(
                       help="channels | strategies | arrivals | background | disciplines | estimators (default: all)")] = None,
                   plugin: Annotated[Optional[list[Path]], typer.Option(
                       "--plugin", help="Load this plugin file first (repeatable).")] = None,
-                  markdown: Annotated[bool, typer.Option("--markdown", help="Print Markdown (docs/kinds.md).")] = False
+                  markdown: Annotated[bool, typer.Option("--markdown", metavar="", help="Print Markdown (docs/kinds.md).")] = False
                   ) -> None:
     """List every registered kind (built-in, installed and from --plugin files) with its block's fields."""
     from simsplit.catalog import fields
@@ -165,7 +165,7 @@ def calibrate_command(config: Annotated[Path, typer.Argument(help="Calibration Y
                                                              "parameters; see docs/calibration.md).")],
                       out: Annotated[Optional[Path], typer.Option(
                           help="Result folder (default results/calibrate-<config name>).")] = None,
-                      json_output: Annotated[bool, typer.Option("--json", help="Print the fit as JSON.")] = False) -> None:
+                      json_output: Annotated[bool, typer.Option("--json", metavar="", help="Print the fit as JSON.")] = False) -> None:
     """Fit a scenario's device, server and codec parameters to measured latency and energy (weighted least
     squares, the simulator as the model); print each value with its 95% interval and every residual; write
     the calibrated scenario and tables."""

@@ -74,7 +74,7 @@ def traces_convert(file: Annotated[Path, typer.Argument(help="Trace file to read
                    to: Annotated[str, typer.Option(help="csv | pensieve | mahimahi")] = "csv",
                    window_ms: Annotated[Optional[float], typer.Option(help="Mahimahi bin width (ms).")] = None,
                    direction: Annotated[Optional[str], typer.Option(help="gnettrack: down or up.")] = None,
-                   overwrite: Annotated[bool, typer.Option("--overwrite", "--force", help="Replace OUT if it exists.")] = False
+                   overwrite: Annotated[bool, typer.Option("--overwrite", "--force", metavar="", help="Replace OUT if it exists.")] = False
                    ) -> None:
     """Write a trace in another format (same step function)."""
     from simsplit.channel.traces import write_trace
