@@ -122,7 +122,8 @@ def figures_for_run(folder: Path, out: Path | None = None, style: FigureStyle = 
     has_rows = (folder / "requests.parquet").is_file()  # absent for a run with records: none
     requests = pd.read_parquet(folder / "requests.parquet") if has_rows else None
     if has_rows:
-        keep("latency-cdf", plots.latency_cdf_figure(requests, f"{name}: latency", deadline_s=summary.get("deadline_s"),
+        measured = requests[requests["arrival_at_s"] >= summary["warmup_s"]]  # as the summary counts them
+        keep("latency-cdf", plots.latency_cdf_figure(measured, f"{name}: latency", deadline_s=summary.get("deadline_s"),
                                                      style=style))
     keep("latency-breakdown", plots.latency_breakdown_figure(summary, f"{name}: mean latency by stage", style=style))
     keep("energy-breakdown", plots.energy_breakdown_figure(summary, f"{name}: device energy by component",
@@ -248,10 +249,10 @@ def _table(frame: pd.DataFrame) -> str:
     return f'<div style="overflow-x:auto">{table}</div>'
 
 
-STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;padding:0 1em;max-width:1100px;color:#222}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em}table.data{border-collapse:collapse;font-size:12px}
 table.data td,table.data th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}
-img{max-width:100%;border:1px solid #eee}figure{margin:1em 0}figcaption{font-size:12px;color:#666}
+img{max-width:100%;height:auto;box-sizing:border-box;border:1px solid #eee}figure{margin:1em 0}figcaption{font-size:12px;color:#666}
 .note{color:#555;font-size:13px}"""
 
 
@@ -328,23 +329,39 @@ MOST_GROUP_ROWS = 12
 """Device groups the scenario table lists one by one (the rest are counted)."""
 
 
+UNIT_SUFFIXES = {"_hz": "Hz", "_ms": "ms", "_mbps": "Mbps", "_kbps": "kbps", "_bps": "bit/s", "_s": "s", "_w": "W",
+                 "_mw": "mW", "_db": "dB", "_dbm": "dBm", "_bytes": "bytes", "_j": "J", "_mj": "mJ", "_m": "m"}
+"""Field-name endings that are units: ``rate_hz: 2`` reads ``rate 2 Hz``."""
+
+
+def _field(key: str, value: str) -> str:
+    suffix = max((s for s in UNIT_SUFFIXES if key.endswith(s)), key=len, default=None)
+    if suffix is None or not value[:1].isdigit() and value[:1] not in "[-.":  # "offset_s: random" has no unit
+        return f"{key.replace('_', ' ')} {value}"
+    return f"{key[:-len(suffix)].replace('_', ' ')} {value} {UNIT_SUFFIXES[suffix]}"
+
+
 def _brief(config) -> str:
-    """A config block as ``kind, field value, ...`` (its non-default fields), nested blocks in parentheses."""
+    """A config block as ``kind (field value unit, ...)`` (its non-default fields, file paths by name), nested
+    blocks in parentheses."""
     if config is None:
         return "-"
     data = config.model_dump(mode="json", exclude_defaults=True) if hasattr(config, "model_dump") else config
 
-    def text(value) -> str:
+    def text(value, key: str = "") -> str:
         if isinstance(value, dict):
-            inner = ", ".join(f"{k.replace('_', ' ')} {text(v)}" for k, v in value.items() if k != "kind")
-            return f"{value.get('kind', '')} ({inner})".strip() if inner else str(value.get("kind", "-"))
+            inner = ", ".join(_field(k, text(v, k)) for k, v in value.items() if k != "kind" and v is not None)
+            kind = str(value.get("kind", ""))
+            return f"{kind} ({inner})" if kind and inner else kind or inner or "-"
         if isinstance(value, list):
             shown = ", ".join(text(v) for v in value[:6])
             return f"[{shown}{', ...' if len(value) > 6 else ''}]"
+        if key in ("file", "path", "profile", "payloads") and isinstance(value, str):
+            return Path(value).name
         return f"{value:g}" if isinstance(value, float) else str(value)
 
     out = text(data)
-    return out if len(out) <= 200 else out[:197] + "..."
+    return out if len(out) <= 240 else out[:237] + "..."
 
 
 def scenario_table(scenario) -> pd.DataFrame:

@@ -62,6 +62,12 @@ class Result:
         """Write the result folder atomically; see :func:`write_result`."""
         return write_result(self, Path(out_dir))
 
+    @property
+    def plot(self) -> ResultPlots:
+        """This run's figures as matplotlib Figures: ``result.plot.latency_cdf()``, ``.latency_breakdown()``,
+        ``.energy_breakdown()``, ``.timeseries()``; each takes ``style="paper"`` or ``"screen"``."""
+        return ResultPlots(self)
+
     def summary_frame(self) -> pd.DataFrame:
         """The summary as a tidy table: one row for the whole run (``scope`` "all") and one per device group,
         in SI units (s, J, bytes); the whole run's 95% intervals as ``*_low``/``*_high`` columns."""
@@ -77,7 +83,7 @@ class Result:
         return (f"<Result {s['scenario']!r} seed {s['seed']}: {s['generated']} requests, {s['completed']} completed; "
                 f"latency mean {ms(latency['mean'])} ms, p95 {ms(latency['p95'])} ms; energy "
                 f"{ms(energy['total'])} mJ/request; {len(s['groups'])} device group(s) — .summary_frame(), "
-                f".requests, .summary>")
+                f".requests, .plot, .summary>")
 
     def _repr_html_(self) -> str:
         frame = self.summary_frame().set_index("scope")
@@ -88,6 +94,53 @@ class Result:
             "deadline miss rate": frame["deadline_miss_rate"]})
         title = f"<p><b>{self.summary['scenario']}</b> (seed {self.summary['seed']})</p>"
         return title + shown.to_html(float_format=lambda v: f"{v:.4g}", na_rep="-")
+
+
+class ResultPlots:
+    """The figures of one :class:`Result` (what ``simsplit plot`` draws for a run folder), returned as
+    matplotlib Figures for a notebook; ``style`` is ``"screen"`` (default) or ``"paper"`` (one column of a
+    two-column paper, 8 pt). Save one with ``fig.savefig("latency.pdf")``."""
+
+    def __init__(self, result: Result):
+        self._result = result
+
+    @staticmethod
+    def _style(style: str):
+        from simsplit.figstyle import STYLES
+        if style not in STYLES:
+            raise ValueError(f"style: expected one of {', '.join(STYLES)}, got {style!r}")
+        return STYLES[style]
+
+    def latency_cdf(self, style: str = "screen"):
+        """Latency CDF of the measured (after the warm-up) completed requests, per device group."""
+        from simsplit.plots import latency_cdf_figure
+        result = self._result
+        measured = result.requests[result.requests["arrival_at_s"] >= result.scenario.warmup_s]
+        return latency_cdf_figure(measured, f"{result.scenario.name}: latency", deadline_s=result.scenario.deadline_s,
+                                  style=self._style(style))
+
+    def latency_breakdown(self, style: str = "screen"):
+        """Mean latency of each device group stacked by stage."""
+        from simsplit.plots import latency_breakdown_figure
+        return latency_breakdown_figure(self._result.summary, f"{self._result.scenario.name}: mean latency by stage",
+                                        style=self._style(style))
+
+    def energy_breakdown(self, style: str = "screen"):
+        """Device energy per completed request of each device group stacked by component."""
+        from simsplit.plots import energy_breakdown_figure
+        return energy_breakdown_figure(self._result.summary, f"{self._result.scenario.name}: device energy by "
+                                       "component", style=self._style(style))
+
+    def timeseries(self, style: str = "screen"):
+        """Uplink, server queue, latency and chosen split over time (needs ``simulate(..., monitor_period_s=...)``)."""
+        from simsplit.plots import timeseries_figure
+        result = self._result
+        if result.timeseries is None:
+            raise ValueError("timeseries: this run was not monitored; simulate it with monitor_period_s=0.5 (say)")
+        scenario = result.scenario
+        return timeseries_figure(result.timeseries, result.requests, result.setup.profile.local_split,
+                                 scenario.server_list[0].name, f"{scenario.name}: over time",
+                                 deadline_s=scenario.deadline_s, phases_s=scenario.phases_s, style=self._style(style))
 
 
 SUMMARY_COLUMNS = ("generated", "completed", "dropped", "lost", "timed_out", "in_flight", "accuracy",

@@ -1,0 +1,254 @@
+"""Figures and reports: what each figure draws checked against the tables it comes from (the comparison's
+per-strategy latency quantiles against the definition of a quantile, stacked parts against the totals),
+the paper style's sizes and reproducible bytes, panels left out when they would be empty, grouped bars for
+categorical sweep factors, and the HTML report in a real headless browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REPO
+
+from simsplit.cli import main
+from simsplit.compare import LEVELS, compare, variants
+from simsplit.figstyle import STYLES, parse_formats, save
+from simsplit.scenario import load_scenario
+from simsplit.simulation import simulate
+
+DEFAULT = REPO / "scenarios" / "default.yaml"
+SHORT = ["duration_s=14", "warmup_s=2"]
+
+
+@pytest.fixture(scope="module")
+def compare_folder(tmp_path_factory) -> Path:
+    """A small comparison of the default scenario (two seeds, five strategies) written by the CLI."""
+    folder = tmp_path_factory.mktemp("compare") / "c"
+    assert main(["compare", str(DEFAULT), "--seeds", "2", "--set", SHORT[0], "--set", SHORT[1], "--out", str(folder),
+                 "--only", "local", "--only", "full_offload(jpeg)", "--only", "fixed(1, bottlenet)",
+                 "--only", "fixed(8, bottlenet)", "--only", "dynamic", "--only", "oracle"]) == 0
+    return folder
+
+
+def test_strategy_quantiles_follow_the_definition_of_a_quantile():
+    """Each run's latency at level q is the smallest latency with at least a share q of the measured completed
+    requests at or below it (checked by counting on the run's own request table)."""
+    scenario = load_scenario(DEFAULT, SHORT)
+    names = ["fixed(1, bottlenet)", "full_offload(jpeg)"]
+    runs, table, quantiles = compare(scenario, [5], names)
+    assert len(quantiles) == len(names) * LEVELS.size
+    from simsplit.compare import with_strategy
+    for name in names:
+        requests = simulate(with_strategy(scenario, variants(scenario)[name]), seed=5).requests
+        done = requests[(requests["arrival_at_s"] >= scenario.warmup_s) & (requests["status"] == "completed")]
+        latency = np.sort(done["latency_s"].to_numpy())
+        mine = quantiles[quantiles["strategy"] == name]
+        for level, value in zip(mine["level"], mine["latency_s"]):
+            at_or_below = np.count_nonzero(latency <= value) / latency.size
+            below = np.count_nonzero(latency < value) / latency.size
+            assert at_or_below >= level - 1e-12 and below < max(level, 1e-12)
+        assert mine["latency_s"].iloc[-1] == latency[-1] and mine["latency_s"].iloc[0] == latency[0]
+        # the comparison's mean and p95 come from the same requests
+        row = table.set_index("strategy").loc[name]
+        assert row["latency_mean_s"] == pytest.approx(latency.mean(), rel=1e-12)
+
+
+def test_stacked_parts_add_up_to_the_totals(compare_folder):
+    """Per strategy, the latency parts the per-split figure stacks add up to the mean latency, and the energy
+    components to the energy per request (each run, then the mean over seeds)."""
+    from simsplit.compare import ENERGY_KEYS
+    from simsplit.plots import LATENCY_STAGES
+    table = pd.read_csv(compare_folder / "compare.csv")
+    stacked = sum(table[p].fillna(0.0) for _, parts in LATENCY_STAGES for p in parts)
+    assert np.allclose(stacked, table["latency_mean_s"], rtol=1e-9)
+    energy = sum(table[f"energy_{key}_j"].fillna(0.0) for key in ENERGY_KEYS)
+    assert np.allclose(energy, table["energy_j"], rtol=1e-9)
+    runs = pd.read_csv(compare_folder / "runs.csv")
+    local = runs[runs["strategy"] == "local"]
+    assert (local["bytes_up"] == 0).all() and (local["energy_uplink_j"] == 0).all()
+    offload = table.set_index("strategy").loc["full_offload(jpeg)"]
+    assert offload["bytes_up"] > 1000 and offload["head_s"] < 0.005  # input encoding only
+
+
+def test_compare_figures_in_paper_style_are_reproducible(compare_folder, tmp_path):
+    """``simsplit plot --style paper`` writes every comparison figure as PDF and PNG at one-column width (3.5 in at
+    300 dpi), with the same bytes when drawn twice."""
+    work = tmp_path / "c"
+    shutil.copytree(compare_folder, work)
+    assert main(["plot", str(work), "--style", "paper"]) == 0
+    first = {p.name: p.read_bytes() for p in (work / "figures").iterdir()}
+    expected = {"pareto-energy-latency", "latency-by-strategy", "energy-by-strategy", "regret-by-strategy",
+                "latency-cdf-by-strategy", "latency-by-split", "energy-by-split", "rate-accuracy",
+                "timeseries-dynamic", "timeseries-oracle"}
+    assert {f"{name}.{suffix}" for name in expected for suffix in ("pdf", "png")} == set(first)
+    from PIL import Image
+    with Image.open(work / "figures" / "rate-accuracy.png") as image:
+        assert image.size[0] == round(3.5 * 300)
+    with Image.open(work / "figures" / "timeseries-dynamic.png") as image:
+        assert image.size[0] == round(7.16 * 300)  # time series span both columns
+    assert main(["plot", str(work), "--style", "paper"]) == 0
+    assert {p.name: p.read_bytes() for p in (work / "figures").iterdir()} == first
+    assert main(["plot", str(work), "--format", "svg"]) == 0
+    assert (work / "figures" / "latency-by-split.svg").read_text().count("<svg") == 1
+
+
+@pytest.mark.parametrize("args", [["--style", "poster"], ["--format", "gif"], ["--format", ","]])
+def test_plot_refuses_unknown_styles_and_formats(compare_folder, capsys, args):
+    assert main(["plot", str(compare_folder), *args]) == 2
+    message = capsys.readouterr().err.strip()
+    assert message.count("\n") == 0 and ("--style" in message or "--format" in message)
+
+
+def test_parse_formats():
+    assert parse_formats("PDF, png,pdf") == ("pdf", "png") and parse_formats(None) is None
+    with pytest.raises(ValueError, match="tiff"):
+        parse_formats("png,tiff")
+
+
+def test_time_series_leaves_out_empty_panels_and_shades_phases():
+    """A constant uplink and a queue that never forms give no panel, and the title says so; the latency panel
+    draws the deadline; phases are shaded."""
+    from simsplit.plots import timeseries_figure
+    scenario = load_scenario(DEFAULT, SHORT)
+    result = simulate(scenario, monitor_period_s=0.5)
+    series = result.timeseries.copy()
+    series["uplink_bps"] = 5e6
+    series["edge_queue"] = 0
+    fig = timeseries_figure(series, result.requests, result.setup.profile.local_split, "edge", "t",
+                            deadline_s=0.05, phases_s=[0, 5, 10, 14])
+    assert len(fig.axes) == 2 and "uplink constant at 5 Mbps" in fig.axes[0].get_title()
+    assert "edge queue always empty" in fig.axes[0].get_title()
+    latency = fig.axes[0]
+    assert any(np.allclose(line.get_ydata(), [50.0]) for line in latency.get_lines())  # the deadline, in ms
+    assert len([p for p in latency.patches]) == 1  # one shaded phase of three (alternate ones)
+    full = timeseries_figure(result.timeseries, result.requests, result.setup.profile.local_split, "edge")
+    assert len(full.axes) == 2 + int(result.timeseries["edge_queue"].max() > 0) + \
+        int(result.timeseries["uplink_bps"].nunique() > 1)
+
+
+def test_sweep_curves_are_lines_for_numbers_and_grouped_bars_for_categories():
+    from simsplit.plots import sweep_curve_figure
+    table = pd.DataFrame({"strategy": pd.Categorical(["a", "b", "c"] * 2), "net": pd.Categorical(["x"] * 3 + ["y"] * 3),
+                          "rate": [1.0, 2.0, 4.0] * 2, "latency_mean_s": [0.01, 0.02, 0.03, 0.02, 0.03, 0.05]})
+    table["latency_mean_s_low"] = table["latency_mean_s"] * 0.9
+    table["latency_mean_s_high"] = table["latency_mean_s"] * 1.1
+    bars = sweep_curve_figure(table, "latency_mean_s", 1e3, "mean latency (ms)", "strategy", "net")
+    heights = sorted(round(p.get_height(), 9) for p in bars.axes[0].patches)
+    assert heights == sorted(round(v * 1e3, 9) for v in table["latency_mean_s"])  # one bar per configuration
+    assert [t.get_text() for t in bars.axes[0].get_xticklabels()] == ["a", "b", "c"]
+    lines = sweep_curve_figure(table, "latency_mean_s", 1e3, "mean latency (ms)", "rate", "net")
+    assert not lines.axes[0].patches and len(lines.axes[0].get_lines()) >= 2
+    drawn = lines.axes[0].get_lines()[0]
+    assert list(drawn.get_xdata()) == [1.0, 2.0, 4.0] and np.allclose(drawn.get_ydata(), [10, 20, 30])
+
+
+def test_saved_files_carry_no_dates(tmp_path):
+    """PDF and SVG written twice a second apart are byte-identical (no creation date, fixed ids)."""
+    import time
+
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [3, 4])
+    first = [p.read_bytes() for p in save(fig, tmp_path / "a", STYLES["paper"], ("pdf", "svg"))]
+    time.sleep(1.1)
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [3, 4])
+    assert [p.read_bytes() for p in save(fig, tmp_path / "a", STYLES["paper"], ("pdf", "svg"))] == first
+
+
+def test_result_plot_methods_return_figures():
+    import matplotlib.figure
+    result = simulate(load_scenario(REPO / "scenarios" / "dynamic-under-load.yaml", ["duration_s=12"]),
+                      monitor_period_s=0.5)
+    for name in ("latency_cdf", "latency_breakdown", "energy_breakdown", "timeseries"):
+        fig = getattr(result.plot, name)(style="paper")
+        assert isinstance(fig, matplotlib.figure.Figure) and fig.get_size_inches()[0] in (3.5, 7.16)
+    with pytest.raises(ValueError, match="not monitored"):
+        simulate(load_scenario(DEFAULT, SHORT)).plot.timeseries()
+    with pytest.raises(ValueError, match="style"):
+        result.plot.latency_cdf(style="poster")
+    assert ".plot" in repr(result) and len(repr(result)) < 400
+
+
+def test_run_cdf_counts_only_measured_requests(tmp_path):
+    """The run's latency CDF draws the requests the summary counts (after the warm-up), no others."""
+    from simsplit.report import figures_for_run
+    scenario = load_scenario(DEFAULT, ["duration_s=20", "warmup_s=10"])
+    result = simulate(scenario)
+    folder = result.write(tmp_path / "run")
+    import matplotlib.pyplot as plt
+    captured = []
+    original = plt.Figure.savefig
+
+    def keep(fig, *args, **kwargs):
+        captured.append(fig)
+        return original(fig, *args, **kwargs)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(plt.Figure, "savefig", keep)
+        figures_for_run(folder, tmp_path / "out", STYLES["screen"], ("png",))
+    cdf = captured[0].axes[0]
+    drawn = sum(len(line.get_xdata()) for line in cdf.get_lines() if line.get_linestyle() != "--"
+                and len(line.get_xdata()) > 2)
+    assert drawn == result.summary["completed"]
+
+
+def _browser():
+    """A Chromium executable for Playwright, or None."""
+    pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install playwright)")
+    for candidate in (os.environ.get("SIMSPLIT_CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser"),
+                      shutil.which("google-chrome")):
+        if candidate:
+            return candidate
+    return None
+
+
+def test_reports_render_in_a_headless_browser(compare_folder, tmp_path):
+    """Run, compare and sweep reports opened in Chromium at a laptop's and a phone's width: no horizontal
+    scrolling of the page (wide tables scroll in their own box), every image decoded, every figure captioned,
+    no raw keys or NaN shown."""
+    executable = _browser()
+    if executable is None:
+        pytest.skip("no Chromium found (apt-get install chromium, or set SIMSPLIT_CHROMIUM to a Chrome/Chromium binary)")
+    from playwright.sync_api import sync_playwright
+
+    from simsplit.report import write_report
+    run = simulate(load_scenario(REPO / "scenarios" / "server-load-step.yaml", ["duration_s=20"]),
+                   monitor_period_s=0.5).write(tmp_path / "run")
+    work = tmp_path / "c"
+    shutil.copytree(compare_folder, work)
+    pages = [write_report(run), write_report(work)]
+    probe = """() => {
+      const page = document.documentElement;
+      const tables = Array.from(document.querySelectorAll('table')).map(t => {
+        const box = t.parentElement; return {wide: t.scrollWidth > box.clientWidth + 1,
+          scrolls: getComputedStyle(box).overflowX === 'auto'};});
+      return {overflow: page.scrollWidth - page.clientWidth,
+              images: Array.from(document.images).map(i => i.complete && i.naturalWidth > 0),
+              captions: Array.from(document.querySelectorAll('figure')).map(f => (f.querySelector('figcaption')
+                        || {textContent: ''}).textContent.trim().length),
+              tables: tables, text: document.body.innerText, title: document.querySelector('h1').textContent};}"""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        try:
+            for width in (1280, 420):
+                view = browser.new_page(viewport={"width": width, "height": 900})
+                for path in pages:
+                    view.goto(path.resolve().as_uri())
+                    found = view.evaluate(probe)
+                    assert found["overflow"] <= 0, (path, width, found["overflow"])
+                    assert found["images"] and all(found["images"]), path
+                    assert all(length > 40 for length in found["captions"]), path
+                    assert all(t["scrolls"] for t in found["tables"] if t["wide"]), (path, width)
+                    for raw in ("throughput_rps", "latency_mean_s", "NaN", "nan ", "None"):
+                        assert raw not in found["text"], (path, raw)
+                    assert found["title"].startswith(("Run", "Compare"))
+                view.close()
+        finally:
+            browser.close()
+    text = pages[1].read_text()
+    assert json.loads((work / "compare.json").read_text())["provenance"]["simsplit_version"] in text
