@@ -40,7 +40,7 @@ def test_strategy_quantiles_follow_the_definition_of_a_quantile():
     requests at or below it (checked by counting on the run's own request table)."""
     scenario = load_scenario(DEFAULT, SHORT)
     names = ["fixed(1, bottlenet)", "full_offload(jpeg)"]
-    runs, table, quantiles = compare(scenario, [5], names)
+    _, table, quantiles = compare(scenario, [5], names)
     assert len(quantiles) == len(names) * LEVELS.size
     from simsplit.compare import with_strategy
     for name in names:
