@@ -244,14 +244,16 @@ def _image(path: Path) -> str:
            f"{html.escape(caption)}</figcaption></figure>"
 
 
-def _table(frame: pd.DataFrame) -> str:
-    table = frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, classes="data")
+def _table(frame: pd.DataFrame, classes: str = "data") -> str:
+    table = frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, classes=classes, na_rep="-")
     return f'<div style="overflow-x:auto">{table}</div>'
 
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;padding:0 1em;max-width:1100px;color:#222}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em}table.data{border-collapse:collapse;font-size:12px}
-table.data td,table.data th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}
+table.data td,table.data th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
+table.data td:first-child,table.data th:first-child{text-align:left}
+table.params td,table.params th{text-align:left;white-space:normal}table.params td:first-child{white-space:nowrap}
 img{max-width:100%;height:auto;box-sizing:border-box;border:1px solid #eee}figure{margin:1em 0}figcaption{font-size:12px;color:#666}
 .note{color:#555;font-size:13px}"""
 
@@ -283,7 +285,7 @@ def write_report(folder: Path) -> Path:
         parts.append("<h2>Device groups</h2>" + _table(groups))
     if scenario is not None:
         heading = "Scenario of the first configuration (the factors vary it)" if kind == "sweep" else "Scenario"
-        parts.append(f"<h2>{heading}</h2>" + _table(scenario_table(scenario)))
+        parts.append(f"<h2>{heading}</h2>" + _table(scenario_table(scenario), "data params"))
     parts.append("<h2>Figures</h2>")
     with tempfile.TemporaryDirectory() as scratch:
         figures = draw(folder, Path(scratch), SCREEN, ("png",))
