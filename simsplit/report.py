@@ -312,9 +312,13 @@ def _flat_metrics(folder: Path) -> list[str]:
 def _sweep_section(folder: Path) -> list[str]:
     meta = json.loads((folder / "sweep.json").read_text())
     table = pd.read_parquet(folder / "table.parquet")
-    versions = sorted({json.loads(path.read_text()).get("provenance", {}).get("simsplit_version", "?")
-                       for path in (folder / "runs").glob("*/summary.json")})
-    version = " and ".join(versions) or "?"
+    provenances = [json.loads(path.read_text()).get("provenance", {})
+                   for path in sorted((folder / "runs").glob("*/summary.json"))]
+    version = " and ".join(sorted({p.get("simsplit_version", "?") for p in provenances})) or "?"
+    inputs = provenances[0].get("inputs_sha256", {}) if provenances else {}
+    if inputs:
+        version += "; the first configuration's inputs (SHA-256): " + "; ".join(
+            f"{role} {digest[:12]}" for role, digest in inputs.items())
     note = (f"<h1>Sweep {html.escape(meta['name'])}</h1><p class='note'>{len(table)} configurations; factors: "
             f"{html.escape(', '.join(meta['factors']))}; means over seeds with their 95% t-intervals in brackets "
             f"(none where every seed gave the same value). simsplit {html.escape(str(version))}.</p>")

@@ -252,3 +252,20 @@ def test_reports_render_in_a_headless_browser(compare_folder, tmp_path):
             browser.close()
     text = pages[1].read_text()
     assert json.loads((work / "compare.json").read_text())["provenance"]["simsplit_version"] in text
+
+
+def test_a_sweep_metric_equal_everywhere_gets_a_note_not_a_figure(tmp_path):
+    from simsplit.report import figures_for_sweep, write_report
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "sweep.json").write_text(json.dumps({"name": "s", "factors": ["net", "strategy"]}))
+    table = pd.DataFrame({"net": pd.Categorical(["x"] * 3 + ["y"] * 3), "strategy": pd.Categorical(["a", "b", "c"] * 2),
+                          "latency_mean_s": [0.01, 0.02, 0.03, 0.02, 0.03, 0.05], "energy_j": [1.0, 2, 3, 2, 3, 4],
+                          "accuracy": [0.75] * 6})
+    for metric in ("latency_mean_s", "energy_j", "accuracy"):
+        table[f"{metric}_low"], table[f"{metric}_high"] = table[metric] * 0.9, table[metric] * 1.1
+    table.to_parquet(folder / "table.parquet")
+    names = {p.stem for p in figures_for_sweep(folder, style=STYLES["paper"], formats=("png",))}
+    assert names == {"tradeoff", "curve-latency_mean_s", "curve-energy_j"}
+    page = write_report(folder).read_text()
+    assert "No curve drawn: accuracy is 0.75 top-1 in every configuration" in page and page.count("<img") == 3

@@ -125,6 +125,7 @@ def test_report_of_a_sweep_and_of_a_run(tmp_path):
     run_page = write_report(out / "runs" / runs["run_id"].iloc[0]).read_text()
     assert run_page.count("<img") == 3 and "Device groups" in run_page  # latency CDF, latency and energy breakdowns
     assert "latency mean" in run_page and "simsplit 0.1.0" in run_page and "inputs (SHA-256)" in run_page
+    assert "inputs (SHA-256)" in page  # the sweep report names the first configuration's inputs
 
 
 def test_run_report_with_time_series(tmp_path):
