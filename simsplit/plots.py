@@ -13,9 +13,9 @@ from simsplit.figstyle import PALETTE, SCREEN, FigureStyle, plt, save, styled
 from simsplit.units import MBPS
 
 MOST_BARS = 20
-"""Most device groups a breakdown draws (the ones with the most completed requests)."""
+"""Most device groups a breakdown draws (chosen by :func:`spread`)."""
 CDF_GROUPS = 10
-"""Most lines a latency CDF draws (the device groups with the most completed requests)."""
+"""Most lines a latency CDF draws (device groups chosen by :func:`spread`)."""
 LINE_STYLES = ("-", "--", "-.", ":")
 
 LATENCY_STAGES = (("on the device", ("device_wait_s", "switch_s", "head_s")), ("radio promotion", ("promotion_s",)),
@@ -59,6 +59,16 @@ def _save_one(fig, path: str | Path) -> Path:
     suffix = path.suffix.lstrip(".").lower() or "png"
     save(fig, path, SCREEN, (suffix,))
     return path
+
+
+def spread(names: list, values, most: int) -> list:
+    """At most ``most`` of ``names``, evenly spaced in the order of ``values`` (the smallest and the largest
+    always among them), in their original order; NaN values last. All of them when there are few enough."""
+    if len(names) <= most:
+        return list(names)
+    order = np.argsort(np.nan_to_num(np.asarray(values, dtype=float), nan=np.inf), kind="stable")
+    picked = set(order[np.unique(np.round(np.linspace(0, len(names) - 1, most)).astype(int))].tolist())
+    return [name for index, name in enumerate(names) if index in picked]
 
 
 def _log_if_wide(ax, axis: str, values: np.ndarray, ratio: float = 30.0) -> None:
@@ -254,15 +264,15 @@ def latency_cdf_figure(requests, title: str = "", *, style: FigureStyle = SCREEN
     :data:`CDF_GROUPS` busiest when there are more, which the title says), the deadline as a vertical line."""
     fig, ax = _figure(style, "one", 0.75)
     done = requests[requests["status"] == "completed"]
-    counts = done.groupby("group", observed=True).size().sort_values(ascending=False, kind="stable")
-    shown = [name for name in counts.index[:CDF_GROUPS] if counts[name] > 0]
+    medians = done.groupby("group", observed=True, sort=False)["latency_s"].median()
+    shown = sorted(spread(list(medians.index), medians.to_numpy(), CDF_GROUPS), key=lambda n: medians[n])
     for index, name in enumerate(shown):
         latency = np.sort(done.loc[done["group"] == name, "latency_s"].to_numpy()) * 1e3
         ax.step(latency, np.arange(1, latency.size + 1) / latency.size, where="post", label=str(name),
                 color=_colour(index), linestyle=_line_style(index))
     _finish_cdf(ax, deadline_s, done.empty)
-    if len(counts) > CDF_GROUPS:
-        title += f"\nthe {CDF_GROUPS} busiest of {len(counts)} device groups"
+    if len(medians) > len(shown):
+        title += f"\n{len(shown)} of {len(medians)} groups, fastest to slowest"
     ax.set_title(title)
     return fig
 
@@ -332,11 +342,11 @@ def _stacked_bars(names: list[str], parts: list[tuple[str, np.ndarray]], style: 
     return fig
 
 
-def _busiest(groups: dict, title: str) -> tuple[list[str], str]:
-    names = sorted(groups, key=lambda n: -(groups[n].get("completed") or 0))[:MOST_BARS]
-    names = [n for n in groups if n in names]  # in the scenario's order
-    if len(groups) > MOST_BARS:
-        title += f"\nthe {MOST_BARS} busiest of {len(groups)} device groups"
+def _spread_groups(groups: dict, total, title: str, what: str) -> tuple[list[str], str]:
+    """The device groups a breakdown draws (:func:`spread` by ``total(group)``) and its title."""
+    names = spread(list(groups), [total(groups[n]) for n in groups], MOST_BARS)
+    if len(groups) > len(names):
+        title += f"\n{len(names)} of {len(groups)} groups, least to most {what}"
     return names, title
 
 
@@ -349,7 +359,7 @@ def stage_means(block: dict) -> list[tuple[str, float]]:
 @in_style
 def latency_breakdown_figure(summary: dict, title: str = "", *, style: FigureStyle = SCREEN):
     """Mean latency (ms) of each device group split into :data:`LATENCY_STAGES`, as stacked bars."""
-    names, title = _busiest(summary["groups"], title)
+    names, title = _spread_groups(summary["groups"], lambda g: g["latency_s"]["mean"], title, "latency")
     stages = [stage_means(summary["groups"][n]) for n in names]
     parts = [(label, np.array([s[i][1] for s in stages]) * 1e3) for i, (label, _) in enumerate(LATENCY_STAGES)]
     return _stacked_bars(names, parts, style, "mean latency per completed request (ms)", title)
@@ -358,7 +368,7 @@ def latency_breakdown_figure(summary: dict, title: str = "", *, style: FigureSty
 @in_style
 def energy_breakdown_figure(summary: dict, title: str = "", *, style: FigureStyle = SCREEN):
     """Device energy per completed request (mJ) of each device group split into :data:`ENERGY_COMPONENTS`."""
-    names, title = _busiest(summary["groups"], title)
+    names, title = _spread_groups(summary["groups"], lambda g: g["energy_j"]["total"], title, "energy")
     parts = [(label, np.array([summary["groups"][n]["energy_j"].get(key) or 0.0 for n in names]) * 1e3)
              for label, key in ENERGY_COMPONENTS]
     return _stacked_bars(names, parts, style, "device energy per completed request (mJ)", title)

@@ -269,3 +269,14 @@ def test_a_sweep_metric_equal_everywhere_gets_a_note_not_a_figure(tmp_path):
     assert names == {"tradeoff", "curve-latency_mean_s", "curve-energy_j"}
     page = write_report(folder).read_text()
     assert "No curve drawn: accuracy is 0.75 top-1 in every configuration" in page and page.count("<img") == 3
+
+
+def test_spread_keeps_the_extremes_and_the_original_order():
+    from simsplit.plots import spread
+    names = [f"g{i}" for i in range(52)]
+    values = np.random.default_rng(1).permutation(52).astype(float)
+    chosen = spread(names, values, 10)
+    assert len(chosen) == 10 and chosen == [n for n in names if n in chosen]
+    picked = sorted(values[names.index(n)] for n in chosen)
+    assert picked[0] == 0 and picked[-1] == 51  # the fastest and the slowest are always drawn
+    assert spread(names[:5], values[:5], 10) == names[:5]
