@@ -12,14 +12,27 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
 
 from simsplit.bottleneck.codec import awgn, bit_erasure, jpeg_roundtrip
 from simsplit.bottleneck.model import BottleneckUnit, backbone_blocks, run
+
+
+class EntropyOptions(BaseModel):
+    """Entropy-coded bottlenecks to train beside the JPEG ones (CompressAI; see :mod:`simsplit.bottleneck.entropy`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kinds: list[Literal["factorized", "vbr"]] = ["factorized", "vbr"]
+    """``factorized``: one model per lambda; ``vbr``: one model with gain units serving every lambda."""
+    splits: list[int] = [2]
+    reduced_channels: list[int] = [4]
+    lambdas: list[PositiveFloat] = Field(default=[3e-4, 1e-3, 3e-3, 1e-2, 3e-2], min_length=1)
+    """Rate weights: the loss adds lambda x bits per sample; larger means fewer bytes."""
 
 
 class TrainConfig(BaseModel):
@@ -43,6 +56,8 @@ class TrainConfig(BaseModel):
     channel: dict | None = None
     """BottleNet++: {kind: awgn, snr_db: [..]} or {kind: erasure, p: [..]}: trained at the first level,
     evaluated at each."""
+    entropy: EntropyOptions | None = None
+    """Also train entropy-coded bottlenecks (needs CompressAI, in the ``ml`` extra)."""
     batch_size: int = 64
     learning_rate: float = 2e-3
     threads: int = 2
@@ -149,6 +164,106 @@ def train_unit(config: TrainConfig, teacher, split: int, reduced: int, aware: bo
     return student.eval(), unit.eval()
 
 
+def train_entropy_unit(config: TrainConfig, teacher, split: int, reduced: int, lambdas: list[float], data: Data,
+                       generator, tick):
+    """As :func:`train_unit` with an :class:`~simsplit.bottleneck.entropy.EntropyUnit` and lambda x bits added to
+    both stages' losses; with several ``lambdas`` (gain units), a random rate and its lambda per batch."""
+    from simsplit.bottleneck.entropy import EntropyUnit
+    student = copy.deepcopy(teacher)
+    with torch.no_grad():
+        channels = run(teacher, data.train_x[:1], 0, split).shape[1]
+    unit = EntropyUnit(channels, reduced, config.spatial, rates=len(lambdas))
+    aux = torch.optim.Adam(unit.aux_parameters(), lr=1e-2)
+
+    def pick_rate() -> float:
+        unit.rate = int(torch.randint(len(lambdas), (1,), generator=generator))
+        return lambdas[unit.rate]
+
+    def step(optimiser, loss) -> None:
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        aux.zero_grad()
+        unit.aux_loss().backward()
+        aux.step()
+
+    fast = {"params": unit.rate_parameters(), "lr": 5 * config.learning_rate}
+    optimiser = torch.optim.Adam([{"params": unit.main_parameters()}, fast], lr=config.learning_rate)
+    for _ in range(config.distil_epochs):
+        unit.train()
+        for xb, _ in batches(data.train_x, data.train_y, config.batch_size, generator):
+            weight = pick_rate()
+            with torch.no_grad():
+                target = run(teacher, xb, 0, split)
+            restored, bits = unit(target)
+            step(optimiser, F.mse_loss(restored, target) + weight * bits.mean())
+        tick()
+    optimiser = torch.optim.Adam([{"params": list(student.parameters()) + unit.main_parameters()}, fast],
+                                 lr=config.learning_rate / 2)
+    for _ in range(config.finetune_epochs):
+        student.train()
+        unit.train()
+        for xb, yb in batches(data.train_x, data.train_y, config.batch_size, generator):
+            weight = pick_rate()
+            with torch.no_grad():
+                soft = F.softmax(run(teacher, xb) / 2.0, dim=1)
+            restored, bits = unit(run(student, xb, 0, split))
+            logits = run(student, restored, split)
+            loss = F.cross_entropy(logits, yb) + 4.0 * F.kl_div(F.log_softmax(logits / 2.0, dim=1), soft,
+                                                               reduction="batchmean")
+            step(optimiser, loss + weight * bits.mean())
+        tick()
+    student.eval()
+    unit.eval()
+    unit.prepare()
+    return student, unit
+
+
+def evaluate_entropy(student, unit, split: int, rate: int, data: Data) -> dict:
+    """Accuracy after the real range coder (compress, then decompress) at ``rate``, the bytes sent per sample
+    (bit stream + :data:`~simsplit.bottleneck.entropy.HEADER_BYTES`; mean, p95, percentiles), the model's own
+    estimate of the bits, and encode/decode time (ms)."""
+    from simsplit.bottleneck.entropy import HEADER_BYTES
+    unit.rate = rate
+    sizes, encode_s, decode_s, correct = [], 0.0, 0.0, 0
+    with torch.no_grad():
+        features = run(student, data.test_x, 0, split)
+        estimated = float(unit(features)[1].mean()) / 8.0
+        for i in range(len(data.test_y)):
+            started = time.perf_counter()
+            strings, shape = unit.compress(features[i:i + 1])
+            middle = time.perf_counter()
+            restored = unit.decompress(strings, shape)
+            decode_s += time.perf_counter() - middle
+            encode_s += middle - started
+            sizes.append(len(strings[0]) + HEADER_BYTES)
+            correct += int(run(student, restored, split).argmax(1)[0] == data.test_y[i])
+    n = len(data.test_y)
+    return {"accuracy": correct / n, "bytes": float(np.mean(sizes)), "bytes_p95": float(np.percentile(sizes, 95)),
+            "quantiles": [float(np.percentile(sizes, q)) for q in SIZE_PERCENTS], "estimated_bytes": estimated,
+            "encode_ms": 1e3 * encode_s / n, "decode_ms": 1e3 * decode_s / n, "sizes": sizes}
+
+
+def entropy_rows(config: TrainConfig, teacher, data: Data, generator, tick) -> list[dict]:
+    """Payload rows of every entropy-coded bottleneck the config asks for: ``entropy-factorized-c<r>-l<lambda>``
+    (one model per lambda) and ``entropy-vbr-c<r>-l<lambda>`` (one model, every lambda)."""
+    options, rows = config.entropy, []
+    for split in options.splits:
+        for reduced in options.reduced_channels:
+            if "factorized" in options.kinds:
+                for weight in options.lambdas:
+                    student, unit = train_entropy_unit(config, teacher, split, reduced, [weight], data, generator, tick)
+                    rows.append({"split": split, "bottleneck": f"entropy-factorized-c{reduced}-l{weight:g}",
+                                 **evaluate_entropy(student, unit, split, 0, data)})
+            if "vbr" in options.kinds:
+                student, unit = train_entropy_unit(config, teacher, split, reduced, list(options.lambdas), data,
+                                                   generator, tick)
+                for rate, weight in enumerate(options.lambdas):
+                    rows.append({"split": split, "bottleneck": f"entropy-vbr-c{reduced}-l{weight:g}",
+                                 **evaluate_entropy(student, unit, split, rate, data)})
+    return rows
+
+
 SIZE_PERCENTS = (0, 5, 25, 50, 75, 95, 100)
 """Percentiles of the measured encoded sizes written into the payload table."""
 
@@ -213,6 +328,8 @@ def train_bottlenecks(config: TrainConfig, out: Path, tick: Callable[[], None] =
                     gaps.append({"split": split, "reduced_channels": reduced, "quality": quality,
                                  "naive_accuracy": naive["accuracy"], "aware_accuracy": aware["accuracy"],
                                  "quantised_only_naive_accuracy": evaluate(naive_student, naive_unit, split, None, data)["accuracy"]})
+    if config.entropy is not None:
+        rows += entropy_rows(config, teacher, data, generator, tick)
     return write_outputs(config, out, teacher, data, base, rows, gaps)
 
 

@@ -107,7 +107,16 @@ def train_bottleneck_command(config_file: Annotated[Path, typer.Argument(help="T
     except ValidationError as exc:
         err = exc.errors()[0]
         fail(InputError(config_file, ".".join(map(str, err["loc"])) or None, err["msg"]))
+    if config.entropy is not None:
+        try:
+            import compressai  # noqa: F401
+        except ImportError:
+            fail(InputError(config_file, "entropy", "expected CompressAI for entropy-coded bottlenecks "
+                            "(pip install 'simsplit[ml]')"))
     units = len(config.splits) * len(config.reduced_channels) * (2 if config.naive else 1)
+    if config.entropy is not None:
+        per_channel = len(config.entropy.lambdas) * ("factorized" in config.entropy.kinds) + ("vbr" in config.entropy.kinds)
+        units += len(config.entropy.splits) * len(config.entropy.reduced_channels) * per_channel
     total = config.backbone_epochs + units * (config.distil_epochs + config.finetune_epochs)
     summary = {}
     with Progress(console=err_console, transient=True) as progress:
@@ -124,6 +133,10 @@ def train_bottleneck_command(config_file: Annotated[Path, typer.Argument(help="T
         console.print(f"split {gap['split']}, {gap['reduced_channels']} channels, JPEG q{gap['quality']}: "
                       f"aware {gap['aware_accuracy']:.4f}, naive {gap['naive_accuracy']:.4f} "
                       f"(naive with 8-bit quantisation only {gap['quantised_only_naive_accuracy']:.4f})")
+    for row in summary["rows"]:
+        if row["bottleneck"].startswith("entropy-"):
+            console.print(f"split {row['split']}, {row['bottleneck']}: accuracy {row['accuracy']:.4f}, "
+                          f"{row['bytes']:.1f} bytes per sample (model's estimate {row['estimated_bytes']:.1f})")
     console.print(f"wrote {folder}/ (payloads.csv, profile.csv, results.json, rate-accuracy.png)")
 
 
