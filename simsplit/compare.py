@@ -89,6 +89,8 @@ def objective_of(scenario: Scenario) -> Callable[[dict], float]:
     weight = getattr(strategy, "energy_weight_s_per_j", 0.0)
     if kind == "energy":
         return lambda m: m["energy_j"]
+    if kind == "accuracy":
+        return lambda m: 1.0 - m["accuracy"]
     if kind == "weighted":
         return lambda m: m["latency_mean_s"] + weight * m["energy_j"]
     return lambda m: m["latency_mean_s"]

@@ -89,7 +89,8 @@ def figures_for_compare(folder: Path, out: Path | None = None, style: FigureStyl
                                                          f"{name}: energy, {seeds}", style=style))
     if "regret" in table.columns and table["regret"].notna().any():
         objective = meta.get("objective", "latency")
-        scale, unit = {"latency": (1e3, "ms"), "energy": (1e3, "mJ")}.get(objective, (1.0, "s"))
+        scale, unit = {"latency": (1e3, "ms"), "energy": (1e3, "mJ"),
+                       "accuracy": (1.0, "error rate")}.get(objective, (1.0, "s"))
         keep("regret-by-strategy", plots.compare_bars_figure(
             table, "regret", scale, f"regret of the {objective} objective, per request ({unit})",
             f"{name}: regret against the bound, {seeds}", style=style))

@@ -31,6 +31,8 @@ class EntropyOptions(BaseModel):
     """``factorized``: one model per lambda; ``vbr``: one model with gain units serving every lambda."""
     splits: list[int] = [2]
     reduced_channels: list[int] = [4]
+    spatial: int = Field(default=4, ge=1)
+    """Spatial reduction of the entropy units' strided convolution (the JPEG units use ``TrainConfig.spatial``)."""
     lambdas: list[PositiveFloat] = Field(default=[3e-4, 1e-3, 3e-3, 1e-2, 3e-2], min_length=1)
     """Rate weights: the loss adds lambda x bits per sample; larger means fewer bytes."""
 
@@ -172,7 +174,7 @@ def train_entropy_unit(config: TrainConfig, teacher, split: int, reduced: int, l
     student = copy.deepcopy(teacher)
     with torch.no_grad():
         channels = run(teacher, data.train_x[:1], 0, split).shape[1]
-    unit = EntropyUnit(channels, reduced, config.spatial, rates=len(lambdas))
+    unit = EntropyUnit(channels, reduced, config.entropy.spatial, rates=len(lambdas))
     aux = torch.optim.Adam(unit.aux_parameters(), lr=1e-2)
 
     def pick_rate() -> float:
@@ -195,8 +197,8 @@ def train_entropy_unit(config: TrainConfig, teacher, split: int, reduced: int, l
             weight = pick_rate()
             with torch.no_grad():
                 target = run(teacher, xb, 0, split)
-            restored, bits = unit(target)
-            step(optimiser, F.mse_loss(restored, target) + weight * bits.mean())
+            restored, bits = unit(target)  # MSE relative to the features' power, on the scale of the task loss
+            step(optimiser, F.mse_loss(restored, target) / target.pow(2).mean() + weight * bits.mean())
         tick()
     optimiser = torch.optim.Adam([{"params": list(student.parameters()) + unit.main_parameters()}, fast],
                                  lr=config.learning_rate / 2)
@@ -374,7 +376,7 @@ def write_outputs(config, out: Path, teacher, data, base: float, rows, gaps) -> 
 def plot_rate_accuracy(rows, base: float, gaps, path: Path) -> None:
     from simsplit.plots import plt
     fig, ax = plt.subplots(figsize=(7.5, 4.5), constrained_layout=True)
-    keys = sorted({(r["split"], r["bottleneck"].split("-q")[0]) for r in rows})
+    keys = sorted({(r["split"], r["bottleneck"].split("-q")[0]) for r in rows if r["bottleneck"].startswith("bn-")})
     colours = dict(zip(keys, plt.rcParams["axes.prop_cycle"].by_key()["color"] * 5))
     for split, name in keys:
         points = sorted((r["bytes"], r["accuracy"]) for r in rows
@@ -390,12 +392,21 @@ def plot_rate_accuracy(rows, base: float, gaps, path: Path) -> None:
                  for g in mine]
         ax.plot(sizes, [g["naive_accuracy"] for g in mine], "x--", markersize=4, alpha=0.7,
                 color=colours[(split, f"bn-c{reduced}")])
+    entropy = sorted({(r["split"], r["bottleneck"].rsplit("-l", 1)[0]) for r in rows
+                      if r["bottleneck"].startswith("entropy-")})
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for index, (split, name) in enumerate(entropy):
+        points = sorted((r["bytes"], r["accuracy"]) for r in rows
+                        if r["split"] == split and r["bottleneck"].rsplit("-l", 1)[0] == name)
+        ax.plot([p[0] for p in points], [p[1] for p in points], "^-" if "vbr" in name else "v-", markersize=4,
+                color=palette[(len(keys) + index) % len(palette)],
+                label=f"split {split}, {name} (range-coded{', one model' if 'vbr' in name else ''})")
     ax.axhline(base, color="grey", linestyle=":", label=f"teacher {base:.3f}")
     ax.set_xscale("log")
     ax.set_xlabel("bytes per sample on the wire (log)")
     ax.set_ylabel("top-1 accuracy (test)")
     ax.legend(fontsize=7, loc="lower right", framealpha=0.9)
-    ax.set_title("rate-accuracy: one unit per (split, channels), JPEG quality as the rate knob\n"
-                 "naive = trained without the codec, evaluated with it", fontsize=10)
+    ax.set_title("rate-accuracy: JPEG units (quality as the rate knob; naive = trained without the codec)\n"
+                 "and range-coded units (lambda as the rate knob), on the test set", fontsize=10)
     fig.savefig(path, dpi=120)
     plt.close(fig)

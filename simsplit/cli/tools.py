@@ -112,7 +112,7 @@ def train_bottleneck_command(config_file: Annotated[Path, typer.Argument(help="T
             import compressai  # noqa: F401
         except ImportError:
             fail(InputError(config_file, "entropy", "expected CompressAI for entropy-coded bottlenecks "
-                            "(pip install 'simsplit[ml]')"))
+                            "(pip install compressai==1.2.8 && pip install 'numpy>=2', as .ci/run does)"))
     units = len(config.splits) * len(config.reduced_channels) * (2 if config.naive else 1)
     if config.entropy is not None:
         per_channel = len(config.entropy.lambdas) * ("factorized" in config.entropy.kinds) + ("vbr" in config.entropy.kinds)

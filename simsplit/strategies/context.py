@@ -8,6 +8,7 @@ returns one device's strategy, and optionally the decisions it may take, its lab
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,9 @@ class AdaptiveConfig(Config):
     """What adaptive strategies share: the options they consider and their prior bandwidth guess."""
 
     min_accuracy: float = Field(default=0.0, ge=0, le=1)
+    bottlenecks: list[str] | None = None
+    """Payload rows the block may choose, by bottleneck name or shell pattern (``entropy-vbr-*``); the
+    local row's name is ``none``. Default: every row."""
     servers: list[str] | None = None
     initial_uplink_mbps: PositiveFloat = 5.0
     initial_downlink_mbps: PositiveFloat = 10.0
@@ -79,15 +83,22 @@ def adaptive_decisions(context: StrategyContext, first_server_only: bool = False
     if first_server_only:
         servers = servers[:1]
     floor = getattr(config, "min_accuracy", 0.0)
+    patterns = getattr(config, "bottlenecks", None)
     local_split = context.profile.local_split
     decisions = []
     for entry in context.payloads.entries.values():
         if entry.accuracy < floor:
             continue
+        if patterns is not None and not any(fnmatch.fnmatchcase(entry.bottleneck, p) for p in patterns):
+            continue
         if entry.split == local_split:
             decisions.append(Decision(entry.split, entry.bottleneck, names[0]))
         else:
             decisions += [Decision(entry.split, entry.bottleneck, name) for name in servers]
+    if not decisions and patterns is not None:
+        names = sorted({e.bottleneck for e in context.payloads.entries.values()})
+        raise context.error("bottlenecks", f"expected patterns matching payload rows above min_accuracy "
+                            f"{floor:g} (bottlenecks: {', '.join(names)}), got {patterns}")
     if not decisions:
         best = max(e.accuracy for e in context.payloads.entries.values())
         raise context.error("min_accuracy", f"expected a floor that some payload row meets (best accuracy "
@@ -99,7 +110,7 @@ def adaptive_defaults(scenario) -> dict:
     """The adaptive fields of the scenario's own strategy, for the blocks ``compare`` builds."""
     base = scenario.strategy
     if isinstance(base, AdaptiveConfig):
-        keep = {"min_accuracy": base.min_accuracy, "servers": base.servers,
+        keep = {"min_accuracy": base.min_accuracy, "servers": base.servers, "bottlenecks": base.bottlenecks,
                 "initial_uplink_mbps": base.initial_uplink_mbps, "initial_downlink_mbps": base.initial_downlink_mbps}
         return {k: v for k, v in keep.items() if v is not None}
     return {}

@@ -29,7 +29,7 @@ from simsplit.strategies.estimators import EwmaConfig, Feed, build_estimator
 from simsplit.strategies.predict import DeviceModel, Option, predict, score
 from simsplit.units import MBPS
 
-Objective = Literal["latency", "energy", "weighted"]
+Objective = Literal["latency", "energy", "weighted", "accuracy"]
 
 
 class DynamicConfig(AdaptiveConfig):
@@ -124,7 +124,7 @@ class DynamicStrategy(_Adaptive):
         for option, wait in zip(self.options, self._waits(observation)):
             latency, energy = predict(option, device, up, down, wait, backlog)
             feasible = deadline is None or latency <= deadline
-            scores.append(score(objective, latency, energy, weight) if feasible else math.inf)
+            scores.append(score(objective, latency, energy, weight, option.accuracy) if feasible else math.inf)
             latencies.append(latency)
         if all(math.isinf(v) for v in scores):
             return latencies  # nothing meets the deadline: be as fast as possible
@@ -251,7 +251,7 @@ class OracleStrategy(_Adaptive):
         best, best_key = None, None
         for option in self.options:
             latency, energy = self._truth(option, now_s)
-            value = score(self.config.objective, latency, energy, self.config.energy_weight_s_per_j)
+            value = score(self.config.objective, latency, energy, self.config.energy_weight_s_per_j, option.accuracy)
             late = self.deadline_s is not None and latency > self.deadline_s
             key = (late, latency if late else value)
             if best_key is None or key < best_key:

@@ -168,10 +168,18 @@ def offload_cost(device: DeviceModel, option: Option, up_s: float, down_s: float
     return latency_s + radio.promotion_s, energy + radio.promotion_j + radio.tail_j
 
 
-def score(objective: str, latency_s: float, energy_j: float, weight_s_per_j: float) -> float:
-    """The quantity to minimise: latency (s), energy (J), or latency + weight x energy (s)."""
+ACCURACY_TIE_PER_S = 1e-6
+"""Under the ``accuracy`` objective, equally accurate options are told apart by latency: this much error
+rate per second of latency (far below one test sample's share of accuracy)."""
+
+
+def score(objective: str, latency_s: float, energy_j: float, weight_s_per_j: float, accuracy: float = 0.0) -> float:
+    """The quantity to minimise: latency (s), energy (J), latency + weight x energy (s), or for ``accuracy``
+    the error rate 1 - accuracy (the most accurate option, which the deadline filters first; ties by latency)."""
     if objective == "latency":
         return latency_s
     if objective == "energy":
         return energy_j
+    if objective == "accuracy":
+        return 1.0 - accuracy + ACCURACY_TIE_PER_S * latency_s
     return latency_s + weight_s_per_j * energy_j
