@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("compressai")
 pytest.importorskip("sklearn")
 
-from simsplit.bottleneck.entropy import HEADER_BYTES, EntropyUnit  # noqa: E402
+from simsplit.bottleneck.entropy import HEADER_BYTES, EntropyUnit
 
 
 def _unit(rates: int = 1) -> EntropyUnit:

@@ -1,4 +1,5 @@
-"""A small residual backbone for 32x32 digits, and the BottleNet unit inserted at one of its split points."""
+"""Backbones (a small residual network for 32x32 digits, or a torchvision ResNet with the user's weights file)
+as a list of blocks, and the BottleNet unit inserted at one of its split points."""
 
 from __future__ import annotations
 
@@ -22,15 +23,39 @@ class Residual(nn.Module):
         return torch.relu(self.body(x) + self.skip(x))
 
 
-def backbone_blocks(width: int = 16, classes: int = 10) -> nn.ModuleList:
+def backbone_blocks(width: int = 16, classes: int = 10, in_channels: int = 1) -> nn.ModuleList:
     """Blocks B1..B4 and the classifier; split k sends the output of block k (32x32 -> 16x16 -> 8x8)."""
     return nn.ModuleList([
-        nn.Sequential(nn.Conv2d(1, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU()),
+        nn.Sequential(nn.Conv2d(in_channels, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU()),
         Residual(width, width, 1),
         Residual(width, 2 * width, 2),
         Residual(2 * width, 4 * width, 2),
         nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1), nn.Linear(4 * width, classes)),
     ])
+
+
+TORCHVISION_RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101")
+
+
+def torchvision_blocks(name: str, weights_file: str, classes: int) -> tuple[nn.ModuleList, bool]:
+    """A torchvision ResNet with the weights of a local ``weights_file`` (a state dict; nothing is
+    downloaded) as blocks stem, layer1..layer4, classifier (split k sends block k's output), and whether its
+    classifier was replaced by a new one for ``classes`` classes (to be trained: a linear probe)."""
+    import pickle
+
+    import torchvision
+    model = getattr(torchvision.models, name)(weights=None)
+    try:
+        model.load_state_dict(torch.load(weights_file, map_location="cpu", weights_only=True))
+    except (RuntimeError, pickle.UnpicklingError, EOFError, OSError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"expected a state dict of torchvision's {name} in {weights_file}: {reason[:200]}") from None
+    replaced = model.fc.out_features != classes
+    if replaced:
+        model.fc = nn.Linear(model.fc.in_features, classes)
+    return nn.ModuleList([nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool), model.layer1,
+                          model.layer2, model.layer3, model.layer4,
+                          nn.Sequential(model.avgpool, nn.Flatten(1), model.fc)]), replaced
 
 
 def run(blocks, x, start: int = 0, stop: int | None = None):

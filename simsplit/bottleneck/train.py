@@ -1,7 +1,9 @@
 """Train the backbone (teacher), then BottleNet units at each split (BottleFit-style: distil, then fine-tune),
 and write a payload table from the real encoded bytes on the test set.
 
-Data: scikit-learn's bundled handwritten digits (1,797 8x8 images, no download), upsampled to 32x32.
+Data: scikit-learn's bundled handwritten digits (1,797 8x8 images, no download), upsampled to 32x32, or the
+user's image folder (one sub-folder per class). Backbone: a small residual network trained here, or a
+torchvision ResNet loaded from the user's weights file.
 """
 
 from __future__ import annotations
@@ -37,6 +39,45 @@ class EntropyOptions(BaseModel):
     """Rate weights: the loss adds lambda x bits per sample; larger means fewer bytes."""
 
 
+class DigitsData(BaseModel):
+    """scikit-learn's bundled digits (no download)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["digits"] = "digits"
+
+
+class ImageFolderData(BaseModel):
+    """The user's images, one sub-folder per class (torchvision's ImageFolder), resized and centre-cropped to
+    ``resolution``, normalised with ImageNet's mean and deviation; split stratified with the seed."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["image_folder"]
+    path: str
+    """The folder (relative to the configuration file)."""
+    test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    max_images: int | None = Field(default=None, ge=4)
+    """Use at most this many images (the first of each class in turn), held in memory."""
+
+
+class ResidualBackbone(BaseModel):
+    """The small residual network of :func:`~simsplit.bottleneck.model.backbone_blocks`, trained here."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["residual"] = "residual"
+
+
+class TorchvisionBackbone(BaseModel):
+    """A torchvision ResNet with the weights of a local file (a state dict saved by ``torch.save``); when its
+    classifier does not have the data's number of classes, a new one is trained on the frozen network for
+    ``backbone_epochs`` (a linear probe)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["torchvision"]
+    model: Literal["resnet18", "resnet34", "resnet50", "resnet101"]
+    weights: str
+    """The weights file (relative to the configuration file)."""
+
+
 class TrainConfig(BaseModel):
     """The ``train-bottleneck`` configuration (YAML)."""
 
@@ -58,6 +99,8 @@ class TrainConfig(BaseModel):
     channel: dict | None = None
     """BottleNet++: {kind: awgn, snr_db: [..]} or {kind: erasure, p: [..]}: trained at the first level,
     evaluated at each."""
+    data: DigitsData | ImageFolderData = Field(default_factory=DigitsData, discriminator="kind")
+    backbone: ResidualBackbone | TorchvisionBackbone = Field(default_factory=ResidualBackbone, discriminator="kind")
     entropy: EntropyOptions | None = None
     """Also train entropy-coded bottlenecks (needs CompressAI, in the ``ml`` extra)."""
     batch_size: int = 64
@@ -71,6 +114,8 @@ class Data:
     train_y: torch.Tensor
     test_x: torch.Tensor
     test_y: torch.Tensor
+    classes: int = 10
+    description: str = "scikit-learn's digits"
 
 
 def channel_levels(config: TrainConfig) -> list[float]:
@@ -92,6 +137,50 @@ def load_digits_data(resolution: int, seed: int) -> Data:
     return Data(x[train], y[train], x[test], y[test])
 
 
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def load_image_folder(options: ImageFolderData, resolution: int, seed: int) -> Data:
+    """The images of ``options.path`` as tensors (3 x resolution x resolution, ImageNet-normalised), split
+    ``test_fraction`` for testing, stratified with ``seed``. Raises ValueError naming what is wrong."""
+    from sklearn.model_selection import train_test_split
+    from torchvision import datasets, transforms
+    folder = Path(options.path)
+    if not folder.is_dir():
+        raise ValueError(f"expected a folder of class sub-folders, got {options.path}")
+    transform = transforms.Compose([transforms.Resize(resolution), transforms.CenterCrop(resolution),
+                                    transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    try:
+        images = datasets.ImageFolder(str(folder), transform=transform)
+    except (FileNotFoundError, OSError) as exc:  # no class sub-folders, or none holding an image
+        raise ValueError(f"expected a folder of class sub-folders of images: {exc}") from None
+    if len(images.classes) < 2:
+        raise ValueError(f"expected at least two class sub-folders in {options.path}, found {len(images.classes)}")
+    targets = np.array(images.targets)
+    order = np.arange(len(targets))
+    if options.max_images is not None:  # round-robin over classes, so that every class keeps images
+        ranks = np.zeros(len(targets), dtype=int)
+        for label in range(len(images.classes)):
+            ranks[targets == label] = np.arange(int((targets == label).sum()))
+        order = np.lexsort((targets, ranks))[:options.max_images]
+    counts = np.bincount(targets[order], minlength=len(images.classes))
+    if counts.min() < 2:
+        raise ValueError(f"expected at least two images per class, found {counts.min()} in "
+                         f"{images.classes[int(counts.argmin())]!r}")
+    x = torch.stack([images[int(i)][0] for i in order])
+    y = torch.tensor(targets[order])
+    train, test = train_test_split(np.arange(len(y)), test_size=options.test_fraction, random_state=seed,
+                                   stratify=y.numpy())
+    return Data(x[train], y[train], x[test], y[test], len(images.classes),
+                f"{len(y)} images of {len(images.classes)} classes from {folder.name}")
+
+
+def load_data(config: TrainConfig) -> Data:
+    if config.data.kind == "image_folder":
+        return load_image_folder(config.data, config.resolution, config.seed)
+    return load_digits_data(config.resolution, config.seed)
+
+
 def batches(data_x, data_y, size: int, generator: torch.Generator):
     order = torch.randperm(len(data_y), generator=generator)
     for start in range(0, len(order), size):
@@ -108,15 +197,32 @@ def accuracy(model: Callable, x, y, size: int = 256) -> float:
 
 
 def train_backbone(config: TrainConfig, data: Data, generator, tick) -> torch.nn.ModuleList:
-    blocks = backbone_blocks(config.width)
-    optimiser = torch.optim.Adam(blocks.parameters(), lr=config.learning_rate)
+    """The teacher: the residual network trained on the data, or the torchvision network from its weights
+    file (its new classifier, if it needed one, trained on the frozen rest)."""
+    if config.backbone.kind == "torchvision":
+        from simsplit.bottleneck.model import torchvision_blocks
+        blocks, replaced = torchvision_blocks(config.backbone.model, config.backbone.weights, data.classes)
+        if not replaced:
+            return blocks.eval()
+        for parameter in blocks[:-1].parameters():
+            parameter.requires_grad_(False)
+        trained = blocks[-1].parameters()
+        frozen = blocks[:-1].eval()
+    else:
+        blocks = backbone_blocks(config.width, data.classes, int(data.train_x.shape[1]))
+        trained, frozen = blocks.parameters(), None
+    optimiser = torch.optim.Adam(trained, lr=config.learning_rate)
     for _ in range(config.backbone_epochs):
         blocks.train()
+        if frozen is not None:
+            frozen.eval()  # a linear probe: batch-norm statistics stay the weights file's
         for xb, yb in batches(data.train_x, data.train_y, config.batch_size, generator):
             optimiser.zero_grad()
             F.cross_entropy(run(blocks, xb), yb).backward()
             optimiser.step()
         tick()
+    for parameter in blocks.parameters():
+        parameter.requires_grad_(True)
     return blocks.eval()
 
 
@@ -303,7 +409,7 @@ def train_bottlenecks(config: TrainConfig, out: Path, tick: Callable[[], None] =
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     generator = torch.Generator().manual_seed(config.seed)
-    data = load_digits_data(config.resolution, config.seed)
+    data = load_data(config)
     teacher = train_backbone(config, data, generator, tick)
     base = accuracy(lambda x: run(teacher, x), data.test_x, data.test_y)
     rows, gaps = [], []
@@ -343,14 +449,15 @@ def write_outputs(config, out: Path, teacher, data, base: float, rows, gaps) -> 
     prefix = "accuracy_snr_" if config.channel is not None and config.channel["kind"] == "awgn" else "accuracy_erasure_"
     curve_columns = [(f"{prefix}{level:g}", level) for level in sorted(levels)]
     splits = len(teacher) - 1  # blocks before the classifier
-    lines = ["# Payload table produced by simsplit train-bottleneck (bytes: real JPEG lengths + 8-byte header on",
-             f"# the test set of scikit-learn's digits; accuracy on that test set). Teacher accuracy {base:.4f}.",
+    lines = ["# Payload table produced by simsplit train-bottleneck (bytes: real encoded lengths, JPEG + 8-byte header"
+             " or range-coded stream + 2-byte header, on",
+             f"# the test set of {data.description}; accuracy on that test set). Teacher accuracy {base:.4f}.",
              "# bytes_q<p>: the p-th percentile of the encoded size; the engine draws each request's size from them.",
              "# accuracy_snr_<dB> / accuracy_erasure_<p>: accuracy of the unit with the channel in the loop (AWGN on",
              "# the features at that SNR; that fraction of the quantised bits erased), measured on the test set.",
              "split,bottleneck,bytes,accuracy,encode_ms,decode_ms," + ",".join(f"bytes_q{q}" for q in SIZE_PERCENTS)
              + "".join(f",{column}" for column, _ in curve_columns),
-             f"0,raw-uint8,{config.resolution ** 2},{base:.4f},0,0," + ",".join(["" for _ in SIZE_PERCENTS])
+             f"0,raw-uint8,{int(data.test_x[0].numel())},{base:.4f},0,0," + ",".join(["" for _ in SIZE_PERCENTS])
              + "," * len(curve_columns)]
     for r in rows:
         curve = r.get("curve", {})
@@ -363,7 +470,8 @@ def write_outputs(config, out: Path, teacher, data, base: float, rows, gaps) -> 
     (out / "payloads.csv").write_text("\n".join(lines) + "\n")
     from simsplit.measure import measure_blocks, write_profile
     blocks = [(f"B{k + 1}", b) for k, b in enumerate(teacher[:-1])] + [("classifier", teacher[-1])]
-    measurement = measure_blocks("digits-resnet", blocks, (1, 1, config.resolution, config.resolution),
+    name = "digits-resnet" if config.backbone.kind == "residual" else config.backbone.model
+    measurement = measure_blocks(name, blocks, (1, *data.test_x.shape[1:]),
                                  threads=config.threads, warmup=2, repeats=10)
     write_profile(measurement, out / "profile.csv", "host", ["edge-t4"], ["jetson-tx2", "rpi4"])
     summary = {"teacher_accuracy": base, "rows": [{k: v for k, v in r.items() if k != "sizes"} for r in rows],

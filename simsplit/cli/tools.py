@@ -107,6 +107,16 @@ def train_bottleneck_command(config_file: Annotated[Path, typer.Argument(help="T
     except ValidationError as exc:
         err = exc.errors()[0]
         fail(InputError(config_file, ".".join(map(str, err["loc"])) or None, err["msg"]))
+    base = config_file.parent
+    if config.data.kind == "image_folder":
+        config.data.path = str(base / config.data.path)
+        if not Path(config.data.path).is_dir():
+            fail(InputError(config_file, "data.path", f"expected a folder of class sub-folders, got {config.data.path}"))
+    if config.backbone.kind == "torchvision":
+        config.backbone.weights = str(base / config.backbone.weights)
+        if not Path(config.backbone.weights).is_file():
+            fail(InputError(config_file, "backbone.weights", f"expected a weights file (torch.save of the model's "
+                            f"state_dict), got {config.backbone.weights}"))
     if config.entropy is not None:
         try:
             import compressai  # noqa: F401
@@ -128,6 +138,8 @@ def train_bottleneck_command(config_file: Annotated[Path, typer.Argument(help="T
                                   kind="training")
         except InputError as exc:
             fail(exc)
+        except ValueError as exc:  # the data or the weights file, found wanting while loading
+            fail(InputError(config_file, "backbone.weights" if "state dict" in str(exc) else "data.path", str(exc)))
     console.print(f"teacher accuracy {summary['teacher_accuracy']:.4f}")
     for gap in summary["naive_vs_aware"]:
         console.print(f"split {gap['split']}, {gap['reduced_channels']} channels, JPEG q{gap['quality']}: "
