@@ -449,8 +449,8 @@ def write_outputs(config, out: Path, teacher, data, base: float, rows, gaps) -> 
     prefix = "accuracy_snr_" if config.channel is not None and config.channel["kind"] == "awgn" else "accuracy_erasure_"
     curve_columns = [(f"{prefix}{level:g}", level) for level in sorted(levels)]
     splits = len(teacher) - 1  # blocks before the classifier
-    lines = ["# Payload table produced by simsplit train-bottleneck (bytes: real encoded lengths, JPEG + 8-byte header"
-             " or range-coded stream + 2-byte header, on",
+    lines = [("# Payload table produced by simsplit train-bottleneck (bytes: real encoded lengths, JPEG + 8-byte "
+              "header or range-coded stream + 2-byte header, on"),
              f"# the test set of {data.description}; accuracy on that test set). Teacher accuracy {base:.4f}.",
              "# bytes_q<p>: the p-th percentile of the encoded size; the engine draws each request's size from them.",
              "# accuracy_snr_<dB> / accuracy_erasure_<p>: accuracy of the unit with the channel in the loop (AWGN on",
