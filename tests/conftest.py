@@ -25,6 +25,18 @@ def write_model(folder: Path, *, head_ms: float = 0.0, tail_ms: float = 10.0, sp
     return str(profile), str(payloads)
 
 
+def trained_scenario(folder: Path, strategy: dict, **fields) -> dict:
+    """A Raspberry Pi camera (Poisson, 5 Hz) on a 1 Mbps Wi-Fi uplink to a T4, running the profile and
+    payload table a training wrote into ``folder`` with ``strategy``."""
+    return {"name": "trained", "duration_s": 20,
+            "model": {"profile": str(folder / "profile.csv"), "payloads": str(folder / "payloads.csv")},
+            "devices": [{"name": "d", "device_class": "rpi4", "compute_power_w": 6,
+                         "arrivals": {"kind": "poisson", "rate_hz": 5}}],
+            "network": {"uplink": {"kind": "constant", "rate_mbps": 1},
+                        "downlink": {"kind": "constant", "rate_mbps": 5}, "radio": {"technology": "wifi"}},
+            "server": {"server_class": "edge-t4"}, "strategy": strategy, **fields}
+
+
 def queue_scenario(folder: Path, *, rate_hz: float, service_ms: float, workers: int = 1,
                    variability: dict | None = None, duration_s: float = 1000.0, warmup_s: float = 50.0,
                    queue_capacity: int | None = None, seed: int = 1) -> dict:

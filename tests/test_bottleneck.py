@@ -12,9 +12,10 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 pytest.importorskip("PIL")
 
-from PIL import Image  # noqa: E402
+from conftest import trained_scenario
+from PIL import Image
 
-from simsplit.bottleneck.codec import (  # noqa: E402
+from simsplit.bottleneck.codec import (
     HEADER_BYTES,
     StraightThroughCodec,
     bit_erasure,
@@ -22,7 +23,7 @@ from simsplit.bottleneck.codec import (  # noqa: E402
     tile,
     untile,
 )
-from simsplit.bottleneck.model import BottleneckUnit, backbone_blocks, run  # noqa: E402
+from simsplit.bottleneck.model import BottleneckUnit, backbone_blocks, run
 
 
 def test_tiling_round_trip():
@@ -98,16 +99,7 @@ def test_tiny_training_writes_a_payload_table_that_drives_a_scenario(tmp_path):
     assert probabilities == (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
     assert sizes[0] <= entry.bytes <= sizes[-1] and sizes[0] > HEADER_BYTES and 0 <= entry.accuracy <= 1
     assert len(summary["naive_vs_aware"]) == 2 and (tmp_path / "rate-accuracy.png").stat().st_size > 5000
-    scenario = {
-        "name": "trained", "duration_s": 20,
-        "model": {"profile": str(tmp_path / "profile.csv"), "payloads": str(tmp_path / "payloads.csv")},
-        "devices": [{"name": "d", "device_class": "rpi4", "compute_power_w": 6,
-                     "arrivals": {"kind": "poisson", "rate_hz": 5}}],
-        "network": {"uplink": {"kind": "constant", "rate_mbps": 1}, "downlink": {"kind": "constant", "rate_mbps": 5},
-                    "radio": {"technology": "wifi"}},
-        "server": {"server_class": "edge-t4"},
-        "strategy": {"kind": "fixed", "split": 2, "bottleneck": "bn-c2-q10"}}
-    result = simulate(scenario)
+    result = simulate(trained_scenario(tmp_path, {"kind": "fixed", "split": 2, "bottleneck": "bn-c2-q10"}))
     assert result.summary["completed"] > 50
     sent = result.requests.loc[result.requests["status"] == "completed", "bytes_up"]
     assert sent.min() >= sizes[0] and sent.max() <= sizes[-1] and sent.nunique() > 10  # drawn per request

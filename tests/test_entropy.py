@@ -10,6 +10,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("compressai")
 pytest.importorskip("sklearn")
 
+from conftest import trained_scenario
+
 from simsplit.bottleneck.entropy import HEADER_BYTES, EntropyUnit
 
 
@@ -78,15 +80,7 @@ def test_tiny_entropy_training_drives_a_rate_adaptive_scenario(tmp_path):
         assert row["quantiles"][0] > HEADER_BYTES and 0 <= overhead <= 8 + 0.25 * row["estimated_bytes"]
     # one model, two rates: the larger lambda sends fewer bytes
     assert rows["entropy-vbr-c2-l0.001"]["bytes"] < rows["entropy-vbr-c2-l1e-05"]["bytes"]
-    scenario = {
-        "name": "adaptive", "duration_s": 20, "deadline_s": 0.05,
-        "model": {"profile": str(tmp_path / "profile.csv"), "payloads": str(tmp_path / "payloads.csv")},
-        "devices": [{"name": "d", "device_class": "rpi4", "compute_power_w": 6,
-                     "arrivals": {"kind": "poisson", "rate_hz": 5}}],
-        "network": {"uplink": {"kind": "constant", "rate_mbps": 1}, "downlink": {"kind": "constant", "rate_mbps": 5},
-                    "radio": {"technology": "wifi"}},
-        "server": {"server_class": "edge-t4"},
-        "strategy": {"kind": "dynamic", "objective": "accuracy", "bottlenecks": ["entropy-vbr-*"]}}
-    result = simulate(scenario)
+    strategy = {"kind": "dynamic", "objective": "accuracy", "bottlenecks": ["entropy-vbr-*"]}
+    result = simulate(trained_scenario(tmp_path, strategy, deadline_s=0.05))
     assert result.summary["completed"] > 50
     assert set(result.requests["bottleneck"].astype(str)) <= {"entropy-vbr-c2-l1e-05", "entropy-vbr-c2-l0.001"}
