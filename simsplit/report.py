@@ -453,6 +453,13 @@ def _run_section(summary: dict) -> list[str]:
         rows.append((f"latency {key}", _number(latency.get(key), 1e3) + interval, "ms"))
     rows += [(f"device energy per request: {part}", _number(value, 1e3), "mJ")
              for part, value in summary["energy_j"].items()]
+    for name, server in summary.get("servers", {}).items():
+        if "energy_j" in server:
+            rows += [(f"server {name}: energy", _number(server["energy_kwh"]), "kWh"),
+                     (f"server {name}: mean power", _number(server["mean_power_w"]), "W"),
+                     (f"server {name}: energy per request (this run's share, idle included)",
+                      _number(server["j_per_request"]), "J"),
+                     (f"server {name}: busy-power energy per request", _number(server["dynamic_j_per_request"]), "J")]
     provenance = summary.get("provenance", {})
     inputs = "; ".join(f"{role} {digest[:12]}" for role, digest in provenance.get("inputs_sha256", {}).items())
     note = (f"seed {summary['seed']}, {summary['duration_s']:g} s simulated, the first {summary['warmup_s']:g} s left "

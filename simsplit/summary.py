@@ -45,17 +45,35 @@ def _busy_time(intervals, start_s: float, end_s: float) -> tuple[float, float]:
     return float(overlap.sum()), float(overlap[background].sum()) if overlap.size else 0.0
 
 
-def _server_block(server, config, warmup: float, end_s: float, measured_s: float) -> dict:
+def _server_block(server, config, warmup: float, end_s: float, measured_s: float, completed: int) -> dict:
     busy, background = _busy_time(server.intervals, warmup, end_s)
     capacity = config.workers * measured_s
     streams = server.background_streams
     arrivals = np.concatenate([np.asarray(s.arrivals_at_s, dtype=float) for s in streams]) if streams else np.array([])
-    return {
+    block = {
         "utilisation": busy / capacity,
         "background_utilisation": background / capacity,
         "background_jobs": int((arrivals >= warmup).sum()),
         "background_rejected": sum(s.rejected for s in streams),
     }
+    if config.power is not None:
+        block.update(server_energy(config.power, config.workers, measured_s, busy, background, completed))
+    return block
+
+
+def server_energy(power, workers: int, measured_s: float, busy_s: float, background_s: float,
+                  completed: int) -> dict:
+    """The server's energy over the measured window (J, and kWh): every worker at ``idle_w`` plus
+    ``busy_w - idle_w`` for each worker-second busy (``busy_s``, other tenants' ``background_s`` included);
+    per completed request of this run: the dynamic part of its own busy time, and the operator's view (the
+    total, idle power included, split between tenants by busy time)."""
+    total = workers * power.idle_w * measured_s + (power.busy_w - power.idle_w) * busy_s
+    ours = busy_s - background_s
+    share = ours / busy_s if busy_s > 0 else 1.0
+    per = (lambda joules: joules / completed) if completed else (lambda joules: None)
+    return {"energy_j": total, "energy_kwh": total / 3.6e6, "mean_power_w": total / measured_s,
+            "dynamic_j_per_request": per((power.busy_w - power.idle_w) * ours),
+            "j_per_request": per(total * share)}
 
 
 class _Columns:
@@ -172,8 +190,10 @@ def summarise(setup: Setup, requests, output: RunOutput, probes: pd.DataFrame | 
         summary["probes"] = {"sent": len(window), "energy_j": total}
         share = total / overall["completed"] if overall["completed"] else math.nan
         summary["energy_j"] = {**summary["energy_j"], "probe": share, "total": summary["energy_j"]["total"] + share}
-    servers = {config.name: _server_block(server, config, warmup, end_s, measured_s)
-               for server, config in zip(output.servers, scenario.server_list)}
+    done_server = columns("server", columns.completed)
+    servers = {config.name: _server_block(server, config, warmup, end_s, measured_s,
+                                          int((done_server == index).sum()))
+               for index, (server, config) in enumerate(zip(output.servers, scenario.server_list))}
     workers = sum(config.workers for config in scenario.server_list)
     summary["server_utilisation"] = sum(b["utilisation"] * c.workers for b, c in
                                         zip(servers.values(), scenario.server_list)) / workers

@@ -61,6 +61,11 @@ def print_summary(summary: dict) -> None:
     for name, server in summary["servers"].items():
         share = f" (other tenants {server['background_utilisation']:.4f})" if server["background_jobs"] else ""
         overall.add_row(f"server {name} utilisation", f"{server['utilisation']:.4f}{share}", "")
+        if "energy_j" in server:
+            per = server["j_per_request"]
+            overall.add_row(f"server {name} energy: total kWh / mean W / J per request",
+                            f"{server['energy_kwh']:.4g} / {server['mean_power_w']:.4g} / "
+                            f"{'-' if per is None else f'{per:.4g}'}", "")
     console.print(overall)
     groups = Table(title="per device group")
     for name in ("group", "strategy", "done", "mean ms", "p95 ms", "energy mJ", "up bytes", "accuracy", "miss"):

@@ -61,6 +61,21 @@ class BatchingConfig(Config):
         return self
 
 
+class ServerPowerConfig(Config):
+    """Electrical power of one worker (GPU or CPU with its share of the host): ``idle_w`` when idle,
+    ``busy_w`` while it runs a job or a batch (linear in utilisation between them; a batch costs one
+    service time at ``busy_w`` however many requests it holds)."""
+
+    idle_w: NonNegativeFloat
+    busy_w: NonNegativeFloat
+
+    @model_validator(mode="after")
+    def _busy_at_least_idle(self):
+        if self.busy_w < self.idle_w:
+            raise FieldValueError("busy_w", f"expected a power >= idle_w ({self.idle_w:g}), got {self.busy_w:g}")
+        return self
+
+
 class ServerConfig(Config):
     """A server: workers identical GPUs sharing one queue (FIFO or earliest deadline first) of at most
     queue_capacity waiting jobs, with optional dynamic batching and other tenants' load. extra_rtt_ms is a
@@ -76,6 +91,8 @@ class ServerConfig(Config):
     batching: BatchingConfig = BatchingConfig()
     background: list[registry.background.field] = []
     extra_rtt_ms: NonNegativeFloat = 0.0
+    power: ServerPowerConfig | None = None
+    """Per-worker power; with it the summary reports the server's energy (the operator's view)."""
 
     @field_validator("discipline")
     @classmethod
