@@ -79,7 +79,7 @@ def scenario_with(tmp_path, **changes) -> dict:
     ("network.uplink.rate_mbps=-3", r"^<scenario>: network\.uplink\.rate_mbps: expected a number > 0\.0, got -3$"),
     ("duration_s=ten", r"^<scenario>: duration_s: expected a number, got 'ten'$"),
     ("warmup_s=5000", r"^<scenario>: warmup_s: expected a number < duration_s \(1000\), got 5000$"),
-    ("server.worker=2", r"^<scenario>: server\.worker: unknown field; expected one of \['background', 'batching', 'discipline', 'drop_expired', 'extra_rtt_ms', 'name', 'queue_capacity', 'server_class', 'service_variability', 'workers'\]$"),
+    ("server.worker=2", r"^<scenario>: server\.worker: unknown field; expected one of \['background', 'batching', 'discipline', 'drop_expired', 'extra_rtt_ms', 'name', 'power', 'queue_capacity', 'server_class', 'service_variability', 'workers'\]$"),
     ("devices.0.arrivals.kind=bursty", r"^<scenario>: devices\.0\.arrivals\.kind: expected kind 'periodic', 'poisson', 'closed_loop', got 'bursty'$"),
     ("devices.0.arrivals.rate=3", r"^<scenario>: devices\.0\.arrivals\.rate: unknown field; expected one of \['kind', 'rate_hz'\]$"),
     ("strategy.kind=fixed", r"^<scenario>: strategy\.split: expected a value: this field is required$"),
