@@ -44,12 +44,15 @@ def torchvision_blocks(name: str, weights_file: str, classes: int) -> tuple[nn.M
     import pickle
 
     import torchvision
+
+    from simsplit.config import FieldValueError
     model = getattr(torchvision.models, name)(weights=None)
     try:
         model.load_state_dict(torch.load(weights_file, map_location="cpu", weights_only=True))
     except (RuntimeError, pickle.UnpicklingError, EOFError, OSError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"expected a state dict of torchvision's {name} in {weights_file}: {reason[:200]}") from None
+        raise FieldValueError("backbone.weights", f"expected a state dict of torchvision's {name} in {weights_file}: "
+                              f"{reason[:200]}") from None
     replaced = model.fc.out_features != classes
     if replaced:
         model.fc = nn.Linear(model.fc.in_features, classes)

@@ -19,38 +19,37 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
+from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from simsplit.bottleneck.codec import awgn, bit_erasure, jpeg_roundtrip
 from simsplit.bottleneck.model import BottleneckUnit, backbone_blocks, run
+from simsplit.config import Config, FieldValueError
 
 
-class EntropyOptions(BaseModel):
+class EntropyOptions(Config):
     """Entropy-coded bottlenecks to train beside the JPEG ones (CompressAI; see :mod:`simsplit.bottleneck.entropy`)."""
 
-    model_config = ConfigDict(extra="forbid")
     kinds: list[Literal["factorized", "vbr"]] = ["factorized", "vbr"]
     """``factorized``: one model per lambda; ``vbr``: one model with gain units serving every lambda."""
-    splits: list[int] = [2]
-    reduced_channels: list[int] = [4]
-    spatial: int = Field(default=4, ge=1)
+    splits: list[PositiveInt] = Field(default=[2], min_length=1)
+    reduced_channels: list[PositiveInt] = Field(default=[4], min_length=1)
+    spatial: int = Field(default=4, ge=1, le=16)
     """Spatial reduction of the entropy units' strided convolution (the JPEG units use ``TrainConfig.spatial``)."""
-    lambdas: list[PositiveFloat] = Field(default=[3e-4, 1e-3, 3e-3, 1e-2, 3e-2], min_length=1)
-    """Rate weights: the loss adds lambda x bits per sample; larger means fewer bytes."""
+    lambdas: list[PositiveFloat] = Field(default=[1e-5, 3e-5, 1e-4, 3e-4, 1e-3], min_length=1)
+    """Rate weights: the loss adds lambda x bits per sample; larger means fewer bytes (on the digits, 1e-3
+    already costs accuracy and 1e-2 leaves chance accuracy)."""
 
 
-class DigitsData(BaseModel):
+class DigitsData(Config):
     """scikit-learn's bundled digits (no download)."""
 
-    model_config = ConfigDict(extra="forbid")
     kind: Literal["digits"] = "digits"
 
 
-class ImageFolderData(BaseModel):
+class ImageFolderData(Config):
     """The user's images, one sub-folder per class (torchvision's ImageFolder), resized and centre-cropped to
     ``resolution``, normalised with ImageNet's mean and deviation; split stratified with the seed."""
 
-    model_config = ConfigDict(extra="forbid")
     kind: Literal["image_folder"]
     path: str
     """The folder (relative to the configuration file)."""
@@ -59,29 +58,26 @@ class ImageFolderData(BaseModel):
     """Use at most this many images (the first of each class in turn), held in memory."""
 
 
-class ResidualBackbone(BaseModel):
+class ResidualBackbone(Config):
     """The small residual network of :func:`~simsplit.bottleneck.model.backbone_blocks`, trained here."""
 
-    model_config = ConfigDict(extra="forbid")
     kind: Literal["residual"] = "residual"
 
 
-class TorchvisionBackbone(BaseModel):
+class TorchvisionBackbone(Config):
     """A torchvision ResNet with the weights of a local file (a state dict saved by ``torch.save``); when its
     classifier does not have the data's number of classes, a new one is trained on the frozen network for
     ``backbone_epochs`` (a linear probe)."""
 
-    model_config = ConfigDict(extra="forbid")
     kind: Literal["torchvision"]
     model: Literal["resnet18", "resnet34", "resnet50", "resnet101"]
     weights: str
     """The weights file (relative to the configuration file)."""
 
 
-class TrainConfig(BaseModel):
+class TrainConfig(Config):
     """The ``train-bottleneck`` configuration (YAML)."""
 
-    model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     seed: int = 0
     resolution: int = Field(default=32, ge=16)
@@ -102,10 +98,23 @@ class TrainConfig(BaseModel):
     data: DigitsData | ImageFolderData = Field(default_factory=DigitsData, discriminator="kind")
     backbone: ResidualBackbone | TorchvisionBackbone = Field(default_factory=ResidualBackbone, discriminator="kind")
     entropy: EntropyOptions | None = None
-    """Also train entropy-coded bottlenecks (needs CompressAI, in the ``ml`` extra)."""
+    """Also train entropy-coded bottlenecks (needs CompressAI; see docs/training.md)."""
     batch_size: int = 64
     learning_rate: float = 2e-3
     threads: int = 2
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        last = 5 if self.backbone.kind == "torchvision" else 4  # blocks before the classifier
+        for field, splits in (("splits", self.splits), ("entropy.splits", self.entropy.splits if self.entropy else [])):
+            outside = [split for split in splits if not 1 <= split <= last]
+            if outside:
+                raise FieldValueError(field, f"expected split points 1..{last} (after a block of the "
+                                      f"{self.backbone.kind} backbone, before its classifier), got {outside}")
+        if self.backbone.kind == "torchvision" and self.data.kind != "image_folder":
+            raise FieldValueError("backbone", "expected data of kind image_folder (RGB images) for a torchvision "
+                                  "backbone, got the one-channel digits")
+        return self
 
 
 @dataclass
@@ -142,20 +151,22 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 def load_image_folder(options: ImageFolderData, resolution: int, seed: int) -> Data:
     """The images of ``options.path`` as tensors (3 x resolution x resolution, ImageNet-normalised), split
-    ``test_fraction`` for testing, stratified with ``seed``. Raises ValueError naming what is wrong."""
+    ``test_fraction`` for testing, stratified with ``seed``. Raises FieldValueError (``data.path``) naming what is
+    wrong."""
     from sklearn.model_selection import train_test_split
     from torchvision import datasets, transforms
     folder = Path(options.path)
     if not folder.is_dir():
-        raise ValueError(f"expected a folder of class sub-folders, got {options.path}")
+        raise FieldValueError("data.path", f"expected a folder of class sub-folders, got {options.path}")
     transform = transforms.Compose([transforms.Resize(resolution), transforms.CenterCrop(resolution),
                                     transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
     try:
         images = datasets.ImageFolder(str(folder), transform=transform)
     except (FileNotFoundError, OSError) as exc:  # no class sub-folders, or none holding an image
-        raise ValueError(f"expected a folder of class sub-folders of images: {exc}") from None
+        raise FieldValueError("data.path", f"expected a folder of class sub-folders of images: {exc}") from None
     if len(images.classes) < 2:
-        raise ValueError(f"expected at least two class sub-folders in {options.path}, found {len(images.classes)}")
+        raise FieldValueError("data.path", f"expected at least two class sub-folders in {options.path}, found "
+                              f"{len(images.classes)}")
     targets = np.array(images.targets)
     order = np.arange(len(targets))
     if options.max_images is not None:  # round-robin over classes, so that every class keeps images
@@ -165,7 +176,7 @@ def load_image_folder(options: ImageFolderData, resolution: int, seed: int) -> D
         order = np.lexsort((targets, ranks))[:options.max_images]
     counts = np.bincount(targets[order], minlength=len(images.classes))
     if counts.min() < 2:
-        raise ValueError(f"expected at least two images per class, found {counts.min()} in "
+        raise FieldValueError("data.path", f"expected at least two images per class, found {counts.min()} in "
                          f"{images.classes[int(counts.argmin())]!r}")
     x = torch.stack([images[int(i)][0] for i in order])
     y = torch.tensor(targets[order])

@@ -99,21 +99,24 @@ def train_bottleneck_command(config_file: Annotated[Path, typer.Argument(help="T
     from pydantic import ValidationError
     from rich.progress import Progress
 
+    from simsplit.config import FieldValueError
     from simsplit.scenario import read_yaml
+    from simsplit.scenario.messages import input_error
     try:
-        config = TrainConfig.model_validate(read_yaml(config_file))
+        data = read_yaml(config_file)
+        config = TrainConfig.model_validate(data)
     except InputError as exc:
         fail(exc)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        fail(InputError(config_file, ".".join(map(str, err["loc"])) or None, err["msg"]))
+        fail(input_error(exc, TrainConfig, data, str(config_file)))
     base = config_file.parent
     if config.data.kind == "image_folder":
-        config.data.path = str(base / config.data.path)
+        config = config.model_copy(update={"data": config.data.model_copy(update={"path": str(base / config.data.path)})})
         if not Path(config.data.path).is_dir():
             fail(InputError(config_file, "data.path", f"expected a folder of class sub-folders, got {config.data.path}"))
     if config.backbone.kind == "torchvision":
-        config.backbone.weights = str(base / config.backbone.weights)
+        weights = str(base / config.backbone.weights)
+        config = config.model_copy(update={"backbone": config.backbone.model_copy(update={"weights": weights})})
         if not Path(config.backbone.weights).is_file():
             fail(InputError(config_file, "backbone.weights", f"expected a weights file (torch.save of the model's "
                             f"state_dict), got {config.backbone.weights}"))
@@ -138,8 +141,8 @@ def train_bottleneck_command(config_file: Annotated[Path, typer.Argument(help="T
                                   kind="training")
         except InputError as exc:
             fail(exc)
-        except ValueError as exc:  # the data or the weights file, found wanting while loading
-            fail(InputError(config_file, "backbone.weights" if "state dict" in str(exc) else "data.path", str(exc)))
+        except FieldValueError as exc:  # the data or the weights file, found wanting while loading
+            fail(InputError(config_file, exc.field, str(exc)))
     console.print(f"teacher accuracy {summary['teacher_accuracy']:.4f}")
     for gap in summary["naive_vs_aware"]:
         console.print(f"split {gap['split']}, {gap['reduced_channels']} channels, JPEG q{gap['quality']}: "
