@@ -53,6 +53,13 @@ STYLES = {
 SCREEN = STYLES["screen"]
 
 
+def style_named(name: str) -> FigureStyle:
+    """The style called ``name``; ValueError naming the styles there are otherwise."""
+    if name not in STYLES:
+        raise ValueError(f"unknown figure style {name!r}; expected one of {', '.join(STYLES)}")
+    return STYLES[name]
+
+
 @contextmanager
 def styled(style: FigureStyle):
     """Matplotlib settings of ``style`` for the figures drawn inside the block."""

@@ -259,11 +259,13 @@ def sweep_curve_figure(table, metric: str, scale: float, label: str, x_factor: s
 
 
 @in_style
-def latency_cdf_figure(requests, title: str = "", *, style: FigureStyle = SCREEN, deadline_s: float | None = None):
-    """Empirical CDF of the completed requests' latency (ms, log), one line per device group (the
-    :data:`CDF_GROUPS` busiest when there are more, which the title says), the deadline as a vertical line."""
+def latency_cdf_figure(requests, title: str = "", *, style: FigureStyle = SCREEN, deadline_s: float | None = None,
+                       warmup_s: float = 0.0):
+    """Empirical CDF of the latency (ms, log) of the completed requests that arrived after ``warmup_s`` (those a
+    summary counts), one line per device group (:data:`CDF_GROUPS` of them chosen by :func:`spread` when
+    there are more, which the title says), the deadline as a vertical line."""
     fig, ax = _figure(style, "one", 0.75)
-    done = requests[requests["status"] == "completed"]
+    done = requests[(requests["status"] == "completed") & (requests["arrival_at_s"] >= warmup_s)]
     medians = done.groupby("group", observed=True, sort=False)["latency_s"].median()
     shown = sorted(spread(list(medians.index), medians.to_numpy(), CDF_GROUPS), key=lambda n: medians[n])
     for index, name in enumerate(shown):
@@ -559,8 +561,3 @@ def timeseries_figure(series, requests, local_split: int, server: str, title: st
     axes[0].set_title(title + (f"\n(no panel: {'; '.join(left_out)})" if left_out else ""))
     return fig
 
-
-def plot_timeseries(series, requests, local_split: int, server: str, path: str | Path, title: str = "",
-                    **options) -> Path:
-    """:func:`timeseries_figure` written to ``path`` (screen style)."""
-    return _save_one(timeseries_figure(series, requests, local_split, server, title, **options), path)

@@ -60,14 +60,20 @@ def _scenario_of(folder: Path):
         return None
 
 
-def _timeseries(keep, style: FigureStyle, folder: Path, name: str, series: pd.DataFrame, requests: pd.DataFrame, title: str) -> None:
-    scenario = _scenario_of(folder)
-    if scenario is None:
-        return
-    from simsplit.profiles import load_profile
-    last = load_profile(scenario.model.profile).local_split
-    keep(name, plots.timeseries_figure(series, requests, last, scenario.server_list[0].name, title,
-                                       deadline_s=scenario.deadline_s, phases_s=scenario.phases_s, style=style))
+def timeseries_of(scenario, local_split: int, series: pd.DataFrame, requests: pd.DataFrame, title: str,
+                  style: FigureStyle = SCREEN):
+    """:func:`~simsplit.plots.timeseries_figure` of a run of ``scenario``: its first server, deadline and phases."""
+    return plots.timeseries_figure(series, requests, local_split, scenario.server_list[0].name, title,
+                                   deadline_s=scenario.deadline_s, phases_s=scenario.phases_s, style=style)
+
+
+def _timeseries(keep, style: FigureStyle, scenario, name: str, series: pd.DataFrame, requests: pd.DataFrame,
+                title: str) -> None:
+    """Keep the time series of a folder's run (none when its scenario cannot be read back)."""
+    if scenario is not None:
+        from simsplit.profiles import load_profile
+        keep(name, timeseries_of(scenario, load_profile(scenario.model.profile).local_split, series, requests, title,
+                                 style))
 
 
 def figures_for_compare(folder: Path, out: Path | None = None, style: FigureStyle = SCREEN,
@@ -108,7 +114,7 @@ def figures_for_compare(folder: Path, out: Path | None = None, style: FigureStyl
         keep("rate-accuracy", plots.rate_accuracy_figure(table, f"{name}: bytes sent against accuracy", style=style))
     for strategy in ("dynamic", "oracle"):
         if (folder / f"timeseries-{strategy}.parquet").is_file():
-            _timeseries(keep, style, folder, f"timeseries-{strategy}", pd.read_parquet(folder / f"timeseries-{strategy}.parquet"),
+            _timeseries(keep, style, scenario, f"timeseries-{strategy}", pd.read_parquet(folder / f"timeseries-{strategy}.parquet"),
                         pd.read_parquet(folder / f"requests-{strategy}.parquet"),
                         f"{name}: {strategy}, the first of the {seeds}")
     return written
@@ -123,15 +129,14 @@ def figures_for_run(folder: Path, out: Path | None = None, style: FigureStyle = 
     has_rows = (folder / "requests.parquet").is_file()  # absent for a run with records: none
     requests = pd.read_parquet(folder / "requests.parquet") if has_rows else None
     if has_rows:
-        measured = requests[requests["arrival_at_s"] >= summary["warmup_s"]]  # as the summary counts them
-        keep("latency-cdf", plots.latency_cdf_figure(measured, f"{name}: latency", deadline_s=summary.get("deadline_s"),
-                                                     style=style))
+        keep("latency-cdf", plots.latency_cdf_figure(requests, f"{name}: latency", deadline_s=summary.get("deadline_s"),
+                                                     warmup_s=summary["warmup_s"], style=style))
     keep("latency-breakdown", plots.latency_breakdown_figure(summary, f"{name}: mean latency by stage", style=style))
     keep("energy-breakdown", plots.energy_breakdown_figure(summary, f"{name}: device energy by component",
                                                            style=style))
     if has_rows and (folder / "timeseries.parquet").is_file():
-        _timeseries(keep, style, folder, "timeseries", pd.read_parquet(folder / "timeseries.parquet"), requests,
-                    f"{name}: over time")
+        _timeseries(keep, style, _scenario_of(folder), "timeseries", pd.read_parquet(folder / "timeseries.parquet"),
+                    requests, f"{name}: over time")
     return written
 
 

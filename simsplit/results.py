@@ -106,18 +106,15 @@ class ResultPlots:
 
     @staticmethod
     def _style(style: str):
-        from simsplit.figstyle import STYLES
-        if style not in STYLES:
-            raise ValueError(f"style: expected one of {', '.join(STYLES)}, got {style!r}")
-        return STYLES[style]
+        from simsplit.figstyle import style_named
+        return style_named(style)
 
     def latency_cdf(self, style: str = "screen"):
         """Latency CDF of the measured (after the warm-up) completed requests, per device group."""
         from simsplit.plots import latency_cdf_figure
-        result = self._result
-        measured = result.requests[result.requests["arrival_at_s"] >= result.scenario.warmup_s]
-        return latency_cdf_figure(measured, f"{result.scenario.name}: latency", deadline_s=result.scenario.deadline_s,
-                                  style=self._style(style))
+        scenario = self._result.scenario
+        return latency_cdf_figure(self._result.requests, f"{scenario.name}: latency", deadline_s=scenario.deadline_s,
+                                  warmup_s=scenario.warmup_s, style=self._style(style))
 
     def latency_breakdown(self, style: str = "screen"):
         """Mean latency of each device group stacked by stage."""
@@ -133,14 +130,12 @@ class ResultPlots:
 
     def timeseries(self, style: str = "screen"):
         """Uplink, server queue, latency and chosen split over time (needs ``simulate(..., monitor_period_s=...)``)."""
-        from simsplit.plots import timeseries_figure
+        from simsplit.report import timeseries_of
         result = self._result
         if result.timeseries is None:
             raise ValueError("timeseries: this run was not monitored; simulate it with monitor_period_s=0.5 (say)")
-        scenario = result.scenario
-        return timeseries_figure(result.timeseries, result.requests, result.setup.profile.local_split,
-                                 scenario.server_list[0].name, f"{scenario.name}: over time",
-                                 deadline_s=scenario.deadline_s, phases_s=scenario.phases_s, style=self._style(style))
+        return timeseries_of(result.scenario, result.setup.profile.local_split, result.timeseries, result.requests,
+                             f"{result.scenario.name}: over time", self._style(style))
 
 
 SUMMARY_COLUMNS = ("generated", "completed", "dropped", "lost", "timed_out", "in_flight", "accuracy",

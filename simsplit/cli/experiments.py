@@ -310,16 +310,18 @@ def plot_command(folder: Annotated[Path, typer.Argument(help="A run, sweep or co
                      "--format", help="Formats to write instead of the style's, comma-separated: pdf,svg,png.")] = None
                  ) -> None:
     """Draw the figures of a run, sweep or compare folder into its figures/, named by what they show."""
-    from simsplit.figstyle import STYLES, parse_formats
+    from simsplit.figstyle import parse_formats, style_named
     from simsplit.report import draw
     kind = _result_folder(folder)
-    if style not in STYLES:
-        fail(InputError("--style", None, f"expected one of {', '.join(STYLES)}, got {style!r}"))
+    try:
+        chosen = style_named(style)
+    except ValueError as exc:
+        fail(InputError("--style", None, str(exc)))
     try:
         formats = parse_formats(format_)
     except ValueError as exc:
         fail(InputError("--format", None, str(exc)))
-    written = draw(folder, None, STYLES[style], formats)
+    written = draw(folder, None, chosen, formats)
     console.print(f"wrote {len(written)} files ({kind}, {style} style) into {folder / 'figures'}/")
 
 
