@@ -190,10 +190,11 @@ def summarise(setup: Setup, requests, output: RunOutput, probes: pd.DataFrame | 
         summary["probes"] = {"sent": len(window), "energy_j": total}
         share = total / overall["completed"] if overall["completed"] else math.nan
         summary["energy_j"] = {**summary["energy_j"], "probe": share, "total": summary["energy_j"]["total"] + share}
-    done_server = columns("server", columns.completed)
-    servers = {config.name: _server_block(server, config, warmup, end_s, measured_s,
-                                          int((done_server == index).sum()))
-               for index, (server, config) in enumerate(zip(output.servers, scenario.server_list))}
+    served = np.zeros(len(scenario.server_list), dtype=int)  # completed requests per server (local ones: -1)
+    if any(config.power is not None for config in scenario.server_list):  # read only where energy needs it
+        served = np.bincount(columns("server", columns.completed) + 1, minlength=len(served) + 1)[1:]
+    servers = {config.name: _server_block(server, config, warmup, end_s, measured_s, int(count))
+               for server, config, count in zip(output.servers, scenario.server_list, served)}
     workers = sum(config.workers for config in scenario.server_list)
     summary["server_utilisation"] = sum(b["utilisation"] * c.workers for b, c in
                                         zip(servers.values(), scenario.server_list)) / workers

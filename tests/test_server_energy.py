@@ -61,3 +61,23 @@ def test_without_power_no_energy_is_reported_and_bad_power_is_refused(tmp_path):
     scenario["server"]["power"] = {"idle_w": 100, "busy_w": 50}
     with pytest.raises(InputError, match="server.power.busy_w: expected a power >= idle_w"):
         validate_scenario(scenario)
+
+
+def test_other_tenants_take_their_share_and_a_streamed_run_agrees(tmp_path):
+    """With other tenants at 30% of the workers, this run's share of the energy is its own busy time (the
+    request table's service times) over all busy time; a run streamed to disk reports the same numbers."""
+    scenario = queue_scenario(tmp_path, rate_hz=50, service_ms=10, workers=2, duration_s=200, warmup_s=10)
+    scenario["server"].update({"power": {"idle_w": IDLE_W, "busy_w": BUSY_W},
+                               "background": [{"kind": "utilisation_steps", "times_s": [0], "utilisation": [0.3],
+                                               "service_ms": 5}]})
+    result = simulate(validate_scenario(scenario))
+    server, measured_s = result.summary["servers"]["edge"], 190.0
+    requests = result.requests
+    done = requests[(requests["arrival_at_s"] >= 10) & (requests["status"] == "completed")]
+    ours_s = float(done["server_s"].sum())
+    busy_s = server["utilisation"] * 2 * measured_s
+    assert server["background_utilisation"] == pytest.approx(0.3, rel=0.05)
+    assert busy_s - server["background_utilisation"] * 2 * measured_s == pytest.approx(ours_s, rel=0.005)
+    assert server["j_per_request"] * len(done) == pytest.approx(server["energy_j"] * ours_s / busy_s, rel=0.005)
+    streamed = simulate(validate_scenario(scenario), stream=True, stream_rows=1000)
+    assert streamed.summary["servers"]["edge"] == server
