@@ -27,12 +27,13 @@ from simsplit.setup import build_setup
 from simsplit.simulation import simulate
 from simsplit.stats import metric_bounds, t_interval
 from simsplit.strategies.context import objective_name
-from simsplit.summary import LATENCY_PARTS
+from simsplit.summary import ENERGY_PARTS, LATENCY_PARTS
 
 LEVELS = np.linspace(0.0, 1.0, 201)
 """Quantile levels at which each run's latency distribution is kept (for the per-strategy CDF)."""
-ENERGY_KEYS = ("compute", "switch", "uplink", "downlink", "promotion", "tail", "probe")
-"""Energy components (keys of a summary's ``energy_j``) kept per run as ``energy_<key>_j``."""
+ENERGY_KEYS = tuple(part.removesuffix("_j") for part in ENERGY_PARTS) + ("probe",)
+"""Energy components (keys of a summary's ``energy_j``: the per-request parts and the load probes' share) kept
+per run as ``energy_<key>_j``."""
 BREAKDOWN = LATENCY_PARTS + tuple(f"energy_{key}_j" for key in ENERGY_KEYS) + ("bytes_up",)
 """Per-run columns averaged over seeds without an interval (figures stack them)."""
 

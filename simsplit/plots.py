@@ -39,8 +39,8 @@ def in_style(function):
 
 
 def _figure(style: FigureStyle, width: str = "one", aspect: float = 0.7, rows: int = 1, **options):
-    with styled(style):
-        return plt.subplots(rows, 1, figsize=style.size(width, aspect), constrained_layout=True, **options)
+    """A figure ``width`` ("one" or "two" columns) wide; called inside an :func:`in_style` function."""
+    return plt.subplots(rows, 1, figsize=style.size(width, aspect), constrained_layout=True, **options)
 
 
 def _colour(index: int) -> str:

@@ -177,7 +177,7 @@ def load_image_folder(options: ImageFolderData, resolution: int, seed: int) -> D
     counts = np.bincount(targets[order], minlength=len(images.classes))
     if counts.min() < 2:
         raise FieldValueError("data.path", f"expected at least two images per class, found {counts.min()} in "
-                         f"{images.classes[int(counts.argmin())]!r}")
+                              f"{images.classes[int(counts.argmin())]!r}")
     x = torch.stack([images[int(i)][0] for i in order])
     y = torch.tensor(targets[order])
     train, test = train_test_split(np.arange(len(y)), test_size=options.test_fraction, random_state=seed,
@@ -237,13 +237,27 @@ def train_backbone(config: TrainConfig, data: Data, generator, tick) -> torch.nn
     return blocks.eval()
 
 
+def split_channels(teacher, split: int, data: Data) -> int:
+    """Channels of the tensor crossing ``split``."""
+    with torch.no_grad():
+        return run(teacher, data.train_x[:1], 0, split).shape[1]
+
+
+def distillation_loss(logits, labels, teacher, inputs, temperature: float = 2.0, weight: float = 4.0):
+    """Stage 2's loss (BottleFit-style): cross-entropy plus ``weight`` x the KL divergence from the teacher's
+    softened outputs at ``temperature``."""
+    with torch.no_grad():
+        soft = F.softmax(run(teacher, inputs) / temperature, dim=1)
+    return F.cross_entropy(logits, labels) + weight * F.kl_div(F.log_softmax(logits / temperature, dim=1), soft,
+                                                               reduction="batchmean")
+
+
 def train_unit(config: TrainConfig, teacher, split: int, reduced: int, aware: bool, data: Data, generator,
                tick) -> tuple[torch.nn.ModuleList, BottleneckUnit]:
     """BottleFit-style: stage 1 trains the unit so that head + unit reproduce the teacher's features at the
     split (MSE); stage 2 fine-tunes head, unit and tail with cross-entropy plus distillation (T = 2)."""
     student = copy.deepcopy(teacher)
-    with torch.no_grad():
-        channels = run(teacher, data.train_x[:1], 0, split).shape[1]
+    channels = split_channels(teacher, split, data)
     unit = BottleneckUnit(channels, reduced, config.spatial)
     unit.codec_in_training = aware
     qualities = config.qualities
@@ -271,11 +285,8 @@ def train_unit(config: TrainConfig, teacher, split: int, reduced: int, aware: bo
         unit.train()
         for xb, yb in batches(data.train_x, data.train_y, config.batch_size, generator):
             pick_quality()
-            with torch.no_grad():
-                soft = F.softmax(run(teacher, xb) / 2.0, dim=1)
             logits = run(student, unit(run(student, xb, 0, split)), split)
-            loss = F.cross_entropy(logits, yb) + 4.0 * F.kl_div(F.log_softmax(logits / 2.0, dim=1), soft,
-                                                               reduction="batchmean")
+            loss = distillation_loss(logits, yb, teacher, xb)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -289,8 +300,7 @@ def train_entropy_unit(config: TrainConfig, teacher, split: int, reduced: int, l
     both stages' losses; with several ``lambdas`` (gain units), a random rate and its lambda per batch."""
     from simsplit.bottleneck.entropy import EntropyUnit
     student = copy.deepcopy(teacher)
-    with torch.no_grad():
-        channels = run(teacher, data.train_x[:1], 0, split).shape[1]
+    channels = split_channels(teacher, split, data)
     unit = EntropyUnit(channels, reduced, config.entropy.spatial, rates=len(lambdas))
     aux = torch.optim.Adam(unit.aux_parameters(), lr=1e-2)
 
@@ -324,12 +334,8 @@ def train_entropy_unit(config: TrainConfig, teacher, split: int, reduced: int, l
         unit.train()
         for xb, yb in batches(data.train_x, data.train_y, config.batch_size, generator):
             weight = pick_rate()
-            with torch.no_grad():
-                soft = F.softmax(run(teacher, xb) / 2.0, dim=1)
             restored, bits = unit(run(student, xb, 0, split))
-            logits = run(student, restored, split)
-            loss = F.cross_entropy(logits, yb) + 4.0 * F.kl_div(F.log_softmax(logits / 2.0, dim=1), soft,
-                                                               reduction="batchmean")
+            loss = distillation_loss(run(student, restored, split), yb, teacher, xb)
             step(optimiser, loss + weight * bits.mean())
         tick()
     student.eval()

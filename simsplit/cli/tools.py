@@ -121,9 +121,8 @@ def train_bottleneck_command(config_file: Annotated[Path, typer.Argument(help="T
             fail(InputError(config_file, "backbone.weights", f"expected a weights file (torch.save of the model's "
                             f"state_dict), got {config.backbone.weights}"))
     if config.entropy is not None:
-        try:
-            import compressai  # noqa: F401
-        except ImportError:
+        import importlib.util
+        if importlib.util.find_spec("compressai") is None:
             fail(InputError(config_file, "entropy", "expected CompressAI for entropy-coded bottlenecks "
                             "(pip install compressai==1.2.8 && pip install 'numpy>=2', as .ci/run does)"))
     units = len(config.splits) * len(config.reduced_channels) * (2 if config.naive else 1)
