@@ -71,3 +71,21 @@ class BlockSampler:
             index = 0
         self._index = index + 1
         return self._block[index]
+
+    def take(self, n: int) -> np.ndarray:
+        """The next ``n`` variates as an array: the same numbers ``n`` calls would hand out, drawn in the
+        same blocks, so calls and takes can be mixed freely."""
+        parts, left = [], n
+        while left > 0:
+            if self._index == len(self._block):
+                size = self._size
+                self._block = self._draw(self._rng, size).tolist()
+                if size < BLOCK_SIZE:
+                    self._size = 2 * size
+                self._index = 0
+            got = self._block[self._index:self._index + left]
+            parts.append(got)
+            self._index += len(got)
+            left -= len(got)
+        return np.array([v for part in parts for v in part], dtype=float) if len(parts) > 1 \
+            else np.array(parts[0] if parts else [], dtype=float)

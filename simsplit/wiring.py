@@ -55,15 +55,21 @@ class Device:
         """Uniform draws for payload sizes (only when some plan has a size distribution)."""
 
 
+def service_factor(config, streams: RandomStreams) -> BlockSampler | None:
+    """The random factor (mean 1) of a server's service times, from its own stream; None if deterministic."""
+    multiplier = config.service_variability.multiplier
+    if not multiplier.is_random:
+        return None
+    return BlockSampler(streams.generator(f"servers/{config.name}/service"), multiplier.draw, grow=True)
+
+
 def build_servers(env: simpy.Environment, setup: Setup, streams: RandomStreams, end_s: float,
                   on_done: Callable, on_expired: Callable) -> list[EdgeServer]:
     """Every server of the scenario, with its random service factor and background streams."""
     servers = []
     for config in setup.scenario.server_list:
         prefix = f"servers/{config.name}"
-        multiplier = config.service_variability.multiplier
-        factor = BlockSampler(streams.generator(f"{prefix}/service"), multiplier.draw, grow=True) \
-            if multiplier.is_random else None
+        factor = service_factor(config, streams)
         batching = config.batching
         server = EdgeServer(env, workers=config.workers, on_done=on_done, name=config.name,
                             queue_capacity=config.queue_capacity, discipline=config.discipline,

@@ -1,0 +1,187 @@
+"""Compiled loops of the fast path (:mod:`simsplit.fastpath`): the few recursions that arrays cannot express.
+
+Each loop does, in the same order, the very floating-point operations the SimPy model does, so the fast
+path's numbers equal the DES's bit for bit. They are compiled with numba when it is installed, and run as
+plain Python (the same results, slower) when it is not. Arrays of many devices come one after the other,
+device ``d`` owning rows ``offsets[d]:offsets[d + 1]`` (a CSR layout).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    from numba import njit
+
+    def compiled(function):
+        return njit(cache=True, nogil=True)(function)
+    COMPILED = True
+except ImportError:  # pragma: no cover - numba is a dependency; kept for a bare environment
+    def compiled(function):
+        return function
+    COMPILED = False
+
+
+@compiled
+def event_times(target_s, offsets):
+    """SimPy's clock at each arrival of each device: every arrival is scheduled from the previous one's event
+    (the first from 0) as ``now + (target - now)``, which can differ from ``target`` by an ulp (s)."""
+    out = np.empty_like(target_s)
+    for d in range(offsets.size - 1):
+        now = 0.0
+        for i in range(offsets[d], offsets[d + 1]):
+            delay = target_s[i] - now
+            now = now + (delay if delay > 0.0 else 0.0)
+            out[i] = now
+    return out
+
+
+@compiled
+def after(now_s, target_s):
+    """The clock of events scheduled at ``now_s`` for ``target_s`` (s), elementwise, as the engine does."""
+    out = np.empty_like(target_s)
+    for i in range(target_s.size):
+        delay = target_s[i] - now_s[i]
+        out[i] = now_s[i] + (delay if delay > 0.0 else 0.0)
+    return out
+
+
+@compiled
+def processing_order(times_s, offsets):
+    """Rank of each arrival in SimPy's order of processing: by event time, ties by event number. A device's
+    first arrival is scheduled before the run starts (in device order), each next one while the previous is
+    processed, so a heap of one pending arrival per device replays the event queue exactly."""
+    devices = offsets.size - 1
+    heap_t = np.empty(devices)
+    heap_id = np.empty(devices, dtype=np.int64)
+    heap_d = np.empty(devices, dtype=np.int64)
+    position = offsets[:-1].copy()
+    rank = np.empty(times_s.size, dtype=np.int64)
+    size, number, done = 0, 0, 0
+    for d in range(devices):
+        if position[d] < offsets[d + 1]:
+            size = _push(heap_t, heap_id, heap_d, size, times_s[position[d]], number, d)
+            number += 1
+    while size:
+        d = heap_d[0]
+        size = _pop(heap_t, heap_id, heap_d, size)
+        rank[position[d]] = done
+        done += 1
+        position[d] += 1
+        if position[d] < offsets[d + 1]:
+            size = _push(heap_t, heap_id, heap_d, size, times_s[position[d]], number, d)
+            number += 1
+    return rank
+
+
+@compiled
+def _before(heap_t, heap_id, a, b):
+    return heap_t[a] < heap_t[b] or (heap_t[a] == heap_t[b] and heap_id[a] < heap_id[b])
+
+
+@compiled
+def _swap(heap_t, heap_id, heap_d, a, b):
+    heap_t[a], heap_t[b] = heap_t[b], heap_t[a]
+    heap_id[a], heap_id[b] = heap_id[b], heap_id[a]
+    heap_d[a], heap_d[b] = heap_d[b], heap_d[a]
+
+
+@compiled
+def _push(heap_t, heap_id, heap_d, size, t, number, d):
+    heap_t[size], heap_id[size], heap_d[size] = t, number, d
+    child = size
+    while child:
+        parent = (child - 1) // 2
+        if not _before(heap_t, heap_id, child, parent):
+            break
+        _swap(heap_t, heap_id, heap_d, child, parent)
+        child = parent
+    return size + 1
+
+
+@compiled
+def _pop(heap_t, heap_id, heap_d, size):
+    size -= 1
+    _swap(heap_t, heap_id, heap_d, 0, size)
+    parent = 0
+    while True:
+        child = 2 * parent + 1
+        if child >= size:
+            break
+        if child + 1 < size and _before(heap_t, heap_id, child + 1, child):
+            child += 1
+        if not _before(heap_t, heap_id, child, parent):
+            break
+        _swap(heap_t, heap_id, heap_d, child, parent)
+        parent = child
+    return size
+
+
+@compiled
+def device_compute(arrival_s, head_s, offsets):
+    """Each device computes one head at a time, in arrival order: (wait before its head s, head end s)."""
+    wait = np.empty_like(arrival_s)
+    head_end = np.empty_like(arrival_s)
+    for d in range(offsets.size - 1):
+        free = 0.0
+        for i in range(offsets[d], offsets[d + 1]):
+            at = arrival_s[i]
+            start = at if at > free else free
+            free = start + head_s[i]
+            wait[i] = start - 0.0 - at
+            head_end[i] = free
+    return wait, head_end
+
+
+@compiled
+def constant_link(ready_s, size_bits, rate_bps, offsets):
+    """Each device's dedicated link of constant ``rate_bps[d]`` serving in order: (start s, end s)."""
+    start = np.empty_like(ready_s)
+    end = np.empty_like(ready_s)
+    for d in range(offsets.size - 1):
+        free = 0.0
+        rate = rate_bps[d]
+        for i in range(offsets[d], offsets[d + 1]):
+            ready = ready_s[i]
+            begin = ready if ready > free else free
+            finish = begin + size_bits[i] / rate
+            free = finish + 0.0
+            start[i] = begin
+            end[i] = free
+    return start, end
+
+
+@compiled
+def fifo_servers(arrival_s, service_s, factor, workers, end_s):
+    """A FIFO server of ``workers`` identical workers, jobs in order of arrival (Kiefer-Wolfowitz): each job
+    starts when it has arrived and a worker is free. ``factor[i]`` multiplies the i-th started job's service
+    (NaN: none). Jobs that would start at or after ``end_s`` never start (NaN); return (start s, end s)."""
+    free = np.zeros(workers)  # a heap of the workers' free instants
+    start = np.full(arrival_s.size, np.nan)
+    end = np.full(arrival_s.size, np.nan)
+    for i in range(arrival_s.size):
+        earliest = free[0]
+        begin = arrival_s[i] if arrival_s[i] > earliest else earliest
+        if not begin < end_s:
+            break
+        duration = service_s[i]
+        if not np.isnan(factor[i]):
+            duration *= factor[i]
+        finish = begin + duration
+        start[i] = begin
+        end[i] = finish
+        # replace the heap's root by the new free instant and sift it down
+        free[0] = finish
+        parent = 0
+        while True:
+            child = 2 * parent + 1
+            if child >= workers:
+                break
+            if child + 1 < workers and free[child + 1] < free[child]:
+                child += 1
+            if free[child] < free[parent]:
+                free[child], free[parent] = free[parent], free[child]
+                parent = child
+            else:
+                break
+    return start, end
