@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from simsplit.engine import Engine
+from simsplit.errors import InputError
 from simsplit.provenance import provenance, run_key
 from simsplit.results import Result, build_probes, build_requests
 from simsplit.scenario import Scenario, load_scenario, validate_scenario
 from simsplit.setup import Setup, build_setup
+from simsplit.spool import SpoolSink
 from simsplit.summary import summarise
 
 STREAM_ABOVE_REQUESTS = 200_000
@@ -42,18 +45,55 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
     if stream is None:
         from simsplit.feasibility import estimate
         stream = estimate(setup).requests > STREAM_ABOVE_REQUESTS
-    engine = Engine(setup, scenario.seed, monitor_period_s, spool_rows=stream_rows if stream else 0)
-    output = engine.run()
+    fast = _use_fast_path(setup, monitor_period_s)
+    engine = None
+    if fast:
+        from simsplit.fastpath import run_fast
+        output = run_fast(setup, scenario.seed)
+    else:
+        engine = Engine(setup, scenario.seed, monitor_period_s, spool_rows=stream_rows if stream else 0)
+        output = engine.run()
     probes = build_probes(setup, output, output.probes["tail_j"])
     if stream:
-        spool = engine.records
+        if fast:
+            spool = SpoolSink(setup, output.device_group, stream_rows)
+            spool.write_columns(output.columns)
+            output = replace(output, columns=None)
+        else:
+            spool = engine.records
         requests = spool.path
         summary = summarise(setup, _column_reader(spool.path), output, probes)
     else:
         spool, requests = None, build_requests(setup, output, output.columns["tail_j"])
         summary = summarise(setup, requests, output, probes)
+    summary["engine"] = {"requested": scenario.engine, "used": "fast" if fast else "des",
+                         "why_des": [] if fast else _why_des(setup, monitor_period_s)}
     summary["provenance"] = {**provenance(scenario), "run_key": run_key(scenario)}
-    return Result(scenario, requests, summary, setup, probes, None if engine.monitor is None else engine.monitor.frame(), spool=spool)
+    monitor = None if engine is None or engine.monitor is None else engine.monitor.frame()
+    return Result(scenario, requests, summary, setup, probes, monitor, spool=spool)
+
+
+def _why_des(setup: Setup, monitor_period_s: float | None) -> list[str]:
+    """Why a run of ``setup`` takes the DES (``engine: des``, or what the fast path cannot do)."""
+    if setup.scenario.engine == "des":
+        return ["engine: des"]
+    from simsplit.fastpath import why_not
+    return why_not(setup, monitor_period_s)
+
+
+def _use_fast_path(setup: Setup, monitor_period_s: float | None) -> bool:
+    """Whether the run takes the fast path; InputError for ``engine: fast`` where it cannot."""
+    engine = setup.scenario.engine
+    if engine == "des":
+        return False
+    from simsplit.fastpath import why_not
+    reasons = why_not(setup, monitor_period_s)
+    if engine == "fast" and reasons:
+        more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
+        raise InputError(setup.scenario.source, "engine",
+                         f"expected a scenario the fast path can run (engine: auto or des otherwise), "
+                         f"got {reasons[0]}{more}")
+    return not reasons
 
 
 def _column_reader(path: Path):

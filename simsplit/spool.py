@@ -93,20 +93,37 @@ class SpoolSink(RecordSink):
     def _write(self, empty: bool = False) -> None:
         if not self._ready and not empty:
             return
+        table = np.array(self._ready, dtype=float) if self._ready else np.empty((0, len(self.FIELDS)))
+        self._write_table(table, np.array(self._ready_tails, dtype=float))
+
+    def _write_table(self, table: np.ndarray, tails: np.ndarray) -> None:
+        """Write rows of :attr:`FIELDS` (float64, in arrival order) and their tails (J) as one row group."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         from simsplit.results import build_requests
-        table = np.array(self._ready, dtype=float) if self._ready else np.empty((0, len(self.FIELDS)))
         columns = rows_to_columns(table)
         output = RunOutput(columns, self._device_group, 0.0, 0, [], {})
-        frame = build_requests(self._setup, output, np.array(self._ready_tails, dtype=float))
+        frame = build_requests(self._setup, output, tails)
         arrow = pa.Table.from_pandas(frame, preserve_index=False)
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.path, arrow.schema)
         self._writer.write_table(arrow)
         self.rows_written += len(frame)
         self._ready, self._ready_tails = [], []
+
+    def write_columns(self, columns: dict[str, np.ndarray]) -> None:
+        """Write a whole run's columns (every request's, in arrival order, ``tail_j`` included) in row
+        groups of ``chunk_rows``, as :meth:`flush` would have written them during the run."""
+        fields = [columns[name].astype(float) for name in self.FIELDS[:-1]]
+        rows = columns["device"].size
+        for first in range(0, rows, self.chunk_rows):
+            last = min(first + self.chunk_rows, rows)
+            block = np.column_stack([f[first:last] for f in fields] + [np.arange(first, last, dtype=float)])
+            self._write_table(block, columns["tail_j"][first:last])
+        if self._writer is None:
+            self._write(empty=True)
+        self._writer.close()
 
     def columns(self, in_flight) -> dict[str, np.ndarray]:
         raise TypeError("a spooled run's rows are in its Parquet file")

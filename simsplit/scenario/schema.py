@@ -8,7 +8,7 @@ kind their ``kind`` names in :mod:`simsplit.registry`; the rest are defined here
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import (
     Field,
@@ -92,6 +92,10 @@ class Scenario(Config):
     servers: list[ServerConfig] | None = None
     strategy: registry.strategies.field
     records: str = "all"
+    engine: Literal["auto", "des", "fast"] = "auto"
+    """How the run is computed: ``des`` (the SimPy model), ``fast`` (arrays and compiled loops, equal to the
+    DES request for request; only for static scenarios, see :func:`simsplit.fastpath.why_not`), or ``auto``
+    (fast where it applies, else the DES)."""
     """Which per-request rows a result folder keeps: ``all``, ``none``, or ``sample:F`` (each request with
     probability F, chosen by a hash of its seed, device and number). The summary always counts every one."""
     plugins: list[str] = []

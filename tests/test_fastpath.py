@@ -1,0 +1,180 @@
+"""The fast path equals the DES request for request, on every eligible shipped scenario and on random
+static scenarios; it refuses, naming why, what it cannot run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import write_model
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from simsplit import kernels, simulate
+from simsplit.engine import Engine
+from simsplit.errors import InputError
+from simsplit.fastpath import run_fast, why_not
+from simsplit.scenario import load_scenario, validate_scenario
+from simsplit.setup import build_setup
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = sorted(REPO.glob("scenarios/*.yaml")) + [REPO / "scenarios" / "sweeps" / "bottlenet-base.yaml"]
+
+
+def assert_same_run(setup, seed):
+    """Both engines' raw outputs, every column and every server's busy intervals, bit for bit."""
+    des, fast = Engine(setup, seed).run(), run_fast(setup, seed)
+    assert des.columns.keys() == fast.columns.keys()
+    for name, values in des.columns.items():
+        other = fast.columns[name]
+        assert values.dtype == other.dtype, name
+        assert np.array_equal(values, other, equal_nan=True), \
+            f"{name}: first difference at row {np.flatnonzero(~((values == other) | (values != values)))[:3]}"
+    for a, b in zip(des.servers, fast.servers, strict=True):
+        for field in ("starts", "ends", "background"):
+            assert np.array_equal(np.asarray(getattr(a.intervals, field), dtype=float),
+                                  np.asarray(getattr(b.intervals, field), dtype=float), equal_nan=True), field
+    return des
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_shipped_scenarios_take_the_fast_path_where_they_can_and_it_equals_the_des(path):
+    scenario = load_scenario(path)
+    setup = build_setup(scenario)
+    reasons = why_not(setup)
+    if reasons:
+        assert all(":" in r for r in reasons)  # each names the group or server at fault
+        return
+    assert_same_run(setup, scenario.seed)
+    assert simulate(scenario).summary["engine"] == {"requested": "auto", "used": "fast", "why_des": []}
+
+
+def test_the_eligible_shipped_scenarios():
+    eligible = {p.name for p in REPO.glob("scenarios/*.yaml") if not why_not(build_setup(load_scenario(p)))}
+    assert {"default.yaml", "bottlenet-resnet50.yaml", "bottlenet-calibrated.yaml"} <= eligible
+    assert "dynamic-under-load.yaml" not in eligible
+
+
+CHANNELS = {
+    "constant": {"kind": "constant", "rate_mbps": 2.0},
+    "steps": {"kind": "steps", "times_s": [0, 0.4, 0.7], "rates_mbps": [3, 0, 0.5], "end": "loop", "period_s": 1.3},
+    "markov": {"kind": "markov", "rates_mbps": [4, 0.3], "mean_sojourn_s": [0.5, 0.2]},
+    "fading": {"kind": "fading", "distance_m": 250, "coherence_s": 0.05},
+}
+
+run_settings = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@run_settings
+@given(groups=st.lists(st.tuples(st.integers(1, 5), st.sampled_from(["poisson", "periodic", "tied"]),
+                                 st.floats(0.5, 80), st.sampled_from(["full_offload", "local", "cloud"]),
+                                 st.sampled_from(sorted(CHANNELS)), st.sampled_from(sorted(CHANNELS))),
+                       min_size=1, max_size=3),
+       workers=st.integers(1, 4), variability=st.sampled_from(["deterministic", "lognormal", "exponential"]),
+       service_ms=st.floats(0.0, 40), delay_ms=st.sampled_from([0.0, 3.0]), duration_s=st.floats(0.5, 6),
+       payload=st.sampled_from(["fixed", "drawn", "zero"]), seed=st.integers(0, 2**32))
+def test_random_static_scenarios_equal_the_des(tmp_path, groups, workers, variability, service_ms, delay_ms,
+                                               duration_s, payload, seed):
+    """Random fleets: ties at the server (devices sharing a phase), k workers, random service, every channel
+    kind on dedicated links, two servers, drawn payload sizes, requests still in flight at the end."""
+    profile, payloads = write_model(tmp_path, tail_ms=service_ms, split_bytes=0.0 if payload == "zero" else 900.0,
+                                    head_ms=1.0, encode_ms=0.3)
+    if payload == "drawn":
+        Path(payloads).write_text("split,bottleneck,bytes,accuracy,bytes_q0,bytes_q50,bytes_q100\n"
+                                  "0,raw,900,0.75,100,700,4000\n1,none,0,0.8,,,\n")
+    servers = [{"name": "edge", "server_class": "gpu", "workers": workers,
+                "service_variability": {"kind": variability, **({"cv": 0.6} if variability == "lognormal" else {})}},
+               {"name": "cloud", "server_class": "gpu", "workers": 1, "extra_rtt_ms": 7.0}]
+    devices = []
+    for i, (count, kind, rate, strategy, up, down) in enumerate(groups):
+        arrivals = {"kind": "poisson", "rate_hz": rate} if kind == "poisson" else \
+            {"kind": "periodic", "rate_hz": rate, **({"phase_s": 0.0} if kind == "tied" else {"jitter_s": 0.1 / rate})}
+        devices.append({"name": f"g{i}", "count": count, "device_class": "phone", "compute_power_w": 2.0,
+                        "arrivals": arrivals,
+                        "strategy": {"kind": "full_offload", "server": "cloud"} if strategy == "cloud" else {"kind": strategy},
+                        "network": {"uplink": {**CHANNELS[up], "delay_ms": delay_ms},
+                                    "downlink": {**CHANNELS[down], "delay_ms": delay_ms},
+                                    "radio": {"technology": "lte"}}})
+    scenario = validate_scenario({
+        "name": "random-static", "seed": seed, "duration_s": duration_s,
+        "model": {"profile": profile, "payloads": payloads, "result_bytes": 300},
+        "devices": devices, "network": devices[0]["network"], "servers": servers, "strategy": {"kind": "local"}})
+    setup = build_setup(scenario)
+    assert why_not(setup) == []
+    assert_same_run(setup, seed)
+
+
+def test_ties_at_the_server_follow_the_des_event_order(tmp_path):
+    """Two groups reach a random single-worker server at the same instants: g1's devices (numbered after
+    g0's) arrive 0.25 s earlier on a link twice as slow. The DES serves simultaneous arrivals in the order
+    their requests arrived at the devices, so g1 goes first: the service draws and the waits follow that
+    order, not the devices' numbering."""
+    profile, payloads = write_model(tmp_path, tail_ms=20.0, split_bytes=1000.0)  # 8000 bits, no head
+
+    def group(name, phase_s, rate_mbps):
+        return {"name": name, "count": 20, "device_class": "phone", "compute_power_w": 1,
+                "arrivals": {"kind": "periodic", "rate_hz": 1.0, "phase_s": phase_s},
+                "network": {"uplink": {"kind": "constant", "rate_mbps": rate_mbps},
+                            "downlink": {"kind": "constant", "rate_mbps": 1}, "radio": {"technology": "wifi"}}}
+    scenario = validate_scenario({
+        "name": "ties", "seed": 5, "duration_s": 20, "model": {"profile": profile, "payloads": payloads},
+        "devices": [group("g0", 0.5, 0.032), group("g1", 0.25, 0.016)], "network": group("x", 0, 1)["network"],
+        "server": {"server_class": "gpu", "workers": 1, "service_variability": {"kind": "lognormal", "cv": 1.0}},
+        "strategy": {"kind": "full_offload"}})
+    des = assert_same_run(build_setup(scenario), 5)
+    columns = des.columns
+    first = columns["request_id"] == 0
+    assert np.all(columns["server_arrival_at_s"][first] == 0.75)  # all forty at once
+    order = np.argsort(columns["service_start_at_s"][first], kind="stable")
+    assert set(columns["device"][first][order[:20]]) == set(range(20, 40))  # g1 first
+
+
+def test_engine_fast_is_refused_where_it_cannot_run(tmp_path):
+    profile, payloads = write_model(tmp_path)
+    fields = {"name": "x", "duration_s": 5, "engine": "fast", "model": {"profile": profile, "payloads": payloads},
+              "devices": [{"name": "d", "device_class": "phone", "compute_power_w": 1,
+                           "arrivals": {"kind": "closed_loop"}}],
+              "network": {"uplink": {"kind": "constant", "rate_mbps": 1},
+                          "downlink": {"kind": "constant", "rate_mbps": 1}, "radio": {"technology": "wifi"}},
+              "server": {"server_class": "gpu"}, "strategy": {"kind": "full_offload"}}
+    with pytest.raises(InputError, match=r"engine: expected a scenario the fast path can run .* got group d: "
+                                         r"closed-loop arrivals"):
+        simulate(validate_scenario(fields))
+    summary = simulate(validate_scenario({**fields, "engine": "auto"})).summary
+    assert summary["engine"]["used"] == "des"
+    assert summary["engine"]["why_des"] == ["group d: closed-loop arrivals wait for each result"]
+    with pytest.raises(InputError, match="engine"):
+        simulate(validate_scenario({**fields, "devices": [{**fields["devices"][0],
+                                                            "arrivals": {"kind": "poisson", "rate_hz": 1}}]}),
+                 monitor_period_s=0.5)
+    assert simulate(validate_scenario({**fields, "engine": "des", "devices": [
+        {**fields["devices"][0], "arrivals": {"kind": "poisson", "rate_hz": 1}}]})).summary["engine"] == \
+        {"requested": "des", "used": "des", "why_des": ["engine: des"]}
+    with pytest.raises(Exception, match="engine"):
+        validate_scenario({**fields, "engine": "quick"})
+
+
+def test_a_streamed_fast_run_gives_the_same_table_and_summary():
+    scenario = load_scenario(REPO / "scenarios" / "default.yaml")
+    memory = simulate(scenario)
+    streamed = simulate(scenario, stream=True, stream_rows=1000)
+    assert streamed.requests.equals(memory.requests)
+    assert json.dumps(streamed.summary, sort_keys=True) == json.dumps(memory.summary, sort_keys=True)
+
+
+@pytest.mark.skipif(not kernels.COMPILED, reason="numba is not installed: the kernels run as Python already")
+def test_compiled_kernels_equal_their_python_source():
+    rng = np.random.default_rng(1)
+    offsets = np.array([0, 5, 5, 12], dtype=np.int64)
+    at = np.concatenate([np.sort(rng.uniform(0, 3, 5)), np.sort(rng.uniform(0, 3, 7))])
+    head = rng.uniform(0, 0.5, at.size)
+    for kernel, args in ((kernels.event_times, (at, offsets)), (kernels.processing_order, (at, offsets)),
+                         (kernels.device_compute, (at, head, offsets)),
+                         (kernels.constant_link, (at, head, np.array([2.0, 3.0, 5.0]), offsets)),
+                         (kernels.fifo_servers, (np.sort(at), head, rng.uniform(0.5, 2, at.size), 2, 2.5))):
+        compiled, python = kernel(*args), kernel.py_func(*args)
+        for a, b in zip(compiled if isinstance(compiled, tuple) else (compiled,),
+                        python if isinstance(python, tuple) else (python,)):
+            assert np.array_equal(a, b, equal_nan=True)
