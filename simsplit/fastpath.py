@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from simsplit import kernels
-from simsplit.records import COMPLETED, IN_FLIGHT, NUMERIC_FIELDS, RunOutput, probe_columns
+from simsplit.records import COMPLETED, IN_FLIGHT, LOST, NUMERIC_FIELDS, RunOutput, probe_columns
 from simsplit.server import ServiceIntervals
 from simsplit.setup import Setup
 from simsplit.streams import RandomStreams
@@ -48,8 +48,6 @@ def why_not(setup: Setup, monitor_period_s: float | None = None) -> list[str]:
             link = getattr(network, direction)
             if link.sharing != "dedicated":
                 reasons.append(f"{name}: {direction} shared by a cell ({link.sharing})")
-            if link.loss is not None:
-                reasons.append(f"{name}: {direction} packet loss")
         if network.radio.promotion_delay_s or network.radio.tail_stages_s:
             reasons.append(f"{name}: radio state machine (RRC promotion and tail)")
     for server in setup.scenario.server_list:
@@ -122,9 +120,13 @@ def run_fast(setup: Setup, seed: int) -> RunOutput:
     result_at[local] = kernels.after(clock[local], head_end[local])
 
     up = np.flatnonzero(~local_of)
-    intervals = _offloaded(up, devices, plans, device, sequence, clock, head_end, columns, result_at, streams,
-                           end_s, service_factor, setup)
+    lost_at = np.full(n, math.inf)  # when the loss event would fire (clock)
+    intervals = _offloaded(up, devices, plans, device, sequence, clock, head_end, columns, result_at, lost_at,
+                           streams, end_s, service_factor, setup)
     columns["status"][result_at < end_s] = COMPLETED
+    lost = lost_at < end_s
+    columns["status"][lost] = LOST
+    columns["finish_at_s"][lost] = lost_at[lost]
     columns["tail_j"] = np.zeros(n)
 
     order = np.argsort(sequence, kind="stable")  # rows in the order the DES numbers its requests
@@ -146,51 +148,125 @@ def _arrival_times(arrivals, end_s: float) -> np.ndarray:
     return np.array(out, dtype=float)
 
 
-def _link(rows: np.ndarray, ready: np.ndarray, bits: np.ndarray, links: list, device: np.ndarray):
-    """Transfers ``rows`` (each device's in the order its link takes them) over the devices' dedicated
-    ``links``: (start s, end s) per row."""
-    from simsplit.channel.constant import ConstantChannel
+def _link(rows: np.ndarray, ready: np.ndarray, bits: np.ndarray, extra: np.ndarray, links: list,
+          device: np.ndarray):
+    """Transfers ``rows`` (grouped by device, each device's in the order its link takes them), ready at
+    ``ready[rows]`` with ``bits[rows]`` holding the link ``extra[rows]`` s more, over the devices' dedicated
+    ``links``: (start s, end s) per row. Constant and piecewise-constant channels go
+    through compiled loops; any other channel through its own ``finish_time``, one transfer at a time."""
     owner = device[rows]
     start, end = np.empty(rows.size), np.empty(rows.size)
+    if not rows.size:
+        return start, end
     boundaries = np.flatnonzero(np.diff(owner)) + 1
-    firsts = np.concatenate(([0], boundaries)) if rows.size else np.empty(0, dtype=np.int64)
-    lasts = np.concatenate((boundaries, [rows.size])) if rows.size else np.empty(0, dtype=np.int64)
-    constant = np.array([isinstance(links[owner[f]].channel, ConstantChannel) for f in firsts], dtype=bool)
-    if constant.any():
-        pick = np.concatenate([np.arange(f, l) for f, l, c in zip(firsts, lasts, constant) if c])
-        offsets = np.concatenate(([0], np.cumsum([l - f for f, l, c in zip(firsts, lasts, constant) if c])))
-        rates = np.array([links[owner[f]].channel.rate_bps for f, c in zip(firsts, constant) if c])
-        start[pick], end[pick] = kernels.constant_link(ready[rows][pick], bits[rows][pick], rates, offsets)
-    for f, l, c in zip(firsts, lasts, constant):
-        if not c:  # any other channel: its own exact finish_time, one transfer after the other
-            link = links[owner[f]]
-            for j in range(f, l):
-                start[j], end[j] = link.reserve(float(ready[rows[j]]), float(bits[rows[j]]))
+    firsts, lasts = np.concatenate(([0], boundaries)), np.concatenate((boundaries, [rows.size]))
+    kinds = [_channel_kind(links[owner[f]].channel) for f in firsts]
+    for kind in ("constant", "steps"):
+        chosen = [k for k, c in enumerate(kinds) if c[0] == kind]
+        if not chosen:
+            continue
+        pick = np.concatenate([np.arange(firsts[k], lasts[k]) for k in chosen])
+        offsets = np.concatenate(([0], np.cumsum([lasts[k] - firsts[k] for k in chosen])))
+        arguments = (ready[rows][pick], bits[rows][pick], extra[rows][pick])
+        if kind == "constant":
+            rates = np.array([kinds[k][1].rate_bps for k in chosen])
+            start[pick], end[pick] = kernels.constant_link(*arguments, rates, offsets)
+        else:
+            start[pick], end[pick] = kernels.step_link(*arguments, offsets, *_step_arrays([kinds[k] for k in chosen]))
+    for k, (kind, _, _) in enumerate(kinds):
+        if kind == "other":
+            link = links[owner[firsts[k]]]
+            for j in range(firsts[k], lasts[k]):
+                start[j], end[j] = link.reserve(float(ready[rows[j]]), float(bits[rows[j]]), float(extra[rows[j]]))
     return start, end
 
 
-def _offloaded(up, devices, plans, device, sequence, clock, head_end, columns, result_at, streams, end_s,
-               service_factor, setup) -> list[ServiceIntervals]:
+def _channel_kind(channel) -> tuple[str, object, float]:
+    """(``constant`` | ``steps`` | ``other``, the channel or its inner step channel, the shift s)."""
+    from simsplit.channel.constant import ConstantChannel
+    from simsplit.channel.shifted import ShiftedChannel
+    from simsplit.channel.steps import StepChannel
+    if type(channel) is ConstantChannel:
+        return "constant", channel, 0.0
+    if type(channel) is StepChannel:
+        return "steps", channel, 0.0
+    if type(channel) is ShiftedChannel and type(channel.inner) is StepChannel:
+        return "steps", channel.inner, channel.offset_s
+    return "other", channel, 0.0
+
+
+def _step_arrays(kinds: list) -> tuple:
+    """The arguments of :func:`kernels.step_link` after the transfers: each distinct step channel's arrays
+    once, and which one (and what shift) each device reads."""
+    from simsplit.channel.steps import ROUNDING
+    index: dict[int, int] = {}
+    channels = []
+    for _, channel, _ in kinds:
+        if id(channel) not in index:
+            index[id(channel)] = len(channels)
+            channels.append(channel)
+    bounds = np.concatenate(([0], np.cumsum([len(c._times) for c in channels]))).astype(np.int64)
+    return (np.array([index[id(c)] for _, c, _ in kinds], dtype=np.int64),
+            np.array([shift for _, _, shift in kinds]), bounds,
+            np.concatenate([np.asarray(c._times, dtype=float) for c in channels]),
+            np.concatenate([np.asarray(c._rates, dtype=float) for c in channels]),
+            np.concatenate([np.asarray(c._cumulative, dtype=float) for c in channels]),
+            np.array([math.nan if c.period_s is None else c.period_s for c in channels]),
+            np.array([c._period_bits for c in channels]), ROUNDING)
+
+
+def _runs(owner: np.ndarray) -> list[tuple[int, int, int]]:
+    """(device, first, last) of each run of equal values in ``owner`` (rows grouped by device)."""
+    if not owner.size:
+        return []
+    boundaries = np.flatnonzero(np.diff(owner)) + 1
+    firsts = np.concatenate(([0], boundaries))
+    lasts = np.concatenate((boundaries, [owner.size]))
+    return list(zip(owner[firsts].tolist(), firsts.tolist(), lasts.tolist()))
+
+
+def _losses(owner: np.ndarray, bits: np.ndarray, losses: list, plans: list | None = None):
+    """Each transfer's packet losses, drawn from its device's loss process in the order the link takes
+    them: (bits sent s, extra feedback delay s, lost, fraction erased or NaN). With ``plans`` (uploads), a
+    payload sent once without retransmission whose plan has an erasure curve is delivered and its erased
+    fraction kept (the curve sets its accuracy)."""
+    sent, extra = bits.copy(), np.zeros(bits.size)
+    lost, erased = np.zeros(bits.size, dtype=bool), np.full(bits.size, math.nan)
+    for d, first, last in _runs(owner):
+        loss = losses[d]
+        if loss is None:
+            continue
+        if plans is not None and not loss.retransmit and plans[d].accuracy_vs_erasure is not None:
+            erased[first:last] = [loss.erased_fraction(float(b)) for b in bits[first:last]]
+            continue
+        for j in range(first, last):
+            sent[j], extra[j], lost[j] = loss.transmit(float(bits[j]))
+    return sent, extra, lost, erased
+
+
+def _offloaded(up, devices, plans, device, sequence, clock, head_end, columns, result_at, lost_at, streams,
+               end_s, service_factor, setup) -> list[ServiceIntervals]:
     """Uplink, server and downlink of the offloaded requests ``up`` (rows in device-major order); return
     each server's busy intervals as :class:`~simsplit.server.EdgeServer` records them."""
     owner = device[up]
-    group_plans = [plans[d] for d in range(len(devices))]
-    bits = np.array([p.bits_up for p in group_plans])[owner]
-    drawn = np.flatnonzero([group_plans[d].bits_quantiles is not None for d in owner]) if owner.size else []
-    for d in np.unique(owner[drawn]) if len(drawn) else []:
-        rows = np.flatnonzero(owner == d)
-        bits[rows] = _quantile_draws(group_plans[d].bits_quantiles, devices[d].payload_draw.take(rows.size))
+    bits = np.array([p.bits_up for p in plans])[owner]
+    for d, first, last in _runs(owner):
+        if plans[d].bits_quantiles is not None:
+            bits[first:last] = _quantile_draws(plans[d].bits_quantiles, devices[d].payload_draw.take(last - first))
     columns["payload_bits"][up] = bits
-    columns["bits_up"][up] = bits
-    everything_bits = np.zeros(device.size)
-    everything_bits[up] = bits
-    start, end = _link(up, head_end, everything_bits, [d.uplink for d in devices], device)
-    _snr_accuracy(up, owner, start, devices, group_plans, columns)
+    sent, extra, lost, erased = _losses(owner, bits, [d.uplink_loss for d in devices], plans)
+    columns["bits_up"][up] = sent
+    full = np.zeros((2, device.size))
+    full[0, up], full[1, up] = sent, extra
+    start, end = _link(up, head_end, full[0], full[1], [d.uplink for d in devices], device)
+    _accuracy(up, owner, start, erased, devices, plans, columns)
     columns["uplink_wait_s"][up] = start - head_end[up]
     columns["uplink_start_at_s"][up] = start
     columns["uplink_s"][up] = end - start
-    delay = np.array([d.uplink.delay_s + p.extra_rtt_s / 2 for d, p in zip(devices, group_plans)])[owner]
-    reaches = np.isfinite(end)
+    gone = np.flatnonzero(lost & np.isfinite(end))
+    lost_at[up[gone]] = kernels.after(clock[up][gone], end[gone])
+    delay = np.array([d.uplink.delay_s + p.extra_rtt_s / 2 for d, p in zip(devices, plans)])[owner]
+    reaches = np.isfinite(end) & ~lost
     at_server = np.full(up.size, math.inf)
     at_server[reaches] = kernels.after(clock[up][reaches], end[reaches] + delay[reaches])
     arrived = at_server < end_s
@@ -199,25 +275,24 @@ def _offloaded(up, devices, plans, device, sequence, clock, head_end, columns, r
     service_end = np.full(device.size, math.nan)
     intervals = []
     service_rank = np.zeros(device.size, dtype=np.int64)
-    server_of = np.array([p.server for p in group_plans])[owner]
+    server_of = np.array([p.server for p in plans])[owner]
+    service_of = np.array([p.service_s for p in plans])
     for s, config in enumerate(setup.scenario.server_list):
         mine = np.flatnonzero(arrived & (server_of == s))
-        # simultaneous arrivals at the server in the order their events were scheduled: their requests'
-        # order of arrival at the device
-        rank = sequence[up[mine]]
-        jobs = up[mine[np.lexsort((rank, at_server[mine]))]]
-        service = np.array([p.service_s for p in group_plans])[device[jobs]]
+        # simultaneous arrivals at the server in the order their events were scheduled: the order their
+        # requests arrived at the devices
+        jobs = up[mine[np.lexsort((sequence[up[mine]], at_server[mine]))]]
         factor = service_factor(config, streams)
         factors = factor.take(jobs.size) if factor is not None else np.full(jobs.size, math.nan)
-        begin, finish = kernels.fifo_servers(columns["server_arrival_at_s"][jobs], service, factors,
-                                             config.workers, end_s)
+        begin, finish = kernels.fifo_servers(columns["server_arrival_at_s"][jobs], service_of[device[jobs]],
+                                             factors, config.workers, end_s)
         columns["service_start_at_s"][jobs] = begin
-        columns["batch_size"][jobs] = np.where(np.isnan(begin), 0, 1)
+        started = ~np.isnan(begin)
+        columns["batch_size"][jobs[started]] = 1
         served = finish < end_s
         columns["service_end_at_s"][jobs[served]] = finish[served]
         service_end[jobs[served]] = finish[served]
         service_rank[jobs] = np.arange(jobs.size)
-        started = ~np.isnan(begin)
         record = ServiceIntervals()
         record.starts.extend(begin[started])
         record.ends.extend(np.where(served, finish, math.nan)[started])
@@ -227,22 +302,26 @@ def _offloaded(up, devices, plans, device, sequence, clock, head_end, columns, r
     # downlink: each device's results in the order their service ended (ties: the order they started)
     back = np.flatnonzero(~np.isnan(service_end))
     back = back[np.lexsort((service_rank[back], service_end[back], device[back]))]
-    down_bits = np.zeros(device.size)
-    down_bits[back] = np.array([p.bits_down for p in group_plans])[device[back]]
-    columns["bits_down"][back] = down_bits[back]
-    start, end = _link(back, service_end, down_bits, [d.downlink for d in devices], device)
+    owner = device[back]
+    sent, extra, lost, _ = _losses(owner, np.array([p.bits_down for p in plans])[owner],
+                                   [d.downlink_loss for d in devices])
+    columns["bits_down"][back] = sent
+    full = np.zeros((2, device.size))
+    full[0, back], full[1, back] = sent, extra
+    start, end = _link(back, service_end, full[0], full[1], [d.downlink for d in devices], device)
     columns["downlink_wait_s"][back] = start - service_end[back]
     columns["downlink_start_at_s"][back] = start
     columns["downlink_s"][back] = end - start
-    owner = device[back]
     columns["propagation_s"][back] = np.array([d.uplink.delay_s + d.downlink.delay_s + p.extra_rtt_s
-                                               for d, p in zip(devices, group_plans)])[owner]
-    down_delay = np.array([d.downlink.delay_s for d in devices])[owner]
-    half_rtt = np.array([p.extra_rtt_s / 2 for p in group_plans])[owner]
-    finish_at = end + down_delay + half_rtt
-    columns["finish_at_s"][back] = finish_at
+                                               for d, p in zip(devices, plans)])[owner]
+    gone = np.flatnonzero(lost & np.isfinite(end))
+    lost_at[back[gone]] = kernels.after(service_end[back][gone], end[gone])
+    kept = ~lost
+    finish_at = end[kept] + np.array([d.downlink.delay_s for d in devices])[owner[kept]] \
+        + np.array([p.extra_rtt_s / 2 for p in plans])[owner[kept]]
+    columns["finish_at_s"][back[kept]] = finish_at
     delivered = np.isfinite(finish_at)
-    result_at[back[delivered]] = kernels.after(service_end[back][delivered], finish_at[delivered])
+    result_at[back[kept][delivered]] = kernels.after(service_end[back[kept]][delivered], finish_at[delivered])
     return intervals
 
 
@@ -260,15 +339,18 @@ def _quantile_draws(quantiles, u: np.ndarray) -> np.ndarray:
     return out
 
 
-def _snr_accuracy(up, owner, start, devices, plans, columns) -> None:
-    """Where a plan's accuracy depends on the uplink's SNR, each request's accuracy at its upload's start."""
-    for d in np.unique(owner):
+def _accuracy(up, owner, start, erased, devices, plans, columns) -> None:
+    """Where a plan's accuracy depends on the channel: on a fading uplink, by the SNR at the upload's start;
+    sent once without retransmission, by the fraction of its packets erased (the lower of the two)."""
+    for d, first, last in _runs(owner):
         plan, channel = plans[d], devices[d].uplink.channel
-        if plan.accuracy_vs_snr is None or not hasattr(channel, "snr_db_at"):
-            continue
-        rows = np.flatnonzero(owner == d)
-        columns["accuracy"][up[rows]] = [float(np.interp(channel.snr_db_at(float(s)), *plan.accuracy_vs_snr))
-                                         for s in start[rows]]
+        rows = up[first:last]
+        if plan.accuracy_vs_snr is not None and hasattr(channel, "snr_db_at"):
+            columns["accuracy"][rows] = [float(np.interp(channel.snr_db_at(float(s)), *plan.accuracy_vs_snr))
+                                         for s in start[first:last]]
+        if not np.isnan(erased[first]):
+            columns["accuracy"][rows] = [min(float(np.interp(e, *plan.accuracy_vs_erasure)), 1.0 if math.isnan(a) else a)
+                                         for e, a in zip(erased[first:last], columns["accuracy"][rows])]
 
 
 class _ServerRecord:

@@ -134,8 +134,9 @@ def device_compute(arrival_s, head_s, offsets):
 
 
 @compiled
-def constant_link(ready_s, size_bits, rate_bps, offsets):
-    """Each device's dedicated link of constant ``rate_bps[d]`` serving in order: (start s, end s)."""
+def constant_link(ready_s, size_bits, extra_s, rate_bps, offsets):
+    """Each device's dedicated link of constant ``rate_bps[d]`` serving in order, each transfer holding it
+    ``extra_s`` more (retransmission feedback): (start s, end s)."""
     start = np.empty_like(ready_s)
     end = np.empty_like(ready_s)
     for d in range(offsets.size - 1):
@@ -145,7 +146,7 @@ def constant_link(ready_s, size_bits, rate_bps, offsets):
             ready = ready_s[i]
             begin = ready if ready > free else free
             finish = begin + size_bits[i] / rate
-            free = finish + 0.0
+            free = finish + extra_s[i]
             start[i] = begin
             end[i] = free
     return start, end
@@ -184,4 +185,102 @@ def fifo_servers(arrival_s, service_s, factor, workers, end_s):
                 parent = child
             else:
                 break
+    return start, end
+
+
+@compiled
+def _python_divmod(x, y):
+    """Python's ``divmod`` of two floats (CPython's float_divmod, step for step)."""
+    mod = np.fmod(x, y)
+    div = (x - mod) / y
+    if mod:
+        if (y < 0) != (mod < 0):
+            mod += y
+            div -= 1.0
+    else:
+        mod = np.copysign(0.0, y)
+    if div:
+        floor = np.floor(div)
+        if div - floor > 0.5:
+            floor += 1.0
+    else:
+        floor = np.copysign(0.0, x / y)
+    return floor, mod
+
+
+@compiled
+def _bits_within(times, rates, cumulative, tau):
+    k = np.searchsorted(times, tau, side="right") - 1
+    if k < 0:
+        k = 0
+    return cumulative[k] + rates[k] * (tau - times[k])
+
+
+@compiled
+def _time_within(times, rates, cumulative, bits, tolerance):
+    i = np.searchsorted(cumulative, bits - tolerance, side="left")
+    if i < cumulative.size and cumulative[i] <= bits + tolerance:
+        return times[i]
+    k = i - 1
+    rate = rates[k]
+    if rate == 0.0:
+        return np.inf
+    tau = times[k] + (bits - cumulative[k]) / rate
+    if k + 1 < times.size:
+        return times[k + 1] if times[k + 1] < tau else tau
+    return tau
+
+
+@compiled
+def step_finish(times, rates, cumulative, period_s, period_bits, rounding, start, size_bits):
+    """:meth:`simsplit.channel.steps.StepChannel.finish_time`, operation for operation (``period_s`` NaN:
+    the last rate holds)."""
+    if size_bits <= 0:
+        return start
+    if np.isnan(period_s):
+        target = _bits_within(times, rates, cumulative, start) + size_bits
+        tolerance = rounding * target
+        finish = _time_within(times, rates, cumulative, target, tolerance)
+        return start if start > finish else finish
+    periods, tau = _python_divmod(start, period_s)
+    target = (periods * period_bits + _bits_within(times, rates, cumulative, tau)) + size_bits
+    tolerance = rounding * target
+    passes = target / period_bits if period_bits > 0 else np.inf
+    if not np.isfinite(passes):
+        return np.inf
+    whole = float(np.ceil(passes)) - 1.0
+    within = target - whole * period_bits
+    if within <= tolerance:
+        whole -= 1.0
+        within += period_bits
+    within = period_bits if period_bits < within else within
+    finish = whole * period_s + _time_within(times, rates, cumulative, within, tolerance)
+    return start if start > finish else finish
+
+
+@compiled
+def step_link(ready_s, size_bits, extra_s, offsets, channel, shift_s, bounds, times, rates, cumulative, period_s,
+              period_bits, rounding):
+    """Each device's dedicated link over a piecewise-constant channel serving in order: (start s, end s).
+    Device ``d`` uses channel ``channel[d]`` (its arrays at ``bounds[c]:bounds[c + 1]``) read from
+    ``shift_s[d]`` seconds in (0: unshifted), as :class:`~simsplit.channel.shifted.ShiftedChannel` does."""
+    start = np.empty_like(ready_s)
+    end = np.empty_like(ready_s)
+    for d in range(offsets.size - 1):
+        c = channel[d]
+        t, r, cum = times[bounds[c]:bounds[c + 1]], rates[bounds[c]:bounds[c + 1]], cumulative[bounds[c]:bounds[c + 1]]
+        shift = shift_s[d]
+        free = 0.0
+        for i in range(offsets[d], offsets[d + 1]):
+            ready = ready_s[i]
+            begin = ready if ready > free else free
+            bits = size_bits[i]
+            if shift == 0.0 or bits <= 0:
+                finish = step_finish(t, r, cum, period_s[c], period_bits[c], rounding, begin, bits)
+            else:
+                inner = step_finish(t, r, cum, period_s[c], period_bits[c], rounding, begin + shift, bits) - shift
+                finish = begin if begin > inner else inner
+            free = finish + extra_s[i]
+            start[i] = begin
+            end[i] = free
     return start, end

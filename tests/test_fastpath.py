@@ -57,8 +57,11 @@ def test_the_eligible_shipped_scenarios():
     assert "dynamic-under-load.yaml" not in eligible
 
 
+SAMPLE_TRACE = str(REPO / "tests" / "data" / "traces" / "sample.csv")
 CHANNELS = {
     "constant": {"kind": "constant", "rate_mbps": 2.0},
+    "trace": {"kind": "trace", "file": SAMPLE_TRACE, "format": "csv", "offset_s": "random", "scale": 0.5},
+    "trace-hold": {"kind": "trace", "file": SAMPLE_TRACE, "format": "csv", "end": "hold", "offset_s": 0.7},
     "steps": {"kind": "steps", "times_s": [0, 0.4, 0.7], "rates_mbps": [3, 0, 0.5], "end": "loop", "period_s": 1.3},
     "markov": {"kind": "markov", "rates_mbps": [4, 0.3], "mean_sojourn_s": [0.5, 0.2]},
     "fading": {"kind": "fading", "distance_m": 250, "coherence_s": 0.05},
@@ -74,16 +77,25 @@ run_settings = settings(max_examples=40, deadline=None, suppress_health_check=[H
                        min_size=1, max_size=3),
        workers=st.integers(1, 4), variability=st.sampled_from(["deterministic", "lognormal", "exponential"]),
        service_ms=st.floats(0.0, 40), delay_ms=st.sampled_from([0.0, 3.0]), duration_s=st.floats(0.5, 6),
-       payload=st.sampled_from(["fixed", "drawn", "zero"]), seed=st.integers(0, 2**32))
+       payload=st.sampled_from(["fixed", "drawn", "zero", "curves"]), seed=st.integers(0, 2**32),
+       loss=st.sampled_from([None, "arq", "erasure", "gilbert"]))
 def test_random_static_scenarios_equal_the_des(tmp_path, groups, workers, variability, service_ms, delay_ms,
-                                               duration_s, payload, seed):
+                                               duration_s, payload, seed, loss):
     """Random fleets: ties at the server (devices sharing a phase), k workers, random service, every channel
-    kind on dedicated links, two servers, drawn payload sizes, requests still in flight at the end."""
+    kind on dedicated links (traces with random offsets), packet loss with and without retransmission, two
+    servers, drawn payload sizes, accuracy by erasures and SNR, requests in flight and lost at the end."""
     profile, payloads = write_model(tmp_path, tail_ms=service_ms, split_bytes=0.0 if payload == "zero" else 900.0,
                                     head_ms=1.0, encode_ms=0.3)
     if payload == "drawn":
         Path(payloads).write_text("split,bottleneck,bytes,accuracy,bytes_q0,bytes_q50,bytes_q100\n"
                                   "0,raw,900,0.75,100,700,4000\n1,none,0,0.8,,,\n")
+    if payload == "curves":
+        Path(payloads).write_text("split,bottleneck,bytes,accuracy,accuracy_erasure_0,accuracy_erasure_1,"
+                                  "accuracy_snr_0,accuracy_snr_20\n0,raw,3000,0.75,0.75,0.1,0.2,0.75\n"
+                                  "1,none,0,0.8,,,,\n")
+    losses = {None: None, "arq": {"kind": "bernoulli", "p": 0.3, "mtu_bytes": 400},
+              "erasure": {"kind": "bernoulli", "p": 0.2, "retransmit": False, "mtu_bytes": 300},
+              "gilbert": {"kind": "gilbert_elliott", "loss_bad": 0.6, "p_good_bad": 0.2, "mtu_bytes": 500}}
     servers = [{"name": "edge", "server_class": "gpu", "workers": workers,
                 "service_variability": {"kind": variability, **({"cv": 0.6} if variability == "lognormal" else {})}},
                {"name": "cloud", "server_class": "gpu", "workers": 1, "extra_rtt_ms": 7.0}]
@@ -94,8 +106,9 @@ def test_random_static_scenarios_equal_the_des(tmp_path, groups, workers, variab
         devices.append({"name": f"g{i}", "count": count, "device_class": "phone", "compute_power_w": 2.0,
                         "arrivals": arrivals,
                         "strategy": {"kind": "full_offload", "server": "cloud"} if strategy == "cloud" else {"kind": strategy},
-                        "network": {"uplink": {**CHANNELS[up], "delay_ms": delay_ms},
-                                    "downlink": {**CHANNELS[down], "delay_ms": delay_ms},
+                        "network": {"uplink": {**CHANNELS[up], "delay_ms": delay_ms, "loss": losses[loss]},
+                                    "downlink": {**CHANNELS[down], "delay_ms": delay_ms,
+                                                 "loss": losses[loss] if loss != "erasure" else None},
                                     "radio": {"technology": "lte"}}})
     scenario = validate_scenario({
         "name": "random-static", "seed": seed, "duration_s": duration_s,
@@ -172,7 +185,7 @@ def test_compiled_kernels_equal_their_python_source():
     head = rng.uniform(0, 0.5, at.size)
     for kernel, args in ((kernels.event_times, (at, offsets)), (kernels.processing_order, (at, offsets)),
                          (kernels.device_compute, (at, head, offsets)),
-                         (kernels.constant_link, (at, head, np.array([2.0, 3.0, 5.0]), offsets)),
+                         (kernels.constant_link, (at, head, head / 3, np.array([2.0, 3.0, 5.0]), offsets)),
                          (kernels.fifo_servers, (np.sort(at), head, rng.uniform(0.5, 2, at.size), 2, 2.5))):
         compiled, python = kernel(*args), kernel.py_func(*args)
         for a, b in zip(compiled if isinstance(compiled, tuple) else (compiled,),
