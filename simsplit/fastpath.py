@@ -20,7 +20,14 @@ import math
 import numpy as np
 
 from simsplit import kernels
-from simsplit.records import COMPLETED, IN_FLIGHT, LOST, NUMERIC_FIELDS, RunOutput, probe_columns
+from simsplit.records import (
+    COMPLETED,
+    IN_FLIGHT,
+    LOST,
+    NUMERIC_FIELDS,
+    RunOutput,
+    probe_columns,
+)
 from simsplit.server import ServiceIntervals
 from simsplit.setup import Setup
 from simsplit.streams import RandomStreams
@@ -205,14 +212,13 @@ def _step_arrays(kinds: list) -> tuple:
         if id(channel) not in index:
             index[id(channel)] = len(channels)
             channels.append(channel)
-    bounds = np.concatenate(([0], np.cumsum([len(c._times) for c in channels]))).astype(np.int64)
+    arrays = [c.arrays() for c in channels]
+    bounds = np.concatenate(([0], np.cumsum([len(a[0]) for a in arrays]))).astype(np.int64)
     return (np.array([index[id(c)] for _, c, _ in kinds], dtype=np.int64),
             np.array([shift for _, _, shift in kinds]), bounds,
-            np.concatenate([np.asarray(c._times, dtype=float) for c in channels]),
-            np.concatenate([np.asarray(c._rates, dtype=float) for c in channels]),
-            np.concatenate([np.asarray(c._cumulative, dtype=float) for c in channels]),
+            *(np.concatenate([np.asarray(a[k], dtype=float) for a in arrays]) for k in range(3)),
             np.array([math.nan if c.period_s is None else c.period_s for c in channels]),
-            np.array([c._period_bits for c in channels]), ROUNDING)
+            np.array([a[3] for a in arrays]), ROUNDING)
 
 
 def _runs(owner: np.ndarray) -> list[tuple[int, int, int]]:

@@ -4,7 +4,11 @@ Each loop does, in the same order, the very floating-point operations the SimPy 
 path's numbers equal the DES's bit for bit. They are compiled with numba when it is installed, and run as
 plain Python (the same results, slower) when it is not. Arrays of many devices come one after the other,
 device ``d`` owning rows ``offsets[d]:offsets[d + 1]`` (a CSR layout).
+
+The comparisons are spelled out (``a if a > b else b``) instead of ``max``/``min`` on purpose: they copy
+the Python source's tie and signed-zero behaviour exactly.
 """
+# ruff: noqa: FURB136, PLR1730
 
 from __future__ import annotations
 

@@ -102,6 +102,11 @@ class StepChannel(Channel):
         """Rates (bits/s) on each step, a copy."""
         return list(self._rates)
 
+    def arrays(self) -> tuple[list[float], list[float], list[float], float]:
+        """(breakpoints s, rates bits/s, bits delivered by each breakpoint, bits per period or NaN): what a
+        compiled copy of :meth:`finish_time` needs (:func:`simsplit.kernels.step_finish`)."""
+        return self._times, self._rates, self._cumulative, self._period_bits
+
     def rate_bps_at(self, at_s: float) -> float:
         if self.period_s is not None:
             at_s = at_s % self.period_s
