@@ -9,8 +9,8 @@ recursions: the device's compute queue, its uplink's queue, the server's k-worke
 order of simultaneous events and its clock arithmetic, and marks what the DES would not have reached by
 the end of the run, so its per-request table equals the DES's bit for bit (tests/test_fastpath.py).
 
-:func:`why_not` lists what keeps a scenario on the DES; ``engine: auto`` runs the fast path when that list
-is empty. See docs/engine.md.
+:func:`simsplit.eligibility.why_not` lists what keeps a scenario on the DES; ``engine: auto`` runs the
+fast path when that list is empty. See docs/engine.md.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from simsplit import kernels
+from simsplit.eligibility import why_not  # noqa: F401 (re-exported)
 from simsplit.records import (
     COMPLETED,
     IN_FLIGHT,
@@ -32,116 +33,29 @@ from simsplit.server import ServiceIntervals
 from simsplit.setup import Setup
 from simsplit.streams import RandomStreams
 
-ENGINES = ("auto", "des", "fast")
+WINDOW_ROWS = 1 << 19
+"""Requests per window: the fast path holds one window's rows (and those still waiting) at a time."""
 
 
-def why_not(setup: Setup, monitor_period_s: float | None = None) -> list[str]:
-    """What in ``setup`` needs the DES (empty: the fast path computes the same run)."""
-    from simsplit.strategies.fixed import FixedStrategy
-    reasons = []
-    if monitor_period_s is not None:
-        reasons.append("the run samples a time series (monitor)")
-    for group_setup in setup.groups:
-        group, network = group_setup.group, group_setup.network
-        name = f"group {group.name}"
-        if not isinstance(group_setup.make_strategy(), FixedStrategy):
-            reasons.append(f"{name}: strategy {group.strategy.kind if group.strategy else setup.scenario.strategy.kind}"
-                           " adapts to what it observes")
-        if group.arrivals.workload().kind == "closed_loop":
-            reasons.append(f"{name}: closed-loop arrivals wait for each result")
-        if group.probe is not None:
-            reasons.append(f"{name}: load probes")
-        for direction in ("uplink", "downlink"):
-            link = getattr(network, direction)
-            if link.sharing != "dedicated":
-                reasons.append(f"{name}: {direction} shared by a cell ({link.sharing})")
-        if network.radio.promotion_delay_s or network.radio.tail_stages_s:
-            reasons.append(f"{name}: radio state machine (RRC promotion and tail)")
-    for server in setup.scenario.server_list:
-        name = f"server {server.name}"
-        if server.batching.max_batch > 1:
-            reasons.append(f"{name}: batching")
-        if server.background:
-            reasons.append(f"{name}: other tenants (background)")
-        if server.discipline != "fifo":
-            reasons.append(f"{name}: discipline {server.discipline}")
-        if server.queue_capacity is not None:
-            reasons.append(f"{name}: queue capacity (drops)")
-        if server.drop_expired:
-            reasons.append(f"{name}: drop_expired")
-    return reasons
+def run_fast(setup: Setup, seed: int, sink=None, window_rows: int = WINDOW_ROWS) -> RunOutput:
+    """The run of ``setup`` with ``seed``, as the DES would give it; ``why_not(setup)`` must be empty.
 
-
-def run_fast(setup: Setup, seed: int) -> RunOutput:
-    """The run of ``setup`` with ``seed``, as the DES would give it; ``why_not(setup)`` must be empty."""
-    import simpy
-
-    from simsplit.wiring import build_devices, service_factor
-    scenario = setup.scenario
-    end_s = scenario.duration_s
-    streams = RandomStreams(seed)
-    devices, device_group = build_devices(simpy.Environment(), setup, streams)
-
-    # arrivals: each device's instants, and SimPy's clock when it processes them
-    times = [_arrival_times(device.arrivals, end_s) for device in devices]
-    offsets = np.zeros(len(devices) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([t.size for t in times])
-    at = np.concatenate(times) if times else np.empty(0)
-    clock = kernels.event_times(at, offsets)
-    if (clock >= end_s).any():  # an ulp past the end: that arrival (and the device's next ones) never happen
-        keep = np.ones(at.size, dtype=bool)
-        for d in range(len(devices)):
-            late = np.flatnonzero(clock[offsets[d]:offsets[d + 1]] >= end_s)
-            if late.size:
-                keep[offsets[d] + late[0]:offsets[d + 1]] = False
-        counts = np.add.reduceat(keep.astype(np.int64), offsets[:-1]) if at.size else np.zeros(len(devices), int)
-        at, clock = at[keep], clock[keep]
-        offsets[1:] = np.cumsum(counts)
-    n = at.size
-    device = np.repeat(np.arange(len(devices), dtype=np.int64), np.diff(offsets))
-    sequence = kernels.processing_order(clock, offsets)
-
-    # each device's plan (its strategy never changes its decision)
-    plans = [d.plans[d.strategy.decide(0.0, d.observation)] for d in devices]
-    plan_of = np.array([p.index for p in plans], dtype=np.int64)[device]
-    local_of = np.array([p.local for p in plans], dtype=bool)[device]
-    head = np.array([p.head_s for p in plans])[device]
-
-    columns = {name: np.full(n, math.nan) for name in NUMERIC_FIELDS}
-    columns["device"] = device
-    columns["request_id"] = np.arange(n, dtype=np.int64) - offsets[:-1][device]
-    columns["status"] = np.full(n, IN_FLIGHT, dtype=np.int8)
-    columns["batch_size"] = np.zeros(n, dtype=np.int64)
-    columns["plan"] = plan_of
-    for name in ("payload_bits", "bits_up", "bits_down", "switch_s", "promotion_s"):
-        columns[name] = np.zeros(n)
-    columns["switched"] = np.zeros(n)
-    columns["arrival_at_s"] = at
-    wait, head_end = kernels.device_compute(at, head, offsets)
-    columns["device_wait_s"], columns["head_s"] = wait, head
-    result_at = np.full(n, math.inf)  # when the result event would fire (clock), inf: never
-
-    local = np.flatnonzero(local_of)
-    columns["finish_at_s"][local] = head_end[local]
-    columns["propagation_s"][local] = 0.0
-    result_at[local] = kernels.after(clock[local], head_end[local])
-
-    up = np.flatnonzero(~local_of)
-    lost_at = np.full(n, math.inf)  # when the loss event would fire (clock)
-    intervals = _offloaded(up, devices, plans, device, sequence, clock, head_end, columns, result_at, lost_at,
-                           streams, end_s, service_factor, setup)
-    columns["status"][result_at < end_s] = COMPLETED
-    lost = lost_at < end_s
-    columns["status"][lost] = LOST
-    columns["finish_at_s"][lost] = lost_at[lost]
-    columns["tail_j"] = np.zeros(n)
-
-    order = np.argsort(sequence, kind="stable")  # rows in the order the DES numbers its requests
-    columns = {name: values[order] for name, values in columns.items()}
+    The requests go through the stages a window of ``window_rows`` arrivals at a time, each stage carrying
+    its state (processors, links, workers, random streams) to the next window, so memory holds a window,
+    not the run. With ``sink``, each finished chunk of rows (columns in arrival order, ``tail_j``
+    included) goes to ``sink(columns)`` and the output's columns are None; else they are all returned.
+    """
+    run = _FastRun(setup, seed)
+    chunks = []
+    for chunk in run.chunks(window_rows):
+        if sink is not None:
+            sink(chunk)
+        else:
+            chunks.append(chunk)
+    columns = None if sink is not None else {name: np.concatenate([c[name] for c in chunks]) for name in chunks[0]}
     probes = probe_columns([])
     probes["tail_j"] = np.zeros(0)
-    servers = [_ServerRecord(config.name, record) for config, record in zip(scenario.server_list, intervals)]
-    return RunOutput(columns, device_group, end_s, seed, servers, probes)
+    return RunOutput(columns, run.device_group, run.end_s, seed, run.server_records(), probes)
 
 
 def _arrival_times(arrivals, end_s: float) -> np.ndarray:
@@ -155,72 +69,6 @@ def _arrival_times(arrivals, end_s: float) -> np.ndarray:
     return np.array(out, dtype=float)
 
 
-def _link(rows: np.ndarray, ready: np.ndarray, bits: np.ndarray, extra: np.ndarray, links: list,
-          device: np.ndarray):
-    """Transfers ``rows`` (grouped by device, each device's in the order its link takes them), ready at
-    ``ready[rows]`` with ``bits[rows]`` holding the link ``extra[rows]`` s more, over the devices' dedicated
-    ``links``: (start s, end s) per row. Constant and piecewise-constant channels go
-    through compiled loops; any other channel through its own ``finish_time``, one transfer at a time."""
-    owner = device[rows]
-    start, end = np.empty(rows.size), np.empty(rows.size)
-    if not rows.size:
-        return start, end
-    boundaries = np.flatnonzero(np.diff(owner)) + 1
-    firsts, lasts = np.concatenate(([0], boundaries)), np.concatenate((boundaries, [rows.size]))
-    kinds = [_channel_kind(links[owner[f]].channel) for f in firsts]
-    for kind in ("constant", "steps"):
-        chosen = [k for k, c in enumerate(kinds) if c[0] == kind]
-        if not chosen:
-            continue
-        pick = np.concatenate([np.arange(firsts[k], lasts[k]) for k in chosen])
-        offsets = np.concatenate(([0], np.cumsum([lasts[k] - firsts[k] for k in chosen])))
-        arguments = (ready[rows][pick], bits[rows][pick], extra[rows][pick])
-        if kind == "constant":
-            rates = np.array([kinds[k][1].rate_bps for k in chosen])
-            start[pick], end[pick] = kernels.constant_link(*arguments, rates, offsets)
-        else:
-            start[pick], end[pick] = kernels.step_link(*arguments, offsets, *_step_arrays([kinds[k] for k in chosen]))
-    for k, (kind, _, _) in enumerate(kinds):
-        if kind == "other":
-            link = links[owner[firsts[k]]]
-            for j in range(firsts[k], lasts[k]):
-                start[j], end[j] = link.reserve(float(ready[rows[j]]), float(bits[rows[j]]), float(extra[rows[j]]))
-    return start, end
-
-
-def _channel_kind(channel) -> tuple[str, object, float]:
-    """(``constant`` | ``steps`` | ``other``, the channel or its inner step channel, the shift s)."""
-    from simsplit.channel.constant import ConstantChannel
-    from simsplit.channel.shifted import ShiftedChannel
-    from simsplit.channel.steps import StepChannel
-    if type(channel) is ConstantChannel:
-        return "constant", channel, 0.0
-    if type(channel) is StepChannel:
-        return "steps", channel, 0.0
-    if type(channel) is ShiftedChannel and type(channel.inner) is StepChannel:
-        return "steps", channel.inner, channel.offset_s
-    return "other", channel, 0.0
-
-
-def _step_arrays(kinds: list) -> tuple:
-    """The arguments of :func:`kernels.step_link` after the transfers: each distinct step channel's arrays
-    once, and which one (and what shift) each device reads."""
-    from simsplit.channel.steps import ROUNDING
-    index: dict[int, int] = {}
-    channels = []
-    for _, channel, _ in kinds:
-        if id(channel) not in index:
-            index[id(channel)] = len(channels)
-            channels.append(channel)
-    arrays = [c.arrays() for c in channels]
-    bounds = np.concatenate(([0], np.cumsum([len(a[0]) for a in arrays]))).astype(np.int64)
-    return (np.array([index[id(c)] for _, c, _ in kinds], dtype=np.int64),
-            np.array([shift for _, _, shift in kinds]), bounds,
-            *(np.concatenate([np.asarray(a[k], dtype=float) for a in arrays]) for k in range(3)),
-            np.array([math.nan if c.period_s is None else c.period_s for c in channels]),
-            np.array([a[3] for a in arrays]), ROUNDING)
-
-
 def _runs(owner: np.ndarray) -> list[tuple[int, int, int]]:
     """(device, first, last) of each run of equal values in ``owner`` (rows grouped by device)."""
     if not owner.size:
@@ -231,9 +79,71 @@ def _runs(owner: np.ndarray) -> list[tuple[int, int, int]]:
     return list(zip(owner[firsts].tolist(), firsts.tolist(), lasts.tolist()))
 
 
+def _run_arrays(owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, device of each run) of rows grouped by device, as the kernels take them."""
+    runs = _runs(owner)
+    offsets = np.array([0] + [last for _, _, last in runs], dtype=np.int64)
+    return offsets, np.array([d for d, _, _ in runs], dtype=np.int64)
+
+
+class _Links:
+    """One direction of every device's dedicated link: compiled state for constant and piecewise-constant
+    channels (``free``, per device), the link object itself for any other channel."""
+
+    def __init__(self, links: list):
+        from simsplit.channel.constant import ConstantChannel
+        from simsplit.channel.shifted import ShiftedChannel
+        from simsplit.channel.steps import ROUNDING, StepChannel
+        self.links = links
+        self.free = np.zeros(len(links))
+        self.kind = np.zeros(len(links), dtype=np.int8)  # 0 constant, 1 steps, 2 other
+        self.rate = np.ones(len(links))
+        self.channel = np.zeros(len(links), dtype=np.int64)
+        self.shift = np.zeros(len(links))
+        index: dict[int, int] = {}
+        steps = []
+        for d, link in enumerate(links):
+            channel = link.channel
+            inner, shift = (channel.inner, channel.offset_s) if type(channel) is ShiftedChannel else (channel, 0.0)
+            if type(channel) is ConstantChannel:
+                self.rate[d] = channel.rate_bps
+            elif type(inner) is StepChannel:
+                self.kind[d] = 1
+                if id(inner) not in index:
+                    index[id(inner)] = len(steps)
+                    steps.append(inner)
+                self.channel[d], self.shift[d] = index[id(inner)], shift
+            else:
+                self.kind[d] = 2
+        arrays = [c.arrays() for c in steps]
+        self.steps = (np.concatenate(([0], np.cumsum([len(a[0]) for a in arrays]))).astype(np.int64),
+                      *(np.concatenate([np.asarray(a[k], dtype=float) for a in arrays]) if arrays else np.zeros(0)
+                        for k in range(3)),
+                      np.array([math.nan if c.period_s is None else c.period_s for c in steps]),
+                      np.array([a[3] for a in arrays]), ROUNDING)
+
+    def send(self, owner: np.ndarray, ready: np.ndarray, bits: np.ndarray, extra: np.ndarray):
+        """Transfers of devices ``owner`` (grouped by device, each device's in order): (start s, end s)."""
+        start, end = np.empty(owner.size), np.empty(owner.size)
+        kind = self.kind[owner]
+        for code in (0, 1):
+            pick = np.flatnonzero(kind == code)
+            if not pick.size:
+                continue
+            offsets, run_device = _run_arrays(owner[pick])
+            arguments = (ready[pick], bits[pick], extra[pick], offsets, run_device, self.free)
+            if code == 0:
+                start[pick], end[pick] = kernels.constant_link(*arguments, self.rate)
+            else:
+                start[pick], end[pick] = kernels.step_link(*arguments, self.channel, self.shift, *self.steps)
+        for j in np.flatnonzero(kind == 2):  # any other channel: its own finish_time, one transfer at a time
+            start[j], end[j] = self.links[owner[j]].reserve(float(ready[j]), float(bits[j]), float(extra[j]))
+        return start, end
+
+
 def _losses(owner: np.ndarray, bits: np.ndarray, losses: list, plans: list | None = None):
     """Each transfer's packet losses, drawn from its device's loss process in the order the link takes
-    them: (bits sent s, extra feedback delay s, lost, fraction erased or NaN). With ``plans`` (uploads), a
+    them: (bits sent, extra feedback delay s, lost, fraction erased or NaN). With ``plans`` (uploads), a
     payload sent once without retransmission whose plan has an erasure curve is delivered and its erased
     fraction kept (the curve sets its accuracy)."""
     sent, extra = bits.copy(), np.zeros(bits.size)
@@ -250,85 +160,278 @@ def _losses(owner: np.ndarray, bits: np.ndarray, losses: list, plans: list | Non
     return sent, extra, lost, erased
 
 
-def _offloaded(up, devices, plans, device, sequence, clock, head_end, columns, result_at, lost_at, streams,
-               end_s, service_factor, setup) -> list[ServiceIntervals]:
-    """Uplink, server and downlink of the offloaded requests ``up`` (rows in device-major order); return
-    each server's busy intervals as :class:`~simsplit.server.EdgeServer` records them."""
-    owner = device[up]
-    bits = np.array([p.bits_up for p in plans])[owner]
-    for d, first, last in _runs(owner):
-        if plans[d].bits_quantiles is not None:
-            bits[first:last] = _quantile_draws(plans[d].bits_quantiles, devices[d].payload_draw.take(last - first))
-    columns["payload_bits"][up] = bits
-    sent, extra, lost, erased = _losses(owner, bits, [d.uplink_loss for d in devices], plans)
-    columns["bits_up"][up] = sent
-    full = np.zeros((2, device.size))
-    full[0, up], full[1, up] = sent, extra
-    start, end = _link(up, head_end, full[0], full[1], [d.uplink for d in devices], device)
-    _accuracy(up, owner, start, erased, devices, plans, columns)
-    columns["uplink_wait_s"][up] = start - head_end[up]
-    columns["uplink_start_at_s"][up] = start
-    columns["uplink_s"][up] = end - start
-    gone = np.flatnonzero(lost & np.isfinite(end))
-    lost_at[up[gone]] = kernels.after(clock[up][gone], end[gone])
-    delay = np.array([d.uplink.delay_s + p.extra_rtt_s / 2 for d, p in zip(devices, plans)])[owner]
-    reaches = np.isfinite(end) & ~lost
-    at_server = np.full(up.size, math.inf)
-    at_server[reaches] = kernels.after(clock[up][reaches], end[reaches] + delay[reaches])
-    arrived = at_server < end_s
-    columns["server_arrival_at_s"][up[arrived]] = at_server[arrived]
+class _Server:
+    """One server's state between windows: its workers' free instants, its service factor stream, the
+    jobs that have arrived but cannot start before the next window, and its busy intervals."""
 
-    service_end = np.full(device.size, math.nan)
-    intervals = []
-    service_rank = np.zeros(device.size, dtype=np.int64)
-    server_of = np.array([p.server for p in plans])[owner]
-    service_of = np.array([p.service_s for p in plans])
-    for s, config in enumerate(setup.scenario.server_list):
-        mine = np.flatnonzero(arrived & (server_of == s))
-        # simultaneous arrivals at the server in the order their events were scheduled: the order their
-        # requests arrived at the devices
-        jobs = up[mine[np.lexsort((sequence[up[mine]], at_server[mine]))]]
-        factor = service_factor(config, streams)
-        factors = factor.take(jobs.size) if factor is not None else np.full(jobs.size, math.nan)
-        begin, finish = kernels.fifo_servers(columns["server_arrival_at_s"][jobs], service_of[device[jobs]],
-                                             factors, config.workers, end_s)
-        columns["service_start_at_s"][jobs] = begin
+    def __init__(self, config, factor):
+        self.config = config
+        self.free = np.zeros(config.workers)
+        self.factor = factor
+        self.closed = False
+        """A job could not start before the end: none after it will."""
+        self.waiting = (np.empty(0, dtype=np.int64), np.empty(0))
+        """(rows, arrival instants s) of jobs not yet started."""
+        self.started = 0
+        self.starts: list[np.ndarray] = []
+        self.ends: list[np.ndarray] = []
+
+
+class _FastRun:
+    """A fast-path run: arrivals and SimPy's order of them for the whole run, then the stages one window at
+    a time (:meth:`chunks`)."""
+
+    def __init__(self, setup: Setup, seed: int):
+        import simpy
+
+        from simsplit.wiring import build_devices, service_factor
+        scenario = setup.scenario
+        self.setup, self.end_s = setup, scenario.duration_s
+        streams = RandomStreams(seed)
+        self.devices, self.device_group = build_devices(simpy.Environment(), setup, streams)
+        devices = self.devices
+
+        # arrivals: each device's instants, and SimPy's clock when it processes them
+        times = [_arrival_times(device.arrivals, self.end_s) for device in devices]
+        offsets = np.zeros(len(devices) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum([t.size for t in times])
+        at = np.concatenate(times) if times else np.empty(0)
+        del times
+        clock = kernels.event_times(at, offsets)
+        if (clock >= self.end_s).any():  # an ulp past the end: that arrival (and the device's next) never happen
+            keep = np.ones(at.size, dtype=bool)
+            for d in range(len(devices)):
+                late = np.flatnonzero(clock[offsets[d]:offsets[d + 1]] >= self.end_s)
+                if late.size:
+                    keep[offsets[d] + late[0]:offsets[d + 1]] = False
+            counts = np.add.reduceat(keep.astype(np.int64), offsets[:-1])
+            at, clock = at[keep], clock[keep]
+            offsets[1:] = np.cumsum(counts)
+        device = np.repeat(np.arange(len(devices), dtype=np.int64), np.diff(offsets))
+        request_id = np.arange(at.size, dtype=np.int64) - offsets[:-1][device]
+        # every array from here on in the order the DES numbers its requests
+        order = np.argsort(kernels.processing_order(clock, offsets), kind="stable")
+        self.device, self.at, self.clock, self.request_id = device[order], at[order], clock[order], request_id[order]
+        del order, device, at, clock, request_id
+
+        # each device's plan (its strategy never changes its decision), as per-device arrays
+        self.plans = plans = [d.plans[d.strategy.decide(0.0, d.observation)] for d in devices]
+        self.plan_index = np.array([p.index for p in plans], dtype=np.int64)
+        self.local = np.array([p.local for p in plans], dtype=bool)
+        self.head = np.array([p.head_s for p in plans])
+        self.bits_up = np.array([p.bits_up for p in plans])
+        self.bits_down = np.array([p.bits_down for p in plans])
+        self.service = np.array([p.service_s for p in plans])
+        self.server = np.array([p.server for p in plans], dtype=np.int64)
+        self.up_delay = np.array([d.uplink.delay_s + p.extra_rtt_s / 2 for d, p in zip(devices, plans)])
+        self.propagation = np.array([d.uplink.delay_s + d.downlink.delay_s + p.extra_rtt_s
+                                     for d, p in zip(devices, plans)])
+        self.down_delay = np.array([d.downlink.delay_s for d in devices])
+        self.half_rtt = np.array([p.extra_rtt_s / 2 for p in plans])
+        self.compute_free = np.zeros(len(devices))
+        self.uplinks = _Links([d.uplink for d in devices])
+        self.downlinks = _Links([d.downlink for d in devices])
+        self.servers = [_Server(config, service_factor(config, streams)) for config in scenario.server_list]
+        self.back = (np.empty(0, dtype=np.int64), np.empty(0), np.empty(0, dtype=np.int64))
+        """(rows, service end s, start order) of results whose download waits for the next window."""
+        self.base = 0
+        self.buffer: dict[str, np.ndarray] = {}
+        """Columns of rows ``base`` onwards not yet handed out."""
+
+    # ------------------------------------------------------------ rows
+    def _open(self, first: int, last: int) -> None:
+        """Add rows ``first:last`` to the buffer, every field at its value before the request is reached."""
+        n = last - first
+        device = self.device[first:last]
+        fresh = {name: np.full(n, math.nan) for name in NUMERIC_FIELDS}
+        fresh.update({"device": device, "request_id": self.request_id[first:last],
+                      "status": np.full(n, IN_FLIGHT, dtype=np.int8), "batch_size": np.zeros(n, dtype=np.int64),
+                      "plan": self.plan_index[device], "arrival_at_s": self.at[first:last],
+                      "switched": np.zeros(n)})
+        for name in ("payload_bits", "bits_up", "bits_down", "switch_s", "promotion_s"):
+            fresh[name] = np.zeros(n)
+        fresh.update({"_result_at": np.full(n, math.inf), "_lost_at": np.full(n, math.inf),
+                      "_done": np.zeros(n, dtype=bool), "_head_end": np.empty(n)})
+        if not self.buffer:
+            self.buffer = fresh
+        else:
+            self.buffer = {name: np.concatenate((values, fresh[name])) for name, values in self.buffer.items()}
+
+    def _set(self, name: str, rows: np.ndarray, values) -> None:
+        self.buffer[name][rows - self.base] = values
+
+    def _get(self, name: str, rows: np.ndarray) -> np.ndarray:
+        return self.buffer[name][rows - self.base]
+
+    def chunks(self, window_rows: int):
+        """Each window's finished rows, as columns in arrival order."""
+        n = self.at.size
+        if n == 0:
+            self._open(0, 0)
+            yield self._hand_out(final=True)
+            return
+        for first in range(0, n, window_rows):
+            last = min(first + window_rows, n)
+            horizon = self.clock[last] if last < n else math.inf  # no later request reaches anything before it
+            self._window(first, last, horizon)
+            yield self._hand_out(final=last == n)
+
+    def _hand_out(self, final: bool) -> dict[str, np.ndarray]:
+        """The rows from ``base`` up to the first one still waiting (all, when ``final``)."""
+        done = self.buffer["_done"]
+        waiting = np.flatnonzero(~done)
+        if final and waiting.size:
+            raise RuntimeError(f"{waiting.size} requests unresolved at the end of a fast run")  # a bug
+        cut = waiting[0] if waiting.size else done.size
+        chunk = {name: values[:cut] for name, values in self.buffer.items()}
+        self.buffer = {name: values[cut:] for name, values in self.buffer.items()}
+        self.base += cut
+        status, lost_at = chunk["status"], chunk["_lost_at"]
+        status[chunk["_result_at"] < self.end_s] = COMPLETED
+        lost = lost_at < self.end_s
+        status[lost] = LOST
+        chunk["finish_at_s"][lost] = lost_at[lost]
+        chunk["tail_j"] = np.zeros(cut)
+        return {name: values for name, values in chunk.items() if not name.startswith("_")}
+
+    # ------------------------------------------------------------ stages
+    def _window(self, first: int, last: int, horizon: float) -> None:
+        """Arrivals ``first:last`` through every stage; what cannot be settled before ``horizon`` (s) waits."""
+        self._open(first, last)
+        rows = np.arange(first, last, dtype=np.int64)
+        rows = rows[np.argsort(self.device[rows], kind="stable")]  # grouped by device, each in its order
+        owner = self.device[rows]
+        offsets, run_device = _run_arrays(owner)
+        wait, head_end = kernels.device_compute(self.at[rows], self.head[owner], offsets, run_device,
+                                                self.compute_free)
+        self._set("device_wait_s", rows, wait)
+        self._set("head_s", rows, self.head[owner])
+        self._set("_head_end", rows, head_end)
+        local = self.local[owner]
+        self._finish_local(rows[local], head_end[local])
+        self._upload(rows[~local], head_end[~local])
+        for s, server in enumerate(self.servers):
+            self._serve(s, server, horizon)
+        self._download(horizon)
+
+    def _finish_local(self, rows: np.ndarray, head_end: np.ndarray) -> None:
+        self._set("finish_at_s", rows, head_end)
+        self._set("propagation_s", rows, 0.0)
+        self._set("_result_at", rows, kernels.after(self.clock[rows], head_end))
+        self._set("_done", rows, True)
+
+    def _upload(self, rows: np.ndarray, head_end: np.ndarray) -> None:
+        """Payload sizes, losses and the uplink of offloaded requests ``rows`` (grouped by device)."""
+        owner = self.device[rows]
+        bits = self.bits_up[owner]
+        for d, first, last in _runs(owner):
+            plan = self.plans[d]
+            if plan.bits_quantiles is not None:
+                bits[first:last] = _quantile_draws(plan.bits_quantiles, self.devices[d].payload_draw.take(last - first))
+        self._set("payload_bits", rows, bits)
+        sent, extra, lost, erased = _losses(owner, bits, [d.uplink_loss for d in self.devices], self.plans)
+        self._set("bits_up", rows, sent)
+        start, end = self.uplinks.send(owner, head_end, sent, extra)
+        self._accuracy(rows, owner, start, erased)
+        self._set("uplink_wait_s", rows, start - head_end)
+        self._set("uplink_start_at_s", rows, start)
+        self._set("uplink_s", rows, end - start)
+        clock = self.clock[rows]
+        gone = lost & np.isfinite(end)
+        self._set("_lost_at", rows[gone], kernels.after(clock[gone], end[gone]))
+        reaches = np.isfinite(end) & ~lost
+        at_server = np.full(rows.size, math.inf)
+        at_server[reaches] = kernels.after(clock[reaches], end[reaches] + self.up_delay[owner[reaches]])
+        arrived = at_server < self.end_s
+        self._set("server_arrival_at_s", rows[arrived], at_server[arrived])
+        self._set("_done", rows[~arrived], True)
+        target = self.server[owner]
+        for s, server in enumerate(self.servers):
+            mine = arrived & (target == s)
+            server.waiting = (np.concatenate((server.waiting[0], rows[mine])),
+                              np.concatenate((server.waiting[1], at_server[mine])))
+
+    def _accuracy(self, rows, owner, start, erased) -> None:
+        """Where a plan's accuracy depends on the channel: on a fading uplink, by the SNR at the upload's
+        start; sent once without retransmission, by the fraction of its packets erased (the lower)."""
+        for d, first, last in _runs(owner):
+            plan, channel = self.plans[d], self.devices[d].uplink.channel
+            part = rows[first:last]
+            accuracy = self._get("accuracy", part)
+            if plan.accuracy_vs_snr is not None and hasattr(channel, "snr_db_at"):
+                accuracy = np.array([float(np.interp(channel.snr_db_at(float(s)), *plan.accuracy_vs_snr))
+                                     for s in start[first:last]])
+            if not np.isnan(erased[first]):
+                accuracy = np.array([min(float(np.interp(e, *plan.accuracy_vs_erasure)), 1.0 if math.isnan(a) else a)
+                                     for e, a in zip(erased[first:last], accuracy)])
+            self._set("accuracy", part, accuracy)
+
+    def _serve(self, s: int, server: _Server, horizon: float) -> None:
+        """Start, in order of arrival, the jobs that reached server ``s`` before ``horizon`` (s)."""
+        rows, arrival = server.waiting
+        ready = arrival < horizon
+        server.waiting = (rows[~ready], arrival[~ready])
+        rows, arrival = rows[ready], arrival[ready]
+        # simultaneous arrivals in the order their events were scheduled: their requests' order of arrival
+        order = np.lexsort((rows, arrival))
+        jobs, arrival = rows[order], arrival[order]
+        if server.closed or not jobs.size:
+            self._set("_done", jobs, True)
+            return
+        factors = server.factor.take(jobs.size) if server.factor is not None else np.full(jobs.size, math.nan)
+        begin, finish = kernels.fifo_servers(arrival, self.service[self.device[jobs]], factors, server.free,
+                                             self.end_s)
         started = ~np.isnan(begin)
-        columns["batch_size"][jobs[started]] = 1
-        served = finish < end_s
-        columns["service_end_at_s"][jobs[served]] = finish[served]
-        service_end[jobs[served]] = finish[served]
-        service_rank[jobs] = np.arange(jobs.size)
-        record = ServiceIntervals()
-        record.starts.extend(begin[started])
-        record.ends.extend(np.where(served, finish, math.nan)[started])
-        record.background.extend(bytes(int(started.sum())))
-        intervals.append(record)
+        server.closed = not started.all()
+        self._set("service_start_at_s", jobs, begin)
+        self._set("batch_size", jobs[started], 1)
+        served = finish < self.end_s
+        self._set("service_end_at_s", jobs[served], finish[served])
+        self._set("_done", jobs[~served], True)
+        server.starts.append(begin[started])
+        server.ends.append(np.where(served, finish, math.nan)[started])
+        rank = server.started + np.arange(jobs.size)
+        server.started += jobs.size
+        rows, ends, ranks = self.back
+        self.back = (np.concatenate((rows, jobs[served])), np.concatenate((ends, finish[served])),
+                     np.concatenate((ranks, rank[served])))
 
-    # downlink: each device's results in the order their service ended (ties: the order they started)
-    back = np.flatnonzero(~np.isnan(service_end))
-    back = back[np.lexsort((service_rank[back], service_end[back], device[back]))]
-    owner = device[back]
-    sent, extra, lost, _ = _losses(owner, np.array([p.bits_down for p in plans])[owner],
-                                   [d.downlink_loss for d in devices])
-    columns["bits_down"][back] = sent
-    full = np.zeros((2, device.size))
-    full[0, back], full[1, back] = sent, extra
-    start, end = _link(back, service_end, full[0], full[1], [d.downlink for d in devices], device)
-    columns["downlink_wait_s"][back] = start - service_end[back]
-    columns["downlink_start_at_s"][back] = start
-    columns["downlink_s"][back] = end - start
-    columns["propagation_s"][back] = np.array([d.uplink.delay_s + d.downlink.delay_s + p.extra_rtt_s
-                                               for d, p in zip(devices, plans)])[owner]
-    gone = np.flatnonzero(lost & np.isfinite(end))
-    lost_at[back[gone]] = kernels.after(service_end[back][gone], end[gone])
-    kept = ~lost
-    finish_at = end[kept] + np.array([d.downlink.delay_s for d in devices])[owner[kept]] \
-        + np.array([p.extra_rtt_s / 2 for p in plans])[owner[kept]]
-    columns["finish_at_s"][back[kept]] = finish_at
-    delivered = np.isfinite(finish_at)
-    result_at[back[kept][delivered]] = kernels.after(service_end[back[kept]][delivered], finish_at[delivered])
-    return intervals
+    def _download(self, horizon: float) -> None:
+        """Send back, each device's in the order their service ended, the results ready before ``horizon``."""
+        rows, ends, ranks = self.back
+        ready = ends < horizon
+        self.back = (rows[~ready], ends[~ready], ranks[~ready])
+        rows, ends, ranks = rows[ready], ends[ready], ranks[ready]
+        order = np.lexsort((ranks, ends, self.device[rows]))
+        rows, ends = rows[order], ends[order]
+        owner = self.device[rows]
+        sent, extra, lost, _ = _losses(owner, self.bits_down[owner], [d.downlink_loss for d in self.devices])
+        self._set("bits_down", rows, sent)
+        start, end = self.downlinks.send(owner, ends, sent, extra)
+        self._set("downlink_wait_s", rows, start - ends)
+        self._set("downlink_start_at_s", rows, start)
+        self._set("downlink_s", rows, end - start)
+        self._set("propagation_s", rows, self.propagation[owner])
+        gone = lost & np.isfinite(end)
+        self._set("_lost_at", rows[gone], kernels.after(ends[gone], end[gone]))
+        kept = ~lost
+        finish_at = end[kept] + self.down_delay[owner[kept]] + self.half_rtt[owner[kept]]
+        self._set("finish_at_s", rows[kept], finish_at)
+        delivered = np.isfinite(finish_at)
+        self._set("_result_at", rows[kept][delivered], kernels.after(ends[kept][delivered], finish_at[delivered]))
+        self._set("_done", rows, True)
+
+    def server_records(self) -> list:
+        """Each server's busy intervals, as :class:`~simsplit.server.EdgeServer` records them."""
+        records = []
+        for server in self.servers:
+            intervals = ServiceIntervals()
+            starts = np.concatenate(server.starts) if server.starts else np.empty(0)
+            intervals.starts = starts
+            intervals.ends = np.concatenate(server.ends) if server.ends else np.empty(0)
+            intervals.background = np.zeros(starts.size, dtype=bool)
+            records.append(_ServerRecord(server.config.name, intervals))
+        return records
 
 
 def _quantile_draws(quantiles, u: np.ndarray) -> np.ndarray:
@@ -343,20 +446,6 @@ def _quantile_draws(quantiles, u: np.ndarray) -> np.ndarray:
     interpolated = values[k] + (values[k + 1] - values[k]) * (u[inside] - low) / np.where(spread, high - low, 1.0)
     out[inside] = np.where(spread, interpolated, values[np.minimum(k + 1, values.size - 1)])
     return out
-
-
-def _accuracy(up, owner, start, erased, devices, plans, columns) -> None:
-    """Where a plan's accuracy depends on the channel: on a fading uplink, by the SNR at the upload's start;
-    sent once without retransmission, by the fraction of its packets erased (the lower of the two)."""
-    for d, first, last in _runs(owner):
-        plan, channel = plans[d], devices[d].uplink.channel
-        rows = up[first:last]
-        if plan.accuracy_vs_snr is not None and hasattr(channel, "snr_db_at"):
-            columns["accuracy"][rows] = [float(np.interp(channel.snr_db_at(float(s)), *plan.accuracy_vs_snr))
-                                         for s in start[first:last]]
-        if not np.isnan(erased[first]):
-            columns["accuracy"][rows] = [min(float(np.interp(e, *plan.accuracy_vs_erasure)), 1.0 if math.isnan(a) else a)
-                                         for e, a in zip(erased[first:last], columns["accuracy"][rows])]
 
 
 class _ServerRecord:

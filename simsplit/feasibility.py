@@ -24,6 +24,10 @@ BYTES_PER_SEGMENT = 40.0
 EVENTS_PER_REQUEST = 8.0
 EVENTS_PER_SECOND = 150_000.0
 """A conservative rate of this engine on one core."""
+FAST_REQUESTS_PER_SECOND = 250_000.0
+"""A conservative rate of the fast path (:mod:`simsplit.fastpath`) with the per-request table on one core."""
+FAST_BYTES_PER_REQUEST = 700.0
+"""Memory (bytes) a request costs on the fast path: its columns and the temporaries of each stage."""
 BASE_BYTES = 400e6
 """Interpreter, libraries and tables."""
 MAX_SECONDS = 24 * 3600.0
@@ -96,6 +100,12 @@ def estimate(setup, monitor_period_s: float | None = None) -> Estimate:
     memory = BASE_BYTES + requests * BYTES_PER_REQUEST + devices * BYTES_PER_DEVICE + segments * BYTES_PER_SEGMENT
     if monitor_period_s is not None:
         memory += duration / monitor_period_s * 100.0
+    if scenario.engine != "des":
+        from simsplit.eligibility import why_not
+        if not why_not(setup, monitor_period_s):
+            memory = BASE_BYTES + requests * FAST_BYTES_PER_REQUEST + devices * BYTES_PER_DEVICE \
+                + segments * BYTES_PER_SEGMENT
+            return Estimate(requests, requests * 4.0, memory, requests / FAST_REQUESTS_PER_SECOND)
     return Estimate(requests, events, memory, events / EVENTS_PER_SECOND)
 
 
@@ -108,19 +118,22 @@ def _round_trip_s(plan, network) -> float:
             + network.downlink.delay_s + plan.extra_rtt_s)
 
 
-def check_feasible(setup, monitor_period_s: float | None = None, runs: int = 1, force: bool = False) -> Estimate:
-    """The estimate of one run; InputError if one run needs more memory than this machine has free, or
-    ``runs`` of them more than :data:`MAX_SECONDS` of wall time, unless ``force``."""
+def check_feasible(setup, monitor_period_s: float | None = None, runs: int = 1, force: bool = False,
+                   workers: int = 1) -> Estimate:
+    """The estimate of one run; InputError if ``workers`` runs at once (at most ``runs``) need more memory
+    than this machine has free, or ``runs`` of them more than :data:`MAX_SECONDS` of wall time spread over
+    ``workers``, unless ``force``."""
     result = estimate(setup, monitor_period_s)
     if force:
         return result
     free = available_memory_bytes()
     source = setup.scenario.source
-    if not result.memory_bytes < 0.8 * free:
+    parallel = max(1, min(workers, runs))
+    if not result.memory_bytes * parallel < 0.8 * free:
         raise InputError(source, None, f"expected a run that fits in this machine's memory: it needs "
                          f"{result.describe()}, and {free / 1e9:.1f} GB is free; shorten duration_s, lower "
                          f"the rates or counts, or pass --force")
-    total = result.seconds * runs
+    total = result.seconds * runs / parallel
     if not total <= MAX_SECONDS:
         raise InputError(source, None, f"expected a run that finishes within {MAX_SECONDS / 3600:.0f} h here: "
                          f"{runs} run(s) of {result.describe()} take {_duration(total)}; shorten "

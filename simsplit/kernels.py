@@ -122,46 +122,54 @@ def _pop(heap_t, heap_id, heap_d, size):
 
 
 @compiled
-def device_compute(arrival_s, head_s, offsets):
-    """Each device computes one head at a time, in arrival order: (wait before its head s, head end s)."""
+def device_compute(arrival_s, head_s, offsets, run_device, free):
+    """Each device computes one head at a time, in arrival order: (wait before its head s, head end s).
+    Rows ``offsets[j]:offsets[j + 1]`` are device ``run_device[j]``'s; ``free[d]`` (s), when device ``d``'s
+    processor is free, is read and updated."""
     wait = np.empty_like(arrival_s)
     head_end = np.empty_like(arrival_s)
-    for d in range(offsets.size - 1):
-        free = 0.0
-        for i in range(offsets[d], offsets[d + 1]):
+    for j in range(offsets.size - 1):
+        d = run_device[j]
+        at_free = free[d]
+        for i in range(offsets[j], offsets[j + 1]):
             at = arrival_s[i]
-            start = at if at > free else free
-            free = start + head_s[i]
+            start = at if at > at_free else at_free
+            at_free = start + head_s[i]
             wait[i] = start - 0.0 - at
-            head_end[i] = free
+            head_end[i] = at_free
+        free[d] = at_free
     return wait, head_end
 
 
 @compiled
-def constant_link(ready_s, size_bits, extra_s, rate_bps, offsets):
+def constant_link(ready_s, size_bits, extra_s, offsets, run_device, free, rate_bps):
     """Each device's dedicated link of constant ``rate_bps[d]`` serving in order, each transfer holding it
-    ``extra_s`` more (retransmission feedback): (start s, end s)."""
+    ``extra_s`` more (retransmission feedback): (start s, end s). Rows and ``free`` as in
+    :func:`device_compute`."""
     start = np.empty_like(ready_s)
     end = np.empty_like(ready_s)
-    for d in range(offsets.size - 1):
-        free = 0.0
+    for j in range(offsets.size - 1):
+        d = run_device[j]
+        link_free = free[d]
         rate = rate_bps[d]
-        for i in range(offsets[d], offsets[d + 1]):
+        for i in range(offsets[j], offsets[j + 1]):
             ready = ready_s[i]
-            begin = ready if ready > free else free
+            begin = ready if ready > link_free else link_free
             finish = begin + size_bits[i] / rate
-            free = finish + extra_s[i]
+            link_free = finish + extra_s[i]
             start[i] = begin
-            end[i] = free
+            end[i] = link_free
+        free[d] = link_free
     return start, end
 
 
 @compiled
-def fifo_servers(arrival_s, service_s, factor, workers, end_s):
-    """A FIFO server of ``workers`` identical workers, jobs in order of arrival (Kiefer-Wolfowitz): each job
-    starts when it has arrived and a worker is free. ``factor[i]`` multiplies the i-th started job's service
-    (NaN: none). Jobs that would start at or after ``end_s`` never start (NaN); return (start s, end s)."""
-    free = np.zeros(workers)  # a heap of the workers' free instants
+def fifo_servers(arrival_s, service_s, factor, free, end_s):
+    """A FIFO server of identical workers, jobs in order of arrival (Kiefer-Wolfowitz): each job starts when
+    it has arrived and a worker is free. ``free`` is a heap of the workers' free instants (s), read and
+    updated. ``factor[i]`` multiplies the i-th started job's service (NaN: none). Jobs that would start at
+    or after ``end_s`` never start (NaN), nor does any after them; return (start s, end s)."""
+    workers = free.size
     start = np.full(arrival_s.size, np.nan)
     end = np.full(arrival_s.size, np.nan)
     for i in range(arrival_s.size):
@@ -263,28 +271,31 @@ def step_finish(times, rates, cumulative, period_s, period_bits, rounding, start
 
 
 @compiled
-def step_link(ready_s, size_bits, extra_s, offsets, channel, shift_s, bounds, times, rates, cumulative, period_s,
-              period_bits, rounding):
+def step_link(ready_s, size_bits, extra_s, offsets, run_device, free, channel, shift_s, bounds, times, rates,
+              cumulative, period_s, period_bits, rounding):
     """Each device's dedicated link over a piecewise-constant channel serving in order: (start s, end s).
     Device ``d`` uses channel ``channel[d]`` (its arrays at ``bounds[c]:bounds[c + 1]``) read from
-    ``shift_s[d]`` seconds in (0: unshifted), as :class:`~simsplit.channel.shifted.ShiftedChannel` does."""
+    ``shift_s[d]`` seconds in (0: unshifted), as :class:`~simsplit.channel.shifted.ShiftedChannel` does.
+    Rows and ``free`` as in :func:`device_compute`."""
     start = np.empty_like(ready_s)
     end = np.empty_like(ready_s)
-    for d in range(offsets.size - 1):
+    for j in range(offsets.size - 1):
+        d = run_device[j]
         c = channel[d]
         t, r, cum = times[bounds[c]:bounds[c + 1]], rates[bounds[c]:bounds[c + 1]], cumulative[bounds[c]:bounds[c + 1]]
         shift = shift_s[d]
-        free = 0.0
-        for i in range(offsets[d], offsets[d + 1]):
+        link_free = free[d]
+        for i in range(offsets[j], offsets[j + 1]):
             ready = ready_s[i]
-            begin = ready if ready > free else free
+            begin = ready if ready > link_free else link_free
             bits = size_bits[i]
             if shift == 0.0 or bits <= 0:
                 finish = step_finish(t, r, cum, period_s[c], period_bits[c], rounding, begin, bits)
             else:
                 inner = step_finish(t, r, cum, period_s[c], period_bits[c], rounding, begin + shift, bits) - shift
                 finish = begin if begin > inner else inner
-            free = finish + extra_s[i]
+            link_free = finish + extra_s[i]
             start[i] = begin
-            end[i] = free
+            end[i] = link_free
+        free[d] = link_free
     return start, end

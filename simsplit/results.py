@@ -205,6 +205,12 @@ def build_probes(setup: Setup, output: RunOutput, tail_j: np.ndarray) -> pd.Data
 
 def build_requests(setup: Setup, output: RunOutput, tail_j: np.ndarray) -> pd.DataFrame:
     """The per-request table: timings (s), sizes (bytes), energy (J), accuracy, deadline."""
+    return pd.DataFrame(request_columns(setup, output, tail_j))
+
+
+def request_columns(setup: Setup, output: RunOutput, tail_j: np.ndarray) -> dict:
+    """The columns of :func:`build_requests` by name (numpy arrays; groups, statuses, servers and
+    bottlenecks as pandas Categoricals), without building the table."""
     c = output.columns
     plans = setup.plans
     plan = c["plan"]
@@ -237,7 +243,7 @@ def build_requests(setup: Setup, output: RunOutput, tail_j: np.ndarray) -> pd.Da
     met[(status == DROPPED) | (status == LOST) | (status == TIMED_OUT)] = False if deadline is not None else pd.NA
     group_names = [g.group.name for g in setup.groups]
     bottlenecks = sorted({p.bottleneck for p in plans})
-    frame = pd.DataFrame({
+    return {
         "device": c["device"],
         "group": pd.Categorical.from_codes(group, categories=group_names),
         "request_id": c["request_id"],
@@ -276,8 +282,7 @@ def build_requests(setup: Setup, output: RunOutput, tail_j: np.ndarray) -> pd.Da
         **energy,
         "energy_j": sum(energy[p] for p in ENERGY_PARTS),
         "deadline_met": met,
-    })
-    return frame
+    }
 
 
 def sampled(device: np.ndarray, request_id: np.ndarray, seed: int, fraction: float) -> np.ndarray:

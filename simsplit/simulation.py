@@ -40,6 +40,9 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
         source = scenario.source
         scenario = scenario.model_copy(update={"seed": int(seed)})
         scenario._source = source
+    if scenario.sites is not None:
+        raise InputError(scenario.source, "sites", "expected a scenario of one site here; run the sites with "
+                         "simsplit run or simsplit.sites.run_sites")
     if setup is None or setup.scenario is not scenario:
         setup = build_setup(scenario)
     if stream is None:
@@ -77,7 +80,7 @@ def _why_des(setup: Setup, monitor_period_s: float | None) -> list[str]:
     """Why a run of ``setup`` takes the DES (``engine: des``, or what the fast path cannot do)."""
     if setup.scenario.engine == "des":
         return ["engine: des"]
-    from simsplit.fastpath import why_not
+    from simsplit.eligibility import why_not
     return why_not(setup, monitor_period_s)
 
 
@@ -86,7 +89,7 @@ def _use_fast_path(setup: Setup, monitor_period_s: float | None) -> bool:
     engine = setup.scenario.engine
     if engine == "des":
         return False
-    from simsplit.fastpath import why_not
+    from simsplit.eligibility import why_not
     reasons = why_not(setup, monitor_period_s)
     if engine == "fast" and reasons:
         more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""

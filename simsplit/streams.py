@@ -50,7 +50,7 @@ class BlockSampler:
     keep a fixed block, since the block size then decides which draws it gets.
     """
 
-    __slots__ = ("_rng", "_draw", "_block", "_index", "_size")
+    __slots__ = ("_block", "_draw", "_index", "_rng", "_size")
 
     def __init__(self, rng: np.random.Generator, draw: Callable[[np.random.Generator, int], np.ndarray],
                  grow: bool = False):
@@ -75,17 +75,25 @@ class BlockSampler:
     def take(self, n: int) -> np.ndarray:
         """The next ``n`` variates as an array: the same numbers ``n`` calls would hand out, drawn in the
         same blocks, so calls and takes can be mixed freely."""
-        parts, left = [], n
+        parts = []
+        rest = self._block[self._index:self._index + n]
+        if rest:
+            parts.append(np.asarray(rest, dtype=float))
+            self._index += len(rest)
+        left = n - len(rest)
         while left > 0:
-            if self._index == len(self._block):
-                size = self._size
-                self._block = self._draw(self._rng, size).tolist()
-                if size < BLOCK_SIZE:
-                    self._size = 2 * size
-                self._index = 0
-            got = self._block[self._index:self._index + left]
-            parts.append(got)
-            self._index += len(got)
-            left -= len(got)
-        return np.array([v for part in parts for v in part], dtype=float) if len(parts) > 1 \
-            else np.array(parts[0] if parts else [], dtype=float)
+            size = self._size
+            block = np.asarray(self._draw(self._rng, size), dtype=float)
+            if size < BLOCK_SIZE:
+                self._size = 2 * size
+            if left >= size:  # used up whole
+                parts.append(block)
+                self._block, self._index = [], 0
+                left -= size
+            else:
+                parts.append(block[:left])
+                self._block, self._index = block.tolist(), left
+                left = 0
+        if not parts:
+            return np.empty(0)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)

@@ -23,9 +23,16 @@ REPO = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(REPO.glob("scenarios/*.yaml")) + [REPO / "scenarios" / "sweeps" / "bottlenet-base.yaml"]
 
 
-def assert_same_run(setup, seed):
-    """Both engines' raw outputs, every column and every server's busy intervals, bit for bit."""
-    des, fast = Engine(setup, seed).run(), run_fast(setup, seed)
+def assert_same_run(setup, seed, window_rows=(None, 5)):
+    """Both engines' raw outputs, every column and every server's busy intervals, bit for bit; the fast path
+    in one window and in windows of a few requests (its state carried from one to the next)."""
+    des = Engine(setup, seed).run()
+    for rows in window_rows:
+        _assert_same(des, run_fast(setup, seed) if rows is None else run_fast(setup, seed, window_rows=rows))
+    return des
+
+
+def _assert_same(des, fast):
     assert des.columns.keys() == fast.columns.keys()
     for name, values in des.columns.items():
         other = fast.columns[name]
@@ -36,12 +43,14 @@ def assert_same_run(setup, seed):
         for field in ("starts", "ends", "background"):
             assert np.array_equal(np.asarray(getattr(a.intervals, field), dtype=float),
                                   np.asarray(getattr(b.intervals, field), dtype=float), equal_nan=True), field
-    return des
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
 def test_shipped_scenarios_take_the_fast_path_where_they_can_and_it_equals_the_des(path):
     scenario = load_scenario(path)
+    if scenario.sites is not None:  # one site, shortened
+        from simsplit.sites import site_scenario
+        scenario = site_scenario(load_scenario(path, ["duration_s=30", "warmup_s=1"]), 0)
     setup = build_setup(scenario)
     reasons = why_not(setup)
     if reasons:
@@ -53,7 +62,7 @@ def test_shipped_scenarios_take_the_fast_path_where_they_can_and_it_equals_the_d
 
 def test_the_eligible_shipped_scenarios():
     eligible = {p.name for p in REPO.glob("scenarios/*.yaml") if not why_not(build_setup(load_scenario(p)))}
-    assert {"default.yaml", "bottlenet-resnet50.yaml", "bottlenet-calibrated.yaml"} <= eligible
+    assert {"default.yaml", "bottlenet-resnet50.yaml", "bottlenet-calibrated.yaml", "city.yaml"} <= eligible
     assert "dynamic-under-load.yaml" not in eligible
 
 
@@ -183,11 +192,19 @@ def test_compiled_kernels_equal_their_python_source():
     offsets = np.array([0, 5, 5, 12], dtype=np.int64)
     at = np.concatenate([np.sort(rng.uniform(0, 3, 5)), np.sort(rng.uniform(0, 3, 7))])
     head = rng.uniform(0, 0.5, at.size)
-    for kernel, args in ((kernels.event_times, (at, offsets)), (kernels.processing_order, (at, offsets)),
-                         (kernels.device_compute, (at, head, offsets)),
-                         (kernels.constant_link, (at, head, head / 3, np.array([2.0, 3.0, 5.0]), offsets)),
-                         (kernels.fifo_servers, (np.sort(at), head, rng.uniform(0.5, 2, at.size), 2, 2.5))):
-        compiled, python = kernel(*args), kernel.py_func(*args)
+    runs = (np.array([0, 5, 12], dtype=np.int64), np.array([2, 0], dtype=np.int64))
+    factors = rng.uniform(0.5, 2, at.size)
+    cases = ((kernels.event_times, lambda: (at, offsets)), (kernels.processing_order, lambda: (at, offsets)),
+             (kernels.device_compute, lambda: (at, head, *runs, np.full(3, 0.5))),
+             (kernels.constant_link, lambda: (at, head, head / 3, *runs, np.zeros(3), np.array([2.0, 3.0, 5.0]))),
+             (kernels.fifo_servers, lambda: (np.sort(at), head, factors, np.zeros(2), 2.5)),
+             (kernels.step_finish, lambda: (np.array([0.0, 1.0, 2.0]), np.array([4.0, 0.0, 1.0]),
+                                            np.array([0.0, 4.0, 4.0]), 3.5, 5.5, 1e-12, 2.75, 7.0)))
+    for kernel, arguments in cases:
+        compiled_args, python_args = arguments(), arguments()
+        compiled, python = kernel(*compiled_args), kernel.py_func(*python_args)
         for a, b in zip(compiled if isinstance(compiled, tuple) else (compiled,),
                         python if isinstance(python, tuple) else (python,)):
             assert np.array_equal(a, b, equal_nan=True)
+        for a, b in zip(compiled_args, python_args):  # the state they carry, too
+            assert np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)

@@ -95,7 +95,10 @@ def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
         monitor: Annotated[Optional[float], typer.Option(
             help="Also sample uplink capacity and server queues every this many seconds (timeseries.parquet).")] = None,
         force: ForceOption = False, json_: JsonOption = False,
-        set_: SetOption = None) -> None:
+        set_: SetOption = None,
+        workers: Annotated[int, typer.Option(min=1, max=512, help="Parallel sites (a scenario with sites).")] = 1,
+        scheduler: Annotated[Optional[str], typer.Option(
+            help="Run the sites on Dask: 'local' starts a local cluster, else a scheduler address.")] = None) -> None:
     """Run a scenario, print its summary, and write its result folder."""
     from simsplit.feasibility import check_feasible
     from simsplit.scenario import load_scenario
@@ -107,14 +110,35 @@ def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     try:
         scenario = load_scenario(file, set_ or [], seed=None if seed is None else int(seed))
         setup = build_setup(scenario)
-        check_feasible(setup, monitor_period_s=monitor, force=force)
+        if scenario.sites is not None:
+            if monitor is not None:
+                raise InputError("--monitor", None, "a scenario with sites samples no time series; drop --monitor")
+            from simsplit.sites import run_sites, site_scenario
+            setup = build_setup(site_scenario(scenario, 0))
+            check_feasible(setup, runs=scenario.sites.count, workers=workers, force=force)
+        else:
+            check_feasible(setup, monitor_period_s=monitor, force=force)
         with claim(out if out is not None else Path("results") / scenario.name) as target:
             started = time.perf_counter()
-            result = simulate(scenario, monitor_period_s=monitor, setup=setup)
-            elapsed = time.perf_counter() - started
-            folder = result.write(target)
+            if scenario.sites is not None:
+                summary = run_sites(scenario, target, workers=workers, scheduler=scheduler)
+                elapsed = time.perf_counter() - started
+                folder = target
+            else:
+                result = simulate(scenario, monitor_period_s=monitor, setup=setup)
+                elapsed = time.perf_counter() - started
+                folder = result.write(target)
+                summary = result.summary
     except InputError as exc:
         fail(exc)
+    if scenario.sites is not None:
+        if json_:
+            print(json.dumps({**summary, "folder": str(folder), "wall_s": elapsed}, allow_nan=False))
+            return
+        print_summary(summary)
+        console.print(f"{summary['generated']} requests at {summary['sites']} sites simulated in {elapsed:.2f} s; "
+                      f"wrote {folder}/")
+        return
     if json_:
         print(json.dumps({**result.summary, "folder": str(folder), "wall_s": elapsed}, allow_nan=False))
         return

@@ -8,7 +8,7 @@ kind their ``kind`` names in :mod:`simsplit.registry`; the rest are defined here
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import (
     Field,
@@ -66,6 +66,34 @@ class DeviceGroupConfig(Config):
     probe: ProbeConfig | None = None
 
 
+class VaryConfig(Config):
+    """One scenario field that differs between sites, drawn for each site from its own stream: a number
+    ``uniform`` in [low, high), or one of ``choice``. ``field`` is a dotted path as ``--set`` takes it
+    (``network.uplink.offset_s``, ``devices.0.arrivals.rate_hz``)."""
+
+    field: str = Field(min_length=1)
+    uniform: list[float] | None = Field(default=None, min_length=2, max_length=2)
+    choice: list[Any] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_law(self):
+        if (self.uniform is None) == (self.choice is None):
+            raise FieldValueError("uniform", "expected exactly one of uniform: [low, high] or choice: [...]")
+        if self.uniform is not None and not self.uniform[0] <= self.uniform[1]:
+            raise FieldValueError("uniform", f"expected low <= high, got {list(self.uniform)}")
+        if self.field.split(".")[0] in ("sites", "seed", "name"):
+            raise FieldValueError("field", f"a site cannot vary {self.field.split('.')[0]}")
+        return self
+
+
+class SitesConfig(Config):
+    """Many independent copies of the scenario (a cell with its devices and servers), each with its own seed
+    and its own draws of the ``vary`` fields; their summaries merge into one (:mod:`simsplit.sites`)."""
+
+    count: int = Field(ge=1, le=1_000_000)
+    vary: list[VaryConfig] = []
+
+
 class ModelFilesConfig(Config):
     """The model's profile and payload table (paths relative to the scenario file) and its result size."""
 
@@ -92,6 +120,8 @@ class Scenario(Config):
     servers: list[ServerConfig] | None = None
     strategy: registry.strategies.field
     records: str = "all"
+    sites: SitesConfig | None = None
+    """Run ``count`` independent sites of this scenario, in parallel, and merge their summaries."""
     engine: Literal["auto", "des", "fast"] = "auto"
     """How the run is computed: ``des`` (the SimPy model), ``fast`` (arrays and compiled loops, equal to the
     DES request for request; only for static scenarios, see :func:`simsplit.fastpath.why_not`), or ``auto``
@@ -122,6 +152,17 @@ class Scenario(Config):
             raise FieldValueError("phases_s", "expected at least two strictly increasing phase boundaries (s)")
         if (self.server is None) == (self.servers is None):
             raise FieldValueError("server", "expected exactly one of server (one server) or servers (a list)")
+        if self.sites is not None:
+            data = self.model_dump()
+            for k, vary in enumerate(self.sites.vary):
+                node = data
+                for key in vary.field.split("."):
+                    inside = isinstance(node, dict) and key in node or \
+                        isinstance(node, list) and key.isdigit() and int(key) < len(node)
+                    if not inside:
+                        raise FieldValueError(f"sites.vary.{k}.field", f"expected a field of this scenario, "
+                                              f"got {vary.field!r} (no {key!r} there)")
+                    node = node[int(key)] if isinstance(node, list) else node[key]
         if self.servers is not None:
             names = [s.name for s in self.servers]
             if not names:
