@@ -1,0 +1,153 @@
+"""Many sites of one scenario: their own seeds and drawn fields, merged summaries equal to the pooled runs,
+the same bytes for any number of workers, and the quantile sketch's error bound."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from simsplit import simulate
+from simsplit.cli import app
+from simsplit.errors import InputError
+from simsplit.scenario import load_scenario
+from simsplit.sites import run_sites, site_scenario, site_seed, site_values
+from simsplit.tally import RELATIVE_ERROR, LogSketch
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT = REPO / "scenarios" / "default.yaml"
+CITY = REPO / "scenarios" / "city.yaml"
+VARY = ("sites.vary=[{field: network.uplink.delay_ms, uniform: [1, 30]}, "
+        "{field: devices.0.count, choice: [3, 6]}, {field: server.workers, choice: [1, 2]}]")
+runner = CliRunner()
+
+
+def small_sites(count=4, *more):
+    return load_scenario(DEFAULT, [f"sites.count={count}", VARY, "duration_s=40", "warmup_s=5", *more])
+
+
+def test_sketch_quantiles_are_within_the_relative_error_of_the_order_statistics():
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.lognormal(-3, 1.5, 20_000), np.zeros(30), rng.uniform(0.01, 0.02, 5000)])
+    sketch, halves = LogSketch(1e-9, 1e7), [LogSketch(1e-9, 1e7), LogSketch(1e-9, 1e7)]
+    sketch.add(values)
+    halves[0].add(values[:7000])
+    halves[1].add(values[7000:])
+    halves[0].merge(halves[1])
+    ordered = np.sort(values)
+    for q in (0.0, 0.001, 0.01, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0):
+        rank = q * (values.size - 1)
+        low, high = ordered[int(np.floor(rank))], ordered[int(np.ceil(rank))]
+        estimate = sketch.quantile(q)
+        assert low * (1 - RELATIVE_ERROR) <= estimate <= high * (1 + RELATIVE_ERROR) + 1e-300, q
+        assert halves[0].quantile(q) == estimate  # merging two halves is the sketch of the whole
+    assert sketch.clamped == 0 and LogSketch(1, 10).quantile(0.5) != LogSketch(1, 10).quantile(0.5)  # NaN empty
+
+
+def test_each_site_has_its_own_seed_and_draws():
+    scenario = small_sites(6)
+    seeds = [site_seed(scenario.seed, k) for k in range(6)]
+    assert len(set(seeds)) == 6 and seeds == [site_seed(scenario.seed, k) for k in range(6)]
+    for k in range(6):
+        values = site_values(scenario, k)
+        assert 1 <= values["network.uplink.delay_ms"] < 30 and values["devices.0.count"] in (3, 6)
+        own = site_scenario(scenario, k)
+        assert own.sites is None and own.seed == seeds[k]
+        assert own.network.uplink.delay_ms == values["network.uplink.delay_ms"]
+        assert own.devices[0].count == values["devices.0.count"]
+        assert own.server.workers == values["server.workers"]
+    assert len({site_values(scenario, k)["network.uplink.delay_ms"] for k in range(6)}) == 6
+    bigger = small_sites(60)  # adding sites changes none of the first ones
+    assert [site_values(bigger, k) for k in range(6)] == [site_values(scenario, k) for k in range(6)]
+
+
+def test_merged_summary_equals_the_pooled_sites_and_any_worker_count(tmp_path):
+    scenario = small_sites(4, "records=all")
+    one = run_sites(scenario, tmp_path / "one", workers=1)
+    two = run_sites(scenario, tmp_path / "two", workers=2)
+    strip = lambda s: json.dumps({k: v for k, v in s.items() if k != "provenance"}, sort_keys=True)
+    assert strip(one) == strip(two)
+    assert (tmp_path / "one" / "summary.json").read_text() == (tmp_path / "two" / "summary.json").read_text()
+    frames = [simulate(site_scenario(scenario, k)).requests for k in range(4)]
+    pooled = pd.concat(frames, ignore_index=True)
+    parts = pd.concat([pd.read_parquet(p) for p in sorted((tmp_path / "one" / "requests").glob("*.parquet"))],
+                      ignore_index=True)
+    pd.testing.assert_frame_equal(parts, pooled, check_exact=True)
+    measured = pooled[pooled["arrival_at_s"] >= scenario.warmup_s]
+    done = measured[measured["status"] == "completed"]
+    assert one["generated"] == len(measured) and one["completed"] == len(done)
+    assert one["latency_s"]["mean"] == pytest.approx(done["latency_s"].mean(), rel=1e-12)
+    assert one["energy_j"]["total"] == pytest.approx(done["energy_j"].mean(), rel=1e-12)
+    assert one["accuracy"] == pytest.approx(done["accuracy"].mean(), rel=1e-12)
+    ordered = np.sort(done["latency_s"].to_numpy())
+    for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+        rank = q * (ordered.size - 1)
+        low, high = ordered[int(np.floor(rank))], ordered[int(np.ceil(rank))]
+        assert low * (1 - RELATIVE_ERROR) <= one["latency_s"][name] <= high * (1 + RELATIVE_ERROR)
+    site_means = [f.loc[(f["arrival_at_s"] >= 5) & (f["status"] == "completed"), "latency_s"].mean() for f in frames]
+    low, high = one["latency_s"]["ci95"]["mean"]
+    assert low < np.mean(site_means) < high
+    for name, group in one["groups"].items():
+        assert group["completed"] == int((done["group"] == name).sum())
+    table = pd.read_csv(tmp_path / "one" / "sites.csv")
+    assert list(table["site"]) == [0, 1, 2, 3] and table["completed"].sum() == one["completed"]
+    assert one["engine"] == {"requested": "auto", "used": {"fast": 4}}
+    # busy time over all sites' servers, against the pooled table
+    capacity = sum(site_scenario(scenario, k).server.workers for k in range(4)) * (40 - 5)
+    assert 0 < one["servers"]["edge"]["utilisation"] * capacity <= pooled["server_s"].sum()
+
+
+@pytest.mark.slow
+def test_dask_gives_the_same_summary(tmp_path):
+    scenario = small_sites(3)
+    local = run_sites(scenario, workers=1)
+    dask = run_sites(scenario, workers=2, scheduler="local")
+    assert {k: v for k, v in local.items() if k != "provenance"} == {k: v for k, v in dask.items() if k != "provenance"}
+
+
+def test_sites_run_from_the_command_line(tmp_path):
+    out = tmp_path / "city"
+    result = runner.invoke(app, ["run", str(CITY), "--set", "duration_s=6", "--set", "warmup_s=1", "--set",
+                                 "sites.count=3", "--set", "devices.0.count=5", "--workers", "2", "--out", str(out),
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["sites"] == 3 and summary["engine"]["used"] == {"fast": 3}
+    scenario = load_scenario(CITY, ["duration_s=6", "warmup_s=1", "sites.count=3", "devices.0.count=5"])
+    assert summary["generated"] == sum(simulate(site_scenario(scenario, k)).summary["generated"] for k in range(3))
+    assert abs(summary["generated"] - 3 * 5 * 10 * 5) <= 15  # 10 Hz after 1 s of warm-up, +-1 per camera
+    assert {p.name for p in out.iterdir()} >= {"summary.json", "sites.csv", "scenario.yaml", "requests"}
+    assert not list((out / "requests").iterdir())  # records: none
+    again = runner.invoke(app, ["run", str(out / "scenario.yaml"), "--out", str(tmp_path / "again"), "--json"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output)["latency_s"] == summary["latency_s"]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("sites.count=0", r"sites\.count"),
+    ("sites.count=1e9", r"sites\.count"),
+    ("sites.count=2.5", r"sites\.count"),
+    ("sites.vary=[{field: network.uplink.nope, uniform: [0, 1]}]", r"sites\.vary\.0\.field: expected a field"),
+    ("sites.vary=[{field: network.uplink.offset_s, uniform: [5, 1]}]", r"low <= high"),
+    ("sites.vary=[{field: network.uplink.offset_s, uniform: [0, .nan]}]", r"sites\.vary\.0\.uniform"),
+    ("sites.vary=[{field: network.uplink.offset_s, choice: []}]", r"sites\.vary\.0\.choice"),
+    ("sites.vary=[{field: seed, choice: [1, 2]}]", r"cannot vary seed"),
+    ("sites.vary=[{field: network.uplink.delay_ms, uniform: [-5, -1]}]", r"\(site 0\): network\.uplink\.delay_ms"),
+    ("sites.vary=[{field: devices.0.count, choice: [two]}]", r"\(site 0\): devices\.0\.count"),
+])
+def test_bad_sites_blocks_exit_2_naming_the_field(tmp_path, override, message):
+    result = runner.invoke(app, ["run", str(CITY), "--set", override, "--set", "duration_s=2", "--set", "warmup_s=0", "--out",
+                                 str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert __import__("re").search(message, result.output), result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_single_run_of_a_sites_scenario_is_refused():
+    with pytest.raises(InputError, match="sites: expected a scenario of one site"):
+        simulate(small_sites(2))
