@@ -248,14 +248,22 @@ def run_sweep(sweep: Sweep, out: Path, workers: int = 2, scheduler: str | None =
         from distributed import Client, LocalCluster, as_completed
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=None) if scheduler == "local" else None
+        # several runs per task: a task's round trip through the scheduler costs more than a short run
+        size = max(1, math.ceil(len(args) / (4 * workers)))
+        batches = [args[k:k + size] for k in range(0, len(args), size)]
         with Client(cluster if cluster is not None else scheduler) as client:
-            for future in as_completed([client.submit(run_one, *a, pure=False) for a in args]):
-                future.result()
-                if progress is not None:
-                    progress()
+            for future in as_completed([client.submit(run_batch, b, pure=False) for b in batches]):
+                for _ in future.result():
+                    if progress is not None:
+                        progress()
         if cluster is not None:
             cluster.close()
     return len(args), skipped
+
+
+def run_batch(batch: list[tuple]) -> list[str]:
+    """:func:`run_one` for each of several runs' arguments, in one task."""
+    return [run_one(*arguments) for arguments in batch]
 
 
 def collect(sweep: Sweep, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
