@@ -69,7 +69,7 @@ def main() -> None:
     started = time.perf_counter()
     outcome = run_site(short, 0, None)
     fast_s = time.perf_counter() - started
-    requests = int(outcome.tally.scopes[0].statuses.sum())
+    requests = int(outcome.tally.scope(0).statuses.sum())
     fast_rate = requests / fast_s
     numpy_rate = lindley_rate(requests)
     ratio = STAGES * fast_rate / numpy_rate

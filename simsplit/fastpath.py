@@ -210,7 +210,9 @@ class _FastRun:
         device = np.repeat(np.arange(len(devices), dtype=np.int64), np.diff(offsets))
         request_id = np.arange(at.size, dtype=np.int64) - offsets[:-1][device]
         # every array from here on in the order the DES numbers its requests
-        order = np.argsort(kernels.processing_order(clock, offsets), kind="stable")
+        order = np.argsort(clock, kind="stable")  # merges the devices' sorted runs
+        if (np.diff(clock[order]) == 0.0).any():  # simultaneous arrivals: SimPy's event order decides
+            order = np.argsort(kernels.processing_order(clock, offsets), kind="stable")
         self.device, self.at, self.clock, self.request_id = device[order], at[order], clock[order], request_id[order]
         del order, device, at, clock, request_id
 

@@ -215,8 +215,8 @@ def merged_summary(scenario: Scenario, outcomes: list[SiteOutcome]) -> dict:
     replication), servers over all sites' copies."""
     from simsplit.stats import t_interval
     from simsplit.summary import json_safe
-    site_means = [o.tally.scopes[0].latency_sum / o.tally.scopes[0].statuses[1] for o in outcomes
-                  if o.tally.scopes[0].statuses[1]]
+    site_means = [o.tally.scope(0).latency_sum / o.tally.scope(0).statuses[1] for o in outcomes
+                  if o.tally.scope(0).statuses[1]]
     tally = copy.deepcopy(outcomes[0].tally)
     for outcome in outcomes[1:]:
         tally.merge(outcome.tally)

@@ -108,8 +108,8 @@ class Tally:
         self._width = len(bottlenecks)
         self._options = (splits + 1) * self._width
         self.deadline_s, self.warmup_s = deadline_s, warmup_s
-        self.scopes = [_Scope(self._options) for _ in range(len(groups) + 1)]
-        """The whole run, then each group."""
+        self.scopes = [None] + [_Scope(self._options) for _ in groups]
+        """Each group's accumulators (index g + 1; index 0, the whole run, is their sum, made when asked)."""
 
     def add(self, columns) -> None:
         """Add a chunk of the per-request table: a DataFrame, or its columns by name
@@ -127,12 +127,19 @@ class Tally:
                 ("latency_s", "split", "bottleneck", *LATENCY_PARTS, *_MEAN_COLUMNS)}
         switched = load("switched")[measured]
         done_group = group[completed]
-        for index, scope in enumerate(self.scopes):
-            if index == 0:
-                self._add(scope, status, switched, done)
-            else:
-                rows, done_rows = group == index - 1, done_group == index - 1
+        if len(self.groups) == 1:
+            self._add(self.scopes[1], status, switched, done)
+        else:
+            for g, scope in enumerate(self.scopes[1:]):
+                rows, done_rows = group == g, done_group == g
                 self._add(scope, status[rows], switched[rows], {k: v[done_rows] for k, v in done.items()})
+
+    def _overall(self) -> _Scope:
+        """The whole run: the groups' accumulators added in group order."""
+        overall = _Scope(self._options)
+        for scope in self.scopes[1:]:
+            overall.merge(scope)
+        return overall
 
     def _add(self, scope: _Scope, status: np.ndarray, switched: np.ndarray, done: dict) -> None:
         scope.statuses += np.bincount(status, minlength=len(STATUS_NAMES))
@@ -156,13 +163,17 @@ class Tally:
 
     def merge(self, other: Tally) -> None:
         """Add ``other``'s requests (a tally of the same scenario's groups)."""
-        for mine, theirs in zip(self.scopes, other.scopes, strict=True):
+        for mine, theirs in zip(self.scopes[1:], other.scopes[1:], strict=True):
             mine.merge(theirs)
+
+    def scope(self, index: int) -> _Scope:
+        """The accumulators of scope ``index`` (0: the whole run; g + 1: group g)."""
+        return self._overall() if index == 0 else self.scopes[index]
 
     def block(self, index: int) -> dict:
         """The summary block of scope ``index`` (0: the whole run; g + 1: group g), in the keys of a run's
         summary; quantiles sketched (``latency_s.relative_error``)."""
-        scope = self.scopes[index]
+        scope = self.scope(index)
         counts = {name: int(scope.statuses[k]) for k, name in enumerate(STATUS_NAMES)}
         done = counts["completed"]
         block = {"generated": int(scope.statuses.sum()), "completed": done, "dropped": counts["dropped"],
