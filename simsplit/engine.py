@@ -145,6 +145,9 @@ class Engine:
         request.uplink_wait_s = start - ready_at
         request.uplink_start_at_s = start
         request.uplink_s = end - start
+        counter = getattr(self.devices[request.device].uplink.channel, "handovers_between", None)
+        if counter is not None:
+            request.handovers += counter(start, end)
         self.tails.note(request.device, start, request.uplink_s, (0, request.sequence), request.sequence)
         if lost:
             self._schedule(end, request, self._on_lost)
@@ -158,6 +161,9 @@ class Engine:
         request.downlink_wait_s = start - ready_at
         request.downlink_start_at_s = start
         request.downlink_s = end - start
+        counter = getattr(device.downlink.channel, "handovers_between", None)
+        if counter is not None:
+            request.handovers += counter(start, end)
         self.tails.note(request.device, start, request.downlink_s, (1, request.sequence), request.sequence)
         request.propagation_s = device.uplink.delay_s + device.downlink.delay_s + request.plan.extra_rtt_s
         if lost:

@@ -248,6 +248,7 @@ class _FastRun:
         fresh = {name: np.full(n, math.nan) for name in NUMERIC_FIELDS}
         fresh.update({"device": device, "request_id": self.request_id[first:last],
                       "status": np.full(n, IN_FLIGHT, dtype=np.int8), "batch_size": np.zeros(n, dtype=np.int64),
+                      "handovers": np.zeros(n, dtype=np.int64),
                       "plan": self.plan_index[device], "arrival_at_s": self.at[first:last],
                       "switched": np.zeros(n)})
         for name in ("payload_bits", "bits_up", "bits_down", "switch_s", "promotion_s"):
@@ -334,6 +335,7 @@ class _FastRun:
         sent, extra, lost, erased = _losses(owner, bits, [d.uplink_loss for d in self.devices], self.plans)
         self._set("bits_up", rows, sent)
         start, end = self.uplinks.send(owner, head_end, sent, extra)
+        self._handovers(rows, owner, start, end, self.uplinks)
         self._accuracy(rows, owner, start, erased)
         self._set("uplink_wait_s", rows, start - head_end)
         self._set("uplink_start_at_s", rows, start)
@@ -352,6 +354,15 @@ class _FastRun:
             mine = arrived & (target == s)
             server.waiting = (np.concatenate((server.waiting[0], rows[mine])),
                               np.concatenate((server.waiting[1], at_server[mine])))
+
+    def _handovers(self, rows, owner, start, end, links: _Links) -> None:
+        """Add the handovers of a cellular link during each transfer (rows grouped by device)."""
+        for d, first, last in _runs(owner):
+            counter = getattr(links.links[d].channel, "handovers_between", None)
+            if counter is not None:
+                part = rows[first:last]
+                self._set("handovers", part, self._get("handovers", part)
+                          + [counter(float(a), float(b)) for a, b in zip(start[first:last], end[first:last])])
 
     def _accuracy(self, rows, owner, start, erased) -> None:
         """Where a plan's accuracy depends on the channel: on a fading uplink, by the SNR at the upload's
@@ -410,6 +421,7 @@ class _FastRun:
         sent, extra, lost, _ = _losses(owner, self.bits_down[owner], [d.downlink_loss for d in self.devices])
         self._set("bits_down", rows, sent)
         start, end = self.downlinks.send(owner, ends, sent, extra)
+        self._handovers(rows, owner, start, end, self.downlinks)
         self._set("downlink_wait_s", rows, start - ends)
         self._set("downlink_start_at_s", rows, start)
         self._set("downlink_s", rows, end - start)

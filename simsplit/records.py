@@ -27,7 +27,7 @@ class Request:
 
     __slots__ = ("device", "request_id", "plan", "status", "base_service_s", "batch_key", "deadline_at_s",
                  "enqueued_at_s", "batch_size", "payload_bits", "bits_up", "bits_down", "switched", "sequence",
-                 "accuracy") \
+                 "accuracy", "handovers") \
         + TIMING_FIELDS
 
     def __init__(self, device: int, request_id: int, plan, arrival_at_s: float, deadline_at_s: float,
@@ -46,6 +46,8 @@ class Request:
         self.switched = 0
         self.accuracy = NAN
         """This request's accuracy when the channel changed it (NaN: the plan's accuracy)."""
+        self.handovers = 0
+        """Handovers of the device's cellular link during this request's transfers."""
         self.payload_bits = 0.0
         """The payload (bits): the plan's size, or this request's draw from the plan's size distribution."""
         self.bits_up = 0.0
@@ -73,7 +75,7 @@ class Request:
 
 
 NUMERIC_FIELDS = ("device", "request_id", "status", "batch_size", "payload_bits", "bits_up", "bits_down",
-                  "switched", "accuracy") + TIMING_FIELDS
+                  "switched", "accuracy", "handovers") + TIMING_FIELDS
 
 
 class RecordSink:
@@ -126,7 +128,7 @@ def rows_to_columns(table: np.ndarray) -> dict[str, np.ndarray]:
     """Rows of :attr:`RecordSink.FIELDS` (float64, in arrival order) as typed columns (the sequence dropped)."""
     columns = {name: table[:, i] for i, name in enumerate(RecordSink.FIELDS[:-1])}
     for name, dtype in (("device", np.int64), ("request_id", np.int64), ("status", np.int8),
-                        ("batch_size", np.int64), ("plan", np.int64)):
+                        ("batch_size", np.int64), ("plan", np.int64), ("handovers", np.int64)):
         columns[name] = columns[name].astype(dtype)
     return columns
 

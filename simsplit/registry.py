@@ -201,15 +201,17 @@ class _KindField:
 
 # ---------------------------------------------------------------- the families
 channels = Registry("channels", ("simsplit.channel.constant", "simsplit.channel.steps", "simsplit.channel.markov",
-                                 "simsplit.channel.fading", "simsplit.channel.replay", "simsplit.channel"))
+                                 "simsplit.channel.fading", "simsplit.channel.replay", "simsplit.channel.cellular",
+                                 "simsplit.channel"))
 strategies = Registry("strategies", ("simsplit.strategies.fixed", "simsplit.strategies.dynamic", "simsplit.strategies"))
 arrivals = Registry("arrivals", ("simsplit.arrivals",))
 background = Registry("background", ("simsplit.background",))
 disciplines = Registry("disciplines", ("simsplit.queues",), configured=False)
 estimators = Registry("estimators", ("simsplit.strategies.estimators",))
+mobility = Registry("mobility", ("simsplit.mobility",))
 
 FAMILIES: dict[str, Registry] = {r.family: r for r in (channels, strategies, arrivals, background, disciplines,
-                                                      estimators)}
+                                                      estimators, mobility)}
 
 
 def _require_base(registry: Registry, config: Any, base: type) -> None:
@@ -228,6 +230,15 @@ def register_channel(kind: str, config: type[Config], build: Callable | None = N
     from simsplit.channel.link import LinkConfig
     _require_base(channels, config, LinkConfig)
     return channels.register(kind, config, build, per_device=per_device)
+
+
+def register_mobility(kind: str, config: type[Config], build: Callable | None = None):
+    """A device's movement. ``build(config, rng, index) -> Trajectory`` (:class:`~simsplit.mobility.Trajectory`)
+    for device ``index`` of its group, drawing from the device's own stream ``rng``. The block subclasses
+    :class:`~simsplit.mobility.MobilityConfig`."""
+    from simsplit.mobility import MobilityConfig
+    _require_base(mobility, config, MobilityConfig)
+    return mobility.register(kind, config, build)
 
 
 def register_strategy(kind: str, config: type[Config], build: Callable | None = None, *,

@@ -279,6 +279,7 @@ def request_columns(setup: Setup, output: RunOutput, tail_j: np.ndarray) -> dict
         "bytes_sent_down": sent_down / BITS_PER_BYTE,
         "accuracy": np.where(np.isnan(c["accuracy"]), plan_field("accuracy"), c["accuracy"]),
         "switched": c["switched"].astype(bool),
+        "handovers": c["handovers"],
         **energy,
         "energy_j": sum(energy[p] for p in ENERGY_PARTS),
         "deadline_met": met,

@@ -7,6 +7,7 @@ the payload table, the payload table's splits exist in the profile.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,7 +117,8 @@ class ChannelFactory:
     def check(self, link) -> None:
         """Build ``link``'s channel once now (from a throwaway stream if per device), so that bad files fail
         before the run."""
-        self.shared(link) or self.own(link, np.random.default_rng(0))
+        from simsplit.mobility import Trajectory
+        self.shared(link) or self.own(link, np.random.default_rng(0), Trajectory((0.0, 0.0), lambda p: (math.inf, *p)))
 
     def shared(self, link) -> Channel | None:
         """One channel for every device, or None if each device needs its own."""
@@ -126,9 +128,10 @@ class ChannelFactory:
             self._shared[id(link)] = (link, channels.of(link).build(link, ChannelContext(None, self.trace)))
         return self._shared[id(link)][1]
 
-    def own(self, link, rng: np.random.Generator) -> Channel:
-        """A device's (or a cell's) own channel for a per-device link kind."""
-        return channels.of(link).build(link, ChannelContext(rng, self.trace))
+    def own(self, link, rng: np.random.Generator, mobility=None) -> Channel:
+        """A device's (or a cell's) own channel for a per-device link kind (``mobility``: the device's
+        trajectory, if its group moves)."""
+        return channels.of(link).build(link, ChannelContext(rng, self.trace, mobility))
 
 
 def _check_tables(profile: ModelProfile, payloads: PayloadTable) -> None:

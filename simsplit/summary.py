@@ -141,6 +141,7 @@ def _block(columns: _Columns, rows: np.ndarray, deadline: float | None, with_int
     block["energy_j"] = energy
     block["accuracy"] = mean("accuracy")
     block["switches"] = int(columns("switched", rows).sum())
+    block["handovers"] = int(columns("handovers", rows).sum())
     width = len(bottlenecks)  # (split, bottleneck) as one key, in the order of split then bottleneck
     keys, sizes = np.unique(columns("split", done_rows) * width + columns("bottleneck", done_rows),
                             return_counts=True)

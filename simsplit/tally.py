@@ -78,6 +78,7 @@ class _Scope:
         self.sums = np.zeros(len(ENERGY_PARTS) + 4)  # energy parts, energy, accuracy, bytes up, bytes sent up
         self.counts = np.zeros(len(ENERGY_PARTS) + 4, dtype=np.int64)
         self.switches = 0
+        self.handovers = 0
         self.options = np.zeros(options, dtype=np.int64)
         self.bytes_up = LogSketch(1e-3, 1e13)
 
@@ -90,6 +91,7 @@ class _Scope:
         self.sums += other.sums
         self.counts += other.counts
         self.switches += other.switches
+        self.handovers += other.handovers
         self.options += other.options
         self.bytes_up.merge(other.bytes_up)
 
@@ -126,13 +128,15 @@ class Tally:
         done = {name: load(name)[measured][completed] for name in
                 ("latency_s", "split", "bottleneck", *LATENCY_PARTS, *_MEAN_COLUMNS)}
         switched = load("switched")[measured]
+        handovers = load("handovers")[measured]
         done_group = group[completed]
         if len(self.groups) == 1:
-            self._add(self.scopes[1], status, switched, done)
+            self._add(self.scopes[1], status, switched, handovers, done)
         else:
             for g, scope in enumerate(self.scopes[1:]):
                 rows, done_rows = group == g, done_group == g
-                self._add(scope, status[rows], switched[rows], {k: v[done_rows] for k, v in done.items()})
+                self._add(scope, status[rows], switched[rows], handovers[rows],
+                          {k: v[done_rows] for k, v in done.items()})
 
     def _overall(self) -> _Scope:
         """The whole run: the groups' accumulators added in group order."""
@@ -141,9 +145,11 @@ class Tally:
             overall.merge(scope)
         return overall
 
-    def _add(self, scope: _Scope, status: np.ndarray, switched: np.ndarray, done: dict) -> None:
+    def _add(self, scope: _Scope, status: np.ndarray, switched: np.ndarray, handovers: np.ndarray,
+             done: dict) -> None:
         scope.statuses += np.bincount(status, minlength=len(STATUS_NAMES))
         scope.switches += int(switched.sum())
+        scope.handovers += int(handovers.sum())
         latency = done["latency_s"]
         scope.latency_sum += float(latency.sum())
         scope.latency.add(latency)
@@ -187,6 +193,7 @@ class Tally:
         block["energy_j"] = {name: mean[name] for name in MEANS[: len(ENERGY_PARTS) + 1]}
         block["accuracy"] = mean["accuracy"]
         block["switches"] = scope.switches
+        block["handovers"] = scope.handovers
         block["option_share"] = {f"{key // self._width}/{self.bottlenecks[key % self._width]}": int(n) / max(done, 1)
                                  for key, n in enumerate(scope.options.tolist()) if n}
         block["bytes_up"] = mean["bytes_up"]

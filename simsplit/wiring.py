@@ -16,7 +16,7 @@ from simsplit.channel import DedicatedLink
 from simsplit.channel.loss import PacketLoss
 from simsplit.channel.shared import ProcessorSharingLink, SharedFifoLink
 from simsplit.radio import RadioState
-from simsplit.registry import arrivals
+from simsplit.registry import arrivals, mobility
 from simsplit.server import EdgeServer
 from simsplit.setup import Setup
 from simsplit.strategies import Observation
@@ -95,11 +95,12 @@ class _Links:
         self._env, self._setup, self._streams = env, setup, streams
         self._cells: dict[tuple[str, str], object] = {}
 
-    def link(self, network, direction: str, group_name: str, device_name: str):
+    def link(self, network, direction: str, group_name: str, device_name: str, trajectory=None):
         config = getattr(network, direction)
         channels, streams = self._setup.channels, self._streams
         if config.sharing == "dedicated":
-            channel = channels.shared(config) or channels.own(config, streams.generator(f"{device_name}/{direction}"))
+            channel = channels.shared(config) or channels.own(config, streams.generator(f"{device_name}/{direction}"),
+                                                              trajectory)
             return DedicatedLink(channel, config.delay_s)
         scope = "network" if network is self._setup.scenario.network else f"devices/{group_name}/network"
         key = (scope, direction)
@@ -124,10 +125,12 @@ def build_devices(env: simpy.Environment, setup: Setup, streams: RandomStreams) 
         group, network = group_setup.group, group_setup.network
         for i in range(group.count):
             name = f"devices/{group.name}/{i}"
+            trajectory = None if group.mobility is None else \
+                mobility.of(group.mobility).build(group.mobility, streams.generator(f"{name}/mobility"), i)
             device = Device(len(devices), g, group_setup.make_strategy(), group_setup.plans,
                             arrivals.of(group.arrivals).build(group.arrivals, streams.generator(f"{name}/arrivals")),
-                            links.link(network, "uplink", group.name, name),
-                            links.link(network, "downlink", group.name, name),
+                            links.link(network, "uplink", group.name, name, trajectory),
+                            links.link(network, "downlink", group.name, name, trajectory),
                             RadioState(network.radio.promotion_delay_s, sum(network.radio.tail_stages_s)),
                             _loss(network.uplink, f"{name}/uplink-loss", streams),
                             _loss(network.downlink, f"{name}/downlink-loss", streams))

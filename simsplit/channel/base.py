@@ -40,3 +40,5 @@ class ChannelContext:
     """This device's (or cell's) own stream; None for a channel shared by every device using the block."""
     trace: Callable[..., Any]
     """``trace(file, format, **options)``: the trace file read once per run (:func:`~simsplit.channel.traces.read_trace`)."""
+    mobility: Any = None
+    """The device's :class:`~simsplit.mobility.Trajectory` when its group has a ``mobility`` block, else None."""

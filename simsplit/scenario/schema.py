@@ -64,6 +64,8 @@ class DeviceGroupConfig(Config):
     network: NetworkConfig | None = None
     strategy: registry.strategies.field | None = None
     probe: ProbeConfig | None = None
+    mobility: registry.mobility.field | None = None
+    """How the group's devices move (each from its own stream); a ``cellular`` link needs it."""
 
 
 class VaryConfig(Config):
@@ -152,6 +154,11 @@ class Scenario(Config):
             raise FieldValueError("phases_s", "expected at least two strictly increasing phase boundaries (s)")
         if (self.server is None) == (self.servers is None):
             raise FieldValueError("server", "expected exactly one of server (one server) or servers (a list)")
+        for k, group in enumerate(self.devices):
+            network = group.network or self.network
+            if group.mobility is None and "cellular" in (network.uplink.kind, network.downlink.kind):
+                raise FieldValueError(f"devices.{k}.mobility", "a cellular link needs the group's mobility "
+                                      "block (kind static, random_waypoint, route or trace)")
         if self.sites is not None:
             data = self.model_dump()
             for k, vary in enumerate(self.sites.vary):

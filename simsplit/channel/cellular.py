@@ -1,0 +1,167 @@
+"""A moving device's link through the strongest of several cells, with A3 handovers.
+
+Every ``coherence_s`` the device's position (its group's ``mobility``) gives its distance to each cell and
+so each cell's mean SNR by the log-distance path loss of :mod:`simsplit.channel.fading` (same transmit
+power, bandwidth and noise for every cell). The serving cell changes as 3GPP's event A3 says: when a
+neighbour's mean SNR exceeds the serving cell's by more than ``hysteresis_db`` at every sample for
+``time_to_trigger_ms``, the device hands over to it; the link then carries nothing for
+``interruption_ms`` (a transfer in flight waits and resumes). Between handovers the capacity is the
+serving cell's SNR with block fading, mapped to a rate by Shannon or the LTE CQI table, as a ``fading``
+link does. The link is the device's own (``sharing: dedicated``).
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
+
+from simsplit.channel.fading import (
+    FadingChannel,
+    log_distance_path_loss_db,
+    rate_from_snr,
+    thermal_noise_dbm,
+)
+from simsplit.channel.link import LinkConfig
+from simsplit.config import Config, FieldValueError
+from simsplit.registry import register_channel
+from simsplit.units import MHZ, MS
+
+MIN_DISTANCE_M = 1.0
+"""Distances below this count as this (the path loss model's reference distance)."""
+
+
+class CellConfig(Config):
+    """A base station at (x_m, y_m)."""
+
+    name: str = Field(min_length=1)
+    x_m: float
+    y_m: float
+
+
+class CellularLinkConfig(LinkConfig):
+    """A moving device's link through the strongest cell (A3 handover with hysteresis and time to trigger,
+    an interruption at each handover); SNR from its distance to the cell, block fading, Shannon or CQI."""
+
+    kind: Literal["cellular"]
+    cells: list[CellConfig] = Field(min_length=1)
+    hysteresis_db: NonNegativeFloat = 3.0
+    time_to_trigger_ms: NonNegativeFloat = 160.0
+    interruption_ms: NonNegativeFloat = 50.0
+    bandwidth_mhz: PositiveFloat = 10.0
+    tx_power_dbm: float = 23.0
+    path_loss_exponent: PositiveFloat = 3.76
+    reference_loss_db: float = 15.3
+    noise_figure_db: NonNegativeFloat = 9.0
+    fading: Literal["none", "rayleigh", "rician"] = "rayleigh"
+    rician_k: NonNegativeFloat = 0.0
+    coherence_s: PositiveFloat = 0.01
+    mapping: Literal["shannon", "cqi"] = "cqi"
+    efficiency: float = Field(default=0.75, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _dedicated(self):
+        if self.sharing != "dedicated":
+            raise FieldValueError("sharing", "a cellular link is the device's own: expected dedicated")
+        names = [c.name for c in self.cells]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise FieldValueError("cells", f"cell names must be unique, got {repeated} more than once")
+        return self
+
+    @property
+    def peak_rate_bps(self) -> float:
+        return self.bandwidth_mhz * MHZ * 30.0
+
+    @property
+    def segments_per_s(self) -> float:
+        return 1.0 / self.coherence_s
+
+
+class CellularChannel(FadingChannel):
+    """The capacity path of one moving device; see the module docstring. ``handovers`` lists the instants
+    (s) its handovers happened, ``serving`` the serving cell of each drawn segment."""
+
+    def __init__(self, *, trajectory, cells: list[tuple[float, float]], hysteresis_db: float,
+                 time_to_trigger_s: float, interruption_s: float, **radio):
+        super().__init__(distance_m=1.0, **radio)
+        self.trajectory = trajectory
+        self.cells = np.asarray(cells, dtype=float)
+        self.hysteresis_db, self.time_to_trigger_s, self.interruption_s = hysteresis_db, time_to_trigger_s, interruption_s
+        self._offset_db = radio["tx_power_dbm"] - thermal_noise_dbm(radio["bandwidth_hz"], radio["noise_figure_db"])
+        self._loss = (radio["reference_loss_db"], radio["path_loss_exponent"])
+        self.serving_cell: int | None = None
+        self._candidate: int | None = None
+        self._candidate_since = 0.0
+        self.handovers: list[float] = []
+        self.serving: list[int] = []
+        """Serving cell of each drawn segment (-1 during an interruption)."""
+        self.distances_m: list[float] = []
+
+    def mean_snrs_db(self, at_s: float) -> np.ndarray:
+        """Each cell's SNR (dB) without fading at ``at_s``, from the device's position then."""
+        x, y = self.trajectory.position(at_s)
+        distance = np.maximum(np.hypot(self.cells[:, 0] - x, self.cells[:, 1] - y), MIN_DISTANCE_M)
+        return np.array([self._offset_db - log_distance_path_loss_db(float(d), *self._loss) for d in distance])
+
+    def handovers_between(self, start_s: float, end_s: float) -> int:
+        """Handovers at instants in [start_s, end_s) (s) (the path must already reach ``end_s``)."""
+        return bisect_left(self.handovers, end_s) - bisect_left(self.handovers, start_s)
+
+    def serving_at(self, at_s: float) -> int:
+        """Index of the serving cell at ``at_s`` (-1 during a handover's interruption)."""
+        self._extend_to_time(at_s)
+        return self.serving[bisect_right(self._starts, at_s) - 1]
+
+    def distance_at(self, at_s: float) -> float:
+        """Distance (m) to the serving cell at the start of the segment holding ``at_s``."""
+        self._extend_to_time(at_s)
+        return self.distances_m[bisect_right(self._starts, at_s) - 1]
+
+    def _next(self) -> tuple[float, float]:
+        now = self._starts[-1]
+        snrs = self.mean_snrs_db(now)
+        best = int(np.argmax(snrs))
+        if self.serving_cell is None:
+            self.serving_cell = best
+        serving = self.serving_cell
+        if best != serving and snrs[best] > snrs[serving] + self.hysteresis_db:
+            if self._candidate != best:
+                self._candidate, self._candidate_since = best, now
+            if now - self._candidate_since >= self.time_to_trigger_s:
+                self.serving_cell, self._candidate = best, None
+                self.handovers.append(now)
+                if self.interruption_s > 0:
+                    self._snrs_db.append(-math.inf)
+                    self.serving.append(-1)
+                    self.distances_m.append(math.nan)
+                    return self.interruption_s, 0.0
+                serving = best
+        else:
+            self._candidate = None
+        serving = self.serving_cell
+        gain = self.draw_gain()
+        snr_db = snrs[serving] + 10.0 * math.log10(max(gain, 1e-300))
+        self._snrs_db.append(snr_db)
+        self.serving.append(serving)
+        x, y = self.trajectory.position(now)
+        self.distances_m.append(max(math.hypot(self.cells[serving, 0] - x, self.cells[serving, 1] - y),
+                                    MIN_DISTANCE_M))
+        return self.coherence_s, rate_from_snr(snr_db, self.bandwidth_hz, self.mapping, self.efficiency)
+
+
+@register_channel("cellular", CellularLinkConfig, per_device=True)
+def _build(config: CellularLinkConfig, context) -> CellularChannel:
+    if context.mobility is None:
+        raise FieldValueError("kind", "a cellular link needs its device group's mobility block")
+    return CellularChannel(trajectory=context.mobility, cells=[(c.x_m, c.y_m) for c in config.cells],
+                           hysteresis_db=config.hysteresis_db, time_to_trigger_s=config.time_to_trigger_ms * MS,
+                           interruption_s=config.interruption_ms * MS, bandwidth_hz=config.bandwidth_mhz * MHZ,
+                           tx_power_dbm=config.tx_power_dbm, path_loss_exponent=config.path_loss_exponent,
+                           reference_loss_db=config.reference_loss_db, noise_figure_db=config.noise_figure_db,
+                           fading=config.fading, rician_k=config.rician_k, shadowing_db=0.0,
+                           coherence_s=config.coherence_s, mapping=config.mapping, efficiency=config.efficiency,
+                           rng=context.rng)
