@@ -8,6 +8,7 @@ device's distance to each cell from its trajectory.
 
 from __future__ import annotations
 
+import itertools
 import math
 from bisect import bisect_right
 from collections.abc import Callable
@@ -215,7 +216,7 @@ def read_positions(path: str) -> dict[int, tuple[list[float], list[float], list[
     out = {}
     for device, samples in rows.items():
         times = [t for t, _, _ in samples]
-        if any(b <= a for a, b in zip(times, times[1:])):
+        if any(b <= a for a, b in itertools.pairwise(times)):
             raise FieldValueError("file", f"{path}: device {device}: expected strictly increasing time_s")
         if times[0] > 0:
             samples = [(0.0, samples[0][1], samples[0][2])] + samples

@@ -134,6 +134,20 @@ class ChannelFactory:
         return channels.of(link).build(link, ChannelContext(rng, self.trace, mobility))
 
 
+def _check_mobility(source: str, g: int, group: DeviceGroupConfig) -> None:
+    """Build every device's trajectory once (a throwaway stream), so that a bad position file fails before
+    the run, naming the field."""
+    from simsplit.config import FieldValueError
+    from simsplit.registry import mobility
+    try:
+        for index in range(group.count):
+            mobility.of(group.mobility).build(group.mobility, np.random.default_rng(0), index)
+    except FieldValueError as exc:
+        raise InputError(source, f"devices.{g}.mobility.{exc.field}", str(exc)) from None
+    except OSError as exc:
+        raise InputError(source, f"devices.{g}.mobility", f"cannot read its file: {exc}") from None
+
+
 def _check_tables(profile: ModelProfile, payloads: PayloadTable) -> None:
     last = profile.local_split
     for entry in payloads.entries.values():
@@ -229,6 +243,8 @@ def build_setup(scenario: Scenario, tables: tuple[ModelProfile, PayloadTable] | 
         if group.device_class not in profile.head_s:
             raise InputError(source, f"devices.{g}.device_class", f"expected one of {profile.device_classes} "
                              f"(head_ms_* columns of {profile.source}), got {group.device_class!r}")
+        if group.mobility is not None:
+            _check_mobility(source, g, group)
         field = f"devices.{g}.strategy" if group.strategy is not None else "strategy"
         config = scenario.strategy_of(group)
         network = scenario.network_of(group)

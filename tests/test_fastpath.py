@@ -74,7 +74,11 @@ CHANNELS = {
     "steps": {"kind": "steps", "times_s": [0, 0.4, 0.7], "rates_mbps": [3, 0, 0.5], "end": "loop", "period_s": 1.3},
     "markov": {"kind": "markov", "rates_mbps": [4, 0.3], "mean_sojourn_s": [0.5, 0.2]},
     "fading": {"kind": "fading", "distance_m": 250, "coherence_s": 0.05},
+    "cellular": {"kind": "cellular", "coherence_s": 0.02, "time_to_trigger_ms": 40, "interruption_ms": 30,
+                 "cells": [{"name": "a", "x_m": 0, "y_m": 0}, {"name": "b", "x_m": 300, "y_m": 0}]},
 }
+DRIVING = {"kind": "route", "waypoints_m": [[-50, 10], [350, 10]], "speed_mps": [150], "end": "reverse",
+           "start_gap_s": 0.3}
 
 run_settings = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -91,7 +95,7 @@ run_settings = settings(max_examples=40, deadline=None, suppress_health_check=[H
 def test_random_static_scenarios_equal_the_des(tmp_path, groups, workers, variability, service_ms, delay_ms,
                                                duration_s, payload, seed, loss):
     """Random fleets: ties at the server (devices sharing a phase), k workers, random service, every channel
-    kind on dedicated links (traces with random offsets), packet loss with and without retransmission, two
+    kind on dedicated links (traces with random offsets, cellular links with handovers), packet loss with and without retransmission, two
     servers, drawn payload sizes, accuracy by erasures and SNR, requests in flight and lost at the end."""
     profile, payloads = write_model(tmp_path, tail_ms=service_ms, split_bytes=0.0 if payload == "zero" else 900.0,
                                     head_ms=1.0, encode_ms=0.3)
@@ -113,7 +117,7 @@ def test_random_static_scenarios_equal_the_des(tmp_path, groups, workers, variab
         arrivals = {"kind": "poisson", "rate_hz": rate} if kind == "poisson" else \
             {"kind": "periodic", "rate_hz": rate, **({"phase_s": 0.0} if kind == "tied" else {"jitter_s": 0.1 / rate})}
         devices.append({"name": f"g{i}", "count": count, "device_class": "phone", "compute_power_w": 2.0,
-                        "arrivals": arrivals,
+                        "arrivals": arrivals, "mobility": DRIVING,
                         "strategy": {"kind": "full_offload", "server": "cloud"} if strategy == "cloud" else {"kind": strategy},
                         "network": {"uplink": {**CHANNELS[up], "delay_ms": delay_ms, "loss": losses[loss]},
                                     "downlink": {**CHANNELS[down], "delay_ms": delay_ms,

@@ -108,7 +108,10 @@ class CellularChannel(FadingChannel):
         return np.array([self._offset_db - log_distance_path_loss_db(float(d), *self._loss) for d in distance])
 
     def handovers_between(self, start_s: float, end_s: float) -> int:
-        """Handovers at instants in [start_s, end_s) (s) (the path must already reach ``end_s``)."""
+        """Handovers at instants in [start_s, end_s) (s); 0 for a transfer that never ends (``end_s`` inf)."""
+        if not math.isfinite(end_s):
+            return 0
+        self._extend_to_time(end_s)
         return bisect_left(self.handovers, end_s) - bisect_left(self.handovers, start_s)
 
     def serving_at(self, at_s: float) -> int:
