@@ -31,6 +31,7 @@ from simsplit.records import (
     RecordSink,
     Request,
     RunOutput,
+    handover_times,
     probe_columns,
 )
 from simsplit.schedule import call_after
@@ -258,4 +259,5 @@ class Engine:
         probes = probe_columns(self.probes.records)
         probes["tail_j"] = np.array([self.tails.probe_tail_j.get(k, 0.0) for k in range(len(self.probes.records))])
         columns = self.records.close(self.in_flight.values(), self.tails.request_tail_j)
-        return RunOutput(columns, self._device_group, self.end_s, self.seed, self.servers, probes)
+        return RunOutput(columns, self._device_group, self.end_s, self.seed, self.servers, probes,
+                         handover_times(self.devices))

@@ -27,6 +27,7 @@ from simsplit.records import (
     LOST,
     NUMERIC_FIELDS,
     RunOutput,
+    handover_times,
     probe_columns,
 )
 from simsplit.server import ServiceIntervals
@@ -55,7 +56,8 @@ def run_fast(setup: Setup, seed: int, sink=None, window_rows: int = WINDOW_ROWS)
     columns = None if sink is not None else {name: np.concatenate([c[name] for c in chunks]) for name in chunks[0]}
     probes = probe_columns([])
     probes["tail_j"] = np.zeros(0)
-    return RunOutput(columns, run.device_group, run.end_s, seed, run.server_records(), probes)
+    return RunOutput(columns, run.device_group, run.end_s, seed, run.server_records(), probes,
+                     handover_times(run.devices))
 
 
 def _arrival_times(arrivals, end_s: float) -> np.ndarray:

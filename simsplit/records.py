@@ -182,3 +182,14 @@ class RunOutput:
     """The run's servers: their service intervals and background streams."""
     probes: dict[str, np.ndarray]
     """Load-probe records as columns."""
+    handover_times: list = ()
+    """Per device, the instants (s) its cellular link handed over (empty lists without cellular links)."""
+
+
+def handover_times(devices) -> list[list[float]]:
+    """Each device's handover instants (s): its uplink's if that is cellular, else its downlink's."""
+    out = []
+    for device in devices:
+        channel = device.uplink.channel if hasattr(device.uplink.channel, "handovers") else device.downlink.channel
+        out.append(list(getattr(channel, "handovers", [])))
+    return out

@@ -77,6 +77,8 @@ class SiteOutcome:
     servers: dict[str, np.ndarray]
     """Per server: (busy worker-s, other tenants' busy worker-s, completed requests, energy J)."""
     rows_written: int
+    handovers: np.ndarray
+    """Per group, its devices' handovers after the warm-up."""
 
 
 def new_tally(setup):
@@ -92,7 +94,7 @@ def run_site(scenario: Scenario, site: int, folder: str | None) -> SiteOutcome:
     """Run site ``site``; write its rows to ``folder/site-<k>.parquet`` (if ``folder`` and ``records`` keep
     any)."""
     from simsplit.engine import Engine
-    from simsplit.records import COMPLETED, RunOutput
+    from simsplit.records import COMPLETED, RunOutput, handover_times
     from simsplit.results import request_columns, sampled
     from simsplit.setup import build_setup
     from simsplit.simulation import _use_fast_path
@@ -135,6 +137,7 @@ def run_site(scenario: Scenario, site: int, folder: str | None) -> SiteOutcome:
         for chunk in run.chunks(CHUNK_ROWS):
             take(chunk)
         servers_out = run.server_records()
+        times = handover_times(run.devices)
     else:
         output = Engine(setup, own.seed).run()
         device_group = output.device_group
@@ -142,6 +145,10 @@ def run_site(scenario: Scenario, site: int, folder: str | None) -> SiteOutcome:
         for first in range(0, max(columns["device"].size, 1), CHUNK_ROWS):
             take({name: values[first:first + CHUNK_ROWS] for name, values in columns.items()})
         servers_out = output.servers
+        times = output.handover_times
+    handovers = np.zeros(len(setup.groups), dtype=np.int64)  # the devices' handovers after the warm-up
+    for g, device_times in zip(device_group, times):
+        handovers[g] += sum(own.warmup_s <= t < own.duration_s for t in device_times)
     if state["writer"] is not None:
         state["writer"].close()
     measured_s = own.duration_s - own.warmup_s
@@ -152,7 +159,7 @@ def run_site(scenario: Scenario, site: int, folder: str | None) -> SiteOutcome:
             if config.power is not None else math.nan
         servers[config.name] = np.array([busy, background, float(count), energy])
     return SiteOutcome(site, own.seed, site_values(scenario, site), "fast" if fast else "des", tally, servers,
-                       state["written"])
+                       state["written"], handovers)
 
 
 def run_sites_batch(scenario: Scenario, sites: list[int], folder: str | None) -> list[SiteOutcome]:
@@ -245,6 +252,10 @@ def merged_summary(scenario: Scenario, outcomes: list[SiteOutcome]) -> dict:
     summary["servers"] = servers
     summary["groups"] = {name: {"strategy": label, **tally.block(g + 1)}
                          for g, (name, label) in enumerate(zip(tally.groups, tally.strategies))}
+    per_group = np.sum([o.handovers for o in outcomes], axis=0)
+    for block, count in zip([summary, *summary["groups"].values()], [per_group.sum(), *per_group]):
+        block["handovers_during_transfers"] = block["handovers"]
+        block["handovers"] = int(count)
     engines = [o.engine for o in outcomes]
     summary["engine"] = {"requested": scenario.engine, "used": {e: engines.count(e) for e in sorted(set(engines))}}
     return json_safe(summary)

@@ -205,9 +205,22 @@ def summarise(setup: Setup, requests, output: RunOutput, probes: pd.DataFrame | 
         rows = columns.group == code
         groups[g.group.name] = {"strategy": g.label, **_block(columns, rows, scenario.deadline_s, False, bottlenecks)}
     summary["groups"] = groups
+    _handovers(summary, output, warmup, end_s)
     if scenario.phases_s is not None:
         summary["phases"] = _phases(setup, columns, scenario.phases_s)
     return json_safe(summary)
+
+
+def _handovers(summary: dict, output: RunOutput, warmup_s: float, end_s: float) -> None:
+    """``handovers``: the devices' handovers in the measured window (overall and per group), beside
+    ``handovers_during_transfers``, those that hit a request's upload or download."""
+    counts = np.array([sum(warmup_s <= t < end_s for t in times) for times in output.handover_times] or [0])
+    groups = list(summary["groups"].values())
+    per_group = np.bincount(output.device_group, weights=counts, minlength=len(groups)) \
+        if len(output.handover_times) else np.zeros(len(groups))
+    for block, count in zip([summary, *groups], [counts.sum(), *per_group]):
+        block["handovers_during_transfers"] = block["handovers"]
+        block["handovers"] = int(count)
 
 
 def _phases(setup: Setup, columns: _Columns, bounds: list[float]) -> list[dict]:
