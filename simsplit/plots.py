@@ -488,7 +488,8 @@ def compare_bars_figure(table, metric: str, scale: float, label: str, title: str
 @in_style
 def timeseries_figure(series, requests, local_split: int, server: str, title: str = "", *, style: FigureStyle = SCREEN,
                       deadline_s: float | None = None, phases_s: list[float] | None = None):
-    """Panels over time: the first device's uplink capacity with the throughput each of its uploads achieved
+    """Panels over time: on a cellular link, the first device's distance to its serving cell with its SNR, and
+    the serving cell; the first device's uplink capacity with the throughput each of its uploads achieved
     (what a throughput estimator sees); the server's queue and busy workers; the latency of every request
     (log, deadline dashed); and the split each chose. A flat uplink or a queue that never forms gives no
     panel (the title says so); ``phases_s`` boundaries shade alternate phases."""
@@ -499,6 +500,8 @@ def timeseries_figure(series, requests, local_split: int, server: str, title: st
     queue = series[f"{server}_queue"].to_numpy(dtype=float)
     busy = series[f"{server}_busy"].to_numpy(dtype=float) if f"{server}_busy" in series.columns else None
     panels, left_out = [], []
+    if "distance_m" in series.columns:
+        panels += ["distance", "cell"]
     if varies(uplink):
         panels.append("uplink")
     else:
@@ -522,6 +525,19 @@ def timeseries_figure(series, requests, local_split: int, server: str, title: st
             ax.set_ylabel("device 0 uplink\n(Mbps)")
             ax.set_ylim(bottom=0)
             ax.legend(loc="upper right", framealpha=0.9, fontsize="x-small", markerscale=3)
+        elif panel == "distance":
+            ax.plot(at, series["distance_m"], linewidth=0.8, color=_colour(0), label="distance to serving cell")
+            ax.set_ylabel("device 0\ndistance (m)")
+            ax.set_ylim(bottom=0)
+            snr = ax.twinx()
+            snr.plot(at, series["snr_db"].where(np.isfinite(series["snr_db"])), linewidth=0.5, color=_colour(1),
+                     alpha=0.6, label="SNR")
+            snr.set_ylabel("SNR (dB)")
+            ax.legend(loc="upper left", framealpha=0.9, fontsize="x-small")
+            snr.legend(loc="upper right", framealpha=0.9, fontsize="x-small")
+        elif panel == "cell":
+            ax.step(at, series["serving_cell"], where="post", linewidth=0.8, color=_colour(2))
+            ax.set_ylabel("serving cell\n(-1: handover)")
         elif panel == "server":
             ax.step(at, queue, where="post", linewidth=0.8, color=_colour(3), label="jobs waiting")
             if busy is not None:
