@@ -75,10 +75,13 @@ class SiteOutcome:
     engine: str
     tally: Any
     servers: dict[str, np.ndarray]
-    """Per server: (busy worker-s, other tenants' busy worker-s, completed requests, energy J)."""
+    """Per server: (busy worker-s, other tenants' busy worker-s, completed requests, energy J, other tenants'
+    jobs, and those rejected)."""
     rows_written: int
     handovers: np.ndarray
     """Per group, its devices' handovers after the warm-up."""
+    workers: dict[str, int]
+    """Per server, its workers at this site (a site may vary them)."""
 
 
 def new_tally(setup):
@@ -157,9 +160,12 @@ def run_site(scenario: Scenario, site: int, folder: str | None) -> SiteOutcome:
         busy, background = _busy_time(server.intervals, own.warmup_s, own.duration_s)
         energy = server_energy(config.power, config.workers, measured_s, busy, background, int(count))["energy_j"] \
             if config.power is not None else math.nan
-        servers[config.name] = np.array([busy, background, float(count), energy])
+        streams = server.background_streams
+        jobs = sum(int((np.asarray(s.arrivals_at_s, dtype=float) >= own.warmup_s).sum()) for s in streams)
+        servers[config.name] = np.array([busy, background, float(count), energy, float(jobs),
+                                         float(sum(s.rejected for s in streams))])
     return SiteOutcome(site, own.seed, site_values(scenario, site), "fast" if fast else "des", tally, servers,
-                       state["written"], handovers)
+                       state["written"], handovers, {c.name: c.workers for c in own.server_list})
 
 
 def run_sites_batch(scenario: Scenario, sites: list[int], folder: str | None) -> list[SiteOutcome]:
@@ -239,10 +245,11 @@ def merged_summary(scenario: Scenario, outcomes: list[SiteOutcome]) -> dict:
                                     "p99": [None, None]}
     servers, busy_all, capacity_all = {}, 0.0, 0.0
     for config in scenario.server_list:
-        busy, background, served, energy = np.sum([o.servers[config.name] for o in outcomes], axis=0)
-        capacity = config.workers * measured_s * len(outcomes)
+        busy, background, served, energy, jobs, rejected = np.sum([o.servers[config.name] for o in outcomes], axis=0)
+        capacity = sum(o.workers[config.name] for o in outcomes) * measured_s
         busy_all, capacity_all = busy_all + busy, capacity_all + capacity
-        block = {"utilisation": busy / capacity, "background_utilisation": background / capacity}
+        block = {"utilisation": busy / capacity, "background_utilisation": background / capacity,
+                 "background_jobs": int(jobs), "background_rejected": int(rejected)}
         if config.power is not None:
             share = (busy - background) / busy if busy > 0 else 1.0
             block.update({"energy_j": energy, "energy_kwh": energy / 3.6e6, "mean_power_w": energy / measured_s,

@@ -48,7 +48,8 @@ DOC_COMMANDS = [(path.name, command) for path in DOCS for lang, _, body in block
 def test_every_fenced_block_is_exercised():
     """A block in a language no test below runs would silently rot: there is none."""
     handled = {("bash", ""), ("python", ""), ("csv", "profile.csv"), ("csv", "payloads.csv"),
-               ("yaml", "scenario.yaml"), ("yaml", ""), ("yaml", "calibration.yaml")}
+               ("yaml", "scenario.yaml"), ("yaml", ""), ("yaml", "calibration.yaml"),
+               ("yaml", "sites.yaml")}
     for path in DOCS:
         for lang, info, _ in blocks(path):
             if lang:  # a block without a language is a diagram, not code
@@ -175,6 +176,20 @@ def test_every_path_the_code_and_docs_cite_exists():
             if name not in illustrative and not (REPO / name).exists():
                 missing.append(f"{path.relative_to(REPO)}: {name}")
     assert not missing
+
+
+def test_sites_example_validates():
+    """docs/engine.md's sites block, added to the city scenario, validates and draws its fields per site."""
+    import yaml
+
+    from simsplit.sites import site_values
+    body = next(body for lang, info, body in blocks(REPO / "docs" / "engine.md") if info == "sites.yaml")
+    data = yaml.safe_load((REPO / "scenarios" / "city.yaml").read_text())
+    data.update(yaml.safe_load(body))
+    from simsplit.scenario import validate_scenario
+    scenario = validate_scenario(data, base_dir=REPO / "scenarios")
+    assert scenario.sites.count == 100
+    assert set(site_values(scenario, 3)) == {"network.uplink.offset_s", "devices.0.arrivals.rate_hz"}
 
 
 def test_calibration_example_is_a_valid_configuration():
