@@ -193,32 +193,9 @@ def run_all(scenario: Scenario, folder: str | None, workers: int = 1, scheduler:
     if scheduler is None and workers <= 1:
         for batch in batches:
             done(run_sites_batch(scenario, batch, folder))
-    elif scheduler is None:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        from simsplit.sweep import _die_with_parent
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent)
-        try:
-            for future in as_completed([pool.submit(run_sites_batch, scenario, b, folder) for b in batches]):
-                done(future.result())
-        except BaseException:
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.kill()
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown()
     else:
-        from distributed import Client, LocalCluster, as_completed
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None) if scheduler == "local" else None
-        try:
-            with Client(cluster if cluster is not None else scheduler) as client:
-                futures = [client.submit(run_sites_batch, scenario, b, folder, pure=False) for b in batches]
-                for future in as_completed(futures):
-                    done(future.result())
-        finally:
-            if cluster is not None:
-                cluster.close()
+        from simsplit.pool import run_parallel
+        run_parallel(run_sites_batch, [(scenario, batch, folder) for batch in batches], workers, scheduler, done)
     return sorted(outcomes, key=lambda o: o.site)
 
 

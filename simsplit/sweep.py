@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationErr
 from simsplit.errors import InputError
 from simsplit.feasibility import check_feasible
 from simsplit.metrics import SWEEP_METRICS, run_metrics
+from simsplit.pool import run_parallel
 from simsplit.provenance import run_key
 from simsplit.scenario import apply_overrides, read_yaml, validate_scenario
 from simsplit.setup import build_setup
@@ -204,17 +205,6 @@ def is_done(folder: Path, key: str) -> bool:
         return False
 
 
-def _die_with_parent() -> None:
-    """Worker initialiser: on Linux, ask the kernel to kill this worker when its parent dies."""
-    try:
-        import ctypes
-        import signal
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    except (OSError, AttributeError):
-        pass
-
-
 def run_sweep(sweep: Sweep, out: Path, workers: int = 2, scheduler: str | None = None, limit: int | None = None,
               progress: Callable[[], None] | None = None) -> tuple[int, int]:
     """Run the sweep's unfinished runs; return (run now, skipped as finished). ``scheduler``: None for a
@@ -230,34 +220,16 @@ def run_sweep(sweep: Sweep, out: Path, workers: int = 2, scheduler: str | None =
     args = [(str(sweep.scenario_path), run.overrides, run.seed, str(runs_dir / run.run_id)) for run in todo]
     if not args:
         return 0, skipped
+
+    def tick(results) -> None:
+        for _ in results:
+            if progress is not None:
+                progress()
     if scheduler is None:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent)
-        try:
-            for future in as_completed([pool.submit(run_one, *a) for a in args]):
-                future.result()
-                if progress is not None:
-                    progress()
-        except BaseException:
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.kill()  # a run in progress cleans nothing: its hidden partial folder goes next time
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown()
-    else:
-        from distributed import Client, LocalCluster, as_completed
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None) if scheduler == "local" else None
-        # several runs per task: a task's round trip through the scheduler costs more than a short run
+        run_parallel(run_batch, [([a],) for a in args], workers, None, tick)
+    else:  # several runs per task: a task's round trip through the scheduler costs more than a short run
         size = max(1, math.ceil(len(args) / (4 * workers)))
-        batches = [args[k:k + size] for k in range(0, len(args), size)]
-        with Client(cluster if cluster is not None else scheduler) as client:
-            for future in as_completed([client.submit(run_batch, b, pure=False) for b in batches]):
-                for _ in future.result():
-                    if progress is not None:
-                        progress()
-        if cluster is not None:
-            cluster.close()
+        run_parallel(run_batch, [(args[k:k + size],) for k in range(0, len(args), size)], workers, scheduler, tick)
     return len(args), skipped
 
 

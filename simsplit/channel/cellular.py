@@ -17,18 +17,18 @@ from bisect import bisect_left, bisect_right
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
+from pydantic import Field, NonNegativeFloat, model_validator
 
 from simsplit.channel.fading import (
     FadingChannel,
+    RadioLinkConfig,
     log_distance_path_loss_db,
     rate_from_snr,
     thermal_noise_dbm,
 )
-from simsplit.channel.link import LinkConfig
 from simsplit.config import Config, FieldValueError
 from simsplit.registry import register_channel
-from simsplit.units import MHZ, MS
+from simsplit.units import MS
 
 MIN_DISTANCE_M = 1.0
 """Distances below this count as this (the path loss model's reference distance)."""
@@ -42,7 +42,7 @@ class CellConfig(Config):
     y_m: float
 
 
-class CellularLinkConfig(LinkConfig):
+class CellularLinkConfig(RadioLinkConfig):
     """A moving device's link through the strongest cell (A3 handover with hysteresis and time to trigger,
     an interruption at each handover); SNR from its distance to the cell, block fading, Shannon or CQI."""
 
@@ -51,16 +51,6 @@ class CellularLinkConfig(LinkConfig):
     hysteresis_db: NonNegativeFloat = 3.0
     time_to_trigger_ms: NonNegativeFloat = 160.0
     interruption_ms: NonNegativeFloat = 50.0
-    bandwidth_mhz: PositiveFloat = 10.0
-    tx_power_dbm: float = 23.0
-    path_loss_exponent: PositiveFloat = 3.76
-    reference_loss_db: float = 15.3
-    noise_figure_db: NonNegativeFloat = 9.0
-    fading: Literal["none", "rayleigh", "rician"] = "rayleigh"
-    rician_k: NonNegativeFloat = 0.0
-    coherence_s: PositiveFloat = 0.01
-    mapping: Literal["shannon", "cqi"] = "cqi"
-    efficiency: float = Field(default=0.75, gt=0, le=1)
 
     @model_validator(mode="after")
     def _dedicated(self):
@@ -71,14 +61,6 @@ class CellularLinkConfig(LinkConfig):
         if repeated:
             raise FieldValueError("cells", f"cell names must be unique, got {repeated} more than once")
         return self
-
-    @property
-    def peak_rate_bps(self) -> float:
-        return self.bandwidth_mhz * MHZ * 30.0
-
-    @property
-    def segments_per_s(self) -> float:
-        return 1.0 / self.coherence_s
 
 
 class CellularChannel(FadingChannel):
@@ -162,9 +144,5 @@ def _build(config: CellularLinkConfig, context) -> CellularChannel:
         raise FieldValueError("kind", "a cellular link needs its device group's mobility block")
     return CellularChannel(trajectory=context.mobility, cells=[(c.x_m, c.y_m) for c in config.cells],
                            hysteresis_db=config.hysteresis_db, time_to_trigger_s=config.time_to_trigger_ms * MS,
-                           interruption_s=config.interruption_ms * MS, bandwidth_hz=config.bandwidth_mhz * MHZ,
-                           tx_power_dbm=config.tx_power_dbm, path_loss_exponent=config.path_loss_exponent,
-                           reference_loss_db=config.reference_loss_db, noise_figure_db=config.noise_figure_db,
-                           fading=config.fading, rician_k=config.rician_k, shadowing_db=0.0,
-                           coherence_s=config.coherence_s, mapping=config.mapping, efficiency=config.efficiency,
-                           rng=context.rng)
+                           interruption_s=config.interruption_ms * MS, shadowing_db=0.0, rng=context.rng,
+                           **config.radio_options)

@@ -34,20 +34,17 @@ CQI_EFFICIENCY = (0.1523, 0.2344, 0.3770, 0.6016, 0.8770, 1.1758, 1.4766, 1.9141
 CQI_SNR_DB = (-6.7, -4.7, -2.3, 0.2, 2.4, 4.3, 5.9, 8.1, 10.3, 11.7, 14.1, 16.3, 18.7, 21.0, 22.7)
 
 
-class FadingLinkConfig(LinkConfig):
-    """Capacity from the SNR: log-distance path loss (defaults: 3GPP macro 128.1 + 37.6 log10(d/km)),
-    block fading every coherence_s, rate by Shannon (x efficiency) or the LTE CQI table (x efficiency)."""
+class RadioLinkConfig(LinkConfig):
+    """The radio fields of an SNR-driven link: transmit power, bandwidth, log-distance path loss, noise,
+    block fading every coherence_s, and the rate mapping."""
 
-    kind: Literal["fading"]
     bandwidth_mhz: PositiveFloat = 10.0
     tx_power_dbm: float = 23.0
-    distance_m: PositiveFloat = 300.0
     path_loss_exponent: PositiveFloat = 3.76
     reference_loss_db: float = 15.3
     noise_figure_db: NonNegativeFloat = 9.0
     fading: Literal["none", "rayleigh", "rician"] = "rayleigh"
     rician_k: NonNegativeFloat = 0.0
-    shadowing_db: NonNegativeFloat = 0.0
     coherence_s: PositiveFloat = 0.01
     mapping: Literal["shannon", "cqi"] = "cqi"
     efficiency: float = Field(default=0.75, gt=0, le=1)
@@ -59,6 +56,23 @@ class FadingLinkConfig(LinkConfig):
     @property
     def segments_per_s(self) -> float:
         return 1.0 / self.coherence_s
+
+    @property
+    def radio_options(self) -> dict:
+        """Keyword arguments of :class:`FadingChannel` (SI units) but the distance and shadowing."""
+        return {"bandwidth_hz": self.bandwidth_mhz * MHZ, "tx_power_dbm": self.tx_power_dbm,
+                "path_loss_exponent": self.path_loss_exponent, "reference_loss_db": self.reference_loss_db,
+                "noise_figure_db": self.noise_figure_db, "fading": self.fading, "rician_k": self.rician_k,
+                "coherence_s": self.coherence_s, "mapping": self.mapping, "efficiency": self.efficiency}
+
+
+class FadingLinkConfig(RadioLinkConfig):
+    """Capacity from the SNR: log-distance path loss (defaults: 3GPP macro 128.1 + 37.6 log10(d/km)),
+    block fading every coherence_s, rate by Shannon (x efficiency) or the LTE CQI table (x efficiency)."""
+
+    kind: Literal["fading"]
+    distance_m: PositiveFloat = 300.0
+    shadowing_db: NonNegativeFloat = 0.0
 
 
 def thermal_noise_dbm(bandwidth_hz: float, noise_figure_db: float) -> float:
@@ -130,9 +144,5 @@ class FadingChannel(SampledPathChannel):
 
 @register_channel("fading", FadingLinkConfig, per_device=True)
 def _build(config: FadingLinkConfig, context) -> FadingChannel:
-    return FadingChannel(bandwidth_hz=config.bandwidth_mhz * MHZ, tx_power_dbm=config.tx_power_dbm,
-                         distance_m=config.distance_m, path_loss_exponent=config.path_loss_exponent,
-                         reference_loss_db=config.reference_loss_db, noise_figure_db=config.noise_figure_db,
-                         fading=config.fading, rician_k=config.rician_k, shadowing_db=config.shadowing_db,
-                         coherence_s=config.coherence_s, mapping=config.mapping, efficiency=config.efficiency,
-                         rng=context.rng)
+    return FadingChannel(distance_m=config.distance_m, shadowing_db=config.shadowing_db, rng=context.rng,
+                         **config.radio_options)

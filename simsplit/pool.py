@@ -1,0 +1,47 @@
+"""Running independent tasks in parallel: a local process pool, or a Dask cluster."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def die_with_parent() -> None:
+    """Worker initialiser: on Linux, ask the kernel to kill this worker when its parent dies."""
+    try:
+        import ctypes
+        import signal
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    except (OSError, AttributeError):
+        pass
+
+
+def run_parallel(function: Callable, tasks: list[tuple], workers: int, scheduler: str | None,
+                 on_result: Callable[[Any], None]) -> None:
+    """``function(*task)`` for every task, ``on_result`` called with each result as it comes: on a local
+    process pool of ``workers`` (``scheduler`` None), on a local Dask cluster (``local``) or on the Dask
+    scheduler at an address. A failure (or Ctrl-C) in the pool kills its workers at once and re-raises."""
+    if scheduler is None:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent)
+        try:
+            for future in as_completed([pool.submit(function, *task) for task in tasks]):
+                on_result(future.result())
+        except BaseException:
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.kill()  # work in progress cleans nothing up: callers write atomically
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+        return
+    from distributed import Client, LocalCluster, as_completed
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                           dashboard_address=None) if scheduler == "local" else None
+    try:
+        with Client(cluster if cluster is not None else scheduler) as client:
+            for future in as_completed([client.submit(function, *task, pure=False) for task in tasks]):
+                on_result(future.result())
+    finally:
+        if cluster is not None:
+            cluster.close()
