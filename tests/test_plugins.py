@@ -108,7 +108,7 @@ def test_plugin_errors_name_the_plugin(tmp_path):
     scenario.write_text(text.replace("plugins: [duty_cycle_channel.py, threshold_strategy.py]", "plugins: []"))
     done = _cli("validate", scenario)
     assert done.returncode == 2
-    assert "network.uplink.kind: expected kind 'constant', 'steps', 'markov', 'fading', 'trace', got 'duty_cycle'" \
+    assert "network.uplink.kind: expected kind 'constant', 'steps', 'markov', 'fading', 'trace', 'cellular', got 'duty_cycle'" \
         in done.stderr
 
 
@@ -201,11 +201,12 @@ def test_registering_checks_names_blocks_and_conflicts():
 
 def test_every_built_in_kind_is_registered_and_documented():
     from simsplit.catalog import markdown
-    expected = {"channels": ["constant", "steps", "markov", "fading", "trace"],
+    expected = {"channels": ["constant", "steps", "markov", "fading", "trace", "cellular"],
                 "strategies": ["local", "full_offload", "fixed", "neurosurgeon", "edgent", "dynamic", "oracle"],
                 "arrivals": ["periodic", "poisson", "closed_loop"],
                 "background": ["poisson", "utilisation_steps", "mmpp", "diurnal"],
-                "disciplines": ["fifo", "edf"], "estimators": ["ewma", "harmonic", "quantile"]}
+                "disciplines": ["fifo", "edf"], "estimators": ["ewma", "harmonic", "quantile"],
+                "mobility": ["static", "random_waypoint", "route", "trace"]}
     built_in = {family: [k.name for k in registry.kinds() if k.origin.startswith("simsplit.")]
                 for family, registry in FAMILIES.items()}
     assert built_in == expected
