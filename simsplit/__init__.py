@@ -8,13 +8,13 @@ from simsplit.errors import InputError
 
 __all__ = ["InputError", "Result", "Scenario", "load_plugin", "load_scenario", "register_arrivals",
            "register_background", "register_channel", "register_discipline", "register_estimator",
-           "register_strategy", "simulate"]
+           "register_mobility", "register_strategy", "run_sites", "simulate"]
 __version__ = "0.1.0"
 
 _LAZY = {"Result": "simsplit.results", "Scenario": "simsplit.scenario", "load_scenario": "simsplit.scenario",
-         "simulate": "simsplit.simulation", "load_plugin": "simsplit.registry",
+         "simulate": "simsplit.simulation", "load_plugin": "simsplit.registry", "run_sites": "simsplit.sites",
          **{f"register_{family}": "simsplit.registry" for family in
-            ("arrivals", "background", "channel", "discipline", "estimator", "strategy")}}
+            ("arrivals", "background", "channel", "discipline", "estimator", "mobility", "strategy")}}
 
 
 def __getattr__(name: str):

@@ -42,7 +42,7 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
         scenario._source = source
     if scenario.sites is not None:
         raise InputError(scenario.source, "sites", "expected a scenario of one site here; run the sites with "
-                         "simsplit run or simsplit.sites.run_sites")
+                         "simsplit run or simsplit.run_sites")
     if setup is None or setup.scenario is not scenario:
         setup = build_setup(scenario)
     if stream is None:
