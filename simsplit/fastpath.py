@@ -71,6 +71,13 @@ def _arrival_times(arrivals, end_s: float) -> np.ndarray:
     return np.array(out, dtype=float)
 
 
+def _by_device(device: np.ndarray) -> np.ndarray:
+    """The stable order that groups rows by device (a radix sort where the indices fit 16 bits)."""
+    if device.size and device.max() < 65536:
+        device = device.astype(np.uint16)
+    return np.argsort(device, kind="stable")
+
+
 def _runs(owner: np.ndarray) -> list[tuple[int, int, int]]:
     """(device, first, last) of each run of equal values in ``owner`` (rows grouped by device)."""
     if not owner.size:
@@ -304,7 +311,7 @@ class _FastRun:
         """Arrivals ``first:last`` through every stage; what cannot be settled before ``horizon`` (s) waits."""
         self._open(first, last)
         rows = np.arange(first, last, dtype=np.int64)
-        rows = rows[np.argsort(self.device[rows], kind="stable")]  # grouped by device, each in its order
+        rows = rows[_by_device(self.device[rows])]  # grouped by device, each in its order
         owner = self.device[rows]
         offsets, run_device = _run_arrays(owner)
         wait, head_end = kernels.device_compute(self.at[rows], self.head[owner], offsets, run_device,
@@ -417,7 +424,10 @@ class _FastRun:
         ready = ends < horizon
         self.back = (rows[~ready], ends[~ready], ranks[~ready])
         rows, ends, ranks = rows[ready], ends[ready], ranks[ready]
-        order = np.lexsort((ranks, ends, self.device[rows]))
+        # rows wait here in the order they started (per server), so a stable sort by end, then by device,
+        # orders each device's results by (end, start order)
+        order = np.argsort(ends, kind="stable")
+        order = order[_by_device(self.device[rows[order]])]
         rows, ends = rows[order], ends[order]
         owner = self.device[rows]
         sent, extra, lost, _ = _losses(owner, self.bits_down[owner], [d.downlink_loss for d in self.devices])

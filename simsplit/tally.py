@@ -125,7 +125,9 @@ class Tally:
         status = load("status")[measured]
         group = load("group")[measured]
         completed = status == STATUS_NAMES.index("completed")
-        done = {name: load(name)[measured][completed] for name in
+        chosen = measured.copy()  # measured and completed, as one mask of the chunk's rows
+        chosen[measured] = completed
+        done = {name: load(name)[chosen] for name in
                 ("latency_s", "split", "bottleneck", *LATENCY_PARTS, *_MEAN_COLUMNS)}
         switched = load("switched")[measured]
         handovers = load("handovers")[measured]
