@@ -20,7 +20,9 @@ def is_sweep(folder: Path) -> bool:
 
 
 def folder_kind(folder: Path) -> str | None:
-    """``run``, ``sweep`` or ``compare``: what a result folder holds (None: none of them)."""
+    """``run``, ``sweep``, ``compare`` or ``sites``: what a result folder holds (None: none of them)."""
+    if (folder / "sites.csv").is_file():
+        return "sites"
     if is_sweep(folder):
         return "sweep"
     if (folder / "compare.csv").is_file():

@@ -322,6 +322,9 @@ def _result_folder(folder: Path) -> str:
     if kind is None:
         fail(InputError(folder, None, "expected a run folder (summary.json), a sweep folder (table.parquet) or a "
                         "compare folder (compare.csv)"))
+    if kind == "sites":
+        fail(InputError(folder, None, "expected a run, sweep or compare folder; this one holds sites, which plot "
+                        "and report do not draw yet: read its summary.json and sites.csv"))
     return kind
 
 
