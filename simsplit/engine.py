@@ -146,9 +146,11 @@ class Engine:
         request.uplink_wait_s = start - ready_at
         request.uplink_start_at_s = start
         request.uplink_s = end - start
-        counter = getattr(self.devices[request.device].uplink.channel, "handovers_between", None)
+        channel = self.devices[request.device].uplink.channel
+        counter = getattr(channel, "handovers_between", None)
         if counter is not None:
             request.handovers += counter(start, end)
+            request.bits_up += channel.resent_bits(start, request.bits_up)
         self.tails.note(request.device, start, request.uplink_s, (0, request.sequence), request.sequence)
         if lost:
             self._schedule(end, request, self._on_lost)
@@ -165,6 +167,7 @@ class Engine:
         counter = getattr(device.downlink.channel, "handovers_between", None)
         if counter is not None:
             request.handovers += counter(start, end)
+            request.bits_down += device.downlink.channel.resent_bits(start, request.bits_down)
         self.tails.note(request.device, start, request.downlink_s, (1, request.sequence), request.sequence)
         request.propagation_s = device.uplink.delay_s + device.downlink.delay_s + request.plan.extra_rtt_s
         if lost:

@@ -344,7 +344,7 @@ class _FastRun:
         sent, extra, lost, erased = _losses(owner, bits, [d.uplink_loss for d in self.devices], self.plans)
         self._set("bits_up", rows, sent)
         start, end = self.uplinks.send(owner, head_end, sent, extra)
-        self._handovers(rows, owner, start, end, self.uplinks)
+        self._handovers(rows, owner, start, end, self.uplinks, "bits_up")
         self._accuracy(rows, owner, start, erased)
         self._set("uplink_wait_s", rows, start - head_end)
         self._set("uplink_start_at_s", rows, start)
@@ -364,14 +364,20 @@ class _FastRun:
             server.waiting = (np.concatenate((server.waiting[0], rows[mine])),
                               np.concatenate((server.waiting[1], at_server[mine])))
 
-    def _handovers(self, rows, owner, start, end, links: _Links) -> None:
-        """Add the handovers of a cellular link during each transfer (rows grouped by device)."""
+    def _handovers(self, rows, owner, start, end, links: _Links, bits: str) -> None:
+        """Add the handovers of a cellular link during each transfer (rows grouped by device), and the bits
+        a transfer restarted by a handover had sent in vain to column ``bits``."""
         for d, first, last in _runs(owner):
-            counter = getattr(links.links[d].channel, "handovers_between", None)
-            if counter is not None:
+            channel = links.links[d].channel
+            if hasattr(channel, "handovers_between"):
                 part = rows[first:last]
                 self._set("handovers", part, self._get("handovers", part)
-                          + [counter(float(a), float(b)) for a, b in zip(start[first:last], end[first:last])])
+                          + [channel.handovers_between(float(a), float(b))
+                             for a, b in zip(start[first:last], end[first:last])])
+                if channel.restart:
+                    sent = self._get(bits, part)
+                    self._set(bits, part, sent + [channel.resent_bits(float(a), float(b))
+                                                  for a, b in zip(start[first:last], sent)])
 
     def _accuracy(self, rows, owner, start, erased) -> None:
         """Where a plan's accuracy depends on the channel: on a fading uplink, by the SNR at the upload's
@@ -433,7 +439,7 @@ class _FastRun:
         sent, extra, lost, _ = _losses(owner, self.bits_down[owner], [d.downlink_loss for d in self.devices])
         self._set("bits_down", rows, sent)
         start, end = self.downlinks.send(owner, ends, sent, extra)
-        self._handovers(rows, owner, start, end, self.downlinks)
+        self._handovers(rows, owner, start, end, self.downlinks, "bits_down")
         self._set("downlink_wait_s", rows, start - ends)
         self._set("downlink_start_at_s", rows, start)
         self._set("downlink_s", rows, end - start)

@@ -76,6 +76,9 @@ CHANNELS = {
     "fading": {"kind": "fading", "distance_m": 250, "coherence_s": 0.05},
     "cellular": {"kind": "cellular", "coherence_s": 0.02, "time_to_trigger_ms": 40, "interruption_ms": 30,
                  "cells": [{"name": "a", "x_m": 0, "y_m": 0}, {"name": "b", "x_m": 300, "y_m": 0}]},
+    "cellular-restart": {"kind": "cellular", "coherence_s": 0.02, "time_to_trigger_ms": 40, "interruption_ms": 30,
+                         "on_handover": "restart", "mapping": "shannon",
+                         "cells": [{"name": "a", "x_m": 0, "y_m": 0}, {"name": "b", "x_m": 300, "y_m": 0}]},
 }
 DRIVING = {"kind": "route", "waypoints_m": [[-50, 10], [350, 10]], "speed_mps": [150], "end": "reverse",
            "start_gap_s": 0.3}

@@ -121,6 +121,39 @@ def test_a_car_crossing_the_cell_edge_hands_over_at_the_computed_time(tmp_path):
         assert crossing["uplink_s"].iloc[0] >= 0.05  # it waited through the interruption
 
 
+def test_a_transfer_cut_by_a_handover_restarts_or_resumes(tmp_path):
+    """Large payloads (20 kB) so that an upload spans the handover: resumed, it ends where the capacity
+    integral from its start reaches its bits (waiting through the interruption); restarted, it sends again
+    from the handover, and what it sent before counts as sent (more bits, more energy)."""
+    import simpy
+
+    from simsplit.streams import RandomStreams
+    from simsplit.wiring import build_devices
+    results = {}
+    for mode in ("resume", "restart"):
+        scenario = validate_scenario(drive(tmp_path, on_handover=mode, interruption_ms=200.0))
+        devices, _ = build_devices(simpy.Environment(), build_setup(scenario), RandomStreams(2))
+        channel = devices[0].uplink.channel
+        channel.rate_bps_at(99.0)
+        handover = channel.handovers[0]
+        r = simulate(scenario).requests
+        cut = r[(r["uplink_start_at_s"] < handover) & (r["uplink_start_at_s"] + r["uplink_s"] > handover)]
+        assert len(cut) == 1
+        results[mode] = (cut.iloc[0], channel, handover)
+    resumed, channel, handover = results["resume"]
+    restarted = results["restart"][0]
+    start, bits = resumed["uplink_start_at_s"], 8 * resumed["bytes_up"]
+    assert start == restarted["uplink_start_at_s"]
+    assert start + resumed["uplink_s"] == channel.finish_time(start, bits)
+    assert resumed["bytes_sent_up"] == resumed["bytes_up"]
+    resent = channel.bits_between(start, handover)
+    assert 0 < resent < bits
+    assert restarted["bytes_sent_up"] * 8 == pytest.approx(bits + resent, rel=1e-12)
+    restart_channel = results["restart"][1]
+    assert start + restarted["uplink_s"] == restart_channel.finish_time(handover, bits)
+    assert restarted["uplink_s"] > resumed["uplink_s"] and restarted["uplink_j"] > resumed["uplink_j"]
+
+
 def test_hysteresis_and_time_to_trigger_prevent_ping_pong(tmp_path):
     """A car parked at the midpoint sees two equal cells: no handover, whatever the fading; without
     hysteresis and trigger time, fading makes it flap."""

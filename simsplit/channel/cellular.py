@@ -5,7 +5,8 @@ so each cell's mean SNR by the log-distance path loss of :mod:`simsplit.channel.
 power, bandwidth and noise for every cell). The serving cell changes as 3GPP's event A3 says: when a
 neighbour's mean SNR exceeds the serving cell's by more than ``hysteresis_db`` at every sample for
 ``time_to_trigger_ms``, the device hands over to it; the link then carries nothing for
-``interruption_ms`` (a transfer in flight waits and resumes). Between handovers the capacity is the
+``interruption_ms``; a transfer in flight then resumes where it stopped, or, with ``on_handover:
+restart``, starts again from its first bit (what it had sent is lost and counted as sent). Between handovers the capacity is the
 serving cell's SNR with block fading, mapped to a rate by Shannon or the LTE CQI table, as a ``fading``
 link does. The link is the device's own (``sharing: dedicated``).
 """
@@ -51,6 +52,7 @@ class CellularLinkConfig(RadioLinkConfig):
     hysteresis_db: NonNegativeFloat = 3.0
     time_to_trigger_ms: NonNegativeFloat = 160.0
     interruption_ms: NonNegativeFloat = 50.0
+    on_handover: Literal["resume", "restart"] = "resume"
 
     @model_validator(mode="after")
     def _dedicated(self):
@@ -68,8 +70,10 @@ class CellularChannel(FadingChannel):
     (s) its handovers happened, ``serving`` the serving cell of each drawn segment."""
 
     def __init__(self, *, trajectory, cells: list[tuple[float, float]], hysteresis_db: float,
-                 time_to_trigger_s: float, interruption_s: float, **radio):
+                 time_to_trigger_s: float, interruption_s: float, restart: bool = False, **radio):
         super().__init__(distance_m=1.0, **radio)
+        self.restart = restart
+        """Whether a transfer cut by a handover starts again from its first bit (else it resumes)."""
         self.trajectory = trajectory
         self.cells = np.asarray(cells, dtype=float)
         self.hysteresis_db, self.time_to_trigger_s, self.interruption_s = hysteresis_db, time_to_trigger_s, interruption_s
@@ -88,6 +92,27 @@ class CellularChannel(FadingChannel):
         x, y = self.trajectory.position(at_s)
         distance = np.maximum(np.hypot(self.cells[:, 0] - x, self.cells[:, 1] - y), MIN_DISTANCE_M)
         return np.array([self._offset_db - log_distance_path_loss_db(float(d), *self._loss) for d in distance])
+
+    def _restarts(self, start_s: float, size_bits: float):
+        """(finish s, bits sent before each handover that cut the transfer) of ``size_bits`` from ``start_s``:
+        with ``restart``, every handover before the finish starts the transfer again from its first bit."""
+        finish = super().finish_time(start_s, size_bits)
+        wasted = 0.0
+        while self.restart and math.isfinite(finish) and size_bits > 0:
+            k = bisect_right(self.handovers, start_s)  # the first handover after the (re)start
+            if k >= len(self.handovers) or self.handovers[k] >= finish:
+                break
+            wasted += self.bits_between(start_s, self.handovers[k])
+            start_s = self.handovers[k]
+            finish = super().finish_time(start_s, size_bits)
+        return finish, wasted
+
+    def finish_time(self, start_s: float, size_bits: float) -> float:
+        return self._restarts(start_s, size_bits)[0]
+
+    def resent_bits(self, start_s: float, size_bits: float) -> float:
+        """Bits a transfer of ``size_bits`` from ``start_s`` sent and lost to handovers (0 when it resumes)."""
+        return self._restarts(start_s, size_bits)[1] if self.restart else 0.0
 
     def handovers_between(self, start_s: float, end_s: float) -> int:
         """Handovers at instants in [start_s, end_s) (s); 0 for a transfer that never ends (``end_s`` inf)."""
@@ -144,5 +169,6 @@ def _build(config: CellularLinkConfig, context) -> CellularChannel:
         raise FieldValueError("kind", "a cellular link needs its device group's mobility block")
     return CellularChannel(trajectory=context.mobility, cells=[(c.x_m, c.y_m) for c in config.cells],
                            hysteresis_db=config.hysteresis_db, time_to_trigger_s=config.time_to_trigger_ms * MS,
-                           interruption_s=config.interruption_ms * MS, shadowing_db=0.0, rng=context.rng,
+                           interruption_s=config.interruption_ms * MS, restart=config.on_handover == "restart",
+                           shadowing_db=0.0, rng=context.rng,
                            **config.radio_options)
