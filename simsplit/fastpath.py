@@ -359,8 +359,14 @@ class _FastRun:
         self._set("server_arrival_at_s", rows[arrived], at_server[arrived])
         self._set("_done", rows[~arrived], True)
         target = self.server[owner]
+        if not rows.size:
+            return
+        low = int(rows.min())  # put back in the order the requests arrived (waiting lists stay in it)
+        place = np.full(int(rows.max()) - low + 1, -1, dtype=np.int64)
+        place[rows - low] = np.arange(rows.size)
+        in_order = place[place >= 0]
         for s, server in enumerate(self.servers):
-            mine = arrived & (target == s)
+            mine = in_order[arrived[in_order] & (target[in_order] == s)]
             server.waiting = (np.concatenate((server.waiting[0], rows[mine])),
                               np.concatenate((server.waiting[1], at_server[mine])))
 
@@ -400,8 +406,9 @@ class _FastRun:
         ready = arrival < horizon
         server.waiting = (rows[~ready], arrival[~ready])
         rows, arrival = rows[ready], arrival[ready]
-        # simultaneous arrivals in the order their events were scheduled: their requests' order of arrival
-        order = np.lexsort((rows, arrival))
+        # simultaneous arrivals in the order their events were scheduled: their requests' order of arrival,
+        # which is the order they wait in, so a stable sort by arrival (on nearly sorted times) does it
+        order = np.argsort(arrival, kind="stable")
         jobs, arrival = rows[order], arrival[order]
         if server.closed or not jobs.size:
             self._set("_done", jobs, True)

@@ -41,7 +41,7 @@ def _busy_time(intervals, start_s: float, end_s: float) -> tuple[float, float]:
     finish = np.asarray(intervals.ends, dtype=float)
     finish = np.where(np.isnan(finish), end_s, finish)
     background = np.asarray(intervals.background, dtype=bool)
-    overlap = np.clip(np.minimum(finish, end_s) - np.maximum(begin, start_s), 0.0, None)
+    overlap = np.maximum(np.minimum(finish, end_s) - np.maximum(begin, start_s), 0.0)
     return float(overlap.sum()), float(overlap[background].sum()) if overlap.size else 0.0
 
 
