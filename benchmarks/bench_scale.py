@@ -31,9 +31,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from simsplit.scenario import load_scenario  # noqa: E402
-from simsplit.simulation import simulate  # noqa: E402
-from simsplit.sites import run_site, run_sites, site_scenario  # noqa: E402
+from simsplit.scenario import load_scenario
+from simsplit.simulation import simulate
+from simsplit.sites import run_site, run_sites, site_scenario
 
 CITY = REPO / "scenarios" / "city.yaml"
 STAGES = 4

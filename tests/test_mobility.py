@@ -11,7 +11,11 @@ from conftest import write_model
 from typer.testing import CliRunner
 
 from simsplit import simulate
-from simsplit.channel.fading import log_distance_path_loss_db, rate_from_snr, thermal_noise_dbm
+from simsplit.channel.fading import (
+    log_distance_path_loss_db,
+    rate_from_snr,
+    thermal_noise_dbm,
+)
 from simsplit.cli import app
 from simsplit.mobility import RandomWaypointConfig, RouteConfig, TraceMobilityConfig
 from simsplit.scenario import validate_scenario
@@ -92,9 +96,10 @@ def test_a_car_crossing_the_cell_edge_hands_over_at_the_computed_time(tmp_path):
     once (x + 100) / (2100 - x) > 10^(3 / 37.6); the handover follows one time-to-trigger later (160 ms),
     on the 10 ms measurement grid."""
     scenario = validate_scenario(drive(tmp_path))
+    import simpy
+
     from simsplit.streams import RandomStreams
     from simsplit.wiring import build_devices
-    import simpy
     devices, _ = build_devices(simpy.Environment(), build_setup(scenario), RandomStreams(2))
     channel = devices[0].uplink.channel
     channel.rate_bps_at(99.0)
@@ -161,9 +166,10 @@ def test_hysteresis_and_time_to_trigger_prevent_ping_pong(tmp_path):
     calm = simulate(validate_scenario(drive(tmp_path, mobility=parked, fading="rayleigh", duration_s=20)))
     assert calm.summary["handovers"] == 0
     nervous = drive(tmp_path, mobility=parked, fading="rayleigh", duration_s=20, hysteresis_db=0.0, ttt_ms=0.0)
+    import simpy
+
     from simsplit.streams import RandomStreams
     from simsplit.wiring import build_devices
-    import simpy
     devices, _ = build_devices(simpy.Environment(), build_setup(validate_scenario(nervous)), RandomStreams(2))
     devices[0].uplink.channel.rate_bps_at(19.0)
     assert len(devices[0].uplink.channel.handovers) == 0  # mean SNRs equal: A3 needs strictly more
