@@ -11,7 +11,8 @@ noisy; absolute rates are not comparable across runs). Cases:
   per request (device compute, uplink, server, downlink), so its per-stage ratio is
   4 x fast rate / numpy rate. Target >= 0.15.
 - fast path vs DES: the same site, both engines end to end (table and summary), same requests.
-- workers: eight city sites with 1 and with 2 worker processes (each process loads the compiled kernels once). Target speed-up >= 1.8 (on 2 free cores).
+- workers: eight city sites with 1 and with 2 worker processes (each process loads the compiled kernels
+  once). Target speed-up >= 1.8 (on 2 free cores).
 - --city: scenarios/city.yaml as shipped (100 sites x 100 cameras x 1 hour, about 360 million requests)
   with 2 workers: wall time (target < 120 s) and the largest worker's peak RSS plus the parent's (target
   < 4 GB).
