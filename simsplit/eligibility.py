@@ -4,6 +4,8 @@ depends on what it observed or on another device's traffic beyond the server's F
 from __future__ import annotations
 
 ENGINES = ("auto", "des", "fast")
+WINDOW_ROWS = 1 << 19
+"""Requests per window: the fast path holds one window's rows (and those still waiting) at a time."""
 
 
 def why_not(setup, monitor_period_s: float | None = None) -> list[str]:

@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from simsplit import kernels
-from simsplit.eligibility import why_not  # noqa: F401 (re-exported)
+from simsplit.eligibility import WINDOW_ROWS, why_not  # noqa: F401 (why_not re-exported)
 from simsplit.records import (
     COMPLETED,
     IN_FLIGHT,
@@ -34,8 +34,6 @@ from simsplit.server import ServiceIntervals
 from simsplit.setup import Setup
 from simsplit.streams import RandomStreams
 
-WINDOW_ROWS = 1 << 19
-"""Requests per window: the fast path holds one window's rows (and those still waiting) at a time."""
 
 
 def run_fast(setup: Setup, seed: int, sink=None, window_rows: int = WINDOW_ROWS) -> RunOutput:

@@ -27,7 +27,10 @@ EVENTS_PER_SECOND = 150_000.0
 FAST_REQUESTS_PER_SECOND = 250_000.0
 """A conservative rate of the fast path (:mod:`simsplit.fastpath`) with the per-request table on one core."""
 FAST_BYTES_PER_REQUEST = 700.0
-"""Memory (bytes) a request costs on the fast path: its columns and the temporaries of each stage."""
+"""Memory (bytes) a request of the fast path's current window costs: its columns and each stage's temporaries."""
+FAST_BYTES_PER_ARRIVAL = 64.0
+"""Memory (bytes) the fast path keeps per request of the whole run: its arrival instant, clock, device,
+number and their sort (the stages hold one window at a time)."""
 BASE_BYTES = 400e6
 """Interpreter, libraries and tables."""
 MAX_SECONDS = 24 * 3600.0
@@ -101,10 +104,10 @@ def estimate(setup, monitor_period_s: float | None = None) -> Estimate:
     if monitor_period_s is not None:
         memory += duration / monitor_period_s * 100.0
     if scenario.engine != "des":
-        from simsplit.eligibility import why_not
+        from simsplit.eligibility import WINDOW_ROWS, why_not
         if not why_not(setup, monitor_period_s):
-            memory = BASE_BYTES + requests * FAST_BYTES_PER_REQUEST + devices * BYTES_PER_DEVICE \
-                + segments * BYTES_PER_SEGMENT
+            memory = BASE_BYTES + min(requests, WINDOW_ROWS) * FAST_BYTES_PER_REQUEST \
+                + requests * FAST_BYTES_PER_ARRIVAL + devices * BYTES_PER_DEVICE + segments * BYTES_PER_SEGMENT
             return Estimate(requests, requests * 4.0, memory, requests / FAST_REQUESTS_PER_SECOND)
     return Estimate(requests, events, memory, events / EVENTS_PER_SECOND)
 

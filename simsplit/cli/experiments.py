@@ -155,8 +155,13 @@ def validate(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     from simsplit.setup import build_setup
     try:
         scenario = load_scenario(file, set_ or [])
-        setup = build_setup(scenario)
-        estimate = check_feasible(setup, force=force)
+        sites = scenario.sites.count if scenario.sites is not None else None
+        if sites is not None:
+            from simsplit.sites import site_scenario
+            setup = build_setup(site_scenario(scenario, 0))
+        else:
+            setup = build_setup(scenario)
+        estimate = check_feasible(setup, runs=sites or 1, force=force)
     except InputError as exc:
         fail(exc)
     devices = sum(g.group.count for g in setup.groups)
@@ -164,9 +169,11 @@ def validate(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
         print(json.dumps({"file": str(file), "ok": True, "groups": len(setup.groups), "devices": devices,
                           "split_points": len(setup.profile.names), "payload_rows": len(setup.payloads.entries),
                           "estimate": {"requests": estimate.requests, "events": estimate.events,
-                                       "memory_bytes": estimate.memory_bytes, "wall_s": estimate.seconds}}))
+                                       "memory_bytes": estimate.memory_bytes, "wall_s": estimate.seconds},
+                          "sites": sites}))
         return
-    console.print(f"{file}: ok ({len(setup.groups)} device groups, {devices} devices, "
+    per_site = f"{sites} sites, each " if sites is not None else ""
+    console.print(f"{file}: ok ({per_site}{len(setup.groups)} device groups, {devices} devices, "
                   f"{len(setup.profile.names)} split points, {len(setup.payloads.entries)} payload rows; "
                   f"{estimate.describe()})")
 
