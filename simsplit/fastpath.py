@@ -33,7 +33,12 @@ from simsplit.records import (
 from simsplit.server import ServiceIntervals
 from simsplit.setup import Setup
 from simsplit.streams import RandomStreams
-
+from simsplit.transfers import (
+    counts_erasures,
+    erasure_accuracy,
+    snr_accuracy,
+    transmission,
+)
 
 
 def run_fast(setup: Setup, seed: int, sink=None, window_rows: int = WINDOW_ROWS) -> RunOutput:
@@ -159,11 +164,11 @@ def _losses(owner: np.ndarray, bits: np.ndarray, losses: list, plans: list | Non
         loss = losses[d]
         if loss is None:
             continue
-        if plans is not None and not loss.retransmit and plans[d].accuracy_vs_erasure is not None:
+        if plans is not None and counts_erasures(loss, plans[d]):
             erased[first:last] = [loss.erased_fraction(float(b)) for b in bits[first:last]]
             continue
         for j in range(first, last):
-            sent[j], extra[j], lost[j] = loss.transmit(float(bits[j]))
+            sent[j], extra[j], lost[j] = transmission(loss, float(bits[j]))
     return sent, extra, lost, erased
 
 
@@ -179,7 +184,6 @@ class _Server:
         """A job could not start before the end: none after it will."""
         self.waiting = (np.empty(0, dtype=np.int64), np.empty(0))
         """(rows, arrival instants s) of jobs not yet started."""
-        self.started = 0
         self.starts: list[np.ndarray] = []
         self.ends: list[np.ndarray] = []
 
@@ -193,7 +197,7 @@ class _FastRun:
 
         from simsplit.wiring import build_devices, service_factor
         scenario = setup.scenario
-        self.setup, self.end_s = setup, scenario.duration_s
+        self.end_s = scenario.duration_s
         streams = RandomStreams(seed)
         self.devices, self.device_group = build_devices(simpy.Environment(), setup, streams)
         devices = self.devices
@@ -241,8 +245,9 @@ class _FastRun:
         self.uplinks = _Links([d.uplink for d in devices])
         self.downlinks = _Links([d.downlink for d in devices])
         self.servers = [_Server(config, service_factor(config, streams)) for config in scenario.server_list]
-        self.back = (np.empty(0, dtype=np.int64), np.empty(0), np.empty(0, dtype=np.int64))
-        """(rows, service end s, start order) of results whose download waits for the next window."""
+        self.back = (np.empty(0, dtype=np.int64), np.empty(0))
+        """(rows, service end s) of results whose download waits for the next window, in the order their
+        service started (per server)."""
         self.base = 0
         self.buffer: dict[str, np.ndarray] = {}
         """Columns of rows ``base`` onwards not yet handed out."""
@@ -261,7 +266,7 @@ class _FastRun:
         for name in ("payload_bits", "bits_up", "bits_down", "switch_s", "promotion_s"):
             fresh[name] = np.zeros(n)
         fresh.update({"_result_at": np.full(n, math.inf), "_lost_at": np.full(n, math.inf),
-                      "_done": np.zeros(n, dtype=bool), "_head_end": np.empty(n)})
+                      "_done": np.zeros(n, dtype=bool)})
         if not self.buffer:
             self.buffer = fresh
         else:
@@ -316,12 +321,11 @@ class _FastRun:
                                                 self.compute_free)
         self._set("device_wait_s", rows, wait)
         self._set("head_s", rows, self.head[owner])
-        self._set("_head_end", rows, head_end)
         local = self.local[owner]
         self._finish_local(rows[local], head_end[local])
         self._upload(rows[~local], head_end[~local])
-        for s, server in enumerate(self.servers):
-            self._serve(s, server, horizon)
+        for server in self.servers:
+            self._serve(server, horizon)
         self._download(horizon)
 
     def _finish_local(self, rows: np.ndarray, head_end: np.ndarray) -> None:
@@ -391,15 +395,14 @@ class _FastRun:
             part = rows[first:last]
             accuracy = self._get("accuracy", part)
             if plan.accuracy_vs_snr is not None and hasattr(channel, "snr_db_at"):
-                accuracy = np.array([float(np.interp(channel.snr_db_at(float(s)), *plan.accuracy_vs_snr))
-                                     for s in start[first:last]])
+                accuracy = np.array([snr_accuracy(plan, channel, float(s)) for s in start[first:last]])
             if not np.isnan(erased[first]):
-                accuracy = np.array([min(float(np.interp(e, *plan.accuracy_vs_erasure)), 1.0 if math.isnan(a) else a)
+                accuracy = np.array([erasure_accuracy(plan, float(e), float(a))
                                      for e, a in zip(erased[first:last], accuracy)])
             self._set("accuracy", part, accuracy)
 
-    def _serve(self, s: int, server: _Server, horizon: float) -> None:
-        """Start, in order of arrival, the jobs that reached server ``s`` before ``horizon`` (s)."""
+    def _serve(self, server: _Server, horizon: float) -> None:
+        """Start, in order of arrival, the jobs that reached ``server`` before ``horizon`` (s)."""
         rows, arrival = server.waiting
         ready = arrival < horizon
         server.waiting = (rows[~ready], arrival[~ready])
@@ -423,18 +426,15 @@ class _FastRun:
         self._set("_done", jobs[~served], True)
         server.starts.append(begin[started])
         server.ends.append(np.where(served, finish, math.nan)[started])
-        rank = server.started + np.arange(jobs.size)
-        server.started += jobs.size
-        rows, ends, ranks = self.back
-        self.back = (np.concatenate((rows, jobs[served])), np.concatenate((ends, finish[served])),
-                     np.concatenate((ranks, rank[served])))
+        rows, ends = self.back  # kept in the order the jobs started
+        self.back = (np.concatenate((rows, jobs[served])), np.concatenate((ends, finish[served])))
 
     def _download(self, horizon: float) -> None:
         """Send back, each device's in the order their service ended, the results ready before ``horizon``."""
-        rows, ends, ranks = self.back
+        rows, ends = self.back
         ready = ends < horizon
-        self.back = (rows[~ready], ends[~ready], ranks[~ready])
-        rows, ends, ranks = rows[ready], ends[ready], ranks[ready]
+        self.back = (rows[~ready], ends[~ready])
+        rows, ends = rows[ready], ends[ready]
         # rows wait here in the order they started (per server), so a stable sort by end, then by device,
         # orders each device's results by (end, start order)
         order = np.argsort(ends, kind="stable")

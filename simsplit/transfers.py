@@ -38,17 +38,34 @@ def transmission(loss: PacketLoss | None, size_bits: float) -> tuple[float, floa
     return (size_bits, 0.0, False) if loss is None else loss.transmit(size_bits)
 
 
+def counts_erasures(loss: PacketLoss | None, plan) -> bool:
+    """Whether an upload is sent once and delivered whatever it loses, its erased fraction setting its
+    accuracy (no retransmission, and the plan's payload row has an erasure curve)."""
+    return loss is not None and not loss.retransmit and plan.accuracy_vs_erasure is not None
+
+
+def snr_accuracy(plan, channel, start_s: float) -> float:
+    """Accuracy on a fading uplink by the SNR at ``start_s`` where the plan has an SNR curve, else NaN."""
+    if plan.accuracy_vs_snr is not None and hasattr(channel, "snr_db_at"):
+        return float(np.interp(channel.snr_db_at(start_s), *plan.accuracy_vs_snr))
+    return math.nan
+
+
+def erasure_accuracy(plan, erased: float, accuracy: float) -> float:
+    """The accuracy of a payload that lost the fraction ``erased`` of its packets: its erasure curve's, or
+    ``accuracy`` (from the SNR; NaN: none) if lower."""
+    return min(float(np.interp(erased, *plan.accuracy_vs_erasure)), 1.0 if math.isnan(accuracy) else accuracy)
+
+
 def upload(request: Request, loss: PacketLoss | None, channel, start_s: float) -> tuple[float, float, bool]:
     """Send ``request``'s payload up: (bits sent, extra delay s, lost). Where its payload row gives an
     accuracy curve, the channel sets the request's accuracy: without retransmission, by the fraction of its
     packets erased (the request is delivered, not lost); on a fading uplink, by the SNR at ``start_s``."""
     plan, bits = request.plan, request.payload_bits
     if plan.accuracy_vs_snr is not None and hasattr(channel, "snr_db_at"):
-        request.accuracy = float(np.interp(channel.snr_db_at(start_s), *plan.accuracy_vs_snr))
-    if loss is not None and not loss.retransmit and plan.accuracy_vs_erasure is not None:
-        erased = loss.erased_fraction(bits)
-        request.accuracy = min(float(np.interp(erased, *plan.accuracy_vs_erasure)),
-                               1.0 if math.isnan(request.accuracy) else request.accuracy)
+        request.accuracy = snr_accuracy(plan, channel, start_s)
+    if counts_erasures(loss, plan):
+        request.accuracy = erasure_accuracy(plan, loss.erased_fraction(bits), request.accuracy)
         return bits, 0.0, False
     return transmission(loss, bits)
 
