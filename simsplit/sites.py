@@ -101,7 +101,7 @@ def run_site(scenario: Scenario, site: int, folder: str | None) -> SiteOutcome:
     from simsplit.results import request_columns, sampled
     from simsplit.setup import build_setup
     from simsplit.simulation import _use_fast_path
-    from simsplit.summary import _busy_time, server_energy
+    from simsplit.summary import device_handovers, server_energy, server_totals
 
     own = site_scenario(scenario, site)
     setup = build_setup(own)
@@ -149,21 +149,16 @@ def run_site(scenario: Scenario, site: int, folder: str | None) -> SiteOutcome:
             take({name: values[first:first + CHUNK_ROWS] for name, values in columns.items()})
         servers_out = output.servers
         times = output.handover_times
-    handovers = np.zeros(len(setup.groups), dtype=np.int64)  # the devices' handovers after the warm-up
-    for g, device_times in zip(device_group, times):
-        handovers[g] += sum(own.warmup_s <= t < own.duration_s for t in device_times)
+    handovers = device_handovers(times, device_group, len(setup.groups), own.warmup_s, own.duration_s)
     if state["writer"] is not None:
         state["writer"].close()
     measured_s = own.duration_s - own.warmup_s
     servers = {}
     for server, config, count in zip(servers_out, own.server_list, served):
-        busy, background = _busy_time(server.intervals, own.warmup_s, own.duration_s)
+        busy, background, jobs, rejected = server_totals(server, own.warmup_s, own.duration_s)
         energy = server_energy(config.power, config.workers, measured_s, busy, background, int(count))["energy_j"] \
             if config.power is not None else math.nan
-        streams = server.background_streams
-        jobs = sum(int((np.asarray(s.arrivals_at_s, dtype=float) >= own.warmup_s).sum()) for s in streams)
-        servers[config.name] = np.array([busy, background, float(count), energy, float(jobs),
-                                         float(sum(s.rejected for s in streams))])
+        servers[config.name] = np.array([busy, background, float(count), energy, float(jobs), float(rejected)])
     return SiteOutcome(site, own.seed, site_values(scenario, site), "fast" if fast else "des", tally, servers,
                        state["written"], handovers, {c.name: c.workers for c in own.server_list})
 
@@ -238,7 +233,6 @@ def merged_summary(scenario: Scenario, outcomes: list[SiteOutcome]) -> dict:
                          for g, (name, label) in enumerate(zip(tally.groups, tally.strategies))}
     per_group = np.sum([o.handovers for o in outcomes], axis=0)
     for block, count in zip([summary, *summary["groups"].values()], [per_group.sum(), *per_group]):
-        block["handovers_during_transfers"] = block["handovers"]
         block["handovers"] = int(count)
     engines = [o.engine for o in outcomes]
     summary["engine"] = {"requested": scenario.engine, "used": {e: engines.count(e) for e in sorted(set(engines))}}

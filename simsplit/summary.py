@@ -45,16 +45,32 @@ def _busy_time(intervals, start_s: float, end_s: float) -> tuple[float, float]:
     return float(overlap.sum()), float(overlap[background].sum()) if overlap.size else 0.0
 
 
-def _server_block(server, config, warmup: float, end_s: float, measured_s: float, completed: int) -> dict:
+def server_totals(server, warmup: float, end_s: float) -> tuple[float, float, int, int]:
+    """A server's (busy worker-s, other tenants' share of it, other tenants' jobs, and those rejected) over
+    the measured window [warmup, end_s]: what its summary block is made of, and what adds across sites."""
     busy, background = _busy_time(server.intervals, warmup, end_s)
-    capacity = config.workers * measured_s
     streams = server.background_streams
     arrivals = np.concatenate([np.asarray(s.arrivals_at_s, dtype=float) for s in streams]) if streams else np.array([])
+    return busy, background, int((arrivals >= warmup).sum()), sum(s.rejected for s in streams)
+
+
+def device_handovers(handover_times, device_group: np.ndarray, groups: int, warmup_s: float,
+                     end_s: float) -> np.ndarray:
+    """Per group, its devices' handovers in the measured window [warmup_s, end_s)."""
+    counts = np.zeros(groups, dtype=np.int64)
+    for group, times in zip(device_group, handover_times):
+        counts[group] += sum(warmup_s <= t < end_s for t in times)
+    return counts
+
+
+def _server_block(server, config, warmup: float, end_s: float, measured_s: float, completed: int) -> dict:
+    busy, background, jobs, rejected = server_totals(server, warmup, end_s)
+    capacity = config.workers * measured_s
     block = {
         "utilisation": busy / capacity,
         "background_utilisation": background / capacity,
-        "background_jobs": int((arrivals >= warmup).sum()),
-        "background_rejected": sum(s.rejected for s in streams),
+        "background_jobs": jobs,
+        "background_rejected": rejected,
     }
     if config.power is not None:
         block.update(server_energy(config.power, config.workers, measured_s, busy, background, completed))
@@ -141,7 +157,7 @@ def _block(columns: _Columns, rows: np.ndarray, deadline: float | None, with_int
     block["energy_j"] = energy
     block["accuracy"] = mean("accuracy")
     block["switches"] = int(columns("switched", rows).sum())
-    block["handovers"] = int(columns("handovers", rows).sum())
+    block["handovers_during_transfers"] = int(columns("handovers", rows).sum())
     width = len(bottlenecks)  # (split, bottleneck) as one key, in the order of split then bottleneck
     keys, sizes = np.unique(columns("split", done_rows) * width + columns("bottleneck", done_rows),
                             return_counts=True)
@@ -212,14 +228,11 @@ def summarise(setup: Setup, requests, output: RunOutput, probes: pd.DataFrame | 
 
 
 def _handovers(summary: dict, output: RunOutput, warmup_s: float, end_s: float) -> None:
-    """``handovers``: the devices' handovers in the measured window (overall and per group), beside
-    ``handovers_during_transfers``, those that hit a request's upload or download."""
-    counts = np.array([sum(warmup_s <= t < end_s for t in times) for times in output.handover_times] or [0])
+    """``handovers``: the devices' handovers in the measured window, overall and per group (beside each
+    block's ``handovers_during_transfers``, those that hit a request's upload or download)."""
     groups = list(summary["groups"].values())
-    per_group = np.bincount(output.device_group, weights=counts, minlength=len(groups)) \
-        if len(output.handover_times) else np.zeros(len(groups))
-    for block, count in zip([summary, *groups], [counts.sum(), *per_group]):
-        block["handovers_during_transfers"] = block["handovers"]
+    per_group = device_handovers(output.handover_times, output.device_group, len(groups), warmup_s, end_s)
+    for block, count in zip([summary, *groups], [per_group.sum(), *per_group]):
         block["handovers"] = int(count)
 
 

@@ -195,7 +195,7 @@ class Tally:
         block["energy_j"] = {name: mean[name] for name in MEANS[: len(ENERGY_PARTS) + 1]}
         block["accuracy"] = mean["accuracy"]
         block["switches"] = scope.switches
-        block["handovers"] = scope.handovers
+        block["handovers_during_transfers"] = scope.handovers
         block["option_share"] = {f"{key // self._width}/{self.bottlenecks[key % self._width]}": int(n) / max(done, 1)
                                  for key, n in enumerate(scope.options.tolist()) if n}
         block["bytes_up"] = mean["bytes_up"]
