@@ -28,6 +28,8 @@ def why_not(setup, monitor_period_s: float | None = None) -> list[str]:
             link = getattr(network, direction)
             if link.sharing != "dedicated":
                 reasons.append(f"{name}: {direction} shared by a cell ({link.sharing})")
+        if group_setup.cell_routes is not None:
+            reasons.append(f"{name}: cells name their edge servers (a request goes where its device's cell sends it)")
         if network.radio.promotion_delay_s or network.radio.tail_stages_s:
             reasons.append(f"{name}: radio state machine (RRC promotion and tail tie each device's uploads to its results)")
     for server in setup.scenario.server_list:

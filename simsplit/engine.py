@@ -78,6 +78,10 @@ class Engine:
         """Requests not yet finished, by arrival sequence."""
         self._arrived = 0
         self.devices, self._device_group = build_devices(self.env, setup, streams)
+        self._cell_routes = [setup.groups[g].cell_routes for g in self._device_group]
+        """Each device's group's :class:`~simsplit.setup.CellRoutes` (None: cells reach servers alike)."""
+        self.forwarded = 0
+        """Results of requests arriving after the warm-up forwarded to the server of the device's new cell."""
         self.records = SpoolSink(setup, self._device_group, spool_rows) if spool_rows else RecordSink()
         """Finished requests, as rows."""
         self.tails = TailLedger(setup.groups, self._device_group, self.records)
@@ -146,16 +150,22 @@ class Engine:
         request.uplink_wait_s = start - ready_at
         request.uplink_start_at_s = start
         request.uplink_s = end - start
-        channel = self.devices[request.device].uplink.channel
-        counter = getattr(channel, "handovers_between", None)
+        link = self.devices[request.device].uplink
+        counter = getattr(link.channel, "handovers_between", None)
         if counter is not None:
             request.handovers += counter(start, end)
-            request.bits_up += channel.resent_bits(start, request.bits_up)
+            if not link.shared:  # a shared cell adds the bits it resent itself
+                request.bits_up += link.channel.resent_bits(start, request.bits_up)
         self.tails.note(request.device, start, request.uplink_s, (0, request.sequence), request.sequence)
+        routes = self._cell_routes[request.device]
+        if routes is not None and not lost:  # served behind the cell that carried the last bit
+            server = routes.cell_server[link.channel.cell_before(end)]
+            if server != request.plan.server:
+                request.plan = routes.twins[(request.plan.index, server)]
         if lost:
             self._schedule(end, request, self._on_lost)
         else:
-            delay = self.devices[request.device].uplink.delay_s + request.plan.extra_rtt_s / 2
+            delay = link.delay_s + request.plan.extra_rtt_s / 2
             self._schedule(end + delay, request, self._on_server_arrival)
 
     def _downlink_done(self, request: Request, ready_at: float, start: float, end: float, lost: bool) -> None:
@@ -167,9 +177,11 @@ class Engine:
         counter = getattr(device.downlink.channel, "handovers_between", None)
         if counter is not None:
             request.handovers += counter(start, end)
-            request.bits_down += device.downlink.channel.resent_bits(start, request.bits_down)
+            if not device.downlink.shared:
+                request.bits_down += device.downlink.channel.resent_bits(start, request.bits_down)
         self.tails.note(request.device, start, request.downlink_s, (1, request.sequence), request.sequence)
-        request.propagation_s = device.uplink.delay_s + device.downlink.delay_s + request.plan.extra_rtt_s
+        request.propagation_s = device.uplink.delay_s + device.downlink.delay_s + request.plan.extra_rtt_s \
+            + request.forward_s
         if lost:
             self._schedule(end, request, self._on_lost)
             return
@@ -204,9 +216,14 @@ class Engine:
         if request.batch_key is None:
             return  # another tenant's job
         device = self.devices[request.device]
-        now = self.env.now
-        send_at = device.radio.wake(now)
-        request.promotion_s += send_at - now
+        now = ready = self.env.now
+        routes = self._cell_routes[request.device]
+        if routes is not None and routes.cell_server[device.uplink.channel.cell_at(now)] != request.plan.server:
+            request.forward_s = routes.forward_s  # the device moved on: its new cell's server forwards the result
+            self.forwarded += request.arrival_at_s >= self.setup.scenario.warmup_s
+            ready = now + routes.forward_s
+        send_at = device.radio.wake(ready)
+        request.promotion_s += send_at - ready
         sent = transmission(device.downlink_loss, request.plan.bits_down)
         self.transfers.send(device, Transfer(request, False, send_at, *sent))
 
@@ -262,5 +279,6 @@ class Engine:
         probes = probe_columns(self.probes.records)
         probes["tail_j"] = np.array([self.tails.probe_tail_j.get(k, 0.0) for k in range(len(self.probes.records))])
         columns = self.records.close(self.in_flight.values(), self.tails.request_tail_j)
+        routed = any(routes is not None for routes in self._cell_routes)
         return RunOutput(columns, self._device_group, self.end_s, self.seed, self.servers, probes,
-                         handover_times(self.devices))
+                         handover_times(self.devices), self.forwarded if routed else None)

@@ -27,7 +27,7 @@ class Request:
 
     __slots__ = ("device", "request_id", "plan", "status", "base_service_s", "batch_key", "deadline_at_s",
                  "enqueued_at_s", "batch_size", "payload_bits", "bits_up", "bits_down", "switched", "sequence",
-                 "accuracy", "handovers") \
+                 "accuracy", "handovers", "forward_s") \
         + TIMING_FIELDS
 
     def __init__(self, device: int, request_id: int, plan, arrival_at_s: float, deadline_at_s: float,
@@ -47,6 +47,8 @@ class Request:
         self.accuracy = NAN
         """This request's accuracy when the channel changed it (NaN: the plan's accuracy)."""
         self.handovers = 0
+        self.forward_s = 0.0
+        """Backhaul time (s) of a result forwarded to the server of the device's new cell (in propagation_s)."""
         """Handovers of the device's cellular link during this request's transfers."""
         self.payload_bits = 0.0
         """The payload (bits): the plan's size, or this request's draw from the plan's size distribution."""
@@ -184,6 +186,9 @@ class RunOutput:
     """Load-probe records as columns."""
     handover_times: list = ()
     """Per device, the instants (s) its cellular link handed over (empty lists without cellular links)."""
+    forwarded_results: int | None = None
+    """Results (of requests arriving after the warm-up) forwarded to the server of the device's new cell
+    (None: no cells name servers)."""
 
 
 def handover_times(devices) -> list[list[float]]:

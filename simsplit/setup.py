@@ -24,7 +24,7 @@ from simsplit.scenario import DeviceGroupConfig, NetworkConfig, Scenario
 from simsplit.strategies import Decision
 from simsplit.strategies.context import StrategyContext, adaptive_decisions
 from simsplit.strategies.predict import DeviceModel, Option
-from simsplit.units import BITS_PER_BYTE
+from simsplit.units import BITS_PER_BYTE, MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +78,22 @@ class GroupSetup:
     plans: dict[Decision, Plan]
     probe_server: int | None = None
     """Index of the server this group's probes read (None: no probes)."""
+    cell_routes: CellRoutes | None = None
+    """Where a cellular uplink's cells send requests (None: every cell reaches every server alike)."""
+
+
+@dataclass(frozen=True)
+class CellRoutes:
+    """The edge server behind each cell of a group's cellular uplink. An offloaded request is served by the
+    server of the cell that carried its upload's last bit (its plan's twin there: same split and bottleneck,
+    that server's service time); if the device is in a cell of another server when the result is ready, the
+    result is forwarded over the backhaul (``forward_s``) before its download."""
+
+    cell_server: tuple[int, ...]
+    """Server index of each cell."""
+    twins: dict[tuple[int, int], Plan]
+    """(plan index, server index) -> the plan's twin at that server."""
+    forward_s: float
 
 
 @dataclass(frozen=True)
@@ -199,6 +215,36 @@ def _plan(index: int, key: Decision, entry, local: bool, head_s, server, server_
                 (entry.size_quantiles[0], tuple(b * BITS_PER_BYTE for b in entry.size_quantiles[1])))
 
 
+def _cell_routes(scenario: Scenario, g: int, group: DeviceGroupConfig, network: NetworkConfig,
+                 group_plans: dict[Decision, Plan], plans: list[Plan], server_index: dict[str, int],
+                 profile: ModelProfile, payloads: PayloadTable, bits_down: float) -> CellRoutes:
+    """Each cell's server, and every offloaded plan's twin at each of those servers (appended to ``plans``)."""
+    servers = scenario.server_list
+    prefix = "network" if group.network is None else f"devices.{g}.network"
+    cells = network.uplink.cells
+    for k, cell in enumerate(cells):
+        if cell.server not in server_index:
+            raise InputError(scenario.source, f"{prefix}.uplink.cells.{k}.server",
+                             f"expected one of {list(server_index)}, got {cell.server!r}")
+    cell_server = tuple(server_index[cell.server] for cell in cells)
+    twins: dict[tuple[int, int], Plan] = {}
+    for key, plan in group_plans.items():
+        if plan.local:
+            continue
+        for s in sorted(set(cell_server)):
+            if s == plan.server:
+                twins[(plan.index, s)] = plan
+                continue
+            server = servers[s]
+            twin = _plan(len(plans), Decision(key.split, key.bottleneck, server.name),
+                         payloads.get(key.split, key.bottleneck), False, profile.head_s[group.device_class], server, s,
+                         profile.tail_s[server.server_class], bits_down, group.compute_power_w,
+                         profile.head_j.get(group.device_class))
+            plans.append(twin)
+            twins[(plan.index, s)] = twin
+    return CellRoutes(cell_server, twins, network.uplink.forward_ms * MS)
+
+
 def _device_model(group: DeviceGroupConfig, network: NetworkConfig) -> DeviceModel:
     radio = network.radio
     return DeviceModel(group.compute_power_w, radio.alpha_up_w_per_bps, radio.alpha_down_w_per_bps,
@@ -261,6 +307,10 @@ def build_setup(scenario: Scenario, tables: tuple[ModelProfile, PayloadTable] | 
             plans.append(plan)
             group_plans[key] = plan
         _check_time_advances(scenario, g, group, network, group_plans.values())
+        routes = None
+        if network.uplink.kind == "cellular" and network.uplink.cells[0].server is not None:
+            routes = _cell_routes(scenario, g, group, network, group_plans, plans, server_index, profile, payloads,
+                                  bits_down)
         probe_server = None
         if group.probe is not None:
             probe_server = server_index[_probe_target(scenario, g, group.probe)]
@@ -270,7 +320,7 @@ def build_setup(scenario: Scenario, tables: tuple[ModelProfile, PayloadTable] | 
         build = kind.build
         build(context)  # the first device's strategy: a block that cannot be built fails before the run
         groups.append(GroupSetup(group, network, context.label, lambda build=build, context=context: build(context),
-                                 group_plans, probe_server))
+                                 group_plans, probe_server, routes))
     return Setup(scenario, profile, payloads, groups, plans, channel_factory)
 
 

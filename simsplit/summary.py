@@ -234,6 +234,8 @@ def _handovers(summary: dict, output: RunOutput, warmup_s: float, end_s: float) 
     per_group = device_handovers(output.handover_times, output.device_group, len(groups), warmup_s, end_s)
     for block, count in zip([summary, *groups], [per_group.sum(), *per_group]):
         block["handovers"] = int(count)
+    if output.forwarded_results is not None:
+        summary["forwarded_results"] = output.forwarded_results
 
 
 def _phases(setup: Setup, columns: _Columns, bounds: list[float]) -> list[dict]:

@@ -19,7 +19,7 @@ from simsplit.records import Request
 class Transfer:
     """One payload on its way over a link: up (the request's payload) or down (its result)."""
 
-    __slots__ = ("request", "up", "ready_at_s", "bits", "extra_s", "lost")
+    __slots__ = ("request", "up", "ready_at_s", "bits", "extra_s", "lost", "resent_bits")
 
     def __init__(self, request: Request, up: bool, ready_at_s: float, bits: float, extra_s: float, lost: bool):
         self.request = request
@@ -31,6 +31,8 @@ class Transfer:
         self.extra_s = extra_s
         """Retransmission feedback delay after the last bit (s)."""
         self.lost = lost
+        self.resent_bits = 0.0
+        """Bits a shared cell made it send again after a handover cut it (sent, and lost)."""
 
 
 def transmission(loss: PacketLoss | None, size_bits: float) -> tuple[float, float, bool]:
@@ -117,6 +119,11 @@ class Transfers:
 
     def _shared_sent(self, transfer: Transfer, start: float, end: float) -> None:
         end += transfer.extra_s  # retransmission feedback after the last bit
+        if transfer.resent_bits:
+            if transfer.up:
+                transfer.request.bits_up += transfer.resent_bits
+            else:
+                transfer.request.bits_down += transfer.resent_bits
         self._open_shared.close(transfer)
         self._devices[transfer.request.device].radio.finish(end)
         self._sent(transfer, start, end)

@@ -14,6 +14,7 @@ import simpy
 from simsplit.background import BackgroundStream, intensity_path
 from simsplit.channel import DedicatedLink
 from simsplit.channel.loss import PacketLoss
+from simsplit.channel.cell_sharing import SharedCells
 from simsplit.channel.shared import ProcessorSharingLink, SharedFifoLink
 from simsplit.radio import RadioState
 from simsplit.registry import arrivals, mobility
@@ -104,6 +105,11 @@ class _Links:
             return DedicatedLink(channel, config.delay_s)
         scope = "network" if network is self._setup.scenario.network else f"devices/{group_name}/network"
         key = (scope, direction)
+        if config.kind == "cellular":  # each device's own path, the cells' time shared
+            if key not in self._cells:
+                self._cells[key] = SharedCells(self._env, config.delay_s, config.on_handover == "restart")
+            return self._cells[key].link(channels.own(config, streams.generator(f"{device_name}/{direction}"),
+                                                      trajectory))
         if key not in self._cells:
             channel = channels.shared(config) or channels.own(config, streams.generator(f"cells/{scope}/{direction}"))
             cell = SharedFifoLink if config.sharing == "fifo" else ProcessorSharingLink

@@ -177,7 +177,7 @@ def test_hysteresis_and_time_to_trigger_prevent_ping_pong(tmp_path):
 
 @pytest.mark.parametrize("change, where", [
     (lambda s: s["devices"][0].pop("mobility"), "devices.0.mobility"),
-    (lambda s: s["network"]["uplink"].update(sharing="processor_sharing"), "network.uplink.sharing"),
+    (lambda s: s["network"]["uplink"].update(sharing="fifo"), "network.uplink.sharing"),
     (lambda s: s["network"]["uplink"]["cells"].append({"name": "west", "x_m": 0, "y_m": 0}), "network.uplink.cells"),
     (lambda s: s["devices"][0].update(mobility={"kind": "random_waypoint", "width_m": 10, "height_m": 10,
                                                 "speed_mps": [5, 1]}), "devices.0.mobility.speed_mps"),

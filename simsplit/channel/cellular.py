@@ -8,7 +8,8 @@ neighbour's mean SNR exceeds the serving cell's by more than ``hysteresis_db`` a
 ``interruption_ms``; a transfer in flight then resumes where it stopped, or, with ``on_handover:
 restart``, starts again from its first bit (what it had sent is lost and counted as sent). Between handovers the capacity is the
 serving cell's SNR with block fading, mapped to a rate by Shannon or the LTE CQI table, as a ``fading``
-link does. The link is the device's own (``sharing: dedicated``).
+link does. With ``sharing: dedicated`` the link is the device's own; with ``processor_sharing`` each
+cell's time is shared by the transfers it serves (:mod:`simsplit.channel.cell_sharing`).
 """
 
 from __future__ import annotations
@@ -36,11 +37,13 @@ MIN_DISTANCE_M = 1.0
 
 
 class CellConfig(Config):
-    """A base station at (x_m, y_m)."""
+    """A base station at (x_m, y_m), and the edge server behind it (a name in ``servers``; none: every
+    cell reaches every server alike)."""
 
     name: str = Field(min_length=1)
     x_m: float
     y_m: float
+    server: str | None = Field(default=None, min_length=1)
 
 
 class CellularLinkConfig(RadioLinkConfig):
@@ -53,11 +56,16 @@ class CellularLinkConfig(RadioLinkConfig):
     time_to_trigger_ms: NonNegativeFloat = 160.0
     interruption_ms: NonNegativeFloat = 50.0
     on_handover: Literal["resume", "restart"] = "resume"
+    forward_ms: NonNegativeFloat = 0.0
+    """Backhaul from one cell's edge server to another's (ms), for a result forwarded after a handover."""
 
     @model_validator(mode="after")
     def _dedicated(self):
-        if self.sharing != "dedicated":
-            raise FieldValueError("sharing", "a cellular link is the device's own: expected dedicated")
+        if self.sharing == "fifo":
+            raise FieldValueError("sharing", "expected dedicated (each device's own link) or processor_sharing "
+                                             "(each cell's time shared by the transfers it serves)")
+        if len({c.server is None for c in self.cells}) > 1:
+            raise FieldValueError("cells", "expected a server for every cell or for none")
         names = [c.name for c in self.cells]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
@@ -125,6 +133,23 @@ class CellularChannel(FadingChannel):
         """Index of the serving cell at ``at_s`` (-1 during a handover's interruption)."""
         self._extend_to_time(at_s)
         return self.serving[bisect_right(self._starts, at_s) - 1]
+
+    def cell_at(self, at_s: float) -> int:
+        """The cell serving the device at ``at_s``, or, during a handover's interruption, the one it is
+        handing over to."""
+        self._extend_to_time(at_s)
+        k = bisect_right(self._starts, at_s) - 1
+        while self.serving[k] < 0:
+            k += 1
+            self._extend_to_time(self._starts[k])
+        return self.serving[k]
+
+    def cell_before(self, at_s: float) -> int:
+        """The cell that carried the data sent just before ``at_s`` (a transfer ending then), or, if the
+        device was in an interruption, the one it was handing over to."""
+        self._extend_to_time(at_s)
+        k = max(bisect_left(self._starts, at_s) - 1, 0)
+        return self.serving[k] if self.serving[k] >= 0 else self.cell_at(at_s)
 
     def distance_at(self, at_s: float) -> float:
         """Distance (m) to the serving cell at the start of the segment holding ``at_s``."""
