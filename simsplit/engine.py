@@ -113,6 +113,9 @@ class Engine:
     def _arrive(self, device, at: float) -> None:
         observation = device.observation
         observation.compute_free_at_s = device.compute_free_at_s
+        if device.cells is not None:  # what a moving device knows of its own radio: its cell, its handovers
+            observation.serving_cell = device.cells.serving_at(at)
+            observation.handovers = device.cells.handovers_between(0.0, at)
         plan = device.plans[device.strategy.decide(at, observation)]
         request = Request(device.index, device.next_request_id, plan, at, at + self._deadline_s, self._arrived)
         self.in_flight[self._arrived] = request

@@ -82,6 +82,8 @@ class SiteOutcome:
     """Per group, its devices' handovers after the warm-up."""
     workers: dict[str, int]
     """Per server, its workers at this site (a site may vary them)."""
+    forwarded_results: int | None = None
+    """Results forwarded to the server of the device's new cell (None: no cells name servers)."""
 
 
 def new_tally(setup):
@@ -141,6 +143,7 @@ def run_site(scenario: Scenario, site: int, folder: str | None) -> SiteOutcome:
             take(chunk)
         servers_out = run.server_records()
         times = handover_times(run.devices)
+        forwarded = None  # cells that name servers keep a run on the DES
     else:
         output = Engine(setup, own.seed).run()
         device_group = output.device_group
@@ -149,6 +152,7 @@ def run_site(scenario: Scenario, site: int, folder: str | None) -> SiteOutcome:
             take({name: values[first:first + CHUNK_ROWS] for name, values in columns.items()})
         servers_out = output.servers
         times = output.handover_times
+        forwarded = output.forwarded_results
     handovers = device_handovers(times, device_group, len(setup.groups), own.warmup_s, own.duration_s)
     if state["writer"] is not None:
         state["writer"].close()
@@ -160,7 +164,7 @@ def run_site(scenario: Scenario, site: int, folder: str | None) -> SiteOutcome:
             if config.power is not None else math.nan
         servers[config.name] = np.array([busy, background, float(count), energy, float(jobs), float(rejected)])
     return SiteOutcome(site, own.seed, site_values(scenario, site), "fast" if fast else "des", tally, servers,
-                       state["written"], handovers, {c.name: c.workers for c in own.server_list})
+                       state["written"], handovers, {c.name: c.workers for c in own.server_list}, forwarded)
 
 
 def run_sites_batch(scenario: Scenario, sites: list[int], folder: str | None) -> list[SiteOutcome]:
@@ -234,6 +238,9 @@ def merged_summary(scenario: Scenario, outcomes: list[SiteOutcome]) -> dict:
     per_group = np.sum([o.handovers for o in outcomes], axis=0)
     for block, count in zip([summary, *summary["groups"].values()], [per_group.sum(), *per_group]):
         block["handovers"] = int(count)
+    forwarded = [o.forwarded_results for o in outcomes if o.forwarded_results is not None]
+    if forwarded:
+        summary["forwarded_results"] = int(sum(forwarded))
     engines = [o.engine for o in outcomes]
     summary["engine"] = {"requested": scenario.engine, "used": {e: engines.count(e) for e in sorted(set(engines))}}
     return json_safe(summary)

@@ -13,8 +13,8 @@ import simpy
 
 from simsplit.background import BackgroundStream, intensity_path
 from simsplit.channel import DedicatedLink
-from simsplit.channel.loss import PacketLoss
 from simsplit.channel.cell_sharing import SharedCells
+from simsplit.channel.loss import PacketLoss
 from simsplit.channel.shared import ProcessorSharingLink, SharedFifoLink
 from simsplit.radio import RadioState
 from simsplit.registry import arrivals, mobility
@@ -30,7 +30,7 @@ class Device:
 
     __slots__ = ("index", "group", "strategy", "plans", "arrivals", "uplink", "downlink", "radio",
                  "uplink_loss", "downlink_loss", "observation", "compute_free_at_s", "next_request_id", "probe",
-                 "last_plan", "payload_draw")
+                 "last_plan", "payload_draw", "cells")
 
     def __init__(self, index, group, strategy, plans, arrivals, uplink, downlink, radio, uplink_loss, downlink_loss):
         self.index = index
@@ -53,6 +53,8 @@ class Device:
         """(probe block, server index, first probe instant s), or None."""
         self.last_plan = None
         self.payload_draw = None
+        self.cells = None
+        """Its cellular link's channel (uplink's, else downlink's), whose cell and handovers it observes."""
         """Uniform draws for payload sizes (only when some plan has a size distribution)."""
 
 
@@ -140,6 +142,8 @@ def build_devices(env: simpy.Environment, setup: Setup, streams: RandomStreams) 
                             RadioState(network.radio.promotion_delay_s, sum(network.radio.tail_stages_s)),
                             _loss(network.uplink, f"{name}/uplink-loss", streams),
                             _loss(network.downlink, f"{name}/downlink-loss", streams))
+            device.cells = next((link.channel for link in (device.uplink, device.downlink)
+                                 if hasattr(link.channel, "handovers")), None)
             if any(plan.bits_quantiles is not None for plan in group_setup.plans.values()):
                 device.payload_draw = BlockSampler(streams.generator(f"{name}/payload"), lambda g, n: g.random(n),
                                                    grow=True)

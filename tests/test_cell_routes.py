@@ -93,3 +93,14 @@ def test_bad_cell_routes_exit_2_naming_the_field(tmp_path, change, where):
     result = runner.invoke(app, ["validate", str(file)])
     assert result.exit_code == 2, result.output
     assert where in result.output and len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_sites_add_up_their_forwarded_results(tmp_path):
+    from simsplit.sites import run_sites, site_scenario
+    raw = routed(tmp_path)
+    raw["sites"] = {"count": 2}
+    raw["records"] = "none"
+    scenario = validate_scenario(raw)
+    merged = run_sites(scenario, workers=1)
+    each = [simulate(site_scenario(scenario, k)).summary["forwarded_results"] for k in range(2)]
+    assert merged["forwarded_results"] == sum(each) > 0

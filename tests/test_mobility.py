@@ -225,3 +225,40 @@ def test_dynamic_partitioning_beats_every_fixed_split_across_cell_edges():
         if name != "dynamic":
             assert dynamic_high < table.loc[name, "latency_mean_s_ci95"][0], name
     assert runs.loc[runs["strategy"] == "dynamic", "switches"].min() > 10
+
+
+def test_a_moving_device_observes_its_own_cell_and_handovers(tmp_path):
+    """At its last decision the car knows the serving cell and how many handovers came before."""
+    from simsplit.engine import Engine
+    scenario = validate_scenario(drive(tmp_path, strategy={"kind": "dynamic", "forget_on_handover": True}))
+    engine = Engine(build_setup(scenario), scenario.seed)
+    result = engine.run()
+    car = engine.devices[0]
+    last = float(result.columns["arrival_at_s"].max())
+    (handover,) = car.uplink.channel.handovers
+    assert handover < last and car.observation.handovers == 1
+    assert car.observation.serving_cell == car.uplink.channel.serving_at(last) == 1  # east
+
+
+def test_forget_on_handover_starts_the_estimate_over_at_the_next_sample():
+    """EWMA (alpha 0.1) fed 1 Mbps uploads, then a handover: the estimate stays 1 Mbps until the first
+    sample from the new cell, which then is the whole estimate (without forgetting: 10% of it)."""
+    from simsplit.strategies.base import Observation
+    from simsplit.strategies.dynamic import DynamicConfig, DynamicStrategy
+    from simsplit.strategies.predict import DeviceModel
+    estimates = {}
+    for forget in (False, True):
+        config = DynamicConfig(kind="dynamic", forget_on_handover=forget,
+                               estimator={"kind": "ewma", "alpha": 0.1})
+        strategy = DynamicStrategy([], DeviceModel(1.0, 0.0, 0.0, 0.0, 0.0, 0.0, (), (), None), config, None, "d")
+        seen = Observation(0)
+        for _ in range(5):
+            seen.uplink_samples_bps.append(1e6)
+            seen.uploads += 1
+        assert strategy._estimates(seen)[0] == 1e6
+        seen.handovers = 1
+        assert strategy._estimates(seen)[0] == 1e6
+        seen.uplink_samples_bps.append(11e6)
+        seen.uploads += 1
+        estimates[forget] = strategy._estimates(seen)[0]
+    assert estimates == {False: pytest.approx(2e6), True: 11e6}

@@ -164,3 +164,10 @@ def test_validate_and_the_estimate_speak_of_sites():
 def test_a_single_run_of_a_sites_scenario_is_refused():
     with pytest.raises(InputError, match="sites: expected a scenario of one site"):
         simulate(small_sites(2))
+
+
+@pytest.mark.parametrize("option", [["--workers", "2"], ["--scheduler", "local"]])
+def test_parallel_options_without_sites_exit_2(tmp_path, option):
+    result = runner.invoke(app, ["run", "scenarios/default.yaml", *option, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+    assert option[0] in result.output and not (tmp_path / "out").exists()

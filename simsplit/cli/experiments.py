@@ -117,6 +117,10 @@ def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
             setup = build_setup(site_scenario(scenario, 0))
             check_feasible(setup, runs=scenario.sites.count, workers=workers, force=force)
         else:
+            for option, given in (("--workers", workers != 1), ("--scheduler", scheduler is not None)):
+                if given:
+                    raise InputError(option, None, "only the sites of a scenario with sites run in parallel, and "
+                                     "this one has none; drop it (simsplit sweep runs scenarios in parallel)")
             check_feasible(setup, monitor_period_s=monitor, force=force)
         with claim(out if out is not None else Path("results") / scenario.name) as target:
             started = time.perf_counter()

@@ -27,7 +27,7 @@ class Observation:
 
     __slots__ = ("device", "completed", "last_uplink_bps", "last_latency_s", "uplink_samples_bps", "uploads",
                  "downlink_samples_bps", "downloads", "compute_free_at_s", "probe_server", "probe_queue_length",
-                 "probe_busy_workers", "probe_recent_wait_s", "probe_read_at_s")
+                 "probe_busy_workers", "probe_recent_wait_s", "probe_read_at_s", "handovers", "serving_cell")
 
     def __init__(self, device: int):
         self.device = device
@@ -55,6 +55,10 @@ class Observation:
         """The server's recent mean wait (s) as that probe read it."""
         self.probe_read_at_s = math.nan
         """Instant (s) the server was read: the information's age is now minus this."""
+        self.handovers = 0
+        """Handovers of its cellular link so far (a device knows its own at once)."""
+        self.serving_cell = -1
+        """Index of the cell serving it now (-1: no cellular link, or in a handover's interruption)."""
 
 
 class Strategy(Protocol):

@@ -43,6 +43,7 @@ class DynamicConfig(AdaptiveConfig):
     hysteresis: float = Field(default=0.1, ge=0, lt=1)
     min_dwell_s: NonNegativeFloat = 0.0
     decision_period_s: PositiveFloat | None = None
+    forget_on_handover: bool = False
 
 
 class NeurosurgeonConfig(AdaptiveConfig):
@@ -99,8 +100,15 @@ class DynamicStrategy(_Adaptive):
         """Index in ``options`` of the option in use."""
         self._switched_at_s = -math.inf
         self._decided_at_s = -math.inf
+        self._handovers = 0
+        """The device's handovers when it last decided."""
 
     def _estimates(self, observation: Observation) -> tuple[float, float]:
+        if observation.handovers != self._handovers:
+            self._handovers = observation.handovers
+            if self.config.forget_on_handover:  # a new cell: throughputs measured in the old one no longer count
+                self._up.start_over(build_estimator(self.config.estimator))
+                self._down.start_over(build_estimator(self.config.estimator))
         up = self._up.refresh(observation.uplink_samples_bps, observation.uploads)
         down = self._down.refresh(observation.downlink_samples_bps, observation.downloads)
         return (self._prior_up_bps if math.isnan(up) else up, self._prior_down_bps if math.isnan(down) else down)

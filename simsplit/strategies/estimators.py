@@ -100,10 +100,18 @@ class Feed:
     def __init__(self, estimator):
         self.estimator = estimator
         self._seen = 0
+        self._next: object | None = None
+
+    def start_over(self, estimator) -> None:
+        """Let ``estimator`` replace the current one at the next new sample (until then the current
+        estimate stands): the samples seen so far no longer count."""
+        self._next = estimator
 
     def refresh(self, samples: deque, total: int) -> float:
         """Feed the samples observed since the last call (``total`` counts all ever observed); the estimate."""
         new = min(total - self._seen, len(samples))
+        if new and self._next is not None:
+            self.estimator, self._next = self._next, None
         for k in range(len(samples) - new, len(samples)):
             self.estimator.update(samples[k])
         self._seen = total
