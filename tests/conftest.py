@@ -13,6 +13,19 @@ needs_shared = pytest.mark.skipif(not (SHARED / "traces-real").is_dir(),
                                   reason="the public traces in ../shared/traces-real are not beside this checkout")
 
 
+def assert_validate_refuses(folder: Path, scenario: dict, where: str) -> None:
+    """``simsplit validate`` on ``scenario`` (written to ``folder``) exits 2 with one line naming ``where``."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from simsplit.cli import app
+    file = folder / "refused.yaml"
+    file.write_text(yaml.safe_dump(scenario))
+    result = CliRunner().invoke(app, ["validate", str(file)])
+    assert result.exit_code == 2, result.output
+    assert where in result.output and len(result.output.strip().splitlines()) == 1, result.output
+
+
 def write_model(folder: Path, *, head_ms: float = 0.0, tail_ms: float = 10.0, split_bytes: float = 0.0,
                 encode_ms: float = 0.0, decode_ms: float = 0.0, accuracy: float = 0.75) -> tuple[str, str]:
     """A two-point model: split 0 sends ``split_bytes`` and leaves ``tail_ms`` to the server; split 1 is local."""

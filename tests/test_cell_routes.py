@@ -6,20 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import simpy
-import yaml
-from conftest import write_model
+from conftest import assert_validate_refuses, write_model
 from test_mobility import drive
-from typer.testing import CliRunner
 
 from simsplit import simulate
-from simsplit.cli import app
 from simsplit.eligibility import why_not
 from simsplit.scenario import validate_scenario
 from simsplit.setup import build_setup
 from simsplit.streams import RandomStreams
 from simsplit.wiring import build_devices
-
-runner = CliRunner()
 
 
 def routed(folder, **uplink):
@@ -88,11 +83,7 @@ def test_without_server_names_every_cell_reaches_the_strategys_server(tmp_path):
 def test_bad_cell_routes_exit_2_naming_the_field(tmp_path, change, where):
     scenario = routed(tmp_path)
     change(scenario)
-    file = tmp_path / "routed.yaml"
-    file.write_text(yaml.safe_dump(scenario))
-    result = runner.invoke(app, ["validate", str(file)])
-    assert result.exit_code == 2, result.output
-    assert where in result.output and len(result.output.strip().splitlines()) == 1, result.output
+    assert_validate_refuses(tmp_path, scenario, where)
 
 
 def test_sites_add_up_their_forwarded_results(tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_model
+from conftest import assert_validate_refuses, write_model
 from typer.testing import CliRunner
 
 from simsplit import simulate
@@ -187,14 +187,9 @@ def test_hysteresis_and_time_to_trigger_prevent_ping_pong(tmp_path):
     (lambda s: s["network"]["uplink"].update(time_to_trigger_ms=float("nan")), "network.uplink.time_to_trigger_ms"),
 ])
 def test_bad_mobility_and_cells_exit_2_naming_the_field(tmp_path, change, where):
-    import yaml
     scenario = drive(tmp_path)
     change(scenario)
-    file = tmp_path / "drive.yaml"
-    file.write_text(yaml.safe_dump(scenario))
-    result = runner.invoke(app, ["validate", str(file)])
-    assert result.exit_code == 2, result.output
-    assert where in result.output and len(result.output.strip().splitlines()) == 1, result.output
+    assert_validate_refuses(tmp_path, scenario, where)
 
 
 def test_a_bad_position_trace_exits_2(tmp_path):
