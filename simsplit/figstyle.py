@@ -3,6 +3,7 @@ formats a figure is written in (reproducibly: no dates or random ids in PDF/SVG 
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,15 +70,23 @@ def styled(style: FigureStyle):
 
 def save(fig, path: Path, style: FigureStyle, formats: tuple[str, ...] | None = None) -> list[Path]:
     """Write ``fig`` once per format (``style.formats`` unless given) beside ``path``, close it, return the
-    paths. PDF and SVG files carry no creation date, so the same figure gives the same bytes."""
+    paths. PDF and SVG files carry no creation date, so the same figure gives the same bytes. Each file is
+    written beside its name and then renamed, so a figure on disk is never half-written."""
     written = []
-    for suffix in formats or style.formats:
-        target = Path(path).with_suffix(f".{suffix}")
-        metadata = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}.get(suffix)
-        with plt.rc_context(style.rc()):
-            fig.savefig(target, dpi=style.dpi, metadata=metadata)
-        written.append(target)
-    plt.close(fig)
+    try:
+        for suffix in formats or style.formats:
+            target = Path(path).with_suffix(f".{suffix}")
+            partial = target.with_name(f".{target.name}.partial")
+            metadata = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}.get(suffix)
+            try:
+                with plt.rc_context(style.rc()):
+                    fig.savefig(partial, format=suffix, dpi=style.dpi, metadata=metadata)
+                os.replace(partial, target)
+            finally:
+                partial.unlink(missing_ok=True)
+            written.append(target)
+    finally:
+        plt.close(fig)
     return written
 
 

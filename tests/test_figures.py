@@ -280,3 +280,21 @@ def test_spread_keeps_the_extremes_and_the_original_order():
     picked = sorted(values[names.index(n)] for n in chosen)
     assert picked[0] == 0 and picked[-1] == 51  # the fastest and the slowest are always drawn
     assert spread(names[:5], values[:5], 10) == names[:5]
+
+
+def test_a_figure_that_fails_to_save_leaves_the_previous_one_and_nothing_half_written(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+    good = save(plt.figure(), tmp_path / "latency", STYLES["screen"], ("png",))[0]
+    before = good.read_bytes()
+    fig = plt.figure()
+    fig.gca().plot([0, 1], [0, 1])  # other bytes than the blank figure on disk
+    original = fig.savefig
+
+    def fail_midway(target, **options):
+        original(target, **options)  # the bytes are on disk, then the writer dies
+        raise OSError("disk full")
+    monkeypatch.setattr(fig, "savefig", fail_midway)
+    with pytest.raises(OSError):
+        save(fig, tmp_path / "latency", STYLES["screen"], ("png",))
+    assert good.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latency.png"]
