@@ -487,12 +487,14 @@ def compare_bars_figure(table, metric: str, scale: float, label: str, title: str
 
 @in_style
 def timeseries_figure(series, requests, local_split: int, server: str, title: str = "", *, style: FigureStyle = SCREEN,
-                      deadline_s: float | None = None, phases_s: list[float] | None = None):
+                      deadline_s: float | None = None, phases_s: list[float] | None = None,
+                      cell_names: list[str] | None = None):
     """Panels over time: on a cellular link, the first device's distance to its serving cell with its SNR, and
     the serving cell; the first device's uplink capacity with the throughput each of its uploads achieved
     (what a throughput estimator sees); the server's queue and busy workers; the latency of every request
     (log, deadline dashed); and the split each chose. A flat uplink or a queue that never forms gives no
-    panel (the title says so); ``phases_s`` boundaries shade alternate phases."""
+    panel (the title says so); ``phases_s`` boundaries shade alternate phases; ``cell_names`` label the serving
+    cell panel (else cell indices)."""
     first = (requests["device"] == 0).to_numpy()
     device_label = f"device 0 ({requests.loc[first, 'group'].iloc[0]})" if "group" in requests and first.any() \
         else "device 0"
@@ -537,7 +539,11 @@ def timeseries_figure(series, requests, local_split: int, server: str, title: st
             snr.legend(loc="upper right", framealpha=0.9, fontsize="x-small")
         elif panel == "cell":
             ax.step(at, series["serving_cell"], where="post", linewidth=0.8, color=_colour(2))
-            ax.set_ylabel("serving cell\n(-1: handover)")
+            if cell_names:
+                ax.set_yticks(range(-1, len(cell_names)), ["handover", *cell_names])
+                ax.set_ylabel("serving cell")
+            else:
+                ax.set_ylabel("serving cell\n(-1: handover)")
         elif panel == "server":
             ax.step(at, queue, where="post", linewidth=0.8, color=_colour(3), label="jobs waiting")
             if busy is not None:

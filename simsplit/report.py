@@ -64,9 +64,13 @@ def _scenario_of(folder: Path):
 
 def timeseries_of(scenario, local_split: int, series: pd.DataFrame, requests: pd.DataFrame, title: str,
                   style: FigureStyle = SCREEN):
-    """:func:`~simsplit.plots.timeseries_figure` of a run of ``scenario``: its first server, deadline and phases."""
+    """:func:`~simsplit.plots.timeseries_figure` of a run of ``scenario``: its first server, deadline and phases,
+    and the names of the first device's cells."""
+    uplink = scenario.network_of(scenario.devices[0]).uplink
+    cells = [cell.name for cell in uplink.cells] if uplink.kind == "cellular" else None
     return plots.timeseries_figure(series, requests, local_split, scenario.server_list[0].name, title,
-                                   deadline_s=scenario.deadline_s, phases_s=scenario.phases_s, style=style)
+                                   deadline_s=scenario.deadline_s, phases_s=scenario.phases_s, style=style,
+                                   cell_names=cells)
 
 
 def _timeseries(keep, style: FigureStyle, scenario, name: str, series: pd.DataFrame, requests: pd.DataFrame,

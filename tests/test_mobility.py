@@ -257,3 +257,17 @@ def test_forget_on_handover_starts_the_estimate_over_at_the_next_sample():
         seen.uploads += 1
         estimates[forget] = strategy._estimates(seen)[0]
     assert estimates == {False: pytest.approx(2e6), True: 11e6}
+
+
+def test_the_time_series_shows_distance_snr_and_the_serving_cell_by_name(tmp_path):
+    from simsplit.report import timeseries_of
+    scenario = validate_scenario(drive(tmp_path))
+    result = simulate(scenario, monitor_period_s=0.5)
+    series = result.timeseries
+    assert {"distance_m", "snr_db", "serving_cell"} <= set(series.columns)
+    assert set(series["serving_cell"]) <= {-1, 0, 1} and {0, 1} <= set(series["serving_cell"])
+    fig = timeseries_of(scenario, result.setup.profile.local_split, series, result.requests, "drive")
+    labels = {ax.get_ylabel(): ax for ax in fig.axes}
+    assert "device 0\ndistance (m)" in labels and "SNR (dB)" in labels
+    cell = labels["serving cell"]
+    assert [t.get_text() for t in cell.get_yticklabels()] == ["handover", "west", "east"]
