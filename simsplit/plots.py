@@ -492,7 +492,8 @@ def timeseries_figure(series, requests, local_split: int, server: str, title: st
     """Panels over time: on a cellular link, the first device's distance to its serving cell with its SNR, and
     the serving cell; the first device's uplink capacity with the throughput each of its uploads achieved
     (what a throughput estimator sees); the server's queue and busy workers; the latency of every request
-    (log, deadline dashed); and the split each chose. A flat uplink or a queue that never forms gives no
+    (log, deadline dashed); and the split each chose (device 0's coloured by bottleneck where it used several:
+    rate adaptation). A flat uplink or a queue that never forms gives no
     panel (the title says so); ``phases_s`` boundaries shade alternate phases; ``cell_names`` label the serving
     cell panel (else cell indices)."""
     first = (requests["device"] == 0).to_numpy()
@@ -568,8 +569,19 @@ def timeseries_figure(series, requests, local_split: int, server: str, title: st
             others = requests[~first]
             if len(others):
                 ax.plot(others["arrival_at_s"], others["split"], ".", markersize=1, color="0.75", label="other devices")
-            ax.plot(requests.loc[first, "arrival_at_s"], requests.loc[first, "split"], ".", markersize=2,
-                    color=_colour(0), label=device_label)
+            mine = requests.loc[first]
+            codecs = mine["bottleneck"].astype(str)
+            offloaded = sorted(set(codecs[(mine["split"] != local_split).to_numpy()]))
+            if len(offloaded) > 1:  # rate adaptation: which bottleneck each request used, by colour
+                for k, codec in enumerate(offloaded):
+                    rows = (codecs == codec).to_numpy() & (mine["split"] != local_split).to_numpy()
+                    ax.plot(mine.loc[rows, "arrival_at_s"], mine.loc[rows, "split"], ".", markersize=2,
+                            color=_colour(k), label=f"{device_label}: {codec}")
+                rows = (mine["split"] == local_split).to_numpy()
+                ax.plot(mine.loc[rows, "arrival_at_s"], mine.loc[rows, "split"], ".", markersize=2,
+                        color=_colour(len(offloaded)))
+            else:
+                ax.plot(mine["arrival_at_s"], mine["split"], ".", markersize=2, color=_colour(0), label=device_label)
             ax.set_ylabel("chosen split\n(0 = offload input)")
             ax.set_ylim(-0.5, local_split + 0.5)
             ax.axhline(local_split, color="0.5", linewidth=0.5, linestyle=":")

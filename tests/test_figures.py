@@ -131,6 +131,22 @@ def test_time_series_leaves_out_empty_panels_and_shades_phases():
         int(result.timeseries["uplink_bps"].nunique() > 1)
 
 
+def test_time_series_colours_device_0s_splits_by_bottleneck_when_it_adapts_the_rate():
+    from simsplit.plots import timeseries_figure
+    result = simulate(load_scenario(DEFAULT, SHORT), monitor_period_s=0.5)
+    requests = result.requests.copy()
+    labels = lambda fig: {line.get_label() for line in fig.axes[-1].get_lines()}  # noqa: E731
+    one = timeseries_figure(result.timeseries, requests, result.setup.profile.local_split, "edge")
+    assert not any(":" in label for label in labels(one))
+    mine = (requests["device"] == 0).to_numpy() & (requests["split"] != result.setup.profile.local_split).to_numpy()
+    codec = requests["bottleneck"].astype(str)
+    codec[np.flatnonzero(mine)[::2]] = "rate-low"
+    requests["bottleneck"] = codec.astype("category")
+    two = timeseries_figure(result.timeseries, requests, result.setup.profile.local_split, "edge")
+    assert {label for label in labels(two) if ":" in label} == \
+        {f"device 0 ({requests['group'].iloc[0]}): {c}" for c in set(codec[mine])}
+
+
 def test_sweep_curves_are_lines_for_numbers_and_grouped_bars_for_categories():
     from simsplit.plots import sweep_curve_figure
     table = pd.DataFrame({"strategy": pd.Categorical(["a", "b", "c"] * 2), "net": pd.Categorical(["x"] * 3 + ["y"] * 3),
