@@ -135,7 +135,7 @@ def test_time_series_colours_device_0s_splits_by_bottleneck_when_it_adapts_the_r
     from simsplit.plots import timeseries_figure
     result = simulate(load_scenario(DEFAULT, SHORT), monitor_period_s=0.5)
     requests = result.requests.copy()
-    labels = lambda fig: {line.get_label() for line in fig.axes[-1].get_lines()}  # noqa: E731
+    labels = lambda fig: {line.get_label() for line in fig.axes[-1].get_lines()}
     one = timeseries_figure(result.timeseries, requests, result.setup.profile.local_split, "edge")
     assert not any(":" in label for label in labels(one))
     mine = (requests["device"] == 0).to_numpy() & (requests["split"] != result.setup.profile.local_split).to_numpy()
