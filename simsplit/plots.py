@@ -570,8 +570,8 @@ def timeseries_figure(series, requests, local_split: int, server: str, title: st
             if len(others):
                 ax.plot(others["arrival_at_s"], others["split"], ".", markersize=1, color="0.75", label="other devices")
             mine = requests.loc[first]
-            codecs = mine["bottleneck"].astype(str)
-            offloaded = sorted(set(codecs[(mine["split"] != local_split).to_numpy()]))
+            codecs = mine["bottleneck"].astype(str) if "bottleneck" in mine.columns else None
+            offloaded = [] if codecs is None else sorted(set(codecs[(mine["split"] != local_split).to_numpy()]))
             if len(offloaded) > 1:  # rate adaptation: which bottleneck each request used, by colour
                 for k, codec in enumerate(offloaded):
                     rows = (codecs == codec).to_numpy() & (mine["split"] != local_split).to_numpy()

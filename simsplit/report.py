@@ -37,8 +37,8 @@ def _compare_meta(folder: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {"scenario": folder.name, "seed": None, "seeds": []}
 
 
-TIMESERIES_COLUMNS = ("device", "group", "status", "arrival_at_s", "latency_s", "split", "bytes_sent_up", "uplink_s",
-                      "uplink_start_at_s")
+TIMESERIES_COLUMNS = ("device", "group", "status", "arrival_at_s", "latency_s", "split", "bottleneck", "bytes_sent_up",
+                      "uplink_s", "uplink_start_at_s")
 """Per-request columns the time-series figure reads (a comparison keeps only these for its monitored runs)."""
 
 
