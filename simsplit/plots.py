@@ -570,15 +570,15 @@ def timeseries_figure(series, requests, local_split: int, server: str, title: st
             if len(others):
                 ax.plot(others["arrival_at_s"], others["split"], ".", markersize=1, color="0.75", label="other devices")
             mine = requests.loc[first]
-            codecs = mine["bottleneck"].astype(str) if "bottleneck" in mine.columns else None
-            offloaded = [] if codecs is None else sorted(set(codecs[(mine["split"] != local_split).to_numpy()]))
+            sent = (mine["split"] != local_split).to_numpy()
+            codecs = mine["bottleneck"].astype(str).to_numpy() if "bottleneck" in mine.columns else None
+            offloaded = [] if codecs is None else sorted(set(codecs[sent]))
             if len(offloaded) > 1:  # rate adaptation: which bottleneck each request used, by colour
                 for k, codec in enumerate(offloaded):
-                    rows = (codecs == codec).to_numpy() & (mine["split"] != local_split).to_numpy()
+                    rows = sent & (codecs == codec)
                     ax.plot(mine.loc[rows, "arrival_at_s"], mine.loc[rows, "split"], ".", markersize=2,
                             color=_colour(k), label=f"{device_label}: {codec}")
-                rows = (mine["split"] == local_split).to_numpy()
-                ax.plot(mine.loc[rows, "arrival_at_s"], mine.loc[rows, "split"], ".", markersize=2,
+                ax.plot(mine.loc[~sent, "arrival_at_s"], mine.loc[~sent, "split"], ".", markersize=2,
                         color=_colour(len(offloaded)))
             else:
                 ax.plot(mine["arrival_at_s"], mine["split"], ".", markersize=2, color=_colour(0), label=device_label)

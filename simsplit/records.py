@@ -47,9 +47,9 @@ class Request:
         self.accuracy = NAN
         """This request's accuracy when the channel changed it (NaN: the plan's accuracy)."""
         self.handovers = 0
+        """Handovers of the device's cellular link during this request's transfers."""
         self.forward_s = 0.0
         """Backhaul time (s) of a result forwarded to the server of the device's new cell (in propagation_s)."""
-        """Handovers of the device's cellular link during this request's transfers."""
         self.payload_bits = 0.0
         """The payload (bits): the plan's size, or this request's draw from the plan's size distribution."""
         self.bits_up = 0.0

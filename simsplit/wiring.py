@@ -53,9 +53,9 @@ class Device:
         """(probe block, server index, first probe instant s), or None."""
         self.last_plan = None
         self.payload_draw = None
+        """Uniform draws for payload sizes (only when some plan has a size distribution)."""
         self.cells = None
         """Its cellular link's channel (uplink's, else downlink's), whose cell and handovers it observes."""
-        """Uniform draws for payload sizes (only when some plan has a size distribution)."""
 
 
 def service_factor(config, streams: RandomStreams) -> BlockSampler | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -91,11 +92,6 @@ class SharedCells:
         """A device's view of the cells: its own capacity path, sharing the cells' time."""
         return CellShare(self, channel)
 
-    @property
-    def active(self) -> int:
-        """Transfers in flight."""
-        return len(self._flows)
-
     def send(self, channel: CellularChannel, size_bits: float, job: Any, on_sent: Sent) -> None:
         """Start a transfer of ``size_bits`` over ``channel`` now."""
         now = self.env.now
@@ -107,12 +103,9 @@ class SharedCells:
         self._flows.append(_Flow(channel, size_bits, job, now, on_sent))
         self._reschedule(now)
 
-    def _counts(self) -> dict[int, int]:
+    def _counts(self) -> Counter:
         """Transfers per serving cell (-1: in an interruption)."""
-        counts: dict[int, int] = {}
-        for flow in self._flows:
-            counts[flow.cell] = counts.get(flow.cell, 0) + 1
-        return counts
+        return Counter(flow.cell for flow in self._flows)
 
     def _progress(self, now: float) -> None:
         """Bring every transfer's remaining bits up to ``now`` (its cell's count was constant since the last
