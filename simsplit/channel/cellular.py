@@ -84,6 +84,7 @@ class CellularChannel(FadingChannel):
         """Whether a transfer cut by a handover starts again from its first bit (else it resumes)."""
         self.trajectory = trajectory
         self.cells = np.asarray(cells, dtype=float)
+        self._cells_x, self._cells_y = self.cells[:, 0].copy(), self.cells[:, 1].copy()
         self.hysteresis_db, self.time_to_trigger_s, self.interruption_s = hysteresis_db, time_to_trigger_s, interruption_s
         self._offset_db = radio["tx_power_dbm"] - thermal_noise_dbm(radio["bandwidth_hz"], radio["noise_figure_db"])
         self._loss = (radio["reference_loss_db"], radio["path_loss_exponent"])
@@ -95,11 +96,17 @@ class CellularChannel(FadingChannel):
         """Serving cell of each drawn segment (-1 during an interruption)."""
         self.distances_m: list[float] = []
 
-    def mean_snrs_db(self, at_s: float) -> np.ndarray:
+    def mean_snrs_db(self, at_s: float) -> list[float]:
         """Each cell's SNR (dB) without fading at ``at_s``, from the device's position then."""
-        x, y = self.trajectory.position(at_s)
-        distance = np.maximum(np.hypot(self.cells[:, 0] - x, self.cells[:, 1] - y), MIN_DISTANCE_M)
-        return np.array([self._offset_db - log_distance_path_loss_db(float(d), *self._loss) for d in distance])
+        return self._mean_snrs_db(*self.trajectory.position(at_s))
+
+    def _mean_snrs_db(self, x: float, y: float) -> list[float]:
+        """Each cell's SNR (dB) without fading at position (x, y) in metres (scalar arithmetic: a sample
+        costs a few microseconds, not one numpy call per cell)."""
+        distances = np.hypot(self._cells_x - x, self._cells_y - y).tolist()
+        offset, (reference_loss_db, exponent) = self._offset_db, self._loss
+        return [offset - log_distance_path_loss_db(d if d > MIN_DISTANCE_M else MIN_DISTANCE_M, reference_loss_db,
+                                                   exponent) for d in distances]
 
     def _restarts(self, start_s: float, size_bits: float):
         """(finish s, bits sent before each handover that cut the transfer) of ``size_bits`` from ``start_s``:
@@ -158,8 +165,9 @@ class CellularChannel(FadingChannel):
 
     def _next(self) -> tuple[float, float]:
         now = self._starts[-1]
-        snrs = self.mean_snrs_db(now)
-        best = int(np.argmax(snrs))
+        x, y = self.trajectory.position(now)
+        snrs = self._mean_snrs_db(x, y)
+        best = snrs.index(max(snrs))  # the first of the strongest
         if self.serving_cell is None:
             self.serving_cell = best
         serving = self.serving_cell
@@ -182,7 +190,6 @@ class CellularChannel(FadingChannel):
         snr_db = snrs[serving] + 10.0 * math.log10(max(gain, 1e-300))
         self._snrs_db.append(snr_db)
         self.serving.append(serving)
-        x, y = self.trajectory.position(now)
         self.distances_m.append(max(math.hypot(self.cells[serving, 0] - x, self.cells[serving, 1] - y),
                                     MIN_DISTANCE_M))
         return self.coherence_s, rate_from_snr(snr_db, self.bandwidth_hz, self.mapping, self.efficiency)

@@ -90,7 +90,7 @@ def rate_from_snr(snr_db: float, bandwidth_hz: float, mapping: str, efficiency: 
     """Capacity (bits/s) at ``snr_db`` by ``shannon`` or the LTE ``cqi`` table."""
     if mapping == "shannon":
         return efficiency * bandwidth_hz * math.log2(1.0 + 10.0 ** (snr_db / 10.0))
-    cqi = int(np.searchsorted(CQI_SNR_DB, snr_db, side="right"))
+    cqi = bisect_right(CQI_SNR_DB, snr_db)
     return 0.0 if cqi == 0 else efficiency * bandwidth_hz * CQI_EFFICIENCY[cqi - 1]
 
 
