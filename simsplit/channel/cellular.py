@@ -105,7 +105,7 @@ class CellularChannel(FadingChannel):
         costs a few microseconds, not one numpy call per cell)."""
         distances = np.hypot(self._cells_x - x, self._cells_y - y).tolist()
         offset, (reference_loss_db, exponent) = self._offset_db, self._loss
-        return [offset - log_distance_path_loss_db(d if d > MIN_DISTANCE_M else MIN_DISTANCE_M, reference_loss_db,
+        return [offset - log_distance_path_loss_db(max(d, MIN_DISTANCE_M), reference_loss_db,
                                                    exponent) for d in distances]
 
     def _restarts(self, start_s: float, size_bits: float):
