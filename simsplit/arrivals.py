@@ -78,14 +78,13 @@ class PeriodicArrivals:
         self._k += 1
         return at + self._jitter() if self._jitter is not None else at
 
-    def until(self, end_s: float) -> np.ndarray:
-        """Every instant :meth:`next_at` would give before the first at or after ``end_s`` (s), at once."""
-        count = max(int((end_s - self._phase_s) / self._period_s) + 2, 1)  # one past the end, at least
-        at = self._phase_s + np.arange(self._k, self._k + count, dtype=float) * self._period_s
+    def ahead(self, n: int) -> np.ndarray:
+        """The next ``n`` instants :meth:`next_at` would give (s), at once, with the same arithmetic."""
+        at = self._phase_s + np.arange(self._k, self._k + n, dtype=float) * self._period_s
         if self._jitter is not None:
-            at = at + self._jitter.take(count)
-        self._k += count
-        return at[: _first_at_or_after(at, end_s)]
+            at = at + self._jitter.take(n)
+        self._k += n
+        return at
 
 
 class PoissonArrivals:
@@ -95,29 +94,19 @@ class PoissonArrivals:
 
     def __init__(self, rate_hz: float, rng: np.random.Generator):
         self._gap = BlockSampler(rng, lambda g, n: g.exponential(1.0 / rate_hz, n), grow=True)
-        self._rate_hz = rate_hz
         self._last_s = 0.0
 
     def next_at(self, now_s: float) -> float:
         self._last_s += self._gap()
         return self._last_s
 
-    def until(self, end_s: float) -> np.ndarray:
-        """Every instant :meth:`next_at` would give before the first at or after ``end_s`` (s), at once."""
-        parts = []
-        while self._last_s < end_s:
-            gaps = self._gap.take(max(int((end_s - self._last_s) * self._rate_hz * 1.05) + 16, 16))
-            at = np.cumsum(np.concatenate(([self._last_s], gaps)))[1:]  # the same running sum, left to right
+    def ahead(self, n: int) -> np.ndarray:
+        """The next ``n`` instants :meth:`next_at` would give (s), at once: the same running sum, left to
+        right."""
+        at = np.cumsum(np.concatenate(([self._last_s], self._gap.take(n))))[1:]
+        if n:
             self._last_s = float(at[-1])
-            parts.append(at)
-        at = np.concatenate(parts) if parts else np.empty(0)
-        return at[: _first_at_or_after(at, end_s)]
-
-
-def _first_at_or_after(at: np.ndarray, end_s: float) -> int:
-    """Index of the first instant >= ``end_s`` (the length if none): a run schedules none after it."""
-    late = np.flatnonzero(at >= end_s)
-    return int(late[0]) if late.size else at.size
+        return at
 
 
 class ClosedLoopArrivals:

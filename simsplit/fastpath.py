@@ -21,6 +21,7 @@ import numpy as np
 
 from simsplit import kernels
 from simsplit.eligibility import WINDOW_ROWS, why_not  # noqa: F401 (why_not re-exported)
+from simsplit.merged_arrivals import MergedArrivals
 from simsplit.records import (
     COMPLETED,
     IN_FLIGHT,
@@ -61,17 +62,6 @@ def run_fast(setup: Setup, seed: int, sink=None, window_rows: int = WINDOW_ROWS)
     probes["tail_j"] = np.zeros(0)
     return RunOutput(columns, run.device_group, run.end_s, seed, run.server_records(), probes,
                      handover_times(run.devices))
-
-
-def _arrival_times(arrivals, end_s: float) -> np.ndarray:
-    """The instants a device's arrivals process gives before ``end_s`` (s): at once where it can say, else
-    one by one."""
-    if hasattr(arrivals, "until"):
-        return arrivals.until(end_s)
-    out = []
-    while (at := arrivals.next_at(out[-1] if out else 0.0)) < end_s:
-        out.append(at)
-    return np.array(out, dtype=float)
 
 
 def _by_device(device: np.ndarray) -> np.ndarray:
@@ -189,8 +179,8 @@ class _Server:
 
 
 class _FastRun:
-    """A fast-path run: arrivals and SimPy's order of them for the whole run, then the stages one window at
-    a time (:meth:`chunks`)."""
+    """A fast-path run: each window's arrivals in SimPy's order of them, then through the stages, one
+    window at a time (:meth:`chunks`)."""
 
     def __init__(self, setup: Setup, seed: int):
         import simpy
@@ -202,30 +192,8 @@ class _FastRun:
         self.devices, self.device_group = build_devices(simpy.Environment(), setup, streams)
         devices = self.devices
 
-        # arrivals: each device's instants, and SimPy's clock when it processes them
-        times = [_arrival_times(device.arrivals, self.end_s) for device in devices]
-        offsets = np.zeros(len(devices) + 1, dtype=np.int64)
-        offsets[1:] = np.cumsum([t.size for t in times])
-        at = np.concatenate(times) if times else np.empty(0)
-        del times
-        clock = kernels.event_times(at, offsets)
-        if (clock >= self.end_s).any():  # an ulp past the end: that arrival (and the device's next) never happen
-            keep = np.ones(at.size, dtype=bool)
-            for d in range(len(devices)):
-                late = np.flatnonzero(clock[offsets[d]:offsets[d + 1]] >= self.end_s)
-                if late.size:
-                    keep[offsets[d] + late[0]:offsets[d + 1]] = False
-            counts = np.add.reduceat(keep.astype(np.int64), offsets[:-1])
-            at, clock = at[keep], clock[keep]
-            offsets[1:] = np.cumsum(counts)
-        device = np.repeat(np.arange(len(devices), dtype=np.int64), np.diff(offsets))
-        request_id = np.arange(at.size, dtype=np.int64) - offsets[:-1][device]
-        # every array from here on in the order the DES numbers its requests
-        order = np.argsort(clock, kind="stable")  # merges the devices' sorted runs
-        if (np.diff(clock[order]) == 0.0).any():  # simultaneous arrivals: SimPy's event order decides
-            order = np.argsort(kernels.processing_order(clock, offsets), kind="stable")
-        self.device, self.at, self.clock, self.request_id = device[order], at[order], clock[order], request_id[order]
-        del order, device, at, clock, request_id
+        self.arrivals = MergedArrivals([device.arrivals for device in devices], self.end_s)
+        """Every device's arrivals, handed out a slab of simulated time at a time."""
 
         # each device's plan (its strategy never changes its decision), as per-device arrays
         self.plans = plans = [d.plans[d.strategy.decide(0.0, d.observation)] for d in devices]
@@ -253,19 +221,19 @@ class _FastRun:
         """Columns of rows ``base`` onwards not yet handed out."""
 
     # ------------------------------------------------------------ rows
-    def _open(self, first: int, last: int) -> None:
-        """Add rows ``first:last`` to the buffer, every field at its value before the request is reached."""
-        n = last - first
-        device = self.device[first:last]
+    def _open(self, device: np.ndarray, at: np.ndarray, clock: np.ndarray, request_id: np.ndarray) -> None:
+        """Add a slab's arrivals (devices, instants s, SimPy's clock at each s, request numbers) to the
+        buffer, every other field at its value before the request is reached."""
+        n = device.size
         fresh = {name: np.full(n, math.nan) for name in NUMERIC_FIELDS}
-        fresh.update({"device": device, "request_id": self.request_id[first:last],
+        fresh.update({"device": device, "request_id": request_id,
                       "status": np.full(n, IN_FLIGHT, dtype=np.int8), "batch_size": np.zeros(n, dtype=np.int64),
                       "handovers": np.zeros(n, dtype=np.int64),
-                      "plan": self.plan_index[device], "arrival_at_s": self.at[first:last],
+                      "plan": self.plan_index[device], "arrival_at_s": at,
                       "switched": np.zeros(n)})
         for name in ("payload_bits", "bits_up", "bits_down", "switch_s", "promotion_s"):
             fresh[name] = np.zeros(n)
-        fresh.update({"_result_at": np.full(n, math.inf), "_lost_at": np.full(n, math.inf),
+        fresh.update({"_clock": clock, "_result_at": np.full(n, math.inf), "_lost_at": np.full(n, math.inf),
                       "_done": np.zeros(n, dtype=bool)})
         if not self.buffer:
             self.buffer = fresh
@@ -279,17 +247,23 @@ class _FastRun:
         return self.buffer[name][rows - self.base]
 
     def chunks(self, window_rows: int):
-        """Each window's finished rows, as columns in arrival order."""
-        n = self.at.size
-        if n == 0:
-            self._open(0, 0)
-            yield self._hand_out(final=True)
-            return
-        for first in range(0, n, window_rows):
-            last = min(first + window_rows, n)
-            horizon = self.clock[last] if last < n else math.inf  # no later request reaches anything before it
-            self._window(first, last, horizon)
-            yield self._hand_out(final=last == n)
+        """Each window's finished rows, as columns in arrival order: windows of about ``window_rows``
+        arrivals (slabs of simulated time, sized from the previous one's count)."""
+        first, until, span = 0, 0.0, self.end_s / 64
+        while True:
+            until = min(until + span, self.end_s)
+            final = until >= self.end_s
+            device, at, clock, request_id = self.arrivals.slab(until)
+            span *= min(max(window_rows / max(at.size, 1), 0.25), 4.0)
+            if not at.size and not final:
+                continue
+            self._open(device, at, clock, request_id)
+            last = first + at.size
+            self._window(first, last, math.inf if final else until)  # no later arrival is before the slab's end
+            first = last
+            yield self._hand_out(final=final)
+            if final:
+                return
 
     def _hand_out(self, final: bool) -> dict[str, np.ndarray]:
         """The rows from ``base`` up to the first one still waiting (all, when ``final``)."""
@@ -311,13 +285,13 @@ class _FastRun:
 
     # ------------------------------------------------------------ stages
     def _window(self, first: int, last: int, horizon: float) -> None:
-        """Arrivals ``first:last`` through every stage; what cannot be settled before ``horizon`` (s) waits."""
-        self._open(first, last)
+        """Arrivals ``first:last`` (in the buffer) through every stage; what cannot be settled before
+        ``horizon`` (s) waits."""
         rows = np.arange(first, last, dtype=np.int64)
-        rows = rows[_by_device(self.device[rows])]  # grouped by device, each in its order
-        owner = self.device[rows]
+        rows = rows[_by_device(self._get("device", rows))]  # grouped by device, each in its order
+        owner = self._get("device", rows)
         offsets, run_device = _run_arrays(owner)
-        wait, head_end = kernels.device_compute(self.at[rows], self.head[owner], offsets, run_device,
+        wait, head_end = kernels.device_compute(self._get("arrival_at_s", rows), self.head[owner], offsets, run_device,
                                                 self.compute_free)
         self._set("device_wait_s", rows, wait)
         self._set("head_s", rows, self.head[owner])
@@ -331,12 +305,12 @@ class _FastRun:
     def _finish_local(self, rows: np.ndarray, head_end: np.ndarray) -> None:
         self._set("finish_at_s", rows, head_end)
         self._set("propagation_s", rows, 0.0)
-        self._set("_result_at", rows, kernels.after(self.clock[rows], head_end))
+        self._set("_result_at", rows, kernels.after(self._get("_clock", rows), head_end))
         self._set("_done", rows, True)
 
     def _upload(self, rows: np.ndarray, head_end: np.ndarray) -> None:
         """Payload sizes, losses and the uplink of offloaded requests ``rows`` (grouped by device)."""
-        owner = self.device[rows]
+        owner = self._get("device", rows)
         bits = self.bits_up[owner]
         for d, first, last in _runs(owner):
             plan = self.plans[d]
@@ -351,7 +325,7 @@ class _FastRun:
         self._set("uplink_wait_s", rows, start - head_end)
         self._set("uplink_start_at_s", rows, start)
         self._set("uplink_s", rows, end - start)
-        clock = self.clock[rows]
+        clock = self._get("_clock", rows)
         gone = lost & np.isfinite(end)
         self._set("_lost_at", rows[gone], kernels.after(clock[gone], end[gone]))
         reaches = np.isfinite(end) & ~lost
@@ -415,7 +389,7 @@ class _FastRun:
             self._set("_done", jobs, True)
             return
         factors = server.factor.take(jobs.size) if server.factor is not None else np.full(jobs.size, math.nan)
-        begin, finish = kernels.fifo_servers(arrival, self.service[self.device[jobs]], factors, server.free,
+        begin, finish = kernels.fifo_servers(arrival, self.service[self._get("device", jobs)], factors, server.free,
                                              self.end_s)
         started = ~np.isnan(begin)
         server.closed = not started.all()
@@ -438,9 +412,9 @@ class _FastRun:
         # rows wait here in the order they started (per server), so a stable sort by end, then by device,
         # orders each device's results by (end, start order)
         order = np.argsort(ends, kind="stable")
-        order = order[_by_device(self.device[rows[order]])]
-        rows, ends = rows[order], ends[order]
-        owner = self.device[rows]
+        owner = self._get("device", rows)
+        order = order[_by_device(owner[order])]
+        rows, ends, owner = rows[order], ends[order], owner[order]
         sent, extra, lost, _ = _losses(owner, self.bits_down[owner], [d.downlink_loss for d in self.devices])
         self._set("bits_down", rows, sent)
         start, end = self.downlinks.send(owner, ends, sent, extra)

@@ -27,16 +27,16 @@ except ImportError:  # pragma: no cover - numba is a dependency; kept for a bare
 
 
 @compiled
-def event_times(target_s, offsets):
-    """SimPy's clock at each arrival of each device: every arrival is scheduled from the previous one's event
-    (the first from 0) as ``now + (target - now)``, which can differ from ``target`` by an ulp (s)."""
+def event_times(target_s, now_s):
+    """SimPy's clock at each of one device's arrivals: each is scheduled from the previous one's event (the
+    first from ``now_s``, the clock of the one before it; 0 at the start) as ``now + (target - now)``,
+    which can differ from ``target`` by an ulp (s)."""
     out = np.empty_like(target_s)
-    for d in range(offsets.size - 1):
-        now = 0.0
-        for i in range(offsets[d], offsets[d + 1]):
-            delay = target_s[i] - now
-            now = now + (delay if delay > 0.0 else 0.0)
-            out[i] = now
+    now = now_s
+    for i in range(target_s.size):
+        delay = target_s[i] - now
+        now = now + (delay if delay > 0.0 else 0.0)
+        out[i] = now
     return out
 
 
@@ -51,30 +51,31 @@ def after(now_s, target_s):
 
 
 @compiled
-def processing_order(times_s, offsets):
-    """Rank of each arrival in SimPy's order of processing: by event time, ties by event number. A device's
-    first arrival is scheduled before the run starts (in device order), each next one while the previous is
-    processed, so a heap of one pending arrival per device replays the event queue exactly."""
+def processing_order(times_s, offsets, first_number, rank_base):
+    """Rank of each arrival (device ``d``'s at rows ``offsets[d]:offsets[d + 1]``, in its order) in SimPy's
+    order of processing: by event time, ties by event number. An arrival processed at overall rank ``r``
+    schedules its device's next one with number ``r``; device ``d``'s first arrival here has number
+    ``first_number[d]`` (negative, in device order, for those scheduled before the run starts), and the
+    ranks given here start at ``rank_base``. A heap of one pending arrival per device replays the event
+    queue exactly."""
     devices = offsets.size - 1
     heap_t = np.empty(devices)
     heap_id = np.empty(devices, dtype=np.int64)
     heap_d = np.empty(devices, dtype=np.int64)
     position = offsets[:-1].copy()
     rank = np.empty(times_s.size, dtype=np.int64)
-    size, number, done = 0, 0, 0
+    size, done = 0, 0
     for d in range(devices):
         if position[d] < offsets[d + 1]:
-            size = _push(heap_t, heap_id, heap_d, size, times_s[position[d]], number, d)
-            number += 1
+            size = _push(heap_t, heap_id, heap_d, size, times_s[position[d]], first_number[d], d)
     while size:
         d = heap_d[0]
         size = _pop(heap_t, heap_id, heap_d, size)
         rank[position[d]] = done
-        done += 1
         position[d] += 1
         if position[d] < offsets[d + 1]:
-            size = _push(heap_t, heap_id, heap_d, size, times_s[position[d]], number, d)
-            number += 1
+            size = _push(heap_t, heap_id, heap_d, size, times_s[position[d]], rank_base + done, d)
+        done += 1
     return rank
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
 
 from simsplit.engine import Engine
 from simsplit.errors import InputError
@@ -16,6 +17,8 @@ from simsplit.summary import summarise
 
 STREAM_ABOVE_REQUESTS = 200_000
 """Runs estimated to generate more requests than this stream their per-request table to disk."""
+FAST_STREAM_WINDOW_ROWS = 65_536
+"""Arrivals per window of a streamed fast run (its memory holds about one window's rows)."""
 
 
 def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
@@ -50,24 +53,27 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
         stream = estimate(setup).requests > STREAM_ABOVE_REQUESTS
     fast = _use_fast_path(setup, monitor_period_s)
     engine = None
+    spool = None
     if fast:
         from simsplit.fastpath import run_fast
-        output = run_fast(setup, scenario.seed)
+        if stream:  # each window's rows go to the file as the fast path hands them out
+            device_group = np.repeat(np.arange(len(setup.groups)), [g.group.count for g in setup.groups])
+            spool = SpoolSink(setup, device_group, stream_rows)
+            output = run_fast(setup, scenario.seed, sink=spool.write_chunk, window_rows=FAST_STREAM_WINDOW_ROWS)
+            spool.finish()
+        else:
+            output = run_fast(setup, scenario.seed)
     else:
         engine = Engine(setup, scenario.seed, monitor_period_s, spool_rows=stream_rows if stream else 0)
         output = engine.run()
     probes = build_probes(setup, output, output.probes["tail_j"])
     if stream:
-        if fast:
-            spool = SpoolSink(setup, output.device_group, stream_rows)
-            spool.write_columns(output.columns)
-            output = replace(output, columns=None)
-        else:
+        if not fast:
             spool = engine.records
         requests = spool.path
         summary = summarise(setup, _column_reader(spool.path), output, probes)
     else:
-        spool, requests = None, build_requests(setup, output, output.columns["tail_j"])
+        requests = build_requests(setup, output, output.columns["tail_j"])
         summary = summarise(setup, requests, output, probes)
     summary["engine"] = {"requested": scenario.engine, "used": "fast" if fast else "des",
                          "why_des": [] if fast else _why_des(setup, monitor_period_s)}

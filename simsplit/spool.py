@@ -115,12 +115,40 @@ class SpoolSink(RecordSink):
     def write_columns(self, columns: dict[str, np.ndarray]) -> None:
         """Write a whole run's columns (every request's, in arrival order, ``tail_j`` included) in row
         groups of ``chunk_rows``, as :meth:`flush` would have written them during the run."""
-        fields = [columns[name].astype(float) for name in self.FIELDS[:-1]]
+        self.write_chunk(columns)
+        self.finish()
+
+    def write_chunk(self, columns: dict[str, np.ndarray]) -> None:
+        """Append the next rows of a run (columns in arrival order, ``tail_j`` included), as a fast run hands
+        them out; row groups of ``chunk_rows`` go out as they fill, so the file is the one
+        :meth:`write_columns` writes of the whole run."""
         rows = columns["device"].size
-        for first in range(0, rows, self.chunk_rows):
-            last = min(first + self.chunk_rows, rows)
-            block = np.column_stack([f[first:last] for f in fields] + [np.arange(first, last, dtype=float)])
-            self._write_table(block, columns["tail_j"][first:last])
+        if not rows:
+            return
+        first = self.rows_written + self._pending_rows()
+        block = np.column_stack([columns[name].astype(float) for name in self.FIELDS[:-1]]
+                                + [np.arange(first, first + rows, dtype=float)])
+        tails = np.asarray(columns["tail_j"], dtype=float)
+        held = self.chunk_rows - self._pending_rows()  # what the held rows lack of a full row group
+        if self._ready and rows >= held:
+            self._write_table(np.concatenate(self._ready + [block[:held]]),
+                              np.concatenate(self._ready_tails + [tails[:held]]))
+            block, tails = block[held:], tails[held:]
+        start = 0
+        while not self._ready and block.shape[0] - start >= self.chunk_rows:
+            self._write_table(block[start:start + self.chunk_rows], tails[start:start + self.chunk_rows])
+            start += self.chunk_rows
+        if start < block.shape[0]:
+            self._ready.append(block[start:])
+            self._ready_tails.append(tails[start:])
+
+    def _pending_rows(self) -> int:
+        return sum(len(block) for block in self._ready)
+
+    def finish(self) -> None:
+        """Write the rows :meth:`write_chunk` still holds, and close the file."""
+        if self._ready:
+            self._write_table(np.concatenate(self._ready), np.concatenate(self._ready_tails))
         if self._writer is None:
             self._write(empty=True)
         self._writer.close()

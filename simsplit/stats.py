@@ -20,7 +20,7 @@ statistic on each.
 
 Across replications the same t-interval applies to the per-replication values;
 ``bounds`` clips it to the values the quantity can take (e.g. >= 0), which
-keeps its coverage. scipy is imported only when an interval is computed.
+keeps its coverage. scipy.special is imported only when an interval is computed.
 """
 
 from __future__ import annotations
@@ -39,8 +39,10 @@ BEYOND_QUANTILE = 50
 
 
 def _t(confidence: float, dof: int) -> float:
-    from scipy.stats import t
-    return float(t.ppf(0.5 + confidence / 2, dof))
+    """The two-sided Student-t quantile: ``scipy.stats.t.ppf(0.5 + confidence / 2, dof)``, from the special
+    function it calls (scipy.special loads in a fraction of scipy.stats's time and memory)."""
+    from scipy.special import stdtrit
+    return float(stdtrit(dof, 0.5 + confidence / 2))
 
 
 def _clip(low: float, high: float, bounds: tuple[float, float] | None) -> tuple[float, float]:

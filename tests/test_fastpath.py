@@ -201,7 +201,9 @@ def test_compiled_kernels_equal_their_python_source():
     head = rng.uniform(0, 0.5, at.size)
     runs = (np.array([0, 5, 12], dtype=np.int64), np.array([2, 0], dtype=np.int64))
     factors = rng.uniform(0.5, 2, at.size)
-    cases = ((kernels.event_times, lambda: (at, offsets)), (kernels.processing_order, lambda: (at, offsets)),
+    first_number = np.array([-3, -2, 4], dtype=np.int64)
+    cases = ((kernels.event_times, lambda: (at, 0.25)),
+             (kernels.processing_order, lambda: (np.round(at, 1), offsets, first_number, 7)),
              (kernels.device_compute, lambda: (at, head, *runs, np.full(3, 0.5))),
              (kernels.constant_link, lambda: (at, head, head / 3, *runs, np.zeros(3), np.array([2.0, 3.0, 5.0]))),
              (kernels.fifo_servers, lambda: (np.sort(at), head, factors, np.zeros(2), 2.5)),

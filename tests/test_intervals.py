@@ -96,3 +96,13 @@ def test_default_scenario_intervals_are_never_negative():
     latency = simulate(REPO / "scenarios" / "default.yaml").summary["latency_s"]
     for key, (low, high) in latency["ci95"].items():
         assert low is None or 0.0 <= low <= high, (key, low, high)
+
+
+def test_t_quantile_equals_scipy_stats_without_loading_it():
+    """The intervals' t quantile (from scipy.special) is scipy.stats's t.ppf to the last bit."""
+    from scipy.stats import t
+
+    from simsplit.stats import _t
+    for dof in (1, 2, 4, 9, 19, 29, 99, 999):
+        for confidence in (0.9, 0.95, 0.99):
+            assert _t(confidence, dof) == float(t.ppf(0.5 + confidence / 2, dof))

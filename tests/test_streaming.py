@@ -58,3 +58,18 @@ def test_records_option_keeps_all_a_sample_or_none(tmp_path):
     for bad in ("sample:0", "sample:1.5", "sample:x", "some", "sample:nan"):
         with pytest.raises(InputError, match=r"records: expected all, none or sample:F"):
             load_scenario(REPO / "scenarios" / "default.yaml", [f"records={bad}"])
+
+
+def test_streamed_fast_run_writes_whole_row_groups_from_uneven_windows():
+    """The fast path hands out windows of any size; the file still holds row groups of stream_rows (the
+    last one the rest), in arrival order, as a DES run's spool writes them."""
+    import pyarrow.parquet as pq
+    scenario = load_scenario(REPO / "scenarios" / "default.yaml", ["duration_s=120"])
+    result = simulate(scenario, stream=True, stream_rows=1000)
+    assert result.summary["engine"]["used"] == "fast"
+    metadata = pq.ParquetFile(result.requests_path).metadata
+    sizes = [metadata.row_group(k).num_rows for k in range(metadata.num_row_groups)]
+    assert sizes[:-1] == [1000] * (len(sizes) - 1) and 0 < sizes[-1] <= 1000
+    assert sum(sizes) == len(result.requests) > 5000
+    kept = simulate(scenario, stream=False)
+    pd.testing.assert_frame_equal(result.requests, kept.requests, check_exact=True)

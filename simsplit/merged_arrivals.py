@@ -1,0 +1,108 @@
+"""Every device's arrivals in the order the DES processes them, handed out a slab of simulated time at a
+time, so that the fast path (:mod:`simsplit.fastpath`) holds a slab of arrivals in memory, not the run.
+
+Each device's instants are drawn ahead in growing blocks from its own arrivals process (the same numbers
+its ``next_at`` would give one by one), with SimPy's clock at each: an arrival is scheduled while the
+previous one is processed, at ``now + (at - now)``, which can differ from ``at`` by an ulp. The DES
+processes events by (clock, event number); an arrival's number is set when it is scheduled, so a tie is
+broken by when its predecessor was processed (:func:`simsplit.kernels.processing_order`), and that state
+carries from one slab to the next.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simsplit import kernels
+
+FIRST_BLOCK = 16
+"""Instants a device draws ahead at first; each further draw for the same slab doubles it."""
+
+
+class MergedArrivals:
+    """The arrivals of ``arrivals`` (one process per device, in device order) before ``end_s`` (s)."""
+
+    def __init__(self, arrivals: list, end_s: float):
+        self._sources = arrivals
+        self.end_s = end_s
+        devices = len(arrivals)
+        self._at = [np.empty(0)] * devices
+        """Each device's instants drawn and not yet handed out (s)."""
+        self._clock = [np.empty(0)] * devices
+        """SimPy's clock at each of them (s)."""
+        self._ended = np.zeros(devices, dtype=bool)
+        """The device's draws reached the end of the run: none comes after those held."""
+        self._now = np.zeros(devices)
+        """SimPy's clock at each device's last drawn arrival (s)."""
+        self._last_at = np.zeros(devices)
+        self._wanted = np.full(devices, FIRST_BLOCK, dtype=np.int64)
+        self._number = np.arange(devices, dtype=np.int64) - devices
+        """Event number of each device's next arrival: its predecessor's overall rank (negative, in device
+        order, for the first ones, scheduled before the run starts)."""
+        self._next_id = np.zeros(devices, dtype=np.int64)
+        self._handed_out = 0
+
+    def _draw(self, d: int, until_s: float) -> None:
+        """Draw device ``d``'s instants ahead until one's clock reaches ``until_s`` (or the run ends)."""
+        block = int(self._wanted[d])
+        while not self._ended[d] and (self._clock[d].size == 0 or self._clock[d][-1] < until_s):
+            at = self._ahead(d, block)
+            clock = kernels.event_times(at, float(self._now[d]))
+            # the DES schedules no arrival at or after the end, and processes no event at or after it: a
+            # device's arrivals stop at the first such one
+            late = np.flatnonzero((at >= self.end_s) | (clock >= self.end_s))
+            if late.size or not at.size:
+                at, clock = at[: late[0]] if late.size else at, clock[: late[0]] if late.size else clock
+                self._ended[d] = True
+            if at.size:
+                self._now[d], self._last_at[d] = clock[-1], at[-1]
+                self._at[d] = np.concatenate((self._at[d], at))
+                self._clock[d] = np.concatenate((self._clock[d], clock))
+            block *= 2
+
+    def _ahead(self, d: int, n: int) -> np.ndarray:
+        """Device ``d``'s next ``n`` instants (s): at once where its process can, else one by one."""
+        source = self._sources[d]
+        if hasattr(source, "ahead"):
+            return source.ahead(n)
+        out = []
+        at = float(self._last_at[d])
+        for _ in range(n):
+            at = source.next_at(at)
+            out.append(at)
+            if at >= self.end_s:
+                break
+        return np.array(out, dtype=float)
+
+    def slab(self, until_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The arrivals not yet handed out whose clock is before ``until_s`` (s), in the DES's order of
+        processing: (device, instant s, clock s, the device's request number)."""
+        devices = len(self._sources)
+        counts = np.zeros(devices, dtype=np.int64)
+        at_parts, clock_parts = [], []
+        for d in range(devices):
+            self._draw(d, until_s)
+            k = int(np.searchsorted(self._clock[d], until_s, side="left"))
+            if k:
+                at_parts.append(self._at[d][:k])
+                clock_parts.append(self._clock[d][:k])
+                self._at[d], self._clock[d] = self._at[d][k:], self._clock[d][k:]
+                counts[d] = k
+            self._wanted[d] = max(FIRST_BLOCK, k)  # the next slab draws about as many at first
+        offsets = np.zeros(devices + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum(counts)
+        at = np.concatenate(at_parts) if at_parts else np.empty(0)
+        clock = np.concatenate(clock_parts) if clock_parts else np.empty(0)
+        device = np.repeat(np.arange(devices, dtype=np.int64), counts)
+        request_id = np.arange(at.size, dtype=np.int64) - offsets[:-1][device] + self._next_id[device]
+        self._next_id += counts
+        order = np.argsort(clock, kind="stable")  # merges the devices' sorted runs
+        if (np.diff(clock[order]) == 0.0).any():  # simultaneous arrivals: SimPy's event order decides
+            order = np.argsort(kernels.processing_order(clock, offsets, self._number, self._handed_out),
+                               kind="stable")
+        rank = np.empty(at.size, dtype=np.int64)
+        rank[order] = np.arange(at.size, dtype=np.int64)
+        active = counts > 0
+        self._number[active] = self._handed_out + rank[offsets[1:][active] - 1]  # each device's last one here
+        self._handed_out += at.size
+        return device[order], at[order], clock[order], request_id[order]
