@@ -17,7 +17,7 @@ from simsplit.summary import summarise
 
 STREAM_ABOVE_REQUESTS = 200_000
 """Runs estimated to generate more requests than this stream their per-request table to disk."""
-FAST_STREAM_WINDOW_ROWS = 65_536
+FAST_STREAM_WINDOW_ROWS = 16_384
 """Arrivals per window of a streamed fast run (its memory holds about one window's rows)."""
 
 
@@ -71,6 +71,7 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
         if not fast:
             spool = engine.records
         requests = spool.path
+        _return_freed_memory()
         summary = summarise(setup, _column_reader(spool.path), output, probes)
     else:
         requests = build_requests(setup, output, output.columns["tail_j"])
@@ -80,6 +81,21 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
     summary["provenance"] = {**provenance(scenario), "run_key": run_key(scenario)}
     monitor = None if engine is None or engine.monitor is None else engine.monitor.frame()
     return Result(scenario, requests, summary, setup, probes, monitor, spool=spool)
+
+
+def _return_freed_memory() -> None:
+    """Hand the heap pages the run freed back to the system (Arrow's pool; glibc's ``malloc_trim`` where
+    there is one), so that a streamed run's summary pass adds to what the run still holds, not to its
+    high-water mark."""
+    import ctypes
+    import ctypes.util
+
+    import pyarrow as pa
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def _why_des(setup: Setup, monitor_period_s: float | None) -> list[str]:
@@ -115,12 +131,20 @@ def _column_reader(path: Path):
     def load(name: str):
         if name not in cache:
             cache.clear()
-            column = pq.read_table(path, columns=[name], use_threads=False).column(0)
-            if pa.types.is_dictionary(column.type):
+            file = pq.ParquetFile(path)
+            kind = file.schema_arrow.field(name).type
+            if pa.types.is_dictionary(kind):  # categories: codes over the dictionaries unified
+                column = file.read(columns=[name], use_threads=False).column(0)
                 cache[name] = column.to_pandas().cat.codes.to_numpy()
-            else:
-                cache[name] = column.to_numpy()
-            del column
+                del column
+            else:  # a row group at a time into one array: memory holds the column once
+                values = np.empty(file.metadata.num_rows, dtype=kind.to_pandas_dtype())
+                first = 0
+                for group in range(file.num_row_groups):
+                    part = file.read_row_group(group, columns=[name], use_threads=False).column(0).to_numpy()
+                    values[first:first + part.size] = part
+                    first += part.size
+                cache[name] = values
             pa.default_memory_pool().release_unused()
         return cache[name]
     return load

@@ -7,6 +7,7 @@ table streamed to disk is never loaded whole; an in-memory table gives the same 
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -98,12 +99,15 @@ class _Columns:
 
     def __init__(self, load, warmup_s: float):
         self._load = load
-        arrival = load("arrival_at_s")
-        self.measured = arrival >= warmup_s
-        self.arrival = arrival[self.measured]
+        self.measured = load("arrival_at_s") >= warmup_s
         self.status = load("status")[self.measured]
         self.group = load("group")[self.measured]
         self.completed = self.status == STATUS_NAMES.index("completed")
+
+    @property
+    def arrival(self) -> np.ndarray:
+        """Arrival instants (s) of the measured requests."""
+        return self("arrival_at_s")
 
     def __call__(self, name: str, rows: np.ndarray | None = None) -> np.ndarray:
         """Column ``name`` of the measured requests, or of those among them that ``rows`` selects (one copy)."""
@@ -218,8 +222,12 @@ def summarise(setup: Setup, requests, output: RunOutput, probes: pd.DataFrame | 
     summary["servers"] = servers
     groups = {}
     for code, g in enumerate(setup.groups):
-        rows = columns.group == code
-        groups[g.group.name] = {"strategy": g.label, **_block(columns, rows, scenario.deadline_s, False, bottlenecks)}
+        if len(setup.groups) == 1:  # the one group's block is the overall block without intervals
+            block = copy.deepcopy(overall)
+            del block["latency_s"]["ci95"]
+        else:
+            block = _block(columns, columns.group == code, scenario.deadline_s, False, bottlenecks)
+        groups[g.group.name] = {"strategy": g.label, **block}
     summary["groups"] = groups
     _handovers(summary, output, warmup, end_s)
     if scenario.phases_s is not None:
@@ -242,8 +250,9 @@ def _phases(setup: Setup, columns: _Columns, bounds: list[float]) -> list[dict]:
     """Per phase [bounds[k], bounds[k+1]) of arrival time: each group's completions and latency."""
     phases = []
     latency_all = columns("latency_s")
+    arrival = columns.arrival
     for start, end in zip(bounds, bounds[1:]):
-        inside = (columns.arrival >= start) & (columns.arrival < end) & columns.completed
+        inside = (arrival >= start) & (arrival < end) & columns.completed
         groups = {}
         for code, g in enumerate(setup.groups):
             latency = latency_all[inside & (columns.group == code)]
