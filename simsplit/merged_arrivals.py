@@ -16,7 +16,8 @@ import numpy as np
 from simsplit import kernels
 
 FIRST_BLOCK = 16
-"""Instants a device draws ahead at first; each further draw for the same slab doubles it."""
+"""Instants a device draws ahead beyond what its last slab's rate predicts; a draw that falls short is
+followed by one twice its size."""
 
 
 class MergedArrivals:
@@ -35,7 +36,10 @@ class MergedArrivals:
         self._now = np.zeros(devices)
         """SimPy's clock at each device's last drawn arrival (s)."""
         self._last_at = np.zeros(devices)
-        self._wanted = np.full(devices, FIRST_BLOCK, dtype=np.int64)
+        self._rate_hz = np.zeros(devices)
+        """Each device's arrivals per second in the last slab (sizes its next draw)."""
+        self._until_s = 0.0
+        """End of the last slab handed out (s)."""
         self._number = np.arange(devices, dtype=np.int64) - devices
         """Event number of each device's next arrival: its predecessor's overall rank (negative, in device
         order, for the first ones, scheduled before the run starts)."""
@@ -43,8 +47,9 @@ class MergedArrivals:
         self._handed_out = 0
 
     def _draw(self, d: int, until_s: float) -> None:
-        """Draw device ``d``'s instants ahead until one's clock reaches ``until_s`` (or the run ends)."""
-        block = int(self._wanted[d])
+        """Draw device ``d``'s instants ahead until one's clock reaches ``until_s`` (or the run ends): at
+        first as many as its last slab's rate says (and a few), then doubling."""
+        block = int(self._rate_hz[d] * (until_s - self._until_s) * 1.05) + FIRST_BLOCK
         while not self._ended[d] and (self._clock[d].size == 0 or self._clock[d][-1] < until_s):
             at = self._ahead(d, block)
             clock = kernels.event_times(at, float(self._now[d]))
@@ -88,7 +93,6 @@ class MergedArrivals:
                 clock_parts.append(self._clock[d][:k])
                 self._at[d], self._clock[d] = self._at[d][k:], self._clock[d][k:]
                 counts[d] = k
-            self._wanted[d] = max(FIRST_BLOCK, k)  # the next slab draws about as many at first
         offsets = np.zeros(devices + 1, dtype=np.int64)
         offsets[1:] = np.cumsum(counts)
         at = np.concatenate(at_parts) if at_parts else np.empty(0)
@@ -105,4 +109,6 @@ class MergedArrivals:
         active = counts > 0
         self._number[active] = self._handed_out + rank[offsets[1:][active] - 1]  # each device's last one here
         self._handed_out += at.size
+        self._rate_hz = counts / (until_s - self._until_s) if until_s > self._until_s else self._rate_hz
+        self._until_s = until_s
         return device[order], at[order], clock[order], request_id[order]

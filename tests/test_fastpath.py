@@ -217,3 +217,46 @@ def test_compiled_kernels_equal_their_python_source():
             assert np.array_equal(a, b, equal_nan=True)
         for a, b in zip(compiled_args, python_args):  # the state they carry, too
             assert np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+
+
+def test_merged_arrivals_replay_simpy_order_across_slabs():
+    """Devices with tied periodic instants (phase 0 at 1, 2 and 4 Hz) and Poisson ones, handed out in slabs
+    of random lengths, come in exactly the order a bare SimPy environment processes them when each
+    arrival schedules the next (the engine's way), with SimPy's clock at each."""
+    import simpy
+
+    from simsplit.arrivals import PeriodicArrivals, PoissonArrivals
+    from simsplit.merged_arrivals import MergedArrivals
+    from simsplit.schedule import call_after
+
+    def processes():
+        rng = np.random.default_rng(3)
+        return [PeriodicArrivals(rate, 0.0, 0.0, rng) for rate in (1.0, 2.0, 4.0, 2.0)] + \
+            [PoissonArrivals(3.0, np.random.default_rng(k)) for k in range(3)]
+
+    end_s = 30.0
+    env, seen = simpy.Environment(), []
+
+    def arrive(event):
+        d, at = event._value
+        seen.append((d, at, env.now, sum(1 for s in seen if s[0] == d)))
+        schedule(d, at)
+
+    def schedule(d, now_s):
+        at = sources[d].next_at(now_s)
+        if at < end_s:
+            delay = at - env._now
+            call_after(env, max(0.0, delay), (d, at), arrive)
+
+    sources = processes()
+    for d in range(len(sources)):
+        schedule(d, 0.0)
+    env.run(until=end_s)
+
+    merged, handed, until = MergedArrivals(processes(), end_s), [], 0.0
+    rng = np.random.default_rng(9)
+    while until < end_s:
+        until = min(until + float(rng.choice([0.01, 0.5, 1.0, 3.7])), end_s)
+        device, at, clock, request_id = merged.slab(until)
+        handed += list(zip(device.tolist(), at.tolist(), clock.tolist(), request_id.tolist()))
+    assert len(seen) > 300 and handed == seen
