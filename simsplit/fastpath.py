@@ -366,9 +366,12 @@ class _FastRun:
         start; sent once without retransmission, by the fraction of its packets erased (the lower)."""
         for d, first, last in _runs(owner):
             plan, channel = self.plans[d], self.devices[d].uplink.channel
+            by_snr = plan.accuracy_vs_snr is not None and hasattr(channel, "snr_db_at")
+            if not by_snr and np.isnan(erased[first]):
+                continue  # the plan's accuracy stands
             part = rows[first:last]
             accuracy = self._get("accuracy", part)
-            if plan.accuracy_vs_snr is not None and hasattr(channel, "snr_db_at"):
+            if by_snr:
                 accuracy = np.array([snr_accuracy(plan, channel, float(s)) for s in start[first:last]])
             if not np.isnan(erased[first]):
                 accuracy = np.array([erasure_accuracy(plan, float(e), float(a))

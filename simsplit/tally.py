@@ -127,7 +127,8 @@ class Tally:
         completed = status == STATUS_NAMES.index("completed")
         chosen = measured.copy()  # measured and completed, as one mask of the chunk's rows
         chosen[measured] = completed
-        done = {name: load(name)[chosen] for name in
+        chosen = np.flatnonzero(chosen)  # their indices, found once for every column
+        done = {name: load(name).take(chosen) for name in
                 ("latency_s", "split", "bottleneck", *LATENCY_PARTS, *_MEAN_COLUMNS)}
         switched = load("switched")[measured]
         handovers = load("handovers")[measured]
