@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from heapq import heappush
 
 import numpy as np
 import simpy
+from simpy.events import NORMAL
 
+from simsplit.merged_arrivals import ARRIVALS_PER_DEVICE, MergedArrivals
 from simsplit.monitor import Monitor
 from simsplit.probes import ProbeDriver
 from simsplit.records import (
@@ -34,7 +37,7 @@ from simsplit.records import (
     handover_times,
     probe_columns,
 )
-from simsplit.schedule import call_after
+from simsplit.schedule import Call, call_after
 from simsplit.setup import Setup
 from simsplit.spool import SpoolSink
 from simsplit.strategies.truth import true_cost
@@ -43,6 +46,10 @@ from simsplit.tails import OpenShared, TailLedger
 from simsplit.transfers import Transfer, Transfers, transmission, upload
 from simsplit.units import MS
 from simsplit.wiring import build_devices, build_servers
+
+SLAB_ARRIVALS = 4096
+"""Open-loop arrivals drawn per slab of simulated time (:class:`~simsplit.merged_arrivals.MergedArrivals`),
+at least :data:`~simsplit.merged_arrivals.ARRIVALS_PER_DEVICE` per device (a slab visits every device)."""
 
 
 def quantile_draw(probabilities, values, u: float) -> float:
@@ -94,21 +101,54 @@ class Engine:
                                    self.open_shared)
         self.probes = ProbeDriver(self.env, self.servers, scenario.server_list, self._schedule, self.end_s,
                                   self.tails.note, self.open_shared)
+        self._open_devices = [device for device in self.devices if not device.arrivals.closed_loop]
+        self._open_arrivals = MergedArrivals([device.arrivals for device in self._open_devices], self.end_s)
+        """The open-loop devices' arrivals (their instants do not depend on the run), a slab at a time."""
+        self._open_numbers: list[int] = []
+        """Event number reserved for each open-loop device's next arrival."""
+        self._slab, self._slab_next = ([], [], []), 0
+        self._slab_arrivals = max(SLAB_ARRIVALS, ARRIVALS_PER_DEVICE * len(self._open_devices))
+        self._slab_until, self._slab_span = 0.0, self.end_s / 1024
         self.monitor = None if monitor_period_s is None else Monitor(
             self.env, self.devices, self.servers, [s.name for s in scenario.server_list], self._schedule,
             monitor_period_s, self.end_s)
 
     # ------------------------------------------------------------ arrivals
+    def _push_open_arrival(self) -> None:
+        """Put the next open-loop arrival (in the order SimPy would process them) into SimPy's queue, with
+        the event number reserved for it when its predecessor was processed: one pending arrival for the
+        whole fleet instead of one per device, and the same order of events."""
+        if self._slab_next == len(self._slab[0]):
+            while self._slab_until < self.end_s:
+                self._slab_until = min(self._slab_until + self._slab_span, self.end_s)
+                device, at, clock, _ = self._open_arrivals.slab(self._slab_until)
+                self._slab_span *= min(max(self._slab_arrivals / max(at.size, 1), 0.25), 4.0)
+                if at.size:
+                    self._slab, self._slab_next = (device.tolist(), at.tolist(), clock.tolist()), 0
+                    break
+            else:
+                return  # no open-loop arrival left before the end
+        k = self._slab_next
+        self._slab_next = k + 1
+        d = self._slab[0][k]
+        heappush(self.env._queue, (self._slab[2][k], NORMAL, self._open_numbers[d],
+                                   Call((d, self._slab[1][k]), self._on_open_arrival)))
+
+    def _on_open_arrival(self, event) -> None:
+        d, at = event._value
+        self._arrive(self._open_devices[d], at)
+        self._open_numbers[d] = next(self.env._eid)  # the event number scheduling its next arrival would take
+        self._push_open_arrival()
+
     def _schedule_arrival(self, device, now_s: float) -> None:
         at = device.arrivals.next_at(now_s)
         if at < self.end_s:
             self._schedule(at, (device, at), self._on_arrival)
 
     def _on_arrival(self, event) -> None:
+        """A closed-loop device's arrival (its next one is scheduled when its result returns)."""
         device, at = event._value
         self._arrive(device, at)
-        if not device.arrivals.closed_loop:
-            self._schedule_arrival(device, at)
 
     def _arrive(self, device, at: float) -> None:
         observation = device.observation
@@ -269,7 +309,10 @@ class Engine:
     def run(self) -> RunOutput:
         """Simulate until ``duration_s``; requests unfinished then stay ``in_flight``."""
         for device in self.devices:
-            self._schedule_arrival(device, 0.0)
+            if device.arrivals.closed_loop:
+                self._schedule_arrival(device, 0.0)
+            else:
+                self._open_numbers.append(next(self.env._eid))  # as scheduling its first arrival would
             if device.probe is not None:
                 self.probes.start(device)
         for server in self.servers:
@@ -277,6 +320,7 @@ class Engine:
                 stream.start()
         if self.monitor is not None:
             self.monitor.start()
+        self._push_open_arrival()
         self.env.run(until=self.end_s)
         self.tails.finish()
         probes = probe_columns(self.probes.records)

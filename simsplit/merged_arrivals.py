@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from simsplit import kernels
-
+COMPILED_ABOVE = 256
+"""Blocks of more instants than this get their clocks from the compiled loop (numba loads only then)."""
+ARRIVALS_PER_DEVICE = 16
+"""Arrivals per device a slab should hold at least: handing out a slab visits every device."""
 FIRST_BLOCK = 16
 """Instants a device draws ahead beyond what its last slab's rate predicts; a draw that falls short is
 followed by one twice its size."""
@@ -52,7 +54,7 @@ class MergedArrivals:
         block = int(self._rate_hz[d] * (until_s - self._until_s) * 1.05) + FIRST_BLOCK
         while not self._ended[d] and (self._clock[d].size == 0 or self._clock[d][-1] < until_s):
             at = self._ahead(d, block)
-            clock = kernels.event_times(at, float(self._now[d]))
+            clock = _clocks(at, float(self._now[d]))
             # the DES schedules no arrival at or after the end, and processes no event at or after it: a
             # device's arrivals stop at the first such one
             late = np.flatnonzero((at >= self.end_s) | (clock >= self.end_s))
@@ -102,6 +104,7 @@ class MergedArrivals:
         self._next_id += counts
         order = np.argsort(clock, kind="stable")  # merges the devices' sorted runs
         if (np.diff(clock[order]) == 0.0).any():  # simultaneous arrivals: SimPy's event order decides
+            from simsplit import kernels
             order = np.argsort(kernels.processing_order(clock, offsets, self._number, self._handed_out),
                                kind="stable")
         rank = np.empty(at.size, dtype=np.int64)
@@ -112,3 +115,17 @@ class MergedArrivals:
         self._rate_hz = counts / (until_s - self._until_s) if until_s > self._until_s else self._rate_hz
         self._until_s = until_s
         return device[order], at[order], clock[order], request_id[order]
+
+
+def _clocks(at: np.ndarray, now_s: float) -> np.ndarray:
+    """:func:`simsplit.kernels.event_times` of one device's instants ``at`` after clock ``now_s`` (s): a
+    plain loop for a short block (the same float operations), the compiled one for a long block."""
+    if at.size > COMPILED_ABOVE:
+        from simsplit import kernels
+        return kernels.event_times(at, now_s)
+    out = []
+    for target in at.tolist():
+        delay = target - now_s
+        now_s = now_s + (delay if delay > 0.0 else 0.0)  # noqa: FURB136 (max() would differ on signed zeros)
+        out.append(now_s)
+    return np.array(out, dtype=float)

@@ -8,6 +8,7 @@ import numpy as np
 
 from simsplit.engine import Engine
 from simsplit.errors import InputError
+from simsplit.merged_arrivals import ARRIVALS_PER_DEVICE
 from simsplit.provenance import provenance, run_key
 from simsplit.results import Result, build_probes, build_requests
 from simsplit.scenario import Scenario, load_scenario, validate_scenario
@@ -59,7 +60,8 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
         if stream:  # each window's rows go to the file as the fast path hands them out
             device_group = np.repeat(np.arange(len(setup.groups)), [g.group.count for g in setup.groups])
             spool = SpoolSink(setup, device_group, stream_rows)
-            output = run_fast(setup, scenario.seed, sink=spool.write_chunk, window_rows=FAST_STREAM_WINDOW_ROWS)
+            window = max(FAST_STREAM_WINDOW_ROWS, ARRIVALS_PER_DEVICE * device_group.size)  # a slab visits every device
+            output = run_fast(setup, scenario.seed, sink=spool.write_chunk, window_rows=window)
             spool.finish()
         else:
             output = run_fast(setup, scenario.seed)
