@@ -23,7 +23,7 @@ import numpy as np
 import simpy
 from simpy.events import NORMAL
 
-from simsplit.merged_arrivals import ARRIVALS_PER_DEVICE, MergedArrivals
+from simsplit.merged_arrivals import ARRIVALS_PER_DEVICE, MergedArrivals, next_span
 from simsplit.monitor import Monitor
 from simsplit.probes import ProbeDriver
 from simsplit.records import (
@@ -122,7 +122,7 @@ class Engine:
             while self._slab_until < self.end_s:
                 self._slab_until = min(self._slab_until + self._slab_span, self.end_s)
                 device, at, clock, _ = self._open_arrivals.slab(self._slab_until)
-                self._slab_span *= min(max(self._slab_arrivals / max(at.size, 1), 0.25), 4.0)
+                self._slab_span = next_span(self._slab_span, at.size, self._slab_arrivals)
                 if at.size:
                     self._slab, self._slab_next = (device.tolist(), at.tolist(), clock.tolist()), 0
                     break

@@ -21,7 +21,7 @@ import numpy as np
 
 from simsplit import kernels
 from simsplit.eligibility import WINDOW_ROWS, why_not  # noqa: F401 (why_not re-exported)
-from simsplit.merged_arrivals import MergedArrivals
+from simsplit.merged_arrivals import MergedArrivals, next_span
 from simsplit.records import (
     COMPLETED,
     IN_FLIGHT,
@@ -254,7 +254,7 @@ class _FastRun:
             until = min(until + span, self.end_s)
             final = until >= self.end_s
             device, at, clock, request_id = self.arrivals.slab(until)
-            span *= min(max(window_rows / max(at.size, 1), 0.25), 4.0)
+            span = next_span(span, at.size, window_rows)
             if not at.size and not final:
                 continue
             self._open(device, at, clock, request_id)

@@ -129,3 +129,9 @@ def _clocks(at: np.ndarray, now_s: float) -> np.ndarray:
         now_s = now_s + (delay if delay > 0.0 else 0.0)  # noqa: FURB136 (max() would differ on signed zeros)
         out.append(now_s)
     return np.array(out, dtype=float)
+
+
+def next_span(span_s: float, count: int, target: int) -> float:
+    """The length (s) of the next slab, from the last one's (``span_s``, holding ``count`` arrivals), aimed
+    at ``target`` arrivals: at most 16 times longer (a first slab may be nearly empty), at least a quarter."""
+    return span_s * min(max(target / max(count, 1), 0.25), 16.0)
