@@ -172,8 +172,12 @@ def run_sites_batch(scenario: Scenario, sites: list[int], folder: str | None) ->
     return [run_site(scenario, site, folder) for site in sites]
 
 
-def _batches(count: int, workers: int) -> list[list[int]]:
-    """Sites 0..count-1 in contiguous batches, about four per worker (balance against task overhead)."""
+def _batches(count: int, workers: int, scheduler: str | None = None) -> list[list[int]]:
+    """Sites 0..count-1 in contiguous batches: one site each on the local process pool (a task costs
+    little there, and single sites keep the workers evenly loaded to the end), about four batches per
+    worker on a Dask cluster (each task pays a round trip to its scheduler)."""
+    if scheduler is None:
+        return [[site] for site in range(count)]
     size = max(1, math.ceil(count / (4 * max(workers, 1))))
     return [list(range(first, min(first + size, count))) for first in range(0, count, size)]
 
@@ -182,7 +186,7 @@ def run_all(scenario: Scenario, folder: str | None, workers: int = 1, scheduler:
             progress=None) -> list[SiteOutcome]:
     """Every site's outcome, in site order: in this process (``workers`` 1, no scheduler), on a local
     process pool, or on a Dask cluster (``scheduler``: ``local`` or an address)."""
-    batches = _batches(scenario.sites.count, workers)
+    batches = _batches(scenario.sites.count, workers, scheduler)
     outcomes: list[SiteOutcome] = []
 
     def done(batch: list[SiteOutcome]) -> None:
