@@ -233,3 +233,31 @@ def test_dynamic_beats_every_fixed_strategy(scenario_file, duration):
         if name != "dynamic":
             low = table.loc[name, "latency_mean_s_ci95"][0]
             assert high < low, f"dynamic {table.loc['dynamic', 'latency_mean_s']:.4f} (<= {high:.4f}) vs {name} (>= {low:.4f})"
+
+
+def test_dynamic_prices_all_options_at_once_exactly_as_one_by_one():
+    """Without an RRC state machine the dynamic strategy prices its options as arrays; every score (and the
+    fallback to latencies when nothing meets the deadline) equals the option-by-option prediction to the
+    bit, for every objective, estimates from zero to fast, with and without probed waits and backlog."""
+    rng = np.random.default_rng(4)
+    options = [LOCAL, EARLY, INPUT] + [
+        Option(Decision(int(k % 3), "bn", "edge" if k % 2 else "cloud"), bool(k % 5 == 0), float(rng.uniform(0, 0.1)),
+               float(rng.choice([0.0, rng.uniform(1e2, 1e6)])), float(rng.uniform(0, 0.05)),
+               float(rng.choice([0.0, 64.0])), float(rng.uniform(0.6, 0.8)), float(rng.uniform(0, 0.02)),
+               int(k % 2), float(rng.uniform(1, 3)), float(rng.uniform(0, 0.01)))
+        for k in range(40)]
+    checked = 0
+    for objective in ("latency", "energy", "weighted", "accuracy"):
+        for deadline in (None, 0.05, 1e-6):
+            config = DynamicConfig(kind="dynamic", objective=objective, energy_weight_s_per_j=0.3,
+                                   server_wait="probe")
+            vector = DynamicStrategy(options, DEVICE, config, deadline, "dyn")
+            scalar = DynamicStrategy(options, DEVICE, config, deadline, "dyn")
+            scalar._arrays = None  # price option by option
+            assert vector._arrays is not None
+            for samples, wait, backlog in (((), math.nan, 0.0), ((3e6,), 0.012, 0.0), ((0.5e6, 80e6), 0.0, 0.03)):
+                observation = observed(*samples, wait=wait)
+                observation.compute_free_at_s = backlog
+                assert vector.evaluate(0.0, observation) == scalar.evaluate(0.0, observation)
+                checked += 1
+    assert checked == 36

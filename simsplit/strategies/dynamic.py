@@ -26,7 +26,14 @@ from simsplit.strategies.context import (
     objective_name,
 )
 from simsplit.strategies.estimators import EwmaConfig, Feed, build_estimator
-from simsplit.strategies.predict import DeviceModel, Option, predict, score
+from simsplit.strategies.predict import (
+    DeviceModel,
+    Option,
+    OptionArrays,
+    predict,
+    score,
+    scores_of,
+)
 from simsplit.units import MBPS
 
 Objective = Literal["latency", "energy", "weighted", "accuracy"]
@@ -102,6 +109,9 @@ class DynamicStrategy(_Adaptive):
         self._decided_at_s = -math.inf
         self._handovers = 0
         """The device's handovers when it last decided."""
+        self._arrays = None if device.has_rrc else OptionArrays(options, device)
+        """The options priced all at once (a radio with an RRC state machine prices them one by one)."""
+        self._accuracy = np.array([o.accuracy for o in options], dtype=float)
 
     def _estimates(self, observation: Observation) -> tuple[float, float]:
         if observation.handovers != self._handovers:
@@ -127,6 +137,15 @@ class DynamicStrategy(_Adaptive):
         up, down = self._estimates(observation)
         backlog = max(0.0, observation.compute_free_at_s - now_s)
         objective, weight, deadline = self.config.objective, self.config.energy_weight_s_per_j, self.deadline_s
+        if self._arrays is not None:
+            waits = self._waits(observation)
+            latency, energy = self._arrays.predict(up, down, np.array(waits, dtype=float), backlog)
+            scores = scores_of(objective, latency, energy, weight, self._accuracy)
+            if deadline is not None:
+                scores = np.where(latency <= deadline, scores, math.inf)
+            if np.isinf(scores).all():
+                return latency.tolist()  # nothing meets the deadline: be as fast as possible
+            return scores.tolist()
         device = self.device
         scores, latencies = [], []
         for option, wait in zip(self.options, self._waits(observation)):

@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from simsplit.energy import transfer_j
 from simsplit.strategies.base import Decision
 
@@ -166,6 +168,45 @@ def offload_cost(device: DeviceModel, option: Option, up_s: float, down_s: float
         return latency_s, energy
     radio = radio_cost(device, server_gap_s, span_s, latency_s)
     return latency_s + radio.promotion_s, energy + radio.promotion_j + radio.tail_j
+
+
+class OptionArrays:
+    """Every option's static costs as arrays, to price them all at once: :meth:`predict` gives, for a device
+    whose radio has no RRC state machine, exactly what :func:`predict` gives option by option (the same
+    floating-point operations in the same order, elementwise)."""
+
+    def __init__(self, options: list[Option], device: DeviceModel):
+        if device.has_rrc:
+            raise ValueError("OptionArrays prices radios without an RRC state machine (use predict)")
+        self.device = device
+        self.local = np.array([o.local for o in options], dtype=bool)
+        self.head_s, self.bits_up, self.service_s, self.bits_down, self.fixed_delay_s, self.compute_power_w = (
+            np.array([getattr(o, name) for o in options], dtype=float)
+            for name in ("head_s", "bits_up", "service_s", "bits_down", "fixed_delay_s", "compute_power_w"))
+        self.server = np.array([o.server for o in options], dtype=np.int64)
+
+    def predict(self, up_bps: float, down_bps: float, wait_s: np.ndarray, backlog_s: float = 0.0):
+        """(latency s, device energy J) of every option (arrays), ``wait_s`` each option's expected wait."""
+        up_s = np.divide(self.bits_up, up_bps, out=np.zeros_like(self.bits_up), where=self.bits_up != 0)
+        down_s = np.divide(self.bits_down, down_bps, out=np.zeros_like(self.bits_down), where=self.bits_down != 0)
+        compute = self.compute_power_w * self.head_s
+        device = self.device
+        latency = backlog_s + self.head_s + up_s + wait_s + self.service_s + down_s + self.fixed_delay_s
+        energy = (compute + transfer_j(device.alpha_up_w_per_bps, device.beta_w, self.bits_up, up_s)
+                  + transfer_j(device.alpha_down_w_per_bps, device.beta_w, self.bits_down, down_s))
+        return np.where(self.local, backlog_s + self.head_s, latency), np.where(self.local, compute, energy)
+
+
+def scores_of(objective: str, latency_s: np.ndarray, energy_j: np.ndarray, weight_s_per_j: float,
+              accuracy: np.ndarray) -> np.ndarray:
+    """:func:`score` of every option at once (arrays)."""
+    if objective == "latency":
+        return latency_s
+    if objective == "energy":
+        return energy_j
+    if objective == "accuracy":
+        return 1.0 - accuracy + ACCURACY_TIE_PER_S * latency_s
+    return latency_s + weight_s_per_j * energy_j
 
 
 ACCURACY_TIE_PER_S = 1e-6
