@@ -37,7 +37,7 @@ from simsplit.records import (
     handover_times,
     probe_columns,
 )
-from simsplit.schedule import Call, call_after
+from simsplit.schedule import Call
 from simsplit.setup import Setup
 from simsplit.spool import SpoolSink
 from simsplit.strategies.truth import true_cost
@@ -234,11 +234,14 @@ class Engine:
     def _schedule(self, at_s: float, value, callback) -> None:
         """Call ``callback(event)`` at ``at_s`` (s) with ``event._value = value``; never if ``at_s`` is infinite.
 
-        The call goes straight into SimPy's event queue (:func:`~simsplit.schedule.call_after`)."""
+        The call goes straight into SimPy's event queue, as :func:`~simsplit.schedule.call_after` puts it."""
         if at_s == math.inf:  # the link never delivers: the request stays in flight
             return
-        delay = at_s - self.env._now  # may be an ulp below 0 when at_s was computed, not taken from the clock
-        call_after(self.env, delay if delay > 0.0 else 0.0, value, callback)
+        env = self.env
+        now = env._now
+        delay = at_s - now  # may be an ulp below 0 when at_s was computed, not taken from the clock
+        delay = delay if delay > 0.0 else 0.0  # noqa: FURB136 (as call_after is given it)
+        heappush(env._queue, (now + delay, NORMAL, next(env._eid), Call(value, callback)))
 
     # ------------------------------------------------------------ server and downlink
     def _on_server_arrival(self, event) -> None:

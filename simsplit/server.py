@@ -165,17 +165,22 @@ class EdgeServer:
     # ------------------------------------------------------------ service
     def _start(self, batch: list) -> None:
         self._idle -= 1
-        now = self._env.now
-        duration = max(job.base_service_s for job in batch)
-        if len(batch) > 1:
-            duration *= self._batch_factor(len(batch))
+        now = self._env._now
+        size = len(batch)
+        if size == 1:
+            job = batch[0]
+            duration = job.base_service_s
+            job.service_start_at_s = now
+            job.batch_size = 1
+            self._recent_wait_s += 0.1 * ((now - job.enqueued_at_s) - self._recent_wait_s)
+        else:
+            duration = max(job.base_service_s for job in batch) * self._batch_factor(size)
+            for job in batch:
+                job.service_start_at_s = now
+                job.batch_size = size
+                self._recent_wait_s += 0.1 * ((now - job.enqueued_at_s) - self._recent_wait_s)
         if self._service_factor is not None:
             duration *= self._service_factor()
-        size = len(batch)
-        for job in batch:
-            job.service_start_at_s = now
-            job.batch_size = size
-            self._recent_wait_s += 0.1 * ((now - job.enqueued_at_s) - self._recent_wait_s)
         intervals = self.intervals
         index = len(intervals.starts)
         intervals.starts.append(now)
