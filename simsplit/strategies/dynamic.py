@@ -38,6 +38,9 @@ from simsplit.units import MBPS
 
 Objective = Literal["latency", "energy", "weighted", "accuracy"]
 
+ARRAY_OPTIONS = 32
+"""From this many options on, the dynamic strategy prices them as arrays (fewer cost less one by one)."""
+
 
 class DynamicConfig(AdaptiveConfig):
     """Re-decide split, bottleneck and server from the device's own estimates (see docs/strategies.md)."""
@@ -109,8 +112,8 @@ class DynamicStrategy(_Adaptive):
         self._decided_at_s = -math.inf
         self._handovers = 0
         """The device's handovers when it last decided."""
-        self._arrays = None if device.has_rrc else OptionArrays(options, device)
-        """The options priced all at once (a radio with an RRC state machine prices them one by one)."""
+        self._arrays = OptionArrays(options, device) if not device.has_rrc and len(options) >= ARRAY_OPTIONS else None
+        """The options priced all at once (a radio with an RRC state machine, or a few options, one by one)."""
         self._accuracy = np.array([o.accuracy for o in options], dtype=float)
 
     def _estimates(self, observation: Observation) -> tuple[float, float]:
