@@ -258,8 +258,10 @@ def register_strategy(kind: str, config: type[Config], build: Callable | None = 
 
 def register_arrivals(kind: str, config: type[Config], build: Callable | None = None):
     """When a device's inputs arrive. ``build(config, rng)`` returns an object with ``next_at(now_s) -> s``
-    and a ``closed_loop`` flag (True: ``next_at`` is called when the previous result returns). The block
-    subclasses :class:`~simsplit.arrivals.ArrivalsConfig` and gives its ``workload()``."""
+    and a ``closed_loop`` flag (True: ``next_at`` is called when the previous result returns; False: the
+    instants depend on nothing the run does, and may be drawn ahead, ``now_s`` being the previous instant,
+    0 for the first), and optionally ``ahead(n)``, the next ``n`` instants at once. The block subclasses
+    :class:`~simsplit.arrivals.ArrivalsConfig` and gives its ``workload()``."""
     from simsplit.arrivals import ArrivalsConfig
     _require_base(arrivals, config, ArrivalsConfig)
     return arrivals.register(kind, config, build)
