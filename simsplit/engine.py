@@ -107,6 +107,8 @@ class Engine:
         self._open_numbers: list[int] = []
         """Event number reserved for each open-loop device's next arrival."""
         self._slab, self._slab_next = ([], [], []), 0
+        self._slab_left: list[int] = []
+        """Each open-loop device's arrivals in the current slab not yet processed."""
         self._slab_arrivals = max(SLAB_ARRIVALS, ARRIVALS_PER_DEVICE * len(self._open_devices))
         self._slab_until, self._slab_span = 0.0, self.end_s / 1024
         self.monitor = None if monitor_period_s is None else Monitor(
@@ -125,6 +127,7 @@ class Engine:
                 self._slab_span = next_span(self._slab_span, at.size, self._slab_arrivals)
                 if at.size:
                     self._slab, self._slab_next = (device.tolist(), at.tolist(), clock.tolist()), 0
+                    self._slab_left = np.bincount(device, minlength=len(self._open_devices)).tolist()
                     break
             else:
                 return  # no open-loop arrival left before the end
@@ -137,7 +140,9 @@ class Engine:
     def _on_open_arrival(self, event) -> None:
         d, at = event._value
         self._arrive(self._open_devices[d], at)
-        self._open_numbers[d] = next(self.env._eid)  # the event number scheduling its next arrival would take
+        self._slab_left[d] -= 1
+        if self._slab_left[d] or self._open_arrivals.more(d):  # it may arrive again
+            self._open_numbers[d] = next(self.env._eid)  # the event number scheduling its next one would take
         self._push_open_arrival()
 
     def _schedule_arrival(self, device, now_s: float) -> None:

@@ -67,6 +67,10 @@ class MergedArrivals:
                 self._clock[d] = np.concatenate((self._clock[d], clock))
             block *= 2
 
+    def more(self, d: int) -> bool:
+        """Whether device ``d`` may have an arrival not yet handed out (False once its last one is out)."""
+        return bool(self._at[d].size) or not self._ended[d]
+
     def _ahead(self, d: int, n: int) -> np.ndarray:
         """Device ``d``'s next ``n`` instants (s): at once where its process can, else one by one."""
         source = self._sources[d]

@@ -236,3 +236,75 @@ def test_growing_sampler_blocks_hand_out_the_same_numbers(kind, cv):
     fixed = BlockSampler(streams.generator("x"), draw)
     growing = BlockSampler(streams.generator("x"), draw, grow=True)
     assert [fixed() for _ in range(10_000)] == [growing() for _ in range(10_000)]
+
+
+def test_an_open_loop_arrival_follows_the_events_scheduled_before_it(tmp_path, monkeypatch):
+    """SimPy runs simultaneous events in the order they were scheduled. A device's next arrival is
+    scheduled when its previous one is processed, after that request's own events: here each local head
+    takes exactly the period (1 s), so every result lands at the instant of the device's next arrival and
+    must run first (the arrival sees it completed), with arrivals handed out of the merged stream in slabs
+    of a few, devices tied at phase 0 and others at random instants."""
+    import simsplit.engine as engine_module
+    from simsplit.engine import Engine
+    from simsplit.setup import build_setup
+    monkeypatch.setattr(engine_module, "SLAB_ARRIVALS", 3)
+    monkeypatch.setattr(engine_module, "ARRIVALS_PER_DEVICE", 1)
+    scenario = one_device(tmp_path, head_ms=1000.0, encode_ms=0.0, duration_s=12.0, strategy={"kind": "local"})
+    base = scenario["devices"][0]
+    scenario["devices"] = [
+        {**base, "name": "tied", "count": 4, "arrivals": {"kind": "periodic", "rate_hz": 1.0, "phase_s": 0.0}},
+        {**base, "name": "random", "count": 3, "arrivals": {"kind": "poisson", "rate_hz": 3.0}}]
+    engine = Engine(build_setup(validate_scenario(scenario)), 3)
+    seen = []
+    arrive = engine._arrive
+
+    def watched(device, at):
+        seen.append((device.index, at, device.observation.completed))
+        arrive(device, at)
+    monkeypatch.setattr(engine, "_arrive", watched)
+    columns = engine.run().columns
+    assert (columns["head_s"][columns["device"] < 4] == 1.0).all()
+    tied = [(d, at, done) for d, at, done in seen if d < 4]
+    assert len(tied) == 4 * 12 and all(done == int(at) for _, at, done in tied)
+
+
+def test_open_loop_arrivals_keep_simpys_order_of_simultaneous_arrivals(tmp_path, monkeypatch):
+    """The DES hands open-loop arrivals out of one merged stream, in slabs (here of a few arrivals); the
+    requests still arrive in the order a bare SimPy environment processes the devices' arrival events when
+    each schedules the next (ties at 0.5 s steps between 2 Hz and 4 Hz devices, all of phase 0)."""
+    import simpy
+
+    import simsplit.engine as engine_module
+    from simsplit.engine import Engine
+    from simsplit.schedule import call_after
+    from simsplit.setup import build_setup
+    from simsplit.streams import RandomStreams
+    from simsplit.wiring import build_devices
+    monkeypatch.setattr(engine_module, "SLAB_ARRIVALS", 3)
+    monkeypatch.setattr(engine_module, "ARRIVALS_PER_DEVICE", 1)
+    scenario = one_device(tmp_path, duration_s=6.0, strategy={"kind": "local"})
+    base = scenario["devices"][0]
+    scenario["devices"] = [
+        {**base, "name": "slow", "count": 3, "arrivals": {"kind": "periodic", "rate_hz": 2.0, "phase_s": 0.0}},
+        {**base, "name": "fast", "count": 2, "arrivals": {"kind": "periodic", "rate_hz": 4.0, "phase_s": 0.0}},
+        {**base, "name": "random", "count": 2, "arrivals": {"kind": "poisson", "rate_hz": 3.0}}]
+    setup = build_setup(validate_scenario(scenario))
+    columns = Engine(setup, 3).run().columns
+    engine_order = list(zip(columns["device"].tolist(), columns["arrival_at_s"].tolist()))
+
+    env, seen = simpy.Environment(), []
+    sources = [device.arrivals for device in build_devices(simpy.Environment(), setup, RandomStreams(3))[0]]
+
+    def arrive(event):
+        d, at = event._value
+        seen.append((d, at))
+        schedule(d, at)
+
+    def schedule(d, now_s):
+        at = sources[d].next_at(now_s)
+        if at < setup.scenario.duration_s:
+            call_after(env, max(0.0, at - env._now), (d, at), arrive)
+    for d in range(len(sources)):
+        schedule(d, 0.0)
+    env.run(until=setup.scenario.duration_s)
+    assert len(seen) > 100 and engine_order == seen
