@@ -32,7 +32,6 @@ from simsplit.strategies.predict import (
     OptionArrays,
     predict,
     score,
-    scores_of,
 )
 from simsplit.units import MBPS
 
@@ -143,7 +142,7 @@ class DynamicStrategy(_Adaptive):
         if self._arrays is not None:
             waits = self._waits(observation)
             latency, energy = self._arrays.predict(up, down, np.array(waits, dtype=float), backlog)
-            scores = scores_of(objective, latency, energy, weight, self._accuracy)
+            scores = score(objective, latency, energy, weight, self._accuracy)
             if deadline is not None:
                 scores = np.where(latency <= deadline, scores, math.inf)
             if np.isinf(scores).all():

@@ -197,18 +197,6 @@ class OptionArrays:
         return np.where(self.local, backlog_s + self.head_s, latency), np.where(self.local, compute, energy)
 
 
-def scores_of(objective: str, latency_s: np.ndarray, energy_j: np.ndarray, weight_s_per_j: float,
-              accuracy: np.ndarray) -> np.ndarray:
-    """:func:`score` of every option at once (arrays)."""
-    if objective == "latency":
-        return latency_s
-    if objective == "energy":
-        return energy_j
-    if objective == "accuracy":
-        return 1.0 - accuracy + ACCURACY_TIE_PER_S * latency_s
-    return latency_s + weight_s_per_j * energy_j
-
-
 ACCURACY_TIE_PER_S = 1e-6
 """Under the ``accuracy`` objective, equally accurate options are told apart by latency: this much error
 rate per second of latency (far below one test sample's share of accuracy)."""
@@ -216,7 +204,8 @@ rate per second of latency (far below one test sample's share of accuracy)."""
 
 def score(objective: str, latency_s: float, energy_j: float, weight_s_per_j: float, accuracy: float = 0.0) -> float:
     """The quantity to minimise: latency (s), energy (J), latency + weight x energy (s), or for ``accuracy``
-    the error rate 1 - accuracy (the most accurate option, which the deadline filters first; ties by latency)."""
+    the error rate 1 - accuracy (the most accurate option, which the deadline filters first; ties by latency).
+    Floats, or arrays of every option's (elementwise, the same operations)."""
     if objective == "latency":
         return latency_s
     if objective == "energy":
