@@ -23,7 +23,7 @@ import numpy as np
 import simpy
 from simpy.events import NORMAL
 
-from simsplit.merged_arrivals import ARRIVALS_PER_DEVICE, MergedArrivals, next_span
+from simsplit.merged_arrivals import ARRIVALS_PER_DEVICE, MergedArrivals
 from simsplit.monitor import Monitor
 from simsplit.probes import ProbeDriver
 from simsplit.records import (
@@ -106,11 +106,11 @@ class Engine:
         """The open-loop devices' arrivals (their instants do not depend on the run), a slab at a time."""
         self._open_numbers: list[int] = []
         """Event number reserved for each open-loop device's next arrival."""
+        self._slabs = self._open_arrivals.slabs(max(SLAB_ARRIVALS, ARRIVALS_PER_DEVICE * len(self._open_devices)),
+                                                self.end_s / 1024)
         self._slab, self._slab_next = ([], [], []), 0
         self._slab_left: list[int] = []
         """Each open-loop device's arrivals in the current slab not yet processed."""
-        self._slab_arrivals = max(SLAB_ARRIVALS, ARRIVALS_PER_DEVICE * len(self._open_devices))
-        self._slab_until, self._slab_span = 0.0, self.end_s / 1024
         self.monitor = None if monitor_period_s is None else Monitor(
             self.env, self.devices, self.servers, [s.name for s in scenario.server_list], self._schedule,
             monitor_period_s, self.end_s)
@@ -121,10 +121,7 @@ class Engine:
         the event number reserved for it when its predecessor was processed: one pending arrival for the
         whole fleet instead of one per device, and the same order of events."""
         if self._slab_next == len(self._slab[0]):
-            while self._slab_until < self.end_s:
-                self._slab_until = min(self._slab_until + self._slab_span, self.end_s)
-                device, at, clock, _ = self._open_arrivals.slab(self._slab_until)
-                self._slab_span = next_span(self._slab_span, at.size, self._slab_arrivals)
+            for _, device, at, clock, _ in self._slabs:
                 if at.size:
                     self._slab, self._slab_next = (device.tolist(), at.tolist(), clock.tolist()), 0
                     self._slab_left = np.bincount(device, minlength=len(self._open_devices)).tolist()

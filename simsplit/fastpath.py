@@ -21,7 +21,7 @@ import numpy as np
 
 from simsplit import kernels
 from simsplit.eligibility import WINDOW_ROWS, why_not  # noqa: F401 (why_not re-exported)
-from simsplit.merged_arrivals import MergedArrivals, next_span
+from simsplit.merged_arrivals import MergedArrivals
 from simsplit.records import (
     COMPLETED,
     IN_FLIGHT,
@@ -249,21 +249,14 @@ class _FastRun:
     def chunks(self, window_rows: int):
         """Each window's finished rows, as columns in arrival order: windows of about ``window_rows``
         arrivals (slabs of simulated time, sized from the previous one's count)."""
-        first, until, span = 0, 0.0, self.end_s / 64
-        while True:
-            until = min(until + span, self.end_s)
+        first = 0
+        for until, device, at, clock, request_id in self.arrivals.slabs(window_rows, self.end_s / 64):
             final = until >= self.end_s
-            device, at, clock, request_id = self.arrivals.slab(until)
-            span = next_span(span, at.size, window_rows)
-            if not at.size and not final:
-                continue
             self._open(device, at, clock, request_id)
             last = first + at.size
             self._window(first, last, math.inf if final else until)  # no later arrival is before the slab's end
             first = last
             yield self._hand_out(final=final)
-            if final:
-                return
 
     def _hand_out(self, final: bool) -> dict[str, np.ndarray]:
         """The rows from ``base`` up to the first one still waiting (all, when ``final``)."""

@@ -85,6 +85,18 @@ class MergedArrivals:
                 break
         return np.array(out, dtype=float)
 
+    def slabs(self, target: int, first_span_s: float):
+        """The run's arrivals slab after slab: ``(until_s, device, at, clock, request_id)`` as :meth:`slab`
+        gives them, each slab aimed at ``target`` arrivals (its length from the previous one's count), the
+        first ``first_span_s`` long; empty slabs are skipped, except the last, which ends at ``end_s``."""
+        until, span = 0.0, first_span_s
+        while until < self.end_s:
+            until = min(until + span, self.end_s)
+            arrays = self.slab(until)
+            span = _next_span(span, arrays[0].size, target)
+            if arrays[0].size or until >= self.end_s:
+                yield (until, *arrays)
+
     def slab(self, until_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The arrivals not yet handed out whose clock is before ``until_s`` (s), in the DES's order of
         processing: (device, instant s, clock s, the device's request number)."""
@@ -135,7 +147,7 @@ def _clocks(at: np.ndarray, now_s: float) -> np.ndarray:
     return np.array(out, dtype=float)
 
 
-def next_span(span_s: float, count: int, target: int) -> float:
+def _next_span(span_s: float, count: int, target: int) -> float:
     """The length (s) of the next slab, from the last one's (``span_s``, holding ``count`` arrivals), aimed
     at ``target`` arrivals: at most 16 times longer (a first slab may be nearly empty), at least a quarter."""
     return span_s * min(max(target / max(count, 1), 0.25), 16.0)
