@@ -35,6 +35,10 @@ class SpoolSink(RecordSink):
         self._ready_tails: list[float] = []
         self._writer = None
         self.rows_written = 0
+        self._blocks: list[np.ndarray] = []
+        """Rows handed to :meth:`write_chunk` and not yet written (float64 blocks of :attr:`FIELDS`)."""
+        self._block_tails: list[np.ndarray] = []
+        self._held_rows = 0
         if folder is None:
             folder = Path(tempfile.mkdtemp(prefix="simsplit-requests-"))
             self._cleanup = weakref.finalize(self, _remove_folder, folder)
@@ -112,43 +116,29 @@ class SpoolSink(RecordSink):
         self.rows_written += len(frame)
         self._ready, self._ready_tails = [], []
 
-    def write_columns(self, columns: dict[str, np.ndarray]) -> None:
-        """Write a whole run's columns (every request's, in arrival order, ``tail_j`` included) in row
-        groups of ``chunk_rows``, as :meth:`flush` would have written them during the run."""
-        self.write_chunk(columns)
-        self.finish()
-
     def write_chunk(self, columns: dict[str, np.ndarray]) -> None:
         """Append the next rows of a run (columns in arrival order, ``tail_j`` included), as a fast run hands
-        them out; row groups of ``chunk_rows`` go out as they fill, so the file is the one
-        :meth:`write_columns` writes of the whole run."""
+        them out; row groups of ``chunk_rows`` go out as they fill, as :meth:`flush` writes them during a
+        run; :meth:`finish` writes the rest."""
         rows = columns["device"].size
         if not rows:
             return
-        first = self.rows_written + self._pending_rows()
-        block = np.column_stack([columns[name].astype(float) for name in self.FIELDS[:-1]]
-                                + [np.arange(first, first + rows, dtype=float)])
-        tails = np.asarray(columns["tail_j"], dtype=float)
-        held = self.chunk_rows - self._pending_rows()  # what the held rows lack of a full row group
-        if self._ready and rows >= held:
-            self._write_table(np.concatenate(self._ready + [block[:held]]),
-                              np.concatenate(self._ready_tails + [tails[:held]]))
-            block, tails = block[held:], tails[held:]
-        start = 0
-        while not self._ready and block.shape[0] - start >= self.chunk_rows:
-            self._write_table(block[start:start + self.chunk_rows], tails[start:start + self.chunk_rows])
-            start += self.chunk_rows
-        if start < block.shape[0]:
-            self._ready.append(block[start:])
-            self._ready_tails.append(tails[start:])
-
-    def _pending_rows(self) -> int:
-        return sum(len(block) for block in self._ready)
+        first = self.rows_written + self._held_rows
+        self._blocks.append(np.column_stack([columns[name].astype(float) for name in self.FIELDS[:-1]]
+                                            + [np.arange(first, first + rows, dtype=float)]))
+        self._block_tails.append(np.asarray(columns["tail_j"], dtype=float))
+        self._held_rows += rows
+        if self._held_rows >= self.chunk_rows:
+            table, tails = np.concatenate(self._blocks), np.concatenate(self._block_tails)
+            whole = len(table) - len(table) % self.chunk_rows
+            for start in range(0, whole, self.chunk_rows):
+                self._write_table(table[start:start + self.chunk_rows], tails[start:start + self.chunk_rows])
+            self._blocks, self._block_tails, self._held_rows = [table[whole:]], [tails[whole:]], len(table) - whole
 
     def finish(self) -> None:
         """Write the rows :meth:`write_chunk` still holds, and close the file."""
-        if self._ready:
-            self._write_table(np.concatenate(self._ready), np.concatenate(self._ready_tails))
+        if self._held_rows:
+            self._write_table(np.concatenate(self._blocks), np.concatenate(self._block_tails))
         if self._writer is None:
             self._write(empty=True)
         self._writer.close()
