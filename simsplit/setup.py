@@ -107,6 +107,10 @@ class Setup:
     plans: list[Plan]
     channels: ChannelFactory
 
+    def device_group(self) -> np.ndarray:
+        """Each device's group index, the devices numbered group after group (as a run numbers them)."""
+        return np.repeat(np.arange(len(self.groups), dtype=np.int64), [g.group.count for g in self.groups])
+
 
 class ChannelFactory:
     """Builds each device's channel from a scenario link block by its registered kind; reads every trace

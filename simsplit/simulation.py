@@ -58,7 +58,7 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
     if fast:
         from simsplit.fastpath import run_fast
         if stream:  # each window's rows go to the file as the fast path hands them out
-            device_group = np.repeat(np.arange(len(setup.groups)), [g.group.count for g in setup.groups])
+            device_group = setup.device_group()
             spool = SpoolSink(setup, device_group, stream_rows)
             window = max(FAST_STREAM_WINDOW_ROWS, ARRIVALS_PER_DEVICE * device_group.size)  # a slab visits every device
             output = run_fast(setup, scenario.seed, sink=spool.write_chunk, window_rows=window)

@@ -128,7 +128,7 @@ def _loss(config, stream: str, streams: RandomStreams) -> PacketLoss | None:
 def build_devices(env: simpy.Environment, setup: Setup, streams: RandomStreams) -> tuple[list[Device], np.ndarray]:
     """Every device, and the index of each one's group."""
     links = _Links(env, setup, streams)
-    devices, device_group = [], []
+    devices = []
     for g, group_setup in enumerate(setup.groups):
         group, network = group_setup.group, group_setup.network
         for i in range(group.count):
@@ -152,5 +152,4 @@ def build_devices(env: simpy.Environment, setup: Setup, streams: RandomStreams) 
                 device.probe = (group.probe, group_setup.probe_server, phase)
                 device.observation.probe_server = group_setup.probe_server
             devices.append(device)
-            device_group.append(g)
-    return devices, np.array(device_group, dtype=np.int64)
+    return devices, setup.device_group()
