@@ -280,9 +280,9 @@ class _FastRun:
     def _window(self, first: int, last: int, horizon: float) -> None:
         """Arrivals ``first:last`` (in the buffer) through every stage; what cannot be settled before
         ``horizon`` (s) waits."""
-        rows = np.arange(first, last, dtype=np.int64)
-        rows = rows[_by_device(self._get("device", rows))]  # grouped by device, each in its order
-        owner = self._get("device", rows)
+        device = self.buffer["device"][first - self.base:last - self.base]
+        order = _by_device(device)  # grouped by device, each in its order
+        rows, owner = np.arange(first, last, dtype=np.int64)[order], device[order]
         offsets, run_device = _run_arrays(owner)
         wait, head_end = kernels.device_compute(self._get("arrival_at_s", rows), self.head[owner], offsets, run_device,
                                                 self.compute_free)
