@@ -104,11 +104,6 @@ class _Columns:
         self.group = load("group")[self.measured]
         self.completed = self.status == STATUS_NAMES.index("completed")
 
-    @property
-    def arrival(self) -> np.ndarray:
-        """Arrival instants (s) of the measured requests."""
-        return self("arrival_at_s")
-
     def __call__(self, name: str, rows: np.ndarray | None = None) -> np.ndarray:
         """Column ``name`` of the measured requests, or of those among them that ``rows`` selects (one copy)."""
         if rows is None:
@@ -250,7 +245,7 @@ def _phases(setup: Setup, columns: _Columns, bounds: list[float]) -> list[dict]:
     """Per phase [bounds[k], bounds[k+1]) of arrival time: each group's completions and latency."""
     phases = []
     latency_all = columns("latency_s")
-    arrival = columns.arrival
+    arrival = columns("arrival_at_s")
     for start, end in zip(bounds, bounds[1:]):
         inside = (arrival >= start) & (arrival < end) & columns.completed
         groups = {}
