@@ -29,10 +29,10 @@ class MergedArrivals:
         self._sources = arrivals
         self.end_s = end_s
         devices = len(arrivals)
-        self._at = [np.empty(0)] * devices
-        """Each device's instants drawn and not yet handed out (s)."""
-        self._clock = [np.empty(0)] * devices
-        """SimPy's clock at each of them (s)."""
+        self._pending = (np.empty(0, dtype=np.int64), np.empty(0), np.empty(0))
+        """The instants drawn and not yet handed out: (device, instant s, SimPy's clock at it s), grouped by
+        device in device order, each device's in time order."""
+        self._pending_count = np.zeros(devices, dtype=np.int64)
         self._ended = np.zeros(devices, dtype=bool)
         """The device's draws reached the end of the run: none comes after those held."""
         self._now = np.zeros(devices)
@@ -48,11 +48,13 @@ class MergedArrivals:
         self._next_id = np.zeros(devices, dtype=np.int64)
         self._handed_out = 0
 
-    def _draw(self, d: int, until_s: float) -> None:
+    def _draw(self, d: int, until_s: float) -> tuple[list, list]:
         """Draw device ``d``'s instants ahead until one's clock reaches ``until_s`` (or the run ends): at
-        first as many as its last slab's rate says (and a few), then doubling."""
+        first as many as its last slab's rate says (and a few), then doubling. Returns the blocks drawn
+        (instants, clocks)."""
         block = int(self._rate_hz[d] * (until_s - self._until_s) * 1.05) + FIRST_BLOCK
-        while not self._ended[d] and (self._clock[d].size == 0 or self._clock[d][-1] < until_s):
+        at_parts, clock_parts = [], []
+        while not self._ended[d] and self._now[d] < until_s:
             at = self._ahead(d, block)
             clock = _clocks(at, float(self._now[d]))
             # the DES schedules no arrival at or after the end, and processes no event at or after it: a
@@ -63,13 +65,14 @@ class MergedArrivals:
                 self._ended[d] = True
             if at.size:
                 self._now[d], self._last_at[d] = clock[-1], at[-1]
-                self._at[d] = np.concatenate((self._at[d], at))
-                self._clock[d] = np.concatenate((self._clock[d], clock))
+                at_parts.append(at)
+                clock_parts.append(clock)
             block *= 2
+        return at_parts, clock_parts
 
     def more(self, d: int) -> bool:
         """Whether device ``d`` may have an arrival not yet handed out (False once its last one is out)."""
-        return bool(self._at[d].size) or not self._ended[d]
+        return bool(self._pending_count[d]) or not self._ended[d]
 
     def _ahead(self, d: int, n: int) -> np.ndarray:
         """Device ``d``'s next ``n`` instants (s): at once where its process can, else one by one."""
@@ -101,21 +104,26 @@ class MergedArrivals:
         """The arrivals not yet handed out whose clock is before ``until_s`` (s), in the DES's order of
         processing: (device, instant s, clock s, the device's request number)."""
         devices = len(self._sources)
-        counts = np.zeros(devices, dtype=np.int64)
-        at_parts, clock_parts = [], []
-        for d in range(devices):
-            self._draw(d, until_s)
-            k = int(np.searchsorted(self._clock[d], until_s, side="left"))
-            if k:
-                at_parts.append(self._at[d][:k])
-                clock_parts.append(self._clock[d][:k])
-                self._at[d], self._clock[d] = self._at[d][k:], self._clock[d][k:]
-                counts[d] = k
+        device, at, clock = self._pending
+        drawing = np.flatnonzero(~self._ended & (self._now < until_s)).tolist()
+        if drawing:  # only these devices may have an arrival before until_s not drawn yet
+            device_parts, at_parts, clock_parts = [device], [at], [clock]
+            for d in drawing:
+                drawn_at, drawn_clock = self._draw(d, until_s)
+                for part in drawn_at:
+                    device_parts.append(np.full(part.size, d, dtype=np.int64))
+                at_parts += drawn_at
+                clock_parts += drawn_clock
+            device, at, clock = np.concatenate(device_parts), np.concatenate(at_parts), np.concatenate(clock_parts)
+            grouped = np.argsort(device, kind="stable")  # the new draws after each device's held ones
+            device, at, clock = device[grouped], at[grouped], clock[grouped]
+        due = clock < until_s  # a prefix of each device's instants
+        self._pending = (device[~due], at[~due], clock[~due])
+        device, at, clock = device[due], at[due], clock[due]
+        counts = np.bincount(device, minlength=devices)
+        self._pending_count = np.bincount(self._pending[0], minlength=devices)
         offsets = np.zeros(devices + 1, dtype=np.int64)
         offsets[1:] = np.cumsum(counts)
-        at = np.concatenate(at_parts) if at_parts else np.empty(0)
-        clock = np.concatenate(clock_parts) if clock_parts else np.empty(0)
-        device = np.repeat(np.arange(devices, dtype=np.int64), counts)
         request_id = np.arange(at.size, dtype=np.int64) - offsets[:-1][device] + self._next_id[device]
         self._next_id += counts
         order = np.argsort(clock, kind="stable")  # merges the devices' sorted runs

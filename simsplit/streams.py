@@ -6,6 +6,10 @@ numpy ``Generator`` seeded from ``SeedSequence(seed, spawn_key=(key,))`` where
 depends only on the scenario seed and the component's name: adding a device,
 or changing another component's parameters, leaves every other stream's draws
 unchanged.
+
+Hashing a seed sequence costs ~18 us per stream; a fleet's per-device streams are hashed together
+(:meth:`RandomStreams.prepare`, the same words in numpy's ``uint32`` arithmetic, ~0.3 us each), so
+building 10,000 devices does not cost a fifth of a second of hashing.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import hashlib
 from collections.abc import Callable
 
 import numpy as np
+from numpy.random.bit_generator import ISeedSequence
 
 BLOCK_SIZE = 4096
 """Variates drawn per refill of a :class:`BlockSampler` (the largest block of a growing one)."""
@@ -31,11 +36,76 @@ class RandomStreams:
 
     def __init__(self, seed: int):
         self.seed = int(seed)
+        self._prepared: dict[str, np.ndarray] = {}
+        """Seed words of streams hashed ahead (:meth:`prepare`), by name, until their generator is built."""
+
+    def prepare(self, names: list[str]) -> None:
+        """Hash the seeds of the streams called ``names`` at once; :meth:`generator` then builds each of
+        them without hashing it alone. The generators are the same either way."""
+        if 0 <= self.seed < 2 ** 128:  # four 32-bit words of entropy at most (numpy pads to four)
+            self._prepared.update(zip(names, seed_words(self.seed, [stream_key(name) for name in names])))
 
     def generator(self, name: str) -> np.random.Generator:
         """A fresh generator for the component called ``name``."""
-        sequence = np.random.SeedSequence(self.seed, spawn_key=(stream_key(name),))
+        words = self._prepared.pop(name, None)
+        sequence = np.random.SeedSequence(self.seed, spawn_key=(stream_key(name),)) if words is None \
+            else _HashedSeed(words)
         return np.random.Generator(np.random.PCG64(sequence))
+
+
+class _HashedSeed(ISeedSequence):
+    """A seed sequence whose four 64-bit words (all PCG64 asks for) were computed ahead."""
+
+    def __init__(self, words: np.ndarray):
+        self._words = words
+
+    def generate_state(self, n_words: int, dtype=np.uint32) -> np.ndarray:
+        if n_words != 4 or np.dtype(dtype) != np.uint64:
+            raise ValueError("a hashed seed holds the four 64-bit words of a PCG64 seed only")
+        return self._words
+
+
+_INIT_A, _MULT_A, _INIT_B, _MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
+_MIX_L, _MIX_R, _SHIFT = np.uint32(0xCA01F9DD), np.uint32(0x4973F715), np.uint32(16)
+_POOL = 4
+
+
+def seed_words(seed: int, keys: list[int]) -> np.ndarray:
+    """For each 64-bit ``key``, ``SeedSequence(seed, spawn_key=(key,)).generate_state(4, np.uint64)``
+    (``0 <= seed < 2**128``), computed for all keys at once: numpy's hash of the entropy words (the
+    seed's 32-bit words padded to the pool's four, then the key's one or two words), in wrapping
+    ``uint32`` arithmetic. Shape (len(keys), 4), uint64."""
+    key = np.asarray(keys, dtype=np.uint64).reshape(-1)
+    seed_part = [(seed >> (32 * i)) & 0xFFFFFFFF for i in range(_POOL)]
+    low, high = (key & np.uint64(0xFFFFFFFF)).astype(np.uint32), (key >> np.uint64(32)).astype(np.uint32)
+    hash_const = [_INIT_A]
+
+    def hashmix(value):
+        value = value ^ np.uint32(hash_const[0])
+        hash_const[0] = (hash_const[0] * _MULT_A) & 0xFFFFFFFF
+        value = value * np.uint32(hash_const[0])
+        return value ^ (value >> _SHIFT)
+
+    def mix(x, y):
+        result = _MIX_L * x - _MIX_R * y
+        return result ^ (result >> _SHIFT)
+
+    with np.errstate(over="ignore"):
+        pool = [hashmix(np.full(key.size, word, dtype=np.uint32)) for word in seed_part]
+        for source in range(_POOL):
+            for target in range(_POOL):
+                if source != target:
+                    pool[target] = mix(pool[target], hashmix(pool[source]))
+        pool = [mix(pool[target], hashmix(low)) for target in range(_POOL)]
+        with_high = high != 0  # a key below 2**32 is one word of entropy
+        pool = [np.where(with_high, mix(pool[target], hashmix(high)), pool[target]) for target in range(_POOL)]
+        out, hash_const = [], _INIT_B
+        for i in range(2 * _POOL):
+            value = pool[i % _POOL] ^ np.uint32(hash_const)
+            hash_const = (hash_const * _MULT_B) & 0xFFFFFFFF
+            value = value * np.uint32(hash_const)
+            out.append(value ^ (value >> _SHIFT))
+    return np.stack(out, axis=1).view(np.uint64)
 
 
 class BlockSampler:

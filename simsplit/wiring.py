@@ -97,13 +97,25 @@ class _Links:
     def __init__(self, env: simpy.Environment, setup: Setup, streams: RandomStreams):
         self._env, self._setup, self._streams = env, setup, streams
         self._cells: dict[tuple[str, str], object] = {}
+        self._common_channels: dict[int, object] = {}
+
+    def own_stream(self, network, direction: str) -> bool:
+        """Whether each device's ``direction`` link of ``network`` draws from the device's own stream."""
+        config = getattr(network, direction)
+        return config.kind == "cellular" or (config.sharing == "dedicated" and self._common(config) is None)
+
+    def _common(self, config):
+        """The one channel every device of a link block shares, or None (each needs its own), asked once."""
+        if id(config) not in self._common_channels:  # the block lives as long as the setup
+            self._common_channels[id(config)] = self._setup.channels.shared(config)
+        return self._common_channels[id(config)]
 
     def link(self, network, direction: str, group_name: str, device_name: str, trajectory=None):
         config = getattr(network, direction)
         channels, streams = self._setup.channels, self._streams
         if config.sharing == "dedicated":
-            channel = channels.shared(config) or channels.own(config, streams.generator(f"{device_name}/{direction}"),
-                                                              trajectory)
+            channel = self._common(config) or channels.own(config, streams.generator(f"{device_name}/{direction}"),
+                                                           trajectory)
             return DedicatedLink(channel, config.delay_s)
         scope = "network" if network is self._setup.scenario.network else f"devices/{group_name}/network"
         key = (scope, direction)
@@ -131,12 +143,18 @@ def build_devices(env: simpy.Environment, setup: Setup, streams: RandomStreams) 
     devices = []
     for g, group_setup in enumerate(setup.groups):
         group, network = group_setup.group, group_setup.network
+        sizes_vary = any(plan.bits_quantiles is not None for plan in group_setup.plans.values())
+        used = ["arrivals"] + [d for d in ("uplink", "downlink") if links.own_stream(network, d)] \
+            + [f"{d}-loss" for d in ("uplink", "downlink") if getattr(network, d).loss is not None] \
+            + ["payload"] * sizes_vary + ["probe"] * (group.probe is not None) + ["mobility"] * (group.mobility is not None)
+        streams.prepare([f"devices/{group.name}/{i}/{stream}" for i in range(group.count) for stream in used])
+        build_arrivals = arrivals.of(group.arrivals).build
         for i in range(group.count):
             name = f"devices/{group.name}/{i}"
             trajectory = None if group.mobility is None else \
                 mobility.of(group.mobility).build(group.mobility, streams.generator(f"{name}/mobility"), i)
             device = Device(len(devices), g, group_setup.make_strategy(), group_setup.plans,
-                            arrivals.of(group.arrivals).build(group.arrivals, streams.generator(f"{name}/arrivals")),
+                            build_arrivals(group.arrivals, streams.generator(f"{name}/arrivals")),
                             links.link(network, "uplink", group.name, name, trajectory),
                             links.link(network, "downlink", group.name, name, trajectory),
                             RadioState(network.radio.promotion_delay_s, sum(network.radio.tail_stages_s)),
@@ -144,7 +162,7 @@ def build_devices(env: simpy.Environment, setup: Setup, streams: RandomStreams) 
                             _loss(network.downlink, f"{name}/downlink-loss", streams))
             device.cells = next((link.channel for link in (device.uplink, device.downlink)
                                  if hasattr(link.channel, "handovers")), None)
-            if any(plan.bits_quantiles is not None for plan in group_setup.plans.values()):
+            if sizes_vary:
                 device.payload_draw = BlockSampler(streams.generator(f"{name}/payload"), lambda g, n: g.random(n),
                                                    grow=True)
             if group.probe is not None:

@@ -276,3 +276,22 @@ def test_short_blocks_of_clocks_equal_the_compiled_loop():
             assert np.array_equal(clocks, kernels.event_times(at, now))
             held += int((clocks != at).sum())
     assert held > 0
+
+
+def test_streams_hashed_together_equal_numpy_seed_sequences():
+    """RandomStreams.prepare hashes many streams' seeds at once: the same words as numpy's SeedSequence for
+    every seed size and key length (a key below 2**32 is one word of entropy), and the same draws."""
+    from simsplit.streams import RandomStreams, seed_words, stream_key
+
+    keys = [stream_key(f"devices/phones/{i}/arrivals") for i in range(200)] + [0, 1, 2**32 - 1, 2**32, 2**64 - 1]
+    for seed in (0, 1, 12345, 2**32 + 5, 2**70 + 3, 2**128 - 1):
+        words = seed_words(seed, keys)
+        for key, row in zip(keys, words):
+            assert (np.random.SeedSequence(seed, spawn_key=(key,)).generate_state(4, np.uint64) == row).all()
+    hashed = RandomStreams(7)
+    hashed.prepare(["a/arrivals", "b/arrivals"])
+    assert (hashed.generator("b/arrivals").random(8) == RandomStreams(7).generator("b/arrivals").random(8)).all()
+    big = RandomStreams(2**130)  # beyond four words: numpy's own hashing, as before
+    big.prepare(["a"])
+    assert (big.generator("a").random(4) == np.random.default_rng(np.random.SeedSequence(2**130, spawn_key=(
+        stream_key("a"),))).random(4)).all()
