@@ -21,6 +21,7 @@ import numpy as np
 
 from simsplit import kernels
 from simsplit.eligibility import WINDOW_ROWS, why_not  # noqa: F401 (why_not re-exported)
+from simsplit.heap import keep_freed_blocks
 from simsplit.merged_arrivals import MergedArrivals
 from simsplit.records import (
     COMPLETED,
@@ -97,6 +98,8 @@ class _Links:
         from simsplit.channel.shifted import ShiftedChannel
         from simsplit.channel.steps import ROUNDING, StepChannel
         self.links = links
+        self.cellular = any(hasattr(link.channel, "handovers_between") for link in links)
+        """Some link is cellular: transfers count handovers."""
         self.free = np.zeros(len(links))
         self.kind = np.zeros(len(links), dtype=np.int8)  # 0 constant, 1 steps, 2 other
         self.rate = np.ones(len(links))
@@ -126,21 +129,25 @@ class _Links:
 
     def send(self, owner: np.ndarray, ready: np.ndarray, bits: np.ndarray, extra: np.ndarray):
         """Transfers of devices ``owner`` (grouped by device, each device's in order): (start s, end s)."""
-        start, end = np.empty(owner.size), np.empty(owner.size)
         kind = self.kind[owner]
+        if owner.size and kind[0] < 2 and (kind == kind[0]).all():  # one compiled kind for all: no gathering
+            return self._compiled(kind[0], owner, ready, bits, extra)
+        start, end = np.empty(owner.size), np.empty(owner.size)
         for code in (0, 1):
             pick = np.flatnonzero(kind == code)
-            if not pick.size:
-                continue
-            offsets, run_device = _run_arrays(owner[pick])
-            arguments = (ready[pick], bits[pick], extra[pick], offsets, run_device, self.free)
-            if code == 0:
-                start[pick], end[pick] = kernels.constant_link(*arguments, self.rate)
-            else:
-                start[pick], end[pick] = kernels.step_link(*arguments, self.channel, self.shift, *self.steps)
+            if pick.size:
+                start[pick], end[pick] = self._compiled(code, owner[pick], ready[pick], bits[pick], extra[pick])
         for j in np.flatnonzero(kind == 2):  # any other channel: its own finish_time, one transfer at a time
             start[j], end[j] = self.links[owner[j]].reserve(float(ready[j]), float(bits[j]), float(extra[j]))
         return start, end
+
+    def _compiled(self, code: int, owner, ready, bits, extra):
+        """Transfers on constant (``code`` 0) or piecewise-constant (1) channels: (start s, end s)."""
+        offsets, run_device = _run_arrays(owner)
+        arguments = (ready, bits, extra, offsets, run_device, self.free)
+        if code == 0:
+            return kernels.constant_link(*arguments, self.rate)
+        return kernels.step_link(*arguments, self.channel, self.shift, *self.steps)
 
 
 def _losses(owner: np.ndarray, bits: np.ndarray, losses: list, plans: list | None = None):
@@ -150,6 +157,8 @@ def _losses(owner: np.ndarray, bits: np.ndarray, losses: list, plans: list | Non
     fraction kept (the curve sets its accuracy)."""
     sent, extra = bits.copy(), np.zeros(bits.size)
     lost, erased = np.zeros(bits.size, dtype=bool), np.full(bits.size, math.nan)
+    if not any(losses):
+        return sent, extra, lost, erased
     for d, first, last in _runs(owner):
         loss = losses[d]
         if loss is None:
@@ -178,6 +187,15 @@ class _Server:
         self.ends: list[np.ndarray] = []
 
 
+_FRESH = {name: (float, math.nan) for name in NUMERIC_FIELDS}
+_FRESH.update({"status": (np.int8, IN_FLIGHT), "batch_size": (np.int64, 0), "handovers": (np.int64, 0),
+               "device": (np.int64, 0), "request_id": (np.int64, 0), "plan": (np.int64, 0), "switched": (float, 0.0),
+               "_clock": (float, 0.0), "_result_at": (float, math.inf), "_lost_at": (float, math.inf),
+               "_done": (bool, False)})
+_FRESH.update({name: (float, 0.0) for name in ("payload_bits", "bits_up", "bits_down", "switch_s", "promotion_s")})
+"""Each buffer column's type and its value before the request reaches the stage that sets it."""
+
+
 class _FastRun:
     """A fast-path run: each window's arrivals in SimPy's order of them, then through the stages, one
     window at a time (:meth:`chunks`)."""
@@ -186,6 +204,7 @@ class _FastRun:
         import simpy
 
         from simsplit.wiring import build_devices, service_factor
+        keep_freed_blocks()  # window-sized arrays reused from the heap, not faulted in afresh (simsplit.heap)
         scenario = setup.scenario
         self.end_s = scenario.duration_s
         streams = RandomStreams(seed)
@@ -210,6 +229,11 @@ class _FastRun:
         self.down_delay = np.array([d.downlink.delay_s for d in devices])
         self.half_rtt = np.array([p.extra_rtt_s / 2 for p in plans])
         self.compute_free = np.zeros(len(devices))
+        self.sizes_vary = any(p.bits_quantiles is not None for p in plans)
+        """Some device's payload size is drawn per request."""
+        self.accuracy_varies = any((p.accuracy_vs_snr is not None and hasattr(d.uplink.channel, "snr_db_at"))
+                                   or counts_erasures(d.uplink_loss, p) for d, p in zip(devices, plans))
+        """Some device's channel sets its requests' accuracy."""
         self.uplinks = _Links([d.uplink for d in devices])
         self.downlinks = _Links([d.downlink for d in devices])
         self.servers = [_Server(config, service_factor(config, streams)) for config in scenario.server_list]
@@ -225,20 +249,17 @@ class _FastRun:
         """Add a slab's arrivals (devices, instants s, SimPy's clock at each s, request numbers) to the
         buffer, every other field at its value before the request is reached."""
         n = device.size
-        fresh = {name: np.full(n, math.nan) for name in NUMERIC_FIELDS}
-        fresh.update({"device": device, "request_id": request_id,
-                      "status": np.full(n, IN_FLIGHT, dtype=np.int8), "batch_size": np.zeros(n, dtype=np.int64),
-                      "handovers": np.zeros(n, dtype=np.int64),
-                      "plan": self.plan_index[device], "arrival_at_s": at,
-                      "switched": np.zeros(n)})
-        for name in ("payload_bits", "bits_up", "bits_down", "switch_s", "promotion_s"):
-            fresh[name] = np.zeros(n)
-        fresh.update({"_clock": clock, "_result_at": np.full(n, math.inf), "_lost_at": np.full(n, math.inf),
-                      "_done": np.zeros(n, dtype=bool)})
-        if not self.buffer:
-            self.buffer = fresh
-        else:
-            self.buffer = {name: np.concatenate((values, fresh[name])) for name, values in self.buffer.items()}
+        values = {"device": device, "request_id": request_id, "plan": self.plan_index[device], "arrival_at_s": at,
+                  "_clock": clock}
+        held = next(iter(self.buffer.values())).size if self.buffer else 0
+        buffer = {}
+        for name, (dtype, fill) in _FRESH.items():  # the rows held, then the new ones (one write each)
+            column = np.empty(held + n, dtype=dtype)
+            if held:
+                column[:held] = self.buffer[name]
+            column[held:] = values.get(name, fill)
+            buffer[name] = column
+        self.buffer = buffer
 
     def _set(self, name: str, rows: np.ndarray, values) -> None:
         self.buffer[name][rows - self.base] = values
@@ -305,7 +326,7 @@ class _FastRun:
         """Payload sizes, losses and the uplink of offloaded requests ``rows`` (grouped by device)."""
         owner = self._get("device", rows)
         bits = self.bits_up[owner]
-        for d, first, last in _runs(owner):
+        for d, first, last in _runs(owner) if self.sizes_vary else ():
             plan = self.plans[d]
             if plan.bits_quantiles is not None:
                 bits[first:last] = _quantile_draws(plan.bits_quantiles, self.devices[d].payload_draw.take(last - first))
@@ -342,6 +363,8 @@ class _FastRun:
     def _handovers(self, rows, owner, start, end, links: _Links, bits: str) -> None:
         """Add the handovers of a cellular link during each transfer (rows grouped by device), and the bits
         a transfer restarted by a handover had sent in vain to column ``bits``."""
+        if not links.cellular:
+            return
         for d, first, last in _runs(owner):
             channel = links.links[d].channel
             if hasattr(channel, "handovers_between"):
@@ -357,6 +380,8 @@ class _FastRun:
     def _accuracy(self, rows, owner, start, erased) -> None:
         """Where a plan's accuracy depends on the channel: on a fading uplink, by the SNR at the upload's
         start; sent once without retransmission, by the fraction of its packets erased (the lower)."""
+        if not self.accuracy_varies:
+            return
         for d, first, last in _runs(owner):
             plan, channel = self.plans[d], self.devices[d].uplink.channel
             by_snr = plan.accuracy_vs_snr is not None and hasattr(channel, "snr_db_at")

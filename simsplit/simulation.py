@@ -8,6 +8,7 @@ import numpy as np
 
 from simsplit.engine import Engine
 from simsplit.errors import InputError
+from simsplit.heap import return_freed_memory
 from simsplit.merged_arrivals import ARRIVALS_PER_DEVICE
 from simsplit.provenance import provenance, run_key
 from simsplit.results import Result, build_probes, build_requests
@@ -73,7 +74,7 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
         if not fast:
             spool = engine.records
         requests = spool.path
-        _return_freed_memory()
+        return_freed_memory()
         summary = summarise(setup, _column_reader(spool.path), output, probes)
     else:
         requests = build_requests(setup, output, output.columns["tail_j"])
@@ -83,21 +84,6 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
     summary["provenance"] = {**provenance(scenario), "run_key": run_key(scenario)}
     monitor = None if engine is None or engine.monitor is None else engine.monitor.frame()
     return Result(scenario, requests, summary, setup, probes, monitor, spool=spool)
-
-
-def _return_freed_memory() -> None:
-    """Hand the heap pages the run freed back to the system (Arrow's pool; glibc's ``malloc_trim`` where
-    there is one), so that a streamed run's summary pass adds to what the run still holds, not to its
-    high-water mark."""
-    import ctypes
-    import ctypes.util
-
-    import pyarrow as pa
-    pa.default_memory_pool().release_unused()
-    try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 def _why_des(setup: Setup, monitor_period_s: float | None) -> list[str]:

@@ -120,7 +120,7 @@ class BlockSampler:
     keep a fixed block, since the block size then decides which draws it gets.
     """
 
-    __slots__ = ("_block", "_draw", "_index", "_rng", "_size")
+    __slots__ = ("_block", "_draw", "_index", "_owns", "_rng", "_size")
 
     def __init__(self, rng: np.random.Generator, draw: Callable[[np.random.Generator, int], np.ndarray],
                  grow: bool = False):
@@ -129,6 +129,8 @@ class BlockSampler:
         self._block: list[float] = []
         self._index = 0
         self._size = FIRST_BLOCK if grow else BLOCK_SIZE
+        self._owns = grow
+        """It owns its generator: how many variates it draws at a time changes nothing but the cost."""
 
     def __call__(self) -> float:
         """The next variate."""
@@ -143,8 +145,9 @@ class BlockSampler:
         return self._block[index]
 
     def take(self, n: int) -> np.ndarray:
-        """The next ``n`` variates as an array: the same numbers ``n`` calls would hand out, drawn in the
-        same blocks, so calls and takes can be mixed freely."""
+        """The next ``n`` variates as an array: the same numbers ``n`` calls would hand out (drawn in the
+        same blocks where the generator is shared; the rest at once where the sampler owns it), so calls
+        and takes can be mixed freely."""
         parts = []
         rest = self._block[self._index:self._index + n]
         if rest:
@@ -152,7 +155,7 @@ class BlockSampler:
             self._index += len(rest)
         left = n - len(rest)
         while left > 0:
-            size = self._size
+            size = self._size if not self._owns or left < self._size else left  # one call for the rest
             block = np.asarray(self._draw(self._rng, size), dtype=float)
             if size < BLOCK_SIZE:
                 self._size = 2 * size

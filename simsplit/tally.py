@@ -127,8 +127,9 @@ class Tally:
         completed = status == STATUS_NAMES.index("completed")
         chosen = measured.copy()  # measured and completed, as one mask of the chunk's rows
         chosen[measured] = completed
+        every = chosen.all()  # as usual past the warm-up: no copies
         chosen = np.flatnonzero(chosen)  # their indices, found once for every column
-        done = {name: load(name).take(chosen) for name in
+        done = {name: load(name) if every else load(name).take(chosen) for name in
                 ("latency_s", "split", "bottleneck", *LATENCY_PARTS, *_MEAN_COLUMNS)}
         switched = load("switched")[measured]
         handovers = load("handovers")[measured]

@@ -236,6 +236,14 @@ def test_growing_sampler_blocks_hand_out_the_same_numbers(kind, cv):
     fixed = BlockSampler(streams.generator("x"), draw)
     growing = BlockSampler(streams.generator("x"), draw, grow=True)
     assert [fixed() for _ in range(10_000)] == [growing() for _ in range(10_000)]
+    # takes of any length (a growing sampler draws what a take needs beyond its block at once) mixed with
+    # calls hand out the same sequence
+    fixed, growing = BlockSampler(streams.generator("y"), draw), BlockSampler(streams.generator("y"), draw, grow=True)
+    lengths = np.random.default_rng(3).integers(0, 9000, 40)
+    out_fixed = [fixed.take(int(n)) if k % 3 else np.array([fixed() for _ in range(n)]) for k, n in enumerate(lengths)]
+    out_growing = [growing.take(int(n)) if k % 2 else np.array([growing() for _ in range(n)])
+                   for k, n in enumerate(lengths)]
+    assert np.array_equal(np.concatenate(out_fixed), np.concatenate(out_growing))
 
 
 def test_an_open_loop_arrival_follows_the_events_scheduled_before_it(tmp_path, monkeypatch):
