@@ -188,7 +188,7 @@ class Engine:
         send_at = device.radio.wake(head_end)
         request.promotion_s = send_at - head_end
         sent = upload(request, device.uplink_loss, device.uplink.channel, max(send_at, device.uplink.free_at_s))
-        self.transfers.send(device, Transfer(request, True, send_at, *sent))
+        self.transfers.dedicated(device, request, True, send_at, *sent)
 
     def _uplink_done(self, request: Request, ready_at: float, start: float, end: float, lost: bool) -> None:
         """Record an upload (ready, started, ended at, s) and send the request on: to the server, or lost."""
@@ -201,7 +201,8 @@ class Engine:
             request.handovers += counter(start, end)
             if not link.shared:  # a shared cell adds the bits it resent itself
                 request.bits_up += link.channel.resent_bits(start, request.bits_up)
-        self.tails.note(request.device, start, request.uplink_s, (0, request.sequence), request.sequence)
+        if self.tails.metered:
+            self.tails.note(request.device, start, request.uplink_s, (0, request.sequence), request.sequence)
         routes = self._cell_routes[request.device]
         if routes is not None and not lost:  # served behind the cell that carried the last bit
             server = routes.cell_server[link.channel.cell_before(end)]
@@ -224,7 +225,8 @@ class Engine:
             request.handovers += counter(start, end)
             if not device.downlink.shared:
                 request.bits_down += device.downlink.channel.resent_bits(start, request.bits_down)
-        self.tails.note(request.device, start, request.downlink_s, (1, request.sequence), request.sequence)
+        if self.tails.metered:
+            self.tails.note(request.device, start, request.downlink_s, (1, request.sequence), request.sequence)
         request.propagation_s = device.uplink.delay_s + device.downlink.delay_s + request.plan.extra_rtt_s \
             + request.forward_s
         if lost:
@@ -273,7 +275,10 @@ class Engine:
         send_at = device.radio.wake(ready)
         request.promotion_s += send_at - ready
         sent = transmission(device.downlink_loss, request.plan.bits_down)
-        self.transfers.send(device, Transfer(request, False, send_at, *sent))
+        if device.downlink.shared:
+            self.transfers.send(device, Transfer(request, False, send_at, *sent))
+        else:
+            self.transfers.dedicated(device, request, False, send_at, *sent)
 
     def _on_result(self, event) -> None:
         request = event._value

@@ -24,15 +24,16 @@ from collections.abc import Callable
 from typing import Any
 
 import simpy
+from simpy.events import NORMAL
 
-from simsplit.schedule import call_after
+from simsplit.schedule import Call
 
 
 class ServiceIntervals:
     """Busy periods of the workers: one (start, end, background) per batch; end NaN while serving (s).
     Compact arrays (8 + 8 + 1 bytes a batch), read with ``numpy.asarray``."""
 
-    __slots__ = ("starts", "ends", "background")
+    __slots__ = ("background", "ends", "starts")
 
     def __init__(self):
         self.starts = array("d")
@@ -187,7 +188,7 @@ class EdgeServer:
         intervals.ends.append(math.nan)
         intervals.background.append(batch[0].batch_key is None)
         heapq.heappush(self._busy_until, now + duration)
-        call_after(self._env, duration, (batch, index), self._finish)
+        heapq.heappush(self._env._queue, (now + duration, NORMAL, next(self._env._eid), Call((batch, index), self._finish)))
 
     def _finish(self, event) -> None:
         batch, index = event._value
@@ -197,6 +198,7 @@ class EdgeServer:
         self._idle += 1
         for job in batch:
             job.service_end_at_s = now
-        self._dispatch()
+        if self._queue:
+            self._dispatch()
         for job in batch:
             self._on_done(job)

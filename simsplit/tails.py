@@ -41,6 +41,8 @@ class TailLedger:
                         if g.network.radio.tail_stages_s else None for g in groups]
         """Per group: its meter, or None (no RRC tail)."""
         self._device_group = device_group
+        self.metered = any(meter is not None for meter in self._meters)
+        """Some group's radio has an RRC tail (else :meth:`note` does nothing)."""
         self._sink = sink if hasattr(sink, "open_tail") else None
         self.request_tail_j: dict[int, float] = {}
         self.probe_tail_j: dict[int, float] = {}

@@ -64,6 +64,8 @@ def upload(request: Request, loss: PacketLoss | None, channel, start_s: float) -
     accuracy curve, the channel sets the request's accuracy: without retransmission, by the fraction of its
     packets erased (the request is delivered, not lost); on a fading uplink, by the SNR at ``start_s``."""
     plan, bits = request.plan, request.payload_bits
+    if loss is None and plan.accuracy_vs_snr is None:  # the common case: sent once, as planned
+        return bits, 0.0, False
     if plan.accuracy_vs_snr is not None and hasattr(channel, "snr_db_at"):
         request.accuracy = snr_accuracy(plan, channel, start_s)
     if counts_erasures(loss, plan):
@@ -104,10 +106,22 @@ class Transfers:
             else:
                 self._schedule(transfer.ready_at_s, transfer, self._on_ready)
             return
-        _note_bits(transfer)
-        start, end = link.reserve(transfer.ready_at_s, transfer.bits, transfer.extra_s)
-        device.radio.note(end)
-        self._sent(transfer, start, end)
+        self.dedicated(device, transfer.request, transfer.up, transfer.ready_at_s, transfer.bits,
+                       transfer.extra_s, transfer.lost)
+
+    def dedicated(self, device, request: Request, up: bool, ready_at_s: float, bits: float, extra_s: float,
+                  lost: bool) -> None:
+        """A transfer over the device's dedicated link (up, or down): its start and end are known now."""
+        if up:
+            request.bits_up = bits
+            start, end = device.uplink.reserve(ready_at_s, bits, extra_s)
+            device.radio.note(end)
+            self._uplink_done(request, ready_at_s, start, end, lost)
+        else:
+            request.bits_down = bits
+            start, end = device.downlink.reserve(ready_at_s, bits, extra_s)
+            device.radio.note(end)
+            self._downlink_done(request, ready_at_s, start, end, lost)
 
     def _on_ready(self, event) -> None:
         self._send_shared(event._value)
