@@ -97,11 +97,8 @@ class RecordSink:
         self._rows: list[tuple] = []
         self._blocks: list[np.ndarray] = []
         self._block_rows = block_rows
-        self._numeric = attrgetter(*NUMERIC_FIELDS)
-
-    def row(self, request: Request) -> tuple:
-        """The request's numbers in the order of :attr:`FIELDS`."""
-        return (*self._numeric(request), request.plan.index, request.sequence)
+        self.row = attrgetter(*NUMERIC_FIELDS, "plan.index", "sequence")
+        """``row(request)``: the request's numbers in the order of :attr:`FIELDS`."""
 
     def add(self, request: Request) -> None:
         self._rows.append(self.row(request))
