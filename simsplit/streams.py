@@ -146,8 +146,8 @@ class BlockSampler:
 
     def take(self, n: int) -> np.ndarray:
         """The next ``n`` variates as an array: the same numbers ``n`` calls would hand out (drawn in the
-        same blocks where the generator is shared; the rest at once where the sampler owns it), so calls
-        and takes can be mixed freely."""
+        same blocks where the generator is shared; exactly the rest, at once, where the sampler owns it),
+        so calls and takes can be mixed freely."""
         parts = []
         rest = self._block[self._index:self._index + n]
         if rest:
@@ -155,7 +155,7 @@ class BlockSampler:
             self._index += len(rest)
         left = n - len(rest)
         while left > 0:
-            size = self._size if not self._owns or left < self._size else left  # one call for the rest
+            size = left if self._owns else self._size  # an owner draws exactly the rest, in one call
             block = np.asarray(self._draw(self._rng, size), dtype=float)
             if size < BLOCK_SIZE:
                 self._size = 2 * size
