@@ -208,9 +208,10 @@ def build_requests(setup: Setup, output: RunOutput, tail_j: np.ndarray) -> pd.Da
     return pd.DataFrame(request_columns(setup, output, tail_j))
 
 
-def request_columns(setup: Setup, output: RunOutput, tail_j: np.ndarray) -> dict:
+def request_columns(setup: Setup, output: RunOutput, tail_j: np.ndarray, table: bool = True) -> dict:
     """The columns of :func:`build_requests` by name (numpy arrays; groups, statuses, servers and
-    bottlenecks as pandas Categoricals), without building the table."""
+    bottlenecks as pandas Categoricals), without building the table. ``table=False``: only what a
+    :class:`~simsplit.tally.Tally` reads (no server or deadline column), categories as integer codes."""
     c = output.columns
     plans = setup.plans
     plan = c["plan"]
@@ -237,22 +238,12 @@ def request_columns(setup: Setup, output: RunOutput, tail_j: np.ndarray) -> dict
     }
     finish = np.where(reached, c["finish_at_s"], np.nan)
     latency = np.where(completed, finish - c["arrival_at_s"], np.nan)
-    deadline = setup.scenario.deadline_s
-    met = pd.array(np.zeros(len(status), dtype=bool) if deadline is None else latency <= deadline, dtype="boolean")
-    met[~reached | (deadline is None)] = pd.NA
-    met[(status == DROPPED) | (status == LOST) | (status == TIMED_OUT)] = False if deadline is not None else pd.NA
     group_names = [g.group.name for g in setup.groups]
     bottlenecks = sorted({p.bottleneck for p in plans})
-    return {
+    numbers = {
         "device": c["device"],
-        "group": pd.Categorical.from_codes(group, categories=group_names),
         "request_id": c["request_id"],
-        "status": status_categorical(status),
         "split": plan_field("split", np.int64),
-        "server": pd.Categorical.from_codes(np.where(plan_field("local", bool), -1, plan_field("server", np.int64)),
-                                            categories=[c.name for c in setup.scenario.server_list]),
-        "bottleneck": pd.Categorical([p.bottleneck for p in plans], categories=bottlenecks)[plan]
-        if len(plan) else pd.Categorical([], categories=bottlenecks),
         "arrival_at_s": c["arrival_at_s"],
         "finish_at_s": finish,
         "latency_s": latency,
@@ -282,8 +273,24 @@ def request_columns(setup: Setup, output: RunOutput, tail_j: np.ndarray) -> dict
         "handovers": c["handovers"],
         **energy,
         "energy_j": sum(energy[p] for p in ENERGY_PARTS),
-        "deadline_met": met,
     }
+    bottleneck_code = np.array([bottlenecks.index(p.bottleneck) for p in plans], dtype=np.int64)[plan]
+    if not table:
+        return {**numbers, "group": group, "status": status, "bottleneck": bottleneck_code}
+    deadline = setup.scenario.deadline_s
+    met = pd.array(np.zeros(len(status), dtype=bool) if deadline is None else latency <= deadline, dtype="boolean")
+    met[~reached | (deadline is None)] = pd.NA
+    met[(status == DROPPED) | (status == LOST) | (status == TIMED_OUT)] = False if deadline is not None else pd.NA
+    categories = {
+        "group": pd.Categorical.from_codes(group, categories=group_names),
+        "status": status_categorical(status),
+        "server": pd.Categorical.from_codes(np.where(plan_field("local", bool), -1, plan_field("server", np.int64)),
+                                            categories=[c.name for c in setup.scenario.server_list]),
+        "bottleneck": pd.Categorical.from_codes(bottleneck_code, categories=bottlenecks),
+    }
+    first = ("device", "group", "request_id", "status", "split", "server", "bottleneck")
+    return {**{name: categories[name] if name in categories else numbers[name] for name in first},
+            **{name: values for name, values in numbers.items() if name not in first}, "deadline_met": met}
 
 
 def sampled(device: np.ndarray, request_id: np.ndarray, seed: int, fraction: float) -> np.ndarray:

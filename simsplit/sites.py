@@ -111,6 +111,7 @@ def run_site(scenario: Scenario, site: int, folder: str | None) -> SiteOutcome:
     fast = _use_fast_path(setup, None)
     tally = new_tally(setup)
     fraction = own.record_fraction
+    writes = folder is not None and fraction > 0.0  # rows go to a Parquet part (else only the tally reads them)
     served = np.zeros(len(own.server_list), dtype=np.int64)
     plan_server = np.array([-1 if p.local else p.server for p in setup.plans], dtype=np.int64)
     state = {"writer": None, "written": 0}
@@ -118,12 +119,12 @@ def run_site(scenario: Scenario, site: int, folder: str | None) -> SiteOutcome:
     def take(chunk: dict) -> None:
         """Tally a chunk of rows (columns in arrival order) and write the ones ``records`` keeps."""
         columns = request_columns(setup, RunOutput(chunk, device_group, own.duration_s, own.seed, [], {}),
-                                  chunk["tail_j"])
+                                  chunk["tail_j"], table=writes)
         tally.add(columns)
         measured = (chunk["status"] == COMPLETED) & (chunk["arrival_at_s"] >= own.warmup_s)
         target = plan_server[chunk["plan"][measured]]
         served[:] += np.bincount(target[target >= 0], minlength=served.size)[: served.size]
-        if folder is not None and fraction > 0.0 and chunk["device"].size:
+        if writes and chunk["device"].size:
             import pandas as pd
             import pyarrow as pa
             import pyarrow.parquet as pq

@@ -171,3 +171,25 @@ def test_parallel_options_without_sites_exit_2(tmp_path, option):
     result = runner.invoke(app, ["run", "scenarios/default.yaml", *option, "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
     assert option[0] in result.output and not (tmp_path / "out").exists()
+
+
+def test_tally_columns_without_a_table_equal_the_tables():
+    """A site that writes no rows builds only the columns its tally reads, categories as codes: the same
+    numbers as the table's columns, and the same tally."""
+    from simsplit.engine import Engine
+    from simsplit.results import request_columns
+    from simsplit.setup import build_setup
+    from simsplit.sites import new_tally
+    scenario = site_scenario(small_sites(2, "deadline_s=0.06"), 1)
+    setup = build_setup(scenario)
+    run = Engine(setup, scenario.seed).run()
+    full = request_columns(setup, run, run.columns["tail_j"])
+    lean = request_columns(setup, run, run.columns["tail_j"], table=False)
+    assert set(full) - set(lean) == {"server", "deadline_met"} and set(lean) <= set(full)
+    for name, values in lean.items():
+        expected = full[name].codes if hasattr(full[name], "codes") else np.asarray(full[name])
+        np.testing.assert_array_equal(np.asarray(values), expected, err_msg=name)
+    tallies = [new_tally(setup), new_tally(setup)]
+    tallies[0].add(full)
+    tallies[1].add(lean)
+    assert json.dumps(tallies[0].block(0)) == json.dumps(tallies[1].block(0))
