@@ -6,6 +6,11 @@ freed) afresh from the system and unmaps it when freed, so each window-sized tem
 glibc has raised its threshold by the time the stages run depends on the order of earlier allocations; a
 fixed threshold makes it not, and measured the fast path ~30% faster. Elsewhere (not glibc) these are
 no-ops.
+
+numpy also asks the kernel for transparent huge pages for every array of 4 MiB or more (a run's server
+intervals, say). Where the kernel then compacts memory to find them (``defrag`` set to ``madvise``, as
+here), those few requests cost 0.5-0.8 s of system time per city site (a quarter of its run), so a fast
+run turns them off too.
 """
 
 from __future__ import annotations
@@ -29,8 +34,8 @@ def _libc():
 
 
 def keep_freed_blocks() -> None:
-    """Let window-sized blocks be reused from the heap instead of mapped and faulted in each time (once
-    per process)."""
+    """Let window-sized blocks be reused from the heap instead of mapped and faulted in each time, and
+    ask for no huge pages (once per process)."""
     global _tuned
     if _tuned:
         return
@@ -39,6 +44,11 @@ def keep_freed_blocks() -> None:
     if libc is not None:
         libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
         libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
+    import numpy as np
+    core = np._core if hasattr(np, "_core") else np.core  # numpy 2, numpy 1
+    set_madvise = getattr(core.multiarray, "_set_madvise_hugepage", None)
+    if set_madvise is not None:  # what NUMPY_MADVISE_HUGEPAGE=0 sets at import
+        set_madvise(False)
 
 
 def return_freed_memory() -> None:
