@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveInt, model_validator
 
 from simsplit.config import Config, FieldValueError
+from simsplit.streams import BlockSampler
 from simsplit.units import BITS_PER_BYTE, MS
 
 
@@ -61,7 +62,8 @@ class PacketLoss:
                  loss_good: float, loss_bad: float = 0.0, p_good_bad: float = 0.0, p_bad_good: float = 1.0):
         if not 0 <= loss_good < 1 or not 0 <= loss_bad < 1:
             raise ValueError("erasure probabilities must be in [0, 1)")
-        self._rng = rng
+        self._uniform = BlockSampler(rng, _uniforms, grow=True)
+        """Uniform draws from the process's own stream, in blocks (the same numbers as one at a time)."""
         self.mtu_bits = mtu_bytes * BITS_PER_BYTE
         self.retransmit = retransmit
         self.feedback_s = feedback_s
@@ -78,13 +80,13 @@ class PacketLoss:
 
     def _erased(self) -> bool:
         """Send one packet; whether it was erased (advances the chain)."""
-        rng = self._rng
+        uniform = self._uniform
         if self._bad:
-            if rng.random() < self.switch[1]:
+            if uniform() < self.switch[1]:
                 self._bad = False
-        elif rng.random() < self.switch[0]:
+        elif uniform() < self.switch[0]:
             self._bad = True
-        return rng.random() < self.loss[self._bad]
+        return uniform() < self.loss[self._bad]
 
     def erased_fraction(self, size_bits: float) -> float:
         """Send a payload of ``size_bits`` once, without retransmission; the fraction of its packets erased."""
@@ -109,3 +111,7 @@ class PacketLoss:
             sends += attempts
             rounds = max(rounds, attempts - 1)
         return size_bits * sends / packets, rounds * self.feedback_s, False
+
+
+def _uniforms(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.random(n)
