@@ -18,6 +18,7 @@ from typing import Any
 import simpy
 
 from simsplit.channel.base import Channel
+from simsplit.schedule import call_after
 
 Sent = Callable[[Any, float, float], None]
 
@@ -54,8 +55,7 @@ class SharedFifoLink(_SharedLink):
         self._busy = True
         if end == math.inf:
             return  # the link never delivers: this and every later transfer stay in flight
-        event = self.env.timeout(end - now, (job, now, end, on_sent))
-        event.callbacks.append(self._finish)
+        call_after(self.env, end - now, (job, now, end, on_sent), self._finish)
 
     def _finish(self, event) -> None:
         job, start, end, on_sent = event._value
@@ -114,8 +114,7 @@ class ProcessorSharingLink(_SharedLink):
         end = self.channel.finish_time(now, max(least, 0.0) * len(self._flows))
         if end == math.inf:
             return
-        event = self.env.timeout(end - now, self._version)
-        event.callbacks.append(self._departure)
+        call_after(self.env, end - now, self._version, self._departure)
 
     def _departure(self, event) -> None:
         if event._value != self._version:
