@@ -114,14 +114,11 @@ class Transfers:
         """A transfer over the device's dedicated link (up, or down): its start and end are known now."""
         if up:
             request.bits_up = bits
-            start, end = device.uplink.reserve(ready_at_s, bits, extra_s)
-            device.radio.note(end)
-            self._uplink_done(request, ready_at_s, start, end, lost)
         else:
             request.bits_down = bits
-            start, end = device.downlink.reserve(ready_at_s, bits, extra_s)
-            device.radio.note(end)
-            self._downlink_done(request, ready_at_s, start, end, lost)
+        start, end = (device.uplink if up else device.downlink).reserve(ready_at_s, bits, extra_s)
+        device.radio.note(end)
+        (self._uplink_done if up else self._downlink_done)(request, ready_at_s, start, end, lost)
 
     def _on_ready(self, event) -> None:
         self._send_shared(event._value)
