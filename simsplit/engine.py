@@ -35,7 +35,6 @@ from simsplit.records import (
     Request,
     RunOutput,
     handover_times,
-    probe_columns,
 )
 from simsplit.schedule import Call
 from simsplit.setup import Setup
@@ -333,8 +332,8 @@ class Engine:
         self._push_open_arrival()
         self.env.run(until=self.end_s)
         self.tails.finish()
-        probes = probe_columns(self.probes.records)
-        probes["tail_j"] = np.array([self.tails.probe_tail_j.get(k, 0.0) for k in range(len(self.probes.records))])
+        probes = self.probes.log.columns()
+        probes["tail_j"] = np.array([self.tails.probe_tail_j.get(k, 0.0) for k in range(self.probes.log.sent)])
         columns = self.records.close(self.in_flight.values(), self.tails.request_tail_j)
         routed = any(routes is not None for routes in self._cell_routes)
         return RunOutput(columns, self._device_group, self.end_s, self.seed, self.servers, probes,

@@ -5,7 +5,7 @@ answer is back."""
 
 from __future__ import annotations
 
-from simsplit.records import ProbeRecord
+from simsplit.records import ProbeLog, ProbeRecord
 from simsplit.units import BITS_PER_BYTE
 
 
@@ -19,7 +19,8 @@ class ProbeDriver:
         self._note_transfer = note_transfer
         self._open_shared = open_shared
         """``note_transfer(device, start_s, duration_s, key, owner)``: the radio's tail bookkeeping."""
-        self.records: list[ProbeRecord] = []
+        self.log = ProbeLog()
+        """Every probe sent, as rows once its answer is back."""
 
     def start(self, device) -> None:
         self._schedule(device.probe[2], device, self._tick)
@@ -29,8 +30,8 @@ class ProbeDriver:
         config, server, _ = device.probe
         now = self._env.now
         probe = ProbeRecord(device.index, server, now, config.bytes_up * BITS_PER_BYTE,
-                            config.bytes_down * BITS_PER_BYTE, len(self.records))
-        self.records.append(probe)
+                            config.bytes_down * BITS_PER_BYTE, self.log.sent)
+        self.log.open(probe)
         self._send(device, probe, now, up=True)
         if now + config.period_s < self._end_s:
             self._schedule(now + config.period_s, device, self._tick)
@@ -93,3 +94,4 @@ class ProbeDriver:
             observation.probe_queue_length = probe.queue_length
             observation.probe_busy_workers = probe.busy_workers
             observation.probe_recent_wait_s = probe.recent_wait_s
+        self.log.close(probe)

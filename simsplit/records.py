@@ -163,10 +163,48 @@ def probe_columns(probes: list[ProbeRecord]) -> dict[str, np.ndarray]:
     """Probe records as numpy columns."""
     getter = attrgetter(*PROBE_FIELDS)
     table = np.array(list(map(getter, probes)), dtype=float) if probes else np.empty((0, len(PROBE_FIELDS)))
+    return _probe_table_columns(table)
+
+
+def _probe_table_columns(table: np.ndarray) -> dict[str, np.ndarray]:
     columns = {name: table[:, i] for i, name in enumerate(PROBE_FIELDS)}
     columns["device"] = columns["device"].astype(np.int64)
     columns["server"] = columns["server"].astype(np.int64)
     return columns
+
+
+class ProbeLog:
+    """A run's probes: those whose answer is back as float rows (in blocks of ``block_rows``), those still
+    out as objects, so that memory holds rows, not objects; :meth:`columns` gives every probe's columns in
+    the order they were sent (as :func:`probe_columns` of all the records)."""
+
+    def __init__(self, block_rows: int = 16_384):
+        self.sent = 0
+        """Probes sent so far (the next one's index)."""
+        self._out: dict[int, ProbeRecord] = {}
+        self._rows: list[tuple] = []
+        self._blocks: list[np.ndarray] = []
+        self._block_rows = block_rows
+        self._row = attrgetter(*PROBE_FIELDS, "index")
+
+    def open(self, probe: ProbeRecord) -> None:
+        """``probe`` was sent."""
+        self._out[probe.index] = probe
+        self.sent += 1
+
+    def close(self, probe: ProbeRecord) -> None:
+        """``probe``'s answer is back: its record is final."""
+        del self._out[probe.index]
+        self._rows.append(self._row(probe))
+        if len(self._rows) >= self._block_rows:
+            self._blocks.append(np.array(self._rows, dtype=float))
+            self._rows = []
+
+    def columns(self) -> dict[str, np.ndarray]:
+        rows = self._rows + [self._row(probe) for probe in self._out.values()]
+        blocks = self._blocks + ([np.array(rows, dtype=float)] if rows else [])
+        table = np.concatenate(blocks) if blocks else np.empty((0, len(PROBE_FIELDS) + 1))
+        return _probe_table_columns(table[np.argsort(table[:, -1], kind="stable"), :-1])
 
 
 @dataclass(frozen=True)

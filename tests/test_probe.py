@@ -67,3 +67,26 @@ def test_frequent_probes_keep_the_radio_connected(tmp_path):
     result = simulate(validate_scenario(scenario))
     assert result.requests["promotion_s"].iloc[1:].eq(0).all()  # the probes' traffic keeps the tail alive
     assert result.probes["tail_j"].sum() > 0
+
+
+def test_probe_log_rows_equal_the_records_in_the_order_sent():
+    """Probes become rows as their answers come back (out of order, in small blocks here); those still out
+    stay objects. The columns equal those of every record, in the order sent."""
+    from simsplit.records import ProbeLog, ProbeRecord, probe_columns
+    rng = np.random.default_rng(5)
+    log, records = ProbeLog(block_rows=3), []
+    for index in range(20):
+        probe = ProbeRecord(int(rng.integers(0, 4)), int(rng.integers(0, 2)), float(index), 800.0, 400.0, index)
+        log.open(probe)
+        records.append(probe)
+    for index in rng.permutation(20)[:14]:  # six stay out
+        probe = records[index]
+        probe.read_at_s, probe.queue_length, probe.busy_workers = index + 0.5, int(index) % 3, 1
+        probe.received_at_s, probe.uplink_s, probe.downlink_s = index + 0.9, 0.01, 0.02
+        log.close(probe)
+    assert log.sent == 20
+    got, expected = log.columns(), probe_columns(records)
+    assert list(got) == list(expected)
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+        assert got[name].dtype == expected[name].dtype
