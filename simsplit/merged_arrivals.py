@@ -52,22 +52,24 @@ class MergedArrivals:
         """Draw device ``d``'s instants ahead until one's clock reaches ``until_s`` (or the run ends): at
         first as many as its last slab's rate says (and a few), then doubling. Returns the blocks drawn
         (instants, clocks)."""
-        block = int(self._rate_hz[d] * (until_s - self._until_s) * 1.05) + FIRST_BLOCK
+        block = int(float(self._rate_hz[d]) * (until_s - self._until_s) * 1.05) + FIRST_BLOCK
+        now, end, ended = float(self._now[d]), self.end_s, bool(self._ended[d])
         at_parts, clock_parts = [], []
-        while not self._ended[d] and self._now[d] < until_s:
+        while not ended and now < until_s:
             at = self._ahead(d, block)
-            clock = _clocks(at, float(self._now[d]))
+            clock = _clocks(at, now)
             # the DES schedules no arrival at or after the end, and processes no event at or after it: a
-            # device's arrivals stop at the first such one
-            late = np.flatnonzero((at >= self.end_s) | (clock >= self.end_s))
-            if late.size or not at.size:
-                at, clock = at[: late[0]] if late.size else at, clock[: late[0]] if late.size else clock
-                self._ended[d] = True
+            # device's arrivals stop at the first such one (clocks never decrease; instants may)
+            if not at.size or clock[-1] >= end or at.max() >= end:
+                ended = True
+                late = np.flatnonzero((at >= end) | (clock >= end))
+                at, clock = (at[: late[0]], clock[: late[0]]) if late.size else (at, clock)
             if at.size:
-                self._now[d], self._last_at[d] = clock[-1], at[-1]
+                now, self._last_at[d] = float(clock[-1]), at[-1]
                 at_parts.append(at)
                 clock_parts.append(clock)
             block *= 2
+        self._now[d], self._ended[d] = now, ended
         return at_parts, clock_parts
 
     def more(self, d: int) -> bool:
@@ -107,14 +109,14 @@ class MergedArrivals:
         device, at, clock = self._pending
         drawing = np.flatnonzero(~self._ended & (self._now < until_s)).tolist()
         if drawing:  # only these devices may have an arrival before until_s not drawn yet
-            device_parts, at_parts, clock_parts = [device], [at], [clock]
-            for d in drawing:
+            at_parts, clock_parts, drawn = [at], [clock], [0] * len(drawing)
+            for k, d in enumerate(drawing):
                 drawn_at, drawn_clock = self._draw(d, until_s)
-                for part in drawn_at:
-                    device_parts.append(np.full(part.size, d, dtype=np.int64))
+                drawn[k] = sum(part.size for part in drawn_at)
                 at_parts += drawn_at
                 clock_parts += drawn_clock
-            device, at, clock = np.concatenate(device_parts), np.concatenate(at_parts), np.concatenate(clock_parts)
+            device = np.concatenate((device, np.repeat(np.array(drawing, dtype=np.int64), drawn)))
+            at, clock = np.concatenate(at_parts), np.concatenate(clock_parts)
             grouped = np.argsort(device, kind="stable")  # the new draws after each device's held ones
             device, at, clock = device[grouped], at[grouped], clock[grouped]
         due = clock < until_s  # a prefix of each device's instants
