@@ -119,7 +119,7 @@ class ChannelFactory:
     def __init__(self):
         self._traces: dict[tuple, Trace] = {}
         self._shared: dict[int, tuple] = {}
-        """The one channel of each shared link block, by the block's id: (block, channel)."""
+        """The one channel of each link block, by the block's id: (block, channel or None if per device)."""
 
     def trace(self, file: str, fmt: str, **options) -> Trace:
         """The trace ``file`` in format ``fmt``, read once."""
@@ -141,11 +141,11 @@ class ChannelFactory:
         self.shared(link) or self.own(link, np.random.default_rng(0), Trajectory((0.0, 0.0), lambda p: (math.inf, *p)))
 
     def shared(self, link) -> Channel | None:
-        """One channel for every device, or None if each device needs its own."""
-        if self.per_device(link):
-            return None
+        """One channel for every device, or None if each device needs its own (asked once per block)."""
         if id(link) not in self._shared:  # the block is kept beside its channel, so its id stays its own
-            self._shared[id(link)] = (link, channels.of(link).build(link, ChannelContext(None, self.trace)))
+            per_device = self.per_device(link)
+            channel = None if per_device else channels.of(link).build(link, ChannelContext(None, self.trace))
+            self._shared[id(link)] = (link, channel)
         return self._shared[id(link)][1]
 
     def own(self, link, rng: np.random.Generator, mobility=None) -> Channel:

@@ -99,25 +99,20 @@ class _Links:
     def __init__(self, env: simpy.Environment, setup: Setup, streams: RandomStreams):
         self._env, self._setup, self._streams = env, setup, streams
         self._cells: dict[tuple[str, str], object] = {}
-        self._common_channels: dict[int, object] = {}
 
     def own_stream(self, network, direction: str) -> bool:
         """Whether each device's ``direction`` link of ``network`` draws from the device's own stream."""
         config = getattr(network, direction)
-        return config.kind == "cellular" or (config.sharing == "dedicated" and self._common(config) is None)
-
-    def _common(self, config):
-        """The one channel every device of a link block shares, or None (each needs its own), asked once."""
-        if id(config) not in self._common_channels:  # the block lives as long as the setup
-            self._common_channels[id(config)] = self._setup.channels.shared(config)
-        return self._common_channels[id(config)]
+        if config.kind == "cellular":
+            return True
+        return config.sharing == "dedicated" and self._setup.channels.shared(config) is None
 
     def link(self, network, direction: str, group_name: str, device_name: str, trajectory=None):
         config = getattr(network, direction)
         channels, streams = self._setup.channels, self._streams
         if config.sharing == "dedicated":
-            channel = self._common(config) or channels.own(config, streams.generator(f"{device_name}/{direction}"),
-                                                           trajectory)
+            channel = channels.shared(config) or channels.own(config, streams.generator(f"{device_name}/{direction}"),
+                                                              trajectory)
             return DedicatedLink(channel, config.delay_s)
         scope = "network" if network is self._setup.scenario.network else f"devices/{group_name}/network"
         key = (scope, direction)
