@@ -86,6 +86,20 @@ class PeriodicArrivals:
         self._k += n
         return at
 
+    @staticmethod
+    def ahead_rows(processes: list[PeriodicArrivals], n: int) -> np.ndarray:
+        """Each process's next ``n`` instants (s), a row each: what ``ahead(n)`` gives, with the same
+        arithmetic elementwise, for many devices at once."""
+        k = np.array([process._k for process in processes], dtype=float)
+        phase = np.array([process._phase_s for process in processes])
+        period = np.array([process._period_s for process in processes])
+        at = phase[:, None] + (k[:, None] + np.arange(n, dtype=float)) * period[:, None]
+        for row, process in enumerate(processes):
+            if process._jitter is not None:
+                at[row] = at[row] + process._jitter.take(n)
+            process._k += n
+        return at
+
 
 class PoissonArrivals:
     """Exponential gaps with mean 1/rate_hz (s)."""
@@ -106,6 +120,19 @@ class PoissonArrivals:
         at = np.cumsum(np.concatenate(([self._last_s], self._gap.take(n))))[1:]
         if n:
             self._last_s = float(at[-1])
+        return at
+
+    @staticmethod
+    def ahead_rows(processes: list[PoissonArrivals], n: int) -> np.ndarray:
+        """Each process's next ``n`` instants (s, ``n`` > 0), a row each: the same running sums as
+        ``ahead(n)`` (a cumulative sum along a row adds left to right, as along a vector)."""
+        sums = np.empty((len(processes), n + 1))
+        for row, process in enumerate(processes):
+            sums[row, 0] = process._last_s
+            sums[row, 1:] = process._gap.take(n)
+        at = np.cumsum(sums, axis=1)[:, 1:]
+        for process, last in zip(processes, at[:, -1].tolist(), strict=True):
+            process._last_s = last
         return at
 
 

@@ -20,6 +20,9 @@ ARRIVALS_PER_DEVICE = 16
 FIRST_BLOCK = 16
 """Instants a device draws ahead beyond what its last slab's rate predicts; a draw that falls short is
 followed by one twice its size."""
+ROWS_TOGETHER = 8
+"""Devices whose processes draw a block of instants together (``ahead_rows``), rather than one by one, when
+at least this many of one kind need about the same number."""
 
 
 class MergedArrivals:
@@ -72,6 +75,44 @@ class MergedArrivals:
         self._now[d], self._ended[d] = now, ended
         return at_parts, clock_parts
 
+    def _draw_groups(self, drawing: np.ndarray, until_s: float):
+        """The devices ``drawing`` grouped for drawing together: ``(ahead_rows of their process's class or
+        None, block, devices)``, a group's devices of one class and a first block (instants) within a factor
+        of two of what each one's rate predicts."""
+        predicted = (self._rate_hz[drawing] * (until_s - self._until_s) * 1.05).astype(np.int64) + FIRST_BLOCK
+        block = 1 << np.ceil(np.log2(predicted)).astype(np.int64)  # the power of two at or above
+        kinds = [getattr(type(self._sources[d]), "ahead_rows", None) for d in drawing.tolist()]
+        groups: dict[tuple, list[int]] = {}
+        for d, kind, size in zip(drawing.tolist(), kinds, block.tolist(), strict=True):
+            groups.setdefault((kind, size), []).append(d)
+        for (kind, size), rows in groups.items():
+            yield kind, size, np.array(rows, dtype=np.int64)
+
+    def _draw_rows(self, ahead_rows, rows: np.ndarray, block: int, until_s: float) -> tuple[list, list, list]:
+        """What :meth:`_draw` does for each device of ``rows`` (whose processes share ``ahead_rows``), all
+        at once: blocks of ``block`` instants, then doubling, until each one's clock reaches ``until_s`` or
+        the run ends. Returns the parts drawn (devices, instants, clocks), a device's in time order."""
+        end = self.end_s
+        device_parts, at_parts, clock_parts = [], [], []
+        while rows.size:
+            at = ahead_rows([self._sources[d] for d in rows.tolist()], block)
+            clock = _clock_rows(at, self._now[rows])
+            late = (at >= end) | (clock >= end)  # as in _draw: a device's arrivals stop at the first such one
+            ended = late.any(axis=1)
+            kept = np.where(ended, late.argmax(axis=1), block)
+            keep = np.arange(block) < kept[:, None]
+            device_parts.append(np.repeat(rows, kept))
+            at_parts.append(at[keep])
+            clock_parts.append(clock[keep])
+            some = kept > 0
+            last = kept[some] - 1
+            self._now[rows[some]] = clock[some, last]
+            self._last_at[rows[some]] = at[some, last]
+            self._ended[rows[ended]] = True
+            rows = rows[~ended & (self._now[rows] < until_s)]
+            block *= 2
+        return device_parts, at_parts, clock_parts
+
     def more(self, d: int) -> bool:
         """Whether device ``d`` may have an arrival not yet handed out (False once its last one is out)."""
         return bool(self._pending_count[d]) or not self._ended[d]
@@ -107,15 +148,24 @@ class MergedArrivals:
         processing: (device, instant s, clock s, the device's request number)."""
         devices = len(self._sources)
         device, at, clock = self._pending
-        drawing = np.flatnonzero(~self._ended & (self._now < until_s)).tolist()
-        if drawing:  # only these devices may have an arrival before until_s not drawn yet
-            at_parts, clock_parts, drawn = [at], [clock], [0] * len(drawing)
-            for k, d in enumerate(drawing):
+        drawing = np.flatnonzero(~self._ended & (self._now < until_s))
+        if drawing.size:  # only these devices may have an arrival before until_s not drawn yet
+            device_parts, at_parts, clock_parts = [device], [at], [clock]
+            one_by_one = []
+            for kind, block, rows in self._draw_groups(drawing, until_s):
+                if kind is None or rows.size < ROWS_TOGETHER:
+                    one_by_one += rows.tolist()
+                    continue
+                drawn = self._draw_rows(kind, rows, block, until_s)
+                device_parts += drawn[0]
+                at_parts += drawn[1]
+                clock_parts += drawn[2]
+            for d in one_by_one:
                 drawn_at, drawn_clock = self._draw(d, until_s)
-                drawn[k] = sum(part.size for part in drawn_at)
+                device_parts.append(np.full(sum(part.size for part in drawn_at), d, dtype=np.int64))
                 at_parts += drawn_at
                 clock_parts += drawn_clock
-            device = np.concatenate((device, np.repeat(np.array(drawing, dtype=np.int64), drawn)))
+            device = np.concatenate(device_parts)
             at, clock = np.concatenate(at_parts), np.concatenate(clock_parts)
             grouped = np.argsort(device, kind="stable")  # the new draws after each device's held ones
             device, at, clock = device[grouped], at[grouped], clock[grouped]
@@ -155,6 +205,18 @@ def _clocks(at: np.ndarray, now_s: float) -> np.ndarray:
         now_s = now_s + (delay if delay > 0.0 else 0.0)  # noqa: FURB136 (max() would differ on signed zeros)
         out.append(now_s)
     return np.array(out, dtype=float)
+
+
+def _clock_rows(at: np.ndarray, now_s: np.ndarray) -> np.ndarray:
+    """:func:`_clocks` of many devices at once: row ``r`` holds the clocks at the instants ``at[r]`` after
+    clock ``now_s[r]`` (s), with the same float operations, a column at a time."""
+    out = np.empty_like(at)
+    now = now_s.copy()
+    for j in range(at.shape[1]):
+        delay = at[:, j] - now
+        now = now + np.where(delay > 0.0, delay, 0.0)
+        out[:, j] = now
+    return out
 
 
 def _next_span(span_s: float, count: int, target: int) -> float:

@@ -219,20 +219,31 @@ def test_compiled_kernels_equal_their_python_source():
             assert np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
 
 
-def test_merged_arrivals_replay_simpy_order_across_slabs():
-    """Devices with tied periodic instants (phase 0 at 1, 2 and 4 Hz) and Poisson ones, handed out in slabs
-    of random lengths, come in exactly the order a bare SimPy environment processes them when each
-    arrival schedules the next (the engine's way), with SimPy's clock at each."""
+@pytest.mark.parametrize(("copies", "rows_together"), [(1, 8), (5, 1), (5, 8), (5, 10**9)])
+def test_merged_arrivals_replay_simpy_order_across_slabs(monkeypatch, copies, rows_together):
+    """Devices with tied periodic instants (phase 0 at 1, 2 and 4 Hz), jittered periodic ones and Poisson
+    ones at several rates, handed out in slabs of random lengths, come in exactly the order a bare SimPy
+    environment processes them when each arrival schedules the next (the engine's way), with SimPy's clock
+    at each: whether devices draw their instants one by one or many together (``ahead_rows``)."""
     import simpy
 
+    from simsplit import merged_arrivals
     from simsplit.arrivals import PeriodicArrivals, PoissonArrivals
     from simsplit.merged_arrivals import MergedArrivals
     from simsplit.schedule import call_after
 
+    monkeypatch.setattr(merged_arrivals, "ROWS_TOGETHER", rows_together)
+
     def processes():
         rng = np.random.default_rng(3)
-        return [PeriodicArrivals(rate, 0.0, 0.0, rng) for rate in (1.0, 2.0, 4.0, 2.0)] + \
-            [PoissonArrivals(3.0, np.random.default_rng(k)) for k in range(3)]
+        fleet = []
+        for copy in range(copies):
+            fleet += [PeriodicArrivals(rate, 0.0, 0.0, rng) for rate in (1.0, 2.0, 4.0, 2.0)]
+            fleet += [PoissonArrivals(rate, np.random.default_rng(10 * copy + k)) for k, rate in
+                      enumerate((3.0, 3.0, 0.2, 9.0))]
+            fleet += [PeriodicArrivals(rate, 0.1, None, np.random.default_rng(100 + 10 * copy + k)) for k, rate in
+                      enumerate((2.0, 2.0, 5.0))] * (copies > 1)
+        return fleet
 
     end_s = 30.0
     env, seen = simpy.Environment(), []
@@ -276,6 +287,21 @@ def test_short_blocks_of_clocks_equal_the_compiled_loop():
             assert np.array_equal(clocks, kernels.event_times(at, now))
             held += int((clocks != at).sum())
     assert held > 0
+
+
+def test_clocks_of_many_devices_equal_each_device_alone():
+    """Devices drawing together get their clocks a column at a time: the same bits as each row alone,
+    which are not always the instants themselves (an ulp apart, or held at the clock)."""
+    from simsplit.merged_arrivals import _clock_rows, _clocks
+    rng = np.random.default_rng(2)
+    now = rng.uniform(0.0, 50.0, 40) * (rng.random(40) < 0.5)  # half at 0, half far from their instants
+    gaps = rng.exponential(0.7, (40, 33)) * rng.uniform(1.0, 300.0, (40, 33)) ** (rng.random((40, 33)) < 0.3)
+    at = 0.3 * now[:, None] + np.cumsum(gaps, axis=1)  # some instants before the clock
+    rows = _clock_rows(at, now)
+    for r in range(40):
+        assert np.array_equal(rows[r], _clocks(at[r], float(now[r])))
+    running_max = np.maximum.accumulate(np.hstack((now[:, None], at)), axis=1)[:, 1:]
+    assert (rows != running_max).any() and (rows != at).any()
 
 
 def test_streams_hashed_together_equal_numpy_seed_sequences():
