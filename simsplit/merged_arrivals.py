@@ -88,10 +88,13 @@ class MergedArrivals:
         for (kind, size), rows in groups.items():
             yield kind, size, np.array(rows, dtype=np.int64)
 
-    def _draw_rows(self, ahead_rows, rows: np.ndarray, block: int, until_s: float) -> tuple[list, list, list]:
+    def _draw_rows(self, ahead_rows, rows: np.ndarray, block: int, until_s: float) -> tuple[list, list, list,
+                                                                                          np.ndarray]:
         """What :meth:`_draw` does for each device of ``rows`` (whose processes share ``ahead_rows``), all
         at once: blocks of ``block`` instants, then doubling, until each one's clock reaches ``until_s`` or
-        the run ends. Returns the parts drawn (devices, instants, clocks), a device's in time order."""
+        the run ends, or the block grows past :data:`COMPILED_ABOVE` (a long block's clocks come faster
+        device by device, compiled). Returns the parts drawn (devices, instants, clocks), a device's in time
+        order, and the devices left to draw one by one."""
         end = self.end_s
         device_parts, at_parts, clock_parts = [], [], []
         while rows.size:
@@ -111,7 +114,9 @@ class MergedArrivals:
             self._ended[rows[ended]] = True
             rows = rows[~ended & (self._now[rows] < until_s)]
             block *= 2
-        return device_parts, at_parts, clock_parts
+            if block > COMPILED_ABOVE:
+                break
+        return device_parts, at_parts, clock_parts, rows
 
     def more(self, d: int) -> bool:
         """Whether device ``d`` may have an arrival not yet handed out (False once its last one is out)."""
@@ -153,14 +158,15 @@ class MergedArrivals:
             device_parts, at_parts, clock_parts = [device], [at], [clock]
             one_by_one = []
             for kind, block, rows in self._draw_groups(drawing, until_s):
-                if kind is None or rows.size < ROWS_TOGETHER:
-                    one_by_one += rows.tolist()
+                if kind is None or rows.size < ROWS_TOGETHER or block > COMPILED_ABOVE:
+                    one_by_one.append(rows)
                     continue
                 drawn = self._draw_rows(kind, rows, block, until_s)
                 device_parts += drawn[0]
                 at_parts += drawn[1]
                 clock_parts += drawn[2]
-            for d in one_by_one:
+                one_by_one.append(drawn[3])
+            for d in np.sort(np.concatenate(one_by_one)).tolist() if one_by_one else []:
                 drawn_at, drawn_clock = self._draw(d, until_s)
                 device_parts.append(np.full(sum(part.size for part in drawn_at), d, dtype=np.int64))
                 at_parts += drawn_at

@@ -219,12 +219,14 @@ def test_compiled_kernels_equal_their_python_source():
             assert np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
 
 
-@pytest.mark.parametrize(("copies", "rows_together"), [(1, 8), (5, 1), (5, 8), (5, 10**9)])
-def test_merged_arrivals_replay_simpy_order_across_slabs(monkeypatch, copies, rows_together):
+@pytest.mark.parametrize(("copies", "rows_together", "compiled_above"),
+                         [(1, 8, 256), (5, 1, 256), (5, 8, 256), (5, 8, 16), (5, 10**9, 256)])
+def test_merged_arrivals_replay_simpy_order_across_slabs(monkeypatch, copies, rows_together, compiled_above):
     """Devices with tied periodic instants (phase 0 at 1, 2 and 4 Hz), jittered periodic ones and Poisson
     ones at several rates, handed out in slabs of random lengths, come in exactly the order a bare SimPy
     environment processes them when each arrival schedules the next (the engine's way), with SimPy's clock
-    at each: whether devices draw their instants one by one or many together (``ahead_rows``)."""
+    at each: whether devices draw their instants one by one, many together (``ahead_rows``), or together
+    until their blocks grow long and then one by one."""
     import simpy
 
     from simsplit import merged_arrivals
@@ -233,6 +235,7 @@ def test_merged_arrivals_replay_simpy_order_across_slabs(monkeypatch, copies, ro
     from simsplit.schedule import call_after
 
     monkeypatch.setattr(merged_arrivals, "ROWS_TOGETHER", rows_together)
+    monkeypatch.setattr(merged_arrivals, "COMPILED_ABOVE", compiled_above)
 
     def processes():
         rng = np.random.default_rng(3)
@@ -240,7 +243,7 @@ def test_merged_arrivals_replay_simpy_order_across_slabs(monkeypatch, copies, ro
         for copy in range(copies):
             fleet += [PeriodicArrivals(rate, 0.0, 0.0, rng) for rate in (1.0, 2.0, 4.0, 2.0)]
             fleet += [PoissonArrivals(rate, np.random.default_rng(10 * copy + k)) for k, rate in
-                      enumerate((3.0, 3.0, 0.2, 9.0))]
+                      enumerate((3.0, 3.0, 0.2, 9.0, 40.0))]
             fleet += [PeriodicArrivals(rate, 0.1, None, np.random.default_rng(100 + 10 * copy + k)) for k, rate in
                       enumerate((2.0, 2.0, 5.0))] * (copies > 1)
         return fleet
