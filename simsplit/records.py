@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass
 from operator import attrgetter
 
@@ -80,13 +81,48 @@ NUMERIC_FIELDS = ("device", "request_id", "status", "batch_size", "payload_bits"
                   "switched", "accuracy", "handovers") + TIMING_FIELDS
 
 
+class RowBlocks:
+    """Rows of ``width`` numbers kept as float64: each packed into 8-byte doubles as it comes (cheaper than
+    converting a list of tuples later), every ``block_rows`` of them joined into one array. :meth:`table`
+    gives them all, and any ``more`` rows, ordered by their last number (a sequence)."""
+
+    def __init__(self, width: int, block_rows: int = 16_384):
+        self._width = width
+        self._pack = struct.Struct(f"={width}d").pack
+        self._packed: list[bytes] = []
+        self._blocks: list[np.ndarray] = []
+        self._block_rows = block_rows
+
+    def add(self, row: tuple) -> bool:
+        """Keep ``row``; True when it completed a block."""
+        packed = self._packed
+        packed.append(self._pack(*row))
+        if len(packed) < self._block_rows:
+            return False
+        self._blocks.append(self._array(packed))
+        self._packed = []
+        return True
+
+    def _array(self, packed: list[bytes]) -> np.ndarray:
+        return np.frombuffer(b"".join(packed), dtype=np.float64).reshape(-1, self._width)
+
+    def table(self, more=()) -> np.ndarray:
+        """Every row kept, then ``more``, as one float64 array sorted (stably) by the last column; what was
+        kept is handed over (the blocks start empty again)."""
+        packed = self._packed + [self._pack(*row) for row in more]
+        blocks = self._blocks + ([self._array(packed)] if packed else [])
+        self._blocks, self._packed = [], []
+        table = np.concatenate(blocks) if blocks else np.empty((0, self._width))
+        return table[np.argsort(table[:, -1], kind="stable")]
+
+
 class RecordSink:
     """Finished requests as compact rows, so that only requests still in flight live as objects.
 
     ``add`` takes a request whose fields are final (returned, dropped, lost or timed out) and keeps its
-    numbers in a float64 block of ``block_rows`` rows; ``columns(in_flight)`` adds the unfinished ones and
-    returns the columns in arrival order (by ``Request.sequence``), exactly as if every request had been
-    kept to the end.
+    numbers in float64 blocks of ``block_rows`` rows (:class:`RowBlocks`); ``columns(in_flight)`` adds the
+    unfinished ones and returns the columns in arrival order (by ``Request.sequence``), exactly as if every
+    request had been kept to the end.
     """
 
     FIELDS = NUMERIC_FIELDS + ("plan", "sequence")
@@ -94,19 +130,13 @@ class RecordSink:
     """Called every block of added rows (the engine settles the radio tails that are final by then)."""
 
     def __init__(self, block_rows: int = 16_384):
-        self._rows: list[tuple] = []
-        self._blocks: list[np.ndarray] = []
-        self._block_rows = block_rows
+        self._rows = RowBlocks(len(self.FIELDS), block_rows)
         self.row = attrgetter(*NUMERIC_FIELDS, "plan.index", "sequence")
         """``row(request)``: the request's numbers in the order of :attr:`FIELDS`."""
 
     def add(self, request: Request) -> None:
-        self._rows.append(self.row(request))
-        if len(self._rows) >= self._block_rows:
-            self._blocks.append(np.array(self._rows, dtype=float))
-            self._rows = []
-            if self.before_flush is not None:
-                self.before_flush()  # settle the radio tails that are final, keeping the meters small
+        if self._rows.add(self.row(request)) and self.before_flush is not None:
+            self.before_flush()  # settle the radio tails that are final, keeping the meters small
 
     def close(self, in_flight, request_tail_j: dict[int, float]) -> dict[str, np.ndarray]:
         """The run is over: every request's columns, ``tail_j`` (J, by arrival sequence) included."""
@@ -116,11 +146,7 @@ class RecordSink:
 
     def columns(self, in_flight) -> dict[str, np.ndarray]:
         """Every request's columns in arrival order: those added, then ``in_flight`` (still objects)."""
-        self._rows += [self.row(request) for request in in_flight]
-        blocks = self._blocks + ([np.array(self._rows, dtype=float)] if self._rows else [])
-        table = np.concatenate(blocks) if blocks else np.empty((0, len(self.FIELDS)))
-        self._blocks, self._rows = [], []
-        return rows_to_columns(table[np.argsort(table[:, -1], kind="stable")])
+        return rows_to_columns(self._rows.table(map(self.row, in_flight)))
 
 
 def rows_to_columns(table: np.ndarray) -> dict[str, np.ndarray]:
@@ -182,9 +208,7 @@ class ProbeLog:
         self.sent = 0
         """Probes sent so far (the next one's index)."""
         self._out: dict[int, ProbeRecord] = {}
-        self._rows: list[tuple] = []
-        self._blocks: list[np.ndarray] = []
-        self._block_rows = block_rows
+        self._rows = RowBlocks(len(PROBE_FIELDS) + 1, block_rows)
         self._row = attrgetter(*PROBE_FIELDS, "index")
 
     def open(self, probe: ProbeRecord) -> None:
@@ -195,16 +219,10 @@ class ProbeLog:
     def close(self, probe: ProbeRecord) -> None:
         """``probe``'s answer is back: its record is final."""
         del self._out[probe.index]
-        self._rows.append(self._row(probe))
-        if len(self._rows) >= self._block_rows:
-            self._blocks.append(np.array(self._rows, dtype=float))
-            self._rows = []
+        self._rows.add(self._row(probe))
 
     def columns(self) -> dict[str, np.ndarray]:
-        rows = self._rows + [self._row(probe) for probe in self._out.values()]
-        blocks = self._blocks + ([np.array(rows, dtype=float)] if rows else [])
-        table = np.concatenate(blocks) if blocks else np.empty((0, len(PROBE_FIELDS) + 1))
-        return _probe_table_columns(table[np.argsort(table[:, -1], kind="stable"), :-1])
+        return _probe_table_columns(self._rows.table(map(self._row, self._out.values()))[:, :-1])
 
 
 @dataclass(frozen=True)
