@@ -105,6 +105,8 @@ class Engine:
         """Each device's group's :class:`~simsplit.setup.CellRoutes` (None: cells reach servers alike)."""
         self.forwarded = 0
         """Results of requests arriving after the warm-up forwarded to the server of the device's new cell."""
+        self._keeps_history = [getattr(device.strategy, "reads_history", True) for device in self.devices]
+        """Whether each device's strategy reads its observation's history (samples, counts, last latency)."""
         self.records = SpoolSink(setup, self._device_group, spool_rows) if spool_rows else RecordSink()
         """Finished requests, as rows."""
         self.tails = TailLedger(setup.groups, self._device_group, self.records)
@@ -267,7 +269,7 @@ class Engine:
     def _on_server_arrival(self, event) -> None:
         request = event._value
         request.server_arrival_at_s = self.env.now
-        if request.uplink_s > 0:  # the upload's end is known to the device by now
+        if request.uplink_s > 0 and self._keeps_history[request.device]:  # the device knows the upload's end
             observation = self.devices[request.device].observation
             observation.last_uplink_bps = request.bits_up / request.uplink_s
             observation.uplink_samples_bps.append(observation.last_uplink_bps)
@@ -299,12 +301,13 @@ class Engine:
     def _on_result(self, event) -> None:
         request = event._value
         request.status = COMPLETED
-        observation = self.devices[request.device].observation
-        observation.completed += 1
-        observation.last_latency_s = request.finish_at_s - request.arrival_at_s
-        if request.downlink_s > 0:
-            observation.downlink_samples_bps.append(request.bits_down / request.downlink_s)
-            observation.downloads += 1
+        if self._keeps_history[request.device]:
+            observation = self.devices[request.device].observation
+            observation.completed += 1
+            observation.last_latency_s = request.finish_at_s - request.arrival_at_s
+            if request.downlink_s > 0:
+                observation.downlink_samples_bps.append(request.bits_down / request.downlink_s)
+                observation.downloads += 1
         self._returned(request)
 
     def _on_expired(self, request) -> None:

@@ -263,13 +263,18 @@ def test_an_open_loop_arrival_follows_the_events_scheduled_before_it(tmp_path, m
         {**base, "name": "tied", "count": 4, "arrivals": {"kind": "periodic", "rate_hz": 1.0, "phase_s": 0.0}},
         {**base, "name": "random", "count": 3, "arrivals": {"kind": "poisson", "rate_hz": 3.0}}]
     engine = Engine(build_setup(validate_scenario(scenario)), 3)
-    seen = []
-    arrive = engine._arrive
+    seen, results = [], [0] * 7
+    arrive, result = engine._arrive, engine._on_result
 
     def watched(device, at):
-        seen.append((device.index, at, device.observation.completed))
+        seen.append((device.index, at, results[device.index]))
         arrive(device, at)
+
+    def counted(event):
+        results[event._value.device] += 1
+        result(event)
     monkeypatch.setattr(engine, "_arrive", watched)
+    monkeypatch.setattr(engine, "_on_result", counted)
     columns = engine.run().columns
     assert (columns["head_s"][columns["device"] < 4] == 1.0).all()
     tied = [(d, at, done) for d, at, done in seen if d < 4]

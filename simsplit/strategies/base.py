@@ -22,7 +22,8 @@ class Decision(NamedTuple):
 class Observation:
     """What one device knows when it decides: only its own history, never the simulator's state.
 
-    The engine updates it in place when the device's requests finish.
+    The engine updates it in place when the device's requests finish (the history of samples, counts and
+    last latency only for a strategy that reads it: :class:`Strategy`).
     """
 
     __slots__ = ("device", "completed", "last_uplink_bps", "last_latency_s", "uplink_samples_bps", "uploads",
@@ -62,6 +63,10 @@ class Observation:
 
 
 class Strategy(Protocol):
-    """Anything with ``decide(now_s, observation) -> Decision``; called once per request at its arrival."""
+    """Anything with ``decide(now_s, observation) -> Decision``; called once per request at its arrival.
+
+    A strategy whose decisions never read the observation's history (its samples, counts and last latency)
+    may say so with a class attribute ``reads_history = False``; the engine then does not keep that history
+    for its devices (absent: True)."""
 
     def decide(self, now_s: float, observation: Observation) -> Decision: ...

@@ -17,6 +17,7 @@ class FixedStrategy:
     """Returns ``decision`` for every request (local = split L, full offload = split 0)."""
 
     __slots__ = ("decision", "label")
+    reads_history = False
 
     def __init__(self, decision: Decision, label: str):
         self.decision = decision
