@@ -15,16 +15,15 @@ events run in the order they were scheduled (SimPy breaks ties on
 
 from __future__ import annotations
 
-import gc
 import math
 from bisect import bisect_right
-from contextlib import contextmanager
 from heapq import heappush
 
 import numpy as np
 import simpy
 from simpy.events import NORMAL
 
+from simsplit import collector
 from simsplit.merged_arrivals import ARRIVALS_PER_DEVICE, MergedArrivals
 from simsplit.monitor import Monitor
 from simsplit.probes import ProbeDriver
@@ -61,21 +60,6 @@ def quantile_draw(probabilities, values, u: float) -> float:
         return values[-1]
     low, high = probabilities[k], probabilities[k + 1]
     return values[k] + (values[k + 1] - values[k]) * (u - low) / (high - low) if high > low else values[k + 1]
-
-
-@contextmanager
-def _long_lived_frozen():
-    """Keep the objects that exist before the run (the fleet, its setup, the interpreter's own) out of the
-    cyclic collector's passes during it: a full pass over 10,000 devices' objects, a few times a run,
-    cost ~10% of its time. Left alone where someone else froze objects already."""
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 class Engine:
@@ -350,7 +334,7 @@ class Engine:
         if self.monitor is not None:
             self.monitor.start()
         self._push_open_arrival()
-        with _long_lived_frozen():
+        with collector.running(len(self.devices)):
             self.env.run(until=self.end_s)
         self.tails.finish()
         probes = self.probes.log.columns()

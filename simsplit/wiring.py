@@ -6,13 +6,12 @@ loss, radio and strategy. Every random component draws from its own named stream
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
-from contextlib import contextmanager
 
 import numpy as np
 import simpy
 
+from simsplit import collector
 from simsplit.background import BackgroundStream, intensity_path
 from simsplit.channel import DedicatedLink
 from simsplit.channel.cell_sharing import SharedCells
@@ -134,28 +133,9 @@ def _loss(config, stream: str, streams: RandomStreams) -> PacketLoss | None:
     return PacketLoss(streams.generator(stream), **config.loss.process_options)
 
 
-@contextmanager
-def _collector_paused():
-    """Building a fleet makes hundreds of thousands of long-lived objects and no garbage; the cyclic
-    collector's full passes over them while they are made (two for 10,000 devices) doubled the cost. What
-    was made goes straight to the collector's oldest generation (a freeze and thaw moves it there without a
-    pass, where nobody else froze objects): a young pass over it at the next allocation cost a third of
-    building 10,000 devices."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            if not gc.get_freeze_count():
-                gc.freeze()
-                gc.unfreeze()
-            gc.enable()
-
-
 def build_devices(env: simpy.Environment, setup: Setup, streams: RandomStreams) -> tuple[list[Device], np.ndarray]:
     """Every device, and the index of each one's group."""
-    with _collector_paused():
+    with collector.building(sum(group_setup.group.count for group_setup in setup.groups)):
         return _build_devices(env, setup, streams)
 
 

@@ -321,3 +321,25 @@ def test_open_loop_arrivals_keep_simpys_order_of_simultaneous_arrivals(tmp_path,
         schedule(d, 0.0)
     env.run(until=setup.scenario.duration_s)
     assert len(seen) > 100 and engine_order == seen
+
+
+def test_runs_in_one_process_leave_no_garbage_behind(tmp_path, monkeypatch):
+    """A process that runs many engines (a sweep's worker) holds no more objects after the fifth than after
+    the first: a large fleet's objects, frozen during its run and thawed into the collector's oldest
+    generation, are collected before the next large fleet is built; the collector is left as found."""
+    import gc
+
+    from simsplit import collector
+    from simsplit.engine import Engine
+    from simsplit.setup import build_setup
+    monkeypatch.setattr(collector, "LARGE_FLEET", 10)  # these 60 devices count as a large fleet
+    scenario = one_device(tmp_path, duration_s=5.0)
+    scenario["devices"][0]["count"] = 60
+    setup = build_setup(validate_scenario(scenario))
+    tracked = []
+    for seed in range(5):
+        Engine(setup, seed).run()
+        assert gc.isenabled() and not gc.get_freeze_count()
+        tracked.append(len(gc.get_objects()))
+    one_engine = 60 * 10  # at least ten objects a device
+    assert tracked[-1] - tracked[0] < one_engine
