@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 COMPILED_ABOVE = 256
-"""Blocks of more instants than this get their clocks from the compiled loop (numba loads only then)."""
+"""A block with more instants than this whose clocks must be followed one by one (not sorted, or not
+exactly representable steps) gets them from the compiled loop (numba loads only then)."""
 ARRIVALS_PER_DEVICE = 16
 """Arrivals per device a slab should hold at least: handing out a slab visits every device."""
 FIRST_BLOCK = 16
@@ -88,13 +89,10 @@ class MergedArrivals:
         for (kind, size), rows in groups.items():
             yield kind, size, np.array(rows, dtype=np.int64)
 
-    def _draw_rows(self, ahead_rows, rows: np.ndarray, block: int, until_s: float) -> tuple[list, list, list,
-                                                                                          np.ndarray]:
+    def _draw_rows(self, ahead_rows, rows: np.ndarray, block: int, until_s: float) -> tuple[list, list, list]:
         """What :meth:`_draw` does for each device of ``rows`` (whose processes share ``ahead_rows``), all
         at once: blocks of ``block`` instants, then doubling, until each one's clock reaches ``until_s`` or
-        the run ends, or the block grows past :data:`COMPILED_ABOVE` (a long block's clocks come faster
-        device by device, compiled). Returns the parts drawn (devices, instants, clocks), a device's in time
-        order, and the devices left to draw one by one."""
+        the run ends. Returns the parts drawn (devices, instants, clocks), a device's in time order."""
         end = self.end_s
         device_parts, at_parts, clock_parts = [], [], []
         while rows.size:
@@ -114,9 +112,7 @@ class MergedArrivals:
             self._ended[rows[ended]] = True
             rows = rows[~ended & (self._now[rows] < until_s)]
             block *= 2
-            if block > COMPILED_ABOVE:
-                break
-        return device_parts, at_parts, clock_parts, rows
+        return device_parts, at_parts, clock_parts
 
     def more(self, d: int) -> bool:
         """Whether device ``d`` may have an arrival not yet handed out (False once its last one is out)."""
@@ -158,15 +154,14 @@ class MergedArrivals:
             device_parts, at_parts, clock_parts = [device], [at], [clock]
             one_by_one = []
             for kind, block, rows in self._draw_groups(drawing, until_s):
-                if kind is None or rows.size < ROWS_TOGETHER or block > COMPILED_ABOVE:
-                    one_by_one.append(rows)
+                if kind is None or rows.size < ROWS_TOGETHER:
+                    one_by_one += rows.tolist()
                     continue
                 drawn = self._draw_rows(kind, rows, block, until_s)
                 device_parts += drawn[0]
                 at_parts += drawn[1]
                 clock_parts += drawn[2]
-                one_by_one.append(drawn[3])
-            for d in np.sort(np.concatenate(one_by_one)).tolist() if one_by_one else []:
+            for d in one_by_one:
                 drawn_at, drawn_clock = self._draw(d, until_s)
                 device_parts.append(np.full(sum(part.size for part in drawn_at), d, dtype=np.int64))
                 at_parts += drawn_at
@@ -199,29 +194,56 @@ class MergedArrivals:
         return device[order], at[order], clock[order], request_id[order]
 
 
+def _exact(at: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """Where the clock at instant ``at`` is ``at`` itself, given the clock at the previous arrival equals
+    ``before`` (its instant): ``before + (at - before)`` is ``at`` when the difference is exact (Sterbenz:
+    ``before <= at <= 2 before``, both positive) or ``before`` is zero and ``at`` positive."""
+    return ((before <= at) & (at <= 2.0 * before) & (before > 0.0)) | ((before == 0.0) & (at > 0.0))
+
+
 def _clocks(at: np.ndarray, now_s: float) -> np.ndarray:
-    """:func:`simsplit.kernels.event_times` of one device's instants ``at`` after clock ``now_s`` (s): a
-    plain loop for a short block (the same float operations), the compiled one for a long block."""
-    if at.size > COMPILED_ABOVE:
+    """:func:`simsplit.kernels.event_times` of one device's instants ``at`` after clock ``now_s`` (s), bit
+    for bit: each clock is the instant itself wherever :func:`_exact` says so (nearly every one of a
+    sorted block), and the rest follow SimPy's float operations one by one, in Python (a compiled loop where
+    more than :data:`COMPILED_ABOVE` do: only then does numba load)."""
+    out = at.copy()
+    if not at.size:
+        return out
+    before = np.empty_like(at)
+    before[0] = now_s
+    before[1:] = at[:-1]
+    exact = _exact(at, before)
+    slow = np.flatnonzero(~exact)
+    if slow.size > COMPILED_ABOVE:
         from simsplit import kernels
         return kernels.event_times(at, now_s)
-    out = []
-    for target in at.tolist():
-        delay = target - now_s
-        now_s = now_s + (delay if delay > 0.0 else 0.0)  # noqa: FURB136 (max() would differ on signed zeros)
-        out.append(now_s)
-    return np.array(out, dtype=float)
+    n, k, targets = at.size, 0, None
+    for i in slow.tolist():
+        if i < k:
+            continue  # already followed one by one
+        targets = at.tolist() if targets is None else targets
+        now = float(out[i - 1]) if i else now_s
+        k = i
+        while True:  # one by one until a clock equals its instant again and the next one is exact
+            target = targets[k]
+            delay = target - now
+            now = now + (delay if delay > 0.0 else 0.0)  # noqa: FURB136 (max() would differ on signed zeros)
+            out[k] = now
+            k += 1
+            if k == n or (now == target and exact[k]):
+                break
+    return out
 
 
 def _clock_rows(at: np.ndarray, now_s: np.ndarray) -> np.ndarray:
     """:func:`_clocks` of many devices at once: row ``r`` holds the clocks at the instants ``at[r]`` after
-    clock ``now_s[r]`` (s), with the same float operations, a column at a time."""
-    out = np.empty_like(at)
-    now = now_s.copy()
-    for j in range(at.shape[1]):
-        delay = at[:, j] - now
-        now = now + np.where(delay > 0.0, delay, 0.0)
-        out[:, j] = now
+    clock ``now_s[r]`` (s); rows where every clock is its instant (:func:`_exact`) at once."""
+    before = np.empty_like(at)
+    before[:, 0] = now_s
+    before[:, 1:] = at[:, :-1]
+    out = at.copy()
+    for r in np.flatnonzero(~_exact(at, before).all(axis=1)).tolist():
+        out[r] = _clocks(at[r], float(now_s[r]))
     return out
 
 

@@ -276,20 +276,38 @@ def test_merged_arrivals_replay_simpy_order_across_slabs(monkeypatch, copies, ro
     assert len(seen) > 300 and handed == seen
 
 
-def test_short_blocks_of_clocks_equal_the_compiled_loop():
-    """MergedArrivals computes a short block's clocks in Python, a long one's compiled: the same bits,
-    instants before the clock (held at the clock) included."""
+def _bits(values: np.ndarray) -> np.ndarray:
+    return np.asarray(values, dtype=np.float64).view(np.int64)
+
+
+def test_clocks_equal_simpys_float_operations_bit_for_bit():
+    """MergedArrivals takes each clock as its instant where that is exact and follows the rest one by one
+    (compiled for many): the same bits as SimPy's operations one by one (the compiled loop), for sorted
+    blocks from 0 and from a clock, tiny and subnormal steps, zeros of both signs, instants before the clock
+    (held at the clock), jumbled blocks and infinity; and the shortcut is taken (clocks are not all
+    followed one by one) where it may be."""
+    from simsplit import merged_arrivals
     from simsplit.merged_arrivals import _clocks
     rng = np.random.default_rng(1)
-    held = 0
-    for n in (1, 7, 200, 300):
-        for now in (0.0, 0.123, 3.3):
-            at = rng.uniform(now - 1.0, now + 1e3, n)
-            at[: n // 2].sort()  # the first half in order, the rest jumbled
-            clocks = _clocks(at, now)
-            assert np.array_equal(clocks, kernels.event_times(at, now))
-            held += int((clocks != at).sum())
-    assert held > 0
+    cases = []
+    for n in (1, 2, 7, 200, 300):
+        for now in (0.0, -0.0, 1e-300, 0.123, 3.3, 1e9):
+            cases.append((now + np.cumsum(rng.exponential(0.05, n)), now))  # sorted
+            cases.append((now * rng.random() + np.cumsum(rng.exponential(0.05, n)), now))  # some before the clock
+            jumbled = rng.uniform(now - 1.0, now + 1e3, n)
+            jumbled[: n // 2].sort()
+            cases.append((jumbled, now))
+    cases += [(np.array([0.0, -0.0, 0.0, 5e-324, 1e-323, 1.0, -0.0, 2.0]), now) for now in (0.0, -0.0, 5e-324)]
+    cases += [(np.array([1.0, np.inf, 2.0, np.inf]), 0.5), (np.cumsum(np.full(50, 0.1)), 0.0),
+              (rng.uniform(0.0, 10.0, 2000), 0.0),  # mostly followed one by one: compiled
+              (1e-3 * np.cumprod(rng.uniform(1.5, 4.0, 60)), 1e-3)]  # steps beyond twice the clock
+    held, calls = 0, []
+    for at, now in cases:
+        clocks = _clocks(at, now)
+        assert np.array_equal(_bits(clocks), _bits(kernels.event_times(at, now))), (at, now)
+        held += int((clocks != at).sum())
+        calls.append(int((~merged_arrivals._exact(at, np.concatenate(([now], at[:-1])))).sum()))
+    assert held > 0 and min(calls) == 0 and max(calls) > merged_arrivals.COMPILED_ABOVE
 
 
 def test_clocks_of_many_devices_equal_each_device_alone():
