@@ -237,13 +237,25 @@ def _clocks(at: np.ndarray, now_s: float) -> np.ndarray:
 
 def _clock_rows(at: np.ndarray, now_s: np.ndarray) -> np.ndarray:
     """:func:`_clocks` of many devices at once: row ``r`` holds the clocks at the instants ``at[r]`` after
-    clock ``now_s[r]`` (s); rows where every clock is its instant (:func:`_exact`) at once."""
+    clock ``now_s[r]`` (s). Columns before the first where some clock may not be its instant
+    (:func:`_exact`) are the instants; from there SimPy's operations go a column at a time, for every row,
+    until every row's clock is its instant again past the last such column."""
     before = np.empty_like(at)
     before[:, 0] = now_s
     before[:, 1:] = at[:, :-1]
     out = at.copy()
-    for r in np.flatnonzero(~_exact(at, before).all(axis=1)).tolist():
-        out[r] = _clocks(at[r], float(now_s[r]))
+    inexact = np.flatnonzero(~_exact(at, before).all(axis=0))
+    if not inexact.size:
+        return out
+    j, last, columns = int(inexact[0]), int(inexact[-1]), at.shape[1]
+    now = now_s.copy() if j == 0 else at[:, j - 1].copy()
+    while j < columns:
+        delay = at[:, j] - now
+        now = now + np.where(delay > 0.0, delay, 0.0)
+        out[:, j] = now
+        j += 1
+        if j > last and (now == at[:, j - 1]).all():
+            break
     return out
 
 

@@ -311,18 +311,28 @@ def test_clocks_equal_simpys_float_operations_bit_for_bit():
 
 
 def test_clocks_of_many_devices_equal_each_device_alone():
-    """Devices drawing together get their clocks a column at a time: the same bits as each row alone,
-    which are not always the instants themselves (an ulp apart, or held at the clock)."""
+    """Devices drawing together get their clocks a column at a time where some may not be their instants:
+    the same bits as each row alone, which are not always the instants themselves (an ulp apart, or held
+    at the clock); blocks whose inexact steps are all early (sorted from 0), in one row only, or none."""
     from simsplit.merged_arrivals import _clock_rows, _clocks
     rng = np.random.default_rng(2)
     now = rng.uniform(0.0, 50.0, 40) * (rng.random(40) < 0.5)  # half at 0, half far from their instants
     gaps = rng.exponential(0.7, (40, 33)) * rng.uniform(1.0, 300.0, (40, 33)) ** (rng.random((40, 33)) < 0.3)
     at = 0.3 * now[:, None] + np.cumsum(gaps, axis=1)  # some instants before the clock
+    sorted_from_zero = np.cumsum(rng.exponential(0.7, (40, 64)), axis=1)
+    one_row = 100.0 + sorted_from_zero
+    one_row[7, 20:] = one_row[7, 20:] * 3.7  # a step beyond twice the clock, then held
+    one_row[7, 21:30] = one_row[7, 21] - 50.0
+    cases = [(at, now), (sorted_from_zero, np.zeros(40)), (one_row, np.full(40, 99.0)),
+             (sorted_from_zero + 1e3, np.full(40, 1e3))]
+    for block, clock in cases:
+        rows = _clock_rows(block, clock)
+        for r in range(40):
+            assert np.array_equal(_bits(rows[r]), _bits(_clocks(block[r], float(clock[r])))), r
     rows = _clock_rows(at, now)
-    for r in range(40):
-        assert np.array_equal(rows[r], _clocks(at[r], float(now[r])))
     running_max = np.maximum.accumulate(np.hstack((now[:, None], at)), axis=1)[:, 1:]
     assert (rows != running_max).any() and (rows != at).any()
+    assert (_clock_rows(one_row, np.full(40, 99.0))[7] != one_row[7]).any()
 
 
 def test_streams_hashed_together_equal_numpy_seed_sequences():
