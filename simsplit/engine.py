@@ -111,6 +111,8 @@ class Engine:
         self._slabs = self._open_arrivals.slabs(max(SLAB_ARRIVALS, ARRIVALS_PER_DEVICE * len(self._open_devices)),
                                                 self.end_s / 1024)
         self._slab, self._slab_next = ([], [], []), 0
+        self._open_arrival = Call(0, None)
+        """The pending open-loop arrival (there is one at a time), its value its row in the slab."""
         self._slab_left: list[int] = []
         """Each open-loop device's arrivals in the current slab not yet processed."""
         self.monitor = None if monitor_period_s is None else Monitor(
@@ -132,13 +134,15 @@ class Engine:
                 return  # no open-loop arrival left before the end
         k = self._slab_next
         self._slab_next = k + 1
-        d = self._slab[0][k]
-        heappush(self.env._queue, (self._slab[2][k], NORMAL, self._open_numbers[d],
-                                   Call((d, self._slab[1][k]), self._on_open_arrival)))
+        arrival = self._open_arrival
+        arrival.callbacks = [self._on_open_arrival]
+        arrival._value = k
+        heappush(self.env._queue, (self._slab[2][k], NORMAL, self._open_numbers[self._slab[0][k]], arrival))
 
     def _on_open_arrival(self, event) -> None:
-        d, at = event._value
-        self._arrive(self._open_devices[d], at)
+        k = event._value
+        d = self._slab[0][k]
+        self._arrive(self._open_devices[d], self._slab[1][k])
         self._slab_left[d] -= 1
         if self._slab_left[d] or self._open_arrivals.more(d):  # it may arrive again
             self._open_numbers[d] = next(self.env._eid)  # the event number scheduling its next one would take
@@ -180,15 +184,19 @@ class Engine:
         if plan.local:
             request.finish_at_s = head_end
             request.propagation_s = 0.0
-            self._schedule(head_end, request, self._on_result)
+            self._step(head_end, request, self._on_result)
             return
         request.payload_bits = plan.bits_up if plan.bits_quantiles is None else \
             quantile_draw(*plan.bits_quantiles, device.payload_draw())
         if device.uplink.shared:
             self._schedule(head_end, request, self.transfers.upload_ready)
             return
-        send_at = device.radio.wake(head_end)
+        radio = device.radio
+        send_at = radio.wake(head_end) if radio.promotion_s else head_end
         request.promotion_s = send_at - head_end
+        if device.uplink_loss is None and plan.accuracy_vs_snr is None:  # sent once, as planned
+            self.transfers.dedicated(device, request, True, send_at, request.payload_bits, 0.0, False)
+            return
         sent = upload(request, device.uplink_loss, device.uplink.channel, max(send_at, device.uplink.free_at_s))
         self.transfers.dedicated(device, request, True, send_at, *sent)
 
@@ -211,10 +219,10 @@ class Engine:
             if server != request.plan.server:
                 request.plan = routes.twins[(request.plan.index, server)]
         if lost:
-            self._schedule(end, request, self._on_lost)
+            self._step(end, request, self._on_lost)
         else:
             delay = link.delay_s + request.plan.extra_rtt_s / 2
-            self._schedule(end + delay, request, self._on_server_arrival)
+            self._step(end + delay, request, self._on_server_arrival)
 
     def _downlink_done(self, request: Request, ready_at: float, start: float, end: float, lost: bool) -> None:
         """Record a result's download (ready, started, ended at, s) and finish the request, or lose it."""
@@ -232,10 +240,10 @@ class Engine:
         request.propagation_s = device.uplink.delay_s + device.downlink.delay_s + request.plan.extra_rtt_s \
             + request.forward_s
         if lost:
-            self._schedule(end, request, self._on_lost)
+            self._step(end, request, self._on_lost)
             return
         request.finish_at_s = end + device.downlink.delay_s + request.plan.extra_rtt_s / 2
-        self._schedule(request.finish_at_s, request, self._on_result)
+        self._step(request.finish_at_s, request, self._on_result)
 
     def _schedule(self, at_s: float, value, callback) -> None:
         """Call ``callback(event)`` at ``at_s`` (s) with ``event._value = value``; never if ``at_s`` is infinite.
@@ -249,10 +257,21 @@ class Engine:
         delay = delay if delay > 0.0 else 0.0  # noqa: FURB136 (as call_after is given it)
         heappush(env._queue, (now + delay, NORMAL, next(env._eid), Call(value, callback)))
 
+    def _step(self, at_s: float, request: Request, callback) -> None:
+        """Call ``callback(request)`` at ``at_s`` (s), as :meth:`_schedule` would, the request itself being
+        the event (it has one step pending at a time); never if ``at_s`` is infinite."""
+        if at_s == math.inf:
+            return
+        env = self.env
+        now = env._now
+        delay = at_s - now
+        delay = delay if delay > 0.0 else 0.0  # noqa: FURB136 (as call_after is given it)
+        request.callbacks = [callback]
+        heappush(env._queue, (now + delay, NORMAL, next(env._eid), request))
+
     # ------------------------------------------------------------ server and downlink
-    def _on_server_arrival(self, event) -> None:
-        request = event._value
-        request.server_arrival_at_s = self.env.now
+    def _on_server_arrival(self, request: Request) -> None:
+        request.server_arrival_at_s = self.env._now
         if request.uplink_s > 0 and self._keeps_history[request.device]:  # the device knows the upload's end
             observation = self.devices[request.device].observation
             observation.last_uplink_bps = request.bits_up / request.uplink_s
@@ -268,22 +287,25 @@ class Engine:
         if request.batch_key is None:
             return  # another tenant's job
         device = self.devices[request.device]
-        now = ready = self.env.now
+        now = ready = self.env._now
         routes = self._cell_routes[request.device]
         if routes is not None and routes.cell_server[device.uplink.channel.cell_at(now)] != request.plan.server:
             request.forward_s = routes.forward_s  # the device moved on: its new cell's server forwards the result
             self.forwarded += request.arrival_at_s >= self.setup.scenario.warmup_s
             ready = now + routes.forward_s
-        send_at = device.radio.wake(ready)
+        radio = device.radio
+        send_at = radio.wake(ready) if radio.promotion_s else ready
         request.promotion_s += send_at - ready
-        sent = transmission(device.downlink_loss, request.plan.bits_down)
         if device.downlink.shared:
+            sent = transmission(device.downlink_loss, request.plan.bits_down)
             self.transfers.send(device, Transfer(request, False, send_at, *sent))
+        elif device.downlink_loss is None:
+            self.transfers.dedicated(device, request, False, send_at, request.plan.bits_down, 0.0, False)
         else:
-            self.transfers.dedicated(device, request, False, send_at, *sent)
+            self.transfers.dedicated(device, request, False, send_at,
+                                     *transmission(device.downlink_loss, request.plan.bits_down))
 
-    def _on_result(self, event) -> None:
-        request = event._value
+    def _on_result(self, request: Request) -> None:
         request.status = COMPLETED
         if self._keeps_history[request.device]:
             observation = self.devices[request.device].observation
@@ -300,8 +322,7 @@ class Engine:
         request.finish_at_s = self.env.now
         self._returned(request)
 
-    def _on_lost(self, event) -> None:
-        request = event._value
+    def _on_lost(self, request: Request) -> None:
         request.status = LOST
         request.finish_at_s = self.env.now
         self._returned(request)

@@ -24,12 +24,16 @@ TIMING_FIELDS = (
 
 
 class Request:
-    """One inference request as it moves through the pipeline; times in s, NaN until reached."""
+    """One inference request as it moves through the pipeline; times in s, NaN until reached.
+
+    The engine schedules a request's next step with the request itself as the SimPy event (``callbacks``,
+    and ``_ok``, all that ``Environment.step`` reads): a request has at most one step pending."""
 
     __slots__ = ("device", "request_id", "plan", "status", "base_service_s", "batch_key", "deadline_at_s",
                  "enqueued_at_s", "batch_size", "payload_bits", "bits_up", "bits_down", "switched", "sequence",
-                 "accuracy", "handovers", "forward_s") \
+                 "accuracy", "handovers", "forward_s", "callbacks") \
         + TIMING_FIELDS
+    _ok = True
 
     def __init__(self, device: int, request_id: int, plan, arrival_at_s: float, deadline_at_s: float,
                  sequence: int):

@@ -113,7 +113,7 @@ class EdgeServer:
     def submit(self, job: Any) -> bool:
         """Offer ``job`` now. Return False, and keep nothing, if the queue is full."""
         if self._idle and not self._queue and self._max_batch == 1:
-            job.enqueued_at_s = self._env.now
+            job.enqueued_at_s = self._env._now
             self._start([job])
             return True
         if self._capacity is not None and len(self._queue) >= self._capacity:
@@ -192,7 +192,7 @@ class EdgeServer:
 
     def _finish(self, event) -> None:
         batch, index = event._value
-        now = self._env.now
+        now = self._env._now
         self.intervals.ends[index] = now
         heapq.heappop(self._busy_until)  # the earliest end is this one (SimPy fires in time order): O(log k)
         self._idle += 1

@@ -270,9 +270,9 @@ def test_an_open_loop_arrival_follows_the_events_scheduled_before_it(tmp_path, m
         seen.append((device.index, at, results[device.index]))
         arrive(device, at)
 
-    def counted(event):
-        results[event._value.device] += 1
-        result(event)
+    def counted(request):
+        results[request.device] += 1
+        result(request)
     monkeypatch.setattr(engine, "_arrive", watched)
     monkeypatch.setattr(engine, "_on_result", counted)
     columns = engine.run().columns
