@@ -189,7 +189,7 @@ class Engine:
         request.payload_bits = plan.bits_up if plan.bits_quantiles is None else \
             quantile_draw(*plan.bits_quantiles, device.payload_draw())
         if device.uplink.shared:
-            self._schedule(head_end, request, self.transfers.upload_ready)
+            self._step(head_end, request, self.transfers.upload_ready)
             return
         radio = device.radio
         send_at = radio.wake(head_end) if radio.promotion_s else head_end

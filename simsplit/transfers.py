@@ -85,29 +85,41 @@ class Transfers:
         self._open_shared = open_shared
         """Shared transfers not yet done (:class:`~simsplit.tails.OpenShared`), for the radio tails."""
 
-    def upload_ready(self, event) -> None:
-        """A payload for a shared uplink is ready: its upload (and loss) is decided when it starts."""
-        request = event._value
+    def upload_ready(self, request: Request) -> None:
+        """A payload for a shared uplink is ready (``request`` is the event): its upload (and loss) is
+        decided when it starts."""
         device = self._devices[request.device]
-        now = self._env.now
-        send_at = device.radio.wake(now)
+        now = self._env._now
+        radio = device.radio
+        send_at = radio.wake(now) if radio.promotion_s else now
         request.promotion_s = send_at - now
-        sent = upload(request, device.uplink_loss, device.uplink.channel, send_at)
-        self.send(device, Transfer(request, True, send_at, *sent))
+        loss = device.uplink_loss
+        if loss is None and request.plan.accuracy_vs_snr is None:  # sent once, as planned
+            transfer = Transfer(request, True, send_at, request.payload_bits, 0.0, False)
+        elif loss is not None and request.plan.accuracy_vs_snr is None and not counts_erasures(loss, request.plan):
+            transfer = Transfer(request, True, send_at, *loss.transmit(request.payload_bits))
+        else:
+            transfer = Transfer(request, True, send_at, *upload(request, loss, device.uplink.channel, send_at))
+        self._send_shared(device, device.uplink, transfer, now)
 
     def send(self, device, transfer: Transfer) -> None:
         """Send ``transfer`` over the device's uplink (``up``) or downlink."""
         link = device.uplink if transfer.up else device.downlink
         if link.shared:
-            device.radio.begin()
-            self._open_shared.open(transfer, device.index, transfer.ready_at_s)
-            if transfer.ready_at_s == self._env.now:
-                self._send_shared(transfer)
-            else:
-                self._schedule(transfer.ready_at_s, transfer, self._on_ready)
+            self._send_shared(device, link, transfer, self._env._now)
             return
         self.dedicated(device, transfer.request, transfer.up, transfer.ready_at_s, transfer.bits,
                        transfer.extra_s, transfer.lost)
+
+    def _send_shared(self, device, link, transfer: Transfer, now: float) -> None:
+        """Send ``transfer`` over the shared ``link`` of ``device``: now, or when its radio is awake."""
+        device.radio.begin()
+        self._open_shared.open(transfer, device.index, transfer.ready_at_s)
+        if transfer.ready_at_s == now:
+            _note_bits(transfer)
+            link.send(transfer.bits, transfer, self._shared_sent)
+        else:
+            self._schedule(transfer.ready_at_s, transfer, self._on_ready)
 
     def dedicated(self, device, request: Request, up: bool, ready_at_s: float, bits: float, extra_s: float,
                   lost: bool) -> None:
@@ -121,27 +133,23 @@ class Transfers:
         (self._uplink_done if up else self._downlink_done)(request, ready_at_s, start, end, lost)
 
     def _on_ready(self, event) -> None:
-        self._send_shared(event._value)
-
-    def _send_shared(self, transfer: Transfer) -> None:
+        transfer = event._value
         device = self._devices[transfer.request.device]
         _note_bits(transfer)
         (device.uplink if transfer.up else device.downlink).send(transfer.bits, transfer, self._shared_sent)
 
     def _shared_sent(self, transfer: Transfer, start: float, end: float) -> None:
         end += transfer.extra_s  # retransmission feedback after the last bit
+        request = transfer.request
         if transfer.resent_bits:
             if transfer.up:
-                transfer.request.bits_up += transfer.resent_bits
+                request.bits_up += transfer.resent_bits
             else:
-                transfer.request.bits_down += transfer.resent_bits
+                request.bits_down += transfer.resent_bits
         self._open_shared.close(transfer)
-        self._devices[transfer.request.device].radio.finish(end)
-        self._sent(transfer, start, end)
-
-    def _sent(self, transfer: Transfer, start: float, end: float) -> None:
-        done = self._uplink_done if transfer.up else self._downlink_done
-        done(transfer.request, transfer.ready_at_s, start, end, transfer.lost)
+        self._devices[request.device].radio.finish(end)
+        (self._uplink_done if transfer.up else self._downlink_done)(request, transfer.ready_at_s, start, end,
+                                                                    transfer.lost)
 
 
 def _note_bits(transfer: Transfer) -> None:

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from heapq import heappush
 from collections.abc import Callable
 from typing import Any
 
 import simpy
+from simpy.events import NORMAL
 
 from simsplit.channel.base import Channel
-from simsplit.schedule import call_after
+from simsplit.schedule import Call, call_after
 
 Sent = Callable[[Any, float, float], None]
 
@@ -91,13 +93,23 @@ class ProcessorSharingLink(_SharedLink):
         return len(self._flows)
 
     def send(self, size_bits: float, job: Any, on_sent: Sent) -> None:
-        now = self.env.now
+        now = self.env._now
         if size_bits <= 0:
             on_sent(job, now, now)
             return
-        self._advance(now)
+        if self._flows:
+            self._advance(now)
+            self._flows.append(_Flow(size_bits, job, now, on_sent))
+            self._reschedule(now)
+            return
+        # the link was idle: this transfer alone, at the whole capacity (as _reschedule computes it for one)
+        self._updated_at_s = now
         self._flows.append(_Flow(size_bits, job, now, on_sent))
-        self._reschedule(now)
+        self._version += 1
+        end = self.channel.finish_time(now, size_bits)
+        if end != math.inf:
+            env = self.env  # as call_after(env, end - now, ...) schedules it
+            heappush(env._queue, (now + (end - now), NORMAL, next(env._eid), Call(self._version, self._departure)))
 
     def _advance(self, now: float) -> None:
         if self._flows and now > self._updated_at_s:
@@ -119,7 +131,13 @@ class ProcessorSharingLink(_SharedLink):
     def _departure(self, event) -> None:
         if event._value != self._version:
             return  # superseded by a later arrival or departure
-        now = self.env.now
+        now = self.env._now
+        if len(self._flows) == 1:  # the one transfer in progress is done: nothing left to bring up to date
+            flow = self._flows.pop()
+            self._updated_at_s = now
+            self._version += 1
+            flow.on_sent(flow.job, flow.start_s, now)
+            return
         self._advance(now)
         least = min(flow.remaining_bits for flow in self._flows)
         done = [f for f in self._flows if f.remaining_bits <= least + 1e-9 * f.size_bits]
