@@ -77,6 +77,13 @@ class TailMeter:
     def __init__(self, stages_s, stages_w):
         self._stages_s, self._stages_w = tuple(stages_s), tuple(stages_w)
         self._whole_s = float(sum(self._stages_s))
+        self._stages = tuple(zip(self._stages_s, self._stages_w, strict=True))
+        energy, elapsed = 0.0, 0.0
+        for duration, power in self._stages:
+            energy += power * min(max(self._whole_s - elapsed, 0.0), duration)
+            elapsed += duration
+        self._whole_j = energy
+        """The tail of a gap at least the whole tail long (J)."""
         self._pending: dict[int, list] = {}
         """Per device: a heap of (start, key, end, owner) not yet processed."""
         self._busy_until: dict[int, float] = {}
@@ -88,15 +95,24 @@ class TailMeter:
         heapq.heappush(self._pending.setdefault(device, []), (start_s, key, end_s, owner))
 
     def _tail_j(self, gap_s: float) -> float:
-        """:func:`tail_energy_j` of one gap, in plain floats (the same operations, so the same bits)."""
+        """:func:`tail_energy_j` of one gap, in plain floats (the same operations, so the same bits; the
+        stages after the gap add exact zeros, so they are skipped)."""
         if not gap_s > 0:
             return 0.0
-        gap_s = min(gap_s, self._whole_s)
+        if gap_s >= self._whole_s:
+            return self._whole_j
         energy, elapsed = 0.0, 0.0
-        for duration, power in zip(self._stages_s, self._stages_w):
-            energy += power * min(max(gap_s - elapsed, 0.0), duration)
+        for duration, power in self._stages:
+            if gap_s <= elapsed:
+                break
+            energy += power * min(gap_s - elapsed, duration)
             elapsed += duration
         return energy
+
+    def queue(self, device: int) -> list:
+        """The heap of ``device``'s transfers not yet processed, for :func:`heapq.heappush` of
+        ``(start_s, key, end_s, owner)`` as :meth:`add` does."""
+        return self._pending.setdefault(device, [])
 
     def resolve(self, device: int, safe_s: float) -> list[tuple]:
         """(owner, tail J) of the transfers of ``device`` whose tail is now final."""

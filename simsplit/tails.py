@@ -5,6 +5,7 @@ known, resolved as far as the clock allows (a streamed run) or at the end."""
 from __future__ import annotations
 
 import math
+from heapq import heappush
 
 from simsplit.energy import TailMeter
 
@@ -40,7 +41,9 @@ class TailLedger:
         self._meters = [TailMeter(g.network.radio.tail_stages_s, g.network.radio.tail_stages_w)
                         if g.network.radio.tail_stages_s else None for g in groups]
         """Per group: its meter, or None (no RRC tail)."""
-        self._device_group = device_group
+        self._queues = [None if self._meters[g] is None else self._meters[g].queue(device)
+                        for device, g in enumerate(device_group)]
+        """Per device: its meter's heap of transfers not yet processed, or None (no RRC tail)."""
         self.metered = any(meter is not None for meter in self._meters)
         """Some group's radio has an RRC tail (else :meth:`note` does nothing)."""
         self._sink = sink if hasattr(sink, "open_tail") else None
@@ -49,9 +52,9 @@ class TailLedger:
 
     def note(self, device: int, start_s: float, duration_s: float, key: tuple, owner: int) -> None:
         """A transfer of ``device`` (s) charged to ``owner``; ``key`` breaks ties in start time."""
-        meter = self._meters[self._device_group[device]]
-        if meter is not None:
-            meter.add(device, start_s, start_s + duration_s, key, owner)
+        queue = self._queues[device]
+        if queue is not None:  # as its meter's add(device, start_s, start_s + duration_s, key, owner)
+            heappush(queue, (start_s, key, start_s + duration_s, owner))
             if owner >= 0 and self._sink is not None:
                 self._sink.open_tail(owner)
 
