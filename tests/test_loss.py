@@ -70,3 +70,21 @@ def test_bernoulli_needs_p(tmp_path):
     from simsplit.errors import InputError
     with pytest.raises(InputError, match=r"network\.uplink\.loss\.p: a bernoulli loss needs p"):
         lossy(tmp_path, {"kind": "bernoulli"})
+
+
+def test_one_packet_with_retransmission_replays_the_uniform_stream():
+    """A one-packet payload (a bottleneck's few hundred bytes) against a replay of the same uniforms: two
+    per attempt (the chain's step, then the erasure), resent until one gets through."""
+    feedback_s = 0.004
+    loss = PacketLoss(np.random.default_rng(9), mtu_bytes=1500, retransmit=True, feedback_s=feedback_s,
+                      loss_good=0.3, loss_bad=0.9, p_good_bad=0.2, p_bad_good=0.3)
+    uniforms = iter(np.random.default_rng(9).random(200_000))
+    bad = False
+    for size_bits in [2400.0, 12_000.0, 1.0] * 3000:
+        attempts = 0
+        while True:
+            attempts += 1
+            bad = next(uniforms) >= 0.3 if bad else next(uniforms) < 0.2
+            if not next(uniforms) < (0.9 if bad else 0.3):
+                break
+        assert loss.transmit(size_bits) == (size_bits * attempts, (attempts - 1) * feedback_s, False)

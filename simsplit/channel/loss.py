@@ -103,6 +103,11 @@ class PacketLoss:
         if not self.retransmit:
             lost = any([self._erased() for _ in range(packets)])
             return size_bits, 0.0, lost
+        if packets == 1:  # the loop below for one packet (a bottleneck's payload), the same draws and bits
+            attempts = 1
+            while self._erased():
+                attempts += 1
+            return size_bits * attempts, (attempts - 1) * self.feedback_s, False
         sends, rounds = 0, 0
         for _ in range(packets):
             attempts = 1
