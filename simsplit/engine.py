@@ -159,16 +159,19 @@ class Engine:
         self._arrive(device, at)
 
     def _arrive(self, device, at: float) -> None:
-        observation = device.observation
-        observation.compute_free_at_s = device.compute_free_at_s
-        if device.cells is not None:  # what a moving device knows of its own radio: its cell, its handovers
-            observation.serving_cell = device.cells.serving_at(at)
-            observation.handovers = device.cells.handovers_between(0.0, at)
-        plan = device.plans[device.strategy.decide(at, observation)]
+        plan = device.fixed_plan
+        if plan is None:
+            observation = device.observation
+            observation.compute_free_at_s = device.compute_free_at_s
+            if device.cells is not None:  # what a moving device knows of its own radio: its cell, its handovers
+                observation.serving_cell = device.cells.serving_at(at)
+                observation.handovers = device.cells.handovers_between(0.0, at)
+            plan = device.plans[device.strategy.decide(at, observation)]
         request = Request(device.index, device.next_request_id, plan, at, at + self._deadline_s, self._arrived)
         self.in_flight[self._arrived] = request
         self._arrived += 1
-        request.probe_age_s = at - observation.probe_read_at_s
+        if device.probe is not None:  # without probes the age stays NaN
+            request.probe_age_s = at - device.observation.probe_read_at_s
         device.next_request_id += 1
         start = at if at > device.compute_free_at_s else device.compute_free_at_s
         last = device.last_plan

@@ -31,7 +31,7 @@ class Device:
 
     __slots__ = ("index", "group", "strategy", "plans", "arrivals", "uplink", "downlink", "radio",
                  "uplink_loss", "downlink_loss", "observation", "compute_free_at_s", "next_request_id", "probe",
-                 "last_plan", "payload_draw", "cells")
+                 "last_plan", "payload_draw", "cells", "fixed_plan")
 
     def __init__(self, index, group, strategy, plans, arrivals, uplink, downlink, radio, uplink_loss, downlink_loss):
         self.index = index
@@ -57,6 +57,9 @@ class Device:
         """Uniform draws for payload sizes (only when some plan has a size distribution)."""
         self.cells = None
         """Its cellular link's channel (uplink's, else downlink's), whose cell and handovers it observes."""
+        self.fixed_plan = None
+        """Its plan for every request when its strategy has a ``fixed_decision`` and it observes nothing
+        (no probe, no cells): its strategy is not asked, its observation not filled in. Else None."""
 
 
 def service_factor(config, streams: RandomStreams) -> BlockSampler | None:
@@ -170,5 +173,8 @@ def _build_devices(env: simpy.Environment, setup: Setup, streams: RandomStreams)
                 phase = float(streams.generator(f"{name}/probe").uniform(0.0, group.probe.period_s))
                 device.probe = (group.probe, group_setup.probe_server, phase)
                 device.observation.probe_server = group_setup.probe_server
+            fixed = getattr(device.strategy, "fixed_decision", None)
+            if fixed is not None and device.probe is None and device.cells is None:
+                device.fixed_plan = device.plans[fixed]
             devices.append(device)
     return devices, setup.device_group()

@@ -67,6 +67,8 @@ class Strategy(Protocol):
 
     A strategy whose decisions never read the observation's history (its samples, counts and last latency)
     may say so with a class attribute ``reads_history = False``; the engine then does not keep that history
-    for its devices (absent: True)."""
+    for its devices (absent: True). A strategy that decides the same for every request, whatever it observes,
+    may give that decision as ``fixed_decision``; the engine then does not call ``decide`` for a device that
+    observes nothing else (no probe, no cells), nor fill in its observation."""
 
     def decide(self, now_s: float, observation: Observation) -> Decision: ...

@@ -24,6 +24,11 @@ class FixedStrategy:
         self.label = label
         """Human-readable name, e.g. ``local`` or ``fixed(4, bottlenet)``."""
 
+    @property
+    def fixed_decision(self) -> Decision:
+        """The decision for every request (see :class:`~simsplit.strategies.base.Strategy`)."""
+        return self.decision
+
     def decide(self, now_s: float, observation: Observation) -> Decision:
         return self.decision
 
