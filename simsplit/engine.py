@@ -91,6 +91,8 @@ class Engine:
         """Results of requests arriving after the warm-up forwarded to the server of the device's new cell."""
         self._keeps_history = [getattr(device.strategy, "reads_history", True) for device in self.devices]
         """Whether each device's strategy reads its observation's history (samples, counts, last latency)."""
+        self._closed_loop = [device.arrivals.closed_loop for device in self.devices]
+        """Whether each device's next input waits for its last result."""
         self.records = SpoolSink(setup, self._device_group, spool_rows) if spool_rows else RecordSink()
         """Finished requests, as rows."""
         self.tails = TailLedger(setup.groups, self._device_group, self.records)
@@ -333,9 +335,8 @@ class Engine:
     def _returned(self, request: Request) -> None:
         """The request's record is final: keep it as a row, and start the next closed-loop input."""
         self.records.add(self.in_flight.pop(request.sequence))
-        device = self.devices[request.device]
-        if device.arrivals.closed_loop:
-            self._schedule_arrival(device, request.finish_at_s)
+        if self._closed_loop[request.device]:
+            self._schedule_arrival(self.devices[request.device], request.finish_at_s)
 
     def _truth(self, device, option, now: float) -> tuple[float, float]:
         """The oracle's view: (latency s, energy J) of ``option`` from the true state

@@ -136,3 +136,31 @@ class RadioState:
         """That transfer ended at ``end_at_s`` (s)."""
         self._in_progress -= 1
         self.note(end_at_s)
+
+
+class AlwaysConnected:
+    """The radio state of a device whose transfers never wait for a promotion (no promotion delay): it has
+    nothing to keep, so every such device shares :data:`ALWAYS_CONNECTED` (one object, not one per device)."""
+
+    __slots__ = ()
+    promotion_s = 0.0
+
+    def wake(self, ready_at_s: float) -> float:
+        return ready_at_s
+
+    def note(self, end_at_s: float) -> None:
+        pass
+
+    def begin(self) -> None:
+        pass
+
+    def finish(self, end_at_s: float) -> None:
+        pass
+
+
+ALWAYS_CONNECTED = AlwaysConnected()
+
+
+def radio_state(promotion_s: float, tail_s: float) -> RadioState | AlwaysConnected:
+    """A device's radio state: its own :class:`RadioState`, or the shared one where nothing waits (s)."""
+    return RadioState(promotion_s, tail_s) if promotion_s else ALWAYS_CONNECTED

@@ -17,7 +17,7 @@ from simsplit.channel import DedicatedLink
 from simsplit.channel.cell_sharing import SharedCells
 from simsplit.channel.loss import PacketLoss
 from simsplit.channel.shared import ProcessorSharingLink, SharedFifoLink
-from simsplit.radio import RadioState
+from simsplit.radio import radio_state
 from simsplit.registry import arrivals, mobility
 from simsplit.server import EdgeServer
 from simsplit.setup import Setup
@@ -161,7 +161,7 @@ def _build_devices(env: simpy.Environment, setup: Setup, streams: RandomStreams)
                             build_arrivals(group.arrivals, streams.generator(f"{name}/arrivals")),
                             links.link(network, "uplink", group.name, name, trajectory),
                             links.link(network, "downlink", group.name, name, trajectory),
-                            RadioState(network.radio.promotion_delay_s, sum(network.radio.tail_stages_s)),
+                            radio_state(network.radio.promotion_delay_s, sum(network.radio.tail_stages_s)),
                             _loss(network.uplink, f"{name}/uplink-loss", streams),
                             _loss(network.downlink, f"{name}/downlink-loss", streams))
             up, down = device.uplink.channel, device.downlink.channel

@@ -64,3 +64,15 @@ def test_overrides_of_the_state_machine(tmp_path):
     from simsplit.errors import InputError
     with pytest.raises(InputError, match=r"network\.radio\.tail_mw: expected 2 values"):
         radio_run(tmp_path, period_s=20.0, tail_s=[2.0, 3.0], tail_mw=[500])
+
+
+def test_radio_state_is_shared_only_where_nothing_waits():
+    from simsplit.radio import ALWAYS_CONNECTED, RadioState, radio_state
+    assert radio_state(0.0, 11.5) is ALWAYS_CONNECTED and radio_state(0.0, 0.0) is ALWAYS_CONNECTED
+    ALWAYS_CONNECTED.begin()
+    ALWAYS_CONNECTED.note(5.0)
+    assert ALWAYS_CONNECTED.wake(7.0) == 7.0  # keeps nothing: a transfer never waits
+    first, second = radio_state(0.26, 11.5), radio_state(0.26, 11.5)
+    assert isinstance(first, RadioState) and first is not second
+    first.note(5.0)
+    assert first.wake(10.0) == 10.0 and first.wake(16.5) == 16.5 + 0.26 and second.wake(10.0) == 10.0 + 0.26
