@@ -12,7 +12,10 @@ Cases: the static pipeline at 1, 100 and 10,000 devices (the growth in cost from
 from the medians of three interleaved runs of each); a shared trace-driven cell with loss and the RRC
 state machine; the dynamic strategy with load probes. Targets (per event): >= 0.7 of bare SimPy for the
 static pipeline, >= 0.6 for the shared cell; per-request cost at 10,000 devices <= 1.3x that at 100.
-The engine figure is Engine.run; the end-to-end figure adds the per-request table and the summary.
+The engine figure is Engine.run (per request and per event); building the engine (its devices, links and
+streams: a cost per device, not per request, which at 10,000 devices includes a full pass of the garbage
+collector over what earlier runs in the process left) is printed beside it; the end-to-end figure adds
+building, the per-request table and the summary.
 """
 
 from __future__ import annotations
@@ -112,19 +115,21 @@ def dynamic_probe_scenario(folder: Path, devices: int, requests: int) -> dict:
     return scenario
 
 
-def pipeline_rates(scenario: dict) -> tuple[int, float, float, float]:
-    """(requests, engine requests/s, end-to-end requests/s, engine events/s)."""
+def pipeline_rates(scenario: dict) -> tuple[int, float, float, float, float]:
+    """(requests, engine requests/s, end-to-end requests/s, engine events/s, building s): the engine's rates
+    from Engine.run alone."""
     setup = build_setup(validate_scenario(scenario))
     started = time.perf_counter()
     engine = Engine(setup, 1)
+    built = time.perf_counter()
     output = engine.run()
-    engine_s = time.perf_counter() - started
+    engine_s = time.perf_counter() - built
     events = events_of(engine.env)
     requests = build_requests(setup, output, output.columns["tail_j"])
     summarise(setup, requests, output)
     total_s = time.perf_counter() - started
     n = len(requests)
-    return n, n / engine_s, n / total_s, events / engine_s
+    return n, n / engine_s, n / total_s, events / engine_s, built - started
 
 
 def main() -> None:
@@ -141,19 +146,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for label, build, devices, target in cases:
             before = bare_simpy_mm1(args.requests)
-            n, engine, end_to_end, events = pipeline_rates(build(Path(folder), devices, args.requests))
+            n, engine, end_to_end, events, build_s = pipeline_rates(build(Path(folder), devices, args.requests))
             after = bare_simpy_mm1(args.requests)
             bare, bare_events = (before[0] + after[0]) / 2, (before[1] + after[1]) / 2
             ratio = events / bare_events
             verdict = "" if target is None else f" (target >= {target}: {'met' if ratio >= target else 'SHORT'})"
             print(f"{label}, {devices:>6} device(s): {n:,} requests, {events / engine * n / n:,.1f} events/request; "
                   f"engine {engine:,.0f} req/s (per request {engine / bare:.2f}), per event {ratio:.2f}{verdict}; "
-                  f"end to end {end_to_end:,.0f} req/s ({end_to_end / bare:.2f})")
+                  f"end to end {end_to_end:,.0f} req/s ({end_to_end / bare:.2f}); building {build_s:.3f} s "
+                  f"({build_s / devices * 1e6:,.0f} us a device)")
             if target is not None and ratio < target:
                 shortfalls.append(f"{label} at {devices} devices: per-event ratio {ratio:.2f} < {target}")
         for _ in range(REPEATS):  # interleaved, medians: one run of each swings by a fifth here
             for devices in (100, 10_000):
-                n, engine, _, _ = pipeline_rates(pipeline_scenario(Path(folder), devices, args.requests))
+                n, engine, _, _, _ = pipeline_rates(pipeline_scenario(Path(folder), devices, args.requests))
                 per_request_cost.setdefault(devices, []).append(1.0 / engine)
     growth = statistics.median(per_request_cost[10_000]) / statistics.median(per_request_cost[100])
     print(f"per-request cost at 10,000 devices / at 100 (medians of {REPEATS} interleaved runs): {growth:.2f} "
