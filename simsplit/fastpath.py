@@ -457,10 +457,12 @@ class _FastRun:
         """Each server's busy intervals, as :class:`~simsplit.server.EdgeServer` records them."""
         records = []
         for server in self.servers:
-            intervals = ServiceIntervals()
+            intervals = ServiceIntervals()  # each list's pieces let go once joined: one copy at a time
             starts = np.concatenate(server.starts) if server.starts else np.empty(0)
+            server.starts = []
             intervals.starts = starts
             intervals.ends = np.concatenate(server.ends) if server.ends else np.empty(0)
+            server.ends = []
             intervals.background = np.zeros(starts.size, dtype=bool)
             records.append(_ServerRecord(server.config.name, intervals))
         return records

@@ -86,41 +86,36 @@ NUMERIC_FIELDS = ("device", "request_id", "status", "batch_size", "payload_bits"
 
 
 class RowBlocks:
-    """Rows of ``width`` numbers kept as float64: each packed as it comes straight into its block's buffer
-    (8-byte doubles; cheaper than converting a list of tuples later, and no copy of the row), every
-    ``block_rows`` of them one array. :meth:`table` gives them all, and any ``more`` rows, ordered by their
-    last number (a sequence)."""
+    """Rows of ``width`` numbers kept as float64: each packed into 8-byte doubles as it comes (cheaper than
+    converting a list of tuples later), every ``block_rows`` of them joined into one array. :meth:`table`
+    gives them all, and any ``more`` rows, ordered by their last number (a sequence)."""
 
     def __init__(self, width: int, block_rows: int = 16_384):
         self._width = width
-        row = struct.Struct(f"={width}d")
-        self._pack, self._pack_into, self._row_bytes = row.pack, row.pack_into, row.size
-        self._block_bytes = row.size * block_rows
-        self._buffer = bytearray(self._block_bytes)
-        """The block being filled."""
-        self._filled = 0
-        """Bytes of it filled."""
+        self._pack = struct.Struct(f"={width}d").pack
+        self._packed: list[bytes] = []
         self._blocks: list[np.ndarray] = []
+        self._block_rows = block_rows
 
     def add(self, row: tuple) -> bool:
         """Keep ``row``; True when it completed a block."""
-        self._pack_into(self._buffer, self._filled, *row)
-        self._filled += self._row_bytes
-        if self._filled < self._block_bytes:
+        packed = self._packed
+        packed.append(self._pack(*row))
+        if len(packed) < self._block_rows:
             return False
-        self._blocks.append(self._array(self._buffer))
-        self._buffer, self._filled = bytearray(self._block_bytes), 0
+        self._blocks.append(self._array(packed))
+        self._packed = []
         return True
 
-    def _array(self, packed: bytes | bytearray) -> np.ndarray:
-        return np.frombuffer(packed, dtype=np.float64).reshape(-1, self._width)
+    def _array(self, packed: list[bytes]) -> np.ndarray:
+        return np.frombuffer(b"".join(packed), dtype=np.float64).reshape(-1, self._width)
 
     def table(self, more=()) -> np.ndarray:
         """Every row kept, then ``more``, as one float64 array sorted (stably) by the last column; what was
         kept is handed over (the blocks start empty again)."""
-        packed = bytes(self._buffer[:self._filled]) + b"".join([self._pack(*row) for row in more])
+        packed = self._packed + [self._pack(*row) for row in more]
         blocks = self._blocks + ([self._array(packed)] if packed else [])
-        self._blocks, self._buffer, self._filled = [], bytearray(self._block_bytes), 0
+        self._blocks, self._packed = [], []
         table = np.concatenate(blocks) if blocks else np.empty((0, self._width))
         return table[np.argsort(table[:, -1], kind="stable")]
 

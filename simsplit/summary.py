@@ -40,9 +40,11 @@ def _busy_time(intervals, start_s: float, end_s: float) -> tuple[float, float]:
     """Worker-seconds busy inside [start_s, end_s]: (all, other tenants' share)."""
     begin = np.asarray(intervals.starts, dtype=float)
     finish = np.asarray(intervals.ends, dtype=float)
-    finish = np.where(np.isnan(finish), end_s, finish)
+    overlap = np.where(np.isnan(finish), end_s, finish)  # then in place: two arrays of a batch each at most
+    np.minimum(overlap, end_s, out=overlap)
+    np.subtract(overlap, np.maximum(begin, start_s), out=overlap)
+    np.maximum(overlap, 0.0, out=overlap)
     background = np.asarray(intervals.background, dtype=bool)
-    overlap = np.maximum(np.minimum(finish, end_s) - np.maximum(begin, start_s), 0.0)
     return float(overlap.sum()), float(overlap[background].sum()) if overlap.size else 0.0
 
 
@@ -115,7 +117,7 @@ class _Columns:
 
 def _mean(values: np.ndarray) -> float:
     """The mean as the per-request table's pandas column gives it (NaN skipped)."""
-    return float(pd.Series(values).mean())
+    return float(pd.Series(values, copy=False).mean())  # pandas 3 copies an array unless told not to
 
 
 def _block(columns: _Columns, rows: np.ndarray, deadline: float | None, with_intervals: bool,
