@@ -32,7 +32,7 @@ from simsplit.records import (
     handover_times,
     probe_columns,
 )
-from simsplit.server import ServiceIntervals
+from simsplit.server import busy_within
 from simsplit.setup import Setup
 from simsplit.streams import RandomStreams
 from simsplit.transfers import (
@@ -173,7 +173,8 @@ def _losses(owner: np.ndarray, bits: np.ndarray, losses: list, plans: list | Non
 
 class _Server:
     """One server's state between windows: its workers' free instants, its service factor stream, the
-    jobs that have arrived but cannot start before the next window, and its busy intervals."""
+    jobs that have arrived but cannot start before the next window, and each batch's busy time in the
+    measured window."""
 
     def __init__(self, config, factor):
         self.config = config
@@ -183,8 +184,9 @@ class _Server:
         """A job could not start before the end: none after it will."""
         self.waiting = (np.empty(0, dtype=np.int64), np.empty(0))
         """(rows, arrival instants s) of jobs not yet started."""
-        self.starts: list[np.ndarray] = []
-        self.ends: list[np.ndarray] = []
+        self.busy: list[np.ndarray] = []
+        """Each window's batches' busy times (s) inside [warm-up, end] (:func:`simsplit.summary.busy_within`):
+        all the summary reads of the busy intervals, 8 bytes a batch."""
 
 
 _FRESH = {name: (float, math.nan) for name in NUMERIC_FIELDS}
@@ -207,6 +209,7 @@ class _FastRun:
         keep_freed_blocks()  # window-sized arrays reused from the heap, not faulted in afresh (simsplit.heap)
         scenario = setup.scenario
         self.end_s = scenario.duration_s
+        self.warmup_s = scenario.warmup_s
         streams = RandomStreams(seed)
         self.devices, self.device_group = build_devices(simpy.Environment(), setup, streams)
         devices = self.devices
@@ -419,8 +422,8 @@ class _FastRun:
         served = finish < self.end_s
         self._set("service_end_at_s", jobs[served], finish[served])
         self._set("_done", jobs[~served], True)
-        server.starts.append(begin[started])
-        server.ends.append(np.where(served, finish, math.nan)[started])
+        server.busy.append(busy_within(begin[started], np.where(served, finish, math.nan)[started],
+                                       self.warmup_s, self.end_s))
         rows, ends = self.back  # kept in the order the jobs started
         self.back = (np.concatenate((rows, jobs[served])), np.concatenate((ends, finish[served])))
 
@@ -454,17 +457,12 @@ class _FastRun:
         self._set("_done", rows, True)
 
     def server_records(self) -> list:
-        """Each server's busy intervals, as :class:`~simsplit.server.EdgeServer` records them."""
+        """Each server's batches' busy times in the measured window, what the summary reads of a server."""
         records = []
         for server in self.servers:
-            intervals = ServiceIntervals()  # each list's pieces let go once joined: one copy at a time
-            starts = np.concatenate(server.starts) if server.starts else np.empty(0)
-            server.starts = []
-            intervals.starts = starts
-            intervals.ends = np.concatenate(server.ends) if server.ends else np.empty(0)
-            server.ends = []
-            intervals.background = np.zeros(starts.size, dtype=bool)
-            records.append(_ServerRecord(server.config.name, intervals))
+            busy = np.concatenate(server.busy) if server.busy else np.empty(0)
+            server.busy = []  # the pieces let go once joined
+            records.append(_ServerRecord(server.config.name, busy, (self.warmup_s, self.end_s)))
         return records
 
 
@@ -483,9 +481,11 @@ def _quantile_draws(quantiles, u: np.ndarray) -> np.ndarray:
 
 
 class _ServerRecord:
-    """What a run's summary reads from a server: its name, busy intervals and (no) other tenants."""
+    """What a run's summary reads from a server: its name, its batches' busy times (s) inside
+    ``busy_window`` (warm-up, end; s) and (no) other tenants."""
 
-    def __init__(self, name: str, intervals: ServiceIntervals):
+    def __init__(self, name: str, busy_within: np.ndarray, busy_window: tuple[float, float]):
         self.name = name
-        self.intervals = intervals
+        self.busy_within = busy_within
+        self.busy_window = busy_window
         self.background_streams: list = []

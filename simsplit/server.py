@@ -23,6 +23,7 @@ from array import array
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import simpy
 from simpy.events import NORMAL
 
@@ -39,6 +40,19 @@ class ServiceIntervals:
         self.starts = array("d")
         self.ends = array("d")
         self.background = array("b")
+
+
+def busy_within(starts, ends, start_s: float, end_s: float) -> np.ndarray:
+    """Each batch's busy time (s) inside [start_s, end_s], from its start and end instants (s; end NaN: still
+    serving at the end)."""
+    begin = np.asarray(starts, dtype=float)
+    finish = np.asarray(ends, dtype=float)
+    overlap = np.where(np.isnan(finish), end_s, finish)  # then in place: two arrays of a batch each at most
+    np.minimum(overlap, end_s, out=overlap)
+    np.subtract(overlap, np.maximum(begin, start_s), out=overlap)
+    np.maximum(overlap, 0.0, out=overlap)
+    return overlap
+
 
 
 class EdgeServer:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from simsplit.records import STATUS_NAMES, RunOutput
+from simsplit.server import busy_within
 from simsplit.setup import Setup
 from simsplit.stats import batch_interval, batch_quantile_interval
 
@@ -36,14 +37,17 @@ def _interval_dict(values: np.ndarray) -> dict:
     return out
 
 
-def _busy_time(intervals, start_s: float, end_s: float) -> tuple[float, float]:
-    """Worker-seconds busy inside [start_s, end_s]: (all, other tenants' share)."""
-    begin = np.asarray(intervals.starts, dtype=float)
-    finish = np.asarray(intervals.ends, dtype=float)
-    overlap = np.where(np.isnan(finish), end_s, finish)  # then in place: two arrays of a batch each at most
-    np.minimum(overlap, end_s, out=overlap)
-    np.subtract(overlap, np.maximum(begin, start_s), out=overlap)
-    np.maximum(overlap, 0.0, out=overlap)
+def _busy_time(server, start_s: float, end_s: float) -> tuple[float, float]:
+    """Worker-seconds busy inside [start_s, end_s]: (all, other tenants' share). From the server's busy
+    intervals, or from its batches' busy times in that window where it kept only those (``busy_within``,
+    ``busy_window``: a fast run, no other tenants)."""
+    kept = getattr(server, "busy_within", None)
+    if kept is not None:
+        if server.busy_window != (start_s, end_s):
+            raise ValueError(f"busy times kept for {server.busy_window}, asked for {(start_s, end_s)}")
+        return float(kept.sum()), 0.0
+    intervals = server.intervals
+    overlap = busy_within(intervals.starts, intervals.ends, start_s, end_s)
     background = np.asarray(intervals.background, dtype=bool)
     return float(overlap.sum()), float(overlap[background].sum()) if overlap.size else 0.0
 
@@ -51,7 +55,7 @@ def _busy_time(intervals, start_s: float, end_s: float) -> tuple[float, float]:
 def server_totals(server, warmup: float, end_s: float) -> tuple[float, float, int, int]:
     """A server's (busy worker-s, other tenants' share of it, other tenants' jobs, and those rejected) over
     the measured window [warmup, end_s]: what its summary block is made of, and what adds across sites."""
-    busy, background = _busy_time(server.intervals, warmup, end_s)
+    busy, background = _busy_time(server, warmup, end_s)
     streams = server.background_streams
     arrivals = np.concatenate([np.asarray(s.arrivals_at_s, dtype=float) for s in streams]) if streams else np.array([])
     return busy, background, int((arrivals >= warmup).sum()), sum(s.rejected for s in streams)

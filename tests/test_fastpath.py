@@ -17,6 +17,7 @@ from simsplit.engine import Engine
 from simsplit.errors import InputError
 from simsplit.fastpath import run_fast, why_not
 from simsplit.scenario import load_scenario, validate_scenario
+from simsplit.server import busy_within
 from simsplit.setup import build_setup
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,10 +40,10 @@ def _assert_same(des, fast):
         assert values.dtype == other.dtype, name
         assert np.array_equal(values, other, equal_nan=True), \
             f"{name}: first difference at row {np.flatnonzero(values != other)[:3]}"
-    for a, b in zip(des.servers, fast.servers, strict=True):
-        for field in ("starts", "ends", "background"):
-            assert np.array_equal(np.asarray(getattr(a.intervals, field), dtype=float),
-                                  np.asarray(getattr(b.intervals, field), dtype=float), equal_nan=True), field
+    for a, b in zip(des.servers, fast.servers, strict=True):  # each batch's busy time in the measured window
+        assert not np.asarray(a.intervals.background).any()
+        assert b.busy_window == (b.busy_window[0], des.end_s)
+        assert np.array_equal(busy_within(a.intervals.starts, a.intervals.ends, *b.busy_window), b.busy_within)
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
@@ -352,3 +353,21 @@ def test_streams_hashed_together_equal_numpy_seed_sequences():
     big.prepare(["a"])
     assert (big.generator("a").random(4) == np.random.default_rng(np.random.SeedSequence(2**130, spawn_key=(
         stream_key("a"),))).random(4)).all()
+
+
+def test_busy_time_inside_the_measured_window_against_a_loop():
+    """Each batch's busy time inside [warm-up, end], against the overlap of two intervals batch by batch
+    (an end NaN: still serving at the end), and the summary refusing another window than the one kept."""
+    from simsplit.fastpath import _ServerRecord
+    from simsplit.summary import server_totals
+    rng = np.random.default_rng(3)
+    starts = rng.uniform(0.0, 120.0, 500)
+    ends = starts + rng.exponential(4.0, 500)
+    ends[rng.random(500) < 0.1] = np.nan
+    warmup, end = 10.0, 100.0
+    expected = [max(min(end if np.isnan(e) else e, end) - max(s, warmup), 0.0) for s, e in zip(starts, ends)]
+    assert busy_within(starts, ends, warmup, end).tolist() == pytest.approx(expected, abs=1e-12)
+    record = _ServerRecord("edge", busy_within(starts, ends, warmup, end), (warmup, end))
+    assert server_totals(record, warmup, end)[:2] == (pytest.approx(sum(expected)), 0.0)
+    with pytest.raises(ValueError, match="busy times kept for"):
+        server_totals(record, 0.0, end)
