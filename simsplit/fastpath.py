@@ -185,7 +185,7 @@ class _Server:
         self.waiting = (np.empty(0, dtype=np.int64), np.empty(0))
         """(rows, arrival instants s) of jobs not yet started."""
         self.busy: list[np.ndarray] = []
-        """Each window's batches' busy times (s) inside [warm-up, end] (:func:`simsplit.summary.busy_within`):
+        """Each window's batches' busy times (s) inside [warm-up, end] (:func:`simsplit.server.busy_within`):
         all the summary reads of the busy intervals, 8 bytes a batch."""
 
 

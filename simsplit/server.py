@@ -54,7 +54,6 @@ def busy_within(starts, ends, start_s: float, end_s: float) -> np.ndarray:
     return overlap
 
 
-
 class EdgeServer:
     """One server. Raise a ValueError if ``workers < 1``, ``queue_capacity < 0`` or ``max_batch < 1``."""
 
