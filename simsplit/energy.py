@@ -78,11 +78,7 @@ class TailMeter:
         self._stages_s, self._stages_w = tuple(stages_s), tuple(stages_w)
         self._whole_s = float(sum(self._stages_s))
         self._stages = tuple(zip(self._stages_s, self._stages_w, strict=True))
-        energy, elapsed = 0.0, 0.0
-        for duration, power in self._stages:
-            energy += power * min(max(self._whole_s - elapsed, 0.0), duration)
-            elapsed += duration
-        self._whole_j = energy
+        self._whole_j = self._stages_j(self._whole_s)
         """The tail of a gap at least the whole tail long (J)."""
         self._pending: dict[int, list] = {}
         """Per device: a heap of (start, key, end, owner) not yet processed."""
@@ -101,6 +97,10 @@ class TailMeter:
             return 0.0
         if gap_s >= self._whole_s:
             return self._whole_j
+        return self._stages_j(gap_s)
+
+    def _stages_j(self, gap_s: float) -> float:
+        """The stages' energy (J) over a gap of ``gap_s`` > 0 (s) up to the whole tail, stage by stage."""
         energy, elapsed = 0.0, 0.0
         for duration, power in self._stages:
             if gap_s <= elapsed:
