@@ -35,8 +35,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from simsplit.scenario import load_scenario
-from simsplit.simulation import simulate
-from simsplit.sites import run_site, run_sites, site_scenario
+from simsplit.studies.simulation import simulate
+from simsplit.studies.sites import run_site, run_sites, site_scenario
 
 CITY = REPO / "scenarios" / "city.yaml"
 STAGES = 4

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from simsplit.errors import InputError
+from simsplit.core.errors import InputError
 from simsplit.scenario import validate_scenario
-from simsplit.simulation import simulate
+from simsplit.studies.simulation import simulate
 
 ROWS = {"r100": (1000, 0.95), "r50": (500, 0.90), "r10": (100, 0.80)}
 """Payload rows at split 0: bytes, accuracy (the local row: 50 ms on the device, accuracy 0.99)."""

@@ -15,7 +15,7 @@ pytest.importorskip("PIL")
 from conftest import trained_scenario
 from PIL import Image
 
-from simsplit.bottleneck.codec import (
+from simsplit.ml.bottleneck.codec import (
     HEADER_BYTES,
     StraightThroughCodec,
     bit_erasure,
@@ -23,7 +23,7 @@ from simsplit.bottleneck.codec import (
     tile,
     untile,
 )
-from simsplit.bottleneck.model import BottleneckUnit, backbone_blocks, run
+from simsplit.ml.bottleneck.model import BottleneckUnit, backbone_blocks, run
 
 
 def test_tiling_round_trip():
@@ -80,8 +80,8 @@ def test_bit_erasure():
 
 def test_tiny_training_writes_a_payload_table_that_drives_a_scenario(tmp_path):
     from simsplit import simulate
-    from simsplit.bottleneck.train import TrainConfig, train_bottlenecks
-    from simsplit.payloads import load_payloads
+    from simsplit.ml.bottleneck.train import TrainConfig, train_bottlenecks
+    from simsplit.scenario.payloads import load_payloads
     config = TrainConfig(name="tiny", resolution=16, backbone_epochs=2, splits=[2], reduced_channels=[2], distil_epochs=1,
                          finetune_epochs=1, qualities=[10, 80], naive=True, channel={"kind": "awgn", "snr_db": [10.0]})
     summary = train_bottlenecks(config, tmp_path)
@@ -108,7 +108,7 @@ def test_tiny_training_writes_a_payload_table_that_drives_a_scenario(tmp_path):
 
 
 def test_shared_tables_drop_the_same_headers_from_every_sample():
-    from simsplit.bottleneck.codec import jpeg_roundtrip, scan_bytes
+    from simsplit.ml.bottleneck.codec import jpeg_roundtrip, scan_bytes
     x = torch.rand(6, 4, 8, 8, generator=torch.Generator().manual_seed(3))
     shared = []
     _, sizes = jpeg_roundtrip(x, 20, shared)

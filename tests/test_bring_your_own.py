@@ -39,7 +39,7 @@ def config(root: Path, **changes) -> dict:
 
 
 def test_linear_probe_leaves_the_weights_files_layers_as_they_were(own):
-    from simsplit.bottleneck.train import Data, TrainConfig, load_data, train_backbone
+    from simsplit.ml.bottleneck.train import Data, TrainConfig, load_data, train_backbone
     settings = config(own)
     settings["data"]["path"] = str(own / "images")
     settings["backbone"]["weights"] = str(own / "resnet18.pth")
@@ -58,8 +58,8 @@ def test_cli_trains_on_the_users_folder_and_weights(own, tmp_path):
     import yaml
 
     from simsplit.cli import main
-    from simsplit.payloads import load_payloads
-    from simsplit.profiles import load_profile
+    from simsplit.scenario.payloads import load_payloads
+    from simsplit.scenario.profiles import load_profile
     path = own / "own.yaml"
     path.write_text(yaml.safe_dump(config(own)))
     assert main(["train-bottleneck", str(path), "--out", str(tmp_path / "out")]) == 0

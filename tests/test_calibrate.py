@@ -18,9 +18,9 @@ import yaml
 from conftest import REPO
 
 from simsplit import simulate
-from simsplit.calibration import Problem, calibrate, fit
-from simsplit.calibration.output import MARK, check_publish, publish
-from simsplit.errors import InputError
+from simsplit.studies.calibration import Problem, calibrate, fit
+from simsplit.studies.calibration.output import MARK, check_publish, publish
+from simsplit.core.errors import InputError
 from simsplit.scenario import load_scenario
 
 HEAD_MS = np.array([0.0, 2.0, 5.0, 9.0])

@@ -10,11 +10,11 @@ from conftest import assert_validate_refuses, write_model
 from test_mobility import drive
 
 from simsplit import simulate
-from simsplit.eligibility import why_not
+from simsplit.engine.eligibility import why_not
 from simsplit.scenario import validate_scenario
-from simsplit.setup import build_setup
-from simsplit.streams import RandomStreams
-from simsplit.wiring import build_devices
+from simsplit.engine.setup import build_setup
+from simsplit.core.streams import RandomStreams
+from simsplit.engine.wiring import build_devices
 
 
 def routed(folder, **uplink):
@@ -87,7 +87,7 @@ def test_bad_cell_routes_exit_2_naming_the_field(tmp_path, change, where):
 
 
 def test_sites_add_up_their_forwarded_results(tmp_path):
-    from simsplit.sites import run_sites, site_scenario
+    from simsplit.studies.sites import run_sites, site_scenario
     raw = routed(tmp_path)
     raw["sites"] = {"count": 2}
     raw["records"] = "none"

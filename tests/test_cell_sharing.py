@@ -12,15 +12,15 @@ import simpy
 from test_mobility import drive
 
 from simsplit import simulate
-from simsplit.channel.fading import (
+from simsplit.model.channel.fading import (
     log_distance_path_loss_db,
     rate_from_snr,
     thermal_noise_dbm,
 )
 from simsplit.scenario import validate_scenario
-from simsplit.setup import build_setup
-from simsplit.streams import RandomStreams
-from simsplit.wiring import build_devices
+from simsplit.engine.setup import build_setup
+from simsplit.core.streams import RandomStreams
+from simsplit.engine.wiring import build_devices
 
 COLUMNS = ["uplink_start_at_s", "uplink_s", "bytes_sent_up", "handovers", "latency_s", "uplink_j"]
 

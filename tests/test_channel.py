@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from simsplit.channel import ConstantChannel, DedicatedLink, StepChannel
+from simsplit.model.channel import ConstantChannel, DedicatedLink, StepChannel
 
 
 def test_constant_takes_bits_over_rate():

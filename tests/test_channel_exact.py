@@ -11,10 +11,10 @@ from conftest import REPO, SHARED, needs_shared
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from simsplit.channel import StepChannel
-from simsplit.channel.opportunities import OpportunityChannel
-from simsplit.channel.replay import trace_channel
-from simsplit.channel.traces import MAHIMAHI_PACKET_BITS, read_trace
+from simsplit.model.channel import StepChannel
+from simsplit.model.channel.opportunities import OpportunityChannel
+from simsplit.model.channel.replay import trace_channel
+from simsplit.model.channel.traces import MAHIMAHI_PACKET_BITS, read_trace
 
 PACKET = MAHIMAHI_PACKET_BITS
 SAMPLE = REPO / "tests" / "data" / "traces" / "sample.mahimahi"
@@ -192,7 +192,7 @@ def test_binning_bias_on_verizon_is_as_documented():
 @given(seed=st.integers(0, 2**32 - 1), start_ms=st.integers(0, 20_000), packets=st.integers(1, 200))
 def test_random_path_channel_matches_exact_rationals(seed, start_ms, packets):
     """A Markov channel with an outage state, on its own drawn path, against exact integration."""
-    from simsplit.channel import MarkovChannel
+    from simsplit.model.channel import MarkovChannel
     channel = MarkovChannel([0.0, 12e6, 3e6], [0.05, 0.4, 0.2], None, np.random.default_rng(seed))
     start, size = start_ms / 1e3, packets * PACKET
     got = channel.finish_time(start, size)

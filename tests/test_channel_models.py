@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from simsplit.channel import FadingChannel, MarkovChannel
-from simsplit.channel.fading import rate_from_snr
-from simsplit.channel.markov import stationary_time_fractions
+from simsplit.model.channel import FadingChannel, MarkovChannel
+from simsplit.model.channel.fading import rate_from_snr
+from simsplit.model.channel.markov import stationary_time_fractions
 
 
 def test_markov_time_in_state_matches_stationary_distribution():

@@ -16,7 +16,7 @@ from conftest import REPO
 
 from simsplit import simulate
 from simsplit.scenario import load_scenario
-from simsplit.setup import build_setup
+from simsplit.engine.setup import build_setup
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w*)([^\n]*)\n(.*?)^```", flags=re.S | re.M)
@@ -133,7 +133,7 @@ def test_python_blocks_run(workspace, monkeypatch):
     # docs/plugins.md's block registered its kind: a scenario uses it
     data = load_scenario(REPO / "scenarios" / "default.yaml").model_dump(mode="json")
     data["network"]["uplink"] = {"kind": "half_rate", "rate_mbps": 10.0}
-    from simsplit.registry import channels
+    from simsplit.core.registry import channels
     from simsplit.scenario import validate_scenario
     scenario = validate_scenario(data)
     assert channels["half_rate"].build(scenario.network.uplink, None).rate_bps == 5e6
@@ -146,7 +146,7 @@ def test_sweep_example_validates(tmp_path):
     shutil.copytree(REPO / "scenarios" / "profiles", tmp_path / "profiles")
     shutil.copytree(REPO / "scenarios" / "payloads", tmp_path / "payloads")
     (folder / "doc-example.yaml").write_text(body)
-    from simsplit.sweep import load_sweep
+    from simsplit.studies.sweep import load_sweep
     sweep = load_sweep(folder / "doc-example.yaml")
     assert len(sweep.runs) == 2 * 3 * 3  # two networks x three worker counts x three seeds
 
@@ -182,7 +182,7 @@ def test_sites_example_validates():
     """docs/engine.md's sites block, added to the city scenario, validates and draws its fields per site."""
     import yaml
 
-    from simsplit.sites import site_values
+    from simsplit.studies.sites import site_values
     body = next(body for lang, info, body in blocks(REPO / "docs" / "engine.md") if info == "sites.yaml")
     data = yaml.safe_load((REPO / "scenarios" / "city.yaml").read_text())
     data.update(yaml.safe_load(body))
@@ -196,7 +196,7 @@ def test_calibration_example_is_a_valid_configuration():
     """docs/calibration.md's configuration validates, and names the shipped BottleNet calibration's files."""
     import yaml
 
-    from simsplit.calibration.config import CalibrationConfig
+    from simsplit.studies.calibration.config import CalibrationConfig
     body = next(body for lang, info, body in blocks(REPO / "docs" / "calibration.md") if info == "calibration.yaml")
     config = CalibrationConfig.model_validate(yaml.safe_load(body))
     assert [p.kind for p in config.parameters] == ["head_time", "head_energy", "tail_time", "encode_time",

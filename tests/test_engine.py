@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from simsplit import simulate
 from simsplit.scenario import validate_scenario
-from simsplit.summary import LATENCY_PARTS
+from simsplit.output.summary import LATENCY_PARTS
 
 
 def one_device(folder, *, head_ms=2.0, tail_ms=3.0, split_bytes=1000.0, encode_ms=0.5, decode_ms=0.25,
@@ -81,8 +81,8 @@ def test_measured_head_energy_replaces_power_times_time(tmp_path):
     expected = {"local": 0.020, "split": 0.009 + 1.5 * 0.00025, "input": 1.5 * 0.0005,
                 "tablet-split": 1.5 * 0.00225}
     assert compute.mean().to_dict() == pytest.approx(expected, rel=1e-12)
-    from simsplit.setup import _device_model, _options
-    from simsplit.strategies.predict import predict
+    from simsplit.engine.setup import _device_model, _options
+    from simsplit.model.strategies.predict import predict
     for group in result.setup.groups:
         (plan,) = group.plans.values()
         (option,) = _options(group.plans, group.network)
@@ -219,7 +219,7 @@ def test_each_component_has_its_own_stream(tmp_path):
 
 
 def test_zero_time_closed_loop_is_rejected(tmp_path):
-    from simsplit.errors import InputError
+    from simsplit.core.errors import InputError
     scenario = one_device(tmp_path, head_ms=0.0, strategy={"kind": "local"}, arrivals={"kind": "closed_loop"})
     with pytest.raises(InputError, match=r"devices\.0\.arrivals\.think_s: expected > 0"):
         simulate(validate_scenario(scenario))
@@ -229,8 +229,8 @@ def test_zero_time_closed_loop_is_rejected(tmp_path):
                                      ("uniform", 0.5)])
 def test_growing_sampler_blocks_hand_out_the_same_numbers(kind, cv):
     """Blocks that start small and double give exactly the numbers of fixed 4,096-value blocks."""
-    from simsplit.streams import BlockSampler, RandomStreams
-    from simsplit.variability import Multiplier
+    from simsplit.core.streams import BlockSampler, RandomStreams
+    from simsplit.model.variability import Multiplier
     draw = Multiplier(kind, cv).draw
     streams = RandomStreams(11)
     fixed = BlockSampler(streams.generator("x"), draw)
@@ -252,9 +252,9 @@ def test_an_open_loop_arrival_follows_the_events_scheduled_before_it(tmp_path, m
     takes exactly the period (1 s), so every result lands at the instant of the device's next arrival and
     must run first (the arrival sees it completed), with arrivals handed out of the merged stream in slabs
     of a few, devices tied at phase 0 and others at random instants."""
-    import simsplit.engine as engine_module
-    from simsplit.engine import Engine
-    from simsplit.setup import build_setup
+    import simsplit.engine.des as engine_module
+    from simsplit.engine.des import Engine
+    from simsplit.engine.setup import build_setup
     monkeypatch.setattr(engine_module, "SLAB_ARRIVALS", 3)
     monkeypatch.setattr(engine_module, "ARRIVALS_PER_DEVICE", 1)
     scenario = one_device(tmp_path, head_ms=1000.0, encode_ms=0.0, duration_s=12.0, strategy={"kind": "local"})
@@ -287,12 +287,12 @@ def test_open_loop_arrivals_keep_simpys_order_of_simultaneous_arrivals(tmp_path,
     each schedules the next (ties at 0.5 s steps between 2 Hz and 4 Hz devices, all of phase 0)."""
     import simpy
 
-    import simsplit.engine as engine_module
-    from simsplit.engine import Engine
-    from simsplit.schedule import call_after
-    from simsplit.setup import build_setup
-    from simsplit.streams import RandomStreams
-    from simsplit.wiring import build_devices
+    import simsplit.engine.des as engine_module
+    from simsplit.engine.des import Engine
+    from simsplit.core.schedule import call_after
+    from simsplit.engine.setup import build_setup
+    from simsplit.core.streams import RandomStreams
+    from simsplit.engine.wiring import build_devices
     monkeypatch.setattr(engine_module, "SLAB_ARRIVALS", 3)
     monkeypatch.setattr(engine_module, "ARRIVALS_PER_DEVICE", 1)
     scenario = one_device(tmp_path, duration_s=6.0, strategy={"kind": "local"})
@@ -329,9 +329,9 @@ def test_runs_in_one_process_leave_no_garbage_behind(tmp_path, monkeypatch):
     generation, are collected before the next large fleet is built; the collector is left as found."""
     import gc
 
-    from simsplit import collector
-    from simsplit.engine import Engine
-    from simsplit.setup import build_setup
+    from simsplit.core import collector
+    from simsplit.engine.des import Engine
+    from simsplit.engine.setup import build_setup
     monkeypatch.setattr(collector, "LARGE_FLEET", 10)  # these 60 devices count as a large fleet
     scenario = one_device(tmp_path, duration_s=5.0)
     scenario["devices"][0]["count"] = 60

@@ -12,7 +12,7 @@ pytest.importorskip("sklearn")
 
 from conftest import trained_scenario
 
-from simsplit.bottleneck.entropy import HEADER_BYTES, EntropyUnit
+from simsplit.ml.bottleneck.entropy import HEADER_BYTES, EntropyUnit
 
 
 def _unit(rates: int = 1) -> EntropyUnit:
@@ -60,8 +60,8 @@ def test_gain_units_move_the_rate_of_one_model():
 
 def test_tiny_entropy_training_drives_a_rate_adaptive_scenario(tmp_path):
     from simsplit import simulate
-    from simsplit.bottleneck.train import EntropyOptions, TrainConfig, train_bottlenecks
-    from simsplit.payloads import load_payloads
+    from simsplit.ml.bottleneck.train import EntropyOptions, TrainConfig, train_bottlenecks
+    from simsplit.scenario.payloads import load_payloads
     config = TrainConfig(name="tiny", resolution=16, backbone_epochs=2, splits=[2], reduced_channels=[2],
                          distil_epochs=1, finetune_epochs=1, qualities=[20], naive=False,
                          entropy=EntropyOptions(splits=[2], reduced_channels=[2], spatial=2, lambdas=[1e-5, 1e-3]))

@@ -12,13 +12,15 @@ from conftest import write_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simsplit import kernels, simulate
-from simsplit.engine import Engine
-from simsplit.errors import InputError
-from simsplit.fastpath import run_fast, why_not
+from simsplit import simulate
+
+from simsplit.engine import kernels
+from simsplit.engine.des import Engine
+from simsplit.core.errors import InputError
+from simsplit.engine.fastpath import run_fast, why_not
 from simsplit.scenario import load_scenario, validate_scenario
-from simsplit.server import busy_within
-from simsplit.setup import build_setup
+from simsplit.model.server import busy_within
+from simsplit.engine.setup import build_setup
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(REPO.glob("scenarios/*.yaml")) + [REPO / "scenarios" / "sweeps" / "bottlenet-base.yaml"]
@@ -50,7 +52,7 @@ def _assert_same(des, fast):
 def test_shipped_scenarios_take_the_fast_path_where_they_can_and_it_equals_the_des(path):
     scenario = load_scenario(path)
     if scenario.sites is not None:  # one site, shortened
-        from simsplit.sites import site_scenario
+        from simsplit.studies.sites import site_scenario
         scenario = site_scenario(load_scenario(path, ["duration_s=30", "warmup_s=1"]), 0)
     setup = build_setup(scenario)
     reasons = why_not(setup)
@@ -230,10 +232,10 @@ def test_merged_arrivals_replay_simpy_order_across_slabs(monkeypatch, copies, ro
     until their blocks grow long and then one by one."""
     import simpy
 
-    from simsplit import merged_arrivals
-    from simsplit.arrivals import PeriodicArrivals, PoissonArrivals
-    from simsplit.merged_arrivals import MergedArrivals
-    from simsplit.schedule import call_after
+    from simsplit.engine import merged_arrivals
+    from simsplit.model.arrivals import PeriodicArrivals, PoissonArrivals
+    from simsplit.engine.merged_arrivals import MergedArrivals
+    from simsplit.core.schedule import call_after
 
     monkeypatch.setattr(merged_arrivals, "ROWS_TOGETHER", rows_together)
     monkeypatch.setattr(merged_arrivals, "COMPILED_ABOVE", compiled_above)
@@ -287,8 +289,8 @@ def test_clocks_equal_simpys_float_operations_bit_for_bit():
     blocks from 0 and from a clock, tiny and subnormal steps, zeros of both signs, instants before the clock
     (held at the clock), jumbled blocks and infinity; and the shortcut is taken (clocks are not all
     followed one by one) where it may be."""
-    from simsplit import merged_arrivals
-    from simsplit.merged_arrivals import _clocks
+    from simsplit.engine import merged_arrivals
+    from simsplit.engine.merged_arrivals import _clocks
     rng = np.random.default_rng(1)
     cases = []
     for n in (1, 2, 7, 200, 300):
@@ -315,7 +317,7 @@ def test_clocks_of_many_devices_equal_each_device_alone():
     """Devices drawing together get their clocks a column at a time where some may not be their instants:
     the same bits as each row alone, which are not always the instants themselves (an ulp apart, or held
     at the clock); blocks whose inexact steps are all early (sorted from 0), in one row only, or none."""
-    from simsplit.merged_arrivals import _clock_rows, _clocks
+    from simsplit.engine.merged_arrivals import _clock_rows, _clocks
     rng = np.random.default_rng(2)
     now = rng.uniform(0.0, 50.0, 40) * (rng.random(40) < 0.5)  # half at 0, half far from their instants
     gaps = rng.exponential(0.7, (40, 33)) * rng.uniform(1.0, 300.0, (40, 33)) ** (rng.random((40, 33)) < 0.3)
@@ -339,7 +341,7 @@ def test_clocks_of_many_devices_equal_each_device_alone():
 def test_streams_hashed_together_equal_numpy_seed_sequences():
     """RandomStreams.prepare hashes many streams' seeds at once: the same words as numpy's SeedSequence for
     every seed size and key length (a key below 2**32 is one word of entropy), and the same draws."""
-    from simsplit.streams import RandomStreams, seed_words, stream_key
+    from simsplit.core.streams import RandomStreams, seed_words, stream_key
 
     keys = [stream_key(f"devices/phones/{i}/arrivals") for i in range(200)] + [0, 1, 2**32 - 1, 2**32, 2**64 - 1]
     for seed in (0, 1, 12345, 2**32 + 5, 2**70 + 3, 2**128 - 1):
@@ -358,8 +360,8 @@ def test_streams_hashed_together_equal_numpy_seed_sequences():
 def test_busy_time_inside_the_measured_window_against_a_loop():
     """Each batch's busy time inside [warm-up, end], against the overlap of two intervals batch by batch
     (an end NaN: still serving at the end), and the summary refusing another window than the one kept."""
-    from simsplit.fastpath import _ServerRecord
-    from simsplit.summary import server_totals
+    from simsplit.engine.fastpath import _ServerRecord
+    from simsplit.output.summary import server_totals
     rng = np.random.default_rng(3)
     starts = rng.uniform(0.0, 120.0, 500)
     ends = starts + rng.exponential(4.0, 500)

@@ -16,10 +16,10 @@ import pytest
 from conftest import REPO
 
 from simsplit.cli import main
-from simsplit.compare import LEVELS, compare, variants
-from simsplit.figstyle import STYLES, parse_formats, save
+from simsplit.studies.compare import LEVELS, compare, variants
+from simsplit.figures.style import STYLES, parse_formats, save
 from simsplit.scenario import load_scenario
-from simsplit.simulation import simulate
+from simsplit.studies.simulation import simulate
 
 DEFAULT = REPO / "scenarios" / "default.yaml"
 SHORT = ["duration_s=14", "warmup_s=2"]
@@ -42,7 +42,7 @@ def test_strategy_quantiles_follow_the_definition_of_a_quantile():
     names = ["fixed(1, bottlenet)", "full_offload(jpeg)"]
     _, table, quantiles = compare(scenario, [5], names)
     assert len(quantiles) == len(names) * LEVELS.size
-    from simsplit.compare import with_strategy
+    from simsplit.studies.compare import with_strategy
     for name in names:
         requests = simulate(with_strategy(scenario, variants(scenario)[name]), seed=5).requests
         done = requests[(requests["arrival_at_s"] >= scenario.warmup_s) & (requests["status"] == "completed")]
@@ -61,8 +61,8 @@ def test_strategy_quantiles_follow_the_definition_of_a_quantile():
 def test_stacked_parts_add_up_to_the_totals(compare_folder):
     """Per strategy, the latency parts the per-split figure stacks add up to the mean latency, and the energy
     components to the energy per request (each run, then the mean over seeds)."""
-    from simsplit.compare import ENERGY_KEYS
-    from simsplit.plots import LATENCY_STAGES
+    from simsplit.studies.compare import ENERGY_KEYS
+    from simsplit.figures.plots import LATENCY_STAGES
     table = pd.read_csv(compare_folder / "compare.csv")
     stacked = sum(table[p].fillna(0.0) for _, parts in LATENCY_STAGES for p in parts)
     assert np.allclose(stacked, table["latency_mean_s"], rtol=1e-9)
@@ -113,7 +113,7 @@ def test_parse_formats():
 def test_time_series_leaves_out_empty_panels_and_shades_phases():
     """A constant uplink and a queue that never forms give no panel, and the title says so; the latency panel
     draws the deadline; phases are shaded."""
-    from simsplit.plots import timeseries_figure
+    from simsplit.figures.plots import timeseries_figure
     scenario = load_scenario(DEFAULT, SHORT)
     result = simulate(scenario, monitor_period_s=0.5)
     series = result.timeseries.copy()
@@ -132,7 +132,7 @@ def test_time_series_leaves_out_empty_panels_and_shades_phases():
 
 
 def test_time_series_colours_device_0s_splits_by_bottleneck_when_it_adapts_the_rate():
-    from simsplit.plots import timeseries_figure
+    from simsplit.figures.plots import timeseries_figure
     result = simulate(load_scenario(DEFAULT, SHORT), monitor_period_s=0.5)
     requests = result.requests.copy()
     labels = lambda fig: {line.get_label() for line in fig.axes[-1].get_lines()}
@@ -148,7 +148,7 @@ def test_time_series_colours_device_0s_splits_by_bottleneck_when_it_adapts_the_r
 
 
 def test_sweep_curves_are_lines_for_numbers_and_grouped_bars_for_categories():
-    from simsplit.plots import sweep_curve_figure
+    from simsplit.figures.plots import sweep_curve_figure
     table = pd.DataFrame({"strategy": pd.Categorical(["a", "b", "c"] * 2), "net": pd.Categorical(["x"] * 3 + ["y"] * 3),
                           "rate": [1.0, 2.0, 4.0] * 2, "latency_mean_s": [0.01, 0.02, 0.03, 0.02, 0.03, 0.05]})
     table["latency_mean_s_low"] = table["latency_mean_s"] * 0.9
@@ -193,7 +193,7 @@ def test_result_plot_methods_return_figures():
 
 def test_run_cdf_counts_only_measured_requests(tmp_path):
     """The run's latency CDF draws the requests the summary counts (after the warm-up), no others."""
-    from simsplit.report import figures_for_run
+    from simsplit.figures.report import figures_for_run
     scenario = load_scenario(DEFAULT, ["duration_s=20", "warmup_s=10"])
     result = simulate(scenario)
     folder = result.write(tmp_path / "run")
@@ -232,7 +232,7 @@ def test_reports_render_in_a_headless_browser(compare_folder, tmp_path):
         pytest.skip("no Chromium found (apt-get install chromium, or set SIMSPLIT_CHROMIUM to a Chrome/Chromium binary)")
     from playwright.sync_api import sync_playwright
 
-    from simsplit.report import write_report
+    from simsplit.figures.report import write_report
     run = simulate(load_scenario(REPO / "scenarios" / "server-load-step.yaml", ["duration_s=20"]),
                    monitor_period_s=0.5).write(tmp_path / "run")
     work = tmp_path / "c"
@@ -271,7 +271,7 @@ def test_reports_render_in_a_headless_browser(compare_folder, tmp_path):
 
 
 def test_a_sweep_metric_equal_everywhere_gets_a_note_not_a_figure(tmp_path):
-    from simsplit.report import figures_for_sweep, write_report
+    from simsplit.figures.report import figures_for_sweep, write_report
     folder = tmp_path / "s"
     folder.mkdir()
     (folder / "sweep.json").write_text(json.dumps({"name": "s", "factors": ["net", "strategy"]}))
@@ -288,7 +288,7 @@ def test_a_sweep_metric_equal_everywhere_gets_a_note_not_a_figure(tmp_path):
 
 
 def test_spread_keeps_the_extremes_and_the_original_order():
-    from simsplit.plots import spread
+    from simsplit.figures.plots import spread
     names = [f"g{i}" for i in range(52)]
     values = np.random.default_rng(1).permutation(52).astype(float)
     chosen = spread(names, values, 10)

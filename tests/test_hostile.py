@@ -369,11 +369,11 @@ def test_random_mutations_of_trace_and_table_files(tmp_path):
     reads replays consistently (a finish never before its start, and the bits up to it cover the payload)."""
     import random
 
-    from simsplit.channel.replay import trace_channel
-    from simsplit.channel.traces import read_trace
-    from simsplit.errors import InputError
-    from simsplit.payloads import load_payloads
-    from simsplit.profiles import load_profile
+    from simsplit.model.channel.replay import trace_channel
+    from simsplit.model.channel.traces import read_trace
+    from simsplit.core.errors import InputError
+    from simsplit.scenario.payloads import load_payloads
+    from simsplit.scenario.profiles import load_profile
     samples = REPO / "tests" / "data" / "traces"
     traces = {"sample.mahimahi": "mahimahi", "sample.pensieve": "pensieve", "sample.csv": "csv",
               "sample-gnettrack.csv": "gnettrack", "sample.mecperf": "mecperf"}

@@ -8,11 +8,11 @@ import pytest
 import yaml
 from conftest import REPO, queue_scenario
 
-from simsplit.errors import InputError
-from simsplit.payloads import load_payloads
-from simsplit.profiles import load_profile
+from simsplit.core.errors import InputError
+from simsplit.scenario.payloads import load_payloads
+from simsplit.scenario.profiles import load_profile
 from simsplit.scenario import apply_overrides, load_scenario, validate_scenario
-from simsplit.setup import build_setup
+from simsplit.engine.setup import build_setup
 
 GOOD_PROFILE = "split,name,head_ms_phone,tail_ms_gpu,output_bytes\n0,input,0,5,100\n1,out,3,0,4\n"
 

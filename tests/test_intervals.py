@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from conftest import REPO, queue_scenario, replication_seeds
 
-from simsplit.simulation import simulate
-from simsplit.stats import (
+from simsplit.studies.simulation import simulate
+from simsplit.core.stats import (
     batch_interval,
     batch_quantile_interval,
     median_ranks,
@@ -102,7 +102,7 @@ def test_t_quantile_equals_scipy_stats_without_loading_it():
     """The intervals' t quantile (from scipy.special) is scipy.stats's t.ppf to the last bit."""
     from scipy.stats import t
 
-    from simsplit.stats import _t
+    from simsplit.core.stats import _t
     for dof in (1, 2, 4, 9, 19, 29, 99, 999):
         for confidence in (0.9, 0.95, 0.99):
             assert _t(confidence, dof) == float(t.ppf(0.5 + confidence / 2, dof))

@@ -9,7 +9,7 @@ import pytest
 from test_engine import one_device
 
 from simsplit import simulate
-from simsplit.channel.loss import PacketLoss
+from simsplit.model.channel.loss import PacketLoss
 from simsplit.scenario import validate_scenario
 
 
@@ -67,7 +67,7 @@ def test_gilbert_elliott_mean_erasure():
 
 
 def test_bernoulli_needs_p(tmp_path):
-    from simsplit.errors import InputError
+    from simsplit.core.errors import InputError
     with pytest.raises(InputError, match=r"network\.uplink\.loss\.p: a bernoulli loss needs p"):
         lossy(tmp_path, {"kind": "bernoulli"})
 

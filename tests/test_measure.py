@@ -10,14 +10,14 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
 from simsplit import simulate  # noqa: E402
-from simsplit.measure import (  # noqa: E402
+from simsplit.ml.measure import (  # noqa: E402
     DEVICE_CLASSES,
     build_blocks,
     measure,
     roofline_s,
     write_profile,
 )
-from simsplit.profiles import load_profile  # noqa: E402
+from simsplit.scenario.profiles import load_profile  # noqa: E402
 
 
 def test_resnet50_flops_match_the_published_count():
@@ -95,6 +95,6 @@ def test_user_chosen_split_points():
     assert [b.name for b in chosen.blocks] == ["RB3", "RB7", "RB13", "classifier"]
     assert sum(b.flops for b in chosen.blocks) == pytest.approx(sum(b.flops for b in full.blocks))
     assert chosen.blocks[1].output_shape == full.blocks[6].output_shape
-    from simsplit.measure import merge_blocks
+    from simsplit.ml.measure import merge_blocks
     with pytest.raises(ValueError, match="unknown split point"):
         merge_blocks(build_blocks("resnet18"), ["RB99"])

@@ -11,15 +11,15 @@ from conftest import assert_validate_refuses, write_model
 from typer.testing import CliRunner
 
 from simsplit import simulate
-from simsplit.channel.fading import (
+from simsplit.model.channel.fading import (
     log_distance_path_loss_db,
     rate_from_snr,
     thermal_noise_dbm,
 )
 from simsplit.cli import app
-from simsplit.mobility import RandomWaypointConfig, RouteConfig, TraceMobilityConfig
+from simsplit.model.mobility import RandomWaypointConfig, RouteConfig, TraceMobilityConfig
 from simsplit.scenario import validate_scenario
-from simsplit.setup import build_setup
+from simsplit.engine.setup import build_setup
 
 runner = CliRunner()
 
@@ -98,8 +98,8 @@ def test_a_car_crossing_the_cell_edge_hands_over_at_the_computed_time(tmp_path):
     scenario = validate_scenario(drive(tmp_path))
     import simpy
 
-    from simsplit.streams import RandomStreams
-    from simsplit.wiring import build_devices
+    from simsplit.core.streams import RandomStreams
+    from simsplit.engine.wiring import build_devices
     devices, _ = build_devices(simpy.Environment(), build_setup(scenario), RandomStreams(2))
     channel = devices[0].uplink.channel
     channel.rate_bps_at(99.0)
@@ -132,8 +132,8 @@ def test_a_transfer_cut_by_a_handover_restarts_or_resumes(tmp_path):
     from the handover, and what it sent before counts as sent (more bits, more energy)."""
     import simpy
 
-    from simsplit.streams import RandomStreams
-    from simsplit.wiring import build_devices
+    from simsplit.core.streams import RandomStreams
+    from simsplit.engine.wiring import build_devices
     results = {}
     for mode in ("resume", "restart"):
         scenario = validate_scenario(drive(tmp_path, on_handover=mode, interruption_ms=200.0))
@@ -168,8 +168,8 @@ def test_hysteresis_and_time_to_trigger_prevent_ping_pong(tmp_path):
     nervous = drive(tmp_path, mobility=parked, fading="rayleigh", duration_s=20, hysteresis_db=0.0, ttt_ms=0.0)
     import simpy
 
-    from simsplit.streams import RandomStreams
-    from simsplit.wiring import build_devices
+    from simsplit.core.streams import RandomStreams
+    from simsplit.engine.wiring import build_devices
     devices, _ = build_devices(simpy.Environment(), build_setup(validate_scenario(nervous)), RandomStreams(2))
     devices[0].uplink.channel.rate_bps_at(19.0)
     assert len(devices[0].uplink.channel.handovers) == 0  # mean SNRs equal: A3 needs strictly more
@@ -208,7 +208,7 @@ def test_dynamic_partitioning_beats_every_fixed_split_across_cell_edges():
     """drive-through-cells (three cars, one pass each way): over five seeds the dynamic strategy's mean
     latency interval lies below every fixed split's (local, full offload, each residual block,
     Neurosurgeon's choice), paying for it in switches."""
-    from simsplit.compare import compare, variants
+    from simsplit.studies.compare import compare, variants
     from simsplit.scenario import load_scenario
     scenario = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "drive-through-cells.yaml",
                              ["duration_s=165", "devices.0.count=3"])
@@ -224,7 +224,7 @@ def test_dynamic_partitioning_beats_every_fixed_split_across_cell_edges():
 
 def test_a_moving_device_observes_its_own_cell_and_handovers(tmp_path):
     """At its last decision the car knows the serving cell and how many handovers came before."""
-    from simsplit.engine import Engine
+    from simsplit.engine.des import Engine
     scenario = validate_scenario(drive(tmp_path, strategy={"kind": "dynamic", "forget_on_handover": True}))
     engine = Engine(build_setup(scenario), scenario.seed)
     result = engine.run()
@@ -238,9 +238,9 @@ def test_a_moving_device_observes_its_own_cell_and_handovers(tmp_path):
 def test_forget_on_handover_starts_the_estimate_over_at_the_next_sample():
     """EWMA (alpha 0.1) fed 1 Mbps uploads, then a handover: the estimate stays 1 Mbps until the first
     sample from the new cell, which then is the whole estimate (without forgetting: 10% of it)."""
-    from simsplit.strategies.base import Observation
-    from simsplit.strategies.dynamic import DynamicConfig, DynamicStrategy
-    from simsplit.strategies.predict import DeviceModel
+    from simsplit.model.strategies.base import Observation
+    from simsplit.model.strategies.dynamic import DynamicConfig, DynamicStrategy
+    from simsplit.model.strategies.predict import DeviceModel
     estimates = {}
     for forget in (False, True):
         config = DynamicConfig(kind="dynamic", forget_on_handover=forget,
@@ -260,7 +260,7 @@ def test_forget_on_handover_starts_the_estimate_over_at_the_next_sample():
 
 
 def test_the_time_series_shows_distance_snr_and_the_serving_cell_by_name(tmp_path):
-    from simsplit.report import timeseries_of
+    from simsplit.figures.report import timeseries_of
     scenario = validate_scenario(drive(tmp_path))
     result = simulate(scenario, monitor_period_s=0.5)
     series = result.timeseries

@@ -17,8 +17,8 @@ from conftest import REPO
 from test_sweep import small_sweep
 
 from simsplit.cli import main
-from simsplit.outdir import MARKER, claim
-from simsplit.sweep import load_sweep, run_sweep
+from simsplit.output.outdir import MARKER, claim
+from simsplit.studies.sweep import load_sweep, run_sweep
 
 DEFAULT = str(REPO / "scenarios" / "default.yaml")
 SHORT = ["--set", "duration_s=15"]

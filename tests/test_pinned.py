@@ -50,14 +50,14 @@ SITES_SHORT = ["duration_s=20", "warmup_s=2", "sites.count=3", "records=all"]
 
 def current(name: str) -> dict:
     from simsplit.scenario import load_scenario
-    from simsplit.simulation import simulate
+    from simsplit.studies.simulation import simulate
     scenario = load_scenario(REPO / "scenarios" / name)
     if scenario.sites is not None:
         import tempfile
 
         import pandas as pd
 
-        from simsplit.sites import run_sites
+        from simsplit.studies.sites import run_sites
         scenario = load_scenario(REPO / "scenarios" / name, SITES_SHORT)
         with tempfile.TemporaryDirectory() as folder:
             summary = run_sites(scenario, Path(folder) / "out")

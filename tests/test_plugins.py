@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
-from simsplit.channel import StepChannel
-from simsplit.config import Config
-from simsplit.errors import InputError
-from simsplit.registry import FAMILIES, Registry, load_plugin
+from simsplit.model.channel import StepChannel
+from simsplit.core.config import Config
+from simsplit.core.errors import InputError
+from simsplit.core.registry import FAMILIES, Registry, load_plugin
 from simsplit.scenario import load_scenario, validate_scenario
-from simsplit.simulation import simulate
+from simsplit.studies.simulation import simulate
 
 EXAMPLE = REPO / "examples" / "plugins" / "scenario.yaml"
 CHANNEL_FILE = REPO / "examples" / "plugins" / "duty_cycle_channel.py"
@@ -123,7 +123,7 @@ def test_fields_of_a_plugin_block_are_checked_like_built_ins(tmp_path):
             validate_scenario(bad, source="s.yaml")
         assert message in str(error.value)
     bad = {**data, "strategy": {**data["strategy"], "split": 99}}
-    from simsplit.setup import build_setup
+    from simsplit.engine.setup import build_setup
     with pytest.raises(InputError, match=r"strategy\.split: expected a \(split, bottleneck\) row"):
         build_setup(validate_scenario(bad, source="s.yaml"))
 
@@ -131,7 +131,7 @@ def test_fields_of_a_plugin_block_are_checked_like_built_ins(tmp_path):
 def test_run_key_follows_the_plugin_code(tmp_path):
     """Copies of the plugins elsewhere key the same run (and load nothing twice); editing a plugin changes
     the key, and loading the edited file again replaces its own kinds."""
-    from simsplit.provenance import run_key
+    from simsplit.output.provenance import run_key
     folder = tmp_path / "copy"
     shutil.copytree(EXAMPLE.parent, folder)
     text = (folder / "scenario.yaml").read_text().replace("../../scenarios/", str(REPO / "scenarios") + "/")
@@ -144,7 +144,7 @@ def test_run_key_follows_the_plugin_code(tmp_path):
     (folder / "duty_cycle_channel.py").write_text(channel.replace("rate_mbps * 1e6", "rate_mbps * 0.5e6"))
     edited = load_scenario(folder / "scenario.yaml")
     assert run_key(edited) != before
-    from simsplit.registry import channels
+    from simsplit.core.registry import channels
     halved = channels["duty_cycle_2"].build(edited.network.uplink, None)
     assert halved.rate_bps == 5.85e6 / 2  # the edited code is what runs
 
@@ -200,7 +200,7 @@ def test_registering_checks_names_blocks_and_conflicts():
 
 
 def test_every_built_in_kind_is_registered_and_documented():
-    from simsplit.catalog import markdown
+    from simsplit.cli.catalog import markdown
     expected = {"channels": ["constant", "steps", "markov", "fading", "trace", "cellular"],
                 "strategies": ["local", "full_offload", "fixed", "neurosurgeon", "edgent", "dynamic", "oracle"],
                 "arrivals": ["periodic", "poisson", "closed_loop"],
@@ -228,7 +228,7 @@ def test_a_plugin_discipline_orders_the_server_queue(tmp_path):
     start newest first."""
     plugin = tmp_path / "lcfs.py"
     plugin.write_text('''
-from simsplit.registry import register_discipline
+from simsplit.core.registry import register_discipline
 
 
 class LastComeFirstServed(list):

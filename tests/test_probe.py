@@ -72,7 +72,7 @@ def test_frequent_probes_keep_the_radio_connected(tmp_path):
 def test_probe_log_rows_equal_the_records_in_the_order_sent():
     """Probes become rows as their answers come back (out of order, in small blocks here); those still out
     stay objects. The columns equal those of every record, in the order sent."""
-    from simsplit.records import ProbeLog, ProbeRecord, probe_columns
+    from simsplit.engine.records import ProbeLog, ProbeRecord, probe_columns
     rng = np.random.default_rng(5)
     log, records = ProbeLog(block_rows=3), []
     for index in range(20):

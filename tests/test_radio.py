@@ -6,7 +6,7 @@ import pytest
 from test_engine import one_device
 
 from simsplit import simulate
-from simsplit.energy import radio_tails, tail_energy_j
+from simsplit.model.energy import radio_tails, tail_energy_j
 from simsplit.scenario import validate_scenario
 
 
@@ -61,13 +61,13 @@ def test_overrides_of_the_state_machine(tmp_path):
     r = radio_run(tmp_path, period_s=20.0, promotion_s=0.1, promotion_mw=1000, tail_s=[2.0, 3.0], tail_mw=[500, 100])
     assert r["promotion_s"].iloc[0] == pytest.approx(0.1)
     assert r["tail_j"].iloc[0] == pytest.approx(0.5 * (2 + 0.00325) + 0.1 * 3)
-    from simsplit.errors import InputError
+    from simsplit.core.errors import InputError
     with pytest.raises(InputError, match=r"network\.radio\.tail_mw: expected 2 values"):
         radio_run(tmp_path, period_s=20.0, tail_s=[2.0, 3.0], tail_mw=[500])
 
 
 def test_radio_state_is_shared_only_where_nothing_waits():
-    from simsplit.radio import ALWAYS_CONNECTED, RadioState, radio_state
+    from simsplit.model.radio import ALWAYS_CONNECTED, RadioState, radio_state
     assert radio_state(0.0, 11.5) is ALWAYS_CONNECTED and radio_state(0.0, 0.0) is ALWAYS_CONNECTED
     ALWAYS_CONNECTED.begin()
     ALWAYS_CONNECTED.note(5.0)

@@ -12,7 +12,7 @@ from test_engine import one_device
 
 from simsplit import simulate
 from simsplit.scenario import validate_scenario
-from simsplit.server import EdgeServer
+from simsplit.model.server import EdgeServer
 
 
 class Job:
@@ -110,7 +110,7 @@ def test_extra_rtt_to_a_cloud_server(tmp_path):
 
 
 def test_unknown_target_server(tmp_path):
-    from simsplit.errors import InputError
+    from simsplit.core.errors import InputError
     scenario = one_device(tmp_path, strategy={"kind": "full_offload", "server": "mars"})
     with pytest.raises(InputError, match=r"strategy\.server: expected one of \['edge'\], got 'mars'"):
         simulate(validate_scenario(scenario))
@@ -139,8 +139,8 @@ def test_background_rates(tmp_path, load, mean_rate):
 
 
 def test_diurnal_profile_peaks_where_the_sine_does(tmp_path):
-    from simsplit.background import DiurnalLoadConfig as DiurnalLoad
-    from simsplit.background import intensity_path
+    from simsplit.model.background import DiurnalLoadConfig as DiurnalLoad
+    from simsplit.model.background import intensity_path
     path = intensity_path(DiurnalLoad(kind="diurnal", mean_rate_hz=10, amplitude=0.5, period_s=96, service_ms=1),
                           1, np.random.default_rng(0))
     assert path.rate_bps_at(24.2) == pytest.approx(10 * (1 + 0.5 * np.sin(2 * np.pi * 24.5 / 96)))

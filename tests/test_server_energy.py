@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from conftest import queue_scenario
 
-from simsplit.errors import InputError
+from simsplit.core.errors import InputError
 from simsplit.scenario import validate_scenario
-from simsplit.simulation import simulate
+from simsplit.studies.simulation import simulate
 
 IDLE_W, BUSY_W = 30.0, 250.0
 

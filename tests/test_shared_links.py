@@ -8,8 +8,8 @@ import simpy
 from test_engine import one_device
 
 from simsplit import simulate
-from simsplit.channel import ConstantChannel, StepChannel
-from simsplit.channel.shared import ProcessorSharingLink, SharedFifoLink
+from simsplit.model.channel import ConstantChannel, StepChannel
+from simsplit.model.channel.shared import ProcessorSharingLink, SharedFifoLink
 from simsplit.scenario import validate_scenario
 
 
@@ -87,7 +87,7 @@ def test_cell_in_a_scenario(tmp_path, sharing):
         assert sorted(ends) == pytest.approx([1.1, 1.2, 1.3, 1.4, 1.5])
         assert sorted(r["uplink_wait_s"]) == pytest.approx([0, 0.1, 0.2, 0.3, 0.4])
     done = r[r["status"] == "completed"]
-    from simsplit.summary import LATENCY_PARTS
+    from simsplit.output.summary import LATENCY_PARTS
     assert np.allclose(done[list(LATENCY_PARTS)].fillna(0).sum(axis=1), done["latency_s"], atol=1e-9)
 
 
@@ -100,5 +100,5 @@ def test_cell_with_promotion_and_shared_downlink(tmp_path):
     r = simulate(validate_scenario(scenario)).requests
     assert (r["status"] == "completed").all()
     assert r["promotion_s"].tolist() == pytest.approx([0.26] * len(r))
-    from simsplit.summary import LATENCY_PARTS
+    from simsplit.output.summary import LATENCY_PARTS
     assert np.allclose(r[list(LATENCY_PARTS)].fillna(0).sum(axis=1), r["latency_s"], atol=1e-9)

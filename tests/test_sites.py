@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 
 from simsplit import simulate
 from simsplit.cli import app
-from simsplit.errors import InputError
+from simsplit.core.errors import InputError
 from simsplit.scenario import load_scenario
-from simsplit.sites import run_sites, site_scenario, site_seed, site_values
-from simsplit.tally import RELATIVE_ERROR, LogSketch
+from simsplit.studies.sites import run_sites, site_scenario, site_seed, site_values
+from simsplit.output.tally import RELATIVE_ERROR, LogSketch
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO / "scenarios" / "default.yaml"
@@ -176,10 +176,10 @@ def test_parallel_options_without_sites_exit_2(tmp_path, option):
 def test_tally_columns_without_a_table_equal_the_tables():
     """A site that writes no rows builds only the columns its tally reads, categories as codes: the same
     numbers as the table's columns, and the same tally."""
-    from simsplit.engine import Engine
-    from simsplit.results import request_columns
-    from simsplit.setup import build_setup
-    from simsplit.sites import new_tally
+    from simsplit.engine.des import Engine
+    from simsplit.output.results import request_columns
+    from simsplit.engine.setup import build_setup
+    from simsplit.studies.sites import new_tally
     scenario = site_scenario(small_sites(2, "deadline_s=0.06"), 1)
     setup = build_setup(scenario)
     run = Engine(setup, scenario.seed).run()

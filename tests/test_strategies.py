@@ -10,12 +10,12 @@ from conftest import REPO
 from test_engine import one_device
 
 from simsplit import simulate
-from simsplit.channel import Channel
-from simsplit.compare import compare, variants
+from simsplit.model.channel import Channel
+from simsplit.studies.compare import compare, variants
 from simsplit.scenario import load_scenario, validate_scenario
-from simsplit.server import EdgeServer
-from simsplit.strategies import Decision, Observation
-from simsplit.strategies.dynamic import (
+from simsplit.model.server import EdgeServer
+from simsplit.model.strategies import Decision, Observation
+from simsplit.model.strategies.dynamic import (
     DynamicConfig,
     DynamicStrategy,
     EdgentConfig,
@@ -23,7 +23,7 @@ from simsplit.strategies.dynamic import (
     NeurosurgeonConfig,
     NeurosurgeonStrategy,
 )
-from simsplit.strategies.predict import DeviceModel, Option
+from simsplit.model.strategies.predict import DeviceModel, Option
 
 DEVICE = DeviceModel(compute_power_w=2.0, alpha_up_w_per_bps=0.4e-6, alpha_down_w_per_bps=0.05e-6, beta_w=1.3)
 LOCAL = Option(Decision(2, "none", "edge"), True, 0.100, 0, 0, 0, 0.76, 0.0, 0, 2.0)
@@ -124,9 +124,9 @@ def _reachable(value, seen=None) -> list:
 
 def test_the_reachability_check_sees_through_closures():
     """The check must catch a closure over the engine: the oracle is wired exactly so, and is caught."""
-    from simsplit.compare import with_strategy
-    from simsplit.engine import Engine
-    from simsplit.setup import build_setup
+    from simsplit.studies.compare import with_strategy
+    from simsplit.engine.des import Engine
+    from simsplit.engine.setup import build_setup
     base = load_scenario(REPO / "scenarios" / "dynamic-under-load.yaml", ["duration_s=10", "warmup_s=1"])
     engine = Engine(build_setup(with_strategy(base, variants(base)["oracle"])), 7)
     assert any(isinstance(o, Engine) for o in _reachable(engine.devices[0].strategy))
@@ -141,13 +141,13 @@ def test_strategies_only_see_what_a_device_could_observe(scenario_file):
     """Structurally: no adaptive strategy but the oracle can reach a server, a channel or the engine.
     Dynamically: every throughput sample a strategy sees at a decision comes from a transfer that had
     finished by then, and every probe reading from a probe already back."""
-    from simsplit.engine import Engine
-    from simsplit.setup import build_setup
+    from simsplit.engine.des import Engine
+    from simsplit.engine.setup import build_setup
     base = load_scenario(REPO / "scenarios" / scenario_file, ["duration_s=40", "warmup_s=1"])
     for name in ("dynamic", "neurosurgeon", "edgent"):
         if name not in variants(base):
             continue
-        from simsplit.compare import with_strategy
+        from simsplit.studies.compare import with_strategy
         setup = build_setup(with_strategy(base, variants(base)[name]))
         engine = Engine(setup, 7)
         log = []
@@ -182,7 +182,7 @@ def test_switching_cost_is_paid(tmp_path):
     assert len(switched) >= 2
     assert (switched["switch_s"] == 0.030).all() and (switched["switch_j"] == 0.050).all()
     assert (r.loc[~r["switched"], "switch_s"] == 0).all()
-    from simsplit.summary import LATENCY_PARTS
+    from simsplit.output.summary import LATENCY_PARTS
     done = r[r["status"] == "completed"]
     assert np.allclose(done[list(LATENCY_PARTS)].fillna(0).sum(axis=1), done["latency_s"], atol=1e-9)
 
@@ -194,7 +194,7 @@ def test_oracle_prediction_is_exact_when_nothing_is_random(tmp_path):
                                      "delay_ms": 3}
     result = simulate(validate_scenario(scenario))
     engine_view = []
-    from simsplit.engine import Engine
+    from simsplit.engine.des import Engine
     setup = result.setup
     engine = Engine(setup, scenario["seed"])
     device = engine.devices[0]

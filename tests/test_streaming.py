@@ -7,7 +7,7 @@ import pytest
 from conftest import REPO
 
 from simsplit.scenario import load_scenario
-from simsplit.simulation import simulate
+from simsplit.studies.simulation import simulate
 
 SCENARIOS = [p for p in sorted((REPO / "scenarios").glob("*.yaml")) if "\nsites:" not in p.read_text()]  # sites: test_sites.py
 
@@ -29,8 +29,8 @@ def test_streamed_run_equals_in_memory_run(path, tmp_path):
 
 def test_records_option_keeps_all_a_sample_or_none(tmp_path):
     """The summary always counts every request; the folder keeps every row, a stable hashed sample, or none."""
-    from simsplit.errors import InputError
-    from simsplit.results import sampled
+    from simsplit.core.errors import InputError
+    from simsplit.output.results import sampled
     scenario = load_scenario(REPO / "scenarios" / "default.yaml", ["duration_s=60"])
     full = simulate(scenario, stream=False)
     for records, streamed in (("sample:0.25", True), ("sample:0.25", False), ("none", True), ("all", True)):

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
-from simsplit.errors import InputError
-from simsplit.sweep import load_sweep, run_sweep, write_tables
+from simsplit.core.errors import InputError
+from simsplit.studies.sweep import load_sweep, run_sweep, write_tables
 
 SWEEP = REPO / "scenarios" / "sweeps" / "bottlenet-networks.yaml"
 
@@ -105,7 +105,7 @@ def test_dask_gives_the_same_tables_as_the_process_pool(tmp_path):
 
 
 def test_report_of_a_sweep_and_of_a_run(tmp_path):
-    from simsplit.report import best_table, draw, write_report
+    from simsplit.figures.report import best_table, draw, write_report
     sweep = load_sweep(small_sweep(tmp_path))
     out = tmp_path / "out"
     run_sweep(sweep, out, workers=2)
@@ -147,7 +147,7 @@ def test_run_report_with_time_series(tmp_path):
 def test_plot_and_report_of_a_compare_folder(tmp_path, monkeypatch):
     """A compare folder gets its figures (Pareto plane, bars) and a report with the user's seed and units."""
     from simsplit.cli import main
-    from simsplit.plots import pareto_front
+    from simsplit.figures.plots import pareto_front
     monkeypatch.chdir(tmp_path)
     default = str(REPO / "scenarios" / "default.yaml")
     assert main(["compare", default, "--seeds", "2", "--set", "duration_s=12", "--set", "warmup_s=2",

@@ -15,7 +15,7 @@ from conftest import queue_scenario, replication_seeds
 
 from simsplit import simulate
 from simsplit.scenario import validate_scenario
-from simsplit.stats import t_interval
+from simsplit.core.stats import t_interval
 
 REPLICATIONS = 10
 CONFIDENCE = 0.99

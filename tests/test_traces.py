@@ -8,9 +8,9 @@ import pytest
 from conftest import REPO, SHARED, needs_shared, write_model
 
 from simsplit import simulate
-from simsplit.channel.replay import trace_channel
-from simsplit.channel.traces import MAHIMAHI_PACKET_BITS, read_trace, write_trace
-from simsplit.errors import InputError
+from simsplit.model.channel.replay import trace_channel
+from simsplit.model.channel.traces import MAHIMAHI_PACKET_BITS, read_trace, write_trace
+from simsplit.core.errors import InputError
 from simsplit.scenario import validate_scenario
 
 REAL = SHARED / "traces-real"
@@ -152,7 +152,7 @@ def test_malformed_traces_name_file_and_line(tmp_path, fmt, text, match):
 
 
 def test_scenario_with_a_bad_trace_fails_at_load(tmp_path):
-    from simsplit.setup import build_setup
+    from simsplit.engine.setup import build_setup
     bad = tmp_path / "bad.csv"
     bad.write_text("time_s,rate_mbps\n0,1\n1,-2\n2,1\n")
     profile, payloads = write_model(tmp_path)

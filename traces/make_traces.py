@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from simsplit.channel import MarkovChannel
-from simsplit.channel.traces import Trace, write_trace
+from simsplit.model.channel import MarkovChannel
+from simsplit.model.channel.traces import Trace, write_trace
 
 HERE = Path(__file__).resolve().parent
 DURATION_S = 300.0

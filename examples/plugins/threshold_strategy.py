@@ -13,9 +13,9 @@ from typing import Literal
 
 from pydantic import NonNegativeInt, PositiveFloat
 
-from simsplit.config import Config
-from simsplit.registry import register_strategy
-from simsplit.strategies import Decision
+from simsplit.core.config import Config
+from simsplit.core.registry import register_strategy
+from simsplit.model.strategies import Decision
 
 
 class ThresholdConfig(Config):

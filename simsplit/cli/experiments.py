@@ -21,8 +21,8 @@ from simsplit.cli.app import (
     fail,
     positive,
 )
-from simsplit.errors import InputError
-from simsplit.outdir import claim, write_folder
+from simsplit.core.errors import InputError
+from simsplit.output.outdir import claim, write_folder
 
 
 def _ms(value: float | None) -> str:
@@ -100,10 +100,10 @@ def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
         scheduler: Annotated[Optional[str], typer.Option(
             help="Run the sites on Dask: 'local' starts a local cluster, else a scheduler address.")] = None) -> None:
     """Run a scenario, print its summary, and write its result folder."""
-    from simsplit.feasibility import check_feasible
+    from simsplit.engine.feasibility import check_feasible
     from simsplit.scenario import load_scenario
-    from simsplit.setup import build_setup
-    from simsplit.simulation import simulate
+    from simsplit.engine.setup import build_setup
+    from simsplit.studies.simulation import simulate
     positive(monitor, "--monitor")
     if seed is not None and not (seed.isascii() and seed.isdigit()):
         fail(InputError("--seed", None, f"expected an integer >= 0, got {seed!r}"))
@@ -113,7 +113,7 @@ def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
         if scenario.sites is not None:
             if monitor is not None:
                 raise InputError("--monitor", None, "a scenario with sites samples no time series; drop --monitor")
-            from simsplit.sites import run_sites, site_scenario
+            from simsplit.studies.sites import run_sites, site_scenario
             setup = build_setup(site_scenario(scenario, 0))
             check_feasible(setup, runs=scenario.sites.count, workers=workers, force=force)
         else:
@@ -154,14 +154,14 @@ def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
 def validate(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
              force: ForceOption = False, json_: JsonOption = False, set_: SetOption = None) -> None:
     """Check a scenario and every file it references, without running it."""
-    from simsplit.feasibility import check_feasible
+    from simsplit.engine.feasibility import check_feasible
     from simsplit.scenario import load_scenario
-    from simsplit.setup import build_setup
+    from simsplit.engine.setup import build_setup
     try:
         scenario = load_scenario(file, set_ or [])
         sites = scenario.sites.count if scenario.sites is not None else None
         if sites is not None:
-            from simsplit.sites import site_scenario
+            from simsplit.studies.sites import site_scenario
             setup = build_setup(site_scenario(scenario, 0))
         else:
             setup = build_setup(scenario)
@@ -193,10 +193,10 @@ def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML fil
     several seeds; print means with 95% intervals and regret against the bound (the better of the oracle and
     every static strategy); write the tables, the latency quantiles and the time series of dynamic and the oracle
     (simsplit plot or report draws the figures)."""
-    from simsplit.compare import variants, with_strategy
-    from simsplit.feasibility import check_feasible
+    from simsplit.studies.compare import variants, with_strategy
+    from simsplit.engine.feasibility import check_feasible
     from simsplit.scenario import load_scenario
-    from simsplit.setup import build_setup
+    from simsplit.engine.setup import build_setup
 
     try:
         scenario = load_scenario(file, set_ or [])
@@ -224,8 +224,8 @@ def _compare_and_write(scenario, names: dict, chosen: list[str] | None, seeds: i
     import numpy as np
     from rich.progress import Progress
 
-    from simsplit.compare import compare, with_strategy
-    from simsplit.simulation import simulate
+    from simsplit.studies.compare import compare, with_strategy
+    from simsplit.studies.simulation import simulate
 
     seed_list = [int(s) for s in np.random.SeedSequence(scenario.seed).generate_state(seeds)]
     total = len(chosen or names) * seeds
@@ -258,10 +258,10 @@ def _compare_and_write(scenario, names: dict, chosen: list[str] | None, seeds: i
         console.print(shown)
 
     def write(folder: Path) -> None:
-        from simsplit.provenance import portable_copy, provenance
-        from simsplit.report import TIMESERIES_COLUMNS
+        from simsplit.output.provenance import portable_copy, provenance
+        from simsplit.figures.report import TIMESERIES_COLUMNS
         from simsplit.scenario import to_yaml
-        from simsplit.strategies.context import objective_name
+        from simsplit.model.strategies.context import objective_name
         runs.to_csv(folder / "runs.csv", index=False)
         flat.to_csv(folder / "compare.csv", index=False)
         quantiles.to_csv(folder / "latency-quantiles.csv", index=False)
@@ -278,7 +278,7 @@ def _compare_and_write(scenario, names: dict, chosen: list[str] | None, seeds: i
 
     folder = write_folder(target, write, kind="compare")
     if as_json:
-        from simsplit.summary import json_safe
+        from simsplit.output.summary import json_safe
         rows = json_safe(flat.to_dict(orient="records"))
         print(json.dumps({"scenario": scenario.name, "seeds": seed_list, "folder": str(folder), "strategies": rows}))
         return
@@ -296,8 +296,8 @@ def sweep_command(file: Annotated[Path, typer.Argument(help="Sweep YAML file.")]
     """Run a grid of scenario variations x seeds (skipping finished runs) and write the combined tables."""
     from rich.progress import Progress
 
-    from simsplit.outdir import is_ours, mark
-    from simsplit.sweep import is_done, load_sweep, run_sweep, write_tables
+    from simsplit.output.outdir import is_ours, mark
+    from simsplit.studies.sweep import is_done, load_sweep, run_sweep, write_tables
     try:
         sweep = load_sweep(file, force=force)
         held = contextlib.ExitStack()
@@ -328,7 +328,7 @@ def sweep_command(file: Annotated[Path, typer.Argument(help="Sweep YAML file.")]
 
 def _result_folder(folder: Path) -> str:
     """The kind of a result folder (run, sweep, compare), or exit 2."""
-    from simsplit.report import folder_kind
+    from simsplit.figures.report import folder_kind
     kind = folder_kind(folder)
     if kind is None:
         fail(InputError(folder, None, "expected a run folder (summary.json), a sweep folder (table.parquet) or a "
@@ -348,8 +348,8 @@ def plot_command(folder: Annotated[Path, typer.Argument(help="A run, sweep or co
                      "--format", help="Formats to write instead of the style's, comma-separated: pdf,svg,png.")] = None
                  ) -> None:
     """Draw the figures of a run, sweep or compare folder into its figures/, named by what they show."""
-    from simsplit.figstyle import parse_formats, style_named
-    from simsplit.report import draw
+    from simsplit.figures.style import parse_formats, style_named
+    from simsplit.figures.report import draw
     kind = _result_folder(folder)
     try:
         chosen = style_named(style)
@@ -366,6 +366,6 @@ def plot_command(folder: Annotated[Path, typer.Argument(help="A run, sweep or co
 @app.command("report")
 def report_command(folder: Annotated[Path, typer.Argument(help="A run, sweep or compare folder.")]) -> None:
     """Write one self-contained HTML page (tables and figures) for a run, sweep or compare folder."""
-    from simsplit.report import write_report
+    from simsplit.figures.report import write_report
     _result_folder(folder)
     console.print(f"wrote {write_report(folder)}")

@@ -15,8 +15,8 @@ from simsplit.cli.app import (
     fail,
     refuse_existing,
 )
-from simsplit.errors import InputError
-from simsplit.outdir import write_folder
+from simsplit.core.errors import InputError
+from simsplit.output.outdir import write_folder
 
 
 @app.command("profile")
@@ -71,13 +71,13 @@ def profile_command(model: Annotated[str, typer.Argument(help="resnet18 | resnet
     console.print(f"wrote {out}: {blocks} blocks, {sum(b.flops for b in measurement.blocks) / 2e9:.3f} GMACs, "
                   f"sum of blocks / whole model = {measurement.sum_over_whole:.3f}")
     if plot is not None:
-        from simsplit.plots import plot_profile
-        from simsplit.profiles import load_profile
+        from simsplit.figures.plots import plot_profile
+        from simsplit.scenario.profiles import load_profile
         plot_profile(load_profile(out), plot, measured_class, title=f"{model}, {resolution}x{resolution}")
         console.print(f"wrote {plot}")
     if payloads is not None:
-        from simsplit.payloads import raw_payload_lines
-        from simsplit.profiles import load_profile
+        from simsplit.scenario.payloads import raw_payload_lines
+        from simsplit.scenario.profiles import load_profile
         lines = raw_payload_lines(load_profile(out), measuring.TORCHVISION_TOP1[model])
         header = [f"# Raw tensors of {out.name} at every split; accuracy: torchvision's documented ImageNet top-1",
                   "# for the unsplit model, assumed unchanged by fp16/int8 features (not measured)."]
@@ -92,14 +92,14 @@ def train_bottleneck_command(config_file: Annotated[Path, typer.Argument(help="T
     """Train BottleNet units (BottleFit-style) on scikit-learn's digits and write a payload table, a profile
     of the backbone, the naive-vs-aware comparison and a rate-accuracy plot (needs the ml extra)."""
     try:
-        from simsplit.bottleneck.train import TrainConfig, train_bottlenecks
+        from simsplit.ml.bottleneck.train import TrainConfig, train_bottlenecks
     except ImportError:
         fail(InputError("simsplit train-bottleneck", None, "expected torch, torchvision, scikit-learn and Pillow "
                          "(pip install 'simsplit[ml]')"))
     from pydantic import ValidationError
     from rich.progress import Progress
 
-    from simsplit.config import FieldValueError
+    from simsplit.core.config import FieldValueError
     from simsplit.scenario import read_yaml
     from simsplit.scenario.messages import input_error
     try:
@@ -162,9 +162,9 @@ def kinds_command(family: Annotated[Optional[str], typer.Argument(
                   markdown: Annotated[bool, typer.Option("--markdown", metavar="", help="Print Markdown (docs/kinds.md).")] = False
                   ) -> None:
     """List every registered kind (built-in, installed and from --plugin files) with its block's fields."""
-    from simsplit.catalog import fields
-    from simsplit.catalog import markdown as as_markdown
-    from simsplit.registry import FAMILIES, load_plugin
+    from simsplit.cli.catalog import fields
+    from simsplit.cli.catalog import markdown as as_markdown
+    from simsplit.core.registry import FAMILIES, load_plugin
     if family is not None and family not in FAMILIES:
         fail(InputError("FAMILY", None, f"expected one of {', '.join(FAMILIES)}, got {family!r}"))
     for path in plugin or []:
@@ -198,9 +198,9 @@ def calibrate_command(config: Annotated[Path, typer.Argument(help="Calibration Y
     the calibrated scenario and tables."""
     import json
 
-    from simsplit.calibration import Problem, fit
-    from simsplit.calibration.output import check_publish, publish, write_outputs
-    from simsplit.outdir import check_output
+    from simsplit.studies.calibration import Problem, fit
+    from simsplit.studies.calibration.output import check_publish, publish, write_outputs
+    from simsplit.output.outdir import check_output
     try:
         problem = Problem(config)
         paths = check_publish(problem)

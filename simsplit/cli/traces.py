@@ -15,7 +15,7 @@ from simsplit.cli.app import (
     positive,
     refuse_existing,
 )
-from simsplit.errors import InputError
+from simsplit.core.errors import InputError
 
 traces_app = typer.Typer(no_args_is_help=True, help="Inspect and convert bandwidth traces.")
 app.add_typer(traces_app, name="traces")
@@ -24,7 +24,7 @@ FormatOption = Annotated[str, typer.Option("--format", "-f", help="mahimahi | pe
 
 def _read(file: Path, fmt: str, window_ms: float | None, direction: str | None):
     """The trace, or exit 2 with the reader's one-line error."""
-    from simsplit.channel.traces import FORMATS, read_trace
+    from simsplit.model.channel.traces import FORMATS, read_trace
     positive(window_ms, "--window-ms")
     if direction is not None and direction not in ("down", "up"):
         fail(InputError("--direction", None, f"expected down or up, got {direction!r}"))
@@ -63,7 +63,7 @@ def traces_show(file: Annotated[Path, typer.Argument(help="Trace file.")], fmt: 
     table.add_row("outage fraction (rate 0)", f"{stats['outage_fraction']:.4f}")
     console.print(table)
     if plot is not None:
-        from simsplit.plots import plot_trace
+        from simsplit.figures.plots import plot_trace
         plot_trace(trace, plot, title=f"{file.name} ({fmt})")
         console.print(f"wrote {plot}")
 
@@ -77,7 +77,7 @@ def traces_convert(file: Annotated[Path, typer.Argument(help="Trace file to read
                    overwrite: Annotated[bool, typer.Option("--overwrite", "--force", metavar="", help="Replace OUT if it exists.")] = False
                    ) -> None:
     """Write a trace in another format (same step function)."""
-    from simsplit.channel.traces import write_trace
+    from simsplit.model.channel.traces import write_trace
     if to not in ("csv", "pensieve", "mahimahi"):
         fail(InputError("--to", None, f"expected csv, pensieve or mahimahi, got {to!r}"))
     refuse_existing(out, overwrite)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from simsplit.config import Config
+from simsplit.core.config import Config
 
 
 def _walk(block: Config, prefix: str, visit: Callable[[str, str], str | None]) -> Config:

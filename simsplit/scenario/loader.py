@@ -8,20 +8,20 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from simsplit.errors import InputError, read_input
-from simsplit.registry import load_plugin
+from simsplit.core.errors import InputError, read_input
+from simsplit.core.registry import load_plugin
 from simsplit.scenario.files import resolve_paths
 from simsplit.scenario.messages import input_error
 from simsplit.scenario.overrides import apply_overrides
 from simsplit.scenario.schema import Scenario
-from simsplit.yamlio import YamlProblem, load_yaml
+from simsplit.core.yamlio import YamlProblem, load_yaml
 
 EXTENSION_PREFIX = "x-"
 """Top-level keys with this prefix are ignored: a place for YAML anchors shared by several fields."""
 
 
 def read_yaml(path: Path) -> Any:
-    """Parsed YAML of ``path`` (:func:`simsplit.yamlio.load_yaml`: duplicate keys, base-60 numbers and alias
+    """Parsed YAML of ``path`` (:func:`simsplit.core.yamlio.load_yaml`: duplicate keys, base-60 numbers and alias
     bombs refused); InputError for a missing file or bad YAML, with its line and column."""
     text = read_input(path)
     try:

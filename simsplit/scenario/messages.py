@@ -8,9 +8,9 @@ from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, ValidationError
 
-from simsplit.config import FieldValueError
-from simsplit.errors import InputError
-from simsplit.registry import NestedError
+from simsplit.core.config import FieldValueError
+from simsplit.core.errors import InputError
+from simsplit.core.registry import NestedError
 
 
 def input_error(exc: ValidationError, root: type[BaseModel], data: Any, source: str) -> InputError:

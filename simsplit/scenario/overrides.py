@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from simsplit.errors import InputError
-from simsplit.yamlio import YamlProblem, load_yaml
+from simsplit.core.errors import InputError
+from simsplit.core.yamlio import YamlProblem, load_yaml
 
 
 def _unshared_copy(value: Any) -> Any:

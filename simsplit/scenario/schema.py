@@ -1,8 +1,8 @@
 """The scenario file's schema: the experiment, its device groups, network, servers and strategy.
 
 Blocks chosen by ``kind`` (links, arrivals, strategies, background loads, estimators) are validated by the
-kind their ``kind`` names in :mod:`simsplit.registry`; the rest are defined here and in
-:mod:`simsplit.scenario.server` and :mod:`simsplit.radio`. Units are in the field names (``duration_s``,
+kind their ``kind`` names in :mod:`simsplit.core.registry`; the rest are defined here and in
+:mod:`simsplit.scenario.server` and :mod:`simsplit.model.radio`. Units are in the field names (``duration_s``,
 ``rate_mbps``, ``delay_ms``, ``beta_mw``); unknown fields are errors. See ``docs/formats.md`` and ``docs/kinds.md``.
 """
 
@@ -21,9 +21,9 @@ from pydantic import (
     model_validator,
 )
 
-from simsplit import registry
-from simsplit.config import Config, FieldValueError
-from simsplit.radio import RadioConfig
+from simsplit.core import registry
+from simsplit.core.config import Config, FieldValueError
+from simsplit.model.radio import RadioConfig
 from simsplit.scenario.server import ServerConfig
 
 
@@ -90,7 +90,7 @@ class VaryConfig(Config):
 
 class SitesConfig(Config):
     """Many independent copies of the scenario (a cell with its devices and servers), each with its own seed
-    and its own draws of the ``vary`` fields; their summaries merge into one (:mod:`simsplit.sites`)."""
+    and its own draws of the ``vary`` fields; their summaries merge into one (:mod:`simsplit.studies.sites`)."""
 
     count: int = Field(ge=1, le=1_000_000)
     vary: list[VaryConfig] = []
@@ -126,7 +126,7 @@ class Scenario(Config):
     """Run ``count`` independent sites of this scenario, in parallel, and merge their summaries."""
     engine: Literal["auto", "des", "fast"] = "auto"
     """How the run is computed: ``des`` (the SimPy model), ``fast`` (arrays and compiled loops, equal to the
-    DES request for request; only for static scenarios, see :func:`simsplit.fastpath.why_not`), or ``auto``
+    DES request for request; only for static scenarios, see :func:`simsplit.engine.fastpath.why_not`), or ``auto``
     (fast where it applies, else the DES)."""
     """Which per-request rows a result folder keeps: ``all``, ``none``, or ``sample:F`` (each request with
     probability F, chosen by a hash of its seed, device and number). The summary always counts every one."""

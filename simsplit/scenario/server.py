@@ -14,11 +14,11 @@ from pydantic import (
     model_validator,
 )
 
-from simsplit import registry
-from simsplit.config import Config, FieldValueError
-from simsplit.registry import disciplines
-from simsplit.units import MS
-from simsplit.variability import VariabilityConfig
+from simsplit.core import registry
+from simsplit.core.config import Config, FieldValueError
+from simsplit.core.registry import disciplines
+from simsplit.core.units import MS
+from simsplit.model.variability import VariabilityConfig
 
 
 class BatchScalingConfig(Config):

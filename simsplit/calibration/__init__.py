@@ -1,5 +1,0 @@
-"""Calibrating a scenario to measurements: ``simsplit calibrate CONFIG`` (see ``docs/calibration.md``)."""
-
-from simsplit.calibration.fit import Fit, Problem, calibrate, fit
-
-__all__ = ["Fit", "Problem", "calibrate", "fit"]

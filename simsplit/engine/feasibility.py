@@ -1,0 +1,144 @@
+"""How much work and memory a run will take, estimated before it starts; runs this machine cannot finish
+are refused with the estimate (``--force`` runs them anyway).
+
+The estimate is an upper bound built from the scenario alone: requests from each group's arrival rate
+(a closed loop from its fastest possible round trip), events per request, the other tenants' jobs,
+probes and monitor samples, and the random channel segments kept in memory. Memory per request and
+events per second are this engine's measured costs (about 2 kB per request kept to the end of the run,
+and a few hundred thousand events per second).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+from simsplit.core.errors import InputError
+
+BYTES_PER_REQUEST = 2_000.0
+"""Memory (bytes) a request costs until the run ends: its object, its row, the summary's copies."""
+BYTES_PER_DEVICE = 4_000.0
+BYTES_PER_SEGMENT = 40.0
+"""A random channel's path segment kept in memory (duration, rate, cumulative bits)."""
+EVENTS_PER_REQUEST = 8.0
+EVENTS_PER_SECOND = 150_000.0
+"""A conservative rate of this engine on one core."""
+FAST_REQUESTS_PER_SECOND = 250_000.0
+"""A conservative rate of the fast path (:mod:`simsplit.engine.fastpath`) with the per-request table on one core."""
+FAST_BYTES_PER_REQUEST = 700.0
+"""Memory (bytes) a request of the fast path's current window costs: its columns and each stage's temporaries."""
+FAST_BYTES_PER_ARRIVAL = 64.0
+"""Memory (bytes) the fast path keeps per request of the whole run: its arrival instant, clock, device,
+number and their sort (the stages hold one window at a time)."""
+BASE_BYTES = 400e6
+"""Interpreter, libraries and tables."""
+MAX_SECONDS = 24 * 3600.0
+"""Longest estimated wall time accepted without --force."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Upper-bound estimate of one run: requests, engine events, memory (bytes), wall time (s)."""
+
+    requests: float
+    events: float
+    memory_bytes: float
+    seconds: float
+
+    def describe(self) -> str:
+        return (f"about {self.requests:,.0f} requests, {self.events:,.0f} events, "
+                f"{self.memory_bytes / 1e9:.2f} GB, {_duration(self.seconds)}")
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "for ever"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:,.1f} h"
+
+
+def available_memory_bytes() -> float:
+    """MemAvailable of this machine (bytes); total physical memory where /proc/meminfo is missing."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 8e9
+
+
+def estimate(setup, monitor_period_s: float | None = None) -> Estimate:
+    """The upper-bound :class:`Estimate` of running ``setup`` once."""
+    scenario = setup.scenario
+    duration = scenario.duration_s
+    requests = events = segments = devices = 0.0
+    for group_setup in setup.groups:
+        group, network = group_setup.group, group_setup.network
+        count = group.count
+        devices += count
+        workload = group.arrivals.workload()
+        if workload.kind != "closed_loop":
+            rate = workload.rate_hz
+        else:
+            fastest = min(_round_trip_s(plan, network) for plan in group_setup.plans.values())
+            rate = 1.0 / max(workload.think_s + fastest, 1e-9)
+        requests += count * rate * duration
+        if group.probe is not None:
+            events += count * duration / group.probe.period_s * 6.0
+        segments += count * (network.uplink.segments_per_s + network.downlink.segments_per_s) * duration
+    events += requests * EVENTS_PER_REQUEST
+    for server in scenario.server_list:
+        events += sum(load.peak_rate_hz(server.workers) for load in server.background) * duration * 3.0
+    if monitor_period_s is not None:
+        events += duration / monitor_period_s
+    memory = BASE_BYTES + requests * BYTES_PER_REQUEST + devices * BYTES_PER_DEVICE + segments * BYTES_PER_SEGMENT
+    if monitor_period_s is not None:
+        memory += duration / monitor_period_s * 100.0
+    if scenario.engine != "des":
+        from simsplit.engine.eligibility import WINDOW_ROWS, why_not
+        if not why_not(setup, monitor_period_s):
+            memory = BASE_BYTES + min(requests, WINDOW_ROWS) * FAST_BYTES_PER_REQUEST \
+                + requests * FAST_BYTES_PER_ARRIVAL + devices * BYTES_PER_DEVICE + segments * BYTES_PER_SEGMENT
+            return Estimate(requests, requests * 4.0, memory, requests / FAST_REQUESTS_PER_SECOND)
+    return Estimate(requests, events, memory, events / EVENTS_PER_SECOND)
+
+
+def _round_trip_s(plan, network) -> float:
+    """A lower bound on one request's latency under ``plan`` (s)."""
+    if plan.local:
+        return plan.head_s
+    return (plan.head_s + plan.bits_up / network.uplink.peak_rate_bps + plan.service_s
+            + plan.bits_down / network.downlink.peak_rate_bps + network.uplink.delay_s
+            + network.downlink.delay_s + plan.extra_rtt_s)
+
+
+def check_feasible(setup, monitor_period_s: float | None = None, runs: int = 1, force: bool = False,
+                   workers: int = 1) -> Estimate:
+    """The estimate of one run; InputError if ``workers`` runs at once (at most ``runs``) need more memory
+    than this machine has free, or ``runs`` of them more than :data:`MAX_SECONDS` of wall time spread over
+    ``workers``, unless ``force``."""
+    result = estimate(setup, monitor_period_s)
+    if force:
+        return result
+    free = available_memory_bytes()
+    source = setup.scenario.source
+    parallel = max(1, min(workers, runs))
+    if not result.memory_bytes * parallel < 0.8 * free:
+        raise InputError(source, None, f"expected a run that fits in this machine's memory: it needs "
+                         f"{result.describe()}, and {free / 1e9:.1f} GB is free; shorten duration_s, lower "
+                         f"the rates or counts, or pass --force")
+    total = result.seconds * runs / parallel
+    if not total <= MAX_SECONDS:
+        raise InputError(source, None, f"expected a run that finishes within {MAX_SECONDS / 3600:.0f} h here: "
+                         f"{runs} run(s) of {result.describe()} take {_duration(total)}; shorten "
+                         f"duration_s, lower the rates or counts, or pass --force")
+    return result

@@ -1,0 +1,1 @@
+"""Figures and reports drawn from results: the figure style, the plots and the HTML report."""

@@ -1,0 +1,504 @@
+"""Figures and one self-contained HTML page for a run folder or a sweep folder."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from simsplit.figures import plots
+from simsplit.figures.style import SCREEN, FigureStyle, save
+
+FIGURES = "figures"
+
+
+def is_sweep(folder: Path) -> bool:
+    return (folder / "table.parquet").is_file()
+
+
+def folder_kind(folder: Path) -> str | None:
+    """``run``, ``sweep``, ``compare`` or ``sites``: what a result folder holds (None: none of them)."""
+    if (folder / "sites.csv").is_file():
+        return "sites"
+    if is_sweep(folder):
+        return "sweep"
+    if (folder / "compare.csv").is_file():
+        return "compare"
+    if (folder / "summary.json").is_file():
+        return "run"
+    return None
+
+
+def _compare_meta(folder: Path) -> dict:
+    path = folder / "compare.json"  # absent in folders written before it existed
+    return json.loads(path.read_text()) if path.is_file() else {"scenario": folder.name, "seed": None, "seeds": []}
+
+
+TIMESERIES_COLUMNS = ("device", "group", "status", "arrival_at_s", "latency_s", "split", "bottleneck", "bytes_sent_up",
+                      "uplink_s", "uplink_start_at_s")
+"""Per-request columns the time-series figure reads (a comparison keeps only these for its monitored runs)."""
+
+
+def _saver(out: Path, style: FigureStyle, formats: tuple[str, ...] | None):
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def keep(name: str, fig) -> None:
+        written.extend(save(fig, out / name, style, formats))
+    return keep, written
+
+
+def _scenario_of(folder: Path):
+    """The resolved scenario a result folder keeps (``scenario.yaml``), or None (older folders, edited files)."""
+    from simsplit.core.errors import InputError
+    from simsplit.scenario import load_scenario
+    path = folder / "scenario.yaml"
+    try:
+        return load_scenario(path) if path.is_file() else None
+    except (InputError, OSError, ValueError):
+        return None
+
+
+def timeseries_of(scenario, local_split: int, series: pd.DataFrame, requests: pd.DataFrame, title: str,
+                  style: FigureStyle = SCREEN):
+    """:func:`~simsplit.figures.plots.timeseries_figure` of a run of ``scenario``: its first server, deadline and phases,
+    and the names of the first device's cells."""
+    uplink = scenario.network_of(scenario.devices[0]).uplink
+    cells = [cell.name for cell in uplink.cells] if uplink.kind == "cellular" else None
+    return plots.timeseries_figure(series, requests, local_split, scenario.server_list[0].name, title,
+                                   deadline_s=scenario.deadline_s, phases_s=scenario.phases_s, style=style,
+                                   cell_names=cells)
+
+
+def _timeseries(keep, style: FigureStyle, scenario, name: str, series: pd.DataFrame, requests: pd.DataFrame,
+                title: str) -> None:
+    """Keep the time series of a folder's run (none when its scenario cannot be read back)."""
+    if scenario is not None:
+        from simsplit.scenario.profiles import load_profile
+        keep(name, timeseries_of(scenario, load_profile(scenario.model.profile).local_split, series, requests, title,
+                                 style))
+
+
+def figures_for_compare(folder: Path, out: Path | None = None, style: FigureStyle = SCREEN,
+                        formats: tuple[str, ...] | None = None) -> list[Path]:
+    """The strategies' energy–latency plane with the Pareto front; bars of latency, energy and regret; the
+    latency CDF of every strategy; the fixed splits' latency by stage and energy by component with local and
+    full offload as references; bytes against accuracy; the time series of dynamic and the oracle."""
+    keep, written = _saver(out or folder / FIGURES, style, formats)
+    table = pd.read_csv(folder / "compare.csv")
+    if "static" not in table.columns:
+        table["static"] = table["strategy"].str.match(r"^(local|full_offload|fixed\()")
+    meta = _compare_meta(folder)
+    seeds = f"{len(meta['seeds'])} seeds" if meta["seeds"] else "over seeds"
+    name = meta["scenario"]
+    keep("pareto-energy-latency", plots.compare_tradeoff_figure(table, f"{name}: strategies, {seeds}", style=style))
+    keep("latency-by-strategy", plots.compare_bars_figure(table, "latency_mean_s", 1e3, "mean latency per request (ms)",
+                                                          f"{name}: mean latency, {seeds}", style=style))
+    keep("energy-by-strategy", plots.compare_bars_figure(table, "energy_j", 1e3, "device energy per request (mJ)",
+                                                         f"{name}: energy, {seeds}", style=style))
+    if "regret" in table.columns and table["regret"].notna().any():
+        objective = meta.get("objective", "latency")
+        scale, unit = {"latency": (1e3, "ms"), "energy": (1e3, "mJ"),
+                       "accuracy": (1.0, "error rate")}.get(objective, (1.0, "s"))
+        keep("regret-by-strategy", plots.compare_bars_figure(
+            table, "regret", scale, f"regret of the {objective} objective, per request ({unit})",
+            f"{name}: regret against the bound, {seeds}", style=style))
+    scenario = _scenario_of(folder)
+    if (folder / "latency-quantiles.csv").is_file():
+        quantiles = pd.read_csv(folder / "latency-quantiles.csv")
+        keep("latency-cdf-by-strategy", plots.strategy_cdf_figure(
+            quantiles, f"{name}: latency, quantiles averaged over {seeds}",
+            deadline_s=None if scenario is None else scenario.deadline_s, style=style))
+    fixed = table["strategy"].astype(str).str.startswith("fixed(")
+    if "head_s" in table.columns and fixed.any():
+        keep("latency-by-split", plots.split_latency_figure(table, f"{name}: latency by stage, {seeds}", style=style))
+        keep("energy-by-split", plots.split_energy_figure(table, f"{name}: energy by component, {seeds}", style=style))
+    if "bytes_up" in table.columns and table["static"].astype(bool).any():
+        keep("rate-accuracy", plots.rate_accuracy_figure(table, f"{name}: bytes sent against accuracy", style=style))
+    for strategy in ("dynamic", "oracle"):
+        if (folder / f"timeseries-{strategy}.parquet").is_file():
+            _timeseries(keep, style, scenario, f"timeseries-{strategy}", pd.read_parquet(folder / f"timeseries-{strategy}.parquet"),
+                        pd.read_parquet(folder / f"requests-{strategy}.parquet"),
+                        f"{name}: {strategy}, the first of the {seeds}")
+    return written
+
+
+def figures_for_run(folder: Path, out: Path | None = None, style: FigureStyle = SCREEN,
+                    formats: tuple[str, ...] | None = None) -> list[Path]:
+    """Latency CDF, latency by stage, energy by component and (if monitored) the time series of a run folder."""
+    keep, written = _saver(out or folder / FIGURES, style, formats)
+    summary = json.loads((folder / "summary.json").read_text())
+    name = summary["scenario"]
+    has_rows = (folder / "requests.parquet").is_file()  # absent for a run with records: none
+    requests = pd.read_parquet(folder / "requests.parquet") if has_rows else None
+    if has_rows:
+        keep("latency-cdf", plots.latency_cdf_figure(requests, f"{name}: latency", deadline_s=summary.get("deadline_s"),
+                                                     warmup_s=summary["warmup_s"], style=style))
+    keep("latency-breakdown", plots.latency_breakdown_figure(summary, f"{name}: mean latency by stage", style=style))
+    keep("energy-breakdown", plots.energy_breakdown_figure(summary, f"{name}: device energy by component",
+                                                           style=style))
+    if has_rows and (folder / "timeseries.parquet").is_file():
+        _timeseries(keep, style, _scenario_of(folder), "timeseries", pd.read_parquet(folder / "timeseries.parquet"),
+                    requests, f"{name}: over time")
+    return written
+
+
+def figures_for_sweep(folder: Path, out: Path | None = None, style: FigureStyle = SCREEN,
+                      formats: tuple[str, ...] | None = None) -> list[Path]:
+    """Energy-latency trade-off and, per metric that varies, its curve (numeric x) or grouped bars
+    (categorical x) against the x factor."""
+    keep, written = _saver(out or folder / FIGURES, style, formats)
+    meta = json.loads((folder / "sweep.json").read_text())
+    table = pd.read_parquet(folder / "table.parquet")
+    x_factor, line_factor = sweep_axes(meta)
+    keep("tradeoff", plots.tradeoff_figure(table, x_factor, line_factor, f"{meta['name']}: energy-latency trade-off",
+                                           style=style))
+    for metric, scale, unit, label in SWEEP_CURVES:
+        if plots.varies(table[metric]):
+            keep(f"curve-{metric}", plots.sweep_curve_figure(table, metric, scale, f"{label} ({unit})", x_factor,
+                                                             line_factor, f"{meta['name']}: {label} by {x_factor}",
+                                                             style=style))
+    return written
+
+
+SWEEP_CURVES = (("latency_mean_s", 1e3, "ms", "mean latency"), ("energy_j", 1e3, "mJ", "device energy per request"),
+                ("accuracy", 1.0, "top-1", "accuracy"))
+"""Metrics a sweep draws against its x factor: (column, scale, unit, name)."""
+
+
+def sweep_axes(meta: dict) -> tuple[str, str | None]:
+    """(x factor, line factor) of a sweep: its report options, else the last factor and the first other."""
+    factors = meta["factors"]
+    options = meta.get("report", {})
+    x_factor = options.get("x", factors[-1])
+    return x_factor, options.get("lines", next((f for f in factors if f != x_factor), None))
+
+
+def draw(folder: Path, out: Path | None = None, style: FigureStyle = SCREEN,
+         formats: tuple[str, ...] | None = None) -> list[Path]:
+    """Every figure of a run, sweep or compare folder, into ``out`` (default its ``figures/``)."""
+    return FIGURES_OF[folder_kind(folder)](Path(folder), out, style, formats)
+
+
+def _scaled(value: float | None, factor: float) -> float | None:
+    """``value`` times ``factor``, or None for a missing value (null in summary.json: nothing completed)."""
+    return None if value is None else value * factor
+
+
+def best_table(table: pd.DataFrame, by: str, baseline: dict | None) -> pd.DataFrame:
+    """Per level of ``by``: the configuration with the lowest mean latency and with the lowest energy, and
+    their gain over the ``baseline`` configuration ({factor: label}) at that level."""
+    rows = []
+    for level, part in table.groupby(by, observed=True):
+        fastest = part.loc[part["latency_mean_s"].idxmin()]
+        frugal = part.loc[part["energy_j"].idxmin()]
+        row = {by: level}
+        others = [f for f in table.columns if f in (baseline or {}) or (f not in ("replications",) and
+                  table[f].dtype.name == "category" and f != by)]
+        label = lambda r: ", ".join(str(r[f]) for f in others) or "-"  # noqa: E731
+        row["fastest"], row["latency mean (ms)"] = label(fastest), fastest["latency_mean_s"] * 1e3
+        row["most frugal"], row["energy (mJ/request)"] = label(frugal), frugal["energy_j"] * 1e3
+        if baseline:
+            mask = pd.Series(True, index=part.index)
+            for factor, value in baseline.items():
+                mask &= part[factor].astype(str) == str(value)
+            if mask.any():
+                base = part[mask].iloc[0]
+                row["latency gain vs baseline (x)"] = base["latency_mean_s"] / fastest["latency_mean_s"]
+                row["energy gain vs baseline (x)"] = base["energy_j"] / frugal["energy_j"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+CAPTIONS = {
+    "latency-cdf": "Share of completed requests answered within each latency, per device group (log axis); "
+                   "the dashed line is the deadline. A curve to the left is faster; its tail is the slow requests.",
+    "latency-breakdown": "Where each device group's mean latency goes, stage by stage: compute on the device, "
+                         "radio promotion, upload, server queue and compute, download, propagation.",
+    "energy-breakdown": "Device energy per completed request, by component: compute, switching, upload, download, "
+                        "RRC promotion, radio tail and load probes. The tallest part is what to attack.",
+    "timeseries": "Over time: device 0's true uplink capacity and the throughput its uploads achieved (what an "
+                  "estimator sees), the server's queue and busy workers, every request's latency against the "
+                  "deadline, and the split each request chose (device 0 in colour, the others grey); alternate "
+                  "phases shaded. A flat uplink or an empty queue gets no panel (the title says which).",
+    "tradeoff": "Every configuration's mean energy against its mean latency, 95% whiskers over seeds; lines join "
+                "each colour's Pareto front (nothing else is both faster and more frugal).",
+    "pareto-energy-latency": "Every strategy's mean energy against its mean latency over the seeds, 95% whiskers; "
+                             "the grey line is the Pareto front. Strategies at one point share a label.",
+    "latency-cdf-by-strategy": "Share of requests answered within each latency for every strategy (log axis): the "
+                               "latency at each quantile averaged over the seeds; the dashed line is the deadline.",
+    "latency-by-split": "Each fixed split's mean latency stacked by stage (device compute, radio promotion, upload, "
+                        "server queue and compute, download, propagation); the lines are local and full offload.",
+    "energy-by-split": "Each fixed split's device energy per request stacked by component (compute, upload, radio "
+                       "promotion and tail, ...); the lines are local and full offload. A short bar beats both.",
+    "rate-accuracy": "Bytes each static strategy sends up per request against its top-1 accuracy; the line joins "
+                     "the points that no other point beats on both (fewer bytes, higher accuracy).",
+    "latency-by-strategy": "Mean latency per request of each strategy with its 95% interval, fastest first.",
+    "energy-by-strategy": "Device energy per request of each strategy with its 95% interval, most frugal first.",
+    "regret-by-strategy": "How far each strategy's objective is from the bound (per seed, the better of the oracle "
+                          "and every static strategy), with its 95% interval; 0 is the best any strategy did.",
+}
+"""What each figure shows, by file name (a figure not listed is captioned by its name)."""
+
+
+def _image(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    key = max((k for k in CAPTIONS if path.stem == k or path.stem.startswith(k + "-")), key=len, default=None)
+    caption = CAPTIONS[key] if key else path.stem.replace("-", " ").replace("_", " ")
+    if path.stem.startswith("curve-"):
+        caption = f"{path.stem[6:].replace('_', ' ')} of every configuration against the sweep's x factor (lines over "\
+                  "a numeric factor, grouped bars over a categorical one), one colour per level of its line factor, " \
+                  "95% whiskers over seeds."
+    return f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(path.stem)}"><figcaption>' \
+           f"{html.escape(caption)}</figcaption></figure>"
+
+
+def _table(frame: pd.DataFrame, classes: str = "data") -> str:
+    table = frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, classes=classes, na_rep="-")
+    return f'<div style="overflow-x:auto">{table}</div>'
+
+
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;padding:0 1em;max-width:1100px;color:#222}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em}table.data{border-collapse:collapse;font-size:12px}
+table.data td,table.data th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
+table.data td:first-child,table.data th:first-child{text-align:left}
+table.params td,table.params th{text-align:left;white-space:normal}table.params td:first-child{white-space:nowrap}
+img{max-width:100%;height:auto;box-sizing:border-box;border:1px solid #eee}figure{margin:1em 0}figcaption{font-size:12px;color:#666}
+.note{color:#555;font-size:13px}"""
+
+
+def write_report(folder: Path) -> Path:
+    """Write ``report.html``: tables, the scenario's key parameters, provenance and every figure (screen style,
+    drawn afresh and embedded as PNG; the folder's ``figures/`` is left as it is)."""
+    import tempfile
+    folder = Path(folder)
+    kind = folder_kind(folder)
+    head = (f"<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
+            f"<title>simsplit report: {html.escape(folder.name)}</title><style>{STYLE}</style></head><body>")
+    parts = [head]
+    scenario = _scenario_of(folder)
+    if kind == "compare":
+        parts += _compare_section(folder)
+    elif kind == "sweep":
+        parts += _sweep_section(folder)
+        first = sorted((folder / "runs").glob("*/scenario.yaml"))
+        scenario = _scenario_of(first[0].parent) if first else None
+    else:
+        summary = json.loads((folder / "summary.json").read_text())
+        parts += _run_section(summary)
+        groups = pd.DataFrame([{"device group": n, "strategy": g["strategy"], "completed": g["completed"],
+                                "latency mean (ms)": _scaled(g["latency_s"]["mean"], 1e3),
+                                "latency p95 (ms)": _scaled(g["latency_s"]["p95"], 1e3),
+                                "energy (mJ/request)": _scaled(g["energy_j"]["total"], 1e3),
+                                "accuracy": g["accuracy"]} for n, g in summary["groups"].items()])
+        parts.append("<h2>Device groups</h2>" + _table(groups))
+    if scenario is not None:
+        heading = "Scenario of the first configuration (the factors vary it)" if kind == "sweep" else "Scenario"
+        parts.append(f"<h2>{heading}</h2>" + _table(scenario_table(scenario), "data params"))
+    parts.append("<h2>Figures</h2>")
+    with tempfile.TemporaryDirectory() as scratch:
+        figures = draw(folder, Path(scratch), SCREEN, ("png",))
+        parts += [_image(path) for path in figures]
+    if kind == "sweep":
+        parts += _flat_metrics(folder)
+    parts.append("</body></html>")
+    target = folder / "report.html"
+    partial = target.with_name(".report.html.partial")
+    partial.write_text("\n".join(parts), encoding="utf-8")
+    partial.replace(target)
+    return target
+
+
+def _flat_metrics(folder: Path) -> list[str]:
+    """A note for each sweep metric with no figure because every configuration gave the same value."""
+    table = pd.read_parquet(folder / "table.parquet")
+    flat = [f"{label} is {table[metric].dropna().iloc[0] * scale:.4g} {unit} in every configuration"
+            for metric, scale, unit, label in SWEEP_CURVES
+            if not plots.varies(table[metric]) and table[metric].notna().any()]
+    return [f"<p class='note'>No curve drawn: {html.escape('; '.join(flat))}.</p>"] if flat else []
+
+
+def _sweep_section(folder: Path) -> list[str]:
+    meta = json.loads((folder / "sweep.json").read_text())
+    table = pd.read_parquet(folder / "table.parquet")
+    provenances = [json.loads(path.read_text()).get("provenance", {})
+                   for path in sorted((folder / "runs").glob("*/summary.json"))]
+    version = " and ".join(sorted({p.get("simsplit_version", "?") for p in provenances})) or "?"
+    inputs = provenances[0].get("inputs_sha256", {}) if provenances else {}
+    if inputs:
+        version += "; the first configuration's inputs (SHA-256): " + "; ".join(
+            f"{role} {digest[:12]}" for role, digest in inputs.items())
+    note = (f"<h1>Sweep {html.escape(meta['name'])}</h1><p class='note'>{len(table)} configurations; factors: "
+            f"{html.escape(', '.join(meta['factors']))}; means over seeds with their 95% t-intervals in brackets "
+            f"(none where every seed gave the same value). simsplit {html.escape(str(version))}.</p>")
+    parts = [note]
+    options = meta.get("report", {})
+    if "best_by" in options:
+        parts.append(f"<h2>Best configuration per {html.escape(options['best_by'])}</h2>")
+        parts.append(_table(best_table(table, options["best_by"], options.get("baseline"))))
+    parts.append("<h2>All configurations</h2>" + _table(_sweep_rows(table, meta["factors"])))
+    return parts
+
+
+MOST_GROUP_ROWS = 12
+"""Device groups the scenario table lists one by one (the rest are counted)."""
+
+
+UNIT_SUFFIXES = {"_hz": "Hz", "_ms": "ms", "_mbps": "Mbps", "_kbps": "kbps", "_bps": "bit/s", "_s": "s", "_w": "W",
+                 "_mw": "mW", "_db": "dB", "_dbm": "dBm", "_bytes": "bytes", "_j": "J", "_mj": "mJ", "_m": "m"}
+"""Field-name endings that are units: ``rate_hz: 2`` reads ``rate 2 Hz``."""
+
+
+def _field(key: str, value: str) -> str:
+    suffix = max((s for s in UNIT_SUFFIXES if key.endswith(s)), key=len, default=None)
+    if suffix is None or not value[:1].isdigit() and value[:1] not in "[-.":  # "offset_s: random" has no unit
+        return f"{key.replace('_', ' ')} {value}"
+    return f"{key[:-len(suffix)].replace('_', ' ')} {value} {UNIT_SUFFIXES[suffix]}"
+
+
+def _brief(config) -> str:
+    """A config block as ``kind (field value unit, ...)`` (its non-default fields, file paths by name), nested
+    blocks in parentheses."""
+    if config is None:
+        return "-"
+    data = config.model_dump(mode="json", exclude_defaults=True) if hasattr(config, "model_dump") else config
+
+    def text(value, key: str = "") -> str:
+        if isinstance(value, dict):
+            inner = ", ".join(_field(k, text(v, k)) for k, v in value.items() if k != "kind" and v is not None)
+            kind = str(value.get("kind", ""))
+            return f"{kind} ({inner})" if kind and inner else kind or inner or "-"
+        if isinstance(value, list):
+            shown = ", ".join(text(v) for v in value[:6])
+            return f"[{shown}{', ...' if len(value) > 6 else ''}]"
+        if key in ("file", "path", "profile", "payloads") and isinstance(value, str):
+            return Path(value).name
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    out = text(data)
+    return out if len(out) <= 240 else out[:237] + "..."
+
+
+def scenario_table(scenario) -> pd.DataFrame:
+    """The key parameters of a scenario as (parameter, value) rows, in the units the scenario file uses."""
+    rows = [("name", scenario.name), ("seed", scenario.seed), ("duration (s)", f"{scenario.duration_s:g}"),
+            ("warm-up (s)", f"{scenario.warmup_s:g}"),
+            ("deadline (ms)", "-" if scenario.deadline_s is None else f"{scenario.deadline_s * 1e3:g}"),
+            ("model profile", Path(scenario.model.profile).name), ("payload table", Path(scenario.model.payloads).name),
+            ("result size (bytes)", f"{scenario.model.result_bytes:g}")]
+    for group in scenario.devices[:MOST_GROUP_ROWS]:
+        rows.append((f"devices: {group.name}", f"{group.count} x {group.device_class}, {group.compute_power_w:g} W; "
+                     f"arrivals {_brief(group.arrivals)}; strategy {_brief(group.strategy or scenario.strategy)}"
+                     + (f"; own network: uplink {_brief(group.network.uplink)}" if group.network else "")))
+    if len(scenario.devices) > MOST_GROUP_ROWS:
+        rest = scenario.devices[MOST_GROUP_ROWS:]
+        rows.append(("devices: more", f"{len(rest)} more groups, {sum(g.count for g in rest)} devices"))
+    rows += [("uplink", _brief(scenario.network.uplink)), ("downlink", _brief(scenario.network.downlink)),
+             ("radio", _brief(scenario.network.radio))]
+    for server in scenario.server_list:
+        rows.append((f"server: {server.name}", _brief(server)))
+    rows.append(("default strategy", _brief(scenario.strategy)))
+    if scenario.phases_s:
+        rows.append(("phases (s)", ", ".join(f"{t:g}" for t in scenario.phases_s)))
+    return pd.DataFrame(rows, columns=["parameter", "value"])
+
+
+FIGURES_OF = {"run": figures_for_run, "sweep": figures_for_sweep, "compare": figures_for_compare}
+
+
+def _compare_section(folder: Path) -> list[str]:
+    """The comparison's title and its table with units and intervals."""
+    meta = _compare_meta(folder)
+    table = pd.read_csv(folder / "compare.csv")
+
+    def interval(row, key: str, scale: float) -> str:
+        low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
+        value = row[key] * scale
+        if low is None or pd.isna(low):
+            return f"{value:.4g}"
+        return f"{value:.4g} [{low * scale:.4g}, {high * scale:.4g}]"
+
+    rows = [{"strategy": row["strategy"], "latency mean (ms)": interval(row, "latency_mean_s", 1e3),
+             "latency p95 (ms)": interval(row, "latency_p95_s", 1e3), "energy (mJ/request)": interval(row, "energy_j", 1e3),
+             "accuracy": f"{row['accuracy']:.4f}",
+             "deadline hit rate": "-" if pd.isna(row["deadline_hit_rate"]) else f"{row['deadline_hit_rate']:.3f}",
+             "switches": f"{row['switches']:.0f}",
+             "regret": "-" if pd.isna(row.get("relative_regret")) else f"{100 * row['relative_regret']:+.1f}%"}
+            for _, row in table.iterrows()]
+    seeds = ", ".join(str(s) for s in meta["seeds"]) or "?"
+    provenance = meta.get("provenance", {})
+    version = provenance.get("simsplit_version", "?")
+    inputs = "; ".join(f"{role} {digest[:12]}" for role, digest in provenance.get("inputs_sha256", {}).items())
+    if inputs:
+        version += f"; inputs (SHA-256): {inputs}"
+    return [f"<h1>Compare {html.escape(str(meta['scenario']))}</h1>",
+            f"<p class='note'>Every strategy on the same scenario over {len(meta['seeds'])} seeds ({html.escape(seeds)}, "
+            f"drawn from seed {meta['seed']}); means with 95% t-intervals; regret: the objective "
+            f"({html.escape(str(meta.get('objective', 'latency')))}) against the bound, per seed the better of the "
+            f"oracle and every static strategy, relative to the bound. simsplit {html.escape(str(version))}.</p>",
+            "<h2>Strategies</h2>" + _table(pd.DataFrame(rows))]
+
+
+RUN_ROWS = (("generated", "requests generated (after the warm-up)", 1.0, ""),
+            ("completed", "requests completed", 1.0, ""), ("dropped", "dropped (server queue full)", 1.0, ""),
+            ("lost", "lost (erased on a link)", 1.0, ""), ("timed_out", "timed out (deadline, in the queue)", 1.0, ""),
+            ("in_flight", "still in flight at the end", 1.0, ""), ("throughput_rps", "throughput", 1.0, "requests/s"),
+            ("accuracy", "accuracy (top-1)", 1.0, ""), ("deadline_miss_rate", "deadline miss rate", 1.0, ""),
+            ("server_utilisation", "server utilisation", 1.0, ""))
+
+
+def _number(value, scale: float = 1.0) -> str:
+    return "-" if value is None else f"{value * scale:.4g}"
+
+
+def _run_section(summary: dict) -> list[str]:
+    """A run's title, its key numbers with units and 95% intervals, and where it came from."""
+    rows = [(label, _number(summary.get(key), scale), unit) for key, label, scale, unit in RUN_ROWS]
+    latency, ci = summary["latency_s"], summary["latency_s"].get("ci95", {})
+    for key in ("mean", "p50", "p95", "p99"):
+        low, high = ci.get(key, [None, None])
+        interval = "" if low is None else f" [{_number(low, 1e3)}, {_number(high, 1e3)}]"
+        rows.append((f"latency {key}", _number(latency.get(key), 1e3) + interval, "ms"))
+    rows += [(f"device energy per request: {part}", _number(value, 1e3), "mJ")
+             for part, value in summary["energy_j"].items()]
+    for name, server in summary.get("servers", {}).items():
+        if "energy_j" in server:
+            rows += [(f"server {name}: energy", _number(server["energy_kwh"]), "kWh"),
+                     (f"server {name}: mean power", _number(server["mean_power_w"]), "W"),
+                     (f"server {name}: energy per request (this run's share, idle included)",
+                      _number(server["j_per_request"]), "J"),
+                     (f"server {name}: busy-power energy per request", _number(server["dynamic_j_per_request"]), "J")]
+    provenance = summary.get("provenance", {})
+    inputs = "; ".join(f"{role} {digest[:12]}" for role, digest in provenance.get("inputs_sha256", {}).items())
+    note = (f"seed {summary['seed']}, {summary['duration_s']:g} s simulated, the first {summary['warmup_s']:g} s left "
+            f"out as warm-up" + (f", deadline {summary['deadline_s'] * 1e3:g} ms" if summary.get("deadline_s") else "")
+            + f". simsplit {provenance.get('simsplit_version', '?')}"
+            + (f" (git {str(provenance['git_commit'])[:10]})" if provenance.get("git_commit") else "")
+            + (f"; inputs (SHA-256): {inputs}" if inputs else "") + ".")
+    table = pd.DataFrame(rows, columns=["", "value [95% interval]", "unit"])
+    return [f"<h1>Run {html.escape(summary['scenario'])}</h1>", f"<p class='note'>{html.escape(note)}</p>",
+            "<h2>Summary</h2>" + _table(table)]
+
+
+SWEEP_COLUMNS = (("latency_mean_s", "latency mean (ms)", 1e3), ("latency_p95_s", "latency p95 (ms)", 1e3),
+                 ("energy_j", "energy (mJ/request)", 1e3), ("accuracy", "accuracy", 1.0),
+                 ("deadline_miss_rate", "deadline miss rate", 1.0), ("throughput_rps", "throughput (requests/s)", 1.0),
+                 ("server_utilisation", "server utilisation", 1.0))
+
+
+def _sweep_rows(table: pd.DataFrame, factors: list[str]) -> pd.DataFrame:
+    """A sweep's configurations with human column names and units, each mean with its 95% interval."""
+    rows = []
+    for _, row in table.iterrows():
+        out = {factor: row[factor] for factor in factors}
+        for key, label, scale in SWEEP_COLUMNS:
+            value, low, high = row.get(key), row.get(f"{key}_low"), row.get(f"{key}_high")
+            text = "-" if value is None or pd.isna(value) else f"{value * scale:.4g}"
+            if low is not None and not pd.isna(low) and f"{low * scale:.4g}" != f"{high * scale:.4g}":
+                text += f" [{low * scale:.4g}, {high * scale:.4g}]"
+            out[label] = text
+        rows.append(out)
+    return pd.DataFrame(rows)

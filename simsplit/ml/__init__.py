@@ -1,0 +1,1 @@
+"""The torch parts (the ``ml`` extra): measuring per-split profiles and training bottlenecks."""

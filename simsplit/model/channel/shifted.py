@@ -1,0 +1,26 @@
+"""A channel seen from an offset into its time axis (to start a trace part-way through)."""
+
+from __future__ import annotations
+
+from simsplit.model.channel.base import Channel
+
+
+class ShiftedChannel(Channel):
+    """``inner`` delayed so that simulated time 0 reads ``inner`` at ``offset_s`` (s, >= 0)."""
+
+    def __init__(self, inner: Channel, offset_s: float):
+        if offset_s < 0:
+            raise ValueError(f"offset_s must be >= 0, got {offset_s}")
+        self.inner = inner
+        self.offset_s = float(offset_s)
+
+    def rate_bps_at(self, at_s: float) -> float:
+        return self.inner.rate_bps_at(at_s + self.offset_s)
+
+    def bits_between(self, start_s: float, end_s: float) -> float:
+        return self.inner.bits_between(start_s + self.offset_s, end_s + self.offset_s)
+
+    def finish_time(self, start_s: float, size_bits: float) -> float:
+        if size_bits <= 0:
+            return start_s
+        return max(self.inner.finish_time(start_s + self.offset_s, size_bits) - self.offset_s, start_s)

@@ -1,0 +1,356 @@
+"""Adaptive strategies: dynamic partitioning, Neurosurgeon, Edgent's configuration map, and the oracle.
+
+All but the oracle decide from the device's :class:`Observation` only; the
+oracle is handed the simulator's true state (``bind``) and is the bound the
+others are measured against.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import ClassVar, Literal
+
+import numpy as np
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
+
+from simsplit.core import registry
+from simsplit.model.energy import transfer_j
+from simsplit.core.registry import register_strategy
+from simsplit.model.strategies.base import Decision, Observation
+from simsplit.model.strategies.context import (
+    AdaptiveConfig,
+    StrategyContext,
+    adaptive_decisions,
+    adaptive_defaults,
+    objective_name,
+)
+from simsplit.model.strategies.estimators import EwmaConfig, Feed, build_estimator
+from simsplit.model.strategies.predict import (
+    DeviceModel,
+    Option,
+    OptionArrays,
+    predict,
+    score,
+)
+from simsplit.core.units import MBPS
+
+Objective = Literal["latency", "energy", "weighted", "accuracy"]
+
+ARRAY_OPTIONS = 32
+"""From this many options on, the dynamic strategy prices them as arrays (fewer cost less one by one)."""
+
+
+class DynamicConfig(AdaptiveConfig):
+    """Re-decide split, bottleneck and server from the device's own estimates (see docs/strategies.md)."""
+
+    kind: Literal["dynamic"]
+    objective: Objective = "latency"
+    energy_weight_s_per_j: NonNegativeFloat = 0.0
+    estimator: registry.estimators.field = EwmaConfig(kind="ewma")
+    server_wait: Literal["probe", "none"] = "probe"
+    hysteresis: float = Field(default=0.1, ge=0, lt=1)
+    min_dwell_s: NonNegativeFloat = 0.0
+    decision_period_s: PositiveFloat | None = None
+    forget_on_handover: bool = False
+
+
+class NeurosurgeonConfig(AdaptiveConfig):
+    """Neurosurgeon's rule at the last observed bandwidth; load_factor K fixed, or from the probe if unset."""
+
+    kind: Literal["neurosurgeon"]
+    objective: Literal["latency", "energy"] = "latency"
+    load_factor: float | None = Field(default=None, ge=1)
+
+
+class EdgentConfig(AdaptiveConfig):
+    """Edgent's configuration map over bandwidth states of a trace (default: the uplink's own trace)."""
+
+    input_files: ClassVar[tuple[str, ...]] = ("trace",)
+    kind: Literal["edgent"]
+    trace: str | None = None
+    trace_format: Literal["mahimahi", "pensieve", "csv", "gnettrack", "mecperf"] = "csv"
+    states: int = Field(default=5, ge=1)
+    run: PositiveInt = 3
+
+
+class OracleConfig(AdaptiveConfig):
+    """The bound: each request's option chosen with the true channel and queue state."""
+
+    kind: Literal["oracle"]
+    objective: Objective = "latency"
+    energy_weight_s_per_j: NonNegativeFloat = 0.0
+
+
+class _Adaptive:
+    """What every adaptive strategy holds: its options, the device's model of itself, its configuration."""
+
+    needs_truth = False
+
+    def __init__(self, options: list[Option], device: DeviceModel, config, deadline_s: float | None, label: str):
+        self.options = options
+        self.device = device
+        self.config = config
+        self.deadline_s = deadline_s
+        self.label = label
+
+
+class DynamicStrategy(_Adaptive):
+    """Predict every option's latency and energy from the estimates; choose by the objective under the
+    deadline; switch only for a relative gain above ``hysteresis`` and after ``min_dwell_s``."""
+
+    def __init__(self, options: list[Option], device: DeviceModel, config, deadline_s: float | None, label: str):
+        super().__init__(options, device, config, deadline_s, label)
+        self._up = Feed(build_estimator(config.estimator))
+        self._down = Feed(build_estimator(config.estimator))
+        self._prior_up_bps = config.initial_uplink_mbps * MBPS
+        self._prior_down_bps = config.initial_downlink_mbps * MBPS
+        self._current: int | None = None
+        """Index in ``options`` of the option in use."""
+        self._switched_at_s = -math.inf
+        self._decided_at_s = -math.inf
+        self._handovers = 0
+        """The device's handovers when it last decided."""
+        self._arrays = OptionArrays(options, device) if not device.has_rrc and len(options) >= ARRAY_OPTIONS else None
+        """The options priced all at once (a radio with an RRC state machine, or a few options, one by one)."""
+        self._accuracy = np.array([o.accuracy for o in options], dtype=float)
+
+    def _estimates(self, observation: Observation) -> tuple[float, float]:
+        if observation.handovers != self._handovers:
+            self._handovers = observation.handovers
+            if self.config.forget_on_handover:  # a new cell: throughputs measured in the old one no longer count
+                self._up.start_over(build_estimator(self.config.estimator))
+                self._down.start_over(build_estimator(self.config.estimator))
+        up = self._up.refresh(observation.uplink_samples_bps, observation.uploads)
+        down = self._down.refresh(observation.downlink_samples_bps, observation.downloads)
+        return (self._prior_up_bps if math.isnan(up) else up, self._prior_down_bps if math.isnan(down) else down)
+
+    def _waits(self, observation: Observation) -> list[float]:
+        """The expected server wait (s) of each option: the probed server's recent wait, else 0."""
+        wait = 0.0
+        if self.config.server_wait == "probe" and not math.isnan(observation.probe_recent_wait_s):
+            wait = observation.probe_recent_wait_s
+        probed = observation.probe_server
+        return [wait if option.server == probed else 0.0 for option in self.options]
+
+    def evaluate(self, now_s: float, observation: Observation) -> list[float]:
+        """Score of every option now, in the order of ``options`` (lower is better; infeasible options score
+        +inf unless none is feasible, when every option scores its latency)."""
+        up, down = self._estimates(observation)
+        backlog = max(0.0, observation.compute_free_at_s - now_s)
+        objective, weight, deadline = self.config.objective, self.config.energy_weight_s_per_j, self.deadline_s
+        if self._arrays is not None:
+            waits = self._waits(observation)
+            latency, energy = self._arrays.predict(up, down, np.array(waits, dtype=float), backlog)
+            scores = score(objective, latency, energy, weight, self._accuracy)
+            if deadline is not None:
+                scores = np.where(latency <= deadline, scores, math.inf)
+            if np.isinf(scores).all():
+                return latency.tolist()  # nothing meets the deadline: be as fast as possible
+            return scores.tolist()
+        device = self.device
+        scores, latencies = [], []
+        for option, wait in zip(self.options, self._waits(observation)):
+            latency, energy = predict(option, device, up, down, wait, backlog)
+            feasible = deadline is None or latency <= deadline
+            scores.append(score(objective, latency, energy, weight, option.accuracy) if feasible else math.inf)
+            latencies.append(latency)
+        if all(math.isinf(v) for v in scores):
+            return latencies  # nothing meets the deadline: be as fast as possible
+        return scores
+
+    def decide(self, now_s: float, observation: Observation) -> Decision:
+        period = self.config.decision_period_s
+        if self._current is not None and period is not None and now_s < self._decided_at_s + period:
+            return self.options[self._current].decision
+        self._decided_at_s = now_s
+        scores = self.evaluate(now_s, observation)
+        best = min(range(len(scores)), key=scores.__getitem__)  # the first of equal scores, as before
+        current = self._current
+        if current is None:
+            self._current = best
+        elif best != current and now_s - self._switched_at_s >= self.config.min_dwell_s:
+            keep = scores[current]
+            if math.isinf(keep) or scores[best] < keep * (1.0 - self.config.hysteresis):
+                self._current = best
+                self._switched_at_s = now_s
+        return self.options[self._current].decision
+
+
+class NeurosurgeonStrategy(_Adaptive):
+    """Neurosurgeon (Kang et al., ASPLOS 2017): T(p) = head(p) + bytes(p) / B + K tail(p) at the current
+    bandwidth B (the device's latest throughput sample, its probes' included), K a server-load factor;
+    argmin latency or mobile energy.
+
+    K is ``load_factor`` if given, else from the device's last probe: 1 + queue length / busy workers
+    (jobs ahead of a new one per worker, each about one tail) — our reading of the paper's load factor.
+    """
+
+    def __init__(self, options: list[Option], device: DeviceModel, config, label: str):
+        super().__init__(options, device, config, None, label)
+        self._prior_bps = config.initial_uplink_mbps * MBPS
+
+    def _load_factor(self, observation: Observation) -> float:
+        if self.config.load_factor is not None:
+            return self.config.load_factor
+        if math.isnan(observation.probe_queue_length):
+            return 1.0
+        return 1.0 + observation.probe_queue_length / max(observation.probe_busy_workers, 1.0)
+
+    def decide(self, now_s: float, observation: Observation) -> Decision:
+        samples = observation.uplink_samples_bps
+        bandwidth = samples[-1] if samples else self._prior_bps
+        k = self._load_factor(observation)
+        device = self.device
+
+        def cost(option: Option) -> float:
+            up_s = option.bits_up / bandwidth
+            if self.config.objective == "energy":
+                return option.compute_power_w * option.head_s + (
+                    0.0 if option.local else transfer_j(device.alpha_up_w_per_bps, device.beta_w, option.bits_up, up_s))
+            return option.head_s + (0.0 if option.local else up_s + k * option.service_s)
+
+        return min(self.options, key=cost).decision
+
+
+class EdgentStrategy(_Adaptive):
+    """Edgent's configuration map (Li et al., 2018/2019): offline, for each bandwidth state of a trace, the
+    option with the highest accuracy whose predicted latency meets the deadline (else the fastest); online,
+    the map is looked up when a change-point detector on the device's observed throughput fires.
+
+    States are ``states`` quantile bins of the trace's time-weighted rate; the detector fires when
+    ``run`` consecutive throughput samples fall in another state (a run-length detector standing in for
+    the paper's Bayesian online change-point detection), and moves to the state of their median.
+    """
+
+    def __init__(self, options: list[Option], device: DeviceModel, config, deadline_s: float | None,
+                 trace_rates_bps: np.ndarray, trace_weights: np.ndarray, label: str):
+        super().__init__(options, device, config, deadline_s, label)
+        self.run = config.run
+        order = np.argsort(trace_rates_bps)
+        rates, weights = trace_rates_bps[order], trace_weights[order]
+        cumulative = np.cumsum(weights) / weights.sum()
+        quantiles = np.linspace(0, 1, config.states + 1)[1:-1]
+        self.edges = np.array([rates[min(np.searchsorted(cumulative, q), rates.size - 1)] for q in quantiles])
+        centres = [rates[min(np.searchsorted(cumulative, (k + 0.5) / config.states), rates.size - 1)]
+                   for k in range(config.states)]
+        self.map: list[Decision] = []
+        for bandwidth in centres:
+            bandwidth = max(bandwidth, 1.0)
+            latency = {o: predict(o, device, bandwidth, bandwidth, 0.0)[0] for o in options}
+            feasible = [o for o in options if deadline_s is None or latency[o] <= deadline_s]
+            best = (max(feasible, key=lambda o: (o.accuracy, -latency[o])) if feasible
+                    else min(options, key=latency.get))
+            self.map.append(best.decision)
+        self.state = self.state_of(config.initial_uplink_mbps * MBPS)
+        self._recent: deque = deque(maxlen=self.run)
+        self._seen = 0
+        self.fired = 0
+
+    def state_of(self, bandwidth_bps: float) -> int:
+        return int(np.searchsorted(self.edges, bandwidth_bps, side="right"))
+
+    def decide(self, now_s: float, observation: Observation) -> Decision:
+        samples = observation.uplink_samples_bps
+        new = min(observation.uploads - self._seen, len(samples))
+        self._seen = observation.uploads
+        for k in range(len(samples) - new, len(samples)):
+            self._recent.append(samples[k])
+            if len(self._recent) == self.run and all(self.state_of(s) != self.state for s in self._recent):
+                self.state = self.state_of(float(np.median(self._recent)))
+                self.fired += 1
+                self._recent.clear()
+        return self.map[self.state]
+
+
+class OracleStrategy(_Adaptive):
+    """Chooses each request's option with the simulator's true channel and queue state (``bind``)."""
+
+    needs_truth = True
+
+    def __init__(self, options: list[Option], device: DeviceModel, config, deadline_s: float | None, label: str):
+        super().__init__(options, device, config, deadline_s, label)
+        self._truth = None
+
+    def bind(self, truth) -> None:
+        """``truth(option, now_s) -> (latency s, energy J)`` computed from the true state."""
+        self._truth = truth
+
+    def decide(self, now_s: float, observation: Observation) -> Decision:
+        best, best_key = None, None
+        for option in self.options:
+            latency, energy = self._truth(option, now_s)
+            value = score(self.config.objective, latency, energy, self.config.energy_weight_s_per_j, option.accuracy)
+            late = self.deadline_s is not None and latency > self.deadline_s
+            key = (late, latency if late else value)
+            if best_key is None or key < best_key:
+                best, best_key = option, key
+        return best.decision
+
+
+# ---------------------------------------------------------------- registration
+def _edgent_map_trace(context: StrategyContext) -> tuple[np.ndarray, np.ndarray]:
+    """(rates bits/s, durations s) of the trace Edgent's map is built from: its own, else the uplink's."""
+    config, uplink = context.config, context.network.uplink
+    if config.trace is not None:
+        trace = context.trace(config.trace, config.trace_format)
+        return np.asarray(trace.rates_bps), trace.durations_s()
+    if uplink.kind != "trace":
+        raise context.error("trace", "expected a bandwidth trace to build the configuration map from "
+                            "(the uplink is not a trace)")
+    trace = context.trace(uplink.file, uplink.format, **uplink.reader_options)
+    return np.asarray(trace.rates_bps) * uplink.scale, trace.durations_s()
+
+
+def _build_edgent(context: StrategyContext) -> EdgentStrategy:
+    rates, weights = _edgent_map_trace(context)
+    return EdgentStrategy(context.options, context.device, context.config, context.deadline_s, rates, weights,
+                          context.label)
+
+
+def _adaptive_blocks(scenario) -> tuple[dict, str]:
+    return adaptive_defaults(scenario), objective_name(scenario)
+
+
+def _compare_neurosurgeon(scenario, setup) -> dict[str, dict]:
+    common, objective = _adaptive_blocks(scenario)
+    return {"neurosurgeon": {"kind": "neurosurgeon", **common,
+                             "objective": objective if objective in ("latency", "energy") else "latency"}}
+
+
+def _compare_edgent(scenario, setup) -> dict[str, dict]:
+    uplinks = [scenario.network.uplink] + [g.network.uplink for g in scenario.devices if g.network is not None]
+    if not any(link.kind == "trace" for link in uplinks):
+        return {}
+    return {"edgent": {"kind": "edgent", **adaptive_defaults(scenario)}}
+
+
+def _compare_dynamic(scenario, setup) -> dict[str, dict]:
+    if scenario.strategy.kind == "dynamic":
+        return {"dynamic": scenario.strategy.model_dump()}
+    return {"dynamic": {"kind": "dynamic", **adaptive_defaults(scenario)}}
+
+
+def _compare_oracle(scenario, setup) -> dict[str, dict]:
+    common, objective = _adaptive_blocks(scenario)
+    oracle = {"kind": "oracle", **common, "objective": objective}
+    if scenario.strategy.kind == "dynamic":
+        oracle["energy_weight_s_per_j"] = scenario.strategy.energy_weight_s_per_j
+    return {"oracle": oracle}
+
+
+def _objective_label(context: StrategyContext) -> str:
+    return f"{context.config.kind}({context.config.objective})"
+
+
+register_strategy("neurosurgeon", NeurosurgeonConfig,
+                  lambda c: NeurosurgeonStrategy(c.options, c.device, c.config, c.label),
+                  decisions=lambda c: adaptive_decisions(c, first_server_only=True), label=_objective_label,
+                  compared=_compare_neurosurgeon)
+register_strategy("edgent", EdgentConfig, _build_edgent, label=lambda c: "edgent", compared=_compare_edgent)
+register_strategy("dynamic", DynamicConfig,
+                  lambda c: DynamicStrategy(c.options, c.device, c.config, c.deadline_s, c.label),
+                  label=_objective_label, compared=_compare_dynamic)
+register_strategy("oracle", OracleConfig,
+                  lambda c: OracleStrategy(c.options, c.device, c.config, c.deadline_s, c.label),
+                  label=_objective_label, compared=_compare_oracle)

@@ -1,0 +1,119 @@
+"""Output folders simsplit may write: marked as its own, locked while written, replaced atomically.
+
+simsplit replaces a folder only if it wrote it (a ``.simsplit`` marker file inside); anything else at the
+output path (a file, a user's folder, ``.``, ``..``, ``/``, the home folder) is refused before any work
+starts. :func:`claim` checks the path and holds a lock (``.NAME.lock`` beside it) for as long as the
+command writes, so two commands cannot both write one folder; it also removes the hidden
+``.NAME.partial-*`` and ``.NAME.old-*`` folders a killed write left behind. :func:`write_folder` builds
+the folder beside its destination and moves it into place only when complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from simsplit.core.errors import InputError
+
+MARKER = ".simsplit"
+"""File inside every folder simsplit writes; its presence is what allows replacing the folder."""
+_held: dict[Path, int] = {}
+
+
+def is_ours(folder: Path) -> bool:
+    """Whether ``folder`` is a folder simsplit wrote."""
+    return folder.is_dir() and (folder / MARKER).is_file()
+
+
+def mark(folder: Path, kind: str) -> None:
+    """Mark ``folder`` as written by simsplit (``kind``: run, compare, sweep, training)."""
+    from simsplit import __version__
+    (folder / MARKER).write_text(json.dumps({"written_by": "simsplit", "kind": kind, "version": __version__}) + "\n")
+
+
+def check_output(out_dir: str | Path, option: str = "--out") -> Path:
+    """The absolute output path, or InputError (naming ``option``) if simsplit must not write there."""
+    out = Path(os.path.abspath(out_dir))
+    cwd = Path.cwd().resolve()
+    resolved = out.resolve()
+    try:
+        home = Path.home().resolve()
+    except (RuntimeError, KeyError):  # no home folder known
+        home = None
+    if resolved == Path(resolved.anchor) or resolved == cwd or resolved in cwd.parents or resolved == home:
+        raise InputError(option, None, f"expected a folder of its own for the results, got {out_dir} "
+                         f"(the root, the home folder, the current folder or one above it)")
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise InputError(option, None, f"expected a folder simsplit may write, got {out_dir}: it is a file or a "
+                         "link; remove or rename it, or choose another --out")
+    if out.exists() and not is_ours(out):
+        raise InputError(option, None, f"refusing to replace {out_dir}: it was not written by simsplit (no "
+                         f"{MARKER} marker inside); remove it or choose another --out")
+    parent = out.parent
+    existing = parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(option, None, f"expected a writable location, got {out_dir} ({existing} is not writable)")
+    return out
+
+
+@contextlib.contextmanager
+def claim(out_dir: str | Path, option: str = "--out") -> Iterator[Path]:
+    """Check ``out_dir`` (:func:`check_output`) and hold its lock while the body runs; re-entrant."""
+    out = check_output(out_dir, option)
+    if out in _held:
+        yield out
+        return
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out.parent / f".{out.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise InputError(option, None, f"expected a writable location, got {out_dir}: {exc.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise InputError(option, None, f"another simsplit command is writing {out_dir}; wait for it or choose "
+                         "another --out") from None
+    _held[out] = fd
+    try:
+        for stale in list(out.parent.glob(f".{out.name}.partial-*")) + list(out.parent.glob(f".{out.name}.old-*")):
+            shutil.rmtree(stale, ignore_errors=True)
+        yield out
+    finally:
+        del _held[out]
+        with contextlib.suppress(OSError):
+            os.unlink(out.parent / f".{out.name}.lock")
+        os.close(fd)
+
+
+def write_folder(out_dir: str | Path, write: Callable[[Path], None], kind: str = "run") -> Path:
+    """Call ``write(folder)`` on a hidden sibling of ``out_dir`` and move it into place only if it succeeds:
+    a failure leaves nothing half-written and never replaces a good folder. Refuses (InputError) to
+    replace anything simsplit did not write."""
+    with claim(out_dir) as out:
+        partial = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+        try:
+            write(partial)
+            mark(partial, kind)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(partial, 0o777 & ~umask)  # a temporary folder is private; the result is not
+            if out.exists():
+                retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+                os.replace(out, retired / "previous")
+                os.replace(partial, out)
+                shutil.rmtree(retired, ignore_errors=True)
+            else:
+                os.replace(partial, out)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+    return out

@@ -1,0 +1,145 @@
+"""Every strategy on one scenario over several seeds: the comparison table of an offloading study.
+
+Variants: local, full offload (each input encoding), every fixed (split, bottleneck) on the first server,
+Neurosurgeon, Edgent's map (when the uplink is a trace), dynamic, and the oracle. Each variant replaces
+the strategy of every device group. Per variant: mean and 95% t-interval over seeds of mean and p95
+latency, energy per request, accuracy, deadline hit rate and switches, and the plain means over seeds of
+each latency part, each energy component and the bytes sent up; regret is the paired (same seed)
+difference of the objective from the **bound**: per seed, the better of the oracle and every static
+strategy run (local, full offload, fixed splits). The oracle decides each request on the true state but
+greedily, so it can lose to a static strategy where a cost is shared by consecutive requests (an outage
+that a queue of uploads waits through together, say); the bound never does, and a static strategy's
+regret is never negative.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from simsplit.output.metrics import COMPARE_METRICS, run_metrics
+from simsplit.core.registry import strategies
+from simsplit.scenario import Scenario
+from simsplit.engine.setup import build_setup
+from simsplit.studies.simulation import simulate
+from simsplit.core.stats import metric_bounds, t_interval
+from simsplit.model.strategies.context import objective_name
+from simsplit.output.summary import ENERGY_PARTS, LATENCY_PARTS
+
+LEVELS = np.linspace(0.0, 1.0, 201)
+"""Quantile levels at which each run's latency distribution is kept (for the per-strategy CDF)."""
+ENERGY_KEYS = tuple(part.removesuffix("_j") for part in ENERGY_PARTS) + ("probe",)
+"""Energy components (keys of a summary's ``energy_j``: the per-request parts and the load probes' share) kept
+per run as ``energy_<key>_j``."""
+BREAKDOWN = LATENCY_PARTS + tuple(f"energy_{key}_j" for key in ENERGY_KEYS) + ("bytes_up",)
+"""Per-run columns averaged over seeds without an interval (figures stack them)."""
+
+
+def breakdown(summary: dict) -> dict:
+    """A run's mean latency parts (s), energy components (J per request) and bytes sent up per request."""
+    parts = {part: summary["latency_parts_s"].get(part) for part in LATENCY_PARTS}
+    energy = {f"energy_{key}_j": summary["energy_j"].get(key, 0.0) for key in ENERGY_KEYS}
+    return {**parts, **energy, "bytes_up": summary.get("bytes_up")}
+
+
+def latency_quantiles(result) -> np.ndarray:
+    """The completed, measured (after the warm-up) requests' latency (s) at :data:`LEVELS` (the empirical
+    distribution's inverse: the smallest latency with at least that share of requests at or below it); NaN
+    when none completed."""
+    requests = result.requests
+    measured = (requests["arrival_at_s"] >= result.scenario.warmup_s) & (requests["status"] == "completed")
+    latency = requests.loc[measured, "latency_s"].to_numpy(dtype=float)
+    if latency.size == 0:
+        return np.full(LEVELS.size, np.nan)
+    return np.quantile(latency, LEVELS, method="inverted_cdf")
+
+
+def variants(scenario: Scenario) -> dict[str, dict]:
+    """Strategy blocks to compare, by name: what every registered strategy kind's ``compared`` offers,
+    static kinds first."""
+    setup = build_setup(scenario)
+    found: dict[str, dict] = {}
+    kinds = sorted(strategies.kinds(), key=lambda kind: not kind.options.get("static"))
+    for kind in kinds:
+        if kind.options.get("compared") is not None:
+            found.update(kind.options["compared"](scenario, setup))
+    return found
+
+
+def with_strategy(scenario: Scenario, strategy: dict) -> Scenario:
+    """``scenario`` with every device group using ``strategy``."""
+    data = scenario.model_dump(mode="json")
+    data["strategy"] = strategy
+    for group in data["devices"]:
+        group["strategy"] = None
+    from simsplit.scenario import validate_scenario
+    return validate_scenario(data, source=scenario.source)
+
+
+def is_static(block: dict) -> bool:
+    """Whether a variant's block is of a static kind (the same option for every request)."""
+    return bool(strategies[block["kind"]].options.get("static"))
+
+
+def objective_of(scenario: Scenario) -> Callable[[dict], float]:
+    strategy = scenario.strategy
+    kind = objective_name(scenario)
+    weight = getattr(strategy, "energy_weight_s_per_j", 0.0)
+    if kind == "energy":
+        return lambda m: m["energy_j"]
+    if kind == "accuracy":
+        return lambda m: 1.0 - m["accuracy"]
+    if kind == "weighted":
+        return lambda m: m["latency_mean_s"] + weight * m["energy_j"]
+    return lambda m: m["latency_mean_s"]
+
+
+def compare(scenario: Scenario, seeds: list[int], names: list[str] | None = None,
+            progress: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(per-run table, per-variant table with 95% intervals and regret against the bound, each run's latency
+    quantiles: strategy, seed, level, latency_s)."""
+    chosen = variants(scenario)
+    if names is not None:
+        chosen = {name: chosen[name] for name in names}
+    objective = objective_of(scenario)
+    rows, quantiles = [], []
+    for name, strategy in chosen.items():
+        variant = with_strategy(scenario, strategy)
+        for seed in seeds:
+            result = simulate(variant, seed=seed)
+            metrics = run_metrics(result.summary, COMPARE_METRICS + ("completed",))
+            rows.append({"strategy": name, "seed": seed, **metrics, "objective": objective(metrics),
+                         **breakdown(result.summary)})
+            quantiles.append(pd.DataFrame({"strategy": name, "seed": seed, "level": LEVELS,
+                                           "latency_s": latency_quantiles(result)}))
+            if progress is not None:
+                progress(name)
+    runs = pd.DataFrame(rows)
+    table = []
+    static = [n for n, block in chosen.items() if is_static(block)]
+    bounded = static + (["oracle"] if "oracle" in chosen else [])
+    oracle = (runs[runs["strategy"].isin(bounded)].groupby("seed")["objective"].min()
+              if "oracle" in chosen else None)
+    for name in chosen:
+        mine = runs[runs["strategy"] == name]
+        row = {"strategy": name, "static": is_static(chosen[name])}
+        for metric in COMPARE_METRICS + ("objective",):
+            values = mine[metric].to_numpy(dtype=float)
+            values = values[~np.isnan(values)]
+            mean, low, high = t_interval(values, bounds=metric_bounds(metric)) if values.size else (math.nan,) * 3
+            row[metric] = mean
+            row[f"{metric}_ci95"] = (low, high)
+        for column in BREAKDOWN:
+            values = mine[column].to_numpy(dtype=float)
+            row[column] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
+        if oracle is not None:
+            gap = mine.set_index("seed")["objective"] - oracle
+            mean, low, high = t_interval(gap.to_numpy())
+            row["regret"] = mean
+            row["regret_ci95"] = (low, high)
+            row["relative_regret"] = mean / float(oracle.mean())
+        table.append(row)
+    return runs, pd.DataFrame(table), pd.concat(quantiles, ignore_index=True)
