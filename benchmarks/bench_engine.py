@@ -33,10 +33,10 @@ import simpy
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from simsplit.engine.des import Engine  # noqa: E402
-from simsplit.output.results import build_requests  # noqa: E402
-from simsplit.scenario import validate_scenario  # noqa: E402
 from simsplit.engine.setup import build_setup  # noqa: E402
+from simsplit.output.results import build_requests  # noqa: E402
 from simsplit.output.summary import summarise  # noqa: E402
+from simsplit.scenario import validate_scenario  # noqa: E402
 
 REPEATS = 3
 """Interleaved runs of the 100- and 10,000-device pipelines whose medians give the growth in cost."""

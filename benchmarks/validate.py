@@ -24,12 +24,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from simsplit.core.stats import t_interval  # noqa: E402
 from simsplit.model.channel.markov import MarkovChannel  # noqa: E402
 from simsplit.model.channel.replay import trace_channel  # noqa: E402
 from simsplit.model.channel.traces import read_trace  # noqa: E402
 from simsplit.scenario import validate_scenario  # noqa: E402
 from simsplit.studies.simulation import simulate  # noqa: E402
-from simsplit.core.stats import t_interval  # noqa: E402
 
 PAGE = REPO / "docs" / "validation.md"
 SAMPLE_TRACE = REPO / "tests" / "data" / "traces" / "sample.mahimahi"
@@ -291,9 +291,9 @@ def calibration_checks() -> tuple[list[Check], str]:
     """Calibrate BottleNet on its 3G rows (as shipped): the fit's residuals, the published scenario against
     the fit, and its 4G/Wi-Fi predictions against a hand computation from the calibrated tables; and the
     page section with every residual and the predictions."""
+    from simsplit.scenario import load_scenario
     from simsplit.studies.calibration import Problem, fit
     from simsplit.studies.calibration.fit import relative_errors
-    from simsplit.scenario import load_scenario
     problem = Problem(CALIBRATION)
     result = fit(problem)
     errors = relative_errors(result)

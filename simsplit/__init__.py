@@ -5,15 +5,16 @@ fast: the simulator pulls in pandas and pyarrow only when a run is built.
 """
 
 from simsplit.core.errors import InputError
+from simsplit.core.version import __version__
 
-__all__ = ["InputError", "Result", "Scenario", "load_plugin", "load_scenario", "register_arrivals",
+__all__ = ["InputError", "__version__", "Result", "Scenario", "load_plugin", "load_scenario", "register_arrivals",
            "register_background", "register_channel", "register_discipline", "register_estimator",
            "register_mobility", "register_strategy", "run_sites", "simulate"]
-__version__ = "0.1.0"
 
 _LAZY = {"Result": "simsplit.output.results", "Scenario": "simsplit.scenario", "load_scenario": "simsplit.scenario",
-         "simulate": "simsplit.studies.simulation", "load_plugin": "simsplit.core.registry", "run_sites": "simsplit.studies.sites",
-         **{f"register_{family}": "simsplit.core.registry" for family in
+         "simulate": "simsplit.studies.simulation", "load_plugin": "simsplit.core.registry",
+         "run_sites": "simsplit.studies.sites",
+         **{f"register_{family}": "simsplit.model.kinds" for family in
             ("arrivals", "background", "channel", "discipline", "estimator", "mobility", "strategy")}}
 
 

@@ -18,10 +18,10 @@ import yaml
 from conftest import REPO
 
 from simsplit import simulate
-from simsplit.studies.calibration import Problem, calibrate, fit
-from simsplit.studies.calibration.output import MARK, check_publish, publish
 from simsplit.core.errors import InputError
 from simsplit.scenario import load_scenario
+from simsplit.studies.calibration import Problem, calibrate, fit
+from simsplit.studies.calibration.output import MARK, check_publish, publish
 
 HEAD_MS = np.array([0.0, 2.0, 5.0, 9.0])
 TAIL_MS = np.array([6.0, 4.0, 1.5, 0.0])

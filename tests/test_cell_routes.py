@@ -10,11 +10,11 @@ from conftest import assert_validate_refuses, write_model
 from test_mobility import drive
 
 from simsplit import simulate
-from simsplit.engine.eligibility import why_not
-from simsplit.scenario import validate_scenario
-from simsplit.engine.setup import build_setup
 from simsplit.core.streams import RandomStreams
+from simsplit.engine.eligibility import why_not
+from simsplit.engine.setup import build_setup
 from simsplit.engine.wiring import build_devices
+from simsplit.scenario import validate_scenario
 
 
 def routed(folder, **uplink):

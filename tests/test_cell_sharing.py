@@ -12,15 +12,15 @@ import simpy
 from test_mobility import drive
 
 from simsplit import simulate
+from simsplit.core.streams import RandomStreams
+from simsplit.engine.setup import build_setup
+from simsplit.engine.wiring import build_devices
 from simsplit.model.channel.fading import (
     log_distance_path_loss_db,
     rate_from_snr,
     thermal_noise_dbm,
 )
 from simsplit.scenario import validate_scenario
-from simsplit.engine.setup import build_setup
-from simsplit.core.streams import RandomStreams
-from simsplit.engine.wiring import build_devices
 
 COLUMNS = ["uplink_start_at_s", "uplink_s", "bytes_sent_up", "handovers", "latency_s", "uplink_j"]
 

@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from simsplit.model.channel.fading import log_distance_path_loss_db, thermal_noise_dbm
 from simsplit.core.errors import InputError
-from simsplit.scenario.payloads import load_payloads
+from simsplit.model.channel.fading import log_distance_path_loss_db, thermal_noise_dbm
 from simsplit.scenario import validate_scenario
+from simsplit.scenario.payloads import load_payloads
 from simsplit.studies.simulation import simulate
 
 PROFILE = "split,name,head_ms_phone,tail_ms_gpu,output_bytes\n0,input,0,2,1000\n1,out,1,0,4\n"

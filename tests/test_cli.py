@@ -11,8 +11,8 @@ import pytest
 from conftest import REPO
 from typer.testing import CliRunner
 
-from simsplit import provenance as provenance_module
 from simsplit.cli import app
+from simsplit.output import provenance as provenance_module
 
 SCENARIOS = [p for p in sorted((REPO / "scenarios").glob("*.yaml")) if "\nsites:" not in p.read_text()]  # sites: test_sites.py
 runner = CliRunner()

@@ -15,8 +15,8 @@ import pytest
 from conftest import REPO
 
 from simsplit import simulate
-from simsplit.scenario import load_scenario
 from simsplit.engine.setup import build_setup
+from simsplit.scenario import load_scenario
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w*)([^\n]*)\n(.*?)^```", flags=re.S | re.M)
@@ -133,7 +133,7 @@ def test_python_blocks_run(workspace, monkeypatch):
     # docs/plugins.md's block registered its kind: a scenario uses it
     data = load_scenario(REPO / "scenarios" / "default.yaml").model_dump(mode="json")
     data["network"]["uplink"] = {"kind": "half_rate", "rate_mbps": 10.0}
-    from simsplit.core.registry import channels
+    from simsplit.model.channel.link import channels
     from simsplit.scenario import validate_scenario
     scenario = validate_scenario(data)
     assert channels["half_rate"].build(scenario.network.uplink, None).rate_bps == 5e6

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simsplit import simulate
-from simsplit.scenario import validate_scenario
 from simsplit.output.summary import LATENCY_PARTS
+from simsplit.scenario import validate_scenario
 
 
 def one_device(folder, *, head_ms=2.0, tail_ms=3.0, split_bytes=1000.0, encode_ms=0.5, decode_ms=0.25,
@@ -288,10 +288,10 @@ def test_open_loop_arrivals_keep_simpys_order_of_simultaneous_arrivals(tmp_path,
     import simpy
 
     import simsplit.engine.des as engine_module
-    from simsplit.engine.des import Engine
     from simsplit.core.schedule import call_after
-    from simsplit.engine.setup import build_setup
     from simsplit.core.streams import RandomStreams
+    from simsplit.engine.des import Engine
+    from simsplit.engine.setup import build_setup
     from simsplit.engine.wiring import build_devices
     monkeypatch.setattr(engine_module, "SLAB_ARRIVALS", 3)
     monkeypatch.setattr(engine_module, "ARRIVALS_PER_DEVICE", 1)

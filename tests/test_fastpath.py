@@ -13,14 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simsplit import simulate
-
+from simsplit.core.errors import InputError
 from simsplit.engine import kernels
 from simsplit.engine.des import Engine
-from simsplit.core.errors import InputError
 from simsplit.engine.fastpath import run_fast, why_not
-from simsplit.scenario import load_scenario, validate_scenario
-from simsplit.model.server import busy_within
 from simsplit.engine.setup import build_setup
+from simsplit.model.server import busy_within
+from simsplit.scenario import load_scenario, validate_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(REPO.glob("scenarios/*.yaml")) + [REPO / "scenarios" / "sweeps" / "bottlenet-base.yaml"]
@@ -232,10 +231,10 @@ def test_merged_arrivals_replay_simpy_order_across_slabs(monkeypatch, copies, ro
     until their blocks grow long and then one by one."""
     import simpy
 
-    from simsplit.engine import merged_arrivals
-    from simsplit.model.arrivals import PeriodicArrivals, PoissonArrivals
-    from simsplit.engine.merged_arrivals import MergedArrivals
     from simsplit.core.schedule import call_after
+    from simsplit.engine import merged_arrivals
+    from simsplit.engine.merged_arrivals import MergedArrivals
+    from simsplit.model.arrivals import PeriodicArrivals, PoissonArrivals
 
     monkeypatch.setattr(merged_arrivals, "ROWS_TOGETHER", rows_together)
     monkeypatch.setattr(merged_arrivals, "COMPILED_ABOVE", compiled_above)

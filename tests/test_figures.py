@@ -16,9 +16,9 @@ import pytest
 from conftest import REPO
 
 from simsplit.cli import main
-from simsplit.studies.compare import LEVELS, compare, variants
 from simsplit.figures.style import STYLES, parse_formats, save
 from simsplit.scenario import load_scenario
+from simsplit.studies.compare import LEVELS, compare, variants
 from simsplit.studies.simulation import simulate
 
 DEFAULT = REPO / "scenarios" / "default.yaml"
@@ -61,8 +61,8 @@ def test_strategy_quantiles_follow_the_definition_of_a_quantile():
 def test_stacked_parts_add_up_to_the_totals(compare_folder):
     """Per strategy, the latency parts the per-split figure stacks add up to the mean latency, and the energy
     components to the energy per request (each run, then the mean over seeds)."""
-    from simsplit.studies.compare import ENERGY_KEYS
     from simsplit.figures.plots import LATENCY_STAGES
+    from simsplit.studies.compare import ENERGY_KEYS
     table = pd.read_csv(compare_folder / "compare.csv")
     stacked = sum(table[p].fillna(0.0) for _, parts in LATENCY_STAGES for p in parts)
     assert np.allclose(stacked, table["latency_mean_s"], rtol=1e-9)

@@ -369,9 +369,9 @@ def test_random_mutations_of_trace_and_table_files(tmp_path):
     reads replays consistently (a finish never before its start, and the bits up to it cover the payload)."""
     import random
 
+    from simsplit.core.errors import InputError
     from simsplit.model.channel.replay import trace_channel
     from simsplit.model.channel.traces import read_trace
-    from simsplit.core.errors import InputError
     from simsplit.scenario.payloads import load_payloads
     from simsplit.scenario.profiles import load_profile
     samples = REPO / "tests" / "data" / "traces"

@@ -9,10 +9,10 @@ import yaml
 from conftest import REPO, queue_scenario
 
 from simsplit.core.errors import InputError
+from simsplit.engine.setup import build_setup
+from simsplit.scenario import apply_overrides, load_scenario, validate_scenario
 from simsplit.scenario.payloads import load_payloads
 from simsplit.scenario.profiles import load_profile
-from simsplit.scenario import apply_overrides, load_scenario, validate_scenario
-from simsplit.engine.setup import build_setup
 
 GOOD_PROFILE = "split,name,head_ms_phone,tail_ms_gpu,output_bytes\n0,input,0,5,100\n1,out,3,0,4\n"
 

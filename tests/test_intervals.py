@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from conftest import REPO, queue_scenario, replication_seeds
 
-from simsplit.studies.simulation import simulate
 from simsplit.core.stats import (
     batch_interval,
     batch_quantile_interval,
     median_ranks,
     t_interval,
 )
+from simsplit.studies.simulation import simulate
 
 LAMBDA, MU = 0.7, 1.0
 """M/M/1 with utilisation 0.7: the sojourn time is exponential with rate MU - LAMBDA."""

@@ -11,15 +11,15 @@ from conftest import assert_validate_refuses, write_model
 from typer.testing import CliRunner
 
 from simsplit import simulate
+from simsplit.cli import app
+from simsplit.engine.setup import build_setup
 from simsplit.model.channel.fading import (
     log_distance_path_loss_db,
     rate_from_snr,
     thermal_noise_dbm,
 )
-from simsplit.cli import app
 from simsplit.model.mobility import RandomWaypointConfig, RouteConfig, TraceMobilityConfig
 from simsplit.scenario import validate_scenario
-from simsplit.engine.setup import build_setup
 
 runner = CliRunner()
 
@@ -208,8 +208,8 @@ def test_dynamic_partitioning_beats_every_fixed_split_across_cell_edges():
     """drive-through-cells (three cars, one pass each way): over five seeds the dynamic strategy's mean
     latency interval lies below every fixed split's (local, full offload, each residual block,
     Neurosurgeon's choice), paying for it in switches."""
-    from simsplit.studies.compare import compare, variants
     from simsplit.scenario import load_scenario
+    from simsplit.studies.compare import compare, variants
     scenario = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "drive-through-cells.yaml",
                              ["duration_s=165", "devices.0.count=3"])
     names = [name for name in variants(scenario) if name != "oracle"]

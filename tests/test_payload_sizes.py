@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simsplit.engine.des import quantile_draw
 from simsplit.core.errors import InputError
-from simsplit.scenario.payloads import load_payloads
+from simsplit.engine.des import quantile_draw
 from simsplit.scenario import validate_scenario
+from simsplit.scenario.payloads import load_payloads
 from simsplit.studies.simulation import simulate
 
 PROFILE = "split,name,head_ms_phone,tail_ms_gpu,output_bytes\n0,input,0,2,1000\n1,out,1,0,4\n"

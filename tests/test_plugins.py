@@ -14,10 +14,11 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
-from simsplit.model.channel import StepChannel
 from simsplit.core.config import Config
 from simsplit.core.errors import InputError
-from simsplit.core.registry import FAMILIES, Registry, load_plugin
+from simsplit.core.registry import Registry, load_plugin
+from simsplit.model.channel import StepChannel
+from simsplit.model.kinds import FAMILIES
 from simsplit.scenario import load_scenario, validate_scenario
 from simsplit.studies.simulation import simulate
 
@@ -144,7 +145,7 @@ def test_run_key_follows_the_plugin_code(tmp_path):
     (folder / "duty_cycle_channel.py").write_text(channel.replace("rate_mbps * 1e6", "rate_mbps * 0.5e6"))
     edited = load_scenario(folder / "scenario.yaml")
     assert run_key(edited) != before
-    from simsplit.core.registry import channels
+    from simsplit.model.channel.link import channels
     halved = channels["duty_cycle_2"].build(edited.network.uplink, None)
     assert halved.rate_bps == 5.85e6 / 2  # the edited code is what runs
 
@@ -180,7 +181,7 @@ class _Block(Config):
 
 
 def test_registering_checks_names_blocks_and_conflicts():
-    registry = Registry("things", ())
+    registry = Registry("things")
     build = lambda config: config  # noqa: E731
     registry.register("mine", _Block, build)
     registry.register("mine", _Block, build)  # the same registration again is a no-op
@@ -228,7 +229,7 @@ def test_a_plugin_discipline_orders_the_server_queue(tmp_path):
     start newest first."""
     plugin = tmp_path / "lcfs.py"
     plugin.write_text('''
-from simsplit.core.registry import register_discipline
+from simsplit.model.queues import register_discipline
 
 
 class LastComeFirstServed(list):

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from conftest import REPO, SHARED, write_model
 
-from simsplit.studies.compare import compare, variants
-from simsplit.scenario import load_scenario, validate_scenario
-from simsplit.studies.simulation import simulate
 from simsplit.model.strategies.predict import predict
+from simsplit.scenario import load_scenario, validate_scenario
+from simsplit.studies.compare import compare, variants
+from simsplit.studies.simulation import simulate
 
 VERIZON = SHARED / "traces-real" / "mahimahi-saturator" / "Verizon-LTE-short.up"
 OWN_TRACE = REPO / "traces" / "lte-uplink-markov.csv"

@@ -11,8 +11,8 @@ from conftest import queue_scenario
 from test_engine import one_device
 
 from simsplit import simulate
-from simsplit.scenario import validate_scenario
 from simsplit.model.server import EdgeServer
+from simsplit.scenario import validate_scenario
 
 
 class Job:

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 from simsplit import simulate
 from simsplit.cli import app
 from simsplit.core.errors import InputError
+from simsplit.output.tally import RELATIVE_ERROR, LogSketch
 from simsplit.scenario import load_scenario
 from simsplit.studies.sites import run_sites, site_scenario, site_seed, site_values
-from simsplit.output.tally import RELATIVE_ERROR, LogSketch
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO / "scenarios" / "default.yaml"
@@ -177,8 +177,8 @@ def test_tally_columns_without_a_table_equal_the_tables():
     """A site that writes no rows builds only the columns its tally reads, categories as codes: the same
     numbers as the table's columns, and the same tally."""
     from simsplit.engine.des import Engine
-    from simsplit.output.results import request_columns
     from simsplit.engine.setup import build_setup
+    from simsplit.output.results import request_columns
     from simsplit.studies.sites import new_tally
     scenario = site_scenario(small_sites(2, "deadline_s=0.06"), 1)
     setup = build_setup(scenario)

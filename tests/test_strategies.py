@@ -11,8 +11,6 @@ from test_engine import one_device
 
 from simsplit import simulate
 from simsplit.model.channel import Channel
-from simsplit.studies.compare import compare, variants
-from simsplit.scenario import load_scenario, validate_scenario
 from simsplit.model.server import EdgeServer
 from simsplit.model.strategies import Decision, Observation
 from simsplit.model.strategies.dynamic import (
@@ -24,6 +22,8 @@ from simsplit.model.strategies.dynamic import (
     NeurosurgeonStrategy,
 )
 from simsplit.model.strategies.predict import DeviceModel, Option
+from simsplit.scenario import load_scenario, validate_scenario
+from simsplit.studies.compare import compare, variants
 
 DEVICE = DeviceModel(compute_power_w=2.0, alpha_up_w_per_bps=0.4e-6, alpha_down_w_per_bps=0.05e-6, beta_w=1.3)
 LOCAL = Option(Decision(2, "none", "edge"), True, 0.100, 0, 0, 0, 0.76, 0.0, 0, 2.0)
@@ -124,9 +124,9 @@ def _reachable(value, seen=None) -> list:
 
 def test_the_reachability_check_sees_through_closures():
     """The check must catch a closure over the engine: the oracle is wired exactly so, and is caught."""
-    from simsplit.studies.compare import with_strategy
     from simsplit.engine.des import Engine
     from simsplit.engine.setup import build_setup
+    from simsplit.studies.compare import with_strategy
     base = load_scenario(REPO / "scenarios" / "dynamic-under-load.yaml", ["duration_s=10", "warmup_s=1"])
     engine = Engine(build_setup(with_strategy(base, variants(base)["oracle"])), 7)
     assert any(isinstance(o, Engine) for o in _reachable(engine.devices[0].strategy))

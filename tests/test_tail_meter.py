@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from simsplit.model.energy import TailMeter, radio_tails
 from simsplit.engine.des import Engine
-from simsplit.scenario import load_scenario
 from simsplit.engine.setup import build_setup
+from simsplit.model.energy import TailMeter, radio_tails
+from simsplit.scenario import load_scenario
 
 SCENARIOS = sorted((REPO / "scenarios").glob("*.yaml"))
 

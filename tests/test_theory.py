@@ -14,8 +14,8 @@ import pytest
 from conftest import queue_scenario, replication_seeds
 
 from simsplit import simulate
-from simsplit.scenario import validate_scenario
 from simsplit.core.stats import t_interval
+from simsplit.scenario import validate_scenario
 
 REPLICATIONS = 10
 CONFIDENCE = 0.99

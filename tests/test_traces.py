@@ -8,9 +8,9 @@ import pytest
 from conftest import REPO, SHARED, needs_shared, write_model
 
 from simsplit import simulate
+from simsplit.core.errors import InputError
 from simsplit.model.channel.replay import trace_channel
 from simsplit.model.channel.traces import MAHIMAHI_PACKET_BITS, read_trace, write_trace
-from simsplit.core.errors import InputError
 from simsplit.scenario import validate_scenario
 
 REAL = SHARED / "traces-real"

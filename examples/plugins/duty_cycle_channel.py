@@ -12,9 +12,9 @@ from typing import Literal
 
 from pydantic import PositiveFloat
 
+from simsplit import register_channel
 from simsplit.model.channel import Channel
 from simsplit.model.channel.link import LinkConfig
-from simsplit.core.registry import register_channel
 
 
 class DutyCycleLinkConfig(LinkConfig):

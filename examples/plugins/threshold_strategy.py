@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import NonNegativeInt, PositiveFloat
 
+from simsplit import register_strategy
 from simsplit.core.config import Config
-from simsplit.core.registry import register_strategy
 from simsplit.model.strategies import Decision
 
 

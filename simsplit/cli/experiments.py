@@ -101,8 +101,8 @@ def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
             help="Run the sites on Dask: 'local' starts a local cluster, else a scheduler address.")] = None) -> None:
     """Run a scenario, print its summary, and write its result folder."""
     from simsplit.engine.feasibility import check_feasible
-    from simsplit.scenario import load_scenario
     from simsplit.engine.setup import build_setup
+    from simsplit.scenario import load_scenario
     from simsplit.studies.simulation import simulate
     positive(monitor, "--monitor")
     if seed is not None and not (seed.isascii() and seed.isdigit()):
@@ -155,8 +155,8 @@ def validate(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
              force: ForceOption = False, json_: JsonOption = False, set_: SetOption = None) -> None:
     """Check a scenario and every file it references, without running it."""
     from simsplit.engine.feasibility import check_feasible
-    from simsplit.scenario import load_scenario
     from simsplit.engine.setup import build_setup
+    from simsplit.scenario import load_scenario
     try:
         scenario = load_scenario(file, set_ or [])
         sites = scenario.sites.count if scenario.sites is not None else None
@@ -193,10 +193,10 @@ def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML fil
     several seeds; print means with 95% intervals and regret against the bound (the better of the oracle and
     every static strategy); write the tables, the latency quantiles and the time series of dynamic and the oracle
     (simsplit plot or report draws the figures)."""
-    from simsplit.studies.compare import variants, with_strategy
     from simsplit.engine.feasibility import check_feasible
-    from simsplit.scenario import load_scenario
     from simsplit.engine.setup import build_setup
+    from simsplit.scenario import load_scenario
+    from simsplit.studies.compare import variants, with_strategy
 
     try:
         scenario = load_scenario(file, set_ or [])
@@ -258,10 +258,10 @@ def _compare_and_write(scenario, names: dict, chosen: list[str] | None, seeds: i
         console.print(shown)
 
     def write(folder: Path) -> None:
-        from simsplit.output.provenance import portable_copy, provenance
         from simsplit.figures.report import TIMESERIES_COLUMNS
-        from simsplit.scenario import to_yaml
         from simsplit.model.strategies.context import objective_name
+        from simsplit.output.provenance import portable_copy, provenance
+        from simsplit.scenario import to_yaml
         runs.to_csv(folder / "runs.csv", index=False)
         flat.to_csv(folder / "compare.csv", index=False)
         quantiles.to_csv(folder / "latency-quantiles.csv", index=False)
@@ -348,8 +348,8 @@ def plot_command(folder: Annotated[Path, typer.Argument(help="A run, sweep or co
                      "--format", help="Formats to write instead of the style's, comma-separated: pdf,svg,png.")] = None
                  ) -> None:
     """Draw the figures of a run, sweep or compare folder into its figures/, named by what they show."""
-    from simsplit.figures.style import parse_formats, style_named
     from simsplit.figures.report import draw
+    from simsplit.figures.style import parse_formats, style_named
     kind = _result_folder(folder)
     try:
         chosen = style_named(style)

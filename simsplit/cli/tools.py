@@ -164,7 +164,8 @@ def kinds_command(family: Annotated[Optional[str], typer.Argument(
     """List every registered kind (built-in, installed and from --plugin files) with its block's fields."""
     from simsplit.cli.catalog import fields
     from simsplit.cli.catalog import markdown as as_markdown
-    from simsplit.core.registry import FAMILIES, load_plugin
+    from simsplit.core.registry import load_plugin
+    from simsplit.model.kinds import FAMILIES
     if family is not None and family not in FAMILIES:
         fail(InputError("FAMILY", None, f"expected one of {', '.join(FAMILIES)}, got {family!r}"))
     for path in plugin or []:
@@ -198,9 +199,9 @@ def calibrate_command(config: Annotated[Path, typer.Argument(help="Calibration Y
     the calibrated scenario and tables."""
     import json
 
+    from simsplit.output.outdir import check_output
     from simsplit.studies.calibration import Problem, fit
     from simsplit.studies.calibration.output import check_publish, publish, write_outputs
-    from simsplit.output.outdir import check_output
     try:
         problem = Problem(config)
         paths = check_publish(problem)

@@ -1,5 +1,9 @@
-"""One registry per pluggable family: a kind's name -> its scenario block (a :class:`~simsplit.core.config.Config`)
-and what builds it at run time.
+"""The registry of a pluggable family: a kind's name -> its scenario block (a :class:`~simsplit.core.config.Config`)
+and what builds it at run time. This module knows no family: each family creates its :class:`Registry` and its
+``register_*`` function beside its own base class (:mod:`simsplit.model.channel.link`,
+:mod:`simsplit.model.strategies.base`, :mod:`simsplit.model.arrivals`, :mod:`simsplit.model.background`,
+:mod:`simsplit.model.queues`, :mod:`simsplit.model.strategies.estimators`, :mod:`simsplit.model.mobility`);
+:mod:`simsplit.plugins` gathers the public names.
 
 The scenario schema, ``setup``, ``compare`` and ``simsplit kinds`` all read these registries; an unknown
 kind is an error, never a default. Built-in kinds register themselves in the module that implements them;
@@ -15,7 +19,6 @@ import functools
 import hashlib
 import importlib
 import importlib.util
-import pkgutil
 import re
 import sys
 import typing
@@ -62,15 +65,20 @@ class Kind:
 
 
 class Registry:
-    """The kinds of one family. Built-ins and entry points load on first use."""
+    """The kinds of one family. Each family's registry lives beside its base class, and its built-in kinds
+    register when that module (or the family's package) is imported; entry points load on first read."""
 
-    def __init__(self, family: str, places: tuple[str, ...], *, configured: bool = True):
+    def __init__(self, family: str, *, base: type[Config] | None = None, order: tuple[str, ...] = (),
+                 configured: bool = True):
         self.family = family
+        self.base = base
+        """The class every kind's block subclasses (None: any Config)."""
+        self.order = order
+        """The built-in kinds in the order listings show them (whatever order their modules import in)."""
         self.entry_point_group = f"simsplit.{family}"
-        self._places = places
         self._configured = configured
         self._kinds: dict[str, Kind] = {}
-        self._order: dict[str, tuple[int, int]] = {}
+        self._order: dict[str, int] = {}
         self._loaded = False
 
     # ------------------------------------------------------------ registering
@@ -89,6 +97,9 @@ class Registry:
             if kinds != (name,):
                 raise ValueError(f"{self.family}: {getattr(config, '__name__', config)!r} must be a Config subclass "
                                  f"with a field kind: Literal[{name!r}], got {kinds}")
+        if self.base is not None and not (isinstance(config, type) and issubclass(config, self.base)):
+            raise ValueError(f"{self.family}: {getattr(config, '__name__', config)!r} must subclass "
+                             f"{self.base.__module__}.{self.base.__name__}")
         if not callable(build):
             raise ValueError(f"{self.family}: build for {name!r} must be callable, got {build!r}")
         kind = Kind(name, config, build, dict(options), getattr(build, "__module__", "") or "")
@@ -96,15 +107,8 @@ class Registry:
         if old is not None and old.origin != kind.origin and (old.config is not config or old.build is not build):
             raise ValueError(f"{self.family}: kind {name!r} is already registered by {old.origin}")
         self._kinds[name] = kind
-        self._order.setdefault(name, (self._place_of(kind.origin), len(self._order)))
+        self._order.setdefault(name, len(self._order))
         return None
-
-    def _place_of(self, module: str) -> int:
-        """Built-ins sort by the place listing their module, then plugins, each in registration order."""
-        for index, place in enumerate(self._places):
-            if module == place or module.startswith(place + "."):
-                return index
-        return len(self._places)
 
     # ------------------------------------------------------------ reading
     def __getitem__(self, name: str) -> Kind:
@@ -116,9 +120,10 @@ class Registry:
         return name in self._kinds
 
     def names(self) -> list[str]:
-        """Every kind: built-ins in the order their modules define them, then plugins as registered."""
+        """Every kind: the built-ins in the family's ``order``, then the rest (plugins) as registered."""
         self._load()
-        return sorted(self._kinds, key=self._order.__getitem__)
+        listed = {name: index for index, name in enumerate(self.order)}
+        return sorted(self._kinds, key=lambda name: (listed.get(name, len(listed)), self._order[name]))
 
     def kinds(self) -> list[Kind]:
         return [self._kinds[name] for name in self.names()]
@@ -135,10 +140,6 @@ class Registry:
         if self._loaded:
             return
         self._loaded = True
-        for place in self._places:
-            module = importlib.import_module(place)
-            for info in pkgutil.iter_modules(getattr(module, "__path__", [])):
-                importlib.import_module(f"{place}.{info.name}")
         for point in _installed_entry_points().select(group=self.entry_point_group):
             try:
                 loaded = point.load()
@@ -197,97 +198,6 @@ class _KindField:
             return config.model_validate(value)
         except ValidationError as exc:
             raise NestedError(config, exc) from None
-
-
-# ---------------------------------------------------------------- the families
-channels = Registry("channels", ("simsplit.model.channel.constant", "simsplit.model.channel.steps", "simsplit.model.channel.markov",
-                                 "simsplit.model.channel.fading", "simsplit.model.channel.replay", "simsplit.model.channel.cellular",
-                                 "simsplit.model.channel"))
-strategies = Registry("strategies", ("simsplit.model.strategies.fixed", "simsplit.model.strategies.dynamic", "simsplit.model.strategies"))
-arrivals = Registry("arrivals", ("simsplit.model.arrivals",))
-background = Registry("background", ("simsplit.model.background",))
-disciplines = Registry("disciplines", ("simsplit.model.queues",), configured=False)
-estimators = Registry("estimators", ("simsplit.model.strategies.estimators",))
-mobility = Registry("mobility", ("simsplit.model.mobility",))
-
-FAMILIES: dict[str, Registry] = {r.family: r for r in (channels, strategies, arrivals, background, disciplines,
-                                                      estimators, mobility)}
-
-
-def _require_base(registry: Registry, config: Any, base: type) -> None:
-    if not (isinstance(config, type) and issubclass(config, base)):
-        raise ValueError(f"{registry.family}: {getattr(config, '__name__', config)!r} must subclass "
-                         f"{base.__module__}.{base.__name__}")
-
-
-def register_channel(kind: str, config: type[Config], build: Callable | None = None, *,
-                     per_device: bool | Callable[[Config], bool] = False):
-    """A link capacity model. ``build(config, context) -> Channel`` (:class:`~simsplit.model.channel.Channel`);
-    ``context.rng`` is a NumPy generator (None unless ``per_device``: then every device, or every shared cell,
-    gets its own channel from its own stream; otherwise one channel serves every device using the block)
-    and ``context.trace(file, format, **options)`` reads a trace file once per run. The block subclasses
-    :class:`~simsplit.model.channel.link.LinkConfig` (delay, sharing, loss)."""
-    from simsplit.model.channel.link import LinkConfig
-    _require_base(channels, config, LinkConfig)
-    return channels.register(kind, config, build, per_device=per_device)
-
-
-def register_mobility(kind: str, config: type[Config], build: Callable | None = None):
-    """A device's movement. ``build(config, rng, index) -> Trajectory`` (:class:`~simsplit.model.mobility.Trajectory`)
-    for device ``index`` of its group, drawing from the device's own stream ``rng``. The block subclasses
-    :class:`~simsplit.model.mobility.MobilityConfig`."""
-    from simsplit.model.mobility import MobilityConfig
-    _require_base(mobility, config, MobilityConfig)
-    return mobility.register(kind, config, build)
-
-
-def register_strategy(kind: str, config: type[Config], build: Callable | None = None, *,
-                      decisions: Callable | None = None, label: Callable | None = None,
-                      compared: Callable | None = None, static: bool = False):
-    """How a device chooses where to split. ``build(context)`` returns one device's strategy (an object with
-    ``decide(now_s, observation) -> Decision``), called once per device; ``context`` is a
-    :class:`~simsplit.model.strategies.context.StrategyContext` (its ``options`` are the candidate plans).
-    ``decisions(context)`` lists the (split, bottleneck, server) it may choose (default: every payload row
-    meeting ``config.min_accuracy`` on ``config.servers``); ``label(context)`` names it in results (default:
-    the kind); ``compared(scenario, setup)`` returns the blocks ``simsplit compare`` runs for this kind, by
-    variant name (default: none); ``static``: it takes one decision for every request (compare's bound
-    includes it)."""
-    return strategies.register(kind, config, build, decisions=decisions, label=label, compared=compared,
-                               static=static)
-
-
-def register_arrivals(kind: str, config: type[Config], build: Callable | None = None):
-    """When a device's inputs arrive. ``build(config, rng)`` returns an object with ``next_at(now_s) -> s``
-    and a ``closed_loop`` flag (True: ``next_at`` is called when the previous result returns; False: the
-    instants depend on nothing the run does, and may be drawn ahead, ``now_s`` being the previous instant,
-    0 for the first), and optionally ``ahead(n)``, the next ``n`` instants at once. The block subclasses
-    :class:`~simsplit.model.arrivals.ArrivalsConfig` and gives its ``workload()``."""
-    from simsplit.model.arrivals import ArrivalsConfig
-    _require_base(arrivals, config, ArrivalsConfig)
-    return arrivals.register(kind, config, build)
-
-
-def register_background(kind: str, config: type[Config], build: Callable | None = None):
-    """Other tenants' load on a server: a Poisson stream of intensity given as a path. ``build(config, workers,
-    rng)`` returns that intensity (jobs/s) as a :class:`~simsplit.model.channel.Channel`; the block subclasses
-    :class:`~simsplit.model.background.BackgroundConfig` (service time and its variability) and gives its
-    ``peak_rate_hz(workers)``."""
-    from simsplit.model.background import BackgroundConfig
-    _require_base(background, config, BackgroundConfig)
-    return background.register(kind, config, build)
-
-
-def register_discipline(name: str, queue: Callable | None = None):
-    """A server queue discipline, chosen by name in ``server.discipline``. ``queue()`` returns an empty queue
-    with ``push(job)``, ``pop() -> job``, ``jobs() -> list`` (in service order), ``remove(jobs)`` and
-    ``__len__`` (:mod:`simsplit.model.queues`)."""
-    return disciplines.register(name, None, queue)
-
-
-def register_estimator(kind: str, config: type[Config], build: Callable | None = None):
-    """A throughput estimator for adaptive strategies. ``build(config)`` returns an object with
-    ``update(sample_bps)`` and ``estimate() -> bps`` (NaN before the first sample)."""
-    return estimators.register(kind, config, build)
 
 
 # ---------------------------------------------------------------- plugin files

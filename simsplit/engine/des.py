@@ -24,6 +24,9 @@ import simpy
 from simpy.events import NORMAL
 
 from simsplit.core import collector
+from simsplit.core.schedule import Call
+from simsplit.core.streams import RandomStreams
+from simsplit.core.units import MS
 from simsplit.engine.merged_arrivals import ARRIVALS_PER_DEVICE, MergedArrivals
 from simsplit.engine.monitor import Monitor
 from simsplit.engine.probes import ProbeDriver
@@ -37,15 +40,11 @@ from simsplit.engine.records import (
     RunOutput,
     handover_times,
 )
-from simsplit.core.schedule import Call
 from simsplit.engine.setup import Setup
-from simsplit.output.spool import SpoolSink
-from simsplit.model.strategies.truth import true_cost
-from simsplit.core.streams import RandomStreams
 from simsplit.engine.tails import OpenShared, TailLedger
 from simsplit.engine.transfers import Transfer, Transfers, transmission, upload
-from simsplit.core.units import MS
 from simsplit.engine.wiring import build_devices, build_servers
+from simsplit.model.strategies.truth import true_cost
 
 SLAB_ARRIVALS = 4096
 """Open-loop arrivals drawn per slab of simulated time (:class:`~simsplit.engine.merged_arrivals.MergedArrivals`),
@@ -66,12 +65,13 @@ class Engine:
     """One run of a :class:`Setup` with ``seed``; call :meth:`run` once.
 
     With ``monitor_period_s`` the run also samples the first device's true uplink capacity and every
-    server's state every that many seconds (:class:`~simsplit.engine.monitor.Monitor`). With ``spool_rows``,
-    finished requests go to a Parquet file during the run in row groups of that many rows
-    (:class:`~simsplit.output.spool.SpoolSink`), and only those in flight stay in memory.
+    server's state every that many seconds (:class:`~simsplit.engine.monitor.Monitor`). Finished requests go
+    to ``records`` (default: a :class:`RecordSink` holding them in memory; a run that streams its rows to a
+    file hands in a sink that writes them as they become final, such as :class:`~simsplit.output.spool.SpoolSink`).
     """
 
-    def __init__(self, setup: Setup, seed: int, monitor_period_s: float | None = None, spool_rows: int = 0):
+    def __init__(self, setup: Setup, seed: int, monitor_period_s: float | None = None,
+                 records: RecordSink | None = None):
         scenario = setup.scenario
         self.setup = setup
         self.seed = seed
@@ -93,7 +93,7 @@ class Engine:
         """Whether each device's strategy reads its observation's history (samples, counts, last latency)."""
         self._closed_loop = [device.arrivals.closed_loop for device in self.devices]
         """Whether each device's next input waits for its last result."""
-        self.records = SpoolSink(setup, self._device_group, spool_rows) if spool_rows else RecordSink()
+        self.records = RecordSink() if records is None else records
         """Finished requests, as rows."""
         self.tails = TailLedger(setup.groups, self._device_group, self.records)
         self.open_shared = OpenShared()

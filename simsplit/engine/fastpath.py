@@ -19,9 +19,10 @@ import math
 
 import numpy as np
 
+from simsplit.core.heap import keep_freed_blocks
+from simsplit.core.streams import RandomStreams
 from simsplit.engine import kernels
 from simsplit.engine.eligibility import WINDOW_ROWS, why_not  # noqa: F401 (why_not re-exported)
-from simsplit.core.heap import keep_freed_blocks
 from simsplit.engine.merged_arrivals import MergedArrivals
 from simsplit.engine.records import (
     COMPLETED,
@@ -32,15 +33,14 @@ from simsplit.engine.records import (
     handover_times,
     probe_columns,
 )
-from simsplit.model.server import busy_within
 from simsplit.engine.setup import Setup
-from simsplit.core.streams import RandomStreams
 from simsplit.engine.transfers import (
     counts_erasures,
     erasure_accuracy,
     snr_accuracy,
     transmission,
 )
+from simsplit.model.server import busy_within
 
 
 def run_fast(setup: Setup, seed: int, sink=None, window_rows: int = WINDOW_ROWS) -> RunOutput:

@@ -5,8 +5,8 @@ answer is back."""
 
 from __future__ import annotations
 
-from simsplit.engine.records import ProbeLog, ProbeRecord
 from simsplit.core.units import BITS_PER_BYTE
+from simsplit.engine.records import ProbeLog, ProbeRecord
 
 
 class ProbeDriver:

@@ -14,17 +14,18 @@ from pathlib import Path
 
 import numpy as np
 
-from simsplit.model.channel.base import Channel, ChannelContext
-from simsplit.model.channel.traces import Trace, read_trace
 from simsplit.core.errors import InputError
-from simsplit.scenario.payloads import PayloadTable, load_payloads
-from simsplit.scenario.profiles import ModelProfile, load_profile
-from simsplit.core.registry import channels, strategies
-from simsplit.scenario import DeviceGroupConfig, NetworkConfig, Scenario
+from simsplit.core.units import BITS_PER_BYTE, MS
+from simsplit.model.channel.base import Channel, ChannelContext
+from simsplit.model.channel.link import channels
+from simsplit.model.channel.traces import Trace, read_trace
 from simsplit.model.strategies import Decision
+from simsplit.model.strategies.base import strategies
 from simsplit.model.strategies.context import StrategyContext, adaptive_decisions
 from simsplit.model.strategies.predict import DeviceModel, Option
-from simsplit.core.units import BITS_PER_BYTE, MS
+from simsplit.scenario import DeviceGroupConfig, NetworkConfig, Scenario
+from simsplit.scenario.payloads import PayloadTable, load_payloads
+from simsplit.scenario.profiles import ModelProfile, load_profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +159,7 @@ def _check_mobility(source: str, g: int, group: DeviceGroupConfig) -> None:
     """Build every device's trajectory once (a throwaway stream), so that a bad position file fails before
     the run, naming the field."""
     from simsplit.core.config import FieldValueError
-    from simsplit.core.registry import mobility
+    from simsplit.model.mobility import mobility
     try:
         for index in range(group.count):
             mobility.of(group.mobility).build(group.mobility, np.random.default_rng(0), index)

@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from simsplit.model.channel.loss import PacketLoss
 from simsplit.engine.records import Request
+from simsplit.model.channel.loss import PacketLoss
 
 
 class Transfer:

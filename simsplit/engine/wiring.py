@@ -12,18 +12,19 @@ import numpy as np
 import simpy
 
 from simsplit.core import collector
+from simsplit.core.streams import BlockSampler, RandomStreams
+from simsplit.core.units import MS
+from simsplit.engine.setup import Setup
+from simsplit.model.arrivals import arrivals
 from simsplit.model.background import BackgroundStream, intensity_path
 from simsplit.model.channel import DedicatedLink
 from simsplit.model.channel.cell_sharing import SharedCells
 from simsplit.model.channel.loss import PacketLoss
 from simsplit.model.channel.shared import ProcessorSharingLink, SharedFifoLink
+from simsplit.model.mobility import mobility
 from simsplit.model.radio import radio_state
-from simsplit.core.registry import arrivals, mobility
 from simsplit.model.server import EdgeServer
-from simsplit.engine.setup import Setup
 from simsplit.model.strategies import Observation
-from simsplit.core.streams import BlockSampler, RandomStreams
-from simsplit.core.units import MS
 
 
 class Device:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from simsplit.figures.style import PALETTE, SCREEN, FigureStyle, plt, save, styled
 from simsplit.core.units import MBPS
+from simsplit.figures.style import PALETTE, SCREEN, FigureStyle, plt, save, styled
 
 MOST_BARS = 20
 """Most device groups a breakdown draws (chosen by :func:`spread`)."""
@@ -220,11 +220,10 @@ def sweep_curve_figure(table, metric: str, scale: float, label: str, x_factor: s
                        title: str = "", *, style: FigureStyle = SCREEN):
     """``metric`` x ``scale`` against the levels of ``x_factor`` with 95% whiskers: lines over a numeric axis
     when the levels are numbers, grouped bars when they are categories (one bar per ``line_factor`` level)."""
-    from simsplit.studies.sweep import numeric
     column = table[x_factor]
     levels = list(column.cat.categories) if hasattr(column, "cat") else sorted(set(column))
     levels = [level for level in levels if (column == level).any()]
-    xs = numeric(levels)
+    xs = _numeric(levels)
     groups = [(None, table)] if line_factor is None else list(table.groupby(line_factor, observed=True))
     wide = xs is None and len(levels) * len(groups) > 24
     fig, ax = _figure(style, "two" if wide else "one", 0.4 if wide else 0.75)
@@ -595,3 +594,11 @@ def timeseries_figure(series, requests, local_split: int, server: str, title: st
     axes[0].set_title(title + (f"\n(no panel: {'; '.join(left_out)})" if left_out else ""))
     return fig
 
+
+
+def _numeric(values) -> np.ndarray | None:
+    """The labels as numbers if they all are, else None."""
+    try:
+        return np.array([float(v) for v in values])
+    except (TypeError, ValueError):
+        return None

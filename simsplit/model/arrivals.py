@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
 from pydantic import NonNegativeFloat, PositiveFloat, model_validator
 
 from simsplit.core.config import Config, FieldValueError
-from simsplit.core.registry import register_arrivals
-from simsplit.model.strategies.predict import Workload
+from simsplit.core.registry import Registry
 from simsplit.core.streams import BlockSampler
+from simsplit.model.strategies.predict import Workload
 
 
 class ArrivalsConfig(Config):
@@ -20,6 +21,19 @@ class ArrivalsConfig(Config):
     def workload(self) -> Workload:
         """The process as ``periodic`` or ``poisson`` at a rate, or a ``closed_loop`` with a think time."""
         raise NotImplementedError(f"arrivals kind {getattr(self, 'kind', '?')!r} defines no workload()")
+
+
+arrivals = Registry("arrivals", base=ArrivalsConfig)
+"""The arrival processes (:func:`register_arrivals`)."""
+
+
+def register_arrivals(kind: str, config: type[Config], build: Callable | None = None):
+    """When a device's inputs arrive. ``build(config, rng)`` returns an object with ``next_at(now_s) -> s``
+    and a ``closed_loop`` flag (True: ``next_at`` is called when the previous result returns; False: the
+    instants depend on nothing the run does, and may be drawn ahead, ``now_s`` being the previous instant,
+    0 for the first), and optionally ``ahead(n)``, the next ``n`` instants at once. The block subclasses
+    :class:`ArrivalsConfig` and gives its ``workload()``."""
+    return arrivals.register(kind, config, build)
 
 
 class PeriodicArrivalsConfig(ArrivalsConfig):

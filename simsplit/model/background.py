@@ -20,12 +20,12 @@ import numpy as np
 import simpy
 from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
 
+from simsplit.core.config import Config
+from simsplit.core.registry import Registry
+from simsplit.core.units import MS
 from simsplit.model.channel import Channel, ConstantChannel, MarkovChannel, StepChannel
 from simsplit.model.channel.markov import check_chain
 from simsplit.model.channel.steps import check_steps
-from simsplit.core.config import Config
-from simsplit.core.registry import register_background
-from simsplit.core.units import MS
 from simsplit.model.variability import VariabilityConfig
 
 DIURNAL_STEPS = 96
@@ -89,6 +89,17 @@ class BackgroundConfig(Config):
         raise NotImplementedError(f"background kind {getattr(self, 'kind', '?')!r} defines no peak_rate_hz()")
 
 
+background = Registry("background", base=BackgroundConfig)
+"""Other tenants' load models (:func:`register_background`)."""
+
+
+def register_background(kind: str, config: type[Config], build: Callable | None = None):
+    """Other tenants' load on a server: a Poisson stream of intensity given as a path. ``build(config, workers,
+    rng)`` returns that intensity (jobs/s) as a :class:`~simsplit.model.channel.Channel`; the block subclasses
+    :class:`BackgroundConfig` (service time and its variability) and gives its ``peak_rate_hz(workers)``."""
+    return background.register(kind, config, build)
+
+
 class PoissonLoadConfig(BackgroundConfig):
     """Jobs at a constant rate rate_hz."""
 
@@ -149,7 +160,6 @@ class DiurnalLoadConfig(BackgroundConfig):
 
 def intensity_path(config: BackgroundConfig, workers: int, rng: np.random.Generator) -> Channel:
     """The intensity (jobs/s) of a scenario ``background`` entry, from its registered kind."""
-    from simsplit.core.registry import background
     return background.of(config).build(config, workers, rng)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
 
 from simsplit.core.config import Config, FieldValueError
-from simsplit.core.registry import register_mobility
+from simsplit.core.registry import Registry
 
 MAX_LEGS_PER_QUERY = 10_000_000
 
@@ -71,6 +71,17 @@ class MobilityConfig(Config):
 
     def trajectory(self, rng: np.random.Generator, index: int) -> Trajectory:
         raise NotImplementedError
+
+
+mobility = Registry("mobility", base=MobilityConfig)
+"""The movement models (:func:`register_mobility`)."""
+
+
+def register_mobility(kind: str, config: type[Config], build: Callable | None = None):
+    """A device's movement. ``build(config, rng, index) -> Trajectory`` (:class:`Trajectory`) for device
+    ``index`` of its group, drawing from the device's own stream ``rng``. The block subclasses
+    :class:`MobilityConfig`."""
+    return mobility.register(kind, config, build)
 
 
 class StaticConfig(MobilityConfig):

@@ -2,16 +2,27 @@
 
 A queue holds jobs (see :mod:`simsplit.model.server`) and offers ``push(job)``, ``pop() -> job`` (the next to
 start), ``jobs()`` (every waiting job in service order), ``remove(jobs)`` and ``len()``. A discipline is
-registered by name (:func:`simsplit.core.registry.register_discipline`) and chosen by ``server.discipline``.
+registered by name (:func:`register_discipline`) and chosen by ``server.discipline``.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import deque
+from collections.abc import Callable
 from itertools import count
 
-from simsplit.core.registry import register_discipline
+from simsplit.core.registry import Registry
+
+disciplines = Registry("disciplines", configured=False)
+"""The server queue disciplines, by name (:func:`register_discipline`)."""
+
+
+def register_discipline(name: str, queue: Callable | None = None):
+    """A server queue discipline, chosen by name in ``server.discipline``. ``queue()`` returns an empty queue
+    with ``push(job)``, ``pop() -> job``, ``jobs() -> list`` (in service order), ``remove(jobs)`` and
+    ``__len__``."""
+    return disciplines.register(name, None, queue)
 
 
 class FifoQueue(deque):

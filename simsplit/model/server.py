@@ -69,7 +69,7 @@ class EdgeServer:
             raise ValueError(f"queue_capacity must be >= 0, got {queue_capacity}")
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
-        from simsplit.core.registry import disciplines
+        from simsplit.model.queues import disciplines
         if discipline not in disciplines:
             raise ValueError(f"discipline must be one of {disciplines.expected()}, got {discipline!r}")
         self.name = name

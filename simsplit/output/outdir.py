@@ -33,7 +33,7 @@ def is_ours(folder: Path) -> bool:
 
 def mark(folder: Path, kind: str) -> None:
     """Mark ``folder`` as written by simsplit (``kind``: run, compare, sweep, training)."""
-    from simsplit import __version__
+    from simsplit.core.version import __version__
     (folder / MARKER).write_text(json.dumps({"written_by": "simsplit", "kind": kind, "version": __version__}) + "\n")
 
 

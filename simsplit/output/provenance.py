@@ -41,7 +41,7 @@ def input_hashes(scenario: Scenario) -> dict[str, str]:
 @functools.lru_cache(maxsize=1)
 def code_version() -> dict:
     """simsplit's version, and the git commit of its source tree (with whether it has local changes)."""
-    from simsplit import __version__
+    from simsplit.core.version import __version__
     version = {"simsplit_version": __version__, "git_commit": None, "git_dirty": None}
     source = Path(__file__).resolve().parent
     try:
@@ -67,7 +67,7 @@ def run_key(scenario: Scenario) -> str:
     the same run, wherever the files lie."""
     hashes = input_hashes(scenario)
     data = with_files(scenario, lambda role, path: f"sha256:{hashes[role]}").model_dump(mode="json")
-    from simsplit import __version__
+    from simsplit.core.version import __version__
     text = json.dumps({"scenario": data, "simsplit_version": __version__}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 

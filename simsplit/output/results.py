@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from simsplit.model.energy import compute_j, transfer_j
-from simsplit.output.outdir import write_folder
+from simsplit.core.units import MJ
 from simsplit.engine.records import (
     COMPLETED,
     DROPPED,
@@ -20,10 +20,14 @@ from simsplit.engine.records import (
     RunOutput,
     status_categorical,
 )
-from simsplit.scenario import Scenario, to_yaml
 from simsplit.engine.setup import BITS_PER_BYTE, Setup
+from simsplit.model.energy import compute_j, transfer_j
+from simsplit.output.outdir import write_folder
 from simsplit.output.summary import ENERGY_PARTS
-from simsplit.core.units import MJ
+from simsplit.scenario import Scenario, to_yaml
+
+if TYPE_CHECKING:
+    from simsplit.figures.result_plots import ResultPlots
 
 
 class Result:
@@ -65,7 +69,9 @@ class Result:
     @property
     def plot(self) -> ResultPlots:
         """This run's figures as matplotlib Figures: ``result.plot.latency_cdf()``, ``.latency_breakdown()``,
-        ``.energy_breakdown()``, ``.timeseries()``; each takes ``style="paper"`` or ``"screen"``."""
+        ``.energy_breakdown()``, ``.timeseries()``; each takes ``style="paper"`` or ``"screen"``
+        (:class:`~simsplit.figures.result_plots.ResultPlots`, imported on first use)."""
+        from simsplit.figures.result_plots import ResultPlots
         return ResultPlots(self)
 
     def summary_frame(self) -> pd.DataFrame:
@@ -94,48 +100,6 @@ class Result:
             "deadline miss rate": frame["deadline_miss_rate"]})
         title = f"<p><b>{self.summary['scenario']}</b> (seed {self.summary['seed']})</p>"
         return title + shown.to_html(float_format=lambda v: f"{v:.4g}", na_rep="-")
-
-
-class ResultPlots:
-    """The figures of one :class:`Result` (what ``simsplit plot`` draws for a run folder), returned as
-    matplotlib Figures for a notebook; ``style`` is ``"screen"`` (default) or ``"paper"`` (one column of a
-    two-column paper, 8 pt). Save one with ``fig.savefig("latency.pdf")``."""
-
-    def __init__(self, result: Result):
-        self._result = result
-
-    @staticmethod
-    def _style(style: str):
-        from simsplit.figures.style import style_named
-        return style_named(style)
-
-    def latency_cdf(self, style: str = "screen"):
-        """Latency CDF of the measured (after the warm-up) completed requests, per device group."""
-        from simsplit.figures.plots import latency_cdf_figure
-        scenario = self._result.scenario
-        return latency_cdf_figure(self._result.requests, f"{scenario.name}: latency", deadline_s=scenario.deadline_s,
-                                  warmup_s=scenario.warmup_s, style=self._style(style))
-
-    def latency_breakdown(self, style: str = "screen"):
-        """Mean latency of each device group stacked by stage."""
-        from simsplit.figures.plots import latency_breakdown_figure
-        return latency_breakdown_figure(self._result.summary, f"{self._result.scenario.name}: mean latency by stage",
-                                        style=self._style(style))
-
-    def energy_breakdown(self, style: str = "screen"):
-        """Device energy per completed request of each device group stacked by component."""
-        from simsplit.figures.plots import energy_breakdown_figure
-        return energy_breakdown_figure(self._result.summary, f"{self._result.scenario.name}: device energy by "
-                                       "component", style=self._style(style))
-
-    def timeseries(self, style: str = "screen"):
-        """Uplink, server queue, latency and chosen split over time (needs ``simulate(..., monitor_period_s=...)``)."""
-        from simsplit.figures.report import timeseries_of
-        result = self._result
-        if result.timeseries is None:
-            raise ValueError("timeseries: this run was not monitored; simulate it with monitor_period_s=0.5 (say)")
-        return timeseries_of(result.scenario, result.setup.profile.local_split, result.timeseries, result.requests,
-                             f"{result.scenario.name}: over time", self._style(style))
 
 
 SUMMARY_COLUMNS = ("generated", "completed", "dropped", "lost", "timed_out", "in_flight", "accuracy",

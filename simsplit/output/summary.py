@@ -13,10 +13,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from simsplit.engine.records import STATUS_NAMES, RunOutput
-from simsplit.model.server import busy_within
-from simsplit.engine.setup import Setup
 from simsplit.core.stats import batch_interval, batch_quantile_interval
+from simsplit.engine.records import STATUS_NAMES, RunOutput
+from simsplit.engine.setup import Setup
+from simsplit.model.server import busy_within
 
 LATENCY_PARTS = ("device_wait_s", "switch_s", "head_s", "promotion_s", "uplink_wait_s", "uplink_s", "server_wait_s",
                  "server_s", "downlink_wait_s", "downlink_s", "propagation_s")

@@ -10,11 +10,11 @@ from pydantic import ValidationError
 
 from simsplit.core.errors import InputError, read_input
 from simsplit.core.registry import load_plugin
+from simsplit.core.yamlio import YamlProblem, load_yaml
 from simsplit.scenario.files import resolve_paths
 from simsplit.scenario.messages import input_error
 from simsplit.scenario.overrides import apply_overrides
 from simsplit.scenario.schema import Scenario
-from simsplit.core.yamlio import YamlProblem, load_yaml
 
 EXTENSION_PREFIX = "x-"
 """Top-level keys with this prefix are ignored: a place for YAML anchors shared by several fields."""

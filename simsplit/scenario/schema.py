@@ -1,7 +1,7 @@
 """The scenario file's schema: the experiment, its device groups, network, servers and strategy.
 
 Blocks chosen by ``kind`` (links, arrivals, strategies, background loads, estimators) are validated by the
-kind their ``kind`` names in :mod:`simsplit.core.registry`; the rest are defined here and in
+kind their ``kind`` names in the family's registry (:mod:`simsplit.model.kinds`); the rest are defined here and in
 :mod:`simsplit.scenario.server` and :mod:`simsplit.model.radio`. Units are in the field names (``duration_s``,
 ``rate_mbps``, ``delay_ms``, ``beta_mw``); unknown fields are errors. See ``docs/formats.md`` and ``docs/kinds.md``.
 """
@@ -21,17 +21,20 @@ from pydantic import (
     model_validator,
 )
 
-from simsplit.core import registry
 from simsplit.core.config import Config, FieldValueError
+from simsplit.model.arrivals import arrivals as arrival_kinds
+from simsplit.model.channel.link import channels as channel_kinds
+from simsplit.model.mobility import mobility as mobility_kinds
 from simsplit.model.radio import RadioConfig
+from simsplit.model.strategies.base import strategies as strategy_kinds
 from simsplit.scenario.server import ServerConfig
 
 
 class NetworkConfig(Config):
     """A device's uplink, downlink and radio power model."""
 
-    uplink: registry.channels.field
-    downlink: registry.channels.field
+    uplink: channel_kinds.field
+    downlink: channel_kinds.field
     radio: RadioConfig
 
 
@@ -60,11 +63,11 @@ class DeviceGroupConfig(Config):
     count: PositiveInt = 1
     device_class: str
     compute_power_w: PositiveFloat
-    arrivals: registry.arrivals.field
+    arrivals: arrival_kinds.field
     network: NetworkConfig | None = None
-    strategy: registry.strategies.field | None = None
+    strategy: strategy_kinds.field | None = None
     probe: ProbeConfig | None = None
-    mobility: registry.mobility.field | None = None
+    mobility: mobility_kinds.field | None = None
     """How the group's devices move (each from its own stream); a ``cellular`` link needs it."""
 
 
@@ -120,7 +123,7 @@ class Scenario(Config):
     network: NetworkConfig
     server: ServerConfig | None = None
     servers: list[ServerConfig] | None = None
-    strategy: registry.strategies.field
+    strategy: strategy_kinds.field
     records: str = "all"
     sites: SitesConfig | None = None
     """Run ``count`` independent sites of this scenario, in parallel, and merge their summaries."""

@@ -14,10 +14,10 @@ from pydantic import (
     model_validator,
 )
 
-from simsplit.core import registry
 from simsplit.core.config import Config, FieldValueError
-from simsplit.core.registry import disciplines
 from simsplit.core.units import MS
+from simsplit.model.background import background as background_kinds
+from simsplit.model.queues import disciplines
 from simsplit.model.variability import VariabilityConfig
 
 
@@ -89,7 +89,7 @@ class ServerConfig(Config):
     drop_expired: bool = False
     service_variability: VariabilityConfig = VariabilityConfig()
     batching: BatchingConfig = BatchingConfig()
-    background: list[registry.background.field] = []
+    background: list[background_kinds.field] = []
     extra_rtt_ms: NonNegativeFloat = 0.0
     power: ServerPowerConfig | None = None
     """Per-worker power; with it the summary reports the server's energy (the operator's view)."""

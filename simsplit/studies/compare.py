@@ -20,14 +20,14 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from simsplit.output.metrics import COMPARE_METRICS, run_metrics
-from simsplit.core.registry import strategies
-from simsplit.scenario import Scenario
-from simsplit.engine.setup import build_setup
-from simsplit.studies.simulation import simulate
 from simsplit.core.stats import metric_bounds, t_interval
+from simsplit.engine.setup import build_setup
+from simsplit.model.strategies.base import strategies
 from simsplit.model.strategies.context import objective_name
+from simsplit.output.metrics import COMPARE_METRICS, run_metrics
 from simsplit.output.summary import ENERGY_PARTS, LATENCY_PARTS
+from simsplit.scenario import Scenario
+from simsplit.studies.simulation import simulate
 
 LEVELS = np.linspace(0.0, 1.0, 201)
 """Quantile levels at which each run's latency distribution is kept (for the per-strategy CDF)."""

@@ -6,16 +6,16 @@ from pathlib import Path
 
 import numpy as np
 
-from simsplit.engine.des import Engine
 from simsplit.core.errors import InputError
 from simsplit.core.heap import return_freed_memory
+from simsplit.engine.des import Engine
 from simsplit.engine.merged_arrivals import ARRIVALS_PER_DEVICE
+from simsplit.engine.setup import Setup, build_setup
 from simsplit.output.provenance import provenance, run_key
 from simsplit.output.results import Result, build_probes, build_requests
-from simsplit.scenario import Scenario, load_scenario, validate_scenario
-from simsplit.engine.setup import Setup, build_setup
 from simsplit.output.spool import SpoolSink
 from simsplit.output.summary import summarise
+from simsplit.scenario import Scenario, load_scenario, validate_scenario
 
 STREAM_ABOVE_REQUESTS = 200_000
 """Runs estimated to generate more requests than this stream their per-request table to disk."""
@@ -67,7 +67,8 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
         else:
             output = run_fast(setup, scenario.seed)
     else:
-        engine = Engine(setup, scenario.seed, monitor_period_s, spool_rows=stream_rows if stream else 0)
+        sink = SpoolSink(setup, setup.device_group(), stream_rows) if stream else None
+        engine = Engine(setup, scenario.seed, monitor_period_s, records=sink)
         output = engine.run()
     probes = build_probes(setup, output, output.probes["tail_j"])
     if stream:

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from simsplit.scenario import Scenario
 from simsplit.core.streams import RandomStreams, stream_key
+from simsplit.scenario import Scenario
 
 CHUNK_ROWS = 65_536
 """Rows of a site's table built and tallied at a time: a window's ~40 columns (~20 MB) stay near the
@@ -101,10 +101,10 @@ def run_site(scenario: Scenario, site: int, folder: str | None) -> SiteOutcome:
     any)."""
     from simsplit.engine.des import Engine
     from simsplit.engine.records import COMPLETED, RunOutput, handover_times
-    from simsplit.output.results import request_columns, sampled
     from simsplit.engine.setup import build_setup
-    from simsplit.studies.simulation import _use_fast_path
+    from simsplit.output.results import request_columns, sampled
     from simsplit.output.summary import device_handovers, server_energy, server_totals
+    from simsplit.studies.simulation import _use_fast_path
 
     own = site_scenario(scenario, site)
     setup = build_setup(own)

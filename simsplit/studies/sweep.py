@@ -32,18 +32,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError
 
 from simsplit.core.errors import InputError
-from simsplit.engine.feasibility import check_feasible
-from simsplit.output.metrics import SWEEP_METRICS, run_metrics
 from simsplit.core.pool import run_parallel
+from simsplit.core.stats import metric_bounds, t_interval
+from simsplit.engine.feasibility import check_feasible
+from simsplit.engine.setup import build_setup
+from simsplit.output.metrics import SWEEP_METRICS, run_metrics
 from simsplit.output.provenance import run_key
 from simsplit.scenario import apply_overrides, read_yaml, validate_scenario
-from simsplit.engine.setup import build_setup
-from simsplit.core.stats import metric_bounds, t_interval
 
 """Per-run numbers taken from each run's summary.json into the tidy tables."""
 
@@ -284,10 +283,3 @@ def write_tables(sweep: Sweep, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
                                                 "report": sweep.report}, indent=2) + "\n")
     return runs, table
 
-
-def numeric(values) -> np.ndarray | None:
-    """The labels as numbers if they all are, else None."""
-    try:
-        return np.array([float(v) for v in values])
-    except (TypeError, ValueError):
-        return None

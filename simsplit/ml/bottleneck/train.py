@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
+from simsplit.core.config import Config, FieldValueError
 from simsplit.ml.bottleneck.codec import awgn, bit_erasure, jpeg_roundtrip
 from simsplit.ml.bottleneck.model import BottleneckUnit, backbone_blocks, run
-from simsplit.core.config import Config, FieldValueError
 
 
 class EntropyOptions(Config):

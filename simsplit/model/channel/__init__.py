@@ -1,5 +1,7 @@
-"""Link capacity models behind one interface (:class:`Channel`)."""
+"""Link capacity models behind one interface (:class:`Channel`); importing this package registers the built-in
+kinds, in this order (:data:`~simsplit.model.channel.link.channels`)."""
 
+from simsplit.model.channel import cellular, replay  # noqa: F401  (register the trace and cellular kinds)
 from simsplit.model.channel.base import Channel
 from simsplit.model.channel.constant import ConstantChannel
 from simsplit.model.channel.fading import FadingChannel

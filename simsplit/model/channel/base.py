@@ -34,7 +34,7 @@ class Channel(ABC):
 
 @dataclass(frozen=True)
 class ChannelContext:
-    """What a channel kind's builder receives besides its block (see :func:`simsplit.core.registry.register_channel`)."""
+    """What a channel kind's builder receives besides its block (see :func:`simsplit.model.channel.link.register_channel`)."""
 
     rng: np.random.Generator | None
     """This device's (or cell's) own stream; None for a channel shared by every device using the block."""

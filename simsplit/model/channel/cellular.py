@@ -21,6 +21,8 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, NonNegativeFloat, model_validator
 
+from simsplit.core.config import Config, FieldValueError
+from simsplit.core.units import MS
 from simsplit.model.channel.fading import (
     FadingChannel,
     RadioLinkConfig,
@@ -28,9 +30,7 @@ from simsplit.model.channel.fading import (
     rate_from_snr,
     thermal_noise_dbm,
 )
-from simsplit.core.config import Config, FieldValueError
-from simsplit.core.registry import register_channel
-from simsplit.core.units import MS
+from simsplit.model.channel.link import register_channel
 
 MIN_DISTANCE_M = 1.0
 """Distances below this count as this (the path loss model's reference distance)."""

@@ -6,10 +6,9 @@ from typing import Literal
 
 from pydantic import PositiveFloat
 
-from simsplit.model.channel.base import Channel
-from simsplit.model.channel.link import LinkConfig
-from simsplit.core.registry import register_channel
 from simsplit.core.units import MBPS
+from simsplit.model.channel.base import Channel
+from simsplit.model.channel.link import LinkConfig, register_channel
 
 
 class ConstantLinkConfig(LinkConfig):

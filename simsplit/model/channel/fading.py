@@ -22,10 +22,9 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveFloat
 
-from simsplit.model.channel.link import LinkConfig
-from simsplit.model.channel.sampled import SampledPathChannel
-from simsplit.core.registry import register_channel
 from simsplit.core.units import MHZ
+from simsplit.model.channel.link import LinkConfig, register_channel
+from simsplit.model.channel.sampled import SampledPathChannel
 
 # LTE 4-bit CQI table (3GPP TS 36.213 Table 7.2.3-1): spectral efficiency (bit/s/Hz) for CQI 1..15,
 # with the SNR (dB) at which each reaches 10% BLER in AWGN (a common link-level mapping).

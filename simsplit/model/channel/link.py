@@ -4,14 +4,16 @@ first come first served)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import NonNegativeFloat
 
+from simsplit.core.config import Config
+from simsplit.core.registry import Registry
+from simsplit.core.units import MS
 from simsplit.model.channel.base import Channel
 from simsplit.model.channel.loss import LossConfig
-from simsplit.core.config import Config
-from simsplit.core.units import MS
 
 
 class LinkConfig(Config):
@@ -39,6 +41,21 @@ class LinkConfig(Config):
     def segments_per_s(self) -> float:
         """Random path segments one channel of this block draws per simulated second (kept in memory)."""
         return 0.0
+
+
+channels = Registry("channels", base=LinkConfig,
+                    order=("constant", "steps", "markov", "fading", "trace", "cellular"))
+"""The link capacity models (:func:`register_channel`)."""
+
+
+def register_channel(kind: str, config: type[Config], build: Callable | None = None, *,
+                     per_device: bool | Callable[[Config], bool] = False):
+    """A link capacity model. ``build(config, context) -> Channel`` (:class:`~simsplit.model.channel.Channel`);
+    ``context.rng`` is a NumPy generator (None unless ``per_device``: then every device, or every shared cell,
+    gets its own channel from its own stream; otherwise one channel serves every device using the block)
+    and ``context.trace(file, format, **options)`` reads a trace file once per run. The block subclasses
+    :class:`LinkConfig` (delay, sharing, loss)."""
+    return channels.register(kind, config, build, per_device=per_device)
 
 
 class DedicatedLink:

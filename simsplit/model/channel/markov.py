@@ -15,11 +15,10 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
 
-from simsplit.model.channel.link import LinkConfig
-from simsplit.model.channel.sampled import SampledPathChannel
 from simsplit.core.config import FieldValueError
-from simsplit.core.registry import register_channel
 from simsplit.core.units import MBPS
+from simsplit.model.channel.link import LinkConfig, register_channel
+from simsplit.model.channel.sampled import SampledPathChannel
 
 
 def check_chain(rates, mean_sojourn_s, transitions, rates_field: str) -> None:

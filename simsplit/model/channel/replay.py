@@ -6,14 +6,13 @@ from typing import ClassVar, Literal
 
 from pydantic import NonNegativeFloat, PositiveFloat, model_validator
 
+from simsplit.core.config import FieldValueError
 from simsplit.model.channel.base import Channel, ChannelContext
-from simsplit.model.channel.link import LinkConfig
+from simsplit.model.channel.link import LinkConfig, register_channel
 from simsplit.model.channel.opportunities import OpportunityChannel
 from simsplit.model.channel.shifted import ShiftedChannel
 from simsplit.model.channel.steps import StepChannel
 from simsplit.model.channel.traces import MAHIMAHI_PACKET_BITS, Trace
-from simsplit.core.config import FieldValueError
-from simsplit.core.registry import register_channel
 
 TraceFormat = Literal["mahimahi", "pensieve", "csv", "gnettrack", "mecperf"]
 

@@ -19,8 +19,8 @@ from typing import Any
 import simpy
 from simpy.events import NORMAL
 
-from simsplit.model.channel.base import Channel
 from simsplit.core.schedule import Call, call_after
+from simsplit.model.channel.base import Channel
 
 Sent = Callable[[Any, float, float], None]
 

@@ -16,11 +16,10 @@ from typing import Literal
 
 from pydantic import NonNegativeFloat, PositiveFloat, model_validator
 
-from simsplit.model.channel.base import Channel
-from simsplit.model.channel.link import LinkConfig
 from simsplit.core.config import FieldValueError
-from simsplit.core.registry import register_channel
 from simsplit.core.units import MBPS
+from simsplit.model.channel.base import Channel
+from simsplit.model.channel.link import LinkConfig, register_channel
 
 END_POLICIES = ("hold", "loop")
 ROUNDING = 1e-12

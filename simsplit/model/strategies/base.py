@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from typing import NamedTuple, Protocol
+
+from simsplit.core.config import Config
+from simsplit.core.registry import Registry
 
 SAMPLES_KEPT = 64
 """Throughput samples an Observation keeps (newest last)."""
@@ -72,3 +76,23 @@ class Strategy(Protocol):
     observes nothing else (no probe, no cells), nor fill in its observation."""
 
     def decide(self, now_s: float, observation: Observation) -> Decision: ...
+
+
+strategies = Registry("strategies",
+                      order=("local", "full_offload", "fixed", "neurosurgeon", "edgent", "dynamic", "oracle"))
+"""How devices choose where to split (:func:`register_strategy`)."""
+
+
+def register_strategy(kind: str, config: type[Config], build: Callable | None = None, *,
+                      decisions: Callable | None = None, label: Callable | None = None,
+                      compared: Callable | None = None, static: bool = False):
+    """How a device chooses where to split. ``build(context)`` returns one device's strategy (an object with
+    ``decide(now_s, observation) -> Decision``), called once per device; ``context`` is a
+    :class:`~simsplit.model.strategies.context.StrategyContext` (its ``options`` are the candidate plans).
+    ``decisions(context)`` lists the (split, bottleneck, server) it may choose (default: every payload row
+    meeting ``config.min_accuracy`` on ``config.servers``); ``label(context)`` names it in results (default:
+    the kind); ``compared(scenario, setup)`` returns the blocks ``simsplit compare`` runs for this kind, by
+    variant name (default: none); ``static``: it takes one decision for every request (compare's bound
+    includes it)."""
+    return strategies.register(kind, config, build, decisions=decisions, label=label, compared=compared,
+                               static=static)

@@ -1,6 +1,6 @@
 """What a strategy kind's builder sees for one device group, and what adaptive strategies share.
 
-A strategy kind registers (:func:`simsplit.core.registry.register_strategy`) a block, a ``build(context)`` that
+A strategy kind registers (:func:`simsplit.model.strategies.base.register_strategy`) a block, a ``build(context)`` that
 returns one device's strategy, and optionally the decisions it may take, its label and the block
 ``simsplit compare`` runs for it. The default decisions are every payload row meeting the block's
 ``min_accuracy`` on its ``servers``: what an :class:`AdaptiveConfig` block describes.

@@ -14,10 +14,9 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
 
-from simsplit.core import registry
+from simsplit.core.units import MBPS
 from simsplit.model.energy import transfer_j
-from simsplit.core.registry import register_strategy
-from simsplit.model.strategies.base import Decision, Observation
+from simsplit.model.strategies.base import Decision, Observation, register_strategy
 from simsplit.model.strategies.context import (
     AdaptiveConfig,
     StrategyContext,
@@ -25,7 +24,7 @@ from simsplit.model.strategies.context import (
     adaptive_defaults,
     objective_name,
 )
-from simsplit.model.strategies.estimators import EwmaConfig, Feed, build_estimator
+from simsplit.model.strategies.estimators import EwmaConfig, Feed, build_estimator, estimators
 from simsplit.model.strategies.predict import (
     DeviceModel,
     Option,
@@ -33,7 +32,6 @@ from simsplit.model.strategies.predict import (
     predict,
     score,
 )
-from simsplit.core.units import MBPS
 
 Objective = Literal["latency", "energy", "weighted", "accuracy"]
 
@@ -47,7 +45,7 @@ class DynamicConfig(AdaptiveConfig):
     kind: Literal["dynamic"]
     objective: Objective = "latency"
     energy_weight_s_per_j: NonNegativeFloat = 0.0
-    estimator: registry.estimators.field = EwmaConfig(kind="ewma")
+    estimator: estimators.field = EwmaConfig(kind="ewma")
     server_wait: Literal["probe", "none"] = "probe"
     hysteresis: float = Field(default=0.1, ge=0, lt=1)
     min_dwell_s: NonNegativeFloat = 0.0

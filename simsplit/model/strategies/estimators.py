@@ -8,13 +8,23 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
 from pydantic import Field, PositiveInt
 
 from simsplit.core.config import Config
-from simsplit.core.registry import register_estimator
+from simsplit.core.registry import Registry
+
+estimators = Registry("estimators")
+"""Throughput estimators for adaptive strategies (:func:`register_estimator`)."""
+
+
+def register_estimator(kind: str, config: type[Config], build: Callable | None = None):
+    """A throughput estimator for adaptive strategies. ``build(config)`` returns an object with
+    ``update(sample_bps)`` and ``estimate() -> bps`` (NaN before the first sample)."""
+    return estimators.register(kind, config, build)
 
 
 class EwmaConfig(Config):
@@ -90,7 +100,6 @@ register_estimator("quantile", QuantileConfig, lambda config: LowerQuantile(conf
 
 def build_estimator(config: Config):
     """The estimator for a scenario ``estimator`` block, from its registered kind."""
-    from simsplit.core.registry import estimators
     return estimators.of(config).build(config)
 
 

@@ -8,8 +8,7 @@ from pydantic import NonNegativeInt
 
 from simsplit.core.config import Config
 from simsplit.core.errors import InputError
-from simsplit.core.registry import register_strategy
-from simsplit.model.strategies.base import Decision, Observation
+from simsplit.model.strategies.base import Decision, Observation, register_strategy
 from simsplit.model.strategies.context import StrategyContext
 
 

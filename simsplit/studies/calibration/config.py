@@ -15,13 +15,13 @@ from typing import Literal
 
 from pydantic import Field, NonNegativeInt, PositiveFloat, ValidationError
 
-from simsplit.studies.calibration.parameters import Parameter
 from simsplit.core.config import Config
 from simsplit.core.csvtable import number, read_table
 from simsplit.core.errors import InputError
+from simsplit.core.units import MJ, MS
 from simsplit.scenario.loader import read_yaml
 from simsplit.scenario.messages import input_error
-from simsplit.core.units import MJ, MS
+from simsplit.studies.calibration.parameters import Parameter
 
 
 class PublishConfig(Config):

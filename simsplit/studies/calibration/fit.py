@@ -17,6 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from simsplit.core.config import FieldValueError
+from simsplit.core.errors import InputError
+from simsplit.core.units import MJ, MS
+from simsplit.engine.setup import build_setup
+from simsplit.scenario import Scenario, load_scenario
+from simsplit.scenario.payloads import PayloadTable
+from simsplit.scenario.profiles import ModelProfile
 from simsplit.studies.calibration.config import (
     CalibrationConfig,
     Measurement,
@@ -24,13 +31,6 @@ from simsplit.studies.calibration.config import (
     load_measurements,
 )
 from simsplit.studies.calibration.parameters import Base, Candidate
-from simsplit.core.config import FieldValueError
-from simsplit.core.errors import InputError
-from simsplit.scenario.payloads import PayloadTable
-from simsplit.scenario.profiles import ModelProfile
-from simsplit.scenario import Scenario, load_scenario
-from simsplit.engine.setup import build_setup
-from simsplit.core.units import MJ, MS
 
 ROUND_DECIMALS = 6
 """The published tables keep fitted ms and mJ to this many decimals (1 ns, 1 nJ)."""

@@ -19,11 +19,11 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from simsplit.studies.calibration.fit import Fit, Problem, relative_errors
 from simsplit.core.errors import InputError
-from simsplit.scenario.profiles import HEAD_ENERGY_PREFIX, HEAD_PREFIX, TAIL_PREFIX
-from simsplit.scenario.files import with_files
 from simsplit.output.summary import json_safe
+from simsplit.scenario.files import with_files
+from simsplit.scenario.profiles import HEAD_ENERGY_PREFIX, HEAD_PREFIX, TAIL_PREFIX
+from simsplit.studies.calibration.fit import Fit, Problem, relative_errors
 
 MARK = "# Written by simsplit calibrate"
 """First line of every file ``simsplit calibrate`` publishes; only such files are replaced."""
@@ -53,7 +53,7 @@ def check_publish(problem: Problem) -> dict[str, Path]:
 
 
 def provenance_lines(fit: Fit) -> list[str]:
-    from simsplit import __version__
+    from simsplit.core.version import __version__
     config = fit.config_path
     weights = "standard deviations given" if fit.measurements[0].sd is not None else "relative errors"
     return [(MARK + f" {__version__} from {config.name} (fitted to {Path(fit.config.measurements).name}); "

@@ -18,10 +18,10 @@ import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveFloat
 
 from simsplit.core.config import Config, FieldValueError
+from simsplit.core.units import MJ, MS
+from simsplit.scenario import Scenario
 from simsplit.scenario.payloads import PayloadTable
 from simsplit.scenario.profiles import ModelProfile
-from simsplit.scenario import Scenario
-from simsplit.core.units import MJ, MS
 
 UNBOUNDED = float("inf")
 

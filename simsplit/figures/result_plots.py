@@ -1,0 +1,49 @@
+"""A run's figures from Python: ``result.plot.latency_cdf()`` and the rest, as matplotlib Figures."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from simsplit.figures.plots import energy_breakdown_figure, latency_breakdown_figure, latency_cdf_figure
+from simsplit.figures.report import timeseries_of
+from simsplit.figures.style import style_named
+
+if TYPE_CHECKING:
+    from simsplit.output.results import Result
+
+
+class ResultPlots:
+    """The figures of one :class:`Result` (what ``simsplit plot`` draws for a run folder), returned as
+    matplotlib Figures for a notebook; ``style`` is ``"screen"`` (default) or ``"paper"`` (one column of a
+    two-column paper, 8 pt). Save one with ``fig.savefig("latency.pdf")``."""
+
+    def __init__(self, result: Result):
+        self._result = result
+
+    @staticmethod
+    def _style(style: str):
+        return style_named(style)
+
+    def latency_cdf(self, style: str = "screen"):
+        """Latency CDF of the measured (after the warm-up) completed requests, per device group."""
+        scenario = self._result.scenario
+        return latency_cdf_figure(self._result.requests, f"{scenario.name}: latency", deadline_s=scenario.deadline_s,
+                                  warmup_s=scenario.warmup_s, style=self._style(style))
+
+    def latency_breakdown(self, style: str = "screen"):
+        """Mean latency of each device group stacked by stage."""
+        return latency_breakdown_figure(self._result.summary, f"{self._result.scenario.name}: mean latency by stage",
+                                        style=self._style(style))
+
+    def energy_breakdown(self, style: str = "screen"):
+        """Device energy per completed request of each device group stacked by component."""
+        return energy_breakdown_figure(self._result.summary, f"{self._result.scenario.name}: device energy by "
+                                       "component", style=self._style(style))
+
+    def timeseries(self, style: str = "screen"):
+        """Uplink, server queue, latency and chosen split over time (needs ``simulate(..., monitor_period_s=...)``)."""
+        result = self._result
+        if result.timeseries is None:
+            raise ValueError("timeseries: this run was not monitored; simulate it with monitor_period_s=0.5 (say)")
+        return timeseries_of(result.scenario, result.setup.profile.local_split, result.timeseries, result.requests,
+                             f"{result.scenario.name}: over time", self._style(style))
