@@ -8,8 +8,8 @@ noisy; absolute rates are not comparable across runs). Cases:
 - fast path vs bare numpy: one city site (100 cameras at 10 Hz) for ``--seconds`` simulated seconds, the
   fast path with its per-request table and tally, against numpy's vectorised Lindley recursion of an M/M/1
   queue with as many customers (arrivals, services and waits, one stage); three sites, each followed by
-  the numpy run, and the medians compared (a single cold run of either side is far noisier). The fast path runs four stages
-  per request (device compute, uplink, server, downlink), so its per-stage ratio is
+  the numpy run, and the medians compared (a single cold run of either side is far noisier). The fast path runs
+  four stages per request (device compute, uplink, server, downlink), so its per-stage ratio is
   4 x fast rate / numpy rate. Target >= 0.15.
 - fast path vs DES: the same site, both engines end to end (table and summary), same requests.
 - workers: eight city sites of ``--site-seconds`` (half the moonshot's hour by default, so that starting
@@ -32,11 +32,11 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO))  # run from a checkout without installing simsplit
 
-from simsplit.scenario import load_scenario
-from simsplit.studies.simulation import simulate
-from simsplit.studies.sites import run_site, run_sites, site_scenario
+from simsplit.scenario import load_scenario  # noqa: E402  (after the sys.path line above)
+from simsplit.studies.simulation import simulate  # noqa: E402
+from simsplit.studies.sites import run_site, run_sites, site_scenario  # noqa: E402
 
 CITY = REPO / "scenarios" / "city.yaml"
 STAGES = 4
@@ -82,8 +82,9 @@ def main() -> None:
         numpy_rates.append(lindley_rate(requests))
     fast_rate, numpy_rate = float(np.median(fast_rates)), float(np.median(numpy_rates))
     ratio = STAGES * fast_rate / numpy_rate
-    print(f"one site (median of {REPEATS} sites, interleaved), {requests:,} requests: fast path {fast_rate:,.0f} req/s, bare numpy Lindley "
-          f"{numpy_rate:,.0f} customers/s; per stage {ratio:.3f} (target >= 0.15: {verdict(ratio, 0.15)})")
+    print(f"one site (median of {REPEATS} sites, interleaved), {requests:,} requests: "
+          f"fast path {fast_rate:,.0f} req/s, bare numpy Lindley {numpy_rate:,.0f} customers/s; "
+          f"per stage {ratio:.3f} (target >= 0.15: {verdict(ratio, 0.15)})")
 
     single = site_scenario(short, 0)
     times = {}

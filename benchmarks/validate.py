@@ -176,7 +176,7 @@ def processor_sharing_check(folder: Path) -> Check:
 def markov_check() -> Check:
     """A two-state Markov channel from its stationary law: the expected bits delivered in [0, T]."""
     rates, sojourns, horizon = [10e6, 2e6], [1.0, 0.5], 5.0
-    expected = horizon * sum(r * m for r, m in zip(rates, sojourns)) / sum(sojourns)
+    expected = horizon * sum(r * m for r, m in zip(rates, sojourns, strict=True)) / sum(sojourns)
     bits = [MarkovChannel(rates, sojourns, None, np.random.default_rng(seed)).bits_between(0.0, horizon)
             for seed in range(4000)]
     mean, low, high = t_interval(np.array(bits), CONFIDENCE)
@@ -195,7 +195,8 @@ def trace_replay_check() -> Check:
     cycles = 12
     opportunities = [c * period + s for c in range(cycles) for s in stamps]  # every delivery instant (ms)
     worst = 0.0
-    for start_ms, packets in zip(rng.integers(0, 3 * period, 1000), rng.integers(1, 3 * len(stamps), 1000)):
+    starts, sizes = rng.integers(0, 3 * period, 1000), rng.integers(1, 3 * len(stamps), 1000)
+    for start_ms, packets in zip(starts, sizes, strict=True):
         first = next(k for k, t in enumerate(opportunities) if t > start_ms)  # the walk: the k-th one after
         end_ms = opportunities[first + int(packets) - 1]
         simulated = channel.finish_time(start_ms / 1e3, packets * 12000.0)
@@ -297,13 +298,13 @@ def calibration_checks() -> tuple[list[Check], str]:
     problem = Problem(CALIBRATION)
     result = fit(problem)
     errors = relative_errors(result)
-    latency = [abs(e) for m, e in zip(result.measurements, errors) if m.quantity == "latency"]
-    energy = [abs(e) for m, e in zip(result.measurements, errors)
+    latency = [abs(e) for m, e in zip(result.measurements, errors, strict=True) if m.quantity == "latency"]
+    energy = [abs(e) for m, e in zip(result.measurements, errors, strict=True)
               if m.quantity == "energy" and m.group != "3g-cloud-only"]
     shipped = simulate(load_scenario(REPO / "scenarios" / "bottlenet-calibrated.yaml")).summary["groups"]
     reproduced = max(abs((shipped[m.group]["latency_s"]["mean"] if m.quantity == "latency"
                           else shipped[m.group]["energy_j"]["total"]) - f)
-                     for m, f in zip(result.measurements, result.fitted))
+                     for m, f in zip(result.measurements, result.fitted, strict=True))
     hand, predictions = _bottlenet_by_hand(shipped)
     checks = [
         Check("calibration", "BottleNet 3G rows: worst latency residual (18 rows)", 0.0, "paper, Tables 4-5",
@@ -315,7 +316,8 @@ def calibration_checks() -> tuple[list[Check], str]:
         Check("calibration", "4G and Wi-Fi predictions vs hand computation: worst relative difference (34 groups)",
               0.0, "calibrated tables + Table 3 radio", hand, tolerance=1e-9),
     ]
-    cloud = next(e for m, e in zip(result.measurements, errors) if m.group == "3g-cloud-only" and m.quantity == "energy")
+    cloud = next(e for m, e in zip(result.measurements, errors, strict=True)
+                 if m.group == "3g-cloud-only" and m.quantity == "energy")
     lines = ["", "## BottleNet calibrated on its 3G rows", "",
              "`simsplit calibrate scenarios/calibration/bottlenet-3g.yaml` fits per-block TX2 head times and head "
              "energies and a GTX 1080 Ti speed factor to the paper's 18 measured 3G rows (latency and energy, "
@@ -327,7 +329,7 @@ def calibration_checks() -> tuple[list[Check], str]:
              "classifier's cost (RB16 needs head + codec > 15.7 ms, mobile-only says the whole model takes 15.7 ms); "
              "the fit splits the difference (about 1.5% each).", "",
              "| group | quantity | measured | fitted | error |", "|---|---|---|---|---|"]
-    for m, f, e in zip(result.measurements, result.fitted, errors):
+    for m, f, e in zip(result.measurements, result.fitted, errors, strict=True):
         unit = "ms" if m.quantity == "latency" else "mJ"
         lines.append(f"| {m.group} | {m.quantity} ({unit}) | {m.value * 1e3:.4g} | {f * 1e3:.4g} | {100 * e:+.2f}% |")
     lines += ["", "Predicted for the networks the fit never saw (the paper's 4G and Wi-Fi rows are held back to "

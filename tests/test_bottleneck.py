@@ -12,10 +12,11 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 pytest.importorskip("PIL")
 
-from conftest import trained_scenario
-from PIL import Image
+# E402: these imports come after the importorskip lines, so the module skips without torch, sklearn or PIL
+from conftest import trained_scenario  # noqa: E402
+from PIL import Image  # noqa: E402
 
-from simsplit.ml.bottleneck.codec import (
+from simsplit.ml.bottleneck.codec import (  # noqa: E402
     HEADER_BYTES,
     StraightThroughCodec,
     bit_erasure,
@@ -23,7 +24,7 @@ from simsplit.ml.bottleneck.codec import (
     tile,
     untile,
 )
-from simsplit.ml.bottleneck.model import BottleneckUnit, backbone_blocks, run
+from simsplit.ml.bottleneck.model import BottleneckUnit, backbone_blocks, run  # noqa: E402
 
 
 def test_tiling_round_trip():
@@ -80,10 +81,12 @@ def test_bit_erasure():
 
 def test_tiny_training_writes_a_payload_table_that_drives_a_scenario(tmp_path):
     from simsplit import simulate
-    from simsplit.ml.bottleneck.train import TrainConfig, train_bottlenecks
+    from simsplit.ml.bottleneck.config import TrainConfig
+    from simsplit.ml.bottleneck.train import train_bottlenecks
     from simsplit.scenario.payloads import load_payloads
-    config = TrainConfig(name="tiny", resolution=16, backbone_epochs=2, splits=[2], reduced_channels=[2], distil_epochs=1,
-                         finetune_epochs=1, qualities=[10, 80], naive=True, channel={"kind": "awgn", "snr_db": [10.0]})
+    config = TrainConfig(name="tiny", resolution=16, backbone_epochs=2, splits=[2], reduced_channels=[2],
+                         distil_epochs=1, finetune_epochs=1, qualities=[10, 80], naive=True,
+                         channel={"kind": "awgn", "snr_db": [10.0]})
     summary = train_bottlenecks(config, tmp_path)
     payloads = load_payloads(tmp_path / "payloads.csv")
     names = {e.bottleneck for e in payloads.at_split(2)}
@@ -112,7 +115,7 @@ def test_shared_tables_drop_the_same_headers_from_every_sample():
     x = torch.rand(6, 4, 8, 8, generator=torch.Generator().manual_seed(3))
     shared = []
     _, sizes = jpeg_roundtrip(x, 20, shared)
-    headers = {full - scan for full, scan in zip(sizes, shared)}
+    headers = {full - scan for full, scan in zip(sizes, shared, strict=True)}
     assert len(headers) == 1 and headers.pop() > 200  # tables and headers: the same for every sample
     import io
 

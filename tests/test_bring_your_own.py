@@ -39,7 +39,9 @@ def config(root: Path, **changes) -> dict:
 
 
 def test_linear_probe_leaves_the_weights_files_layers_as_they_were(own):
-    from simsplit.ml.bottleneck.train import Data, TrainConfig, load_data, train_backbone
+    from simsplit.ml.bottleneck.config import TrainConfig
+    from simsplit.ml.bottleneck.data import Data, load_data
+    from simsplit.ml.bottleneck.train import train_backbone
     settings = config(own)
     settings["data"]["path"] = str(own / "images")
     settings["backbone"]["weights"] = str(own / "resnet18.pth")
@@ -67,7 +69,8 @@ def test_cli_trains_on_the_users_folder_and_weights(own, tmp_path):
     assert payloads.get(0, "raw-uint8").bytes == 3 * 32 * 32
     assert {e.bottleneck for e in payloads.at_split(1)} == {"bn-c2-q20", "bn-c2-q20-shared-tables"}
     profile = load_profile(tmp_path / "out" / "profile.csv")
-    assert profile.local_split == 6 and "36 images of 3 classes from images" in (tmp_path / "out" / "payloads.csv").read_text()
+    assert profile.local_split == 6
+    assert "36 images of 3 classes from images" in (tmp_path / "out" / "payloads.csv").read_text()
 
 
 @pytest.mark.parametrize(("change", "field"), [

@@ -36,7 +36,8 @@ GROUPS = {"local": 3, "full": 0, "split1": 1, "split2": 2}
 def write_toy(folder: Path, head_ms=HEAD_MS, tail_ms=TAIL_MS, power_w=1.5, arrivals=None, variability=None):
     """A three-block model on a phone and a GPU, one group per split, and its scenario file."""
     folder.mkdir(parents=True, exist_ok=True)
-    rows = "\n".join(f"{k},b{k},{h},{t},{1000 * (4 - k)}" for k, (h, t) in enumerate(zip(head_ms, tail_ms)))
+    rows = "\n".join(f"{k},b{k},{h},{t},{1000 * (4 - k)}"
+                     for k, (h, t) in enumerate(zip(head_ms, tail_ms, strict=True)))
     (folder / "profile.csv").write_text("# toy\nsplit,name,head_ms_phone,tail_ms_gpu,output_bytes\n" + rows + "\n")
     (folder / "payloads.csv").write_text(
         "split,bottleneck,bytes,accuracy,encode_ms,decode_ms\n"
@@ -247,8 +248,9 @@ def test_publishing_never_replaces_a_file_it_did_not_write(tmp_path):
     publish(result, check_publish(Problem(config)))  # its own files are replaced
     # the published scenario runs as is and gives the fitted values
     groups = simulate(load_scenario(tmp_path / targets["scenario"])).summary["groups"]
-    for m, fitted in zip(result.measurements, result.fitted):
-        value = groups[m.group]["latency_s"]["mean"] if m.quantity == "latency" else groups[m.group]["energy_j"]["total"]
+    for m, fitted in zip(result.measurements, result.fitted, strict=True):
+        group = groups[m.group]
+        value = group["latency_s"]["mean"] if m.quantity == "latency" else group["energy_j"]["total"]
         assert value == fitted
     assert load_scenario(tmp_path / targets["scenario"]).name == "toy-calibrated"
 
@@ -317,7 +319,8 @@ def test_bottlenet_calibration_is_shipped_up_to_date_and_predicts_by_hand(tmp_pa
     for name in ("bottlenet-calibrated.yaml", "profiles/resnet50-bottlenet-calibrated.csv",
                  "payloads/resnet50-bottlenet-calibrated.csv"):
         assert (work / name).read_text() == (REPO / "scenarios" / name).read_text(), f"{name} is out of date"
-    errors = {(m.group, m.quantity): (f - m.value) / m.value for m, f in zip(result.measurements, result.fitted)}
+    errors = {(m.group, m.quantity): (f - m.value) / m.value
+              for m, f in zip(result.measurements, result.fitted, strict=True)}
     assert errors.pop(("3g-cloud-only", "energy")) == pytest.approx(0.1178, abs=0.001)
     assert max(abs(e) for e in errors.values()) < 0.02
     profile = pd.read_csv(REPO / "scenarios/profiles/resnet50-bottlenet-calibrated.csv", comment="#")

@@ -148,7 +148,8 @@ def test_moving_devices_sharing_cells_match_a_fluid_replay(tmp_path, on_handover
     np.testing.assert_allclose(simulated[~in_flight], ends[~in_flight], rtol=0, atol=1e-6)
     # the replay could tell: sharing and handovers change the uploads' durations by far more than that
     alone = np.array([channels[d].finish_time(s, b) if on_handover == "resume" else
-                      type(channels[d]).__mro__[1].finish_time(channels[d], s, b) for d, s, b in flows]) - r["uplink_start_at_s"]
+                      type(channels[d]).__mro__[1].finish_time(channels[d], s, b)
+                      for d, s, b in flows]) - r["uplink_start_at_s"]
     assert np.sum(r["uplink_s"] - alone > 5e-3) > 50
     assert r["handovers"].sum() >= 5
     if on_handover == "restart":

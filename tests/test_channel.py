@@ -50,8 +50,10 @@ def test_loop_repeats_the_pattern():
 
 
 @settings(max_examples=200)
-@example(rates=[44739243.2850499, 0.0], start=6.0, bits=44739243.2850499, loop=True)  # remainder an ulp past a pass ending in an outage
-@given(rates=st.lists(st.one_of(st.just(0.0), st.floats(1.0, 1e8)), min_size=1, max_size=8).filter(lambda r: sum(r) > 0),
+# the example: a remainder an ulp past a pass ending in an outage
+@example(rates=[44739243.2850499, 0.0], start=6.0, bits=44739243.2850499, loop=True)
+@given(rates=st.lists(st.one_of(st.just(0.0), st.floats(1.0, 1e8)), min_size=1, max_size=8)
+       .filter(lambda r: sum(r) > 0),
        start=st.floats(0, 50), bits=st.floats(1, 1e8), loop=st.booleans())
 def test_step_finish_inverts_the_integral(rates, start, bits, loop):
     times = [float(i) for i in range(len(rates))]

@@ -35,7 +35,7 @@ def exact_finish(times, rates, end, period, start, size) -> Fraction | float:
     period_bits = None
     if period is not None:
         ends = times[1:] + [period]
-        period_bits = sum(r * (b - a) for r, a, b in zip(rates, times, ends))
+        period_bits = sum(r * (b - a) for r, a, b in zip(rates, times, ends, strict=True))
     for pass_number in range(3):
         bounds = [offset + t for t in times] + [offset + period if period is not None else None]
         for k, rate in enumerate(rates):
@@ -180,7 +180,8 @@ def test_binned_inversion_never_jumps_an_idle_gap_on_verizon():
 @needs_shared
 def test_binning_bias_on_verizon_is_as_documented():
     path = SHARED / "traces-real" / "mahimahi-saturator" / "Verizon-LTE-short.up"
-    exact, binned = trace_channel(read_trace(path, "mahimahi")), trace_channel(read_trace(path, "mahimahi", window_ms=100))
+    exact = trace_channel(read_trace(path, "mahimahi"))
+    binned = trace_channel(read_trace(path, "mahimahi", window_ms=100))
     starts = np.random.default_rng(3).uniform(0, exact.period_s - 1, 2000)
     for size_bytes, lo, hi in ((3100, 0.15, 0.40), (31_000, -0.02, 0.10)):
         e = np.array([exact.finish_time(s, size_bytes * 8) - s for s in starts])

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from simsplit.cli import app
 from simsplit.output import provenance as provenance_module
 
-SCENARIOS = [p for p in sorted((REPO / "scenarios").glob("*.yaml")) if "\nsites:" not in p.read_text()]  # sites: test_sites.py
+# scenarios with sites: are run in test_sites.py
+SCENARIOS = [p for p in sorted((REPO / "scenarios").glob("*.yaml")) if "\nsites:" not in p.read_text()]
 runner = CliRunner()
 
 
@@ -95,7 +96,8 @@ def test_traces_show_and_convert(tmp_path):
     assert shown.exit_code == 0, shown.output
     assert "2.500" in shown.output and "0.2500" in shown.output  # mean (2 + 0 + 8) / 4 Mbps; 1 s of 4 in outage
     assert (tmp_path / "t.png").stat().st_size > 1000
-    converted = runner.invoke(app, ["traces", "convert", str(trace), str(tmp_path / "t.txt"), "-f", "csv", "--to", "pensieve"])
+    converted = runner.invoke(app, ["traces", "convert", str(trace), str(tmp_path / "t.txt"), "-f", "csv",
+                                    "--to", "pensieve"])
     assert converted.exit_code == 0
     bad = runner.invoke(app, ["traces", "show", str(tmp_path / "missing.csv"), "-f", "csv"])
     assert bad.exit_code == 2

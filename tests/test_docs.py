@@ -49,7 +49,8 @@ def test_every_fenced_block_is_exercised():
     """A block in a language no test below runs would silently rot: there is none."""
     handled = {("bash", ""), ("python", ""), ("csv", "profile.csv"), ("csv", "payloads.csv"),
                ("yaml", "scenario.yaml"), ("yaml", ""), ("yaml", "calibration.yaml"),
-               ("yaml", "sites.yaml")}
+               ("yaml", "sites.yaml"),
+               ("mermaid", "")}  # architecture.md's picture: tests/test_layout.py draws it from the code
     for path in DOCS:
         for lang, info, _ in blocks(path):
             if lang:  # a block without a language is a diagram, not code

@@ -303,7 +303,7 @@ def test_open_loop_arrivals_keep_simpys_order_of_simultaneous_arrivals(tmp_path,
         {**base, "name": "random", "count": 2, "arrivals": {"kind": "poisson", "rate_hz": 3.0}}]
     setup = build_setup(validate_scenario(scenario))
     columns = Engine(setup, 3).run().columns
-    engine_order = list(zip(columns["device"].tolist(), columns["arrival_at_s"].tolist()))
+    engine_order = list(zip(columns["device"].tolist(), columns["arrival_at_s"].tolist(), strict=True))
 
     env, seen = simpy.Environment(), []
     sources = [device.arrivals for device in build_devices(simpy.Environment(), setup, RandomStreams(3))[0]]

@@ -10,9 +10,10 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("compressai")
 pytest.importorskip("sklearn")
 
-from conftest import trained_scenario
+# E402: these imports come after the importorskip lines, so the module skips without torch, compressai or sklearn
+from conftest import trained_scenario  # noqa: E402
 
-from simsplit.ml.bottleneck.entropy import HEADER_BYTES, EntropyUnit
+from simsplit.ml.bottleneck.entropy import HEADER_BYTES, EntropyUnit  # noqa: E402
 
 
 def _unit(rates: int = 1) -> EntropyUnit:
@@ -31,7 +32,7 @@ def test_decompressed_bit_stream_is_what_the_model_computes():
         decoded = unit.decompress(strings, shape)
     assert shape == (8, 8) and len(strings) == 5
     assert torch.allclose(decoded, restored, atol=1e-6)
-    for stream, estimate in zip(strings, bits.tolist()):  # a range coder is within a few bytes of -log2 p
+    for stream, estimate in zip(strings, bits.tolist(), strict=True):  # a range coder is within a few bytes of -log2 p
         assert abs(len(stream) - estimate / 8) <= 4 + 0.05 * estimate / 8
 
 
@@ -60,7 +61,8 @@ def test_gain_units_move_the_rate_of_one_model():
 
 def test_tiny_entropy_training_drives_a_rate_adaptive_scenario(tmp_path):
     from simsplit import simulate
-    from simsplit.ml.bottleneck.train import EntropyOptions, TrainConfig, train_bottlenecks
+    from simsplit.ml.bottleneck.config import EntropyOptions, TrainConfig
+    from simsplit.ml.bottleneck.train import train_bottlenecks
     from simsplit.scenario.payloads import load_payloads
     config = TrainConfig(name="tiny", resolution=16, backbone_epochs=2, splits=[2], reduced_channels=[2],
                          distil_epochs=1, finetune_epochs=1, qualities=[20], naive=False,
@@ -73,7 +75,8 @@ def test_tiny_entropy_training_drives_a_rate_adaptive_scenario(tmp_path):
     rows = {r["bottleneck"]: r for r in summary["rows"]}
     for name in ("entropy-factorized-c2-l1e-05", "entropy-vbr-c2-l0.001"):
         row, entry = rows[name], payloads.get(2, name)
-        assert entry.bytes == pytest.approx(row["bytes"], abs=0.05) and entry.accuracy == pytest.approx(row["accuracy"], abs=5e-5)
+        assert entry.bytes == pytest.approx(row["bytes"], abs=0.05)
+        assert entry.accuracy == pytest.approx(row["accuracy"], abs=5e-5)
         # the likelihood is the model's lower bound; the coder adds its final bytes and bypass codes for values
         # beyond the learned table's range
         overhead = row["bytes"] - HEADER_BYTES - row["estimated_bytes"]

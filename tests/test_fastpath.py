@@ -100,8 +100,9 @@ run_settings = settings(max_examples=40, deadline=None, suppress_health_check=[H
 def test_random_static_scenarios_equal_the_des(tmp_path, groups, workers, variability, service_ms, delay_ms,
                                                duration_s, payload, seed, loss):
     """Random fleets: ties at the server (devices sharing a phase), k workers, random service, every channel
-    kind on dedicated links (traces with random offsets, cellular links with handovers), packet loss with and without retransmission, two
-    servers, drawn payload sizes, accuracy by erasures and SNR, requests in flight and lost at the end."""
+    kind on dedicated links (traces with random offsets, cellular links with handovers), packet loss with and
+    without retransmission, two servers, drawn payload sizes, accuracy by erasures and SNR, requests in flight
+    and lost at the end."""
     profile, payloads = write_model(tmp_path, tail_ms=service_ms, split_bytes=0.0 if payload == "zero" else 900.0,
                                     head_ms=1.0, encode_ms=0.3)
     if payload == "drawn":
@@ -123,7 +124,8 @@ def test_random_static_scenarios_equal_the_des(tmp_path, groups, workers, variab
             {"kind": "periodic", "rate_hz": rate, **({"phase_s": 0.0} if kind == "tied" else {"jitter_s": 0.1 / rate})}
         devices.append({"name": f"g{i}", "count": count, "device_class": "phone", "compute_power_w": 2.0,
                         "arrivals": arrivals, "mobility": DRIVING,
-                        "strategy": {"kind": "full_offload", "server": "cloud"} if strategy == "cloud" else {"kind": strategy},
+                        "strategy": ({"kind": "full_offload", "server": "cloud"} if strategy == "cloud"
+                                     else {"kind": strategy}),
                         "network": {"uplink": {**CHANNELS[up], "delay_ms": delay_ms, "loss": losses[loss]},
                                     "downlink": {**CHANNELS[down], "delay_ms": delay_ms,
                                                  "loss": losses[loss] if loss != "erasure" else None},
@@ -215,9 +217,9 @@ def test_compiled_kernels_equal_their_python_source():
         compiled_args, python_args = arguments(), arguments()
         compiled, python = kernel(*compiled_args), kernel.py_func(*python_args)
         for a, b in zip(compiled if isinstance(compiled, tuple) else (compiled,),
-                        python if isinstance(python, tuple) else (python,)):
+                        python if isinstance(python, tuple) else (python,), strict=True):
             assert np.array_equal(a, b, equal_nan=True)
-        for a, b in zip(compiled_args, python_args):  # the state they carry, too
+        for a, b in zip(compiled_args, python_args, strict=True):  # the state they carry, too
             assert np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
 
 
@@ -274,7 +276,7 @@ def test_merged_arrivals_replay_simpy_order_across_slabs(monkeypatch, copies, ro
     while until < end_s:
         until = min(until + float(rng.choice([0.01, 0.5, 1.0, 3.7])), end_s)
         device, at, clock, request_id = merged.slab(until)
-        handed += list(zip(device.tolist(), at.tolist(), clock.tolist(), request_id.tolist()))
+        handed += list(zip(device.tolist(), at.tolist(), clock.tolist(), request_id.tolist(), strict=True))
     assert len(seen) > 300 and handed == seen
 
 
@@ -345,7 +347,7 @@ def test_streams_hashed_together_equal_numpy_seed_sequences():
     keys = [stream_key(f"devices/phones/{i}/arrivals") for i in range(200)] + [0, 1, 2**32 - 1, 2**32, 2**64 - 1]
     for seed in (0, 1, 12345, 2**32 + 5, 2**70 + 3, 2**128 - 1):
         words = seed_words(seed, keys)
-        for key, row in zip(keys, words):
+        for key, row in zip(keys, words, strict=True):
             assert (np.random.SeedSequence(seed, spawn_key=(key,)).generate_state(4, np.uint64) == row).all()
     hashed = RandomStreams(7)
     hashed.prepare(["a/arrivals", "b/arrivals"])
@@ -366,7 +368,8 @@ def test_busy_time_inside_the_measured_window_against_a_loop():
     ends = starts + rng.exponential(4.0, 500)
     ends[rng.random(500) < 0.1] = np.nan
     warmup, end = 10.0, 100.0
-    expected = [max(min(end if np.isnan(e) else e, end) - max(s, warmup), 0.0) for s, e in zip(starts, ends)]
+    expected = [max(min(end if np.isnan(e) else e, end) - max(s, warmup), 0.0)
+                for s, e in zip(starts, ends, strict=True)]
     assert busy_within(starts, ends, warmup, end).tolist() == pytest.approx(expected, abs=1e-12)
     record = _ServerRecord("edge", busy_within(starts, ends, warmup, end), (warmup, end))
     assert server_totals(record, warmup, end)[:2] == (pytest.approx(sum(expected)), 0.0)

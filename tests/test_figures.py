@@ -48,7 +48,7 @@ def test_strategy_quantiles_follow_the_definition_of_a_quantile():
         done = requests[(requests["arrival_at_s"] >= scenario.warmup_s) & (requests["status"] == "completed")]
         latency = np.sort(done["latency_s"].to_numpy())
         mine = quantiles[quantiles["strategy"] == name]
-        for level, value in zip(mine["level"], mine["latency_s"]):
+        for level, value in zip(mine["level"], mine["latency_s"], strict=True):
             at_or_below = np.count_nonzero(latency <= value) / latency.size
             below = np.count_nonzero(latency < value) / latency.size
             assert at_or_below >= level - 1e-12 and below < max(level, 1e-12)
@@ -61,7 +61,7 @@ def test_strategy_quantiles_follow_the_definition_of_a_quantile():
 def test_stacked_parts_add_up_to_the_totals(compare_folder):
     """Per strategy, the latency parts the per-split figure stacks add up to the mean latency, and the energy
     components to the energy per request (each run, then the mean over seeds)."""
-    from simsplit.figures.plots import LATENCY_STAGES
+    from simsplit.figures.run_figures import LATENCY_STAGES
     from simsplit.studies.compare import ENERGY_KEYS
     table = pd.read_csv(compare_folder / "compare.csv")
     stacked = sum(table[p].fillna(0.0) for _, parts in LATENCY_STAGES for p in parts)
@@ -113,7 +113,7 @@ def test_parse_formats():
 def test_time_series_leaves_out_empty_panels_and_shades_phases():
     """A constant uplink and a queue that never forms give no panel, and the title says so; the latency panel
     draws the deadline; phases are shaded."""
-    from simsplit.figures.plots import timeseries_figure
+    from simsplit.figures.timeseries import timeseries_figure
     scenario = load_scenario(DEFAULT, SHORT)
     result = simulate(scenario, monitor_period_s=0.5)
     series = result.timeseries.copy()
@@ -132,10 +132,13 @@ def test_time_series_leaves_out_empty_panels_and_shades_phases():
 
 
 def test_time_series_colours_device_0s_splits_by_bottleneck_when_it_adapts_the_rate():
-    from simsplit.figures.plots import timeseries_figure
+    from simsplit.figures.timeseries import timeseries_figure
     result = simulate(load_scenario(DEFAULT, SHORT), monitor_period_s=0.5)
     requests = result.requests.copy()
-    labels = lambda fig: {line.get_label() for line in fig.axes[-1].get_lines()}
+
+    def labels(fig):
+        return {line.get_label() for line in fig.axes[-1].get_lines()}
+
     one = timeseries_figure(result.timeseries, requests, result.setup.profile.local_split, "edge")
     assert not any(":" in label for label in labels(one))
     mine = (requests["device"] == 0).to_numpy() & (requests["split"] != result.setup.profile.local_split).to_numpy()
@@ -148,7 +151,7 @@ def test_time_series_colours_device_0s_splits_by_bottleneck_when_it_adapts_the_r
 
 
 def test_sweep_curves_are_lines_for_numbers_and_grouped_bars_for_categories():
-    from simsplit.figures.plots import sweep_curve_figure
+    from simsplit.figures.sweep_figures import sweep_curve_figure
     table = pd.DataFrame({"strategy": pd.Categorical(["a", "b", "c"] * 2), "net": pd.Categorical(["x"] * 3 + ["y"] * 3),
                           "rate": [1.0, 2.0, 4.0] * 2, "latency_mean_s": [0.01, 0.02, 0.03, 0.02, 0.03, 0.05]})
     table["latency_mean_s_low"] = table["latency_mean_s"] * 0.9
@@ -193,7 +196,7 @@ def test_result_plot_methods_return_figures():
 
 def test_run_cdf_counts_only_measured_requests(tmp_path):
     """The run's latency CDF draws the requests the summary counts (after the warm-up), no others."""
-    from simsplit.figures.report import figures_for_run
+    from simsplit.figures.folder_figures import figures_for_run
     scenario = load_scenario(DEFAULT, ["duration_s=20", "warmup_s=10"])
     result = simulate(scenario)
     folder = result.write(tmp_path / "run")
@@ -229,7 +232,8 @@ def test_reports_render_in_a_headless_browser(compare_folder, tmp_path):
     no raw keys or NaN shown."""
     executable = _browser()
     if executable is None:
-        pytest.skip("no Chromium found (apt-get install chromium, or set SIMSPLIT_CHROMIUM to a Chrome/Chromium binary)")
+        pytest.skip("no Chromium found (apt-get install chromium, "
+                    "or set SIMSPLIT_CHROMIUM to a Chrome/Chromium binary)")
     from playwright.sync_api import sync_playwright
 
     from simsplit.figures.report import write_report
@@ -271,7 +275,8 @@ def test_reports_render_in_a_headless_browser(compare_folder, tmp_path):
 
 
 def test_a_sweep_metric_equal_everywhere_gets_a_note_not_a_figure(tmp_path):
-    from simsplit.figures.report import figures_for_sweep, write_report
+    from simsplit.figures.folder_figures import figures_for_sweep
+    from simsplit.figures.report import write_report
     folder = tmp_path / "s"
     folder.mkdir()
     (folder / "sweep.json").write_text(json.dumps({"name": "s", "factors": ["net", "strategy"]}))
@@ -288,7 +293,7 @@ def test_a_sweep_metric_equal_everywhere_gets_a_note_not_a_figure(tmp_path):
 
 
 def test_spread_keeps_the_extremes_and_the_original_order():
-    from simsplit.figures.plots import spread
+    from simsplit.figures.drawing import spread
     names = [f"g{i}" for i in range(52)]
     values = np.random.default_rng(1).permutation(52).astype(float)
     chosen = spread(names, values, 10)

@@ -173,7 +173,8 @@ SWEEP_FILES = {
     "repeated seed": "name: s\nscenario: {base}\nseeds: [1, 1]\nruns: [{{label: a, set: {{duration_s: 20}}}}]\n",
     "bool seeds": "name: s\nscenario: {base}\nseeds: true\nruns: [{{label: a, set: {{duration_s: 20}}}}]\n",
     "empty level": "name: s\nscenario: {base}\ngrid: {{duration_s: []}}\n",
-    "both grid and runs": "name: s\nscenario: {base}\ngrid: {{duration_s: [20]}}\nruns: [{{label: a, set: {{duration_s: 20}}}}]\n",
+    "both grid and runs":
+        "name: s\nscenario: {base}\ngrid: {{duration_s: [20]}}\nruns: [{{label: a, set: {{duration_s: 20}}}}]\n",
     "bad level value": "name: s\nscenario: {base}\ngrid: {{duration_s: [20, -5]}}\n",
     "missing scenario": "name: s\nscenario: nope.yaml\ngrid: {{duration_s: [20]}}\n",
     "duplicate key": "name: s\nname: t\nscenario: {base}\ngrid: {{duration_s: [20]}}\n",
@@ -202,10 +203,12 @@ TRACE_FILES = {
     "mecperf junk": ("mecperf", "hello\n"),
 }
 CSV_FILES = {
-    "profile duplicate column": ("profile", "split,name,head_ms_phone,head_ms_phone,tail_ms_gpu,output_bytes\n0,a,0,0,5,1\n"),
+    "profile duplicate column":
+        ("profile", "split,name,head_ms_phone,head_ms_phone,tail_ms_gpu,output_bytes\n0,a,0,0,5,1\n"),
     "profile inf": ("profile", "split,name,head_ms_phone,tail_ms_gpu,output_bytes\n0,a,0,inf,1\n1,b,1,0,1\n"),
     "profile nan": ("profile", "split,name,head_ms_phone,tail_ms_gpu,output_bytes\n0,a,0,nan,1\n1,b,1,0,1\n"),
-    "profile unicode digit": ("profile", "split,name,head_ms_phone,tail_ms_gpu,output_bytes\n0,a,0,\u0663,1\n1,b,1,0,1\n"),
+    "profile unicode digit":
+        ("profile", "split,name,head_ms_phone,tail_ms_gpu,output_bytes\n0,a,0,\u0663,1\n1,b,1,0,1\n"),
     "payloads inf bytes": ("payloads", "split,bottleneck,bytes,accuracy\n0,raw,inf,0.7\n1,none,0,0.8\n"),
     "payloads negative": ("payloads", "split,bottleneck,bytes,accuracy\n0,raw,-4,0.7\n1,none,0,0.8\n"),
     "payloads nan accuracy": ("payloads", "split,bottleneck,bytes,accuracy\n0,raw,4,nan\n1,none,0,0.8\n"),
@@ -226,7 +229,8 @@ def file_cases(tmp: Path) -> list[tuple[str, list[str]]]:
             path.write_text(text)
         cases.append((f"yaml {name}", ["run", str(path)]))
     base = tmp / "inputs" / "base.yaml"
-    base.write_text(default_text.replace("profiles/", f"{SCENARIOS}/profiles/").replace("payloads/", f"{SCENARIOS}/payloads/"))
+    base.write_text(default_text.replace("profiles/", f"{SCENARIOS}/profiles/")
+                    .replace("payloads/", f"{SCENARIOS}/payloads/"))
     for name, text in SWEEP_FILES.items():
         path = tmp / "inputs" / (name.replace(" ", "-") + ".sweep.yaml")
         path.write_text(text.format(base=base))
@@ -347,7 +351,7 @@ def test_random_mutations_of_shipped_scenarios(tmp_path, monkeypatch, capsys):
     rng = random.Random(20261202)
     files = sorted(SCENARIOS.glob("*.yaml"))
     monkeypatch.chdir(tmp_path)
-    for case in range(150):
+    for _ in range(150):
         scenario = rng.choice(files)
         fields = list(_paths(read_yaml(scenario)))
         sets = [f"{rng.choice(fields)}={rng.choice(MUTATION_VALUES)}" for _ in range(rng.randint(1, 2))]

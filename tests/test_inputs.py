@@ -60,10 +60,13 @@ def test_missing_file_is_named(tmp_path):
 
 
 @pytest.mark.parametrize("text,match", [
-    ("split,bottleneck,bytes,accuracy\n0,raw,10,1.2\n", r"line 2, column accuracy: expected a number >= 0 and <= 1, got '1.2'"),
-    ("split,bottleneck,bytes,accuracy\n0,raw,10,0.7\n0,raw,5,0.7\n", r"line 3: expected one row per \(split, bottleneck\), got \(0, raw\) again \(first on line 2\)"),
+    ("split,bottleneck,bytes,accuracy\n0,raw,10,1.2\n",
+     r"line 2, column accuracy: expected a number >= 0 and <= 1, got '1.2'"),
+    ("split,bottleneck,bytes,accuracy\n0,raw,10,0.7\n0,raw,5,0.7\n",
+     r"line 3: expected one row per \(split, bottleneck\), got \(0, raw\) again \(first on line 2\)"),
     ("split,bottleneck,bytes,accuracy\n0,,10,0.7\n", r"line 2, column bottleneck: expected a non-empty name"),
-    ("split,bottleneck,bytes,accuracy,encode_ms\n0,raw,10,0.7,-2\n", r"line 2, column encode_ms: expected a number >= 0"),
+    ("split,bottleneck,bytes,accuracy,encode_ms\n0,raw,10,0.7,-2\n",
+     r"line 2, column encode_ms: expected a number >= 0"),
 ])
 def test_bad_payloads(tmp_path, text, match):
     with pytest.raises(InputError, match=match):
@@ -79,13 +82,20 @@ def scenario_with(tmp_path, **changes) -> dict:
     ("network.uplink.rate_mbps=-3", r"^<scenario>: network\.uplink\.rate_mbps: expected a number > 0\.0, got -3$"),
     ("duration_s=ten", r"^<scenario>: duration_s: expected a number, got 'ten'$"),
     ("warmup_s=5000", r"^<scenario>: warmup_s: expected a number < duration_s \(1000\), got 5000$"),
-    ("server.worker=2", r"^<scenario>: server\.worker: unknown field; expected one of \['background', 'batching', 'discipline', 'drop_expired', 'extra_rtt_ms', 'name', 'power', 'queue_capacity', 'server_class', 'service_variability', 'workers'\]$"),
-    ("devices.0.arrivals.kind=bursty", r"^<scenario>: devices\.0\.arrivals\.kind: expected kind 'periodic', 'poisson', 'closed_loop', got 'bursty'$"),
-    ("devices.0.arrivals.rate=3", r"^<scenario>: devices\.0\.arrivals\.rate: unknown field; expected one of \['kind', 'rate_hz'\]$"),
+    ("server.worker=2",
+     r"^<scenario>: server\.worker: unknown field; expected one of \['background', 'batching', 'discipline', "
+     r"'drop_expired', 'extra_rtt_ms', 'name', 'power', 'queue_capacity', 'server_class', 'service_variability', "
+     r"'workers'\]$"),
+    ("devices.0.arrivals.kind=bursty",
+     r"^<scenario>: devices\.0\.arrivals\.kind: expected kind 'periodic', 'poisson', 'closed_loop', got 'bursty'$"),
+    ("devices.0.arrivals.rate=3",
+     r"^<scenario>: devices\.0\.arrivals\.rate: unknown field; expected one of \['kind', 'rate_hz'\]$"),
     ("strategy.kind=fixed", r"^<scenario>: strategy\.split: expected a value: this field is required$"),
-    ("server.service_variability.kind=gamma", r"^<scenario>: server\.service_variability\.cv: a gamma variability needs cv > 0$"),
+    ("server.service_variability.kind=gamma",
+     r"^<scenario>: server\.service_variability\.cv: a gamma variability needs cv > 0$"),
     ("server.workers=0", r"^<scenario>: server\.workers: expected a number > 0, got 0$"),
-    ("network.uplink={kind: steps, times_s: [0, 2, 1], rates_mbps: [1, 2, 3]}", r"^<scenario>: network\.uplink\.times_s: times_s must strictly increase$"),
+    ("network.uplink={kind: steps, times_s: [0, 2, 1], rates_mbps: [1, 2, 3]}",
+     r"^<scenario>: network\.uplink\.times_s: times_s must strictly increase$"),
     ("name=my run", r"^<scenario>: name: expected a name of letters, digits"),
 ])
 def test_bad_scenario_field(tmp_path, override, match):
@@ -102,11 +112,15 @@ def test_periodic_jitter_must_stay_below_the_period(tmp_path):
 
 
 @pytest.mark.parametrize("override,match", [
-    ("devices.0.device_class=tpu", r"devices\.0\.device_class: expected one of \['phone'\] \(head_ms_\* columns of .*profile\.csv\), got 'tpu'"),
+    ("devices.0.device_class=tpu",
+     r"devices\.0\.device_class: expected one of \['phone'\] \(head_ms_\* columns of .*profile\.csv\), got 'tpu'"),
     ("server.server_class=cpu", r"server\.server_class: expected one of \['gpu'\]"),
-    ("strategy={kind: fixed, split: 7, bottleneck: raw}", r"strategy\.split: expected a split point 0\.\.1 of .*, got 7"),
-    ("strategy={kind: fixed, split: 0, bottleneck: jpeg}", r"strategy\.bottleneck: expected one of \['raw'\] \(rows at split 0 of .*\), got 'jpeg'"),
-    ("devices.0.strategy={kind: full_offload, bottleneck: x}", r"devices\.0\.strategy\.bottleneck: expected one of \['raw'\]"),
+    ("strategy={kind: fixed, split: 7, bottleneck: raw}",
+     r"strategy\.split: expected a split point 0\.\.1 of .*, got 7"),
+    ("strategy={kind: fixed, split: 0, bottleneck: jpeg}",
+     r"strategy\.bottleneck: expected one of \['raw'\] \(rows at split 0 of .*\), got 'jpeg'"),
+    ("devices.0.strategy={kind: full_offload, bottleneck: x}",
+     r"devices\.0\.strategy\.bottleneck: expected one of \['raw'\]"),
 ])
 def test_cross_file_references(tmp_path, override, match):
     data = apply_overrides(queue_scenario(tmp_path, rate_hz=10, service_ms=5), [override])

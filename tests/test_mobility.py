@@ -107,7 +107,8 @@ def test_a_car_crossing_the_cell_edge_hands_over_at_the_computed_time(tmp_path):
     entry = (k * 2100 - 100) / (1 + k) / 20.0
     assert len(channel.handovers) == 1
     assert entry + 0.16 <= channel.handovers[0] <= entry + 0.16 + 0.02
-    assert channel.serving_at(channel.handovers[0] - 0.001) == 0 and channel.serving_at(channel.handovers[0] + 0.06) == 1
+    assert channel.serving_at(channel.handovers[0] - 0.001) == 0
+    assert channel.serving_at(channel.handovers[0] + 0.06) == 1
     assert channel.serving_at(channel.handovers[0] + 0.01) == -1  # the interruption
     # the capacity is the serving cell's Shannon rate at the car's distance
     starts, rates = channel.segments(30.0)
@@ -260,7 +261,7 @@ def test_forget_on_handover_starts_the_estimate_over_at_the_next_sample():
 
 
 def test_the_time_series_shows_distance_snr_and_the_serving_cell_by_name(tmp_path):
-    from simsplit.figures.report import timeseries_of
+    from simsplit.figures.folder_figures import timeseries_of
     scenario = validate_scenario(drive(tmp_path))
     result = simulate(scenario, monitor_period_s=0.5)
     series = result.timeseries

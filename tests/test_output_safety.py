@@ -85,9 +85,8 @@ def test_out_replaces_its_own_folder_and_checks_writability_first(tmp_path, caps
 
 def test_two_writers_of_one_folder_are_refused(tmp_path):
     out = tmp_path / "busy"
-    with claim(out):
-        with claim(out) as again:  # re-entrant within one process (a command's write inside its claim)
-            assert again == out
+    with claim(out), claim(out) as again:  # re-entrant within one process (a command's write inside its claim)
+        assert again == out
     with claim(out):
         child = subprocess.run([sys.executable, "-m", "simsplit.cli", "run", DEFAULT, "--out", str(out), *SHORT],
                                capture_output=True, text=True)

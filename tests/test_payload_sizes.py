@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from simsplit.core.errors import InputError
-from simsplit.engine.des import quantile_draw
+from simsplit.engine.request_steps import quantile_draw
 from simsplit.scenario import validate_scenario
 from simsplit.scenario.payloads import load_payloads
 from simsplit.studies.simulation import simulate

@@ -38,7 +38,7 @@ def test_duty_cycle_channel_matches_the_same_path_as_steps():
     mine = plugin.DutyCycleChannel(rate, on, off)
     steps = StepChannel([0.0, on], [rate, 0.0], "loop", on + off)
     rng = np.random.default_rng(3)
-    for start, bits in zip(rng.uniform(0, 30, 2000), rng.exponential(5e6, 2000)):
+    for start, bits in zip(rng.uniform(0, 30, 2000), rng.exponential(5e6, 2000), strict=True):
         assert mine.finish_time(start, bits) == pytest.approx(steps.finish_time(start, bits), rel=1e-12, abs=1e-9)
         assert mine.bits_between(start, start + bits / rate) == pytest.approx(
             steps.bits_between(start, start + bits / rate), rel=1e-12, abs=1e-3)
@@ -58,7 +58,7 @@ def test_example_scenario_uses_both_plugins(example_result):
     steps = StepChannel([0.0, 20.0], [5.85e6, 0.0], "loop", 30.0)
     sent = requests[requests["uplink_s"] > 0]
     assert len(sent) > 50
-    for start, duration, size in zip(sent["uplink_start_at_s"], sent["uplink_s"], sent["bytes_sent_up"]):
+    for start, duration, size in zip(sent["uplink_start_at_s"], sent["uplink_s"], sent["bytes_sent_up"], strict=True):
         assert start + duration == pytest.approx(steps.finish_time(start, size * 8), abs=1e-9)
 
 
@@ -67,13 +67,14 @@ def test_threshold_decisions_replay_from_the_records(example_result):
     sample (requests at their server arrival, probes when read) and the age of its last returned probe."""
     requests, probes = example_result.requests, example_result.probes
     samples = [(t, b * 8 / s) for t, b, s in zip(requests["server_arrival_at_s"], requests["bytes_sent_up"],
-                                                  requests["uplink_s"]) if s > 0 and not math.isnan(t)]
-    samples += [(t, b * 8 / s) for t, b, s in zip(probes["read_at_s"], probes["bytes_up"], probes["uplink_s"])
-                if s > 0 and not math.isnan(t)]
+                                                  requests["uplink_s"], strict=True) if s > 0 and not math.isnan(t)]
+    samples += [(t, b * 8 / s) for t, b, s in zip(probes["read_at_s"], probes["bytes_up"], probes["uplink_s"],
+                                                  strict=True) if s > 0 and not math.isnan(t)]
     samples.sort()
-    returned = sorted((r, read) for r, read in zip(probes["received_at_s"], probes["read_at_s"]) if not math.isnan(r))
+    returned = sorted((r, read) for r, read in zip(probes["received_at_s"], probes["read_at_s"], strict=True)
+                      if not math.isnan(r))
     checked = 0
-    for at, split in zip(requests["arrival_at_s"], requests["split"]):
+    for at, split in zip(requests["arrival_at_s"], requests["split"], strict=True):
         if any(abs(at - t) < 1e-9 for t, _ in samples) or any(abs(at - r) < 1e-9 for r, _ in returned):
             continue  # a tie between an update and the decision: order not asserted
         known = [bps for t, bps in samples if t < at]
@@ -109,8 +110,8 @@ def test_plugin_errors_name_the_plugin(tmp_path):
     scenario.write_text(text.replace("plugins: [duty_cycle_channel.py, threshold_strategy.py]", "plugins: []"))
     done = _cli("validate", scenario)
     assert done.returncode == 2
-    assert "network.uplink.kind: expected kind 'constant', 'steps', 'markov', 'fading', 'trace', 'cellular', got 'duty_cycle'" \
-        in done.stderr
+    assert ("network.uplink.kind: expected kind 'constant', 'steps', 'markov', 'fading', 'trace', 'cellular', "
+            "got 'duty_cycle'") in done.stderr
 
 
 def test_fields_of_a_plugin_block_are_checked_like_built_ins(tmp_path):
@@ -188,7 +189,8 @@ def test_registering_checks_names_blocks_and_conflicts():
     def other(config):
         return None
     other.__module__ = "another_plugin"
-    with pytest.raises(ValueError, match="already registered by tests?.?test_plugins|already registered by test_plugins"):
+    with pytest.raises(ValueError,
+                       match="already registered by tests?.?test_plugins|already registered by test_plugins"):
         registry.register("mine", _Block, other)
     with pytest.raises(ValueError, match="Literal\\['other'\\]"):
         registry.register("other", _Block, build)
@@ -254,7 +256,7 @@ register_discipline("lcfs", LastComeFirstServed)
     waited = done[done["server_wait_s"] > 0]
     assert len(waited) > 100
     # whenever a job starts after waiting, no job that arrived later was still waiting (LCFS picks the newest)
-    for start, arrival in zip(waited["service_start_at_s"], waited["server_arrival_at_s"]):
+    for start, arrival in zip(waited["service_start_at_s"], waited["server_arrival_at_s"], strict=True):
         later = done[(done["server_arrival_at_s"] > arrival) & (done["server_arrival_at_s"] <= start)
                      & (done["service_start_at_s"] > start)]
         assert later.empty

@@ -25,7 +25,7 @@ def test_probe_reads_the_true_queue_length(tmp_path):
     arrived = np.sort(r["server_arrival_at_s"].dropna().to_numpy())
     started = np.sort(r["service_start_at_s"].dropna().to_numpy())
     read = probes.dropna(subset=["read_at_s"])
-    for t, length in zip(read["read_at_s"], read["queue_length"]):
+    for t, length in zip(read["read_at_s"], read["queue_length"], strict=True):
         # a request held behind the probe on the FIFO uplink reaches the server at the same instant: events at
         # one instant may run in either order, so the count lies between the two readings
         fewest = np.searchsorted(arrived, t, side="left") - np.searchsorted(started, t, side="right")

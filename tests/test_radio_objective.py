@@ -18,8 +18,8 @@ OWN_TRACE = REPO / "traces" / "lte-uplink-markov.csv"
 
 def lte_energy_scenario(rate_hz: float, power_w: float, trace, fmt: str, kind: str = "poisson"):
     """The issue's case: an LTE uplink trace, the RRC state machine on, the energy objective."""
-    devices = ('[{"name": "cams", "count": 3, "device_class": "jetson-tx2", "compute_power_w": %r, '
-               '"arrivals": {"kind": "%s", "rate_hz": %r}}]' % (power_w, kind, rate_hz))
+    devices = (f'[{{"name": "cams", "count": 3, "device_class": "jetson-tx2", "compute_power_w": {power_w!r}, '
+               f'"arrivals": {{"kind": "{kind}", "rate_hz": {rate_hz!r}}}}}]')
     return load_scenario(REPO / "scenarios" / "lte-trace-tail.yaml", [
         f"devices={devices}", f"network.uplink.file={trace}", f"network.uplink.format={fmt}",
         "network.uplink.sharing=dedicated", "duration_s=200", "deadline_s=null",
@@ -27,8 +27,8 @@ def lte_energy_scenario(rate_hz: float, power_w: float, trace, fmt: str, kind: s
 
 
 def check_oracle_never_loses(scenario) -> None:
-    names = [n for n in variants(scenario) if n in ("local", "dynamic", "oracle") or n.startswith(("full", "fixed(1,",
-                                                                                                    "fixed(8,", "fixed(16,"))]
+    names = [n for n in variants(scenario)
+             if n in ("local", "dynamic", "oracle") or n.startswith(("full", "fixed(1,", "fixed(8,", "fixed(16,"))]
     runs, table, _ = compare(scenario, [1, 2], names)
     energy = table.set_index("strategy")["energy_j"]
     regret = table.set_index("strategy")["regret"]
@@ -37,8 +37,8 @@ def check_oracle_never_loses(scenario) -> None:
         assert energy["oracle"] <= energy[name] * (1 + 1e-9), (name, energy.to_dict())
 
 
-@pytest.mark.parametrize("rate_hz,power_w", [(0.2, 1.306), (2.0, 1.306), pytest.param(20.0, 1.306, marks=pytest.mark.slow),
-                                             (2.0, 20.0)])
+@pytest.mark.parametrize("rate_hz,power_w", [(0.2, 1.306), (2.0, 1.306),
+                                             pytest.param(20.0, 1.306, marks=pytest.mark.slow), (2.0, 20.0)])
 def test_oracle_never_loses_on_energy_with_rrc_own_trace(rate_hz, power_w):
     check_oracle_never_loses(lte_energy_scenario(rate_hz, power_w, OWN_TRACE, "csv"))
 

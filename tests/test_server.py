@@ -94,7 +94,8 @@ def test_utilisation_steps_follow_the_target(tmp_path):
     assert result.summary["servers"]["edge"]["background_utilisation"] == pytest.approx((0.2 + 0.8 + 0.2) / 3, abs=0.02)
     # and per step, from the project's view: waits are longest while the other tenants load the server to 80%
     r = result.requests
-    waits = [r.loc[(r["arrival_at_s"] >= a) & (r["arrival_at_s"] < a + 200), "server_wait_s"].mean() for a in (0, 200, 400)]
+    waits = [r.loc[(r["arrival_at_s"] >= a) & (r["arrival_at_s"] < a + 200), "server_wait_s"].mean()
+             for a in (0, 200, 400)]
     assert waits[1] > 3 * max(waits[0], waits[2])
 
 

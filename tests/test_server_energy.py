@@ -43,7 +43,8 @@ def test_a_batch_costs_one_service_time_for_all_it_holds(tmp_path):
     (tmp_path / "single").mkdir()
     (tmp_path / "batched").mkdir()
     single = run(tmp_path / "single")
-    batched = run(tmp_path / "batched", batching={"max_batch": 4, "max_wait_ms": 5, "scaling": {"kind": "linear", "per_item": 0.2}})
+    batched = run(tmp_path / "batched",
+                  batching={"max_batch": 4, "max_wait_ms": 5, "scaling": {"kind": "linear", "per_item": 0.2}})
     requests = batched.requests
     done = requests[(requests["arrival_at_s"] >= 10) & (requests["status"] == "completed")]
     size = done["batch_size"].to_numpy()

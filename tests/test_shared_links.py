@@ -54,7 +54,8 @@ def test_processor_sharing_across_a_rate_change_and_outage():
 
 def test_processor_sharing_conserves_work():
     rng = np.random.default_rng(3)
-    transfers = [(float(t), float(b)) for t, b in zip(np.cumsum(rng.exponential(0.1, 200)), rng.exponential(5e4, 200))]
+    transfers = [(float(t), float(b))
+                 for t, b in zip(np.cumsum(rng.exponential(0.1, 200)), rng.exponential(5e4, 200), strict=True)]
     channel = StepChannel([0, 3, 7], [1e6, 0.2e6, 2e6], "loop", 10)
     sent = run_transfers(ProcessorSharingLink, channel, transfers)
     # work conservation: the link is never idle while a transfer is active, so the last transfer ends when

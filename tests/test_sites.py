@@ -69,7 +69,10 @@ def test_merged_summary_equals_the_pooled_sites_and_any_worker_count(tmp_path):
     scenario = small_sites(4, "records=all")
     one = run_sites(scenario, tmp_path / "one", workers=1)
     two = run_sites(scenario, tmp_path / "two", workers=2)
-    strip = lambda s: json.dumps({k: v for k, v in s.items() if k != "provenance"}, sort_keys=True)
+
+    def strip(s):
+        return json.dumps({k: v for k, v in s.items() if k != "provenance"}, sort_keys=True)
+
     assert strip(one) == strip(two)
     assert (tmp_path / "one" / "summary.json").read_text() == (tmp_path / "two" / "summary.json").read_text()
     frames = [simulate(site_scenario(scenario, k)).requests for k in range(4)]
@@ -143,8 +146,8 @@ def test_sites_run_from_the_command_line(tmp_path):
     ("sites.vary=[{field: devices.0.count, choice: [two]}]", r"\(site 0\): devices\.0\.count"),
 ])
 def test_bad_sites_blocks_exit_2_naming_the_field(tmp_path, override, message):
-    result = runner.invoke(app, ["run", str(CITY), "--set", override, "--set", "duration_s=2", "--set", "warmup_s=0", "--out",
-                                 str(tmp_path / "out")])
+    result = runner.invoke(app, ["run", str(CITY), "--set", override, "--set", "duration_s=2", "--set", "warmup_s=0",
+                                 "--out", str(tmp_path / "out")])
     assert result.exit_code == 2, result.output
     assert len(result.output.strip().splitlines()) == 1
     assert __import__("re").search(message, result.output), result.output

@@ -155,7 +155,7 @@ def test_strategies_only_see_what_a_device_could_observe(scenario_file):
             assert not any(isinstance(o, (EdgeServer, Channel, Engine)) for o in _reachable(device.strategy))
             decide = device.strategy.decide
 
-            def spy(now, observation, decide=decide, device=device):
+            def spy(now, observation, decide=decide, device=device, log=log):
                 log.append((device.index, now, observation.uploads, observation.probe_read_at_s))
                 return decide(now, observation)
 
@@ -215,7 +215,8 @@ def test_oracle_prediction_is_exact_when_nothing_is_random(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("scenario_file,duration", [("dynamic-under-load.yaml", "180"), ("trace-driven-lte.yaml", "200")])
+@pytest.mark.parametrize("scenario_file,duration",
+                         [("dynamic-under-load.yaml", "180"), ("trace-driven-lte.yaml", "200")])
 def test_dynamic_beats_every_fixed_strategy(scenario_file, duration):
     """Done-criterion of the dynamic strategy: over 5 seeds its 95% interval of mean latency lies below
     every fixed strategy's (local, full offload and each fixed split)."""
@@ -232,7 +233,8 @@ def test_dynamic_beats_every_fixed_strategy(scenario_file, duration):
     for name in names:
         if name != "dynamic":
             low = table.loc[name, "latency_mean_s_ci95"][0]
-            assert high < low, f"dynamic {table.loc['dynamic', 'latency_mean_s']:.4f} (<= {high:.4f}) vs {name} (>= {low:.4f})"
+            assert high < low, \
+                f"dynamic {table.loc['dynamic', 'latency_mean_s']:.4f} (<= {high:.4f}) vs {name} (>= {low:.4f})"
 
 
 def test_dynamic_prices_all_options_at_once_exactly_as_one_by_one():

@@ -9,7 +9,8 @@ from conftest import REPO
 from simsplit.scenario import load_scenario
 from simsplit.studies.simulation import simulate
 
-SCENARIOS = [p for p in sorted((REPO / "scenarios").glob("*.yaml")) if "\nsites:" not in p.read_text()]  # sites: test_sites.py
+# scenarios with sites: are run in test_sites.py
+SCENARIOS = [p for p in sorted((REPO / "scenarios").glob("*.yaml")) if "\nsites:" not in p.read_text()]
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
@@ -53,8 +54,8 @@ def test_records_option_keeps_all_a_sample_or_none(tmp_path):
     longer = simulate(load_scenario(REPO / "scenarios" / "default.yaml", ["duration_s=90"]), stream=False).requests
     short_kept = full.requests[keep]
     long_keep = sampled(longer["device"].to_numpy(), longer["request_id"].to_numpy(), 42, 0.25)
-    kept_ids = set(zip(longer["device"][long_keep], longer["request_id"][long_keep]))
-    assert set(zip(short_kept["device"], short_kept["request_id"])) <= kept_ids  # stable in run length
+    kept_ids = set(zip(longer["device"][long_keep], longer["request_id"][long_keep], strict=True))
+    assert set(zip(short_kept["device"], short_kept["request_id"], strict=True)) <= kept_ids  # stable in run length
     for bad in ("sample:0", "sample:1.5", "sample:x", "some", "sample:nan"):
         with pytest.raises(InputError, match=r"records: expected all, none or sample:F"):
             load_scenario(REPO / "scenarios" / "default.yaml", [f"records={bad}"])

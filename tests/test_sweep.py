@@ -47,7 +47,8 @@ def test_grid_expands_with_seeds():
 def test_bad_sweep_names_the_configuration(tmp_path):
     path = small_sweep(tmp_path)
     path.write_text(path.read_text().replace("split: 1,", "split: 99,"))
-    with pytest.raises(InputError, match=r"\(network=3g, strategy=rb1\): strategy\.split: expected a split point 0\.\.17"):
+    with pytest.raises(InputError,
+                       match=r"\(network=3g, strategy=rb1\): strategy\.split: expected a split point 0\.\.17"):
         load_sweep(path)
 
 
@@ -105,7 +106,8 @@ def test_dask_gives_the_same_tables_as_the_process_pool(tmp_path):
 
 
 def test_report_of_a_sweep_and_of_a_run(tmp_path):
-    from simsplit.figures.report import best_table, draw, write_report
+    from simsplit.figures.folder_figures import draw
+    from simsplit.figures.report import best_table, write_report
     sweep = load_sweep(small_sweep(tmp_path))
     out = tmp_path / "out"
     run_sweep(sweep, out, workers=2)
@@ -116,12 +118,14 @@ def test_report_of_a_sweep_and_of_a_run(tmp_path):
     rb1_3g = table[(table["network"] == "3g") & (table["strategy"] == "rb1")]["latency_mean_s"].iloc[0]
     assert best.loc["3g", "latency gain vs baseline (x)"] == pytest.approx(cloud_3g / rb1_3g)
     page = write_report(out).read_text()
-    assert page.count("<img") == 4 and "Best configuration per network" in page and "http" not in page.split("<body>")[1]
+    assert page.count("<img") == 4 and "Best configuration per network" in page
+    assert "http" not in page.split("<body>")[1]
     assert not (out / "figures").exists()  # the report embeds its figures and leaves figures/ alone
     assert "Scenario of the first configuration" in page and "jetson-tx2" in page
     draw(out)
     for figure in ("tradeoff", "curve-latency_mean_s", "curve-energy_j", "curve-accuracy"):
-        assert (out / "figures" / f"{figure}.png").stat().st_size > 5000 and (out / "figures" / f"{figure}.svg").is_file()
+        assert (out / "figures" / f"{figure}.png").stat().st_size > 5000
+        assert (out / "figures" / f"{figure}.svg").is_file()
     run_page = write_report(out / "runs" / runs["run_id"].iloc[0]).read_text()
     assert run_page.count("<img") == 3 and "Device groups" in run_page  # latency CDF, latency and energy breakdowns
     assert "latency mean" in run_page and "simsplit 0.1.0" in run_page and "inputs (SHA-256)" in run_page
@@ -147,7 +151,7 @@ def test_run_report_with_time_series(tmp_path):
 def test_plot_and_report_of_a_compare_folder(tmp_path, monkeypatch):
     """A compare folder gets its figures (Pareto plane, bars) and a report with the user's seed and units."""
     from simsplit.cli import main
-    from simsplit.figures.plots import pareto_front
+    from simsplit.figures.drawing import pareto_front
     monkeypatch.chdir(tmp_path)
     default = str(REPO / "scenarios" / "default.yaml")
     assert main(["compare", default, "--seeds", "2", "--set", "duration_s=12", "--set", "warmup_s=2",

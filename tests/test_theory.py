@@ -27,7 +27,7 @@ def replicate(scenario: dict, *statistics):
     values = [[] for _ in statistics]
     for seed in replication_seeds(REPLICATIONS):
         result = simulate(base, seed=seed)
-        for column, statistic in zip(values, statistics):
+        for column, statistic in zip(values, statistics, strict=True):
             column.append(statistic(result))
     arrays = tuple(np.array(column) for column in values)
     return arrays[0] if len(arrays) == 1 else arrays
@@ -41,7 +41,8 @@ def mean_wait(result) -> float:
 
 def assert_inside(theory: float, values: np.ndarray, what: str) -> None:
     mean, low, high = t_interval(values, CONFIDENCE)
-    assert low <= theory <= high, f"{what}: theory {theory:.6g} outside 99% interval [{low:.6g}, {high:.6g}] (mean {mean:.6g})"
+    assert low <= theory <= high, \
+        f"{what}: theory {theory:.6g} outside 99% interval [{low:.6g}, {high:.6g}] (mean {mean:.6g})"
     # the interval must be narrow enough to catch a real error: within 10% of the value
     assert (high - low) / 2 < 0.1 * theory, f"{what}: interval [{low:.6g}, {high:.6g}] too wide to test anything"
 

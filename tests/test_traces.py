@@ -48,7 +48,8 @@ REAL_TRACES = [
 
 
 @needs_shared
-@pytest.mark.parametrize("name,fmt,options,mean_mbps", REAL_TRACES, ids=[f"{t[1]}-{i}" for i, t in enumerate(REAL_TRACES)])
+@pytest.mark.parametrize("name,fmt,options,mean_mbps", REAL_TRACES,
+                         ids=[f"{t[1]}-{i}" for i, t in enumerate(REAL_TRACES)])
 def test_real_trace_loads_and_replays(tmp_path, name, fmt, options, mean_mbps):
     check_trace_replays(tmp_path, REAL / name, fmt, options, mean_mbps)
 
@@ -86,12 +87,13 @@ def check_trace_replays(tmp_path, path, fmt, options, mean_mbps):
     done = r[r["status"] == "completed"]
     assert len(done) > 0
     start = (done["arrival_at_s"] + done["device_wait_s"] + done["head_s"] + done["uplink_wait_s"]).to_numpy()
-    delivered = np.array([channel.bits_between(a, a + d) for a, d in zip(start, done["uplink_s"])])
+    delivered = np.array([channel.bits_between(a, a + d) for a, d in zip(start, done["uplink_s"], strict=True)])
     if trace.opportunities_s is None:
         assert np.allclose(delivered, 50_000 * 8, rtol=1e-9)
     else:  # whole opportunities: the upload ends at the first instant by which enough of them have passed
         assert np.all(delivered >= 50_000 * 8)
-        before = np.array([channel.bits_between(a, (a + d) - 1e-7) for a, d in zip(start, done["uplink_s"])])
+        before = np.array([channel.bits_between(a, (a + d) - 1e-7)
+                           for a, d in zip(start, done["uplink_s"], strict=True)])
         assert np.all(before < 50_000 * 8)
 
 
@@ -129,8 +131,10 @@ def test_write_and_read_back_round_trip(tmp_path):
     ("mahimahi", "5\n7\n6\n", r"t: line 3: expected a timestamp >= 7 \(non-decreasing\), got 6"),
     ("mahimahi", "5\nx\n", r"t: line 2: expected a non-negative integer millisecond timestamp, got 'x'"),
     ("pensieve", "0 1\n2 -3\n", r"t: line 2, column 2: expected rate \(Mbps\) >= 0, got -3$"),  # in the file's units
-    ("csv", "time_ms,rate_kbps\n0,5\n10,-2.5\n20,1\n", r"t: line 3, column rate_kbps: expected rate_kbps >= 0, got -2.5$"),
-    ("csv", "time_ms,rate_kbps\n0,5\n10,2\n10,1\n", r"t: line 4: expected a time after time_ms 10 \(times must increase\), got time_ms 10$"),
+    ("csv", "time_ms,rate_kbps\n0,5\n10,-2.5\n20,1\n",
+     r"t: line 3, column rate_kbps: expected rate_kbps >= 0, got -2.5$"),
+    ("csv", "time_ms,rate_kbps\n0,5\n10,2\n10,1\n",
+     r"t: line 4: expected a time after time_ms 10 \(times must increase\), got time_ms 10$"),
     ("pensieve", "0 1\n\u0663 2\n", r"t: line 2, column 1: expected time \(s\) as a number in ASCII digits"),
     ("mahimahi", "1\n\u0663\n", r"t: line 2: expected a non-negative integer millisecond timestamp"),
     ("pensieve", "0 1\n1 1e400\n", r"t: line 2, column 2: expected rate \(Mbps\) as a finite number"),
@@ -138,11 +142,13 @@ def test_write_and_read_back_round_trip(tmp_path):
     ("pensieve", "0 1 2\n", r"t: line 1: expected two numbers 'time_s Mbps'"),
     ("csv", "time_s,rate_mbps\n0,1\n", r"t: expected at least two data rows \(the last marks the end\), got 1"),
     ("csv", "time_s,bandwidth\n0,1\n", r"t: line 1: expected one time column \(time_s/time_ms\) and one rate column"),
-    ("csv", "time_ms,rate_kbps\n0,100\n10,fast\n", r"t: line 3, column rate_kbps: expected rate_kbps as a number, got 'fast'"),
+    ("csv", "time_ms,rate_kbps\n0,100\n10,fast\n",
+     r"t: line 3, column rate_kbps: expected rate_kbps as a number, got 'fast'"),
     ("gnettrack", "Timestamp,State\n2020.01.01_00.00.00,D\n", r"t: line 1: expected a column 'DL_bitrate'"),
     ("gnettrack", "Timestamp,DL_bitrate,State\n2020.01.01_00.00.05,10,D\n2020.01.01_00.00.04,10,D\n",
      r"t: line 3, column Timestamp: expected time not before the previous row"),
-    ("mecperf", "2020-04-01 10:00:00.000000_5.0,yesterday_4\n", r"t: line 1: expected 'YYYY-MM-DD HH:MM:SS.ffffff_<Mbps>'"),
+    ("mecperf", "2020-04-01 10:00:00.000000_5.0,yesterday_4\n",
+     r"t: line 1: expected 'YYYY-MM-DD HH:MM:SS.ffffff_<Mbps>'"),
 ])
 def test_malformed_traces_name_file_and_line(tmp_path, fmt, text, match):
     path = tmp_path / "t"
@@ -158,7 +164,8 @@ def test_scenario_with_a_bad_trace_fails_at_load(tmp_path):
     profile, payloads = write_model(tmp_path)
     scenario = validate_scenario({
         "name": "x", "duration_s": 1, "model": {"profile": profile, "payloads": payloads},
-        "devices": [{"name": "d", "device_class": "phone", "compute_power_w": 1, "arrivals": {"kind": "poisson", "rate_hz": 1}}],
+        "devices": [{"name": "d", "device_class": "phone", "compute_power_w": 1,
+                     "arrivals": {"kind": "poisson", "rate_hz": 1}}],
         "network": {"uplink": {"kind": "trace", "file": str(bad), "format": "csv"},
                     "downlink": {"kind": "constant", "rate_mbps": 1}, "radio": {"technology": "lte"}},
         "server": {"server_class": "gpu"}, "strategy": {"kind": "full_offload"}})

@@ -21,7 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     try:  # typer >= 0.20 carries its own copy of click
         from typer._click.exceptions import UsageError
     except ImportError:  # pragma: no cover
-        from click import UsageError
+        # older typer uses click itself: a different class of the same name, which the checker cannot equate
+        from click import UsageError  # type: ignore[assignment]
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="simsplit", standalone_mode=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import shutil
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -18,14 +18,17 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 console = Console(width=max(shutil.get_terminal_size((120, 24)).columns, 120), soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
-ForceOption = Annotated[bool, typer.Option("--force", metavar="", help="Run even if the estimated work or memory exceeds "
-                                                            "what this machine can do.")]
-JsonOption = Annotated[bool, typer.Option("--json", metavar="", help="Print the result as JSON on stdout instead of tables.")]
-SetOption = Annotated[Optional[list[str]], typer.Option(
-    "--set", metavar="PATH=VALUE", help="Override a scenario field: dotted.path=value (repeatable), e.g. network.uplink.rate_mbps=10.")]
+ForceOption = Annotated[bool, typer.Option(
+    "--force", metavar="", help="Run even if the estimated work or memory exceeds what this machine can do.")]
+JsonOption = Annotated[bool, typer.Option(
+    "--json", metavar="", help="Print the result as JSON on stdout instead of tables.")]
+SetOption = Annotated[list[str] | None, typer.Option(
+    "--set", metavar="PATH=VALUE",
+    help="Override a scenario field: dotted.path=value (repeatable), e.g. network.uplink.rate_mbps=10.")]
 
 
-def fail(exc: InputError) -> None:
+def fail(exc: InputError) -> NoReturn:
+    """Print ``error: <exc>`` on one line of stderr and exit with status 2."""
     err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
@@ -44,7 +47,7 @@ def refuse_existing(target: Path | None, overwrite: bool) -> None:
 
 def _version(value: bool) -> None:
     if value:
-        from simsplit import __version__
+        from simsplit.core.version import __version__
         console.print(f"simsplit {__version__}")
         raise typer.Exit(0)
 

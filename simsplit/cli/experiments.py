@@ -6,7 +6,7 @@ import contextlib
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -34,7 +34,14 @@ def _mj(value: float | None) -> str:
 
 
 def print_summary(summary: dict) -> None:
-    """The summary as two tables: overall (with 95% intervals) and per device group."""
+    """The summary as tables: overall (with 95% intervals), per device group, and per phase (if it has phases)."""
+    console.print(_overall_table(summary))
+    console.print(_groups_table(summary))
+    if "phases" in summary:
+        console.print(_phases_table(summary))
+
+
+def _overall_table(summary: dict) -> Table:
     lat = summary["latency_s"]
     overall = Table(title=f"{summary['scenario']} (seed {summary['seed']})", show_header=True)
     overall.add_column("metric")
@@ -55,53 +62,62 @@ def print_summary(summary: dict) -> None:
         overall.add_row("energy / request (mJ): radio promotion + tail",
                         f"{_mj(energy['promotion'])} + {_mj(energy['tail'])}", "")
     overall.add_row("energy / request (mJ): total", _mj(energy["total"]), "")
-    overall.add_row("accuracy (top-1)", "-" if summary["accuracy"] is None else f"{summary['accuracy']:.4f}", "")
-    miss = summary["deadline_miss_rate"]
-    overall.add_row("deadline miss rate", "-" if miss is None else f"{miss:.4f}", "")
+    overall.add_row("accuracy (top-1)", _fixed(summary["accuracy"], 4), "")
+    overall.add_row("deadline miss rate", _fixed(summary["deadline_miss_rate"], 4), "")
     for name, server in summary["servers"].items():
-        share = f" (other tenants {server['background_utilisation']:.4f})" if server["background_jobs"] else ""
-        overall.add_row(f"server {name} utilisation", f"{server['utilisation']:.4f}{share}", "")
-        if "energy_j" in server:
-            per = server["j_per_request"]
-            overall.add_row(f"server {name} energy: total kWh / mean W / J per request",
-                            f"{server['energy_kwh']:.4g} / {server['mean_power_w']:.4g} / "
-                            f"{'-' if per is None else f'{per:.4g}'}", "")
-    console.print(overall)
+        _add_server_rows(overall, name, server)
+    return overall
+
+
+def _fixed(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _add_server_rows(table: Table, name: str, server: dict) -> None:
+    """A server's utilisation (and its other tenants' share) and, if metered, its energy."""
+    share = f" (other tenants {server['background_utilisation']:.4f})" if server["background_jobs"] else ""
+    table.add_row(f"server {name} utilisation", f"{server['utilisation']:.4f}{share}", "")
+    if "energy_j" in server:
+        per = server["j_per_request"]
+        table.add_row(f"server {name} energy: total kWh / mean W / J per request",
+                      f"{server['energy_kwh']:.4g} / {server['mean_power_w']:.4g} / "
+                      f"{'-' if per is None else f'{per:.4g}'}", "")
+
+
+def _groups_table(summary: dict) -> Table:
     groups = Table(title="per device group")
     for name in ("group", "strategy", "done", "mean ms", "p95 ms", "energy mJ", "up bytes", "accuracy", "miss"):
         groups.add_column(name, justify="left" if name in ("group", "strategy") else "right")
     for name, g in summary["groups"].items():
-        miss = g["deadline_miss_rate"]
         groups.add_row(name, g["strategy"], str(g["completed"]), _ms(g["latency_s"]["mean"]),
-                       _ms(g["latency_s"]["p95"]), _mj(g["energy_j"]["total"]),
-                       "-" if g["bytes_up"] is None else f"{g['bytes_up']:.0f}",
-                       "-" if g["accuracy"] is None else f"{g['accuracy']:.3f}",
-                       "-" if miss is None else f"{miss:.3f}")
-    console.print(groups)
-    if "phases" in summary:
-        phases = Table(title="mean latency (ms) per phase of arrival time")
-        phases.add_column("group")
-        for phase in summary["phases"]:
-            phases.add_column(f"{phase['from_s']:g}-{phase['to_s']:g} s", justify="right")
-        for name in summary["groups"]:
-            phases.add_row(name, *[_ms(p["groups"][name]["latency_s"]["mean"]) for p in summary["phases"]])
-        console.print(phases)
+                       _ms(g["latency_s"]["p95"]), _mj(g["energy_j"]["total"]), _fixed(g["bytes_up"], 0),
+                       _fixed(g["accuracy"], 3), _fixed(g["deadline_miss_rate"], 3))
+    return groups
+
+
+def _phases_table(summary: dict) -> Table:
+    phases = Table(title="mean latency (ms) per phase of arrival time")
+    phases.add_column("group")
+    for phase in summary["phases"]:
+        phases.add_column(f"{phase['from_s']:g}-{phase['to_s']:g} s", justify="right")
+    for name in summary["groups"]:
+        phases.add_row(name, *[_ms(p["groups"][name]["latency_s"]["mean"]) for p in summary["phases"]])
+    return phases
 
 
 @app.command()
 def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
-        out: Annotated[Optional[Path], typer.Option(help="Result folder (default results/<scenario name>).")] = None,
-        seed: Annotated[Optional[str], typer.Option(metavar="INT", help="Override the scenario's seed (an integer >= 0).")] = None,
-        monitor: Annotated[Optional[float], typer.Option(
+        out: Annotated[Path | None, typer.Option(help="Result folder (default results/<scenario name>).")] = None,
+        seed: Annotated[str | None, typer.Option(
+            metavar="INT", help="Override the scenario's seed (an integer >= 0).")] = None,
+        monitor: Annotated[float | None, typer.Option(
             help="Also sample uplink capacity and server queues every this many seconds (timeseries.parquet).")] = None,
         force: ForceOption = False, json_: JsonOption = False,
         set_: SetOption = None,
         workers: Annotated[int, typer.Option(min=1, max=512, help="Parallel sites (a scenario with sites).")] = 1,
-        scheduler: Annotated[Optional[str], typer.Option(
+        scheduler: Annotated[str | None, typer.Option(
             help="Run the sites on Dask: 'local' starts a local cluster, else a scheduler address.")] = None) -> None:
     """Run a scenario, print its summary, and write its result folder."""
-    from simsplit.engine.feasibility import check_feasible
-    from simsplit.engine.setup import build_setup
     from simsplit.scenario import load_scenario
     from simsplit.studies.simulation import simulate
     positive(monitor, "--monitor")
@@ -109,45 +125,49 @@ def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
         fail(InputError("--seed", None, f"expected an integer >= 0, got {seed!r}"))
     try:
         scenario = load_scenario(file, set_ or [], seed=None if seed is None else int(seed))
-        setup = build_setup(scenario)
-        if scenario.sites is not None:
-            if monitor is not None:
-                raise InputError("--monitor", None, "a scenario with sites samples no time series; drop --monitor")
-            from simsplit.studies.sites import run_sites, site_scenario
-            setup = build_setup(site_scenario(scenario, 0))
-            check_feasible(setup, runs=scenario.sites.count, workers=workers, force=force)
-        else:
-            for option, given in (("--workers", workers != 1), ("--scheduler", scheduler is not None)):
-                if given:
-                    raise InputError(option, None, "only the sites of a scenario with sites run in parallel, and "
-                                     "this one has none; drop it (simsplit sweep runs scenarios in parallel)")
-            check_feasible(setup, monitor_period_s=monitor, force=force)
+        setup = _checked_setup(scenario, monitor, workers, scheduler, force)
         with claim(out if out is not None else Path("results") / scenario.name) as target:
             started = time.perf_counter()
             if scenario.sites is not None:
+                from simsplit.studies.sites import run_sites
                 summary = run_sites(scenario, target, workers=workers, scheduler=scheduler)
                 elapsed = time.perf_counter() - started
                 folder = target
+                simulated = f"{summary['generated']} requests at {summary['sites']} sites"
             else:
                 result = simulate(scenario, monitor_period_s=monitor, setup=setup)
                 elapsed = time.perf_counter() - started
                 folder = result.write(target)
                 summary = result.summary
+                simulated = f"{result.request_count} requests"
     except InputError as exc:
         fail(exc)
-    if scenario.sites is not None:
-        if json_:
-            print(json.dumps({**summary, "folder": str(folder), "wall_s": elapsed}, allow_nan=False))
-            return
-        print_summary(summary)
-        console.print(f"{summary['generated']} requests at {summary['sites']} sites simulated in {elapsed:.2f} s; "
-                      f"wrote {folder}/")
-        return
     if json_:
-        print(json.dumps({**result.summary, "folder": str(folder), "wall_s": elapsed}, allow_nan=False))
+        print(json.dumps({**summary, "folder": str(folder), "wall_s": elapsed}, allow_nan=False))
         return
-    print_summary(result.summary)
-    console.print(f"{result.request_count} requests simulated in {elapsed:.2f} s; wrote {folder}/")
+    print_summary(summary)
+    console.print(f"{simulated} simulated in {elapsed:.2f} s; wrote {folder}/")
+
+
+def _checked_setup(scenario, monitor: float | None, workers: int, scheduler: str | None, force: bool):
+    """The scenario's setup, checked feasible (for a scenario with sites, its first site's, for every site);
+    InputError for an option the scenario does not take."""
+    from simsplit.engine.feasibility import check_feasible
+    from simsplit.engine.setup import build_setup
+    setup = build_setup(scenario)
+    if scenario.sites is not None:
+        if monitor is not None:
+            raise InputError("--monitor", None, "a scenario with sites samples no time series; drop --monitor")
+        from simsplit.studies.sites import site_scenario
+        setup = build_setup(site_scenario(scenario, 0))
+        check_feasible(setup, runs=scenario.sites.count, workers=workers, force=force)
+        return setup
+    for option, given in (("--workers", workers != 1), ("--scheduler", scheduler is not None)):
+        if given:
+            raise InputError(option, None, "only the sites of a scenario with sites run in parallel, and "
+                             "this one has none; drop it (simsplit sweep runs scenarios in parallel)")
+    check_feasible(setup, monitor_period_s=monitor, force=force)
+    return setup
 
 
 @app.command()
@@ -184,10 +204,13 @@ def validate(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
 
 @app.command("compare")
 def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
-                    seeds: Annotated[int, typer.Option(min=1, max=1000, help="Replications (seeds) per strategy.")] = 5,
-                    out: Annotated[Optional[Path], typer.Option(help="Folder (default results/<name>-compare).")] = None,
-                    only: Annotated[Optional[list[str]], typer.Option(metavar="NAME",
-                        help="Run only this strategy (repeatable), e.g. --only dynamic --only 'fixed(1, bottlenet)'.")] = None,
+                    seeds: Annotated[int, typer.Option(
+                        min=1, max=1000, help="Replications (seeds) per strategy.")] = 5,
+                    out: Annotated[Path | None, typer.Option(help="Folder (default results/<name>-compare).")] = None,
+                    only: Annotated[list[str] | None, typer.Option(
+                        metavar="NAME",
+                        help="Run only this strategy (repeatable), e.g. --only dynamic --only 'fixed(1, bottlenet)'.")
+                    ] = None,
                     force: ForceOption = False, json_: JsonOption = False, set_: SetOption = None) -> None:
     """Run every strategy (local, full offload, each fixed split, Neurosurgeon, Edgent, dynamic, oracle) over
     several seeds; print means with 95% intervals and regret against the bound (the better of the oracle and
@@ -224,57 +247,22 @@ def _compare_and_write(scenario, names: dict, chosen: list[str] | None, seeds: i
     import numpy as np
     from rich.progress import Progress
 
-    from simsplit.studies.compare import compare, with_strategy
-    from simsplit.studies.simulation import simulate
+    from simsplit.studies.compare import compare
 
     seed_list = [int(s) for s in np.random.SeedSequence(scenario.seed).generate_state(seeds)]
     total = len(chosen or names) * seeds
     with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task("simulating", total=total)
         runs, table, quantiles = compare(scenario, seed_list, chosen, progress=lambda name: progress.advance(task))
-    flat = table.copy()
-    for column in [c for c in flat.columns if c.endswith("_ci95")]:
-        flat[column.replace("_ci95", "_low")] = [v[0] for v in flat[column]]
-        flat[column.replace("_ci95", "_high")] = [v[1] for v in flat[column]]
-        del flat[column]
-    shown = Table(title=f"{scenario.name}: {seeds} seeds, mean ± half-width of the 95% interval; "
-                        f"regret: objective vs the bound (per seed, the better of the oracle and every static strategy)")
-    for name in ("strategy", "latency ms", "p95 ms", "energy mJ", "accuracy", "deadline hit", "switches", "regret"):
-        shown.add_column(name, justify="left" if name == "strategy" else "right")
-
-    def interval(row, key, scale):
-        low, high = row[f"{key}_ci95"]
-        if low is None or np.isnan(low):
-            return f"{row[key] * scale:.2f}"
-        return f"{row[key] * scale:.2f} ±{(high - low) / 2 * scale:.2f}"
-
-    for _, row in table.iterrows():
-        regret = "-" if "regret" not in row or np.isnan(row["regret"]) else f"{100 * row['relative_regret']:+.1f}%"
-        shown.add_row(row["strategy"], interval(row, "latency_mean_s", 1e3), interval(row, "latency_p95_s", 1e3),
-                      interval(row, "energy_j", 1e3), f"{row['accuracy']:.3f}",
-                      "-" if np.isnan(row["deadline_hit_rate"]) else f"{row['deadline_hit_rate']:.3f}",
-                      f"{row['switches']:.0f}", regret)
+    flat = _flat_intervals(table)
     if not as_json:
-        console.print(shown)
+        console.print(_compare_table(scenario.name, seeds, table))
 
     def write(folder: Path) -> None:
-        from simsplit.figures.report import TIMESERIES_COLUMNS
-        from simsplit.model.strategies.context import objective_name
-        from simsplit.output.provenance import portable_copy, provenance
-        from simsplit.scenario import to_yaml
         runs.to_csv(folder / "runs.csv", index=False)
         flat.to_csv(folder / "compare.csv", index=False)
         quantiles.to_csv(folder / "latency-quantiles.csv", index=False)
-        (folder / "scenario.yaml").write_text(to_yaml(portable_copy(scenario, folder)), encoding="utf-8")
-        meta = {"scenario": scenario.name, "seed": scenario.seed, "seeds": seed_list,
-                "objective": objective_name(scenario), "strategies": list(table["strategy"]),
-                "provenance": provenance(scenario)}
-        (folder / "compare.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        for name in ("dynamic", "oracle"):
-            if chosen is None or name in chosen:
-                result = simulate(with_strategy(scenario, names[name]), seed=seed_list[0], monitor_period_s=0.1)
-                result.timeseries.to_parquet(folder / f"timeseries-{name}.parquet", index=False)
-                result.requests[list(TIMESERIES_COLUMNS)].to_parquet(folder / f"requests-{name}.parquet", index=False)
+        _write_compare_extras(folder, scenario, names, chosen, seed_list, list(table["strategy"]))
 
     folder = write_folder(target, write, kind="compare")
     if as_json:
@@ -285,13 +273,73 @@ def _compare_and_write(scenario, names: dict, chosen: list[str] | None, seeds: i
     console.print(f"wrote {folder}/")
 
 
+def _flat_intervals(table):
+    """A copy of the compare table with each ``<metric>_ci95`` pair as two columns, ``_low`` and ``_high``."""
+    flat = table.copy()
+    for column in [c for c in flat.columns if c.endswith("_ci95")]:
+        flat[column.replace("_ci95", "_low")] = [v[0] for v in flat[column]]
+        flat[column.replace("_ci95", "_high")] = [v[1] for v in flat[column]]
+        del flat[column]
+    return flat
+
+
+def _compare_table(name: str, seeds: int, table) -> Table:
+    """The compare table as shown: means with the half-width of their 95% intervals, and regret."""
+    import numpy as np
+    shown = Table(title=f"{name}: {seeds} seeds, mean ± half-width of the 95% interval; "
+                        f"regret: objective vs the bound (per seed, the better of the oracle and every static "
+                        f"strategy)")
+    for column in ("strategy", "latency ms", "p95 ms", "energy mJ", "accuracy", "deadline hit", "switches", "regret"):
+        shown.add_column(column, justify="left" if column == "strategy" else "right")
+    for _, row in table.iterrows():
+        regret = "-" if "regret" not in row or np.isnan(row["regret"]) else f"{100 * row['relative_regret']:+.1f}%"
+        shown.add_row(row["strategy"], _interval(row, "latency_mean_s", 1e3), _interval(row, "latency_p95_s", 1e3),
+                      _interval(row, "energy_j", 1e3), f"{row['accuracy']:.3f}",
+                      "-" if np.isnan(row["deadline_hit_rate"]) else f"{row['deadline_hit_rate']:.3f}",
+                      f"{row['switches']:.0f}", regret)
+    return shown
+
+
+def _interval(row, key: str, scale: float) -> str:
+    """``row[key]`` x ``scale`` and the half-width of its 95% interval (none where it has none)."""
+    import numpy as np
+    low, high = row[f"{key}_ci95"]
+    if low is None or np.isnan(low):
+        return f"{row[key] * scale:.2f}"
+    return f"{row[key] * scale:.2f} ±{(high - low) / 2 * scale:.2f}"
+
+
+def _write_compare_extras(folder: Path, scenario, names: dict, chosen: list[str] | None, seed_list: list[int],
+                          strategies: list[str]) -> None:
+    """The scenario, compare.json (seeds, objective, strategies, provenance), and the time series and requests
+    of dynamic and the oracle (when they were compared) at the first seed."""
+    from simsplit.figures.folder_figures import TIMESERIES_COLUMNS
+    from simsplit.model.strategies.context import objective_name
+    from simsplit.output.provenance import portable_copy, provenance
+    from simsplit.scenario import to_yaml
+    from simsplit.studies.compare import with_strategy
+    from simsplit.studies.simulation import simulate
+    (folder / "scenario.yaml").write_text(to_yaml(portable_copy(scenario, folder)), encoding="utf-8")
+    meta = {"scenario": scenario.name, "seed": scenario.seed, "seeds": seed_list,
+            "objective": objective_name(scenario), "strategies": strategies,
+            "provenance": provenance(scenario)}
+    (folder / "compare.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    for name in ("dynamic", "oracle"):
+        if chosen is None or name in chosen:
+            result = simulate(with_strategy(scenario, names[name]), seed=seed_list[0], monitor_period_s=0.1)
+            assert result.timeseries is not None  # sampled: a monitor period was given
+            result.timeseries.to_parquet(folder / f"timeseries-{name}.parquet", index=False)
+            result.requests[list(TIMESERIES_COLUMNS)].to_parquet(folder / f"requests-{name}.parquet", index=False)
+
+
 @app.command("sweep")
 def sweep_command(file: Annotated[Path, typer.Argument(help="Sweep YAML file.")],
-                  out: Annotated[Optional[Path], typer.Option(help="Folder (default results/<sweep name>).")] = None,
+                  out: Annotated[Path | None, typer.Option(help="Folder (default results/<sweep name>).")] = None,
                   workers: Annotated[int, typer.Option(min=1, max=512, help="Parallel runs.")] = 2,
-                  scheduler: Annotated[Optional[str], typer.Option(
+                  scheduler: Annotated[str | None, typer.Option(
                       help="Run on Dask: 'local' starts a local cluster, else a scheduler address.")] = None,
-                  limit: Annotated[Optional[int], typer.Option(min=0, help="Run at most this many unfinished runs.")] = None,
+                  limit: Annotated[int | None, typer.Option(
+                      min=0, help="Run at most this many unfinished runs.")] = None,
                   force: ForceOption = False) -> None:
     """Run a grid of scenario variations x seeds (skipping finished runs) and write the combined tables."""
     from rich.progress import Progress
@@ -328,7 +376,7 @@ def sweep_command(file: Annotated[Path, typer.Argument(help="Sweep YAML file.")]
 
 def _result_folder(folder: Path) -> str:
     """The kind of a result folder (run, sweep, compare), or exit 2."""
-    from simsplit.figures.report import folder_kind
+    from simsplit.figures.folder_figures import folder_kind
     kind = folder_kind(folder)
     if kind is None:
         fail(InputError(folder, None, "expected a run folder (summary.json), a sweep folder (table.parquet) or a "
@@ -344,11 +392,11 @@ def plot_command(folder: Annotated[Path, typer.Argument(help="A run, sweep or co
                  style: Annotated[str, typer.Option(
                      help="paper: 3.5/7.16-inch columns, 8 pt, PDF and PNG at 300 dpi; screen: larger, PNG and SVG.")
                  ] = "screen",
-                 format_: Annotated[Optional[str], typer.Option(
+                 format_: Annotated[str | None, typer.Option(
                      "--format", help="Formats to write instead of the style's, comma-separated: pdf,svg,png.")] = None
                  ) -> None:
     """Draw the figures of a run, sweep or compare folder into its figures/, named by what they show."""
-    from simsplit.figures.report import draw
+    from simsplit.figures.folder_figures import draw
     from simsplit.figures.style import parse_formats, style_named
     kind = _result_folder(folder)
     try:

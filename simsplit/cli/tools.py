@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -18,6 +18,9 @@ from simsplit.cli.app import (
 from simsplit.core.errors import InputError
 from simsplit.output.outdir import write_folder
 
+if TYPE_CHECKING:
+    from simsplit.ml.bottleneck.config import TrainConfig
+
 
 @app.command("profile")
 def profile_command(model: Annotated[str, typer.Argument(help="resnet18 | resnet50 | mobilenet_v2 | vgg16")],
@@ -31,33 +34,30 @@ def profile_command(model: Annotated[str, typer.Argument(help="resnet18 | resnet
                     repeats: Annotated[int, typer.Option(min=1, max=100_000,
                                                          help="Timed runs per block (median kept).")] = 10,
                     measured_class: Annotated[str, typer.Option(help="Name of this machine's column.")] = "host",
-                    classes: Annotated[str, typer.Option(help="Device classes mapped by the roofline model.")] =
-                    "jetson-tx2,jetson-nano,rpi4",
-                    server_classes: Annotated[str, typer.Option(help="Server classes mapped by the roofline model.")] =
-                    "edge-t4",
-                    split_after: Annotated[Optional[str], typer.Option(
-                        help="Keep only split points after these blocks, e.g. RB3,RB7,RB13 (default: every block).")] = None,
-                    plot: Annotated[Optional[Path], typer.Option(help="Also draw the per-split figure (PNG/SVG).")] = None,
-                    payloads: Annotated[Optional[Path], typer.Option(
+                    classes: Annotated[str, typer.Option(
+                        help="Device classes mapped by the roofline model.")] = "jetson-tx2,jetson-nano,rpi4",
+                    server_classes: Annotated[str, typer.Option(
+                        help="Server classes mapped by the roofline model.")] = "edge-t4",
+                    split_after: Annotated[str | None, typer.Option(
+                        help="Keep only split points after these blocks, e.g. RB3,RB7,RB13 (default: every block).")
+                    ] = None,
+                    plot: Annotated[Path | None, typer.Option(help="Also draw the per-split figure (PNG/SVG).")] = None,
+                    payloads: Annotated[Path | None, typer.Option(
                         help="Also write a raw-tensor payload table at torchvision's top-1.")] = None,
-                    overwrite: Annotated[bool, typer.Option("--overwrite", metavar="", help="Replace output files that exist.")]
-                    = False) -> None:
+                    overwrite: Annotated[bool, typer.Option(
+                        "--overwrite", metavar="", help="Replace output files that exist.")] = False) -> None:
     """Measure a per-split profile of a torchvision network on this machine (needs the ml extra)."""
     for target in (out, plot, payloads):
         refuse_existing(target, overwrite)
     try:
-        from simsplit import measure as measuring
+        from simsplit.ml import measure as measuring
     except ImportError:
         fail(InputError("simsplit profile", None, "expected torch and torchvision (pip install 'simsplit[ml]')"))
     from rich.progress import Progress
 
     if model not in measuring.ARCHITECTURES:
         fail(InputError("MODEL", None, f"expected one of {list(measuring.ARCHITECTURES)}, got {model!r}"))
-    mapped = [c for c in classes.split(",") if c]
-    servers = [c for c in server_classes.split(",") if c]
-    unknown = [c for c in mapped + servers if c not in measuring.DEVICE_CLASSES]
-    if unknown:
-        fail(InputError("--classes", None, f"expected names among {list(measuring.DEVICE_CLASSES)}, got {unknown}"))
+    mapped, servers = _device_classes(classes, server_classes)
     chosen = [n for n in (split_after or "").split(",") if n]
     try:
         blocks = len(measuring.merge_blocks(measuring.build_blocks(model), chosen))
@@ -71,35 +71,73 @@ def profile_command(model: Annotated[str, typer.Argument(help="resnet18 | resnet
     console.print(f"wrote {out}: {blocks} blocks, {sum(b.flops for b in measurement.blocks) / 2e9:.3f} GMACs, "
                   f"sum of blocks / whole model = {measurement.sum_over_whole:.3f}")
     if plot is not None:
-        from simsplit.figures.plots import plot_profile
+        from simsplit.figures.input_figures import plot_profile
         from simsplit.scenario.profiles import load_profile
         plot_profile(load_profile(out), plot, measured_class, title=f"{model}, {resolution}x{resolution}")
         console.print(f"wrote {plot}")
     if payloads is not None:
-        from simsplit.scenario.payloads import raw_payload_lines
-        from simsplit.scenario.profiles import load_profile
-        lines = raw_payload_lines(load_profile(out), measuring.TORCHVISION_TOP1[model])
-        header = [f"# Raw tensors of {out.name} at every split; accuracy: torchvision's documented ImageNet top-1",
-                  "# for the unsplit model, assumed unchanged by fp16/int8 features (not measured)."]
-        payloads.write_text("\n".join(header + lines) + "\n")
-        console.print(f"wrote {payloads}")
+        _write_raw_payloads(out, payloads, measuring.TORCHVISION_TOP1[model])
+
+
+def _device_classes(classes: str, server_classes: str) -> tuple[list[str], list[str]]:
+    """The comma-separated device and server classes of ``--classes`` and ``--server-classes``; exit 2 naming
+    any that the roofline model does not know."""
+    from simsplit.ml.measure import DEVICE_CLASSES
+    mapped = [c for c in classes.split(",") if c]
+    servers = [c for c in server_classes.split(",") if c]
+    unknown = [c for c in mapped + servers if c not in DEVICE_CLASSES]
+    if unknown:
+        fail(InputError("--classes", None, f"expected names among {list(DEVICE_CLASSES)}, got {unknown}"))
+    return mapped, servers
+
+
+def _write_raw_payloads(profile: Path, path: Path, top1: float) -> None:
+    """A payload table of raw tensors at every split of ``profile``, at the unsplit model's ``top1``."""
+    from simsplit.scenario.payloads import raw_payload_lines
+    from simsplit.scenario.profiles import load_profile
+    lines = raw_payload_lines(load_profile(profile), top1)
+    header = [f"# Raw tensors of {profile.name} at every split; accuracy: torchvision's documented ImageNet top-1",
+              "# for the unsplit model, assumed unchanged by fp16/int8 features (not measured)."]
+    path.write_text("\n".join(header + lines) + "\n")
+    console.print(f"wrote {path}")
 
 
 @app.command("train-bottleneck")
 def train_bottleneck_command(config_file: Annotated[Path, typer.Argument(help="Training configuration (YAML).")],
-                             out: Annotated[Optional[Path], typer.Option(help="Folder (default results/<name>).")] = None
-                             ) -> None:
+                             out: Annotated[Path | None, typer.Option(
+                                 help="Folder (default results/<name>).")] = None) -> None:
     """Train BottleNet units (BottleFit-style) on scikit-learn's digits and write a payload table, a profile
     of the backbone, the naive-vs-aware comparison and a rate-accuracy plot (needs the ml extra)."""
     try:
-        from simsplit.ml.bottleneck.train import TrainConfig, train_bottlenecks
+        from simsplit.ml.bottleneck.train import train_bottlenecks
     except ImportError:
         fail(InputError("simsplit train-bottleneck", None, "expected torch, torchvision, scikit-learn and Pillow "
                          "(pip install 'simsplit[ml]')"))
-    from pydantic import ValidationError
     from rich.progress import Progress
 
     from simsplit.core.config import FieldValueError
+    config = _train_config(config_file)
+    summary: dict = {}
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task(f"training {config.name}", total=_training_epochs(config))
+        try:
+            folder = write_folder(out if out is not None else Path("results") / config.name,
+                                  lambda path: summary.update(train_bottlenecks(config, path,
+                                                                                lambda: progress.advance(task))),
+                                  kind="training")
+        except InputError as exc:
+            fail(exc)
+        except FieldValueError as exc:  # the data or the weights file, found wanting while loading
+            fail(InputError(config_file, exc.field, str(exc)))
+    _print_training(summary, folder)
+
+
+def _train_config(config_file: Path) -> TrainConfig:
+    """The training configuration of ``config_file``, its paths relative to the file's folder, or exit 2
+    naming what is wrong (a field, a missing folder or weights file, CompressAI not installed)."""
+    from pydantic import ValidationError
+
+    from simsplit.ml.bottleneck.config import ImageFolderData, TorchvisionBackbone, TrainConfig
     from simsplit.scenario import read_yaml
     from simsplit.scenario.messages import input_error
     try:
@@ -110,38 +148,37 @@ def train_bottleneck_command(config_file: Annotated[Path, typer.Argument(help="T
     except ValidationError as exc:
         fail(input_error(exc, TrainConfig, data, str(config_file)))
     base = config_file.parent
-    if config.data.kind == "image_folder":
-        config = config.model_copy(update={"data": config.data.model_copy(update={"path": str(base / config.data.path)})})
-        if not Path(config.data.path).is_dir():
-            fail(InputError(config_file, "data.path", f"expected a folder of class sub-folders, got {config.data.path}"))
-    if config.backbone.kind == "torchvision":
+    if isinstance(config.data, ImageFolderData):
+        folder = str(base / config.data.path)
+        config = config.model_copy(update={"data": config.data.model_copy(update={"path": folder})})
+        if not Path(folder).is_dir():
+            fail(InputError(config_file, "data.path", f"expected a folder of class sub-folders, got {folder}"))
+    if isinstance(config.backbone, TorchvisionBackbone):
         weights = str(base / config.backbone.weights)
         config = config.model_copy(update={"backbone": config.backbone.model_copy(update={"weights": weights})})
-        if not Path(config.backbone.weights).is_file():
+        if not Path(weights).is_file():
             fail(InputError(config_file, "backbone.weights", f"expected a weights file (torch.save of the model's "
-                            f"state_dict), got {config.backbone.weights}"))
+                            f"state_dict), got {weights}"))
     if config.entropy is not None:
         import importlib.util
         if importlib.util.find_spec("compressai") is None:
             fail(InputError(config_file, "entropy", "expected CompressAI for entropy-coded bottlenecks "
                             "(pip install compressai==1.2.8 && pip install 'numpy>=2', as .ci/run does)"))
+    return config
+
+
+def _training_epochs(config: TrainConfig) -> int:
+    """Epochs the training runs through (the progress bar's length): the backbone's, then every unit's."""
     units = len(config.splits) * len(config.reduced_channels) * (2 if config.naive else 1)
     if config.entropy is not None:
-        per_channel = len(config.entropy.lambdas) * ("factorized" in config.entropy.kinds) + ("vbr" in config.entropy.kinds)
+        kinds = config.entropy.kinds
+        per_channel = len(config.entropy.lambdas) * ("factorized" in kinds) + ("vbr" in kinds)
         units += len(config.entropy.splits) * len(config.entropy.reduced_channels) * per_channel
-    total = config.backbone_epochs + units * (config.distil_epochs + config.finetune_epochs)
-    summary = {}
-    with Progress(console=err_console, transient=True) as progress:
-        task = progress.add_task(f"training {config.name}", total=total)
-        try:
-            folder = write_folder(out if out is not None else Path("results") / config.name,
-                                  lambda path: summary.update(train_bottlenecks(config, path,
-                                                                                lambda: progress.advance(task))),
-                                  kind="training")
-        except InputError as exc:
-            fail(exc)
-        except FieldValueError as exc:  # the data or the weights file, found wanting while loading
-            fail(InputError(config_file, exc.field, str(exc)))
+    return config.backbone_epochs + units * (config.distil_epochs + config.finetune_epochs)
+
+
+def _print_training(summary: dict, folder: Path) -> None:
+    """The teacher's accuracy, each naive-vs-aware comparison and each entropy-coded unit's rate."""
     console.print(f"teacher accuracy {summary['teacher_accuracy']:.4f}")
     for gap in summary["naive_vs_aware"]:
         console.print(f"split {gap['split']}, {gap['reduced_channels']} channels, JPEG q{gap['quality']}: "
@@ -155,12 +192,13 @@ def train_bottleneck_command(config_file: Annotated[Path, typer.Argument(help="T
 
 
 @app.command("kinds")
-def kinds_command(family: Annotated[Optional[str], typer.Argument(
-                      help="channels | strategies | arrivals | background | disciplines | estimators (default: all)")] = None,
-                  plugin: Annotated[Optional[list[Path]], typer.Option(
+def kinds_command(family: Annotated[str | None, typer.Argument(
+                      help="channels | strategies | arrivals | background | disciplines | estimators (default: all)")
+                  ] = None,
+                  plugin: Annotated[list[Path] | None, typer.Option(
                       "--plugin", help="Load this plugin file first (repeatable).")] = None,
-                  markdown: Annotated[bool, typer.Option("--markdown", metavar="", help="Print Markdown (docs/kinds.md).")] = False
-                  ) -> None:
+                  markdown: Annotated[bool, typer.Option(
+                      "--markdown", metavar="", help="Print Markdown (docs/kinds.md).")] = False) -> None:
     """List every registered kind (built-in, installed and from --plugin files) with its block's fields."""
     from simsplit.cli.catalog import fields
     from simsplit.cli.catalog import markdown as as_markdown
@@ -191,9 +229,10 @@ def kinds_command(family: Annotated[Optional[str], typer.Argument(
 @app.command("calibrate")
 def calibrate_command(config: Annotated[Path, typer.Argument(help="Calibration YAML (scenario, measurements, "
                                                              "parameters; see docs/calibration.md).")],
-                      out: Annotated[Optional[Path], typer.Option(
+                      out: Annotated[Path | None, typer.Option(
                           help="Result folder (default results/calibrate-<config name>).")] = None,
-                      json_output: Annotated[bool, typer.Option("--json", metavar="", help="Print the fit as JSON.")] = False) -> None:
+                      json_output: Annotated[bool, typer.Option(
+                          "--json", metavar="", help="Print the fit as JSON.")] = False) -> None:
     """Fit a scenario's device, server and codec parameters to measured latency and energy (weighted least
     squares, the simulator as the model); print each value with its 95% interval and every residual; write
     the calibrated scenario and tables."""

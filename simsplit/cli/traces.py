@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -34,7 +34,7 @@ def _read(file: Path, fmt: str, window_ms: float | None, direction: str | None):
         fail(InputError("--window-ms", None, f"only a mahimahi trace takes --window-ms, got format {fmt}"))
     if direction is not None and fmt != "gnettrack":
         fail(InputError("--direction", None, f"only a gnettrack trace takes --direction, got format {fmt}"))
-    options = {}
+    options: dict[str, float | str] = {}
     if window_ms is not None:
         options["window_ms"] = window_ms
     if direction is not None:
@@ -47,9 +47,9 @@ def _read(file: Path, fmt: str, window_ms: float | None, direction: str | None):
 
 @traces_app.command("show")
 def traces_show(file: Annotated[Path, typer.Argument(help="Trace file.")], fmt: FormatOption,
-                plot: Annotated[Optional[Path], typer.Option(help="Also draw the trace into this PNG/SVG.")] = None,
-                window_ms: Annotated[Optional[float], typer.Option(help="Mahimahi bin width (ms).")] = None,
-                direction: Annotated[Optional[str], typer.Option(help="gnettrack: down or up.")] = None) -> None:
+                plot: Annotated[Path | None, typer.Option(help="Also draw the trace into this PNG/SVG.")] = None,
+                window_ms: Annotated[float | None, typer.Option(help="Mahimahi bin width (ms).")] = None,
+                direction: Annotated[str | None, typer.Option(help="gnettrack: down or up.")] = None) -> None:
     """Duration, time-weighted rate statistics and outage fraction of a trace."""
     trace = _read(file, fmt, window_ms, direction)
     stats = trace.statistics()
@@ -63,7 +63,7 @@ def traces_show(file: Annotated[Path, typer.Argument(help="Trace file.")], fmt: 
     table.add_row("outage fraction (rate 0)", f"{stats['outage_fraction']:.4f}")
     console.print(table)
     if plot is not None:
-        from simsplit.figures.plots import plot_trace
+        from simsplit.figures.input_figures import plot_trace
         plot_trace(trace, plot, title=f"{file.name} ({fmt})")
         console.print(f"wrote {plot}")
 
@@ -72,10 +72,10 @@ def traces_show(file: Annotated[Path, typer.Argument(help="Trace file.")], fmt: 
 def traces_convert(file: Annotated[Path, typer.Argument(help="Trace file to read.")],
                    out: Annotated[Path, typer.Argument(help="File to write.")], fmt: FormatOption,
                    to: Annotated[str, typer.Option(help="csv | pensieve | mahimahi")] = "csv",
-                   window_ms: Annotated[Optional[float], typer.Option(help="Mahimahi bin width (ms).")] = None,
-                   direction: Annotated[Optional[str], typer.Option(help="gnettrack: down or up.")] = None,
-                   overwrite: Annotated[bool, typer.Option("--overwrite", "--force", metavar="", help="Replace OUT if it exists.")] = False
-                   ) -> None:
+                   window_ms: Annotated[float | None, typer.Option(help="Mahimahi bin width (ms).")] = None,
+                   direction: Annotated[str | None, typer.Option(help="gnettrack: down or up.")] = None,
+                   overwrite: Annotated[bool, typer.Option(
+                       "--overwrite", "--force", metavar="", help="Replace OUT if it exists.")] = False) -> None:
     """Write a trace in another format (same step function)."""
     from simsplit.model.channel.traces import write_trace
     if to not in ("csv", "pensieve", "mahimahi"):

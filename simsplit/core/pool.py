@@ -23,18 +23,27 @@ def run_parallel(function: Callable, tasks: list[tuple], workers: int, scheduler
     process pool of ``workers`` (``scheduler`` None), on a local Dask cluster (``local``) or on the Dask
     scheduler at an address. A failure (or Ctrl-C) in the pool kills its workers at once and re-raises."""
     if scheduler is None:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent)
-        try:
-            for future in as_completed([pool.submit(function, *task) for task in tasks]):
-                on_result(future.result())
-        except BaseException:
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.kill()  # work in progress cleans nothing up: callers write atomically
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown()
-        return
+        _run_on_pool(function, tasks, workers, on_result)
+    else:
+        _run_on_dask(function, tasks, workers, scheduler, on_result)
+
+
+def _run_on_pool(function: Callable, tasks: list[tuple], workers: int, on_result: Callable[[Any], None]) -> None:
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent)
+    try:
+        for future in as_completed([pool.submit(function, *task) for task in tasks]):
+            on_result(future.result())
+    except BaseException:
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.kill()  # work in progress cleans nothing up: callers write atomically
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
+def _run_on_dask(function: Callable, tasks: list[tuple], workers: int, scheduler: str,
+                 on_result: Callable[[Any], None]) -> None:
     from distributed import Client, LocalCluster, as_completed
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                            dashboard_address=None) if scheduler == "local" else None

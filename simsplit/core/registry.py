@@ -25,7 +25,7 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from pydantic_core import core_schema
@@ -33,6 +33,13 @@ from pydantic_core import core_schema
 from simsplit.core.config import Config, FieldValueError
 
 KIND_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+if TYPE_CHECKING:
+    KindBlock = Any
+    """A scenario block chosen by its ``kind``. Each kind has its own fields, so to the type checker any value;
+    at run time the base :class:`Config` (the annotation error messages read a block's fields from)."""
+else:
+    KindBlock = Config
 
 
 class NestedError(ValueError):
@@ -90,6 +97,17 @@ class Registry:
         """
         if build is None:
             return lambda function: self.register(name, config, function, **options) or function
+        self._check(name, config, build)
+        kind = Kind(name, config, build, dict(options), getattr(build, "__module__", "") or "")
+        old = self._kinds.get(name)
+        if old is not None and old.origin != kind.origin and (old.config is not config or old.build is not build):
+            raise ValueError(f"{self.family}: kind {name!r} is already registered by {old.origin}")
+        self._kinds[name] = kind
+        self._order.setdefault(name, len(self._order))
+        return None
+
+    def _check(self, name: str, config: type[Config] | None, build: Callable) -> None:
+        """Refuse a malformed kind: its name, its block (``kind: Literal[name]``, the family's base) or builder."""
         if not isinstance(name, str) or not KIND_NAME.match(name):
             raise ValueError(f"{self.family}: a kind name is lower-case letters, digits and '_', got {name!r}")
         if self._configured:
@@ -102,13 +120,6 @@ class Registry:
                              f"{self.base.__module__}.{self.base.__name__}")
         if not callable(build):
             raise ValueError(f"{self.family}: build for {name!r} must be callable, got {build!r}")
-        kind = Kind(name, config, build, dict(options), getattr(build, "__module__", "") or "")
-        old = self._kinds.get(name)
-        if old is not None and old.origin != kind.origin and (old.config is not config or old.build is not build):
-            raise ValueError(f"{self.family}: kind {name!r} is already registered by {old.origin}")
-        self._kinds[name] = kind
-        self._order.setdefault(name, len(self._order))
-        return None
 
     # ------------------------------------------------------------ reading
     def __getitem__(self, name: str) -> Kind:
@@ -134,7 +145,8 @@ class Registry:
 
     def of(self, config: Config) -> Kind:
         """The kind of a validated block."""
-        return self[config.kind]
+        # the base Config has no kind, but every registered block has kind: Literal[name] (register checks)
+        return self[config.kind]  # type: ignore[attr-defined]
 
     def _load(self) -> None:
         if self._loaded:
@@ -152,9 +164,10 @@ class Registry:
 
     # ------------------------------------------------------------ the schema's field
     @property
-    def field(self) -> Any:
-        """The annotation of a scenario field holding one block of this family, chosen by its ``kind``."""
-        return Annotated[Config, _KindField(self)]
+    def by_kind(self) -> _KindField:
+        """The metadata of a scenario field holding one block of this family, validated by the kind its ``kind``
+        names: ``uplink: Annotated[KindBlock, channels.by_kind]``."""
+        return _KindField(self)
 
 
 @functools.cache
@@ -185,8 +198,9 @@ class _KindField:
 
     def _validate(self, value: Any) -> Config:
         registry = self.registry
-        if isinstance(value, Config) and getattr(value, "kind", None) in registry:
-            if registry[value.kind].config is type(value):
+        if isinstance(value, Config):
+            kind = getattr(value, "kind", None)
+            if isinstance(kind, str) and kind in registry and registry[kind].config is type(value):
                 return value
         if not isinstance(value, dict) or "kind" not in value:
             raise ValueError(f"expected a mapping with a 'kind' field, got {value!r}")
@@ -194,6 +208,7 @@ class _KindField:
         if not isinstance(name, str) or name not in registry:
             raise FieldValueError("kind", f"expected kind {registry.expected()}, got {name!r}")
         config = registry[name].config
+        assert config is not None  # a family chosen by kind (configured) gives every kind a block
         try:
             return config.model_validate(value)
         except ValidationError as exc:

@@ -43,14 +43,15 @@ class RandomStreams:
         """Hash the seeds of the streams called ``names`` at once; :meth:`generator` then builds each of
         them without hashing it alone. The generators are the same either way."""
         if 0 <= self.seed < 2 ** 128:  # four 32-bit words of entropy at most (numpy pads to four)
-            self._prepared.update(zip(names, seed_words(self.seed, [stream_key(name) for name in names])))
+            self._prepared.update(zip(names, seed_words(self.seed, [stream_key(name) for name in names]), strict=True))
 
     def generator(self, name: str) -> np.random.Generator:
         """A fresh generator for the component called ``name``."""
         words = self._prepared.pop(name, None)
         sequence = np.random.SeedSequence(self.seed, spawn_key=(stream_key(name),)) if words is None \
             else _HashedSeed(words)
-        return np.random.Generator(np.random.PCG64(sequence))
+        # numpy takes any ISeedSequence; its stubs name only SeedSequence
+        return np.random.Generator(np.random.PCG64(sequence))  # type: ignore[arg-type]
 
 
 class _HashedSeed(ISeedSequence):
@@ -99,11 +100,11 @@ def seed_words(seed: int, keys: list[int]) -> np.ndarray:
         pool = [mix(pool[target], hashmix(low)) for target in range(_POOL)]
         with_high = high != 0  # a key below 2**32 is one word of entropy
         pool = [np.where(with_high, mix(pool[target], hashmix(high)), pool[target]) for target in range(_POOL)]
-        out, hash_const = [], _INIT_B
+        out, out_const = [], _INIT_B
         for i in range(2 * _POOL):
-            value = pool[i % _POOL] ^ np.uint32(hash_const)
-            hash_const = (hash_const * _MULT_B) & 0xFFFFFFFF
-            value = value * np.uint32(hash_const)
+            value = pool[i % _POOL] ^ np.uint32(out_const)
+            out_const = (out_const * _MULT_B) & 0xFFFFFFFF
+            value = value * np.uint32(out_const)
             out.append(value ^ (value >> _SHIFT))
     return np.stack(out, axis=1).view(np.uint64)
 

@@ -10,38 +10,53 @@ WINDOW_ROWS = 1 << 19
 
 def why_not(setup, monitor_period_s: float | None = None) -> list[str]:
     """What in ``setup`` needs the DES (empty: the fast path computes the same run)."""
-    from simsplit.model.strategies.fixed import FixedStrategy
     reasons = []
     if monitor_period_s is not None:
         reasons.append("the run samples a time series (monitor)")
     for group_setup in setup.groups:
-        group, network = group_setup.group, group_setup.network
-        name = f"group {group.name}"
-        if not isinstance(group_setup.make_strategy(), FixedStrategy):
-            reasons.append(f"{name}: strategy {group.strategy.kind if group.strategy else setup.scenario.strategy.kind}"
-                           " adapts to what it observes")
-        if group.arrivals.workload().kind == "closed_loop":
-            reasons.append(f"{name}: closed-loop arrivals wait for each result")
-        if group.probe is not None:
-            reasons.append(f"{name}: load probes")
-        for direction in ("uplink", "downlink"):
-            link = getattr(network, direction)
-            if link.sharing != "dedicated":
-                reasons.append(f"{name}: {direction} shared by a cell ({link.sharing})")
-        if group_setup.cell_routes is not None:
-            reasons.append(f"{name}: cells name their edge servers (a request goes where its device's cell sends it)")
-        if network.radio.promotion_delay_s or network.radio.tail_stages_s:
-            reasons.append(f"{name}: radio state machine (RRC promotion and tail tie each device's uploads to its results)")
+        reasons += _group_reasons(setup, group_setup)
     for server in setup.scenario.server_list:
-        name = f"server {server.name}"
-        if server.batching.max_batch > 1:
-            reasons.append(f"{name}: batching")
-        if server.background:
-            reasons.append(f"{name}: other tenants (background)")
-        if server.discipline != "fifo":
-            reasons.append(f"{name}: discipline {server.discipline}")
-        if server.queue_capacity is not None:
-            reasons.append(f"{name}: queue capacity (drops)")
-        if server.drop_expired:
-            reasons.append(f"{name}: drop_expired")
+        reasons += _server_reasons(server)
+    return reasons
+
+
+def _group_reasons(setup, group_setup) -> list[str]:
+    """What in a device group needs the DES."""
+    from simsplit.model.strategies.fixed import FixedStrategy
+    group, network = group_setup.group, group_setup.network
+    name = f"group {group.name}"
+    reasons = []
+    if not isinstance(group_setup.make_strategy(), FixedStrategy):
+        reasons.append(f"{name}: strategy {group.strategy.kind if group.strategy else setup.scenario.strategy.kind}"
+                       " adapts to what it observes")
+    if group.arrivals.workload().kind == "closed_loop":
+        reasons.append(f"{name}: closed-loop arrivals wait for each result")
+    if group.probe is not None:
+        reasons.append(f"{name}: load probes")
+    for direction in ("uplink", "downlink"):
+        link = getattr(network, direction)
+        if link.sharing != "dedicated":
+            reasons.append(f"{name}: {direction} shared by a cell ({link.sharing})")
+    if group_setup.cell_routes is not None:
+        reasons.append(f"{name}: cells name their edge servers (a request goes where its device's cell sends it)")
+    if network.radio.promotion_delay_s or network.radio.tail_stages_s:
+        reasons.append(f"{name}: radio state machine (RRC promotion and tail tie each device's uploads to its "
+                       "results)")
+    return reasons
+
+
+def _server_reasons(server) -> list[str]:
+    """What in a server needs the DES."""
+    name = f"server {server.name}"
+    reasons = []
+    if server.batching.max_batch > 1:
+        reasons.append(f"{name}: batching")
+    if server.background:
+        reasons.append(f"{name}: other tenants (background)")
+    if server.discipline != "fifo":
+        reasons.append(f"{name}: discipline {server.discipline}")
+    if server.queue_capacity is not None:
+        reasons.append(f"{name}: queue capacity (drops)")
+    if server.drop_expired:
+        reasons.append(f"{name}: drop_expired")
     return reasons

@@ -12,6 +12,8 @@ the Python source's tie and signed-zero behaviour exactly.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 try:
@@ -271,13 +273,35 @@ def step_finish(times, rates, cumulative, period_s, period_bits, rounding, start
     return start if start > finish else finish
 
 
+class StepChannels(NamedTuple):
+    """Piecewise-constant channels one after the other, as :func:`step_link` reads them: channel ``c``'s
+    breakpoints, rates and cumulative bits (:meth:`~simsplit.model.channel.steps.StepChannel.arrays`) at
+    ``bounds[c]:bounds[c + 1]``."""
+
+    bounds: np.ndarray
+    """int64, one more than the channels."""
+    times: np.ndarray
+    """Breakpoints (s)."""
+    rates: np.ndarray
+    """Rate on each step (bit/s)."""
+    cumulative: np.ndarray
+    """Bits delivered by each breakpoint."""
+    period_s: np.ndarray
+    """Each channel's period (s); NaN: its last rate holds for ever."""
+    period_bits: np.ndarray
+    """Bits each channel delivers per period."""
+    rounding: float
+    """Relative tolerance of :meth:`~simsplit.model.channel.steps.StepChannel.finish_time` (its ``ROUNDING``)."""
+
+
 @compiled
-def step_link(ready_s, size_bits, extra_s, offsets, run_device, free, channel, shift_s, bounds, times, rates,
-              cumulative, period_s, period_bits, rounding):
+def step_link(ready_s, size_bits, extra_s, offsets, run_device, free, channel, shift_s, steps):
     """Each device's dedicated link over a piecewise-constant channel serving in order: (start s, end s).
-    Device ``d`` uses channel ``channel[d]`` (its arrays at ``bounds[c]:bounds[c + 1]``) read from
-    ``shift_s[d]`` seconds in (0: unshifted), as :class:`~simsplit.model.channel.shifted.ShiftedChannel` does.
-    Rows and ``free`` as in :func:`device_compute`."""
+    Device ``d`` uses channel ``channel[d]`` of ``steps`` (:class:`StepChannels`) read from ``shift_s[d]``
+    seconds in (0: unshifted), as :class:`~simsplit.model.channel.shifted.ShiftedChannel` does. Rows and
+    ``free`` as in :func:`device_compute`."""
+    bounds, times, rates, cumulative = steps.bounds, steps.times, steps.rates, steps.cumulative
+    period_s, period_bits, rounding = steps.period_s, steps.period_bits, steps.rounding
     start = np.empty_like(ready_s)
     end = np.empty_like(ready_s)
     for j in range(offsets.size - 1):

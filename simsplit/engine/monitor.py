@@ -22,7 +22,7 @@ class Monitor:
         now = self._env.now
         uplink = self._devices[0].uplink.channel if self._devices else None
         row = [now, uplink.rate_bps_at(now) if uplink is not None else math.nan]
-        if self._cellular:
+        if self._cellular and uplink is not None:  # (cellular: there is a first device)
             row += [uplink.distance_at(now), uplink.snr_db_at(now), uplink.serving_at(now)]
         for server in self._servers:
             row += [server.queue_length, server.busy]

@@ -1,9 +1,13 @@
-"""One record per request: the mutable row the engine fills in, and its conversion to a DataFrame."""
+"""What a run records: each request's mutable record (:class:`Request`) that the engine fills in, the sinks
+that keep finished ones as float rows and give them back as typed numpy columns (:class:`RecordSink`), the
+load probes' records (:class:`ProbeLog`), and a run's raw output (:class:`RunOutput`). The per-request
+DataFrame is built from those columns by :func:`simsplit.output.results.build_requests`."""
 
 from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 
@@ -34,6 +38,8 @@ class Request:
                  "accuracy", "handovers", "forward_s", "callbacks") \
         + TIMING_FIELDS
     _ok = True
+    callbacks: list[Callable[[Request], None]]
+    """Set by the engine when it schedules the request's next step (see :mod:`simsplit.core.schedule`)."""
 
     def __init__(self, device: int, request_id: int, plan, arrival_at_s: float, deadline_at_s: float,
                  sequence: int):
@@ -130,7 +136,7 @@ class RecordSink:
     """
 
     FIELDS = NUMERIC_FIELDS + ("plan", "sequence")
-    before_flush = None
+    before_flush: Callable[[], None] | None = None
     """Called every block of added rows (the engine settles the radio tails that are final by then)."""
 
     def __init__(self, block_rows: int = 16_384):
@@ -162,8 +168,9 @@ def rows_to_columns(table: np.ndarray) -> dict[str, np.ndarray]:
     return columns
 
 
-def status_categorical(codes: np.ndarray) -> pd.Categorical:
-    return pd.Categorical.from_codes(codes, categories=list(STATUS_NAMES))
+def status_categorical(codes: np.ndarray) -> pd.Categorical[str]:
+    """Status codes (:data:`IN_FLIGHT` ...) as a categorical of :data:`STATUS_NAMES`."""
+    return pd.Categorical.from_codes(codes, categories=pd.Index(STATUS_NAMES))
 
 
 class ProbeRecord:
@@ -241,7 +248,7 @@ class RunOutput:
     """The run's servers: their service intervals and background streams."""
     probes: dict[str, np.ndarray]
     """Load-probe records as columns."""
-    handover_times: list = ()
+    handover_times: Sequence[list[float]] = ()
     """Per device, the instants (s) its cellular link handed over (empty lists without cellular links)."""
     forwarded_results: int | None = None
     """Results (of requests arriving after the warm-up) forwarded to the server of the device's new cell

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -117,7 +118,7 @@ class ChannelFactory:
     """Builds each device's channel from a scenario link block by its registered kind; reads every trace
     file once. A kind that is not ``per_device`` gives one channel shared by every device using the block."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._traces: dict[tuple, Trace] = {}
         self._shared: dict[int, tuple] = {}
         """The one channel of each link block, by the block's id: (block, channel or None if per device)."""
@@ -155,14 +156,14 @@ class ChannelFactory:
         return channels.of(link).build(link, ChannelContext(rng, self.trace, mobility))
 
 
-def _check_mobility(source: str, g: int, group: DeviceGroupConfig) -> None:
-    """Build every device's trajectory once (a throwaway stream), so that a bad position file fails before
-    the run, naming the field."""
+def _check_mobility(source: str, g: int, config, count: int) -> None:
+    """Build each of the ``count`` devices' trajectories under the mobility block ``config`` once (a
+    throwaway stream), so that a bad position file fails before the run, naming the field."""
     from simsplit.core.config import FieldValueError
     from simsplit.model.mobility import mobility
     try:
-        for index in range(group.count):
-            mobility.of(group.mobility).build(group.mobility, np.random.default_rng(0), index)
+        for index in range(count):
+            mobility.of(config).build(config, np.random.default_rng(0), index)
     except FieldValueError as exc:
         raise InputError(source, f"devices.{g}.mobility.{exc.field}", str(exc)) from None
     except OSError as exc:
@@ -274,59 +275,65 @@ def build_setup(scenario: Scenario, tables: tuple[ModelProfile, PayloadTable] | 
     else:
         profile, payloads = tables
     _check_tables(profile, payloads)
-    source = scenario.source
-    servers = scenario.server_list
-    for index, server in enumerate(servers):
-        if server.server_class not in profile.tail_s:
-            field = "server" if scenario.server is not None else f"servers.{index}"
-            raise InputError(source, f"{field}.server_class", f"expected one of {profile.server_classes} "
-                             f"(tail_ms_* columns of {profile.source}), got {server.server_class!r}")
-    server_index = {server.name: index for index, server in enumerate(servers)}
+    _check_server_classes(scenario, profile)
     channel_factory = ChannelFactory()
     for net in [scenario.network] + [group.network for group in scenario.devices]:
         if net is not None:
             channel_factory.check(net.uplink)
             channel_factory.check(net.downlink)
-    bits_down = scenario.model.result_bytes * BITS_PER_BYTE
     plans: list[Plan] = []
-    groups: list[GroupSetup] = []
-    for g, group in enumerate(scenario.devices):
-        if group.device_class not in profile.head_s:
-            raise InputError(source, f"devices.{g}.device_class", f"expected one of {profile.device_classes} "
-                             f"(head_ms_* columns of {profile.source}), got {group.device_class!r}")
-        if group.mobility is not None:
-            _check_mobility(source, g, group)
-        field = f"devices.{g}.strategy" if group.strategy is not None else "strategy"
-        config = scenario.strategy_of(group)
-        network = scenario.network_of(group)
-        kind = strategies.of(config)
-        context = StrategyContext(config, field, scenario, profile, payloads, network, channel_factory.trace)
-        context.decisions = (kind.options["decisions"] or adaptive_decisions)(context)
-        head_s = profile.head_s[group.device_class]
-        group_plans = {}
-        for key in context.decisions:
-            server = servers[server_index[key.server]]
-            plan = _plan(len(plans), key, payloads.get(key.split, key.bottleneck), key.split == profile.local_split,
-                         head_s, server, server_index[key.server], profile.tail_s[server.server_class], bits_down,
-                         group.compute_power_w, profile.head_j.get(group.device_class))
-            plans.append(plan)
-            group_plans[key] = plan
-        _check_time_advances(scenario, g, group, network, group_plans.values())
-        routes = None
-        if network.uplink.kind == "cellular" and network.uplink.cells[0].server is not None:
-            routes = _cell_routes(scenario, g, group, network, group_plans, plans, server_index, profile, payloads,
-                                  bits_down)
-        probe_server = None
-        if group.probe is not None:
-            probe_server = server_index[_probe_target(scenario, g, group.probe)]
-        context.device = _device_model(group, network)
-        context.options = _options(group_plans, network)
-        context.label = kind.options["label"](context) if kind.options["label"] else config.kind
-        build = kind.build
-        build(context)  # the first device's strategy: a block that cannot be built fails before the run
-        groups.append(GroupSetup(group, network, context.label, lambda build=build, context=context: build(context),
-                                 group_plans, probe_server, routes))
+    groups = [_group_setup(scenario, g, profile, payloads, channel_factory, plans)
+              for g in range(len(scenario.devices))]
     return Setup(scenario, profile, payloads, groups, plans, channel_factory)
+
+
+def _check_server_classes(scenario: Scenario, profile: ModelProfile) -> None:
+    """Every server's class has a tail column in the profile."""
+    for index, server in enumerate(scenario.server_list):
+        if server.server_class not in profile.tail_s:
+            field = "server" if scenario.server is not None else f"servers.{index}"
+            raise InputError(scenario.source, f"{field}.server_class", f"expected one of {profile.server_classes} "
+                             f"(tail_ms_* columns of {profile.source}), got {server.server_class!r}")
+
+
+def _group_setup(scenario: Scenario, g: int, profile: ModelProfile, payloads: PayloadTable,
+                 channel_factory: ChannelFactory, plans: list[Plan]) -> GroupSetup:
+    """Device group ``g`` checked and resolved: its network, its plans (appended to ``plans``, its cells'
+    twins after them), the factory of its devices' strategies, the server its probes read."""
+    source, servers, group = scenario.source, scenario.server_list, scenario.devices[g]
+    if group.device_class not in profile.head_s:
+        raise InputError(source, f"devices.{g}.device_class", f"expected one of {profile.device_classes} "
+                         f"(head_ms_* columns of {profile.source}), got {group.device_class!r}")
+    if group.mobility is not None:
+        _check_mobility(source, g, group.mobility, group.count)
+    field = f"devices.{g}.strategy" if group.strategy is not None else "strategy"
+    config = scenario.strategy_of(group)
+    network = scenario.network_of(group)
+    kind = strategies.of(config)
+    context = StrategyContext(config, field, scenario, profile, payloads, network, channel_factory.trace)
+    context.decisions = (kind.options["decisions"] or adaptive_decisions)(context)
+    server_index = {server.name: index for index, server in enumerate(servers)}
+    bits_down = scenario.model.result_bytes * BITS_PER_BYTE
+    head_s = profile.head_s[group.device_class]
+    group_plans = {}
+    for key in context.decisions:
+        server = servers[server_index[key.server]]
+        plan = _plan(len(plans), key, payloads.get(key.split, key.bottleneck), key.split == profile.local_split,
+                     head_s, server, server_index[key.server], profile.tail_s[server.server_class], bits_down,
+                     group.compute_power_w, profile.head_j.get(group.device_class))
+        plans.append(plan)
+        group_plans[key] = plan
+    _check_time_advances(scenario, g, group, network, group_plans.values())
+    routes = None
+    if network.uplink.kind == "cellular" and network.uplink.cells[0].server is not None:
+        routes = _cell_routes(scenario, g, group, network, group_plans, plans, server_index, profile, payloads,
+                              bits_down)
+    probe_server = None if group.probe is None else server_index[_probe_target(scenario, g, group.probe)]
+    context.device = _device_model(group, network)
+    context.options = _options(group_plans, network)
+    context.label = kind.options["label"](context) if kind.options["label"] else kind.name
+    kind.build(context)  # the first device's strategy: a block that cannot be built fails before the run
+    return GroupSetup(group, network, context.label, partial(kind.build, context), group_plans, probe_server, routes)
 
 
 def _probe_target(scenario: Scenario, g: int, probe) -> str:

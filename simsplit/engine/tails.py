@@ -14,7 +14,7 @@ class OpenShared:
     """Transfers on shared links that are ready but not yet reported done: their device and ready time (s).
     A device's transfer can start no earlier than the earliest of these, or than now."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._open: dict = {}
 
     def open(self, token, device: int, ready_s: float) -> None:
@@ -37,7 +37,7 @@ class TailLedger:
     probe. A request's final tail goes to the ``sink`` when it streams rows (``sink.open_tail`` and
     ``sink.tail``), else into :attr:`request_tail_j`; a probe's into :attr:`probe_tail_j`."""
 
-    def __init__(self, groups, device_group, sink=None):
+    def __init__(self, groups, device_group, sink=None) -> None:
         self._meters = [TailMeter(g.network.radio.tail_stages_s, g.network.radio.tail_stages_w)
                         if g.network.radio.tail_stages_s else None for g in groups]
         """Per group: its meter, or None (no RRC tail)."""

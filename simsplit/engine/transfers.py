@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TypeGuard
 
 import numpy as np
 
@@ -40,7 +41,7 @@ def transmission(loss: PacketLoss | None, size_bits: float) -> tuple[float, floa
     return (size_bits, 0.0, False) if loss is None else loss.transmit(size_bits)
 
 
-def counts_erasures(loss: PacketLoss | None, plan) -> bool:
+def counts_erasures(loss: PacketLoss | None, plan) -> TypeGuard[PacketLoss]:
     """Whether an upload is sent once and delivered whatever it loses, its erased fraction setting its
     accuracy (no retransmission, and the plan's payload row has an erasure curve)."""
     return loss is not None and not loss.retransmit and plan.accuracy_vs_erasure is not None
@@ -62,10 +63,10 @@ def erasure_accuracy(plan, erased: float, accuracy: float) -> float:
 def upload(request: Request, loss: PacketLoss | None, channel, start_s: float) -> tuple[float, float, bool]:
     """Send ``request``'s payload up: (bits sent, extra delay s, lost). Where its payload row gives an
     accuracy curve, the channel sets the request's accuracy: without retransmission, by the fraction of its
-    packets erased (the request is delivered, not lost); on a fading uplink, by the SNR at ``start_s``."""
+    packets erased (the request is delivered, not lost); on a fading uplink, by the SNR at ``start_s``.
+    A device that :attr:`~simsplit.engine.wiring.Device.sends_as_planned` sends ``(payload_bits, 0.0, False)``
+    without this call."""
     plan, bits = request.plan, request.payload_bits
-    if loss is None and plan.accuracy_vs_snr is None:  # the common case: sent once, as planned
-        return bits, 0.0, False
     if plan.accuracy_vs_snr is not None and hasattr(channel, "snr_db_at"):
         request.accuracy = snr_accuracy(plan, channel, start_s)
     if counts_erasures(loss, plan):
@@ -90,11 +91,10 @@ class Transfers:
         decided when it starts."""
         device = self._devices[request.device]
         now = self._env._now
-        radio = device.radio
-        send_at = radio.wake(now) if radio.promotion_s else now
+        send_at = now if device.always_connected else device.radio.wake(now)
         request.promotion_s = send_at - now
         loss = device.uplink_loss
-        if loss is None and request.plan.accuracy_vs_snr is None:  # sent once, as planned
+        if device.sends_as_planned:
             transfer = Transfer(request, True, send_at, request.payload_bits, 0.0, False)
         elif loss is not None and request.plan.accuracy_vs_snr is None and not counts_erasures(loss, request.plan):
             transfer = Transfer(request, True, send_at, *loss.transmit(request.payload_bits))

@@ -7,6 +7,7 @@ loss, radio and strategy. Every random component draws from its own named stream
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import simpy
@@ -14,7 +15,7 @@ import simpy
 from simsplit.core import collector
 from simsplit.core.streams import BlockSampler, RandomStreams
 from simsplit.core.units import MS
-from simsplit.engine.setup import Setup
+from simsplit.engine.setup import Plan, Setup
 from simsplit.model.arrivals import arrivals
 from simsplit.model.background import BackgroundStream, intensity_path
 from simsplit.model.channel import DedicatedLink
@@ -24,7 +25,10 @@ from simsplit.model.channel.shared import ProcessorSharingLink, SharedFifoLink
 from simsplit.model.mobility import mobility
 from simsplit.model.radio import radio_state
 from simsplit.model.server import EdgeServer
-from simsplit.model.strategies import Observation
+from simsplit.model.strategies import Decision, Observation
+
+if TYPE_CHECKING:
+    from simsplit.model.channel.cellular import CellularChannel
 
 
 class Device:
@@ -32,7 +36,10 @@ class Device:
 
     __slots__ = ("index", "group", "strategy", "plans", "arrivals", "uplink", "downlink", "radio",
                  "uplink_loss", "downlink_loss", "observation", "compute_free_at_s", "next_request_id", "probe",
-                 "last_plan", "payload_draw", "cells", "fixed_plan")
+                 "last_plan", "payload_draw", "cells", "fixed_plan", "sends_as_planned", "always_connected")
+    plans: dict[Decision, Plan]
+    last_plan: Plan | None
+    fixed_plan: Plan | None
 
     def __init__(self, index, group, strategy, plans, arrivals, uplink, downlink, radio, uplink_loss, downlink_loss):
         self.index = index
@@ -47,6 +54,12 @@ class Device:
         self.radio = radio
         self.uplink_loss = uplink_loss
         self.downlink_loss = downlink_loss
+        self.sends_as_planned = uplink_loss is None and all(plan.accuracy_vs_snr is None for plan in plans.values())
+        """Its payloads go up once, as planned: no packet loss on its uplink, and no plan whose accuracy
+        follows the uplink's SNR (the engine then skips :func:`~simsplit.engine.transfers.upload`)."""
+        self.always_connected = not radio.promotion_s
+        """Its radio never waits for a promotion: a transfer sends as soon as it is ready (else at
+        ``radio.wake(ready_at_s)``)."""
         self.observation = Observation(index)
         self.compute_free_at_s = 0.0
         """When its processor finishes the work queued on it (s)."""
@@ -87,21 +100,29 @@ def build_servers(env: simpy.Environment, setup: Setup, streams: RandomStreams, 
         for k, load in enumerate(config.background):
             rng = streams.generator(f"{prefix}/background/{k}")
             draw = BlockSampler(rng, load.service_variability.multiplier.draw)
-            mean_s = load.service_ms * MS
             stream = BackgroundStream(env, server, intensity_path(load, config.workers, rng),
                                       BlockSampler(rng, lambda g, n: g.exponential(1.0, n)),
-                                      lambda draw=draw, mean_s=mean_s: mean_s * draw(), end_s)
+                                      _scaled(draw, load.service_ms * MS), end_s)
             server.background_streams.append(stream)
         servers.append(server)
     return servers
 
 
-class _Links:
-    """Each device's link: its own dedicated one, or its cell's shared one (one per network block)."""
+def _scaled(draw: BlockSampler, mean_s: float) -> Callable[[], float]:
+    """Service times (s) of mean ``mean_s``: ``mean_s`` times each factor ``draw`` hands out."""
+    return lambda: mean_s * draw()
+
+
+class _LinkBuilder:
+    """Builds each device's links: its own dedicated one, or its cell's shared one, built once per network
+    block and direction and kept here."""
 
     def __init__(self, env: simpy.Environment, setup: Setup, streams: RandomStreams):
         self._env, self._setup, self._streams = env, setup, streams
-        self._cells: dict[tuple[str, str], object] = {}
+        self._cellular: dict[tuple[str, str], SharedCells] = {}
+        """Each cellular block's cells (by scope and direction), whose time its devices share."""
+        self._cells: dict[tuple[str, str], SharedFifoLink | ProcessorSharingLink] = {}
+        """Each shared (non-cellular) block's one link, by scope and direction."""
 
     def own_stream(self, network, direction: str) -> bool:
         """Whether each device's ``direction`` link of ``network`` draws from the device's own stream."""
@@ -120,10 +141,10 @@ class _Links:
         scope = "network" if network is self._setup.scenario.network else f"devices/{group_name}/network"
         key = (scope, direction)
         if config.kind == "cellular":  # each device's own path, the cells' time shared
-            if key not in self._cells:
-                self._cells[key] = SharedCells(self._env, config.delay_s, config.on_handover == "restart")
-            return self._cells[key].link(channels.own(config, streams.generator(f"{device_name}/{direction}"),
-                                                      trajectory))
+            if key not in self._cellular:
+                self._cellular[key] = SharedCells(self._env, config.delay_s, config.on_handover == "restart")
+            own = channels.own(config, streams.generator(f"{device_name}/{direction}"), trajectory)
+            return self._cellular[key].link(cast("CellularChannel", own))  # a cellular block's kind builds one
         if key not in self._cells:
             channel = channels.shared(config) or channels.own(config, streams.generator(f"cells/{scope}/{direction}"))
             cell = SharedFifoLink if config.sharing == "fifo" else ProcessorSharingLink
@@ -144,38 +165,51 @@ def build_devices(env: simpy.Environment, setup: Setup, streams: RandomStreams) 
 
 
 def _build_devices(env: simpy.Environment, setup: Setup, streams: RandomStreams) -> tuple[list[Device], np.ndarray]:
-    links = _Links(env, setup, streams)
-    devices = []
+    links = _LinkBuilder(env, setup, streams)
+    devices: list[Device] = []
     for g, group_setup in enumerate(setup.groups):
-        group, network = group_setup.group, group_setup.network
         sizes_vary = any(plan.bits_quantiles is not None for plan in group_setup.plans.values())
-        used = ["arrivals"] + [d for d in ("uplink", "downlink") if links.own_stream(network, d)] \
-            + [f"{d}-loss" for d in ("uplink", "downlink") if getattr(network, d).loss is not None] \
-            + ["payload"] * sizes_vary + ["probe"] * (group.probe is not None) + ["mobility"] * (group.mobility is not None)
-        streams.prepare([f"devices/{group.name}/{i}/{stream}" for i in range(group.count) for stream in used])
-        build_arrivals = arrivals.of(group.arrivals).build
-        for i in range(group.count):
-            name = f"devices/{group.name}/{i}"
-            trajectory = None if group.mobility is None else \
-                mobility.of(group.mobility).build(group.mobility, streams.generator(f"{name}/mobility"), i)
-            device = Device(len(devices), g, group_setup.make_strategy(), group_setup.plans,
-                            build_arrivals(group.arrivals, streams.generator(f"{name}/arrivals")),
-                            links.link(network, "uplink", group.name, name, trajectory),
-                            links.link(network, "downlink", group.name, name, trajectory),
-                            radio_state(network.radio.promotion_delay_s, sum(network.radio.tail_stages_s)),
-                            _loss(network.uplink, f"{name}/uplink-loss", streams),
-                            _loss(network.downlink, f"{name}/downlink-loss", streams))
-            up, down = device.uplink.channel, device.downlink.channel
-            device.cells = up if hasattr(up, "handovers") else down if hasattr(down, "handovers") else None
-            if sizes_vary:
-                device.payload_draw = BlockSampler(streams.generator(f"{name}/payload"), lambda g, n: g.random(n),
-                                                   grow=True)
-            if group.probe is not None:
-                phase = float(streams.generator(f"{name}/probe").uniform(0.0, group.probe.period_s))
-                device.probe = (group.probe, group_setup.probe_server, phase)
-                device.observation.probe_server = group_setup.probe_server
-            fixed = getattr(device.strategy, "fixed_decision", None)
-            if fixed is not None and device.probe is None and device.cells is None:
-                device.fixed_plan = device.plans[fixed]
-            devices.append(device)
+        _prepare_streams(streams, group_setup, links, sizes_vary)
+        build_arrivals = arrivals.of(group_setup.group.arrivals).build
+        for i in range(group_setup.group.count):
+            devices.append(_build_device(len(devices), g, i, group_setup, links, streams, build_arrivals, sizes_vary))
     return devices, setup.device_group()
+
+
+def _prepare_streams(streams: RandomStreams, group_setup, links: _LinkBuilder, sizes_vary: bool) -> None:
+    """Hash the seeds of every stream the group's devices draw from at once (:meth:`RandomStreams.prepare`)."""
+    group, network = group_setup.group, group_setup.network
+    directions = ("uplink", "downlink")
+    used = ["arrivals"] + [d for d in directions if links.own_stream(network, d)] \
+        + [f"{d}-loss" for d in directions if getattr(network, d).loss is not None] \
+        + ["payload"] * sizes_vary + ["probe"] * (group.probe is not None) + ["mobility"] * (group.mobility is not None)
+    streams.prepare([f"devices/{group.name}/{i}/{stream}" for i in range(group.count) for stream in used])
+
+
+def _build_device(index: int, g: int, i: int, group_setup, links: _LinkBuilder, streams: RandomStreams,
+                  build_arrivals: Callable[..., Any], sizes_vary: bool) -> Device:
+    """Device ``i`` of group ``g``, the run's device ``index``."""
+    group, network = group_setup.group, group_setup.network
+    name = f"devices/{group.name}/{i}"
+    trajectory = None if group.mobility is None else \
+        mobility.of(group.mobility).build(group.mobility, streams.generator(f"{name}/mobility"), i)
+    device = Device(index, g, group_setup.make_strategy(), group_setup.plans,
+                    build_arrivals(group.arrivals, streams.generator(f"{name}/arrivals")),
+                    links.link(network, "uplink", group.name, name, trajectory),
+                    links.link(network, "downlink", group.name, name, trajectory),
+                    radio_state(network.radio.promotion_delay_s, sum(network.radio.tail_stages_s)),
+                    _loss(network.uplink, f"{name}/uplink-loss", streams),
+                    _loss(network.downlink, f"{name}/downlink-loss", streams))
+    up, down = device.uplink.channel, device.downlink.channel
+    device.cells = up if hasattr(up, "handovers") else down if hasattr(down, "handovers") else None
+    if sizes_vary:
+        device.payload_draw = BlockSampler(streams.generator(f"{name}/payload"), lambda rng, n: rng.random(n),
+                                           grow=True)
+    if group.probe is not None:
+        phase = float(streams.generator(f"{name}/probe").uniform(0.0, group.probe.period_s))
+        device.probe = (group.probe, group_setup.probe_server, phase)
+        device.observation.probe_server = group_setup.probe_server
+    fixed = getattr(device.strategy, "fixed_decision", None)
+    if fixed is not None and device.probe is None and device.cells is None:
+        device.fixed_plan = device.plans[fixed]
+    return device

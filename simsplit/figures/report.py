@@ -1,4 +1,5 @@
-"""Figures and one self-contained HTML page for a run folder or a sweep folder."""
+"""One self-contained HTML page for a run, sweep or compare folder: its tables with units and 95% intervals,
+the scenario's key parameters, provenance and every figure of the folder, captioned and embedded."""
 
 from __future__ import annotations
 
@@ -9,178 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from simsplit.figures import plots
-from simsplit.figures.style import SCREEN, FigureStyle, save
-
-FIGURES = "figures"
-
-
-def is_sweep(folder: Path) -> bool:
-    return (folder / "table.parquet").is_file()
-
-
-def folder_kind(folder: Path) -> str | None:
-    """``run``, ``sweep``, ``compare`` or ``sites``: what a result folder holds (None: none of them)."""
-    if (folder / "sites.csv").is_file():
-        return "sites"
-    if is_sweep(folder):
-        return "sweep"
-    if (folder / "compare.csv").is_file():
-        return "compare"
-    if (folder / "summary.json").is_file():
-        return "run"
-    return None
-
-
-def _compare_meta(folder: Path) -> dict:
-    path = folder / "compare.json"  # absent in folders written before it existed
-    return json.loads(path.read_text()) if path.is_file() else {"scenario": folder.name, "seed": None, "seeds": []}
-
-
-TIMESERIES_COLUMNS = ("device", "group", "status", "arrival_at_s", "latency_s", "split", "bottleneck", "bytes_sent_up",
-                      "uplink_s", "uplink_start_at_s")
-"""Per-request columns the time-series figure reads (a comparison keeps only these for its monitored runs)."""
-
-
-def _saver(out: Path, style: FigureStyle, formats: tuple[str, ...] | None):
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-
-    def keep(name: str, fig) -> None:
-        written.extend(save(fig, out / name, style, formats))
-    return keep, written
-
-
-def _scenario_of(folder: Path):
-    """The resolved scenario a result folder keeps (``scenario.yaml``), or None (older folders, edited files)."""
-    from simsplit.core.errors import InputError
-    from simsplit.scenario import load_scenario
-    path = folder / "scenario.yaml"
-    try:
-        return load_scenario(path) if path.is_file() else None
-    except (InputError, OSError, ValueError):
-        return None
-
-
-def timeseries_of(scenario, local_split: int, series: pd.DataFrame, requests: pd.DataFrame, title: str,
-                  style: FigureStyle = SCREEN):
-    """:func:`~simsplit.figures.plots.timeseries_figure` of a run of ``scenario``: its first server, deadline and phases,
-    and the names of the first device's cells."""
-    uplink = scenario.network_of(scenario.devices[0]).uplink
-    cells = [cell.name for cell in uplink.cells] if uplink.kind == "cellular" else None
-    return plots.timeseries_figure(series, requests, local_split, scenario.server_list[0].name, title,
-                                   deadline_s=scenario.deadline_s, phases_s=scenario.phases_s, style=style,
-                                   cell_names=cells)
-
-
-def _timeseries(keep, style: FigureStyle, scenario, name: str, series: pd.DataFrame, requests: pd.DataFrame,
-                title: str) -> None:
-    """Keep the time series of a folder's run (none when its scenario cannot be read back)."""
-    if scenario is not None:
-        from simsplit.scenario.profiles import load_profile
-        keep(name, timeseries_of(scenario, load_profile(scenario.model.profile).local_split, series, requests, title,
-                                 style))
-
-
-def figures_for_compare(folder: Path, out: Path | None = None, style: FigureStyle = SCREEN,
-                        formats: tuple[str, ...] | None = None) -> list[Path]:
-    """The strategies' energy–latency plane with the Pareto front; bars of latency, energy and regret; the
-    latency CDF of every strategy; the fixed splits' latency by stage and energy by component with local and
-    full offload as references; bytes against accuracy; the time series of dynamic and the oracle."""
-    keep, written = _saver(out or folder / FIGURES, style, formats)
-    table = pd.read_csv(folder / "compare.csv")
-    if "static" not in table.columns:
-        table["static"] = table["strategy"].str.match(r"^(local|full_offload|fixed\()")
-    meta = _compare_meta(folder)
-    seeds = f"{len(meta['seeds'])} seeds" if meta["seeds"] else "over seeds"
-    name = meta["scenario"]
-    keep("pareto-energy-latency", plots.compare_tradeoff_figure(table, f"{name}: strategies, {seeds}", style=style))
-    keep("latency-by-strategy", plots.compare_bars_figure(table, "latency_mean_s", 1e3, "mean latency per request (ms)",
-                                                          f"{name}: mean latency, {seeds}", style=style))
-    keep("energy-by-strategy", plots.compare_bars_figure(table, "energy_j", 1e3, "device energy per request (mJ)",
-                                                         f"{name}: energy, {seeds}", style=style))
-    if "regret" in table.columns and table["regret"].notna().any():
-        objective = meta.get("objective", "latency")
-        scale, unit = {"latency": (1e3, "ms"), "energy": (1e3, "mJ"),
-                       "accuracy": (1.0, "error rate")}.get(objective, (1.0, "s"))
-        keep("regret-by-strategy", plots.compare_bars_figure(
-            table, "regret", scale, f"regret of the {objective} objective, per request ({unit})",
-            f"{name}: regret against the bound, {seeds}", style=style))
-    scenario = _scenario_of(folder)
-    if (folder / "latency-quantiles.csv").is_file():
-        quantiles = pd.read_csv(folder / "latency-quantiles.csv")
-        keep("latency-cdf-by-strategy", plots.strategy_cdf_figure(
-            quantiles, f"{name}: latency, quantiles averaged over {seeds}",
-            deadline_s=None if scenario is None else scenario.deadline_s, style=style))
-    fixed = table["strategy"].astype(str).str.startswith("fixed(")
-    if "head_s" in table.columns and fixed.any():
-        keep("latency-by-split", plots.split_latency_figure(table, f"{name}: latency by stage, {seeds}", style=style))
-        keep("energy-by-split", plots.split_energy_figure(table, f"{name}: energy by component, {seeds}", style=style))
-    if "bytes_up" in table.columns and table["static"].astype(bool).any():
-        keep("rate-accuracy", plots.rate_accuracy_figure(table, f"{name}: bytes sent against accuracy", style=style))
-    for strategy in ("dynamic", "oracle"):
-        if (folder / f"timeseries-{strategy}.parquet").is_file():
-            _timeseries(keep, style, scenario, f"timeseries-{strategy}", pd.read_parquet(folder / f"timeseries-{strategy}.parquet"),
-                        pd.read_parquet(folder / f"requests-{strategy}.parquet"),
-                        f"{name}: {strategy}, the first of the {seeds}")
-    return written
-
-
-def figures_for_run(folder: Path, out: Path | None = None, style: FigureStyle = SCREEN,
-                    formats: tuple[str, ...] | None = None) -> list[Path]:
-    """Latency CDF, latency by stage, energy by component and (if monitored) the time series of a run folder."""
-    keep, written = _saver(out or folder / FIGURES, style, formats)
-    summary = json.loads((folder / "summary.json").read_text())
-    name = summary["scenario"]
-    has_rows = (folder / "requests.parquet").is_file()  # absent for a run with records: none
-    requests = pd.read_parquet(folder / "requests.parquet") if has_rows else None
-    if has_rows:
-        keep("latency-cdf", plots.latency_cdf_figure(requests, f"{name}: latency", deadline_s=summary.get("deadline_s"),
-                                                     warmup_s=summary["warmup_s"], style=style))
-    keep("latency-breakdown", plots.latency_breakdown_figure(summary, f"{name}: mean latency by stage", style=style))
-    keep("energy-breakdown", plots.energy_breakdown_figure(summary, f"{name}: device energy by component",
-                                                           style=style))
-    if has_rows and (folder / "timeseries.parquet").is_file():
-        _timeseries(keep, style, _scenario_of(folder), "timeseries", pd.read_parquet(folder / "timeseries.parquet"),
-                    requests, f"{name}: over time")
-    return written
-
-
-def figures_for_sweep(folder: Path, out: Path | None = None, style: FigureStyle = SCREEN,
-                      formats: tuple[str, ...] | None = None) -> list[Path]:
-    """Energy-latency trade-off and, per metric that varies, its curve (numeric x) or grouped bars
-    (categorical x) against the x factor."""
-    keep, written = _saver(out or folder / FIGURES, style, formats)
-    meta = json.loads((folder / "sweep.json").read_text())
-    table = pd.read_parquet(folder / "table.parquet")
-    x_factor, line_factor = sweep_axes(meta)
-    keep("tradeoff", plots.tradeoff_figure(table, x_factor, line_factor, f"{meta['name']}: energy-latency trade-off",
-                                           style=style))
-    for metric, scale, unit, label in SWEEP_CURVES:
-        if plots.varies(table[metric]):
-            keep(f"curve-{metric}", plots.sweep_curve_figure(table, metric, scale, f"{label} ({unit})", x_factor,
-                                                             line_factor, f"{meta['name']}: {label} by {x_factor}",
-                                                             style=style))
-    return written
-
-
-SWEEP_CURVES = (("latency_mean_s", 1e3, "ms", "mean latency"), ("energy_j", 1e3, "mJ", "device energy per request"),
-                ("accuracy", 1.0, "top-1", "accuracy"))
-"""Metrics a sweep draws against its x factor: (column, scale, unit, name)."""
-
-
-def sweep_axes(meta: dict) -> tuple[str, str | None]:
-    """(x factor, line factor) of a sweep: its report options, else the last factor and the first other."""
-    factors = meta["factors"]
-    options = meta.get("report", {})
-    x_factor = options.get("x", factors[-1])
-    return x_factor, options.get("lines", next((f for f in factors if f != x_factor), None))
-
-
-def draw(folder: Path, out: Path | None = None, style: FigureStyle = SCREEN,
-         formats: tuple[str, ...] | None = None) -> list[Path]:
-    """Every figure of a run, sweep or compare folder, into ``out`` (default its ``figures/``)."""
-    return FIGURES_OF[folder_kind(folder)](Path(folder), out, style, formats)
+from simsplit.figures.drawing import varies
+from simsplit.figures.folder_figures import SWEEP_CURVES, compare_meta, draw, folder_kind, scenario_of
+from simsplit.figures.scenario_table import scenario_table
+from simsplit.figures.style import SCREEN
 
 
 def _scaled(value: float | None, factor: float) -> float | None:
@@ -191,26 +24,38 @@ def _scaled(value: float | None, factor: float) -> float | None:
 def best_table(table: pd.DataFrame, by: str, baseline: dict | None) -> pd.DataFrame:
     """Per level of ``by``: the configuration with the lowest mean latency and with the lowest energy, and
     their gain over the ``baseline`` configuration ({factor: label}) at that level."""
+    others = [f for f in table.columns if f in (baseline or {}) or (f not in ("replications",) and
+              table[f].dtype.name == "category" and f != by)]
     rows = []
     for level, part in table.groupby(by, observed=True):
-        fastest = part.loc[part["latency_mean_s"].idxmin()]
-        frugal = part.loc[part["energy_j"].idxmin()]
-        row = {by: level}
-        others = [f for f in table.columns if f in (baseline or {}) or (f not in ("replications",) and
-                  table[f].dtype.name == "category" and f != by)]
-        label = lambda r: ", ".join(str(r[f]) for f in others) or "-"  # noqa: E731
-        row["fastest"], row["latency mean (ms)"] = label(fastest), fastest["latency_mean_s"] * 1e3
-        row["most frugal"], row["energy (mJ/request)"] = label(frugal), frugal["energy_j"] * 1e3
+        # pandas-stubs type idxmin's label as Hashable, which .loc's overloads do not take
+        fastest = part.loc[part["latency_mean_s"].idxmin()]  # type: ignore[call-overload]
+        frugal = part.loc[part["energy_j"].idxmin()]  # type: ignore[call-overload]
+        row = {by: level,
+               "fastest": _configuration(fastest, others), "latency mean (ms)": fastest["latency_mean_s"] * 1e3,
+               "most frugal": _configuration(frugal, others), "energy (mJ/request)": frugal["energy_j"] * 1e3}
         if baseline:
-            mask = pd.Series(True, index=part.index)
-            for factor, value in baseline.items():
-                mask &= part[factor].astype(str) == str(value)
-            if mask.any():
-                base = part[mask].iloc[0]
-                row["latency gain vs baseline (x)"] = base["latency_mean_s"] / fastest["latency_mean_s"]
-                row["energy gain vs baseline (x)"] = base["energy_j"] / frugal["energy_j"]
+            row.update(_gains_over(part, baseline, fastest, frugal))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _configuration(row: pd.Series, factors: list) -> str:
+    """A configuration named by its levels of ``factors``, comma-separated ("-" for none)."""
+    return ", ".join(str(row[f]) for f in factors) or "-"
+
+
+def _gains_over(part: pd.DataFrame, baseline: dict, fastest: pd.Series, frugal: pd.Series) -> dict:
+    """How many times faster ``fastest`` is and how many times less energy ``frugal`` takes than the
+    ``baseline`` configuration ({factor: label}) among the rows ``part`` (nothing when it is not there)."""
+    mask = pd.Series(True, index=part.index)
+    for factor, value in baseline.items():
+        mask &= part[factor].astype(str) == str(value)
+    if not mask.any():
+        return {}
+    base = part[mask].iloc[0]
+    return {"latency gain vs baseline (x)": base["latency_mean_s"] / fastest["latency_mean_s"],
+            "energy gain vs baseline (x)": base["energy_j"] / frugal["energy_j"]}
 
 
 CAPTIONS = {
@@ -266,7 +111,8 @@ h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em}table.data{border-collapse:
 table.data td,table.data th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
 table.data td:first-child,table.data th:first-child{text-align:left}
 table.params td,table.params th{text-align:left;white-space:normal}table.params td:first-child{white-space:nowrap}
-img{max-width:100%;height:auto;box-sizing:border-box;border:1px solid #eee}figure{margin:1em 0}figcaption{font-size:12px;color:#666}
+img{max-width:100%;height:auto;box-sizing:border-box;border:1px solid #eee}figure{margin:1em 0}\
+figcaption{font-size:12px;color:#666}
 .note{color:#555;font-size:13px}"""
 
 
@@ -279,13 +125,13 @@ def write_report(folder: Path) -> Path:
     head = (f"<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
             f"<title>simsplit report: {html.escape(folder.name)}</title><style>{STYLE}</style></head><body>")
     parts = [head]
-    scenario = _scenario_of(folder)
+    scenario = scenario_of(folder)
     if kind == "compare":
         parts += _compare_section(folder)
     elif kind == "sweep":
         parts += _sweep_section(folder)
         first = sorted((folder / "runs").glob("*/scenario.yaml"))
-        scenario = _scenario_of(first[0].parent) if first else None
+        scenario = scenario_of(first[0].parent) if first else None
     else:
         summary = json.loads((folder / "summary.json").read_text())
         parts += _run_section(summary)
@@ -317,7 +163,7 @@ def _flat_metrics(folder: Path) -> list[str]:
     table = pd.read_parquet(folder / "table.parquet")
     flat = [f"{label} is {table[metric].dropna().iloc[0] * scale:.4g} {unit} in every configuration"
             for metric, scale, unit, label in SWEEP_CURVES
-            if not plots.varies(table[metric]) and table[metric].notna().any()]
+            if not varies(table[metric]) and table[metric].notna().any()]
     return [f"<p class='note'>No curve drawn: {html.escape('; '.join(flat))}.</p>"] if flat else []
 
 
@@ -343,75 +189,11 @@ def _sweep_section(folder: Path) -> list[str]:
     return parts
 
 
-MOST_GROUP_ROWS = 12
-"""Device groups the scenario table lists one by one (the rest are counted)."""
-
-
-UNIT_SUFFIXES = {"_hz": "Hz", "_ms": "ms", "_mbps": "Mbps", "_kbps": "kbps", "_bps": "bit/s", "_s": "s", "_w": "W",
-                 "_mw": "mW", "_db": "dB", "_dbm": "dBm", "_bytes": "bytes", "_j": "J", "_mj": "mJ", "_m": "m"}
-"""Field-name endings that are units: ``rate_hz: 2`` reads ``rate 2 Hz``."""
-
-
-def _field(key: str, value: str) -> str:
-    suffix = max((s for s in UNIT_SUFFIXES if key.endswith(s)), key=len, default=None)
-    if suffix is None or not value[:1].isdigit() and value[:1] not in "[-.":  # "offset_s: random" has no unit
-        return f"{key.replace('_', ' ')} {value}"
-    return f"{key[:-len(suffix)].replace('_', ' ')} {value} {UNIT_SUFFIXES[suffix]}"
-
-
-def _brief(config) -> str:
-    """A config block as ``kind (field value unit, ...)`` (its non-default fields, file paths by name), nested
-    blocks in parentheses."""
-    if config is None:
-        return "-"
-    data = config.model_dump(mode="json", exclude_defaults=True) if hasattr(config, "model_dump") else config
-
-    def text(value, key: str = "") -> str:
-        if isinstance(value, dict):
-            inner = ", ".join(_field(k, text(v, k)) for k, v in value.items() if k != "kind" and v is not None)
-            kind = str(value.get("kind", ""))
-            return f"{kind} ({inner})" if kind and inner else kind or inner or "-"
-        if isinstance(value, list):
-            shown = ", ".join(text(v) for v in value[:6])
-            return f"[{shown}{', ...' if len(value) > 6 else ''}]"
-        if key in ("file", "path", "profile", "payloads") and isinstance(value, str):
-            return Path(value).name
-        return f"{value:g}" if isinstance(value, float) else str(value)
-
-    out = text(data)
-    return out if len(out) <= 240 else out[:237] + "..."
-
-
-def scenario_table(scenario) -> pd.DataFrame:
-    """The key parameters of a scenario as (parameter, value) rows, in the units the scenario file uses."""
-    rows = [("name", scenario.name), ("seed", scenario.seed), ("duration (s)", f"{scenario.duration_s:g}"),
-            ("warm-up (s)", f"{scenario.warmup_s:g}"),
-            ("deadline (ms)", "-" if scenario.deadline_s is None else f"{scenario.deadline_s * 1e3:g}"),
-            ("model profile", Path(scenario.model.profile).name), ("payload table", Path(scenario.model.payloads).name),
-            ("result size (bytes)", f"{scenario.model.result_bytes:g}")]
-    for group in scenario.devices[:MOST_GROUP_ROWS]:
-        rows.append((f"devices: {group.name}", f"{group.count} x {group.device_class}, {group.compute_power_w:g} W; "
-                     f"arrivals {_brief(group.arrivals)}; strategy {_brief(group.strategy or scenario.strategy)}"
-                     + (f"; own network: uplink {_brief(group.network.uplink)}" if group.network else "")))
-    if len(scenario.devices) > MOST_GROUP_ROWS:
-        rest = scenario.devices[MOST_GROUP_ROWS:]
-        rows.append(("devices: more", f"{len(rest)} more groups, {sum(g.count for g in rest)} devices"))
-    rows += [("uplink", _brief(scenario.network.uplink)), ("downlink", _brief(scenario.network.downlink)),
-             ("radio", _brief(scenario.network.radio))]
-    for server in scenario.server_list:
-        rows.append((f"server: {server.name}", _brief(server)))
-    rows.append(("default strategy", _brief(scenario.strategy)))
-    if scenario.phases_s:
-        rows.append(("phases (s)", ", ".join(f"{t:g}" for t in scenario.phases_s)))
-    return pd.DataFrame(rows, columns=["parameter", "value"])
-
-
-FIGURES_OF = {"run": figures_for_run, "sweep": figures_for_sweep, "compare": figures_for_compare}
 
 
 def _compare_section(folder: Path) -> list[str]:
     """The comparison's title and its table with units and intervals."""
-    meta = _compare_meta(folder)
+    meta = compare_meta(folder)
     table = pd.read_csv(folder / "compare.csv")
 
     def interval(row, key: str, scale: float) -> str:
@@ -422,7 +204,8 @@ def _compare_section(folder: Path) -> list[str]:
         return f"{value:.4g} [{low * scale:.4g}, {high * scale:.4g}]"
 
     rows = [{"strategy": row["strategy"], "latency mean (ms)": interval(row, "latency_mean_s", 1e3),
-             "latency p95 (ms)": interval(row, "latency_p95_s", 1e3), "energy (mJ/request)": interval(row, "energy_j", 1e3),
+             "latency p95 (ms)": interval(row, "latency_p95_s", 1e3),
+             "energy (mJ/request)": interval(row, "energy_j", 1e3),
              "accuracy": f"{row['accuracy']:.4f}",
              "deadline hit rate": "-" if pd.isna(row["deadline_hit_rate"]) else f"{row['deadline_hit_rate']:.3f}",
              "switches": f"{row['switches']:.0f}",
@@ -435,10 +218,11 @@ def _compare_section(folder: Path) -> list[str]:
     if inputs:
         version += f"; inputs (SHA-256): {inputs}"
     return [f"<h1>Compare {html.escape(str(meta['scenario']))}</h1>",
-            f"<p class='note'>Every strategy on the same scenario over {len(meta['seeds'])} seeds ({html.escape(seeds)}, "
-            f"drawn from seed {meta['seed']}); means with 95% t-intervals; regret: the objective "
-            f"({html.escape(str(meta.get('objective', 'latency')))}) against the bound, per seed the better of the "
-            f"oracle and every static strategy, relative to the bound. simsplit {html.escape(str(version))}.</p>",
+            f"<p class='note'>Every strategy on the same scenario over {len(meta['seeds'])} seeds "
+            f"({html.escape(seeds)}, drawn from seed {meta['seed']}); means with 95% t-intervals; regret: the "
+            f"objective ({html.escape(str(meta.get('objective', 'latency')))}) against the bound, per seed the better "
+            f"of the oracle and every static strategy, relative to the bound. "
+            f"simsplit {html.escape(str(version))}.</p>",
             "<h2>Strategies</h2>" + _table(pd.DataFrame(rows))]
 
 
@@ -497,7 +281,8 @@ def _sweep_rows(table: pd.DataFrame, factors: list[str]) -> pd.DataFrame:
         for key, label, scale in SWEEP_COLUMNS:
             value, low, high = row.get(key), row.get(f"{key}_low"), row.get(f"{key}_high")
             text = "-" if value is None or pd.isna(value) else f"{value * scale:.4g}"
-            if low is not None and not pd.isna(low) and f"{low * scale:.4g}" != f"{high * scale:.4g}":
+            if low is not None and high is not None and not pd.isna(low) and \
+                    f"{low * scale:.4g}" != f"{high * scale:.4g}":
                 text += f" [{low * scale:.4g}, {high * scale:.4g}]"
             out[label] = text
         rows.append(out)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from simsplit.figures.plots import energy_breakdown_figure, latency_breakdown_figure, latency_cdf_figure
-from simsplit.figures.report import timeseries_of
+from simsplit.figures.folder_figures import timeseries_of
+from simsplit.figures.run_figures import energy_breakdown_figure, latency_breakdown_figure, latency_cdf_figure
 from simsplit.figures.style import style_named
 
 if TYPE_CHECKING:

@@ -12,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.rcsetup import cycler
 
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
 """Okabe and Ito's eight colours, told apart with every common colour-vision deficiency."""
@@ -39,7 +40,7 @@ class FigureStyle:
     def rc(self) -> dict:
         return {"font.size": self.font_pt, "axes.titlesize": self.font_pt, "axes.labelsize": self.font_pt,
                 "xtick.labelsize": self.font_pt * 0.85, "ytick.labelsize": self.font_pt * 0.85,
-                "legend.fontsize": self.font_pt * 0.8, "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
+                "legend.fontsize": self.font_pt * 0.8, "axes.prop_cycle": cycler(color=PALETTE),
                 "axes.grid": True, "grid.linewidth": 0.3, "grid.alpha": 0.5, "lines.linewidth": 1.0,
                 "savefig.dpi": self.dpi, "svg.hashsalt": "simsplit", "pdf.fonttype": 42}
 

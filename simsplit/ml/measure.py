@@ -7,12 +7,14 @@ input (warm-up, then repeats; median and interquartile range), with the thread c
 recorded; the whole model is timed too, so the profile states how far the sum of blocks is from it.
 FLOPs come from ``torch.utils.flop_counter`` (2 per multiply-accumulate), tensor sizes from the real
 outputs. Repetitions go round robin over the whole model and every block, so that a noisy spell of a
-shared machine spreads over all of them rather than landing on one block. Other device classes are mapped with a roofline model (see :data:`DEVICE_CLASSES`).
+shared machine spreads over all of them rather than landing on one block. Other device classes are mapped
+with a roofline model (see :data:`DEVICE_CLASSES`).
 """
 
 from __future__ import annotations
 
 import datetime
+import math
 import platform
 import statistics
 import time
@@ -45,7 +47,8 @@ DEVICE_CLASSES = {
     # peak and bandwidth from the vendors' data sheets; efficiency is our assumption for batch-1 inference
     "jetson-tx2": DeviceClass(1.33e12, 59.7e9, 0.40, 2, "Jetson TX2 Pascal GPU fp16 1.33 TFLOP/s, LPDDR4 59.7 GB/s"),
     "jetson-nano": DeviceClass(0.472e12, 25.6e9, 0.40, 2, "Jetson Nano Maxwell GPU fp16 472 GFLOP/s, 25.6 GB/s"),
-    "rpi4": DeviceClass(48e9, 4.0e9, 0.25, 4, "Raspberry Pi 4 4x Cortex-A72 1.5 GHz fp32 48 GFLOP/s; ~4 GB/s measured copy"),
+    "rpi4": DeviceClass(48e9, 4.0e9, 0.25, 4,
+                        "Raspberry Pi 4 4x Cortex-A72 1.5 GHz fp32 48 GFLOP/s; ~4 GB/s measured copy"),
     "edge-t4": DeviceClass(65e12, 320e9, 0.15, 2, "NVIDIA T4 fp16 tensor 65 TFLOP/s, 320 GB/s"),
 }
 
@@ -79,6 +82,7 @@ def build_blocks(architecture: str) -> list[tuple[str, nn.Module]]:
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; expected one of {', '.join(ARCHITECTURES)}")
     model = getattr(torchvision.models, architecture)(weights=None).eval()
+    blocks: list[tuple[str, nn.Module]]
     if architecture.startswith("resnet"):
         residual = [block for layer in (model.layer1, model.layer2, model.layer3, model.layer4) for block in layer]
         stem = nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool)
@@ -93,7 +97,8 @@ def build_blocks(architecture: str) -> list[tuple[str, nn.Module]]:
         blocks.append(("classifier", nn.Sequential(features[-1], nn.AdaptiveAvgPool2d(1), nn.Flatten(1),
                                                    model.classifier)))
         return blocks
-    stages, current = [], []
+    stages: list[nn.Module] = []
+    current: list[nn.Module] = []
     for module in model.features:
         current.append(module)
         if isinstance(module, nn.MaxPool2d):
@@ -180,12 +185,12 @@ def measure_blocks(architecture: str, blocks: list[tuple[str, nn.Module]], input
         if time_it:
             for _ in range(warmup):
                 whole(whole_input)
-                for (_, block), block_input in zip(blocks, inputs):
+                for (_, block), block_input in zip(blocks, inputs, strict=True):
                     block(block_input)
             # round robin: a noisy spell of a shared machine spreads over every block and the whole model
             for _ in range(repeats):
                 whole_times.append(_timed(whole, whole_input))
-                for (_, block), block_input, record in zip(blocks, inputs, measured):
+                for (_, block), block_input, record in zip(blocks, inputs, measured, strict=True):
                     record.times_s.append(_timed(block, block_input))
                 if progress is not None:
                     progress("repeat")
@@ -216,42 +221,46 @@ def profile_rows(measurement: Measurement, measured_class: str, server_classes: 
     mapped = {c: [roofline_s(b, DEVICE_CLASSES[c]) for b in blocks] for c in mapped_classes + server_classes}
     total = sum(medians)
     rows = []
-    input_values = 1
-    for d in measurement.input_shape:
-        input_values *= d
     for split in range(len(blocks) + 1):
-        done = blocks[:split]
         head = sum(medians[:split])
-        if split == 0:
-            values, shape, name = input_values, measurement.input_shape, "input"
-        else:
-            shape, name = blocks[split - 1].output_shape, blocks[split - 1].name
-            values = 1
-            for d in shape:
-                values *= d
-        row = [split, name, f"{head * 1e3:.4f}"] + [f"{sum(mapped[c][:split]) * 1e3:.4f}" for c in mapped_classes]
+        row = [split, blocks[split - 1].name if split else "input", f"{head * 1e3:.4f}"]
+        row += [f"{sum(mapped[c][:split]) * 1e3:.4f}" for c in mapped_classes]
         row += [f"{(total - head) * 1e3:.4f}"]
         row += [f"{sum(mapped[c][split:]) * 1e3:.4f}" for c in server_classes]
-        row += [values * (1 if split == 0 else 4), values * (1 if split == 0 else 2), values,
-                "x".join(map(str, shape)), f"{sum(b.flops for b in done):.0f}", sum(b.params for b in done),
-                f"{blocks[split - 1].median_s * 1e3:.4f}" if split else "0",
-                f"{blocks[split - 1].iqr_s * 1e3:.4f}" if split else "0"]
-        rows.append(row)
+        rows.append(row + _output_cells(measurement, split))
     return header, rows
+
+
+def _output_cells(measurement: Measurement, split: int) -> list:
+    """The profile columns after the times at ``split``: what it sends (bytes at fp32, fp16 and int8, and its
+    shape; split 0 sends the 8-bit input), the FLOPs and parameters of the blocks before it, and the last one's
+    median and interquartile range (ms)."""
+    done = measurement.blocks[:split]
+    before = [f"{sum(b.flops for b in done):.0f}", sum(b.params for b in done)]
+    if split == 0:
+        values = math.prod(measurement.input_shape)
+        shape = "x".join(map(str, measurement.input_shape))
+        return [values, values, values, shape, *before, "0", "0"]
+    block = done[-1]
+    values = math.prod(block.output_shape)
+    return [values * 4, values * 2, values, "x".join(map(str, block.output_shape)), *before,
+            f"{block.median_s * 1e3:.4f}", f"{block.iqr_s * 1e3:.4f}"]
 
 
 def provenance(measurement: Measurement, measured_class: str, mapped_classes: list[str]) -> list[str]:
     """Comment lines recording where and how the profile was measured."""
-    origin = (f"from torchvision {_version('torchvision')} (random weights)" if measurement.architecture in ARCHITECTURES
-              else "as trained by simsplit train-bottleneck")
+    origin = (f"from torchvision {_version('torchvision')} (random weights)"
+              if measurement.architecture in ARCHITECTURES else "as trained by simsplit train-bottleneck")
     lines = [
         f"{measurement.architecture} {origin}, input "
         f"{'x'.join(map(str, measurement.input_shape))}; split 0 sends the 8-bit input (1 byte per value)",
-        f"measured {datetime.date.today().isoformat()} on {platform.machine()} {platform.processor() or platform.platform()}"
-        f", torch {torch.__version__}, {measurement.threads} threads, {measurement.warmup} warm-up runs, "
+        f"measured {datetime.date.today().isoformat()} on {platform.machine()} "
+        f"{platform.processor() or platform.platform()}, torch {torch.__version__}, {measurement.threads} threads, "
+        f"{measurement.warmup} warm-up runs, "
         f"{measurement.repeats} timed runs per block; head_ms_{measured_class} and tail are sums of block medians",
         f"sum of block medians / whole-model median = {measurement.sum_over_whole:.3f}",
-        f"FLOPs by torch.utils.flop_counter (2 per multiply-accumulate): {sum(b.flops for b in measurement.blocks) / 1e9:.3f} GFLOPs",
+        f"FLOPs by torch.utils.flop_counter (2 per multiply-accumulate): "
+        f"{sum(b.flops for b in measurement.blocks) / 1e9:.3f} GFLOPs",
     ]
     for name in mapped_classes:
         device = DEVICE_CLASSES[name]

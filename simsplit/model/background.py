@@ -172,7 +172,8 @@ def _utilisation_path(config: UtilisationStepsConfig, workers: int, rng) -> Chan
 def _diurnal_path(config: DiurnalLoadConfig, workers: int, rng) -> Channel:
     step = config.period_s / DIURNAL_STEPS
     middles = (np.arange(DIURNAL_STEPS) + 0.5) * step
-    rates = config.mean_rate_hz * (1 + config.amplitude * np.sin(2 * np.pi * (middles + config.phase_s) / config.period_s))
+    phases = 2 * np.pi * (middles + config.phase_s) / config.period_s
+    rates = config.mean_rate_hz * (1 + config.amplitude * np.sin(phases))
     return StepChannel(np.arange(DIURNAL_STEPS) * step, rates, "loop", config.period_s)
 
 

@@ -34,7 +34,7 @@ def tail_energy_j(gap_s, stages_s, stages_w):
     gap_s = np.asarray(gap_s, dtype=float)
     energy = np.zeros_like(gap_s)
     elapsed = 0.0
-    for duration, power in zip(stages_s, stages_w):
+    for duration, power in zip(stages_s, stages_w, strict=True):
         energy += power * np.clip(gap_s - elapsed, 0.0, duration)
         elapsed += duration
     return energy
@@ -83,8 +83,9 @@ class TailMeter:
         self._pending: dict[int, list] = {}
         """Per device: a heap of (start, key, end, owner) not yet processed."""
         self._busy_until: dict[int, float] = {}
-        self._previous: dict[int, tuple] = {}
-        """Per device: (owner,) of the last processed transfer, whose gap to the next start is not yet known."""
+        self._previous: dict[int, object] = {}
+        """Per device: the owner of the last processed transfer, whose gap to the next start is not yet known
+        (None: no such transfer)."""
 
     def add(self, device: int, start_s: float, end_s: float, key: tuple, owner) -> None:
         """A transfer of ``device`` from ``start_s`` to ``end_s`` (s), charged to ``owner``."""

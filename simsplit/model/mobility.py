@@ -8,8 +8,10 @@ device's distance to each cell from its trajectory.
 
 from __future__ import annotations
 
+import csv
 import itertools
 import math
+import os
 from bisect import bisect_right
 from collections.abc import Callable
 from typing import ClassVar, Literal
@@ -28,7 +30,8 @@ class Trajectory:
     (m/s) until ``times[k + 1]``. ``next_leg() -> (duration s, end x m, end y m)`` draws the next leg from
     the current end (a duration of ``inf`` ends the path there: the device stays)."""
 
-    def __init__(self, start: tuple[float, float], next_leg: Callable[[tuple[float, float]], tuple[float, float, float]]):
+    def __init__(self, start: tuple[float, float],
+                 next_leg: Callable[[tuple[float, float]], tuple[float, float, float]]):
         self._next_leg = next_leg
         self.times = [0.0]
         self.points = [(float(start[0]), float(start[1]))]
@@ -197,17 +200,24 @@ class TraceMobilityConfig(MobilityConfig):
         return Trajectory((xs[0], ys[0]), next_leg)
 
 
-_POSITIONS: dict[str, dict] = {}
+Positions = tuple[list[float], list[float], list[float]]
+"""One device's position trace: times (s), x (m), y (m)."""
+_POSITIONS: dict[str, dict[int, Positions]] = {}
 
 
-def read_positions(path: str) -> dict[int, tuple[list[float], list[float], list[float]]]:
+def read_positions(path: str) -> dict[int, Positions]:
     """Per device index: (times s, x m, y m) of a position trace, times strictly increasing from >= 0."""
-    import csv
-    import os
     stat = os.stat(path)
     key = f"{path}:{stat.st_mtime_ns}:{stat.st_size}"
     if key in _POSITIONS:
         return _POSITIONS[key]
+    out = {device: _device_positions(path, device, samples) for device, samples in _read_samples(path).items()}
+    _POSITIONS[key] = out
+    return out
+
+
+def _read_samples(path: str) -> dict[int, list[tuple[float, float, float]]]:
+    """The trace's (time s, x m, y m) samples per device index, in file order."""
     rows: dict[int, list[tuple[float, float, float]]] = {}
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(line for line in handle if not line.startswith("#"))
@@ -216,24 +226,32 @@ def read_positions(path: str) -> dict[int, tuple[list[float], list[float], list[
             raise FieldValueError("file", f"{path}: expected columns time_s, device, x_m, y_m; missing "
                                   f"{sorted(missing)}")
         for line, row in enumerate(reader, start=2):
-            try:
-                t, device, x, y = float(row["time_s"]), int(row["device"]), float(row["x_m"]), float(row["y_m"])
-            except (TypeError, ValueError):
-                raise FieldValueError("file", f"{path}: line {line}: expected numbers, got {dict(row)}") from None
-            if not all(math.isfinite(v) for v in (t, x, y)) or t < 0 or device < 0:
-                raise FieldValueError("file", f"{path}: line {line}: expected finite numbers, time_s >= 0 and "
-                                      f"device >= 0, got {dict(row)}")
-            rows.setdefault(device, []).append((t, x, y))
-    out = {}
-    for device, samples in rows.items():
-        times = [t for t, _, _ in samples]
-        if any(b <= a for a, b in itertools.pairwise(times)):
-            raise FieldValueError("file", f"{path}: device {device}: expected strictly increasing time_s")
-        if times[0] > 0:
-            samples = [(0.0, samples[0][1], samples[0][2])] + samples
-        out[device] = tuple(list(column) for column in zip(*samples))
-    _POSITIONS[key] = out
-    return out
+            device, sample = _position_row(path, line, row)
+            rows.setdefault(device, []).append(sample)
+    return rows
+
+
+def _position_row(path: str, line: int, row: dict) -> tuple[int, tuple[float, float, float]]:
+    """One row's device index and (time s, x m, y m): finite numbers, time and device >= 0."""
+    try:
+        t, device, x, y = float(row["time_s"]), int(row["device"]), float(row["x_m"]), float(row["y_m"])
+    except (TypeError, ValueError):
+        raise FieldValueError("file", f"{path}: line {line}: expected numbers, got {dict(row)}") from None
+    if not all(math.isfinite(v) for v in (t, x, y)) or t < 0 or device < 0:
+        raise FieldValueError("file", f"{path}: line {line}: expected finite numbers, time_s >= 0 and "
+                              f"device >= 0, got {dict(row)}")
+    return device, (t, x, y)
+
+
+def _device_positions(path: str, device: int, samples: list[tuple[float, float, float]]) -> Positions:
+    """One device's samples as columns, held at the first position from time 0 when they start later."""
+    times = [t for t, _, _ in samples]
+    if any(b <= a for a, b in itertools.pairwise(times)):
+        raise FieldValueError("file", f"{path}: device {device}: expected strictly increasing time_s")
+    if times[0] > 0:
+        samples = [(0.0, samples[0][1], samples[0][2])] + samples
+    ts, xs, ys = zip(*samples, strict=True)
+    return list(ts), list(xs), list(ys)
 
 
 register_mobility("static", StaticConfig, lambda config, rng, index: config.trajectory(rng, index))

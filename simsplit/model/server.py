@@ -27,7 +27,7 @@ import numpy as np
 import simpy
 from simpy.events import NORMAL
 
-from simsplit.core.schedule import Call
+from simsplit.core.schedule import Call, event_queue
 
 
 class ServiceIntervals:
@@ -76,6 +76,7 @@ class EdgeServer:
         self.background_streams: list = []
         """Other tenants' job streams feeding this server (see :mod:`simsplit.model.background`)."""
         self._env = env
+        self._event_heap, self._event_numbers = event_queue(env)
         self._workers = workers
         self._idle = workers
         self._capacity = queue_capacity
@@ -140,6 +141,7 @@ class EdgeServer:
         now = self._env.now
         expired = [job for job in self._queue.jobs() if job.deadline_at_s < now]
         if expired:
+            assert self._on_expired is not None  # drop_expired comes with on_expired (the engine passes both)
             self._queue.remove(expired)
             for job in expired:
                 self._on_expired(job)
@@ -201,7 +203,8 @@ class EdgeServer:
         intervals.ends.append(math.nan)
         intervals.background.append(batch[0].batch_key is None)
         heapq.heappush(self._busy_until, now + duration)
-        heapq.heappush(self._env._queue, (now + duration, NORMAL, next(self._env._eid), Call((batch, index), self._finish)))
+        heapq.heappush(self._event_heap,
+                       (now + duration, NORMAL, next(self._event_numbers), Call((batch, index), self._finish)))
 
     def _finish(self, event) -> None:
         batch, index = event._value

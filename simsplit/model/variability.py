@@ -93,7 +93,7 @@ class VariabilityConfig(Config):
     @model_validator(mode="after")
     def _valid(self):
         try:
-            self.multiplier
+            _ = self.multiplier  # building it checks kind and cv
         except ValueError as exc:
             raise FieldValueError("cv", str(exc)) from None
         return self

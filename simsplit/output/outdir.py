@@ -46,7 +46,7 @@ def check_output(out_dir: str | Path, option: str = "--out") -> Path:
         home = Path.home().resolve()
     except (RuntimeError, KeyError):  # no home folder known
         home = None
-    if resolved == Path(resolved.anchor) or resolved == cwd or resolved in cwd.parents or resolved == home:
+    if resolved in (Path(resolved.anchor), cwd, home) or resolved in cwd.parents:
         raise InputError(option, None, f"expected a folder of its own for the results, got {out_dir} "
                          f"(the root, the home folder, the current folder or one above it)")
     if out.is_symlink() or (out.exists() and not out.is_dir()):

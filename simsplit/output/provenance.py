@@ -19,18 +19,13 @@ from simsplit.scenario import Scenario
 from simsplit.scenario.files import input_files, with_files
 
 
-def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+def sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes, read afresh on every call (1 MiB at a time; nothing is cached)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes (cached per path, size and modification time)."""
-    stat = Path(path).stat()
-    return _file_sha256(str(path), stat.st_size, stat.st_mtime_ns)
 
 
 def input_hashes(scenario: Scenario) -> dict[str, str]:
@@ -42,7 +37,7 @@ def input_hashes(scenario: Scenario) -> dict[str, str]:
 def code_version() -> dict:
     """simsplit's version, and the git commit of its source tree (with whether it has local changes)."""
     from simsplit.core.version import __version__
-    version = {"simsplit_version": __version__, "git_commit": None, "git_dirty": None}
+    version: dict[str, str | bool | None] = {"simsplit_version": __version__, "git_commit": None, "git_dirty": None}
     source = Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True,

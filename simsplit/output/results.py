@@ -59,6 +59,7 @@ class Result:
     def requests(self) -> pd.DataFrame:
         """One row per request, in arrival order (read from ``requests_path`` on first use for a streamed run)."""
         if self._requests is None:
+            assert self.requests_path is not None  # a Result holds its table or the path of its file
             self._requests = pd.read_parquet(self.requests_path)
         return self._requests
 
@@ -129,6 +130,11 @@ def summary_frame(summary: dict) -> pd.DataFrame:
     return frame.astype({c: (int if c in counts else float) for c in frame.columns if c not in ("scope", "strategy")})
 
 
+def _categorical(codes: np.ndarray, names: list[str]) -> pd.Categorical:
+    """``codes`` as a Categorical of ``names`` (-1: missing)."""
+    return pd.Categorical.from_codes(codes, categories=names)  # type: ignore[call-overload]  # stubs want an Index
+
+
 def _nan_to_zero(values: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(values), 0.0, values)
 
@@ -155,8 +161,8 @@ def build_probes(setup: Setup, output: RunOutput, tail_j: np.ndarray) -> pd.Data
     names = [c.name for c in setup.scenario.server_list]
     return pd.DataFrame({
         "device": p["device"],
-        "group": pd.Categorical.from_codes(group, categories=[g.group.name for g in setup.groups]),
-        "server": pd.Categorical.from_codes(p["server"], categories=names),
+        "group": _categorical(group, [g.group.name for g in setup.groups]),
+        "server": _categorical(p["server"], names),
         "sent_at_s": p["sent_at_s"], "read_at_s": p["read_at_s"], "received_at_s": p["received_at_s"],
         "queue_length": p["queue_length"], "busy_workers": p["busy_workers"], "recent_wait_s": p["recent_wait_s"],
         "uplink_start_at_s": p["uplink_start_at_s"], "uplink_s": p["uplink_s"],
@@ -246,11 +252,11 @@ def request_columns(setup: Setup, output: RunOutput, tail_j: np.ndarray, table: 
     met[~reached | (deadline is None)] = pd.NA
     met[(status == DROPPED) | (status == LOST) | (status == TIMED_OUT)] = False if deadline is not None else pd.NA
     categories = {
-        "group": pd.Categorical.from_codes(group, categories=group_names),
+        "group": _categorical(group, group_names),
         "status": status_categorical(status),
-        "server": pd.Categorical.from_codes(np.where(plan_field("local", bool), -1, plan_field("server", np.int64)),
-                                            categories=[c.name for c in setup.scenario.server_list]),
-        "bottleneck": pd.Categorical.from_codes(bottleneck_code, categories=bottlenecks),
+        "server": _categorical(np.where(plan_field("local", bool), -1, plan_field("server", np.int64)),
+                               [c.name for c in setup.scenario.server_list]),
+        "bottleneck": _categorical(bottleneck_code, bottlenecks),
     }
     first = ("device", "group", "request_id", "status", "split", "server", "bottleneck")
     return {**{name: categories[name] if name in categories else numbers[name] for name in first},

@@ -11,10 +11,14 @@ from __future__ import annotations
 import tempfile
 import weakref
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simsplit.engine.records import RecordSink, RunOutput, rows_to_columns
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 
 class SpoolSink(RecordSink):
@@ -33,7 +37,7 @@ class SpoolSink(RecordSink):
         """Sequence of the next row to write."""
         self._ready: list[tuple] = []
         self._ready_tails: list[float] = []
-        self._writer = None
+        self._writer: pq.ParquetWriter | None = None
         self.rows_written = 0
         self._blocks: list[np.ndarray] = []
         """Rows handed to :meth:`write_chunk` and not yet written (float64 blocks of :attr:`FIELDS`)."""
@@ -69,7 +73,7 @@ class SpoolSink(RecordSink):
                 self.before_flush()
             self.flush()
 
-    def close(self, in_flight, request_tail_j) -> None:
+    def close(self, in_flight, request_tail_j) -> None:  # type: ignore[override]  # no columns: they are in the file
         """The run is over (every tail final): write the rest, requests still in flight included."""
         self.before_flush = None
         for request in in_flight:  # in arrival order
@@ -90,9 +94,7 @@ class SpoolSink(RecordSink):
             if held or self._open:
                 raise RuntimeError(f"{len(held)} rows still held at the end of the run")  # a bookkeeping bug
             self._write()
-            if self._writer is None:
-                self._write(empty=True)
-            self._writer.close()
+            self._close_file()
 
     def _write(self, empty: bool = False) -> None:
         if not self._ready and not empty:
@@ -139,8 +141,13 @@ class SpoolSink(RecordSink):
         """Write the rows :meth:`write_chunk` still holds, and close the file."""
         if self._held_rows:
             self._write_table(np.concatenate(self._blocks), np.concatenate(self._block_tails))
+        self._close_file()
+
+    def _close_file(self) -> None:
+        """Close the Parquet file, writing an empty row group first if no row was written (for the schema)."""
         if self._writer is None:
             self._write(empty=True)
+        assert self._writer is not None  # the write above opened it
         self._writer.close()
 
     def columns(self, in_flight) -> dict[str, np.ndarray]:

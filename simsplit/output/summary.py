@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,9 @@ from simsplit.core.stats import batch_interval, batch_quantile_interval
 from simsplit.engine.records import STATUS_NAMES, RunOutput
 from simsplit.engine.setup import Setup
 from simsplit.model.server import busy_within
+
+if TYPE_CHECKING:
+    from simsplit.scenario import ServerConfig
 
 LATENCY_PARTS = ("device_wait_s", "switch_s", "head_s", "promotion_s", "uplink_wait_s", "uplink_s", "server_wait_s",
                  "server_s", "downlink_wait_s", "downlink_s", "propagation_s")
@@ -27,7 +31,8 @@ QUANTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 
 def _interval_dict(values: np.ndarray) -> dict:
     """Mean and quantiles of latencies (s) with 95% intervals (:mod:`simsplit.core.stats`; never below 0)."""
-    out, ci = {}, {}
+    out: dict[str, Any] = {}
+    ci: dict[str, list[float]] = {}
     point, low, high = batch_interval(values, np.mean, bounds=(0.0, math.inf))
     out["mean"], ci["mean"] = point, [low, high]
     for name, q in QUANTILES.items():
@@ -65,7 +70,7 @@ def device_handovers(handover_times, device_group: np.ndarray, groups: int, warm
                      end_s: float) -> np.ndarray:
     """Per group, its devices' handovers in the measured window [warmup_s, end_s)."""
     counts = np.zeros(groups, dtype=np.int64)
-    for group, times in zip(device_group, handover_times):
+    for group, times in zip(device_group, handover_times, strict=True):
         counts[group] += sum(warmup_s <= t < end_s for t in times)
     return counts
 
@@ -132,7 +137,7 @@ def _block(columns: _Columns, rows: np.ndarray, deadline: float | None, with_int
     n_done = int(done_rows.sum())
     counts = np.bincount(status, minlength=len(STATUS_NAMES))
     dropped, lost, timed_out = (int(counts[STATUS_NAMES.index(n)]) for n in ("dropped", "lost", "timed_out"))
-    block = {
+    block: dict[str, Any] = {
         "generated": int(rows.sum()),
         "completed": n_done,
         "dropped": dropped,
@@ -167,7 +172,7 @@ def _block(columns: _Columns, rows: np.ndarray, deadline: float | None, with_int
     keys, sizes = np.unique(columns("split", done_rows) * width + columns("bottleneck", done_rows),
                             return_counts=True)
     block["option_share"] = {f"{key // width}/{bottlenecks[key % width]}": float(size / max(n_done, 1))
-                             for key, size in zip(keys.tolist(), sizes)}
+                             for key, size in zip(keys.tolist(), sizes, strict=True)}
     block["bytes_up"] = mean("bytes_up")
     block["bytes_up_p95"] = float(np.quantile(columns("bytes_up", done_rows), 0.95)) if n_done else math.nan
     block["bytes_sent_up"] = mean("bytes_sent_up")
@@ -200,40 +205,57 @@ def summarise(setup: Setup, requests, output: RunOutput, probes: pd.DataFrame | 
     everything = np.ones(int(columns.measured.sum()), dtype=bool)
     bottlenecks = sorted({p.bottleneck for p in setup.plans})
     measured_s = end_s - warmup
-    summary = {"scenario": scenario.name, "seed": seed, "duration_s": scenario.duration_s,
-               "warmup_s": warmup, "deadline_s": scenario.deadline_s}
+    summary: dict[str, Any] = {"scenario": scenario.name, "seed": seed, "duration_s": scenario.duration_s,
+                               "warmup_s": warmup, "deadline_s": scenario.deadline_s}
     overall = _block(columns, everything, scenario.deadline_s, True, bottlenecks)
     summary.update({k: overall[k] for k in ("generated", "completed", "dropped", "lost", "timed_out", "in_flight")})
     summary["throughput_rps"] = overall["completed"] / measured_s
     summary.update({k: v for k, v in overall.items() if k not in summary})
     if probes is not None:
-        window = probes[probes["sent_at_s"] >= warmup]
-        total = float(window["energy_j"].sum())
-        summary["probes"] = {"sent": len(window), "energy_j": total}
-        share = total / overall["completed"] if overall["completed"] else math.nan
-        summary["energy_j"] = {**summary["energy_j"], "probe": share, "total": summary["energy_j"]["total"] + share}
-    served = np.zeros(len(scenario.server_list), dtype=int)  # completed requests per server (local ones: -1)
-    if any(config.power is not None for config in scenario.server_list):  # read only where energy needs it
-        served = np.bincount(columns("server", columns.completed) + 1, minlength=len(served) + 1)[1:]
-    servers = {config.name: _server_block(server, config, warmup, end_s, measured_s, int(count))
-               for server, config, count in zip(output.servers, scenario.server_list, served)}
+        _probes(summary, probes, warmup, overall["completed"])
+    servers = _servers(output, scenario.server_list, columns, warmup, end_s)
     workers = sum(config.workers for config in scenario.server_list)
     summary["server_utilisation"] = sum(b["utilisation"] * c.workers for b, c in
-                                        zip(servers.values(), scenario.server_list)) / workers
+                                        zip(servers.values(), scenario.server_list, strict=True)) / workers
     summary["servers"] = servers
+    summary["groups"] = _groups(setup, columns, overall, bottlenecks)
+    _handovers(summary, output, warmup, end_s)
+    if scenario.phases_s is not None:
+        summary["phases"] = _phases(setup, columns, scenario.phases_s)
+    return json_safe(summary)
+
+
+def _probes(summary: dict, probes: pd.DataFrame, warmup_s: float, completed: int) -> None:
+    """``probes``: the load probes sent in the measured window (count, energy J), and their energy per
+    completed request added to ``energy_j`` as ``probe``."""
+    window = probes[probes["sent_at_s"] >= warmup_s]
+    total = float(window["energy_j"].sum())
+    summary["probes"] = {"sent": len(window), "energy_j": total}
+    share = total / completed if completed else math.nan
+    summary["energy_j"] = {**summary["energy_j"], "probe": share, "total": summary["energy_j"]["total"] + share}
+
+
+def _servers(output: RunOutput, server_list: list[ServerConfig], columns: _Columns, warmup_s: float,
+             end_s: float) -> dict:
+    """Each server's block over the measured window [warmup_s, end_s], by name."""
+    served = np.zeros(len(server_list), dtype=int)  # completed requests per server (local ones: -1)
+    if any(config.power is not None for config in server_list):  # read only where energy needs it
+        served = np.bincount(columns("server", columns.completed) + 1, minlength=len(served) + 1)[1:]
+    return {config.name: _server_block(server, config, warmup_s, end_s, end_s - warmup_s, int(count))
+            for server, config, count in zip(output.servers, server_list, served, strict=True)}
+
+
+def _groups(setup: Setup, columns: _Columns, overall: dict, bottlenecks: list[str]) -> dict:
+    """Each device group's block (its strategy's label first), by name."""
     groups = {}
     for code, g in enumerate(setup.groups):
         if len(setup.groups) == 1:  # the one group's block is the overall block without intervals
             block = copy.deepcopy(overall)
             del block["latency_s"]["ci95"]
         else:
-            block = _block(columns, columns.group == code, scenario.deadline_s, False, bottlenecks)
+            block = _block(columns, columns.group == code, setup.scenario.deadline_s, False, bottlenecks)
         groups[g.group.name] = {"strategy": g.label, **block}
-    summary["groups"] = groups
-    _handovers(summary, output, warmup, end_s)
-    if scenario.phases_s is not None:
-        summary["phases"] = _phases(setup, columns, scenario.phases_s)
-    return json_safe(summary)
+    return groups
 
 
 def _handovers(summary: dict, output: RunOutput, warmup_s: float, end_s: float) -> None:
@@ -241,7 +263,7 @@ def _handovers(summary: dict, output: RunOutput, warmup_s: float, end_s: float) 
     block's ``handovers_during_transfers``, those that hit a request's upload or download)."""
     groups = list(summary["groups"].values())
     per_group = device_handovers(output.handover_times, output.device_group, len(groups), warmup_s, end_s)
-    for block, count in zip([summary, *groups], [per_group.sum(), *per_group]):
+    for block, count in zip([summary, *groups], [per_group.sum(), *per_group], strict=True):
         block["handovers"] = int(count)
     if output.forwarded_results is not None:
         summary["forwarded_results"] = output.forwarded_results
@@ -252,7 +274,7 @@ def _phases(setup: Setup, columns: _Columns, bounds: list[float]) -> list[dict]:
     phases = []
     latency_all = columns("latency_s")
     arrival = columns("arrival_at_s")
-    for start, end in zip(bounds, bounds[1:]):
+    for start, end in zip(bounds, bounds[1:], strict=False):
         inside = (arrival >= start) & (arrival < end) & columns.completed
         groups = {}
         for code, g in enumerate(setup.groups):

@@ -11,6 +11,7 @@ the exact order statistic — the DDSketch bound (Masson et al., VLDB 2019), her
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -110,8 +111,8 @@ class Tally:
         self._width = len(bottlenecks)
         self._options = (splits + 1) * self._width
         self.deadline_s, self.warmup_s = deadline_s, warmup_s
-        self.scopes = [None] + [_Scope(self._options) for _ in groups]
-        """Each group's accumulators (index g + 1; index 0, the whole run, is their sum, made when asked)."""
+        self.group_scopes = [_Scope(self._options) for _ in groups]
+        """Each group's accumulators, in group order (the whole run's, their sum, is made when asked)."""
 
     def add(self, columns) -> None:
         """Add a chunk of the per-request table: a DataFrame, or its columns by name
@@ -128,16 +129,16 @@ class Tally:
         chosen = measured.copy()  # measured and completed, as one mask of the chunk's rows
         chosen[measured] = completed
         every = chosen.all()  # as usual past the warm-up: no copies
-        chosen = np.flatnonzero(chosen)  # their indices, found once for every column
-        done = {name: load(name) if every else load(name).take(chosen) for name in
+        chosen_at = np.flatnonzero(chosen)  # their indices, found once for every column
+        done = {name: load(name) if every else load(name).take(chosen_at) for name in
                 ("latency_s", "split", "bottleneck", *LATENCY_PARTS, *_MEAN_COLUMNS)}
         switched = load("switched")[measured]
         handovers = load("handovers")[measured]
         done_group = group[completed]
         if len(self.groups) == 1:
-            self._add(self.scopes[1], status, switched, handovers, done)
+            self._add(self.group_scopes[0], status, switched, handovers, done)
         else:
-            for g, scope in enumerate(self.scopes[1:]):
+            for g, scope in enumerate(self.group_scopes):
                 rows, done_rows = group == g, done_group == g
                 self._add(scope, status[rows], switched[rows], handovers[rows],
                           {k: v[done_rows] for k, v in done.items()})
@@ -145,7 +146,7 @@ class Tally:
     def _overall(self) -> _Scope:
         """The whole run: the groups' accumulators added in group order."""
         overall = _Scope(self._options)
-        for scope in self.scopes[1:]:
+        for scope in self.group_scopes:
             overall.merge(scope)
         return overall
 
@@ -173,12 +174,12 @@ class Tally:
 
     def merge(self, other: Tally) -> None:
         """Add ``other``'s requests (a tally of the same scenario's groups)."""
-        for mine, theirs in zip(self.scopes[1:], other.scopes[1:], strict=True):
+        for mine, theirs in zip(self.group_scopes, other.group_scopes, strict=True):
             mine.merge(theirs)
 
     def scope(self, index: int) -> _Scope:
         """The accumulators of scope ``index`` (0: the whole run; g + 1: group g)."""
-        return self._overall() if index == 0 else self.scopes[index]
+        return self._overall() if index == 0 else self.group_scopes[index - 1]
 
     def block(self, index: int) -> dict:
         """The summary block of scope ``index`` (0: the whole run; g + 1: group g), in the keys of a run's
@@ -186,9 +187,10 @@ class Tally:
         scope = self.scope(index)
         counts = {name: int(scope.statuses[k]) for k, name in enumerate(STATUS_NAMES)}
         done = counts["completed"]
-        block = {"generated": int(scope.statuses.sum()), "completed": done, "dropped": counts["dropped"],
-                 "lost": counts["lost"], "timed_out": counts["timed_out"], "in_flight": counts["in_flight"]}
-        latency = {"mean": scope.latency_sum / done if done else math.nan}
+        block: dict[str, Any] = {"generated": int(scope.statuses.sum()), "completed": done,
+                                 "dropped": counts["dropped"], "lost": counts["lost"],
+                                 "timed_out": counts["timed_out"], "in_flight": counts["in_flight"]}
+        latency: dict[str, float] = {"mean": scope.latency_sum / done if done else math.nan}
         latency.update({name: scope.latency.quantile(q) for name, q in QUANTILES.items()})
         latency["relative_error"] = scope.latency.relative_error
         block["latency_s"] = latency

@@ -7,6 +7,7 @@ import typing
 from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from simsplit.core.config import FieldValueError
 from simsplit.core.errors import InputError
@@ -23,10 +24,7 @@ def input_error(exc: ValidationError, root: type[BaseModel], data: Any, source: 
         cause = err.get("ctx", {}).get("error")
         if not isinstance(cause, NestedError):
             break
-        node = data
-        for item in loc:
-            node = node[item] if isinstance(node, (dict, list)) else None
-        prefix, exc, root, data = prefix + loc, cause.error, cause.config, node
+        prefix, exc, root, data = prefix + loc, cause.error, cause.config, _at(data, loc)
     if err["type"] == "union_tag_invalid":
         loc = loc + ("kind",)
     if isinstance(cause, FieldValueError):
@@ -36,14 +34,20 @@ def input_error(exc: ValidationError, root: type[BaseModel], data: Any, source: 
     return InputError(source, ".".join(where) or "(top level)", _message(err, root))
 
 
+def _at(data: Any, loc: tuple) -> Any:
+    """The part of ``data`` at the pydantic error location ``loc`` (None where the location leaves it)."""
+    node = data
+    for item in loc:
+        node = node[item] if isinstance(node, (dict, list)) else None
+    return node
+
+
 def _dotted(loc: tuple, data: Any) -> str:
     """Turn a pydantic error location into the YAML path, skipping union tags that are not keys."""
     parts, node = [], data
     for item in loc:
-        if isinstance(node, dict) and item in node:
-            parts.append(str(item))
-            node = node[item]
-        elif isinstance(node, list) and isinstance(item, int) and item < len(node):
+        if (isinstance(node, dict) and item in node
+                or isinstance(node, list) and isinstance(item, int) and item < len(node)):
             parts.append(str(item))
             node = node[item]
         elif isinstance(item, str) and isinstance(node, dict) and node.get("kind") == item:
@@ -84,7 +88,7 @@ def _allowed_fields(root: type[BaseModel], loc: tuple) -> list[str]:
     return sorted({f for m in models for f in m.model_fields})
 
 
-def _message(err: dict, root: type[BaseModel]) -> str:
+def _message(err: ErrorDetails, root: type[BaseModel]) -> str:
     kind, ctx, value = err["type"], err.get("ctx", {}), err.get("input")
     got = f", got {value!r}"
     simple = {

@@ -53,7 +53,8 @@ class PayloadEntry:
         if self.size_quantiles is None:
             return self.bytes
         probabilities, sizes = self.size_quantiles
-        return sum((b - a) * (x + y) / 2 for a, b, x, y in zip(probabilities, probabilities[1:], sizes, sizes[1:]))
+        pieces = zip(probabilities, probabilities[1:], sizes, sizes[1:], strict=False)  # neighbouring points
+        return sum((b - a) * (x + y) / 2 for a, b, x, y in pieces)
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ def _size_quantiles(path: Path, row, columns: list[tuple[float, str]]):
     if not columns or all(not row.cells.get(name) for _, name in columns):
         return None
     sizes = [number(path, row, name, minimum=0) for _, name in columns]
-    for (_, name), low, high in zip(columns[1:], sizes, sizes[1:]):
+    for (_, name), low, high in zip(columns[1:], sizes, sizes[1:], strict=False):
         if high < low:
             raise InputError(path, f"line {row.line}, column {name}", f"expected sizes non-decreasing with the "
                              f"percent, got {high:g} after {low:g}")

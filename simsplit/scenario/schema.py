@@ -8,7 +8,8 @@ kind their ``kind`` names in the family's registry (:mod:`simsplit.model.kinds`)
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from itertools import pairwise
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     Field,
@@ -22,6 +23,7 @@ from pydantic import (
 )
 
 from simsplit.core.config import Config, FieldValueError
+from simsplit.core.registry import KindBlock
 from simsplit.model.arrivals import arrivals as arrival_kinds
 from simsplit.model.channel.link import channels as channel_kinds
 from simsplit.model.mobility import mobility as mobility_kinds
@@ -33,8 +35,8 @@ from simsplit.scenario.server import ServerConfig
 class NetworkConfig(Config):
     """A device's uplink, downlink and radio power model."""
 
-    uplink: channel_kinds.field
-    downlink: channel_kinds.field
+    uplink: Annotated[KindBlock, channel_kinds.by_kind]
+    downlink: Annotated[KindBlock, channel_kinds.by_kind]
     radio: RadioConfig
 
 
@@ -63,11 +65,11 @@ class DeviceGroupConfig(Config):
     count: PositiveInt = 1
     device_class: str
     compute_power_w: PositiveFloat
-    arrivals: arrival_kinds.field
+    arrivals: Annotated[KindBlock, arrival_kinds.by_kind]
     network: NetworkConfig | None = None
-    strategy: strategy_kinds.field | None = None
+    strategy: Annotated[KindBlock, strategy_kinds.by_kind] | None = None
     probe: ProbeConfig | None = None
-    mobility: mobility_kinds.field | None = None
+    mobility: Annotated[KindBlock, mobility_kinds.by_kind] | None = None
     """How the group's devices move (each from its own stream); a ``cellular`` link needs it."""
 
 
@@ -123,16 +125,16 @@ class Scenario(Config):
     network: NetworkConfig
     server: ServerConfig | None = None
     servers: list[ServerConfig] | None = None
-    strategy: strategy_kinds.field
+    strategy: Annotated[KindBlock, strategy_kinds.by_kind]
     records: str = "all"
+    """Which per-request rows a result folder keeps: ``all``, ``none``, or ``sample:F`` (each request with
+    probability F, chosen by a hash of its seed, device and number). The summary always counts every one."""
     sites: SitesConfig | None = None
     """Run ``count`` independent sites of this scenario, in parallel, and merge their summaries."""
     engine: Literal["auto", "des", "fast"] = "auto"
     """How the run is computed: ``des`` (the SimPy model), ``fast`` (arrays and compiled loops, equal to the
     DES request for request; only for static scenarios, see :func:`simsplit.engine.fastpath.why_not`), or ``auto``
     (fast where it applies, else the DES)."""
-    """Which per-request rows a result folder keeps: ``all``, ``none``, or ``sample:F`` (each request with
-    probability F, chosen by a hash of its seed, device and number). The summary always counts every one."""
     plugins: list[str] = []
     """Python files (relative to the scenario) loaded before the scenario is read: they register kinds."""
     input_files: ClassVar[tuple[str, ...]] = ("plugins",)
@@ -141,7 +143,7 @@ class Scenario(Config):
     @property
     def server_list(self) -> list[ServerConfig]:
         """Every server, the default target first (``server`` is shorthand for a list of one)."""
-        return [self.server] if self.server is not None else list(self.servers)
+        return [self.server] if self.server is not None else list(self.servers or ())
 
     @property
     def source(self) -> str:
@@ -150,37 +152,54 @@ class Scenario(Config):
 
     @model_validator(mode="after")
     def _consistent(self):
+        self._check_warmup()
+        self._check_phases()
+        self._check_one_server_field()
+        self._check_cellular_mobility()
+        self._check_varied_fields()
+        self._check_server_names()
+        return self
+
+    def _check_warmup(self) -> None:
         if self.warmup_s >= self.duration_s:
-            raise FieldValueError("warmup_s", f"expected a number < duration_s ({self.duration_s:g}), got {self.warmup_s:g}")
-        if self.phases_s is not None and (len(self.phases_s) < 2 or any(
-                b <= a for a, b in zip(self.phases_s, self.phases_s[1:]))):
+            raise FieldValueError("warmup_s",
+                                  f"expected a number < duration_s ({self.duration_s:g}), got {self.warmup_s:g}")
+
+    def _check_phases(self) -> None:
+        phases = self.phases_s
+        if phases is not None and (len(phases) < 2 or any(b <= a for a, b in pairwise(phases))):
             raise FieldValueError("phases_s", "expected at least two strictly increasing phase boundaries (s)")
+
+    def _check_one_server_field(self) -> None:
         if (self.server is None) == (self.servers is None):
             raise FieldValueError("server", "expected exactly one of server (one server) or servers (a list)")
+
+    def _check_cellular_mobility(self) -> None:
         for k, group in enumerate(self.devices):
-            network = group.network or self.network
+            network = self.network_of(group)
             if group.mobility is None and "cellular" in (network.uplink.kind, network.downlink.kind):
                 raise FieldValueError(f"devices.{k}.mobility", "a cellular link needs the group's mobility "
                                       "block (kind static, random_waypoint, route or trace)")
-        if self.sites is not None:
-            data = self.model_dump()
-            for k, vary in enumerate(self.sites.vary):
-                node = data
-                for key in vary.field.split("."):
-                    inside = isinstance(node, dict) and key in node or \
-                        isinstance(node, list) and key.isdigit() and int(key) < len(node)
-                    if not inside:
-                        raise FieldValueError(f"sites.vary.{k}.field", f"expected a field of this scenario, "
-                                              f"got {vary.field!r} (no {key!r} there)")
-                    node = node[int(key)] if isinstance(node, list) else node[key]
-        if self.servers is not None:
-            names = [s.name for s in self.servers]
-            if not names:
-                raise FieldValueError("servers", "expected at least one server")
-            repeated = sorted({n for n in names if names.count(n) > 1})
-            if repeated:
-                raise FieldValueError("servers", f"server names must be unique, got {repeated} more than once")
-        return self
+
+    def _check_varied_fields(self) -> None:
+        if self.sites is None:
+            return
+        data = self.model_dump()
+        for k, vary in enumerate(self.sites.vary):
+            missing = _first_missing_key(data, vary.field)
+            if missing is not None:
+                raise FieldValueError(f"sites.vary.{k}.field", f"expected a field of this scenario, "
+                                      f"got {vary.field!r} (no {missing!r} there)")
+
+    def _check_server_names(self) -> None:
+        if self.servers is None:
+            return
+        names = [s.name for s in self.servers]
+        if not names:
+            raise FieldValueError("servers", "expected at least one server")
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise FieldValueError("servers", f"server names must be unique, got {repeated} more than once")
 
     @field_validator("records")
     @classmethod
@@ -209,6 +228,19 @@ class Scenario(Config):
 
     def strategy_of(self, group: DeviceGroupConfig) -> Config:
         return group.strategy or self.strategy
+
+
+def _first_missing_key(data: Any, dotted: str) -> str | None:
+    """The first key of the dotted path ``dotted`` (``devices.0.arrivals.rate_hz``) that ``data``, nested
+    mappings and lists, lacks; None when the whole path is there."""
+    node = data
+    for key in dotted.split("."):
+        inside = isinstance(node, dict) and key in node or \
+            isinstance(node, list) and key.isdigit() and int(key) < len(node)
+        if not inside:
+            return key
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    return None
 
 
 def _number(text: str) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     Field,
@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from simsplit.core.config import Config, FieldValueError
+from simsplit.core.registry import KindBlock
 from simsplit.core.units import MS
 from simsplit.model.background import background as background_kinds
 from simsplit.model.queues import disciplines
@@ -39,7 +40,7 @@ class BatchScalingConfig(Config):
 
     def factor(self, size: int) -> float:
         """t(size) / t(1)."""
-        if self.kind == "table":
+        if self.factors is not None:  # a table (only a table has factors)
             return self.factors[size - 1]
         return 1.0 + self.per_item * (size - 1)
 
@@ -89,7 +90,7 @@ class ServerConfig(Config):
     drop_expired: bool = False
     service_variability: VariabilityConfig = VariabilityConfig()
     batching: BatchingConfig = BatchingConfig()
-    background: list[background_kinds.field] = []
+    background: list[Annotated[KindBlock, background_kinds.by_kind]] = []
     extra_rtt_ms: NonNegativeFloat = 0.0
     power: ServerPowerConfig | None = None
     """Per-worker power; with it the summary reports the server's energy (the operator's view)."""

@@ -104,6 +104,19 @@ def compare(scenario: Scenario, seeds: list[int], names: list[str] | None = None
     chosen = variants(scenario)
     if names is not None:
         chosen = {name: chosen[name] for name in names}
+    runs, quantiles = _run_variants(scenario, chosen, seeds, progress)
+    static = [n for n, block in chosen.items() if is_static(block)]
+    bounded = static + (["oracle"] if "oracle" in chosen else [])
+    oracle = (runs[runs["strategy"].isin(bounded)].groupby("seed")["objective"].min()
+              if "oracle" in chosen else None)
+    table = [_variant_row(name, is_static(block), runs[runs["strategy"] == name], oracle)
+             for name, block in chosen.items()]
+    return runs, pd.DataFrame(table), pd.concat(quantiles, ignore_index=True)
+
+
+def _run_variants(scenario: Scenario, chosen: dict[str, dict], seeds: list[int],
+                  progress: Callable[[str], None] | None) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """Run every variant with every seed: (one row per run, each run's latency at :data:`LEVELS`)."""
     objective = objective_of(scenario)
     rows, quantiles = [], []
     for name, strategy in chosen.items():
@@ -117,29 +130,26 @@ def compare(scenario: Scenario, seeds: list[int], names: list[str] | None = None
                                            "latency_s": latency_quantiles(result)}))
             if progress is not None:
                 progress(name)
-    runs = pd.DataFrame(rows)
-    table = []
-    static = [n for n, block in chosen.items() if is_static(block)]
-    bounded = static + (["oracle"] if "oracle" in chosen else [])
-    oracle = (runs[runs["strategy"].isin(bounded)].groupby("seed")["objective"].min()
-              if "oracle" in chosen else None)
-    for name in chosen:
-        mine = runs[runs["strategy"] == name]
-        row = {"strategy": name, "static": is_static(chosen[name])}
-        for metric in COMPARE_METRICS + ("objective",):
-            values = mine[metric].to_numpy(dtype=float)
-            values = values[~np.isnan(values)]
-            mean, low, high = t_interval(values, bounds=metric_bounds(metric)) if values.size else (math.nan,) * 3
-            row[metric] = mean
-            row[f"{metric}_ci95"] = (low, high)
-        for column in BREAKDOWN:
-            values = mine[column].to_numpy(dtype=float)
-            row[column] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
-        if oracle is not None:
-            gap = mine.set_index("seed")["objective"] - oracle
-            mean, low, high = t_interval(gap.to_numpy())
-            row["regret"] = mean
-            row["regret_ci95"] = (low, high)
-            row["relative_regret"] = mean / float(oracle.mean())
-        table.append(row)
-    return runs, pd.DataFrame(table), pd.concat(quantiles, ignore_index=True)
+    return pd.DataFrame(rows), quantiles
+
+
+def _variant_row(name: str, static: bool, mine: pd.DataFrame, oracle: pd.Series | None) -> dict:
+    """One variant's row of the comparison table from its runs ``mine``: each metric's mean and 95%
+    interval over seeds, the breakdown's plain means, and the regret against ``oracle`` (the bound per seed)."""
+    row: dict = {"strategy": name, "static": static}
+    for metric in COMPARE_METRICS + ("objective",):
+        values = mine[metric].to_numpy(dtype=float)
+        values = values[~np.isnan(values)]
+        mean, low, high = t_interval(values, bounds=metric_bounds(metric)) if values.size else (math.nan,) * 3
+        row[metric] = mean
+        row[f"{metric}_ci95"] = (low, high)
+    for column in BREAKDOWN:
+        values = mine[column].to_numpy(dtype=float)
+        row[column] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
+    if oracle is not None:
+        gap = mine.set_index("seed")["objective"] - oracle
+        mean, low, high = t_interval(gap.to_numpy())
+        row["regret"] = mean
+        row["regret_ci95"] = (low, high)
+        row["relative_regret"] = mean / float(oracle.mean())
+    return row

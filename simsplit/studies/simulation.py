@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from simsplit.core.errors import InputError
 from simsplit.core.heap import return_freed_memory
@@ -16,6 +18,9 @@ from simsplit.output.results import Result, build_probes, build_requests
 from simsplit.output.spool import SpoolSink
 from simsplit.output.summary import summarise
 from simsplit.scenario import Scenario, load_scenario, validate_scenario
+
+if TYPE_CHECKING:
+    from simsplit.engine.records import RunOutput
 
 STREAM_ABOVE_REQUESTS = 200_000
 """Runs estimated to generate more requests than this stream their per-request table to disk."""
@@ -37,17 +42,7 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
     results are the same either way. Raise :class:`~simsplit.core.errors.InputError` for bad input, before
     anything runs.
     """
-    if isinstance(scenario, (str, Path)):
-        scenario = load_scenario(scenario)
-    elif isinstance(scenario, dict):
-        scenario = validate_scenario(scenario, base_dir=Path.cwd())
-    if seed is not None:
-        source = scenario.source
-        scenario = scenario.model_copy(update={"seed": int(seed)})
-        scenario._source = source
-    if scenario.sites is not None:
-        raise InputError(scenario.source, "sites", "expected a scenario of one site here; run the sites with "
-                         "simsplit run or simsplit.run_sites")
+    scenario = _scenario(scenario, seed)
     if setup is None or setup.scenario is not scenario:
         setup = build_setup(scenario)
     if stream is None:
@@ -55,25 +50,15 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
         stream = estimate(setup).requests > STREAM_ABOVE_REQUESTS
     fast = _use_fast_path(setup, monitor_period_s)
     engine = None
-    spool = None
     if fast:
-        from simsplit.engine.fastpath import run_fast
-        if stream:  # each window's rows go to the file as the fast path hands them out
-            device_group = setup.device_group()
-            spool = SpoolSink(setup, device_group, stream_rows)
-            window = max(FAST_STREAM_WINDOW_ROWS, ARRIVALS_PER_DEVICE * device_group.size)  # a slab visits every device
-            output = run_fast(setup, scenario.seed, sink=spool.write_chunk, window_rows=window)
-            spool.finish()
-        else:
-            output = run_fast(setup, scenario.seed)
+        output, spool = _run_fast(setup, scenario.seed, stream, stream_rows)
     else:
-        sink = SpoolSink(setup, setup.device_group(), stream_rows) if stream else None
-        engine = Engine(setup, scenario.seed, monitor_period_s, records=sink)
+        spool = SpoolSink(setup, setup.device_group(), stream_rows) if stream else None
+        engine = Engine(setup, scenario.seed, monitor_period_s, records=spool)
         output = engine.run()
     probes = build_probes(setup, output, output.probes["tail_j"])
-    if stream:
-        if not fast:
-            spool = engine.records
+    requests: Path | pd.DataFrame
+    if spool is not None:
         requests = spool.path
         return_freed_memory()
         summary = summarise(setup, _column_reader(spool.path), output, probes)
@@ -85,6 +70,37 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
     summary["provenance"] = {**provenance(scenario), "run_key": run_key(scenario)}
     monitor = None if engine is None or engine.monitor is None else engine.monitor.frame()
     return Result(scenario, requests, summary, setup, probes, monitor, spool=spool)
+
+
+def _scenario(scenario: Scenario | str | Path | dict, seed: int | None) -> Scenario:
+    """The scenario to run: loaded from a YAML path or validated from a dict, with ``seed`` if given;
+    InputError for a scenario of several sites."""
+    if isinstance(scenario, (str, Path)):
+        scenario = load_scenario(scenario)
+    elif isinstance(scenario, dict):
+        scenario = validate_scenario(scenario, base_dir=Path.cwd())
+    if seed is not None:
+        source = scenario.source
+        scenario = scenario.model_copy(update={"seed": int(seed)})
+        scenario._source = source
+    if scenario.sites is not None:
+        raise InputError(scenario.source, "sites", "expected a scenario of one site here; run the sites with "
+                         "simsplit run or simsplit.run_sites")
+    return scenario
+
+
+def _run_fast(setup: Setup, seed: int, stream: bool, stream_rows: int) -> tuple[RunOutput, SpoolSink | None]:
+    """The fast path's run, and the sink its rows went to when ``stream`` (each window's rows go to the file
+    as the fast path hands them out)."""
+    from simsplit.engine.fastpath import run_fast
+    if not stream:
+        return run_fast(setup, seed), None
+    device_group = setup.device_group()
+    spool = SpoolSink(setup, device_group, stream_rows)
+    window = max(FAST_STREAM_WINDOW_ROWS, ARRIVALS_PER_DEVICE * device_group.size)  # a slab visits every device
+    output = run_fast(setup, seed, sink=spool.write_chunk, window_rows=window)
+    spool.finish()
+    return output, spool
 
 
 def _why_des(setup: Setup, monitor_period_s: float | None) -> list[str]:

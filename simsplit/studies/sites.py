@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from simsplit.core.streams import RandomStreams, stream_key
 from simsplit.scenario import Scenario
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 CHUNK_ROWS = 65_536
 """Rows of a site's table built and tallied at a time: a window's ~40 columns (~20 MB) stay near the
@@ -36,12 +40,14 @@ def site_seed(seed: int, site: int) -> int:
 
 def site_values(scenario: Scenario, site: int) -> dict[str, Any]:
     """The values of the ``vary`` fields at site ``site``, drawn in order from its own stream."""
+    assert scenario.sites is not None  # a scenario of several sites
     rng = RandomStreams(scenario.seed).generator(f"sites/{site}/vary")
-    values = {}
+    values: dict[str, Any] = {}
     for vary in scenario.sites.vary:
         if vary.uniform is not None:
-            values[vary.field] = float(rng.uniform(*vary.uniform))
-        else:
+            low, high = vary.uniform
+            values[vary.field] = float(rng.uniform(low, high))
+        elif vary.choice is not None:  # exactly one of the two is given
             values[vary.field] = vary.choice[int(rng.integers(len(vary.choice)))]
     return values
 
@@ -96,14 +102,46 @@ def new_tally(setup):
                  scenario.deadline_s, scenario.warmup_s)
 
 
+class _SitePart:
+    """A site's Parquet part: the rows ``records`` keeps (all, or a sample of ``fraction``), written a chunk
+    at a time."""
+
+    def __init__(self, path: Path, seed: int, fraction: float):
+        self.path, self.seed, self.fraction = path, seed, fraction
+        self._writer: pq.ParquetWriter | None = None
+        self.written = 0
+        """Rows written so far."""
+
+    def write(self, columns: dict) -> None:
+        """Write the kept rows of a chunk (the columns of :func:`~simsplit.output.results.request_columns`)."""
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from simsplit.output.results import sampled
+        frame = pd.DataFrame(columns)
+        if self.fraction < 1.0:
+            frame = frame[sampled(frame["device"].to_numpy(), frame["request_id"].to_numpy(), self.seed,
+                                  self.fraction)]
+        table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, table.schema)
+        self._writer.write_table(table)
+        self.written += len(frame)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
 def run_site(scenario: Scenario, site: int, folder: str | None) -> SiteOutcome:
     """Run site ``site``; write its rows to ``folder/site-<k>.parquet`` (if ``folder`` and ``records`` keep
     any)."""
     from simsplit.engine.des import Engine
     from simsplit.engine.records import COMPLETED, RunOutput, handover_times
     from simsplit.engine.setup import build_setup
-    from simsplit.output.results import request_columns, sampled
-    from simsplit.output.summary import device_handovers, server_energy, server_totals
+    from simsplit.output.results import request_columns
+    from simsplit.output.summary import device_handovers
     from simsplit.studies.simulation import _use_fast_path
 
     own = site_scenario(scenario, site)
@@ -111,31 +149,22 @@ def run_site(scenario: Scenario, site: int, folder: str | None) -> SiteOutcome:
     fast = _use_fast_path(setup, None)
     tally = new_tally(setup)
     fraction = own.record_fraction
-    writes = folder is not None and fraction > 0.0  # rows go to a Parquet part (else only the tally reads them)
+    part = None  # where rows go (else only the tally reads them)
+    if folder is not None and fraction > 0.0:
+        part = _SitePart(Path(folder) / f"site-{site:05d}.parquet", own.seed, fraction)
     served = np.zeros(len(own.server_list), dtype=np.int64)
     plan_server = np.array([-1 if p.local else p.server for p in setup.plans], dtype=np.int64)
-    state = {"writer": None, "written": 0}
 
     def take(chunk: dict) -> None:
         """Tally a chunk of rows (columns in arrival order) and write the ones ``records`` keeps."""
         columns = request_columns(setup, RunOutput(chunk, device_group, own.duration_s, own.seed, [], {}),
-                                  chunk["tail_j"], table=writes)
+                                  chunk["tail_j"], table=part is not None)
         tally.add(columns)
         measured = (chunk["status"] == COMPLETED) & (chunk["arrival_at_s"] >= own.warmup_s)
         target = plan_server[chunk["plan"][measured]]
         served[:] += np.bincount(target[target >= 0], minlength=served.size)[: served.size]
-        if writes and chunk["device"].size:
-            import pandas as pd
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-            frame = pd.DataFrame(columns)
-            if fraction < 1.0:
-                frame = frame[sampled(frame["device"].to_numpy(), frame["request_id"].to_numpy(), own.seed, fraction)]
-            table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
-            if state["writer"] is None:
-                state["writer"] = pq.ParquetWriter(Path(folder) / f"site-{site:05d}.parquet", table.schema)
-            state["writer"].write_table(table)
-            state["written"] += len(frame)
+        if part is not None and chunk["device"].size:
+            part.write(columns)
 
     if fast:
         from simsplit.engine.fastpath import _FastRun
@@ -144,7 +173,7 @@ def run_site(scenario: Scenario, site: int, folder: str | None) -> SiteOutcome:
         for chunk in run.chunks(CHUNK_ROWS):
             take(chunk)
         servers_out = run.server_records()
-        times = handover_times(run.devices)
+        times: Sequence[list[float]] = handover_times(run.devices)
         forwarded = None  # cells that name servers keep a run on the DES
     else:
         output = Engine(setup, own.seed).run()
@@ -156,17 +185,25 @@ def run_site(scenario: Scenario, site: int, folder: str | None) -> SiteOutcome:
         times = output.handover_times
         forwarded = output.forwarded_results
     handovers = device_handovers(times, device_group, len(setup.groups), own.warmup_s, own.duration_s)
-    if state["writer"] is not None:
-        state["writer"].close()
+    if part is not None:
+        part.close()
+    return SiteOutcome(site, own.seed, site_values(scenario, site), "fast" if fast else "des", tally,
+                       _site_servers(own, servers_out, served), 0 if part is None else part.written, handovers,
+                       {c.name: c.workers for c in own.server_list}, forwarded)
+
+
+def _site_servers(own: Scenario, servers_out: list, served: np.ndarray) -> dict[str, np.ndarray]:
+    """Per server of site scenario ``own``, over its measured window: the numbers of
+    :attr:`SiteOutcome.servers` (``served``: its completed requests)."""
+    from simsplit.output.summary import server_energy, server_totals
     measured_s = own.duration_s - own.warmup_s
     servers = {}
-    for server, config, count in zip(servers_out, own.server_list, served):
+    for server, config, count in zip(servers_out, own.server_list, served, strict=True):
         busy, background, jobs, rejected = server_totals(server, own.warmup_s, own.duration_s)
         energy = server_energy(config.power, config.workers, measured_s, busy, background, int(count))["energy_j"] \
             if config.power is not None else math.nan
         servers[config.name] = np.array([busy, background, float(count), energy, float(jobs), float(rejected)])
-    return SiteOutcome(site, own.seed, site_values(scenario, site), "fast" if fast else "des", tally, servers,
-                       state["written"], handovers, {c.name: c.workers for c in own.server_list}, forwarded)
+    return servers
 
 
 def run_sites_batch(scenario: Scenario, sites: list[int], folder: str | None) -> list[SiteOutcome]:
@@ -188,6 +225,7 @@ def run_all(scenario: Scenario, folder: str | None, workers: int = 1, scheduler:
             progress=None) -> list[SiteOutcome]:
     """Every site's outcome, in site order: in this process (``workers`` 1, no scheduler), on a local
     process pool, or on a Dask cluster (``scheduler``: ``local`` or an address)."""
+    assert scenario.sites is not None  # a scenario of several sites
     batches = _batches(scenario.sites.count, workers, scheduler)
     outcomes: list[SiteOutcome] = []
 
@@ -208,23 +246,45 @@ def merged_summary(scenario: Scenario, outcomes: list[SiteOutcome]) -> dict:
     """One summary of every site (in site order): counts and means over all their requests, quantiles
     from the merged sketches, the mean's 95% interval across sites (each site one independent
     replication), servers over all sites' copies."""
-    from simsplit.core.stats import t_interval
     from simsplit.output.summary import json_safe
-    site_means = [o.tally.scope(0).latency_sum / o.tally.scope(0).statuses[1] for o in outcomes
-                  if o.tally.scope(0).statuses[1]]
     tally = copy.deepcopy(outcomes[0].tally)
     for outcome in outcomes[1:]:
         tally.merge(outcome.tally)
     measured_s = scenario.duration_s - scenario.warmup_s
     overall = tally.block(0)
-    summary = {"scenario": scenario.name, "seed": scenario.seed, "duration_s": scenario.duration_s,
-               "warmup_s": scenario.warmup_s, "deadline_s": scenario.deadline_s, "sites": len(outcomes)}
+    summary: dict[str, Any] = {"scenario": scenario.name, "seed": scenario.seed, "duration_s": scenario.duration_s,
+                               "warmup_s": scenario.warmup_s, "deadline_s": scenario.deadline_s,
+                               "sites": len(outcomes)}
     summary.update({k: overall[k] for k in ("generated", "completed", "dropped", "lost", "timed_out", "in_flight")})
     summary["throughput_rps"] = overall["completed"] / measured_s
     summary.update({k: v for k, v in overall.items() if k not in summary})
+    summary["latency_s"]["ci95"] = _latency_ci95(outcomes)
+    summary["server_utilisation"], summary["servers"] = _merged_servers(scenario, outcomes, measured_s)
+    summary["groups"] = {name: {"strategy": label, **tally.block(g + 1)}
+                         for g, (name, label) in enumerate(zip(tally.groups, tally.strategies, strict=True))}
+    per_group = np.sum([o.handovers for o in outcomes], axis=0)
+    for block, count in zip([summary, *summary["groups"].values()], [per_group.sum(), *per_group], strict=True):
+        block["handovers"] = int(count)
+    forwarded = [o.forwarded_results for o in outcomes if o.forwarded_results is not None]
+    if forwarded:
+        summary["forwarded_results"] = int(sum(forwarded))
+    engines = [o.engine for o in outcomes]
+    summary["engine"] = {"requested": scenario.engine, "used": {e: engines.count(e) for e in sorted(set(engines))}}
+    return json_safe(summary)
+
+
+def _latency_ci95(outcomes: list[SiteOutcome]) -> dict[str, list]:
+    """The 95% interval of the mean latency across sites (each site's mean one replication); none for the
+    sketched quantiles."""
+    from simsplit.core.stats import t_interval
+    scopes = [o.tally.scope(0) for o in outcomes]
+    site_means = [scope.latency_sum / scope.statuses[1] for scope in scopes if scope.statuses[1]]
     _, low, high = t_interval(site_means) if site_means else (math.nan, math.nan, math.nan)
-    summary["latency_s"]["ci95"] = {"mean": [low, high], "p50": [None, None], "p95": [None, None],
-                                    "p99": [None, None]}
+    return {"mean": [low, high], "p50": [None, None], "p95": [None, None], "p99": [None, None]}
+
+
+def _merged_servers(scenario: Scenario, outcomes: list[SiteOutcome], measured_s: float) -> tuple[float, dict]:
+    """(the utilisation of every server of every site, each server's block over all sites' copies)."""
     servers, busy_all, capacity_all = {}, 0.0, 0.0
     for config in scenario.server_list:
         busy, background, served, energy, jobs, rejected = np.sum([o.servers[config.name] for o in outcomes], axis=0)
@@ -237,19 +297,7 @@ def merged_summary(scenario: Scenario, outcomes: list[SiteOutcome]) -> dict:
             block.update({"energy_j": energy, "energy_kwh": energy / 3.6e6, "mean_power_w": energy / measured_s,
                           "j_per_request": energy * share / served if served else None})
         servers[config.name] = block
-    summary["server_utilisation"] = busy_all / capacity_all
-    summary["servers"] = servers
-    summary["groups"] = {name: {"strategy": label, **tally.block(g + 1)}
-                         for g, (name, label) in enumerate(zip(tally.groups, tally.strategies))}
-    per_group = np.sum([o.handovers for o in outcomes], axis=0)
-    for block, count in zip([summary, *summary["groups"].values()], [per_group.sum(), *per_group]):
-        block["handovers"] = int(count)
-    forwarded = [o.forwarded_results for o in outcomes if o.forwarded_results is not None]
-    if forwarded:
-        summary["forwarded_results"] = int(sum(forwarded))
-    engines = [o.engine for o in outcomes]
-    summary["engine"] = {"requested": scenario.engine, "used": {e: engines.count(e) for e in sorted(set(engines))}}
-    return json_safe(summary)
+    return busy_all / capacity_all, servers
 
 
 def sites_table(outcomes: list[SiteOutcome]):

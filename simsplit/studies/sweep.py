@@ -44,7 +44,8 @@ from simsplit.output.metrics import SWEEP_METRICS, run_metrics
 from simsplit.output.provenance import run_key
 from simsplit.scenario import apply_overrides, read_yaml, validate_scenario
 
-"""Per-run numbers taken from each run's summary.json into the tidy tables."""
+Combo = list[tuple[str, str, dict]]
+"""One configuration: per factor, (factor, level label, the level's ``set`` overrides)."""
 
 
 class _Level(BaseModel):
@@ -136,30 +137,41 @@ def load_sweep(path: str | Path, force: bool = False) -> Sweep:
     _distinct(seeds, path, "seeds", "seeds")
     scenario_path = (path.parent / spec.scenario).resolve()
     base = read_yaml(scenario_path)
-    combos: list[list[tuple[str, str, dict]]] = []
+    factors, combos = _combos(spec, path)
+    runs = _runs(combos, base, seeds, path, scenario_path, force)
+    _check_report(spec.report, factors, runs, path)
+    return Sweep(spec.name, scenario_path, runs, factors, spec.report.model_dump(exclude_none=True))
+
+
+def _combos(spec: SweepFile, path: Path) -> tuple[list[str], list[Combo]]:
+    """The sweep's factors, and every configuration: the grid's product of levels, or the list of runs."""
     if spec.grid is not None:
         factors = list(spec.grid)
         levels = [[(f, *_level(f, v, str(path), f"grid.{f}.{i}")) for i, v in enumerate(spec.grid[f])] for f in factors]
-        for f, factor_levels in zip(factors, levels):
+        for f, factor_levels in zip(factors, levels, strict=True):
             _distinct([label for _, label, _ in factor_levels], path, f"grid.{f}", "labels")
-        combos = [list(c) for c in itertools.product(*levels)]
-    else:
-        factors = ["run"]
-        _distinct([level.label for level in spec.runs], path, "runs", "labels")
-        combos = [[("run", level.label, level.set)] for level in spec.runs]
+        return factors, [list(c) for c in itertools.product(*levels)]
+    assert spec.runs is not None  # exactly one of grid and runs (checked by load_sweep)
+    _distinct([level.label for level in spec.runs], path, "runs", "labels")
+    return ["run"], [[("run", level.label, level.set)] for level in spec.runs]
+
+
+def _runs(combos: list[Combo], base: dict, seeds: list[int], path: Path, scenario_path: Path,
+          force: bool) -> list[Run]:
+    """Every run: each configuration's scenario (``base`` with its overrides) validated and checked
+    feasible, then once per seed."""
     runs = []
     for combo in combos:
         overrides = tuple(f"{k}={json.dumps(v)}" for _, _, sets in combo for k, v in sets.items())
         labels = tuple((factor, label) for factor, label, _ in combo)
         data = apply_overrides(base, list(overrides), source=str(path))
-        scenario = validate_scenario(data, source=f"{path} ({', '.join(f'{f}={l}' for f, l in labels)})",
+        scenario = validate_scenario(data, source=f"{path} ({', '.join(f'{f}={label}' for f, label in labels)})",
                                      base_dir=scenario_path.parent)
         check_feasible(build_setup(scenario), runs=len(seeds) * len(combos), force=force)
         for seed in seeds:
             seeded = scenario.model_copy(update={"seed": seed})
             runs.append(Run(labels, overrides, seed, run_key(seeded)))
-    _check_report(spec.report, factors, runs, path)
-    return Sweep(spec.name, scenario_path, runs, factors, spec.report.model_dump(exclude_none=True))
+    return runs
 
 
 def _check_report(report: ReportOptions, factors: list[str], runs: list[Run], path: Path) -> None:
@@ -239,38 +251,49 @@ def run_batch(batch: list[tuple]) -> list[str]:
 
 def collect(sweep: Sweep, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(one row per finished run, one row per configuration with mean and 95% interval over seeds)."""
-    rows = []
-    for run in sweep.runs:
-        folder = out / "runs" / run.run_id
-        if not is_done(folder, run.key):
-            continue
-        summary = json.loads((folder / "summary.json").read_text())
-        row = {factor: label for factor, label in run.labels}
-        row.update(seed=run.seed, run_id=run.run_id)
-        row.update(run_metrics(summary, SWEEP_METRICS))
-        rows.append(row)
-    runs = pd.DataFrame(rows)
+    runs = _finished_runs(sweep, out)
     if runs.empty:
         return runs, runs
-    order = {factor: list(dict.fromkeys(l for r in sweep.runs for f, l in r.labels if f == factor))
+    order = {factor: list(dict.fromkeys(label for r in sweep.runs for f, label in r.labels if f == factor))
              for factor in sweep.factors}
-    table = []
-    for key, group in runs.groupby(sweep.factors, sort=False):
-        key = key if isinstance(key, tuple) else (key,)
-        row = dict(zip(sweep.factors, key))
-        row["replications"] = len(group)
-        for name in SWEEP_METRICS:
-            values = group[name].dropna().to_numpy(dtype=float)
-            mean, low, high = t_interval(values, bounds=metric_bounds(name)) if values.size else (math.nan,) * 3
-            row[name], row[f"{name}_low"], row[f"{name}_high"] = mean, low, high
-        table.append(row)
-    table = pd.DataFrame(table)
+    table = pd.DataFrame(_configurations(runs, sweep.factors))
     for factor in sweep.factors:
         for frame in (runs, table):
             frame[factor] = pd.Categorical(frame[factor], categories=order[factor], ordered=True)
     sort = list(sweep.factors)
     return (runs.sort_values(sort + ["seed"]).reset_index(drop=True),
             table.sort_values(sort).reset_index(drop=True))
+
+
+def _finished_runs(sweep: Sweep, out: Path) -> pd.DataFrame:
+    """One row per finished run: its labels, seed, run id and :data:`SWEEP_METRICS`."""
+    rows = []
+    for run in sweep.runs:
+        folder = out / "runs" / run.run_id
+        if not is_done(folder, run.key):
+            continue
+        summary = json.loads((folder / "summary.json").read_text())
+        row: dict[str, Any] = {factor: label for factor, label in run.labels}
+        row.update(seed=run.seed, run_id=run.run_id)
+        row.update(run_metrics(summary, SWEEP_METRICS))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _configurations(runs: pd.DataFrame, factors: list[str]) -> list[dict]:
+    """One row per configuration (in order of first appearance): its labels, replications, and each
+    metric's mean and 95% interval over them."""
+    table = []
+    for key, group in runs.groupby(factors, sort=False):
+        labels = key if isinstance(key, tuple) else (key,)
+        row: dict[str, Any] = dict(zip(factors, labels, strict=True))
+        row["replications"] = len(group)
+        for name in SWEEP_METRICS:
+            values = group[name].dropna().to_numpy(dtype=float)
+            mean, low, high = t_interval(values, bounds=metric_bounds(name)) if values.size else (math.nan,) * 3
+            row[name], row[f"{name}_low"], row[f"{name}_high"] = mean, low, high
+        table.append(row)
+    return table
 
 
 def write_tables(sweep: Sweep, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:

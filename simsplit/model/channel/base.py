@@ -34,11 +34,13 @@ class Channel(ABC):
 
 @dataclass(frozen=True)
 class ChannelContext:
-    """What a channel kind's builder receives besides its block (see :func:`simsplit.model.channel.link.register_channel`)."""
+    """What a channel kind's builder receives besides its block
+    (see :func:`simsplit.model.channel.link.register_channel`)."""
 
     rng: np.random.Generator | None
     """This device's (or cell's) own stream; None for a channel shared by every device using the block."""
     trace: Callable[..., Any]
-    """``trace(file, format, **options)``: the trace file read once per run (:func:`~simsplit.model.channel.traces.read_trace`)."""
+    """``trace(file, format, **options)``: the trace file read once per run
+    (:func:`~simsplit.model.channel.traces.read_trace`)."""
     mobility: Any = None
     """The device's :class:`~simsplit.model.mobility.Trajectory` when its group has a ``mobility`` block, else None."""

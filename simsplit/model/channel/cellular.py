@@ -6,9 +6,9 @@ power, bandwidth and noise for every cell). The serving cell changes as 3GPP's e
 neighbour's mean SNR exceeds the serving cell's by more than ``hysteresis_db`` at every sample for
 ``time_to_trigger_ms``, the device hands over to it; the link then carries nothing for
 ``interruption_ms``; a transfer in flight then resumes where it stopped, or, with ``on_handover:
-restart``, starts again from its first bit (what it had sent is lost and counted as sent). Between handovers the capacity is the
-serving cell's SNR with block fading, mapped to a rate by Shannon or the LTE CQI table, as a ``fading``
-link does. With ``sharing: dedicated`` the link is the device's own; with ``processor_sharing`` each
+restart``, starts again from its first bit (what it had sent is lost and counted as sent). Between handovers
+the capacity is the serving cell's SNR with block fading, mapped to a rate by Shannon or the LTE CQI table,
+as a ``fading`` link does. With ``sharing: dedicated`` the link is the device's own; with ``processor_sharing`` each
 cell's time is shared by the transfers it serves (:mod:`simsplit.model.channel.cell_sharing`).
 """
 
@@ -85,7 +85,9 @@ class CellularChannel(FadingChannel):
         self.trajectory = trajectory
         self.cells = np.asarray(cells, dtype=float)
         self._cells_x, self._cells_y = self.cells[:, 0].copy(), self.cells[:, 1].copy()
-        self.hysteresis_db, self.time_to_trigger_s, self.interruption_s = hysteresis_db, time_to_trigger_s, interruption_s
+        self.hysteresis_db = hysteresis_db
+        self.time_to_trigger_s = time_to_trigger_s
+        self.interruption_s = interruption_s
         self._offset_db = radio["tx_power_dbm"] - thermal_noise_dbm(radio["bandwidth_hz"], radio["noise_figure_db"])
         self._loss = (radio["reference_loss_db"], radio["path_loss_exponent"])
         self.serving_cell: int | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import NonNegativeFloat
 
@@ -49,7 +49,7 @@ channels = Registry("channels", base=LinkConfig,
 
 
 def register_channel(kind: str, config: type[Config], build: Callable | None = None, *,
-                     per_device: bool | Callable[[Config], bool] = False):
+                     per_device: bool | Callable[[Any], bool] = False):
     """A link capacity model. ``build(config, context) -> Channel`` (:class:`~simsplit.model.channel.Channel`);
     ``context.rng`` is a NumPy generator (None unless ``per_device``: then every device, or every shared cell,
     gets its own channel from its own stream; otherwise one channel serves every device using the block)

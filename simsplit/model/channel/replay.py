@@ -42,7 +42,7 @@ class TraceLinkConfig(LinkConfig):
     @property
     def reader_options(self) -> dict:
         """Keyword arguments for :func:`~simsplit.model.channel.traces.read_trace`."""
-        options = {}
+        options: dict[str, float | str] = {}
         if self.window_ms is not None:
             options["window_ms"] = self.window_ms
         if self.direction is not None:
@@ -63,5 +63,9 @@ def trace_channel(trace: Trace, scale: float = 1.0, end: str = "loop") -> Channe
 def _build(config: TraceLinkConfig, context: ChannelContext) -> Channel:
     trace = context.trace(config.file, config.format, **config.reader_options)
     channel = trace_channel(trace, config.scale, config.end)
-    offset_s = float(context.rng.uniform(0.0, trace.period_s)) if config.offset_s == "random" else config.offset_s
+    if config.offset_s == "random":
+        assert context.rng is not None  # a random offset makes the channel per device, with its own stream
+        offset_s = float(context.rng.uniform(0.0, trace.period_s))
+    else:
+        offset_s = config.offset_s
     return ShiftedChannel(channel, offset_s) if offset_s else channel

@@ -19,7 +19,7 @@ from typing import Any
 import simpy
 from simpy.events import NORMAL
 
-from simsplit.core.schedule import Call, call_after
+from simsplit.core.schedule import Call, call_after, event_queue
 from simsplit.model.channel.base import Channel
 
 Sent = Callable[[Any, float, float], None]
@@ -83,6 +83,7 @@ class ProcessorSharingLink(_SharedLink):
 
     def __init__(self, env: simpy.Environment, channel: Channel, delay_s: float = 0.0):
         super().__init__(env, channel, delay_s)
+        self._event_heap, self._event_numbers = event_queue(env)
         self._flows: list[_Flow] = []
         self._updated_at_s = 0.0
         self._version = 0
@@ -107,9 +108,9 @@ class ProcessorSharingLink(_SharedLink):
         self._flows.append(_Flow(size_bits, job, now, on_sent))
         self._version += 1
         end = self.channel.finish_time(now, size_bits)
-        if end != math.inf:
-            env = self.env  # as call_after(env, end - now, ...) schedules it
-            heappush(env._queue, (now + (end - now), NORMAL, next(env._eid), Call(self._version, self._departure)))
+        if end != math.inf:  # as call_after(env, end - now, ...) schedules it
+            heappush(self._event_heap,
+                     (now + (end - now), NORMAL, next(self._event_numbers), Call(self._version, self._departure)))
 
     def _advance(self, now: float) -> None:
         if self._flows and now > self._updated_at_s:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from itertools import pairwise
 from typing import Literal
 
 from pydantic import NonNegativeFloat, PositiveFloat, model_validator
@@ -35,7 +36,7 @@ def check_steps(times_s: Sequence[float], values: Sequence[float], end: str, per
         raise FieldValueError("times_s", f"times_s and {values_field} must be non-empty and of equal length")
     if times_s[0] != 0.0:
         raise FieldValueError("times_s", f"times_s must start at 0, got {times_s[0]}")
-    if any(b <= a for a, b in zip(times_s, times_s[1:])):
+    if any(b <= a for a, b in pairwise(times_s)):
         raise FieldValueError("times_s", "times_s must strictly increase")
     if any(not (v >= 0 and math.isfinite(v)) for v in values):
         raise FieldValueError(values_field, f"{values_field} must be finite and >= 0")
@@ -72,7 +73,7 @@ class StepChannel(Channel):
     exceeds the last breakpoint.
     """
 
-    def __init__(self, times_s: Sequence[float], rates_bps: Sequence[float], end: str = "hold",
+    def __init__(self, times_s: Iterable[float], rates_bps: Iterable[float], end: str = "hold",
                  period_s: float | None = None):
         times = [float(t) for t in times_s]
         rates = [float(r) for r in rates_bps]
@@ -84,12 +85,11 @@ class StepChannel(Channel):
         for k in range(1, len(times)):
             cumulative.append(cumulative[-1] + rates[k - 1] * (times[k] - times[k - 1]))
         self._cumulative = cumulative
-        if end == "loop":
+        self.period_s: float | None = None
+        self._period_bits = math.nan
+        if end == "loop" and period_s is not None:  # check_steps gave a loop its period
             self.period_s = float(period_s)
             self._period_bits = cumulative[-1] + rates[-1] * (self.period_s - times[-1])
-        else:
-            self.period_s = None
-            self._period_bits = math.nan
 
     @property
     def times_s(self) -> list[float]:

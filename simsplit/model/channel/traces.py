@@ -78,6 +78,14 @@ def _lines(path: Path) -> list[tuple[int, str]]:
     return lines
 
 
+def _cells(path: Path, line: int, text: str, width: int | None = None) -> list[str]:
+    """The stripped comma-separated cells of one line; exactly ``width`` of them when given."""
+    cells = [c.strip() for c in text.split(",")]
+    if width is not None and len(cells) != width:
+        raise InputError(path, f"line {line}", f"expected {width} cells, got {len(cells)}")
+    return cells
+
+
 def _float(path: Path, line: int, text: str, what: str, minimum: float | None = None,
            column: int | str | None = None) -> float:
     """``text`` as a finite number (ASCII digits only), >= ``minimum`` if given; errors name the line and
@@ -129,19 +137,21 @@ def read_mahimahi(path: Path, window_ms: float | None = None) -> Trace:
     """
     if window_ms is not None and not (math.isfinite(window_ms) and window_ms > 0):
         raise InputError(path, "window_ms", f"expected a finite number > 0, got {window_ms:g}")
-    stamps = []
+    stamps: list[tuple[int, int]] = []
     for line, text in _lines(path):
         if not (text.isascii() and text.isdigit()):
-            raise InputError(path, f"line {line}", f"expected a non-negative integer millisecond timestamp, got {text!r}")
+            raise InputError(path, f"line {line}",
+                             f"expected a non-negative integer millisecond timestamp, got {text!r}")
         value = int(text)
         if stamps and value < stamps[-1][1]:
-            raise InputError(path, f"line {line}", f"expected a timestamp >= {stamps[-1][1]} (non-decreasing), got {value}")
+            raise InputError(path, f"line {line}",
+                             f"expected a timestamp >= {stamps[-1][1]} (non-decreasing), got {value}")
         stamps.append((line, value))
     period_ms = stamps[-1][1]
     if period_ms <= 0:
         raise InputError(path, f"line {stamps[-1][0]}", "expected the last timestamp > 0 (it is the period), got 0")
     exact = window_ms is None
-    window = max(DISPLAY_WINDOW_MS, period_ms / 1e6) if exact else window_ms
+    window = max(DISPLAY_WINDOW_MS, period_ms / 1e6) if window_ms is None else window_ms
     if period_ms / window > MAX_BINS:
         raise InputError(path, "window_ms", f"expected a window that cuts the {period_ms} ms trace into at most "
                          f"{MAX_BINS:,} bins, got {window:g} ms ({period_ms / window:,.0f} bins)")
@@ -179,7 +189,7 @@ def read_csv(path: Path) -> Trace:
     trace's last timestamp is its period."""
     numbered = _lines(path)
     header_line, header_text = numbered[0]
-    header = [h.strip() for h in header_text.split(",")]
+    header = _cells(path, header_line, header_text)
     time_cols = [h for h in header if h in TIME_UNITS]
     rate_cols = [h for h in header if h in RATE_UNITS]
     if len(time_cols) != 1 or len(rate_cols) != 1:
@@ -188,9 +198,7 @@ def read_csv(path: Path) -> Trace:
     ti, ri = header.index(time_cols[0]), header.index(rate_cols[0])
     lines, times, rates, texts = [], [], [], []
     for line, text in numbered[1:]:
-        cells = [c.strip() for c in text.split(",")]
-        if len(cells) != len(header):
-            raise InputError(path, f"line {line}", f"expected {len(header)} cells, got {len(cells)}")
+        cells = _cells(path, line, text, len(header))
         lines.append(line)
         texts.append(f"{time_cols[0]} {cells[ti]}")
         times.append(_float(path, line, cells[ti], time_cols[0], column=time_cols[0]) * TIME_UNITS[time_cols[0]])
@@ -211,7 +219,7 @@ def read_gnettrack(path: Path, direction: str = "down", states: tuple[str, ...] 
     column = {"down": "DL_bitrate", "up": "UL_bitrate"}[direction]
     numbered = _lines(path)
     header_line, header_text = numbered[0]
-    header = [h.strip() for h in header_text.split(",")]
+    header = _cells(path, header_line, header_text)
     for needed in ("Timestamp", column):
         if needed not in header:
             raise InputError(path, f"line {header_line}", f"expected a column {needed!r}, got columns {header[:6]}...")
@@ -221,17 +229,8 @@ def read_gnettrack(path: Path, direction: str = "down", states: tuple[str, ...] 
     first_line: dict[float, int] = {}
     previous = None
     for line, text in numbered[1:]:
-        cells = [c.strip() for c in text.split(",")]
-        if len(cells) != len(header):
-            raise InputError(path, f"line {line}", f"expected {len(header)} cells, got {len(cells)}")
-        try:
-            stamp = datetime.strptime(cells[ti], "%Y.%m.%d_%H.%M.%S").replace(tzinfo=timezone.utc).timestamp()
-        except ValueError:
-            raise InputError(path, f"line {line}, column Timestamp",
-                             f"expected YYYY.MM.DD_HH.MM.SS, got {cells[ti]!r}") from None
-        if previous is not None and stamp < previous:
-            raise InputError(path, f"line {line}, column Timestamp", f"expected time not before the previous row, "
-                             f"got {cells[ti]!r}")
+        cells = _cells(path, line, text, len(header))
+        stamp = _gnettrack_second(path, line, cells[ti], previous)
         previous = stamp
         if (si is not None and cells[si] not in states) or cells[ri] in ("-", ""):
             continue
@@ -242,6 +241,19 @@ def read_gnettrack(path: Path, direction: str = "down", states: tuple[str, ...] 
         raise InputError(path, None, f"expected rows with State in {list(states)} and a {column} value, got none")
     stamps = sorted(seconds)
     return _steps(path, [first_line[s] for s in stamps], stamps, [float(np.mean(seconds[s])) for s in stamps], 1.0)
+
+
+def _gnettrack_second(path: Path, line: int, text: str, previous: float | None) -> float:
+    """A G-NetTrack ``Timestamp`` (YYYY.MM.DD_HH.MM.SS, UTC) as POSIX seconds, not before ``previous``."""
+    try:
+        stamp = datetime.strptime(text, "%Y.%m.%d_%H.%M.%S").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        raise InputError(path, f"line {line}, column Timestamp",
+                         f"expected YYYY.MM.DD_HH.MM.SS, got {text!r}") from None
+    if previous is not None and stamp < previous:
+        raise InputError(path, f"line {line}, column Timestamp", f"expected time not before the previous row, "
+                         f"got {text!r}")
+    return stamp
 
 
 def read_mecperf(path: Path) -> Trace:
@@ -256,7 +268,8 @@ def read_mecperf(path: Path) -> Trace:
             try:
                 at = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=timezone.utc).timestamp()
             except ValueError:
-                raise InputError(path, f"line {line}", f"expected 'YYYY-MM-DD HH:MM:SS.ffffff_<Mbps>', got {item!r}") from None
+                raise InputError(path, f"line {line}",
+                                 f"expected 'YYYY-MM-DD HH:MM:SS.ffffff_<Mbps>', got {item!r}") from None
             lines.append(line)
             times.append(at)
             rates.append(_float(path, line, value, "rate (Mbps)", minimum=0.0, column=f"item {item_no}") * MBPS)
@@ -279,13 +292,13 @@ def write_trace(trace: Trace, path: str | Path, fmt: str) -> None:
     """Write ``trace`` as ``csv`` (time_s, rate_mbps), ``pensieve`` or ``mahimahi`` (delivery opportunities)."""
     path = Path(path)
     if fmt == "csv":
-        rows = [f"{t:.6f},{r / MBPS:.6f}" for t, r in zip(trace.times_s, trace.rates_bps)]
+        rows = [f"{t:.6f},{r / MBPS:.6f}" for t, r in zip(trace.times_s, trace.rates_bps, strict=True)]
         rows.append(f"{trace.period_s:.6f},{trace.rates_bps[-1] / MBPS:.6f}")  # marks the end
         path.write_text("time_s,rate_mbps\n" + "\n".join(rows) + "\n")
     elif fmt == "pensieve":
         ends = np.append(trace.times_s[1:], trace.period_s)
         rows = [f"0.000000\t{trace.rates_bps[0] / MBPS:.6f}"]
-        rows += [f"{t:.6f}\t{r / MBPS:.6f}" for t, r in zip(ends, trace.rates_bps)]
+        rows += [f"{t:.6f}\t{r / MBPS:.6f}" for t, r in zip(ends, trace.rates_bps, strict=True)]
         path.write_text("\n".join(rows) + "\n")
     elif fmt == "mahimahi":
         from simsplit.model.channel.steps import StepChannel

@@ -8,9 +8,10 @@ returns one device's strategy, and optionally the decisions it may take, its lab
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import Field, PositiveFloat
@@ -52,9 +53,9 @@ class StrategyContext:
     """``trace(file, format, **options)``: a trace file read once per run."""
     device: DeviceModel | None = None
     """The device's model of its own power, radio and workload."""
-    decisions: list[Decision] = field(default_factory=list)
+    decisions: list[Decision] = dataclasses.field(default_factory=list)
     """What the strategy may choose, as resolved by the kind's ``decisions``."""
-    options: list[Option] = field(default_factory=list)
+    options: list[Option] = dataclasses.field(default_factory=list)
     """The cost of each decision, in the order of ``decisions``."""
     label: str = ""
 
@@ -76,10 +77,7 @@ def adaptive_decisions(context: StrategyContext, first_server_only: bool = False
     """Every (split, bottleneck, server) an adaptive block may choose: payload rows meeting its
     ``min_accuracy``, on each of its ``servers`` (default: every server); a local row once."""
     config, names = context.config, context.server_names
-    servers = getattr(config, "servers", None) or names
-    for name in servers:
-        if name not in names:
-            raise context.error("servers", f"expected names among {names}, got {name!r}")
+    servers = _chosen_servers(context)
     if first_server_only:
         servers = servers[:1]
     floor = getattr(config, "min_accuracy", 0.0)
@@ -87,23 +85,44 @@ def adaptive_decisions(context: StrategyContext, first_server_only: bool = False
     local_split = context.profile.local_split
     decisions = []
     for entry in context.payloads.entries.values():
-        if entry.accuracy < floor:
-            continue
-        if patterns is not None and not any(fnmatch.fnmatchcase(entry.bottleneck, p) for p in patterns):
+        if not _admitted(entry, floor, patterns):
             continue
         if entry.split == local_split:
             decisions.append(Decision(entry.split, entry.bottleneck, names[0]))
         else:
             decisions += [Decision(entry.split, entry.bottleneck, name) for name in servers]
-    if not decisions and patterns is not None:
-        names = sorted({e.bottleneck for e in context.payloads.entries.values()})
-        raise context.error("bottlenecks", f"expected patterns matching payload rows above min_accuracy "
-                            f"{floor:g} (bottlenecks: {', '.join(names)}), got {patterns}")
     if not decisions:
-        best = max(e.accuracy for e in context.payloads.entries.values())
-        raise context.error("min_accuracy", f"expected a floor that some payload row meets (best accuracy "
-                            f"{best:g}), got {floor:g}")
+        raise _no_decision_error(context, floor, patterns)
     return decisions
+
+
+def _chosen_servers(context: StrategyContext) -> list[str]:
+    """The block's ``servers`` (default: every server), each checked to be one of the scenario's."""
+    names = context.server_names
+    servers = getattr(context.config, "servers", None) or names
+    for name in servers:
+        if name not in names:
+            raise context.error("servers", f"expected names among {names}, got {name!r}")
+    return servers
+
+
+def _admitted(entry: Any, floor: float, patterns: list[str] | None) -> bool:
+    """Whether a payload row meets the accuracy ``floor`` and, given ``patterns``, matches one of them."""
+    if entry.accuracy < floor:
+        return False
+    return patterns is None or any(fnmatch.fnmatchcase(entry.bottleneck, p) for p in patterns)
+
+
+def _no_decision_error(context: StrategyContext, floor: float, patterns: list[str] | None) -> InputError:
+    """Why no payload row was admitted: the ``bottlenecks`` patterns if the block gives them, else the floor."""
+    entries = context.payloads.entries.values()
+    if patterns is not None:
+        names = sorted({e.bottleneck for e in entries})
+        return context.error("bottlenecks", f"expected patterns matching payload rows above min_accuracy "
+                             f"{floor:g} (bottlenecks: {', '.join(names)}), got {patterns}")
+    best = max(e.accuracy for e in entries)
+    return context.error("min_accuracy", f"expected a floor that some payload row meets (best accuracy "
+                         f"{best:g}), got {floor:g}")
 
 
 def adaptive_defaults(scenario) -> dict:

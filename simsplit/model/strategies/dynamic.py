@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import ClassVar, Literal
+from collections.abc import Callable
+from typing import Annotated, ClassVar, Literal, cast
 
 import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
 
+from simsplit.core.registry import KindBlock
 from simsplit.core.units import MBPS
 from simsplit.model.energy import transfer_j
 from simsplit.model.strategies.base import Decision, Observation, register_strategy
@@ -45,7 +47,7 @@ class DynamicConfig(AdaptiveConfig):
     kind: Literal["dynamic"]
     objective: Objective = "latency"
     energy_weight_s_per_j: NonNegativeFloat = 0.0
-    estimator: estimators.field = EwmaConfig(kind="ewma")
+    estimator: Annotated[KindBlock, estimators.by_kind] = EwmaConfig(kind="ewma")
     server_wait: Literal["probe", "none"] = "probe"
     hysteresis: float = Field(default=0.1, ge=0, lt=1)
     min_dwell_s: NonNegativeFloat = 0.0
@@ -123,13 +125,13 @@ class DynamicStrategy(_Adaptive):
         down = self._down.refresh(observation.downlink_samples_bps, observation.downloads)
         return (self._prior_up_bps if math.isnan(up) else up, self._prior_down_bps if math.isnan(down) else down)
 
-    def _waits(self, observation: Observation) -> list[float]:
-        """The expected server wait (s) of each option: the probed server's recent wait, else 0."""
+    def _probed_wait(self, observation: Observation) -> tuple[float, int]:
+        """The expected server wait (s) on the probed server (its recent wait, else 0) and that server's
+        index (-1: none probed); every other server's wait is 0."""
         wait = 0.0
         if self.config.server_wait == "probe" and not math.isnan(observation.probe_recent_wait_s):
             wait = observation.probe_recent_wait_s
-        probed = observation.probe_server
-        return [wait if option.server == probed else 0.0 for option in self.options]
+        return wait, observation.probe_server
 
     def evaluate(self, now_s: float, observation: Observation) -> list[float]:
         """Score of every option now, in the order of ``options`` (lower is better; infeasible options score
@@ -137,19 +139,20 @@ class DynamicStrategy(_Adaptive):
         up, down = self._estimates(observation)
         backlog = max(0.0, observation.compute_free_at_s - now_s)
         objective, weight, deadline = self.config.objective, self.config.energy_weight_s_per_j, self.deadline_s
+        wait, probed = self._probed_wait(observation)
         if self._arrays is not None:
-            waits = self._waits(observation)
-            latency, energy = self._arrays.predict(up, down, np.array(waits, dtype=float), backlog)
-            scores = score(objective, latency, energy, weight, self._accuracy)
+            waits = np.array([wait if option.server == probed else 0.0 for option in self.options], dtype=float)
+            latency_s, energy_j = self._arrays.predict(up, down, waits, backlog)
+            priced = score(objective, latency_s, energy_j, weight, self._accuracy)
             if deadline is not None:
-                scores = np.where(latency <= deadline, scores, math.inf)
-            if np.isinf(scores).all():
-                return latency.tolist()  # nothing meets the deadline: be as fast as possible
-            return scores.tolist()
+                priced = np.where(latency_s <= deadline, priced, math.inf)
+            if np.isinf(priced).all():
+                return latency_s.tolist()  # nothing meets the deadline: be as fast as possible
+            return priced.tolist()
         device = self.device
         scores, latencies = [], []
-        for option, wait in zip(self.options, self._waits(observation)):
-            latency, energy = predict(option, device, up, down, wait, backlog)
+        for option in self.options:
+            latency, energy = predict(option, device, up, down, wait if option.server == probed else 0.0, backlog)
             feasible = deadline is None or latency <= deadline
             scores.append(score(objective, latency, energy, weight, option.accuracy) if feasible else math.inf)
             latencies.append(latency)
@@ -166,13 +169,13 @@ class DynamicStrategy(_Adaptive):
         best = min(range(len(scores)), key=scores.__getitem__)  # the first of equal scores, as before
         current = self._current
         if current is None:
-            self._current = best
+            self._current = current = best
         elif best != current and now_s - self._switched_at_s >= self.config.min_dwell_s:
             keep = scores[current]
             if math.isinf(keep) or scores[best] < keep * (1.0 - self.config.hysteresis):
-                self._current = best
+                self._current = current = best
                 self._switched_at_s = now_s
-        return self.options[self._current].decision
+        return self.options[current].decision
 
 
 class NeurosurgeonStrategy(_Adaptive):
@@ -238,7 +241,7 @@ class EdgentStrategy(_Adaptive):
             latency = {o: predict(o, device, bandwidth, bandwidth, 0.0)[0] for o in options}
             feasible = [o for o in options if deadline_s is None or latency[o] <= deadline_s]
             best = (max(feasible, key=lambda o: (o.accuracy, -latency[o])) if feasible
-                    else min(options, key=latency.get))
+                    else min(options, key=latency.__getitem__))
             self.map.append(best.decision)
         self.state = self.state_of(config.initial_uplink_mbps * MBPS)
         self._recent: deque = deque(maxlen=self.run)
@@ -268,28 +271,31 @@ class OracleStrategy(_Adaptive):
 
     def __init__(self, options: list[Option], device: DeviceModel, config, deadline_s: float | None, label: str):
         super().__init__(options, device, config, deadline_s, label)
-        self._truth = None
+        self._truth: Callable[[Option, float], tuple[float, float]] | None = None
 
-    def bind(self, truth) -> None:
+    def bind(self, truth: Callable[[Option, float], tuple[float, float]]) -> None:
         """``truth(option, now_s) -> (latency s, energy J)`` computed from the true state."""
         self._truth = truth
 
     def decide(self, now_s: float, observation: Observation) -> Decision:
+        truth = self._truth
+        assert truth is not None, "bind() gives the oracle the true state before it decides"
         best, best_key = None, None
         for option in self.options:
-            latency, energy = self._truth(option, now_s)
+            latency, energy = truth(option, now_s)
             value = score(self.config.objective, latency, energy, self.config.energy_weight_s_per_j, option.accuracy)
             late = self.deadline_s is not None and latency > self.deadline_s
             key = (late, latency if late else value)
             if best_key is None or key < best_key:
                 best, best_key = option, key
+        assert best is not None  # there is always an option (adaptive_decisions refuses none)
         return best.decision
 
 
 # ---------------------------------------------------------------- registration
 def _edgent_map_trace(context: StrategyContext) -> tuple[np.ndarray, np.ndarray]:
     """(rates bits/s, durations s) of the trace Edgent's map is built from: its own, else the uplink's."""
-    config, uplink = context.config, context.network.uplink
+    config, uplink = cast(EdgentConfig, context.config), context.network.uplink
     if config.trace is not None:
         trace = context.trace(config.trace, config.trace_format)
         return np.asarray(trace.rates_bps), trace.durations_s()
@@ -302,6 +308,7 @@ def _edgent_map_trace(context: StrategyContext) -> tuple[np.ndarray, np.ndarray]
 
 def _build_edgent(context: StrategyContext) -> EdgentStrategy:
     rates, weights = _edgent_map_trace(context)
+    assert context.device is not None  # setup gives every adaptive strategy's context its device model
     return EdgentStrategy(context.options, context.device, context.config, context.deadline_s, rates, weights,
                           context.label)
 
@@ -338,7 +345,8 @@ def _compare_oracle(scenario, setup) -> dict[str, dict]:
 
 
 def _objective_label(context: StrategyContext) -> str:
-    return f"{context.config.kind}({context.config.objective})"
+    config = cast(NeurosurgeonConfig | DynamicConfig | OracleConfig, context.config)
+    return f"{config.kind}({config.objective})"
 
 
 register_strategy("neurosurgeon", NeurosurgeonConfig,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import NonNegativeInt
 
@@ -56,6 +56,10 @@ class FixedSplitConfig(Config):
     server: str | None = None
 
 
+_FixedKinds = LocalConfig | FullOffloadConfig | FixedSplitConfig
+"""The blocks of the kinds this module registers (a builder is handed its own kind's block)."""
+
+
 def target_server(context: StrategyContext, config) -> str:
     """The server a block names (``server``), else the first; InputError for an unknown name."""
     names = context.server_names
@@ -77,7 +81,7 @@ def _local(context: StrategyContext) -> list[Decision]:
 
 
 def _full_offload(context: StrategyContext) -> list[Decision]:
-    config, payloads = context.config, context.payloads
+    config, payloads = cast(FullOffloadConfig, context.config), context.payloads
     rows = payloads.at_split(0)
     names = [r.bottleneck for r in rows]
     if config.bottleneck is None:
@@ -92,7 +96,7 @@ def _full_offload(context: StrategyContext) -> list[Decision]:
 
 
 def _fixed(context: StrategyContext) -> list[Decision]:
-    config, profile, payloads = context.config, context.profile, context.payloads
+    config, profile, payloads = cast(FixedSplitConfig, context.config), context.profile, context.payloads
     last = profile.local_split
     if config.split > last:
         raise context.error("split", f"expected a split point 0..{last} of {profile.source}, got {config.split}")
@@ -104,7 +108,7 @@ def _fixed(context: StrategyContext) -> list[Decision]:
 
 
 def _label(context: StrategyContext) -> str:
-    config, decision = context.config, context.decisions[0]
+    config, decision = cast(_FixedKinds, context.config), context.decisions[0]
     if config.kind == "local":
         return "local"
     name = (f"full_offload({config.bottleneck})" if config.bottleneck is not None else "full_offload") \

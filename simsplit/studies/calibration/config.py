@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import Field, NonNegativeInt, PositiveFloat, ValidationError
 
 from simsplit.core.config import Config
-from simsplit.core.csvtable import number, read_table
+from simsplit.core.csvtable import Row, number, read_table
 from simsplit.core.errors import InputError
 from simsplit.core.units import MJ, MS
 from simsplit.scenario.loader import read_yaml
@@ -85,7 +85,7 @@ def load_measurements(path: str | Path, groups: list[str]) -> list[Measurement]:
     if "latency_ms" not in header and "energy_mj" not in header:
         raise InputError(path, "header", f"expected a latency_ms or an energy_mj column, got {header}")
     seen: dict[str, int] = {}
-    measurements = []
+    measurements: list[Measurement] = []
     for row in rows:
         group = row.cells["group"]
         if group not in groups:
@@ -95,28 +95,32 @@ def load_measurements(path: str | Path, groups: list[str]) -> list[Measurement]:
             raise InputError(path, f"line {row.line}, column group",
                              f"expected one row per group, got {group!r} again (first on line {seen[group]})")
         seen[group] = row.line
-        found = False
-        for quantity, unit, scale in (("latency", "ms", MS), ("energy", "mj", MJ)):
-            column = f"{quantity}_{unit}"
-            if row.cells.get(column, "") == "":
-                if row.cells.get(f"{quantity}_sd_{unit}", ""):
-                    raise InputError(path, f"line {row.line}, column {quantity}_sd_{unit}",
-                                     f"expected it empty when {column} is empty")
-                continue
-            value = number(path, row, column, minimum=0)
-            if value == 0:
-                raise InputError(path, f"line {row.line}, column {column}", "expected a number > 0, got 0")
-            sd = number(path, row, f"{quantity}_sd_{unit}", minimum=0, default=math.nan)
-            if sd == 0:
-                raise InputError(path, f"line {row.line}, column {quantity}_sd_{unit}", "expected a number > 0, got 0")
-            measurements.append(Measurement(group, quantity, value * scale,
-                                            None if math.isnan(sd) else sd * scale, row.line))
-            found = True
-        if not found:
-            raise InputError(path, f"line {row.line}", "expected a latency_ms or an energy_mj value, got neither")
+        measurements += _row_measurements(path, row, group)
     sds = {m.sd is None for m in measurements}
     if len(sds) > 1:
         first = next(m for m in measurements if m.sd is None)
         raise InputError(path, f"line {first.line}", "expected a standard deviation for every value or for none "
                          "(the fit weights by them)")
     return measurements
+
+
+def _row_measurements(path: Path, row: Row, group: str) -> list[Measurement]:
+    """The latency and/or energy measured on one row of the table (SI); raise InputError naming the column."""
+    found = []
+    for quantity, unit, scale in (("latency", "ms", MS), ("energy", "mj", MJ)):
+        column = f"{quantity}_{unit}"
+        if row.cells.get(column, "") == "":
+            if row.cells.get(f"{quantity}_sd_{unit}", ""):
+                raise InputError(path, f"line {row.line}, column {quantity}_sd_{unit}",
+                                 f"expected it empty when {column} is empty")
+            continue
+        value = number(path, row, column, minimum=0)
+        if value == 0:
+            raise InputError(path, f"line {row.line}, column {column}", "expected a number > 0, got 0")
+        sd = number(path, row, f"{quantity}_sd_{unit}", minimum=0, default=math.nan)
+        if sd == 0:
+            raise InputError(path, f"line {row.line}, column {quantity}_sd_{unit}", "expected a number > 0, got 0")
+        found.append(Measurement(group, quantity, value * scale, None if math.isnan(sd) else sd * scale, row.line))
+    if not found:
+        raise InputError(path, f"line {row.line}", "expected a latency_ms or an energy_mj value, got neither")
+    return found

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -96,7 +97,7 @@ class Problem:
         self._check_blocks()
         self.parameters = self._layout()
         measured = {m.group for m in self.measurements}
-        update = {"devices": [g for g in scenario.devices if g.name in measured]}
+        update: dict[str, Any] = {"devices": [g for g in scenario.devices if g.name in measured]}
         if self.config.duration_s is not None:
             update["duration_s"] = self.config.duration_s
         self.evaluated = _copy(scenario, **update)
@@ -244,23 +245,8 @@ def _intervals(problem: Problem, jac: np.ndarray, values: np.ndarray, weighted: 
                 "it beyond; its interval is not given" for i in np.flatnonzero(at_bound)]
     low, high = np.full(p, np.nan), np.full(p, np.nan)
     dof = n - free.size
-    unseen = set()
-    if free.size:
-        J = jac[:, free]
-        norms = np.linalg.norm(J, axis=0)
-        for k in np.flatnonzero(norms == 0):
-            warnings.append(f"no measurement depends on {labels[free[k]]}: it cannot be fitted from these data")
-            unseen.add(int(free[k]))
-        seen = np.flatnonzero(norms > 0)
-        if seen.size:
-            _, singular, vt = np.linalg.svd(J[:, seen] / norms[seen], full_matrices=True)
-            null = [vt[i] for i in range(vt.shape[0])
-                    if i >= singular.size or singular[i] < NULL_TOLERANCE * singular[0]]
-            for direction in null:
-                involved = [int(free[seen[k]]) for k in np.flatnonzero(np.abs(direction) > 0.1 * np.abs(direction).max())]
-                unseen.update(involved)
-                warnings.append("the measurements cannot tell apart " + ", ".join(labels[i] for i in involved)
-                                + ": only a combination of them is determined; fix all but one")
+    unseen, unseen_warnings = _unidentified(jac, free, labels)
+    warnings += unseen_warnings
     if dof <= 0:
         warnings.append(f"{free.size} free parameters for {n} measurements: no intervals (fix some parameters "
                         "or add measurements)")
@@ -277,12 +263,46 @@ def _intervals(problem: Problem, jac: np.ndarray, values: np.ndarray, weighted: 
         low[identified] = np.maximum(values[identified] - half, bounds.lower[identified])
         high[identified] = np.minimum(values[identified] + half, bounds.upper[identified])
     if known_sd:
-        from scipy.stats import chi2
-        chi_square = float(np.sum(weighted ** 2))
-        if chi2.sf(chi_square, dof) < 0.01:
-            warnings.append(f"chi-square {chi_square:.4g} on {dof} degrees of freedom (p < 0.01): the model does not "
-                            "fit the measurements within their spread; see the largest residuals")
+        warnings += _misfit(weighted, dof)
     return low, high, dof, warnings
+
+
+def _unidentified(jac: np.ndarray, free: np.ndarray, labels: list[str]) -> tuple[set[int], list[str]]:
+    """(the free parameters the measurements cannot determine, a warning for each reason): no measurement
+    depends on it, or only a combination of it with others is determined (a null direction of the
+    column-normalised Jacobian)."""
+    unseen: set[int] = set()
+    warnings: list[str] = []
+    if not free.size:
+        return unseen, warnings
+    J = jac[:, free]
+    norms = np.linalg.norm(J, axis=0)
+    for k in np.flatnonzero(norms == 0):
+        warnings.append(f"no measurement depends on {labels[free[k]]}: it cannot be fitted from these data")
+        unseen.add(int(free[k]))
+    seen = np.flatnonzero(norms > 0)
+    if seen.size:
+        _, singular, vt = np.linalg.svd(J[:, seen] / norms[seen], full_matrices=True)
+        null = [vt[i] for i in range(vt.shape[0])
+                if i >= singular.size or singular[i] < NULL_TOLERANCE * singular[0]]
+        for direction in null:
+            involved = [int(free[seen[k]])
+                        for k in np.flatnonzero(np.abs(direction) > 0.1 * np.abs(direction).max())]
+            unseen.update(involved)
+            warnings.append("the measurements cannot tell apart " + ", ".join(labels[i] for i in involved)
+                            + ": only a combination of them is determined; fix all but one")
+    return unseen, warnings
+
+
+def _misfit(weighted: np.ndarray, dof: int) -> list[str]:
+    """A warning when the chi-square of the residuals weighted by known standard deviations says the model
+    does not fit (p < 0.01)."""
+    from scipy.stats import chi2
+    chi_square = float(np.sum(weighted ** 2))
+    if chi2.sf(chi_square, dof) < 0.01:
+        return [f"chi-square {chi_square:.4g} on {dof} degrees of freedom (p < 0.01): the model does not "
+                "fit the measurements within their spread; see the largest residuals"]
+    return []
 
 
 def _rounded(candidate: Candidate) -> Candidate:

@@ -92,7 +92,7 @@ def _set_column(header: list[str], body: list[list[str]], name: str, values, aft
         for row in body:
             row.insert(at, "")
     column = header.index(name)
-    for row, value in zip(body, values):
+    for row, value in zip(body, values, strict=True):
         if value is not None:
             row[column] = _number(value)
 
@@ -156,7 +156,7 @@ def residuals_frame(fit: Fit) -> pd.DataFrame:
     unit = {"latency": "ms", "energy": "mJ"}  # both quantities are written x 1e3 (s -> ms, J -> mJ)
     rows = []
     for m, fitted, relative, weighted in zip(fit.measurements, fit.fitted, relative_errors(fit),
-                                             fit.weighted_residuals):
+                                             fit.weighted_residuals, strict=True):
         rows.append({"group": m.group, "quantity": m.quantity, "unit": unit[m.quantity], "measured": m.value * 1e3,
                      "sd": _scaled(m.sd), "fitted": fitted * 1e3, "residual": (fitted - m.value) * 1e3,
                      "relative_error": relative, "weighted_residual": weighted})

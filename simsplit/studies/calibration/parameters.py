@@ -12,7 +12,7 @@ energy) per block, so the cumulative head is non-decreasing and the remaining ta
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, ClassVar, Literal, Union
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveFloat
@@ -65,6 +65,9 @@ class Base:
 
 
 class _Block(Config):
+    if TYPE_CHECKING:
+        kind: str  # each block's discriminator, a Literal field of its own
+
     min: NonNegativeFloat = 0.0
     """Lower bound of every parameter of the block, in its unit."""
     max: PositiveFloat | None = None
@@ -111,11 +114,10 @@ class _PerClassCurve(_Block):
         return "x" if self.structure == "scale" else self.block_unit
 
 
-class HeadTime(_PerClassCurve):
-    """The device's head times: one time per block (ms; cumulative and non-decreasing by construction) or one
-    factor on the profile's column."""
+class _DeviceCurve(_PerClassCurve):
+    """A device class's cumulative head curve: one value per block (cumulative and non-decreasing by
+    construction) or one factor on the profile's column."""
 
-    kind: Literal["head_time"]
     device_class: str
 
     def target(self) -> str:
@@ -126,18 +128,25 @@ class HeadTime(_PerClassCurve):
             raise FieldValueError("device_class", f"expected one of {base.profile.device_classes}, "
                                   f"got {self.device_class!r}")
 
-    def _curve(self, base: Base) -> np.ndarray:
-        return base.head_ms(self.device_class)
-
     def initial(self, base: Base) -> np.ndarray:
         return np.ones(1) if self.structure == "scale" else np.diff(self._curve(base))
+
+
+class HeadTime(_DeviceCurve):
+    """The device's head times: one time per block (ms; cumulative and non-decreasing by construction) or one
+    factor on the profile's column."""
+
+    kind: Literal["head_time"]
+
+    def _curve(self, base: Base) -> np.ndarray:
+        return base.head_ms(self.device_class)
 
     def apply(self, values: np.ndarray, base: Base, candidate: Candidate) -> None:
         curve = self._curve(base)
         candidate.head_ms[self.device_class] = _cumulative(curve, values, self.structure)
 
 
-class HeadEnergy(HeadTime):
+class HeadEnergy(_DeviceCurve):
     """The device's head energies: one energy per block (mJ, cumulative) or one factor on the profile's
     ``head_mj_`` column (or on power x time where it has none). Written as a ``head_mj_<class>`` column,
     which replaces compute power x head time in every run."""
@@ -274,7 +283,7 @@ class ComputePower(_Block):
             candidate.power_w[name] = float(values[0])
 
 
-Parameter = Annotated[Union[HeadTime, HeadEnergy, TailTime, EncodeTime, DecodeTime, ComputePower],
+Parameter = Annotated[HeadTime | HeadEnergy | TailTime | EncodeTime | DecodeTime | ComputePower,
                       Field(discriminator="kind")]
 
 

@@ -27,13 +27,13 @@ t = np.cumsum(rng.uniform(0.3, 1.2, 25))
 t = np.r_[0.0, t]
 rates = rng.gamma(3.0, 1.2, t.size)
 rates[8] = 0.0
-(HERE / "sample.pensieve").write_text("\n".join(f"{a:.6f}\t{r:.6f}" for a, r in zip(t, rates)) + "\n")
+(HERE / "sample.pensieve").write_text("\n".join(f"{a:.6f}\t{r:.6f}" for a, r in zip(t, rates, strict=True)) + "\n")
 
 # Generic CSV: time in ms, rate in kbit/s, an extra column; the last row marks the end
 times_ms = np.r_[0, np.cumsum(rng.integers(100, 900, 30))]
 kbps = np.round(rng.gamma(2.0, 1500.0, times_ms.size), 3)
 kbps[5] = 0
-rows = [f"{int(a)},{r},cell-{k % 3}" for k, (a, r) in enumerate(zip(times_ms, kbps))]
+rows = [f"{int(a)},{r},cell-{k % 3}" for k, (a, r) in enumerate(zip(times_ms, kbps, strict=True))]
 (HERE / "sample.csv").write_text("time_ms,rate_kbps,note\n" + "\n".join(rows) + "\n")
 
 # G-NetTrack (UCC style): 1 s timestamps, some repeated seconds, missing values and idle rows
