@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO
 
 PACKAGE = REPO / "simsplit"
-STAGES = ("core", "model", "scenario", "engine", "output", "studies", "figures", "ml", "cli")
+STAGES = ("core", "model", "scenario", "engine", "output", "studies", "figures", "ml", "cli", "gym")
 """The stages in the order data flows through them; a module imports only from its own stage or an earlier one."""
 ALLOWED_UPWARD = {
     ("simsplit.output.results", "simsplit.figures.result_plots"): "Result.plot, a thin accessor imported on first use",

@@ -205,7 +205,8 @@ def test_registering_checks_names_blocks_and_conflicts():
 def test_every_built_in_kind_is_registered_and_documented():
     from simsplit.cli.catalog import markdown
     expected = {"channels": ["constant", "steps", "markov", "fading", "trace", "cellular"],
-                "strategies": ["local", "full_offload", "fixed", "neurosurgeon", "edgent", "dynamic", "oracle"],
+                "strategies": ["local", "full_offload", "fixed", "neurosurgeon", "edgent", "dynamic", "distribution",
+                               "mpc", "linucb", "oracle"],
                 "arrivals": ["periodic", "poisson", "closed_loop"],
                 "background": ["poisson", "utilisation_steps", "mmpp", "diurnal"],
                 "disciplines": ["fifo", "edf"], "estimators": ["ewma", "harmonic", "quantile"],

@@ -16,14 +16,12 @@ from simsplit.model.strategies import Decision, Observation
 from simsplit.model.strategies.dynamic import (
     DynamicConfig,
     DynamicStrategy,
-    EdgentConfig,
-    EdgentStrategy,
     NeurosurgeonConfig,
     NeurosurgeonStrategy,
 )
 from simsplit.model.strategies.predict import DeviceModel, Option
 from simsplit.scenario import load_scenario, validate_scenario
-from simsplit.studies.compare import compare, variants
+from simsplit.studies.compare import compare, is_static, variants
 
 DEVICE = DeviceModel(compute_power_w=2.0, alpha_up_w_per_bps=0.4e-6, alpha_down_w_per_bps=0.05e-6, beta_w=1.3)
 LOCAL = Option(Decision(2, "none", "edge"), True, 0.100, 0, 0, 0, 0.76, 0.0, 0, 2.0)
@@ -74,19 +72,6 @@ def test_dynamic_meets_the_deadline_before_the_objective():
     assert strategy.decide(0.0, observed(10e6)).split == 1
     # a queue of 100 ms makes both offloads miss 50 ms; local (100 ms) misses too: then the fastest one
     assert strategy.decide(1.0, observed(10e6, wait=0.1)).split == 2
-
-
-def test_edgent_map_and_change_detector():
-    rates = np.array([1e6, 5e6, 50e6, 100e6])
-    weights = np.ones(4)
-    config = EdgentConfig(kind="edgent", states=2, run=3, initial_uplink_mbps=1)
-    strategy = EdgentStrategy(OPTIONS, DEVICE, config, 0.05, rates, weights, "edgent")
-    # state 0 (slow, centre 5 Mbit/s): input takes 40 ms + 20 ms > 50 ms; early meets it (74%), local does not
-    # state 1 (fast, centre 100 Mbit/s): input meets the deadline with 76%: the most accurate feasible
-    assert [d.split for d in strategy.map] == [1, 0]
-    assert strategy.decide(0.0, observed(80e6, 90e6)).split == 1  # two fast samples: not yet a change
-    assert strategy.decide(0.1, observed(80e6, 90e6, 95e6)).split == 0  # the third fires the detector
-    assert strategy.fired == 1
 
 
 def _reachable(value, seen=None) -> list:
@@ -221,7 +206,7 @@ def test_dynamic_beats_every_fixed_strategy(scenario_file, duration):
     """Done-criterion of the dynamic strategy: over 5 seeds its 95% interval of mean latency lies below
     every fixed strategy's (local, full offload and each fixed split)."""
     scenario = load_scenario(REPO / "scenarios" / scenario_file, [f"duration_s={duration}"])
-    names = [n for n in variants(scenario) if n not in ("neurosurgeon", "edgent")]
+    names = [n for n, block in variants(scenario).items() if is_static(block) or n in ("dynamic", "oracle")]
     seeds = [int(s) for s in np.random.SeedSequence(scenario.seed).generate_state(5)]
     _, table, _ = compare(scenario, seeds, names)
     table = table.set_index("strategy")

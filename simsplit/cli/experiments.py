@@ -213,9 +213,10 @@ def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML fil
                     ] = None,
                     force: ForceOption = False, json_: JsonOption = False, set_: SetOption = None) -> None:
     """Run every strategy (local, full offload, each fixed split, Neurosurgeon, Edgent, dynamic, oracle) over
-    several seeds; print means with 95% intervals and regret against the bound (the better of the oracle and
-    every static strategy); write the tables, the latency quantiles and the time series of dynamic and the oracle
-    (simsplit plot or report draws the figures)."""
+    several seeds, and plan each device's requests offline beside the oracle (planned); print means with 95%
+    intervals and regret against the bound (the best of planned, the oracle and every static strategy); write the
+    tables, the latency quantiles and the time series of dynamic and the oracle (simsplit plot or report draws
+    the figures)."""
     from simsplit.engine.feasibility import check_feasible
     from simsplit.engine.setup import build_setup
     from simsplit.scenario import load_scenario
@@ -257,12 +258,15 @@ def _compare_and_write(scenario, names: dict, chosen: list[str] | None, seeds: i
     flat = _flat_intervals(table)
     if not as_json:
         console.print(_compare_table(scenario.name, seeds, table))
+        if table.attrs.get("planned"):
+            console.print(table.attrs["planned"], markup=False, highlight=False)
 
     def write(folder: Path) -> None:
         runs.to_csv(folder / "runs.csv", index=False)
         flat.to_csv(folder / "compare.csv", index=False)
         quantiles.to_csv(folder / "latency-quantiles.csv", index=False)
-        _write_compare_extras(folder, scenario, names, chosen, seed_list, list(table["strategy"]))
+        _write_compare_extras(folder, scenario, names, chosen, seed_list, list(table["strategy"]),
+                              table.attrs.get("planned"))
 
     folder = write_folder(target, write, kind="compare")
     if as_json:
@@ -287,8 +291,8 @@ def _compare_table(name: str, seeds: int, table) -> Table:
     """The compare table as shown: means with the half-width of their 95% intervals, and regret."""
     import numpy as np
     shown = Table(title=f"{name}: {seeds} seeds, mean ± half-width of the 95% interval; "
-                        f"regret: objective vs the bound (per seed, the better of the oracle and every static "
-                        f"strategy)")
+                        f"regret: objective vs the bound (per seed, the best of planned, the oracle and every "
+                        f"static strategy)")
     for column in ("strategy", "latency ms", "p95 ms", "energy mJ", "accuracy", "deadline hit", "switches", "regret"):
         shown.add_column(column, justify="left" if column == "strategy" else "right")
     for _, row in table.iterrows():
@@ -310,9 +314,9 @@ def _interval(row, key: str, scale: float) -> str:
 
 
 def _write_compare_extras(folder: Path, scenario, names: dict, chosen: list[str] | None, seed_list: list[int],
-                          strategies: list[str]) -> None:
-    """The scenario, compare.json (seeds, objective, strategies, provenance), and the time series and requests
-    of dynamic and the oracle (when they were compared) at the first seed."""
+                          strategies: list[str], planned: str | None) -> None:
+    """The scenario, compare.json (seeds, objective, strategies, the planned bound's note, provenance), and the
+    time series and requests of dynamic and the oracle (when they were compared) at the first seed."""
     from simsplit.figures.folder_figures import TIMESERIES_COLUMNS
     from simsplit.model.strategies.context import objective_name
     from simsplit.output.provenance import portable_copy, provenance
@@ -321,7 +325,7 @@ def _write_compare_extras(folder: Path, scenario, names: dict, chosen: list[str]
     from simsplit.studies.simulation import simulate
     (folder / "scenario.yaml").write_text(to_yaml(portable_copy(scenario, folder)), encoding="utf-8")
     meta = {"scenario": scenario.name, "seed": scenario.seed, "seeds": seed_list,
-            "objective": objective_name(scenario), "strategies": strategies,
+            "objective": objective_name(scenario), "strategies": strategies, "planned": planned,
             "provenance": provenance(scenario)}
     (folder / "compare.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     for name in ("dynamic", "oracle"):

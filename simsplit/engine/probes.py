@@ -77,6 +77,7 @@ class ProbeDriver:
         if probe.uplink_s > 0:  # the device has seen its probe's upload finish: one more throughput sample
             observation = device.observation
             observation.uplink_samples_bps.append(probe.bits_up / probe.uplink_s)
+            observation.uplink_sample_bits.append(probe.bits_up)
             observation.uploads += 1
         server = self._servers[probe.server]
         probe.read_at_s = self._env.now

@@ -24,6 +24,7 @@ TIMING_FIELDS = (
     "arrival_at_s", "finish_at_s", "device_wait_s", "switch_s", "head_s", "promotion_s", "uplink_wait_s",
     "uplink_start_at_s", "uplink_s", "server_arrival_at_s", "service_start_at_s", "service_end_at_s",
     "downlink_wait_s", "downlink_start_at_s", "downlink_s", "propagation_s", "probe_age_s",
+    "fallback_wait_s", "fallback_s",
 )
 
 
@@ -84,6 +85,10 @@ class Request:
         self.downlink_s = NAN
         self.propagation_s = NAN
         self.probe_age_s = NAN
+        self.fallback_wait_s = NAN
+        """Given up its upload (the late-upload fallback): its wait for the device's processor (s), else NaN."""
+        self.fallback_s = NAN
+        """Given up its upload: the local run on the device (s), else NaN."""
         """Age (s) of the device's last server probe when it decided this request (NaN if none)."""
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 
-from simsplit.core.schedule import DirectScheduling
+from simsplit.engine.fallback import LateUploads
 from simsplit.engine.records import COMPLETED, DROPPED, LOST, TIMED_OUT, RecordSink, Request
 from simsplit.engine.setup import CellRoutes, Setup
 from simsplit.engine.tails import TailLedger
@@ -28,7 +28,7 @@ def quantile_draw(probabilities: Sequence[float], values: Sequence[float], u: fl
     return values[k] + (values[k + 1] - values[k]) * (u - low) / (high - low) if high > low else values[k + 1]
 
 
-class RequestSteps(DirectScheduling):
+class RequestSteps(LateUploads):
     """The handlers of a request's events, for :class:`~simsplit.engine.des.Engine`, which sets the attributes
     below, and those :class:`~simsplit.core.schedule.DirectScheduling` schedules with, once per run; the
     handlers read them directly, one attribute lookup each."""
@@ -68,6 +68,8 @@ class RequestSteps(DirectScheduling):
             if device.cells is not None:  # what a moving device knows of its own radio: its cell, its handovers
                 observation.serving_cell = device.cells.serving_at(at)
                 observation.handovers = device.cells.handovers_between(0.0, at)
+            if device.uplink_ledger is not None:
+                device.uplink_ledger.fill(observation, at)
             plan = device.plans[device.strategy.decide(at, observation)]
         request = Request(device.index, device.next_request_id, plan, at, at + self._deadline_s, self._arrived)
         self.in_flight[self._arrived] = request
@@ -101,6 +103,9 @@ class RequestSteps(DirectScheduling):
         if device.sends_as_planned:
             self.transfers.dedicated(device, request, True, send_at, request.payload_bits, 0.0, False)
             return
+        if device.fallback is not None:
+            self._send_or_give_up(device, request, send_at)
+            return
         sent = upload(request, device.uplink_loss, device.uplink.channel, max(send_at, device.uplink.free_at_s))
         self.transfers.dedicated(device, request, True, send_at, *sent)
 
@@ -110,7 +115,10 @@ class RequestSteps(DirectScheduling):
         request.uplink_wait_s = start - ready_at
         request.uplink_start_at_s = start
         request.uplink_s = end - start
-        link = self.devices[request.device].uplink
+        device = self.devices[request.device]
+        link = device.uplink
+        if device.uplink_ledger is not None:
+            device.uplink_ledger.note(link, request, ready_at, start, end)
         counter = getattr(link.channel, "handovers_between", None)
         if counter is not None:
             request.handovers += counter(start, end)
@@ -157,7 +165,9 @@ class RequestSteps(DirectScheduling):
             observation = self.devices[request.device].observation
             observation.last_uplink_bps = request.bits_up / request.uplink_s
             observation.uplink_samples_bps.append(observation.last_uplink_bps)
+            observation.uplink_sample_bits.append(request.bits_up)
             observation.uploads += 1
+            observation.last_uplink_sample_at_s = request.server_arrival_at_s
         request.base_service_s = request.plan.service_s
         if not self.servers[request.plan.server].submit(request):
             request.status = DROPPED
@@ -189,9 +199,11 @@ class RequestSteps(DirectScheduling):
     def _on_result(self, request: Request) -> None:
         request.status = COMPLETED
         if self._keeps_history[request.device]:
-            observation = self.devices[request.device].observation
+            device = self.devices[request.device]
+            observation = device.observation
             observation.completed += 1
             observation.last_latency_s = request.finish_at_s - request.arrival_at_s
+            observation.results.append((device.decision(request.plan, self.setup), observation.last_latency_s))
             if request.downlink_s > 0:
                 observation.downlink_samples_bps.append(request.bits_down / request.downlink_s)
                 observation.downloads += 1

@@ -15,7 +15,9 @@ import simpy
 from simsplit.core import collector
 from simsplit.core.streams import BlockSampler, RandomStreams
 from simsplit.core.units import MS
+from simsplit.engine.fallback import StallWatch
 from simsplit.engine.setup import Plan, Setup
+from simsplit.engine.uplink_ledger import UplinkLedger
 from simsplit.model.arrivals import arrivals
 from simsplit.model.background import BackgroundStream, intensity_path
 from simsplit.model.channel import DedicatedLink
@@ -36,7 +38,8 @@ class Device:
 
     __slots__ = ("index", "group", "strategy", "plans", "arrivals", "uplink", "downlink", "radio",
                  "uplink_loss", "downlink_loss", "observation", "compute_free_at_s", "next_request_id", "probe",
-                 "last_plan", "payload_draw", "cells", "fixed_plan", "sends_as_planned", "always_connected")
+                 "last_plan", "payload_draw", "cells", "fixed_plan", "sends_as_planned", "always_connected",
+                 "uplink_ledger", "fallback", "decision_of")
     plans: dict[Decision, Plan]
     last_plan: Plan | None
     fixed_plan: Plan | None
@@ -74,6 +77,21 @@ class Device:
         self.fixed_plan = None
         """Its plan for every request when its strategy has a ``fixed_decision`` and it observes nothing
         (no probe, no cells): its strategy is not asked, its observation not filled in. Else None."""
+        self.uplink_ledger: UplinkLedger | None = None
+        """What it knows of its own uplink, kept when its strategy reads it (``reads_uplink``)."""
+        self.fallback: StallWatch | None = None
+        """Its strategy's late-upload fallback (``fallback_stall_s``), or None."""
+        self.decision_of = {plan.index: decision for decision, plan in plans.items()}
+        """Each of its plans' decision, by plan index (what it reports of a returned request)."""
+
+
+    def decision(self, plan: Plan, setup: Setup) -> Decision:
+        """The decision behind ``plan`` (a twin plan, its result served by another cell's server, included)."""
+        decision = self.decision_of.get(plan.index)
+        if decision is None:
+            decision = Decision(plan.split, plan.bottleneck, setup.scenario.server_list[plan.server].name)
+            self.decision_of[plan.index] = decision
+        return decision
 
 
 def service_factor(config, streams: RandomStreams) -> BlockSampler | None:
@@ -209,6 +227,14 @@ def _build_device(index: int, g: int, i: int, group_setup, links: _LinkBuilder, 
         phase = float(streams.generator(f"{name}/probe").uniform(0.0, group.probe.period_s))
         device.probe = (group.probe, group_setup.probe_server, phase)
         device.observation.probe_server = group_setup.probe_server
+    if getattr(device.strategy, "reads_uplink", False):
+        device.uplink_ledger = UplinkLedger(device.uplink.channel, dedicated=not device.uplink.shared)
+    stall_s = getattr(device.strategy, "fallback_stall_s", None)
+    if stall_s is not None:
+        local = [plan for plan in device.plans.values() if plan.local]
+        if local:  # without a local plan there is nothing to fall back on
+            device.fallback = StallWatch(stall_s, local[0])
+            device.sends_as_planned = False  # each upload is checked for a stall as it is handed to the link
     fixed = getattr(device.strategy, "fixed_decision", None)
     if fixed is not None and device.probe is None and device.cells is None:
         device.fixed_plan = device.plans[fixed]

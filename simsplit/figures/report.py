@@ -83,8 +83,8 @@ CAPTIONS = {
                      "the points that no other point beats on both (fewer bytes, higher accuracy).",
     "latency-by-strategy": "Mean latency per request of each strategy with its 95% interval, fastest first.",
     "energy-by-strategy": "Device energy per request of each strategy with its 95% interval, most frugal first.",
-    "regret-by-strategy": "How far each strategy's objective is from the bound (per seed, the better of the oracle "
-                          "and every static strategy), with its 95% interval; 0 is the best any strategy did.",
+    "regret-by-strategy": "How far each strategy's objective is from the bound (per seed, the best of the planned "
+                          "bound, the oracle and every static strategy), with its 95% interval; 0 is the bound.",
 }
 """What each figure shows, by file name (a figure not listed is captioned by its name)."""
 
@@ -220,8 +220,9 @@ def _compare_section(folder: Path) -> list[str]:
     return [f"<h1>Compare {html.escape(str(meta['scenario']))}</h1>",
             f"<p class='note'>Every strategy on the same scenario over {len(meta['seeds'])} seeds "
             f"({html.escape(seeds)}, drawn from seed {meta['seed']}); means with 95% t-intervals; regret: the "
-            f"objective ({html.escape(str(meta.get('objective', 'latency')))}) against the bound, per seed the better "
-            f"of the oracle and every static strategy, relative to the bound. "
+            f"objective ({html.escape(str(meta.get('objective', 'latency')))}) against the bound, per seed the best "
+            f"of the planned bound, the oracle and every static strategy, relative to the bound"
+            f"{'' if not meta.get('planned') else ' (' + html.escape(str(meta['planned'])) + ')'}. "
             f"simsplit {html.escape(str(version))}.</p>",
             "<h2>Strategies</h2>" + _table(pd.DataFrame(rows))]
 

@@ -135,6 +135,11 @@ def _categorical(codes: np.ndarray, names: list[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=names)  # type: ignore[call-overload]  # stubs want an Index
 
 
+def _local_power(setup: Setup) -> np.ndarray:
+    """Each group's device power (W) running its whole network: its local plan's (NaN: it has none)."""
+    return np.array([next((p.compute_power_w for p in g.plans.values() if p.local), np.nan) for g in setup.groups])
+
+
 def _nan_to_zero(values: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(values), 0.0, values)
 
@@ -198,8 +203,11 @@ def request_columns(setup: Setup, output: RunOutput, tail_j: np.ndarray, table: 
     uplink_s, downlink_s = _nan_to_zero(c["uplink_s"]), _nan_to_zero(c["downlink_s"])
     sent_up, sent_down = c["bits_up"], c["bits_down"]
     promotion_w = np.array([g.network.radio.promotion_w for g in setup.groups])[group]
+    fallback_s = c["fallback_s"]
+    fell_back = ~np.isnan(fallback_s)
     energy = {
-        "compute_j": compute_j(power, c["head_s"]),
+        "compute_j": compute_j(power, c["head_s"]) + np.where(
+            fell_back, compute_j(_local_power(setup)[group], _nan_to_zero(fallback_s)), 0.0),
         "switch_j": c["switched"] * setup.scenario.switch_cost.energy_mj * MJ,
         "uplink_j": transfer_j(alpha_up, beta, sent_up, uplink_s),
         "downlink_j": transfer_j(alpha_down, beta, sent_down, downlink_s),
@@ -229,6 +237,9 @@ def request_columns(setup: Setup, output: RunOutput, tail_j: np.ndarray, table: 
         "downlink_s": c["downlink_s"],
         "propagation_s": c["propagation_s"],
         "probe_age_s": c["probe_age_s"],
+        "fallback_wait_s": c["fallback_wait_s"],
+        "fallback_s": fallback_s,
+        "fell_back": fell_back,
         "server_arrival_at_s": c["server_arrival_at_s"],
         "service_start_at_s": c["service_start_at_s"],
         "service_end_at_s": c["service_end_at_s"],

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from simsplit.scenario import ServerConfig
 
 LATENCY_PARTS = ("device_wait_s", "switch_s", "head_s", "promotion_s", "uplink_wait_s", "uplink_s", "server_wait_s",
-                 "server_s", "downlink_wait_s", "downlink_s", "propagation_s")
+                 "server_s", "downlink_wait_s", "downlink_s", "propagation_s", "fallback_wait_s", "fallback_s")
 """Columns that add up to ``latency_s`` for a completed request."""
 ENERGY_PARTS = ("compute_j", "switch_j", "uplink_j", "downlink_j", "promotion_j", "tail_j")
 QUANTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}

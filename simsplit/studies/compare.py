@@ -4,12 +4,16 @@ Variants: local, full offload (each input encoding), every fixed (split, bottlen
 Neurosurgeon, Edgent's map (when the uplink is a trace), dynamic, and the oracle. Each variant replaces
 the strategy of every device group. Per variant: mean and 95% t-interval over seeds of mean and p95
 latency, energy per request, accuracy, deadline hit rate and switches, and the plain means over seeds of
-each latency part, each energy component and the bytes sent up; regret is the paired (same seed)
-difference of the objective from the **bound**: per seed, the better of the oracle and every static
-strategy run (local, full offload, fixed splits). The oracle decides each request on the true state but
-greedily, so it can lose to a static strategy where a cost is shared by consecutive requests (an outage
-that a queue of uploads waits through together, say); the bound never does, and a static strategy's
-regret is never negative.
+each latency part, each energy component and the bytes sent up. Beside the oracle (when it is compared),
+the row ``planned``: each device's options for its whole request sequence chosen at once on the known
+channel with zero server wait (:mod:`simsplit.studies.planned_runs`; a lower bound on latency that ignores
+server contention), not simulated; where its model does not describe the scenario it is left out and
+``table.attrs["planned"]`` says why (else whether it is a proven optimum). Regret is the paired (same seed)
+difference of the objective from the **bound**: per seed, the best of the planned bound, the oracle and
+every static strategy run (local, full offload, fixed splits). The oracle decides each request on the true
+state but greedily, so it can lose to a static strategy where a cost is shared by consecutive requests (an
+outage that a queue of uploads waits through together, say); the bound never does, and no row's regret is
+negative.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from simsplit.model.strategies.context import objective_name
 from simsplit.output.metrics import COMPARE_METRICS, run_metrics
 from simsplit.output.summary import ENERGY_PARTS, LATENCY_PARTS
 from simsplit.scenario import Scenario
+from simsplit.studies.planned_runs import NotPlannable, planned_run
 from simsplit.studies.simulation import simulate
 
 LEVELS = np.linspace(0.0, 1.0, 201)
@@ -36,6 +41,10 @@ ENERGY_KEYS = tuple(part.removesuffix("_j") for part in ENERGY_PARTS) + ("probe"
 per run as ``energy_<key>_j``."""
 BREAKDOWN = LATENCY_PARTS + tuple(f"energy_{key}_j" for key in ENERGY_KEYS) + ("bytes_up",)
 """Per-run columns averaged over seeds without an interval (figures stack them)."""
+PLANNED_MAX_LABELS = {"latency": 20_000, "other": 500}
+"""The labels the planned bound keeps per request at most in ``compare`` (beyond: not a proven optimum), under
+the latency objective (where dominance prunes: on trace-driven-lte at most 2,467 were needed) and under the
+others (equal states only: an outage's burst of requests multiplies them)."""
 
 
 def breakdown(summary: dict) -> dict:
@@ -100,18 +109,52 @@ def objective_of(scenario: Scenario) -> Callable[[dict], float]:
 def compare(scenario: Scenario, seeds: list[int], names: list[str] | None = None,
             progress: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(per-run table, per-variant table with 95% intervals and regret against the bound, each run's latency
-    quantiles: strategy, seed, level, latency_s)."""
+    quantiles: strategy, seed, level, latency_s). With the oracle compared, the planned bound's rows follow
+    (strategy ``planned``), and ``table.attrs["planned"]`` says whether it is a proven optimum or why it is
+    left out."""
     chosen = variants(scenario)
     if names is not None:
         chosen = {name: chosen[name] for name in names}
     runs, quantiles = _run_variants(scenario, chosen, seeds, progress)
+    note, rows = None, [(name, is_static(block)) for name, block in chosen.items()]
+    if "oracle" in chosen:
+        planned, planned_quantiles, note = _planned(scenario, chosen["oracle"], seeds)
+        if planned:
+            runs = pd.concat([runs, pd.DataFrame(planned)], ignore_index=True)
+            quantiles += planned_quantiles
+            rows.append(("planned", False))
     static = [n for n, block in chosen.items() if is_static(block)]
-    bounded = static + (["oracle"] if "oracle" in chosen else [])
-    oracle = (runs[runs["strategy"].isin(bounded)].groupby("seed")["objective"].min()
-              if "oracle" in chosen else None)
-    table = [_variant_row(name, is_static(block), runs[runs["strategy"] == name], oracle)
-             for name, block in chosen.items()]
-    return runs, pd.DataFrame(table), pd.concat(quantiles, ignore_index=True)
+    bounded = static + ["oracle", "planned"]
+    bound = (runs[runs["strategy"].isin(bounded)].groupby("seed")["objective"].min()
+             if "oracle" in chosen else None)
+    table = pd.DataFrame([_variant_row(name, static_kind, runs[runs["strategy"] == name], bound)
+                          for name, static_kind in rows])
+    table.attrs["planned"] = note
+    return runs, table, pd.concat(quantiles, ignore_index=True)
+
+
+def _planned(scenario: Scenario, oracle: dict, seeds: list[int]) -> tuple[list[dict], list[pd.DataFrame], str]:
+    """The planned bound's run rows and latency quantiles per seed (:func:`~simsplit.studies.planned_runs.planned_run`
+    with the oracle's options), and a line saying whether it is a proven optimum; no rows (and the reason)
+    where its model does not describe ``scenario``."""
+    variant = with_strategy(scenario, oracle)
+    objective = objective_of(scenario)
+    cap = PLANNED_MAX_LABELS["latency" if objective_name(scenario) == "latency" else "other"]
+    rows, quantiles, exact = [], [], True
+    for seed in seeds:
+        try:
+            run = planned_run(variant, seed, max_labels=cap)
+        except NotPlannable as exc:
+            return [], [], f"planned: left out ({exc})"
+        metrics = run_metrics(run.summary, COMPARE_METRICS + ("completed",))
+        rows.append({"strategy": "planned", "seed": seed, **metrics, "objective": objective(metrics),
+                     **breakdown(run.summary)})
+        latency = (np.quantile(run.latency_s, LEVELS, method="inverted_cdf") if run.latency_s.size
+                   else np.full(LEVELS.size, np.nan))
+        quantiles.append(pd.DataFrame({"strategy": "planned", "seed": seed, "level": LEVELS, "latency_s": latency}))
+        exact = exact and all(device.exact for device in run.devices)
+    return rows, quantiles, ("planned: each device's proven optimum" if exact else
+                             f"planned: at most {cap} labels per request kept, not a proven optimum")
 
 
 def _run_variants(scenario: Scenario, chosen: dict[str, dict], seeds: list[int],
@@ -133,9 +176,9 @@ def _run_variants(scenario: Scenario, chosen: dict[str, dict], seeds: list[int],
     return pd.DataFrame(rows), quantiles
 
 
-def _variant_row(name: str, static: bool, mine: pd.DataFrame, oracle: pd.Series | None) -> dict:
+def _variant_row(name: str, static: bool, mine: pd.DataFrame, bound: pd.Series | None) -> dict:
     """One variant's row of the comparison table from its runs ``mine``: each metric's mean and 95%
-    interval over seeds, the breakdown's plain means, and the regret against ``oracle`` (the bound per seed)."""
+    interval over seeds, the breakdown's plain means, and the regret against ``bound`` (per seed)."""
     row: dict = {"strategy": name, "static": static}
     for metric in COMPARE_METRICS + ("objective",):
         values = mine[metric].to_numpy(dtype=float)
@@ -146,10 +189,10 @@ def _variant_row(name: str, static: bool, mine: pd.DataFrame, oracle: pd.Series 
     for column in BREAKDOWN:
         values = mine[column].to_numpy(dtype=float)
         row[column] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
-    if oracle is not None:
-        gap = mine.set_index("seed")["objective"] - oracle
+    if bound is not None:
+        gap = mine.set_index("seed")["objective"] - bound
         mean, low, high = t_interval(gap.to_numpy())
         row["regret"] = mean
         row["regret_ci95"] = (low, high)
-        row["relative_regret"] = mean / float(oracle.mean())
+        row["relative_regret"] = mean / float(bound.mean())
     return row

@@ -87,3 +87,7 @@ class DedicatedLink:
         end = self.channel.finish_time(start, size_bits) + extra_s
         self._free_at_s = end
         return start, end
+
+    def cut(self, at_s: float) -> None:
+        """The last reserved transfer stops at ``at_s`` (s), before its end: the link is free from then."""
+        self._free_at_s = at_s

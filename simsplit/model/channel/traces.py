@@ -25,7 +25,7 @@ MAHIMAHI_PACKET_BITS = 1500 * 8
 MAX_BINS = 10_000_000
 """Most windows a binned Mahimahi trace may have (the bins are held in memory)."""
 DISPLAY_WINDOW_MS = 100.0
-"""Window of the binned view of an exactly read Mahimahi trace (statistics, figures, Edgent's states)."""
+"""Window of the binned view of an exactly read Mahimahi trace (statistics and figures)."""
 RATE_UNITS = {"rate_bps": 1.0, "rate_kbps": 1e3, "rate_mbps": MBPS}
 TIME_UNITS = {"time_s": 1.0, "time_ms": MS}
 

@@ -32,7 +32,9 @@ class Observation:
 
     __slots__ = ("device", "completed", "last_uplink_bps", "last_latency_s", "uplink_samples_bps", "uploads",
                  "downlink_samples_bps", "downloads", "compute_free_at_s", "probe_server", "probe_queue_length",
-                 "probe_busy_workers", "probe_recent_wait_s", "probe_read_at_s", "handovers", "serving_cell")
+                 "probe_busy_workers", "probe_recent_wait_s", "probe_read_at_s", "handovers", "serving_cell",
+                 "results", "last_uplink_sample_at_s", "uplink_unacked", "uplink_unacked_bits",
+                 "uplink_oldest_ready_s", "uplink_acked_bits", "uplink_sample_bits")
 
     def __init__(self, device: int):
         self.device = device
@@ -45,6 +47,8 @@ class Observation:
         """Latency (s) of its last finished request (NaN before the first)."""
         self.uplink_samples_bps: deque = deque(maxlen=SAMPLES_KEPT)
         """Throughput (bits/s) of its recent finished uploads, newest last."""
+        self.uplink_sample_bits: deque = deque(maxlen=SAMPLES_KEPT)
+        """Size (bits) of the transfer each of ``uplink_samples_bps`` measured, in the same order."""
         self.uploads = 0
         """Uploads finished so far (samples beyond SAMPLES_KEPT have left the deque)."""
         self.downlink_samples_bps: deque = deque(maxlen=SAMPLES_KEPT)
@@ -64,6 +68,21 @@ class Observation:
         """Handovers of its cellular link so far (a device knows its own at once)."""
         self.serving_cell = -1
         """Index of the cell serving it now (-1: no cellular link, or in a handover's interruption)."""
+        self.results: deque[tuple[Decision, float]] = deque(maxlen=SAMPLES_KEPT)
+        """(decision, latency s) of its recent returned requests, newest last (``completed`` counts them all)."""
+        self.last_uplink_sample_at_s = math.nan
+        """Instant (s) its newest uplink throughput sample (an upload's or a probe's) reached it (NaN: none)."""
+        # What its transport knows of its own uplink, at each of its arrivals, for a strategy that reads it
+        # (``reads_uplink = True``; otherwise these stay at their initial values):
+        self.uplink_unacked = 0
+        """Uploads handed to its uplink and not yet acknowledged (queued or in flight)."""
+        self.uplink_unacked_bits = 0.0
+        """Their bits not yet acknowledged (queued, or in flight and not yet heard of): the send buffer."""
+        self.uplink_oldest_ready_s = math.nan
+        """Instant (s) the oldest of them was ready to send (NaN: none): its age is now minus this."""
+        self.uplink_acked_bits = 0.0
+        """Bits its uplink has had acknowledged so far, in total: whole uploads, and on a dedicated link the
+        part of the one in flight that has reached the server (transport-level progress)."""
 
 
 class Strategy(Protocol):
@@ -73,13 +92,16 @@ class Strategy(Protocol):
     may say so with a class attribute ``reads_history = False``; the engine then does not keep that history
     for its devices (absent: True). A strategy that decides the same for every request, whatever it observes,
     may give that decision as ``fixed_decision``; the engine then does not call ``decide`` for a device that
-    observes nothing else (no probe, no cells), nor fill in its observation."""
+    observes nothing else (no probe, no cells), nor fill in its observation. A strategy that reads what the
+    device knows of its own uplink (the ``uplink_*`` fields) says so with ``reads_uplink = True`` (absent:
+    False), and one that gives up on a stalled upload (the late-upload fallback) gives ``fallback_stall_s``."""
 
     def decide(self, now_s: float, observation: Observation) -> Decision: ...
 
 
 strategies = Registry("strategies",
-                      order=("local", "full_offload", "fixed", "neurosurgeon", "edgent", "dynamic", "oracle"))
+                      order=("local", "full_offload", "fixed", "neurosurgeon", "edgent", "dynamic", "distribution",
+                             "mpc", "linucb", "oracle"))
 """How devices choose where to split (:func:`register_strategy`)."""
 
 

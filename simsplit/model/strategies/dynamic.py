@@ -1,4 +1,4 @@
-"""Adaptive strategies: dynamic partitioning, Neurosurgeon, Edgent's configuration map, and the oracle.
+"""Adaptive strategies: dynamic partitioning, Neurosurgeon, and the oracle (Edgent: :mod:`.edgent`).
 
 All but the oracle decide from the device's :class:`Observation` only; the
 oracle is handed the simulator's true state (``bind``) and is the bound the
@@ -8,12 +8,11 @@ others are measured against.
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable
-from typing import Annotated, ClassVar, Literal, cast
+from typing import Annotated, Literal, cast
 
 import numpy as np
-from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
+from pydantic import Field, NonNegativeFloat, PositiveFloat
 
 from simsplit.core.registry import KindBlock
 from simsplit.core.units import MBPS
@@ -61,17 +60,6 @@ class NeurosurgeonConfig(AdaptiveConfig):
     kind: Literal["neurosurgeon"]
     objective: Literal["latency", "energy"] = "latency"
     load_factor: float | None = Field(default=None, ge=1)
-
-
-class EdgentConfig(AdaptiveConfig):
-    """Edgent's configuration map over bandwidth states of a trace (default: the uplink's own trace)."""
-
-    input_files: ClassVar[tuple[str, ...]] = ("trace",)
-    kind: Literal["edgent"]
-    trace: str | None = None
-    trace_format: Literal["mahimahi", "pensieve", "csv", "gnettrack", "mecperf"] = "csv"
-    states: int = Field(default=5, ge=1)
-    run: PositiveInt = 3
 
 
 class OracleConfig(AdaptiveConfig):
@@ -214,56 +202,6 @@ class NeurosurgeonStrategy(_Adaptive):
         return min(self.options, key=cost).decision
 
 
-class EdgentStrategy(_Adaptive):
-    """Edgent's configuration map (Li et al., 2018/2019): offline, for each bandwidth state of a trace, the
-    option with the highest accuracy whose predicted latency meets the deadline (else the fastest); online,
-    the map is looked up when a change-point detector on the device's observed throughput fires.
-
-    States are ``states`` quantile bins of the trace's time-weighted rate; the detector fires when
-    ``run`` consecutive throughput samples fall in another state (a run-length detector standing in for
-    the paper's Bayesian online change-point detection), and moves to the state of their median.
-    """
-
-    def __init__(self, options: list[Option], device: DeviceModel, config, deadline_s: float | None,
-                 trace_rates_bps: np.ndarray, trace_weights: np.ndarray, label: str):
-        super().__init__(options, device, config, deadline_s, label)
-        self.run = config.run
-        order = np.argsort(trace_rates_bps)
-        rates, weights = trace_rates_bps[order], trace_weights[order]
-        cumulative = np.cumsum(weights) / weights.sum()
-        quantiles = np.linspace(0, 1, config.states + 1)[1:-1]
-        self.edges = np.array([rates[min(np.searchsorted(cumulative, q), rates.size - 1)] for q in quantiles])
-        centres = [rates[min(np.searchsorted(cumulative, (k + 0.5) / config.states), rates.size - 1)]
-                   for k in range(config.states)]
-        self.map: list[Decision] = []
-        for bandwidth in centres:
-            bandwidth = max(bandwidth, 1.0)
-            latency = {o: predict(o, device, bandwidth, bandwidth, 0.0)[0] for o in options}
-            feasible = [o for o in options if deadline_s is None or latency[o] <= deadline_s]
-            best = (max(feasible, key=lambda o: (o.accuracy, -latency[o])) if feasible
-                    else min(options, key=latency.__getitem__))
-            self.map.append(best.decision)
-        self.state = self.state_of(config.initial_uplink_mbps * MBPS)
-        self._recent: deque = deque(maxlen=self.run)
-        self._seen = 0
-        self.fired = 0
-
-    def state_of(self, bandwidth_bps: float) -> int:
-        return int(np.searchsorted(self.edges, bandwidth_bps, side="right"))
-
-    def decide(self, now_s: float, observation: Observation) -> Decision:
-        samples = observation.uplink_samples_bps
-        new = min(observation.uploads - self._seen, len(samples))
-        self._seen = observation.uploads
-        for k in range(len(samples) - new, len(samples)):
-            self._recent.append(samples[k])
-            if len(self._recent) == self.run and all(self.state_of(s) != self.state for s in self._recent):
-                self.state = self.state_of(float(np.median(self._recent)))
-                self.fired += 1
-                self._recent.clear()
-        return self.map[self.state]
-
-
 class OracleStrategy(_Adaptive):
     """Chooses each request's option with the simulator's true channel and queue state (``bind``)."""
 
@@ -293,26 +231,6 @@ class OracleStrategy(_Adaptive):
 
 
 # ---------------------------------------------------------------- registration
-def _edgent_map_trace(context: StrategyContext) -> tuple[np.ndarray, np.ndarray]:
-    """(rates bits/s, durations s) of the trace Edgent's map is built from: its own, else the uplink's."""
-    config, uplink = cast(EdgentConfig, context.config), context.network.uplink
-    if config.trace is not None:
-        trace = context.trace(config.trace, config.trace_format)
-        return np.asarray(trace.rates_bps), trace.durations_s()
-    if uplink.kind != "trace":
-        raise context.error("trace", "expected a bandwidth trace to build the configuration map from "
-                            "(the uplink is not a trace)")
-    trace = context.trace(uplink.file, uplink.format, **uplink.reader_options)
-    return np.asarray(trace.rates_bps) * uplink.scale, trace.durations_s()
-
-
-def _build_edgent(context: StrategyContext) -> EdgentStrategy:
-    rates, weights = _edgent_map_trace(context)
-    assert context.device is not None  # setup gives every adaptive strategy's context its device model
-    return EdgentStrategy(context.options, context.device, context.config, context.deadline_s, rates, weights,
-                          context.label)
-
-
 def _adaptive_blocks(scenario) -> tuple[dict, str]:
     return adaptive_defaults(scenario), objective_name(scenario)
 
@@ -321,13 +239,6 @@ def _compare_neurosurgeon(scenario, setup) -> dict[str, dict]:
     common, objective = _adaptive_blocks(scenario)
     return {"neurosurgeon": {"kind": "neurosurgeon", **common,
                              "objective": objective if objective in ("latency", "energy") else "latency"}}
-
-
-def _compare_edgent(scenario, setup) -> dict[str, dict]:
-    uplinks = [scenario.network.uplink] + [g.network.uplink for g in scenario.devices if g.network is not None]
-    if not any(link.kind == "trace" for link in uplinks):
-        return {}
-    return {"edgent": {"kind": "edgent", **adaptive_defaults(scenario)}}
 
 
 def _compare_dynamic(scenario, setup) -> dict[str, dict]:
@@ -353,7 +264,6 @@ register_strategy("neurosurgeon", NeurosurgeonConfig,
                   lambda c: NeurosurgeonStrategy(c.options, c.device, c.config, c.label),
                   decisions=lambda c: adaptive_decisions(c, first_server_only=True), label=_objective_label,
                   compared=_compare_neurosurgeon)
-register_strategy("edgent", EdgentConfig, _build_edgent, label=lambda c: "edgent", compared=_compare_edgent)
 register_strategy("dynamic", DynamicConfig,
                   lambda c: DynamicStrategy(c.options, c.device, c.config, c.deadline_s, c.label),
                   label=_objective_label, compared=_compare_dynamic)
