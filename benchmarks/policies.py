@@ -4,8 +4,9 @@ Each case is the study researchers run: six Raspberry-Pi-class cameras, Poisson 
 with the shipped BottleNet payload table, a 2-GPU edge server, one uplink each replaying the case's trace from
 its own random offset. Three server loads: none, other tenants at 50% of the GPUs, and a step to 97% for a
 third of the run. For every case and seed the same work runs under every policy (``simsplit compare``'s
-variants: local, full offload, fixed splits, Neurosurgeon, Edgent, dynamic, distribution, MPC, LinUCB and the
-greedy oracle); the **bound** per seed is the best of the oracle and every static strategy. Printed per case:
+variants: local, full offload, fixed splits, Neurosurgeon, Edgent, dynamic, distribution, MPC, LinUCB, the
+greedy oracle, and the planned bound where compare can plan); the **bound** per seed is the best of the planned
+bound, the oracle and every static strategy. Printed per case:
 each policy's mean latency with its 95% interval over seeds, its regret against the bound (paired by seed, with
 its interval), and the paired p-value of its difference from the best fixed split and from Neurosurgeon; then
 the targets, each with what falls short. ``--figure`` draws the regrets.
@@ -36,7 +37,7 @@ from simsplit.scenario import validate_scenario  # noqa: E402  (after the checko
 from simsplit.studies.compare import compare  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "traces-real"
-POLICIES = ("neurosurgeon", "edgent", "dynamic", "distribution", "mpc", "linucb", "oracle")
+POLICIES = ("neurosurgeon", "edgent", "dynamic", "distribution", "mpc", "linucb", "oracle", "planned")
 LOADS = {"idle": [],
          "half": [{"kind": "utilisation_steps", "times_s": [0], "utilisation": [0.5], "service_ms": 10}],
          "step": [{"kind": "utilisation_steps", "times_s": [0, 1 / 3, 2 / 3], "utilisation": [0.0, 0.97, 0.0],
@@ -97,7 +98,8 @@ def run_case(data: dict, seeds: list[int]) -> dict[str, np.ndarray]:
     by = runs.pivot(index="seed", columns="strategy", values="latency_mean_s")
     static = [name for name in by.columns if name.startswith(("local", "full_offload", "fixed"))]
     out = {name: by[name].to_numpy() for name in by.columns}
-    out["bound"] = by[[*static, "oracle"]].min(axis=1).to_numpy()
+    bounds = [*static, "oracle"] + (["planned"] if "planned" in by.columns else [])
+    out["bound"] = by[bounds].min(axis=1).to_numpy()
     out["best fixed"] = by[min(static, key=lambda name: by[name].mean())].to_numpy()
     return out
 
