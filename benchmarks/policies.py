@@ -13,6 +13,7 @@ the targets, each with what falls short. ``--figure`` draws the regrets.
 
     python benchmarks/policies.py              # 300 s runs, 5 seeds (about 20 minutes on 2 cores)
     python benchmarks/policies.py --quick      # 120 s runs, 5 seeds, the synthetic cases only
+    python benchmarks/policies.py --planned    # the planned bound too (its exact DP takes minutes a seed here)
 
 Synthetic traces are generated here (seeded); the public traces in ``../shared/traces-real`` are read in place
 when present (never copied).
@@ -91,10 +92,10 @@ def scenario(uplink: dict, load: list[dict], duration_s: float) -> dict:
     }
 
 
-def run_case(data: dict, seeds: list[int]) -> dict[str, np.ndarray]:
+def run_case(data: dict, seeds: list[int], plan: bool) -> dict[str, np.ndarray]:
     """Each policy's mean latency (s) per seed, and the bound's."""
     chosen = validate_scenario(data)
-    runs, _, _ = compare(chosen, seeds)
+    runs, _, _ = compare(chosen, seeds, plan=plan)
     by = runs.pivot(index="seed", columns="strategy", values="latency_mean_s")
     static = [name for name in by.columns if name.startswith(("local", "full_offload", "fixed"))]
     out = {name: by[name].to_numpy() for name in by.columns}
@@ -153,6 +154,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="120 s runs, synthetic cases only")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--figure", type=Path, help="write the regrets as a PNG here")
+    parser.add_argument("--planned", action="store_true",
+                        help="also the planned bound (exact per-device DP; minutes per seed on the outage traces)")
     args = parser.parse_args()
     duration = 120.0 if args.quick else 300.0
     seeds = list(range(1, args.seeds + 1))
@@ -162,7 +165,7 @@ def main() -> None:
         for case, uplink in cases(Path(folder), args.quick).items():
             for load, background in LOADS.items():
                 name = f"{case}/{load}"
-                latencies[name] = run_case(scenario(uplink, background, duration), seeds)
+                latencies[name] = run_case(scenario(uplink, background, duration), seeds, args.planned)
                 rows += report(name, latencies[name])
     for policy in ("dynamic", "distribution", "mpc", "linucb"):
         targets(rows, latencies, policy)

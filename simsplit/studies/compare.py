@@ -107,17 +107,20 @@ def objective_of(scenario: Scenario) -> Callable[[dict], float]:
 
 
 def compare(scenario: Scenario, seeds: list[int], names: list[str] | None = None,
-            progress: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+            progress: Callable[[str], None] | None = None,
+            plan: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(per-run table, per-variant table with 95% intervals and regret against the bound, each run's latency
-    quantiles: strategy, seed, level, latency_s). With the oracle compared, the planned bound's rows follow
-    (strategy ``planned``), and ``table.attrs["planned"]`` says whether it is a proven optimum or why it is
-    left out."""
+    quantiles: strategy, seed, level, latency_s). With the oracle compared (and ``plan``), the planned bound's
+    rows follow (strategy ``planned``), and ``table.attrs["planned"]`` says whether it is a proven optimum or
+    why it is left out."""
     chosen = variants(scenario)
     if names is not None:
         chosen = {name: chosen[name] for name in names}
     runs, quantiles = _run_variants(scenario, chosen, seeds, progress)
     note, rows = None, [(name, is_static(block)) for name, block in chosen.items()]
-    if "oracle" in chosen:
+    if "oracle" in chosen and not plan:
+        note = "planned: left out (not asked for)"
+    elif "oracle" in chosen:
         planned, planned_quantiles, note = _planned(scenario, chosen["oracle"], seeds)
         if planned:
             runs = pd.concat([runs, pd.DataFrame(planned)], ignore_index=True)
