@@ -56,6 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simsplit.model.channel.base import Channel
+from simsplit.model.energy import compute_j, transfer_j
 from simsplit.model.strategies.base import Decision
 from simsplit.model.strategies.predict import score
 
@@ -162,14 +163,14 @@ def schedule(problem: DeviceProblem, picks: Sequence[int]) -> Schedule:
         last = choice.key
         out["head_start_s"][i] = start
         compute_free = head_end = start + choice.head_s
-        out["compute_j"][i] = choice.power_w * choice.head_s
+        out["compute_j"][i] = compute_j(choice.power_w, choice.head_s)
         if choice.local:
             out["finish_s"][i] = head_end
             continue
         up_start = head_end if head_end > uplink_free else uplink_free
         uplink_free = up_end = problem.uplink.finish_time(up_start, choice.bits_up)
         out["uplink_start_s"][i], out["uplink_end_s"][i] = up_start, up_end
-        out["uplink_j"][i] = problem.alpha_up_w_per_bps * choice.bits_up + problem.beta_w * (up_end - up_start)
+        out["uplink_j"][i] = transfer_j(problem.alpha_up_w_per_bps, problem.beta_w, choice.bits_up, up_end - up_start)
         out["ready_s"][i] = up_end + choice.to_server_s + choice.service_s
     _downloads(problem, picks, out)
     out["latency_s"] = out["finish_s"] - np.asarray(problem.arrivals_s, dtype=float)
@@ -185,7 +186,7 @@ def _downloads(problem: DeviceProblem, picks: Sequence[int], out: dict) -> None:
         start = ready[i] if ready[i] > downlink_free else downlink_free
         downlink_free = end = problem.downlink.finish_time(start, choice.bits_down)
         out["downlink_start_s"][i], out["downlink_end_s"][i] = start, end
-        out["downlink_j"][i] = problem.alpha_down_w_per_bps * choice.bits_down + problem.beta_w * (end - start)
+        out["downlink_j"][i] = transfer_j(problem.alpha_down_w_per_bps, problem.beta_w, choice.bits_down, end - start)
         out["finish_s"][i] = end + choice.back_s
 
 
@@ -255,7 +256,7 @@ class _Search:
         problem, choice = self.problem, self.problem.choices[k]
         at = problem.arrivals_s[i]
         start = at if at > label.compute_free else label.compute_free
-        energy = choice.power_w * choice.head_s
+        energy = compute_j(choice.power_w, choice.head_s)
         if label.last is not None and label.last != choice.key:
             start += problem.switch_s
             energy += problem.switch_j
@@ -267,7 +268,7 @@ class _Search:
                           total + one[1], label, k)
         up_start = head_end if head_end > label.uplink_free else label.uplink_free
         up_end = problem.uplink.finish_time(up_start, choice.bits_up)
-        energy += problem.alpha_up_w_per_bps * choice.bits_up + problem.beta_w * (up_end - up_start)
+        energy += transfer_j(problem.alpha_up_w_per_bps, problem.beta_w, choice.bits_up, up_end - up_start)
         ready = up_end + choice.to_server_s + choice.service_s
         if self.folds_latency:
             total += choice.back_s - at
@@ -305,7 +306,7 @@ class _Search:
         if self.folds_latency:
             label.total += end
             return
-        energy += problem.alpha_down_w_per_bps * bits + problem.beta_w * (end - start)
+        energy += transfer_j(problem.alpha_down_w_per_bps, problem.beta_w, bits, end - start)
         late, value = problem.request_cost(end + back - problem.arrivals_s[j], energy, accuracy)
         label.late += late
         label.total += value

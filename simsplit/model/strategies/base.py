@@ -85,6 +85,20 @@ class Observation:
         part of the one in flight that has reached the server (transport-level progress)."""
 
 
+def added_since(history: deque, total: int, seen: int) -> range:
+    """Positions in ``history`` (newest last; ``total`` entries were ever added to it) of those added after the
+    first ``seen``: the entries a strategy has not read yet (any that already left the deque are skipped)."""
+    new = min(total - seen, len(history))
+    return range(len(history) - new, len(history))
+
+
+def probed_wait_s(observation: Observation, server_wait: str) -> float:
+    """The wait (s) the device expects at the server its probes read: the last reading's recent wait with
+    ``server_wait: probe``, 0 before any reading or with ``none`` (other servers: 0 too)."""
+    wait = observation.probe_recent_wait_s
+    return wait if server_wait == "probe" and not math.isnan(wait) else 0.0
+
+
 class Strategy(Protocol):
     """Anything with ``decide(now_s, observation) -> Decision``; called once per request at its arrival.
 

@@ -27,7 +27,14 @@ import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveFloat
 
 from simsplit.core.units import MBPS
-from simsplit.model.strategies.base import SAMPLES_KEPT, Decision, Observation, register_strategy
+from simsplit.model.strategies.base import (
+    SAMPLES_KEPT,
+    Decision,
+    Observation,
+    added_since,
+    probed_wait_s,
+    register_strategy,
+)
 from simsplit.model.strategies.context import AdaptiveConfig, StrategyContext, adaptive_defaults, objective_name
 from simsplit.model.strategies.predict import DeviceModel, Option, predict
 
@@ -85,9 +92,8 @@ class DistributionStrategy:
         """Take the uploads' new samples, then the transport's rate since the last decision if the uplink had
         data to send all along: fewer bits were acknowledged since then than were waiting then."""
         samples = observation.uplink_samples_bps
-        new = min(observation.uploads - self._seen_uploads, len(samples))
+        self._rates.extend((now_s, samples[k]) for k in added_since(samples, observation.uploads, self._seen_uploads))
         self._seen_uploads = observation.uploads
-        self._rates.extend((now_s, samples[k]) for k in range(len(samples) - new, len(samples)))
         if self._last is not None:
             then, acked_then, unacked_then = self._last
             acked = observation.uplink_acked_bits - acked_then
@@ -116,13 +122,14 @@ class DistributionStrategy:
     # ------------------------------------------------------------ the prediction
     def latencies(self, now_s: float, observation: Observation) -> tuple[np.ndarray, np.ndarray]:
         """Every option's (latency s, energy J) under every sample: arrays of shape (options, samples)."""
-        rates, _ = self.rates_bps(now_s)
+        return self._priced(now_s, observation, self.rates_bps(now_s)[0])
+
+    def _priced(self, now_s: float, observation: Observation, rates: list[float]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`latencies` under the samples ``rates`` (bits/s)."""
         downs = observation.downlink_samples_bps
         down = downs[-1] if downs else self._prior_down_bps
         backlog = max(0.0, observation.compute_free_at_s - now_s)
-        wait = 0.0
-        if self.config.server_wait == "probe" and not math.isnan(observation.probe_recent_wait_s):
-            wait = observation.probe_recent_wait_s
+        wait = probed_wait_s(observation, self.config.server_wait)
         unacked = observation.uplink_unacked_bits
         moving = [rate for rate in rates if rate > 0.0]
         resumed_bps = float(np.median(moving)) if moving else self._prior_up_bps
@@ -162,8 +169,8 @@ class DistributionStrategy:
 
     def decide(self, now_s: float, observation: Observation) -> Decision:
         self._refresh(now_s, observation)
-        latency, energy = self.latencies(now_s, observation)
-        _, weights = self.rates_bps(now_s)
+        rates, weights = self.rates_bps(now_s)
+        latency, energy = self._priced(now_s, observation, rates)
         with np.errstate(invalid="ignore"):
             mean_latency = latency @ weights
             objective = self.config.objective

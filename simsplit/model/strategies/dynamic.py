@@ -17,7 +17,7 @@ from pydantic import Field, NonNegativeFloat, PositiveFloat
 from simsplit.core.registry import KindBlock
 from simsplit.core.units import MBPS
 from simsplit.model.energy import transfer_j
-from simsplit.model.strategies.base import Decision, Observation, register_strategy
+from simsplit.model.strategies.base import Decision, Observation, probed_wait_s, register_strategy
 from simsplit.model.strategies.context import (
     AdaptiveConfig,
     StrategyContext,
@@ -116,10 +116,7 @@ class DynamicStrategy(_Adaptive):
     def _probed_wait(self, observation: Observation) -> tuple[float, int]:
         """The expected server wait (s) on the probed server (its recent wait, else 0) and that server's
         index (-1: none probed); every other server's wait is 0."""
-        wait = 0.0
-        if self.config.server_wait == "probe" and not math.isnan(observation.probe_recent_wait_s):
-            wait = observation.probe_recent_wait_s
-        return wait, observation.probe_server
+        return probed_wait_s(observation, self.config.server_wait), observation.probe_server
 
     def evaluate(self, now_s: float, observation: Observation) -> list[float]:
         """Score of every option now, in the order of ``options`` (lower is better; infeasible options score

@@ -27,7 +27,7 @@ from pydantic import Field, PositiveInt
 from simsplit.core.units import MBPS
 from simsplit.model.channel.traces import Trace
 from simsplit.model.channel.transfer_times import TransferTimes
-from simsplit.model.strategies.base import Decision, Observation, register_strategy
+from simsplit.model.strategies.base import Decision, Observation, added_since, register_strategy
 from simsplit.model.strategies.context import AdaptiveConfig, StrategyContext, adaptive_defaults
 from simsplit.model.strategies.predict import DeviceModel, Option, predict
 
@@ -100,10 +100,10 @@ class EdgentStrategy:
 
     def decide(self, now_s: float, observation: Observation) -> Decision:
         samples, sizes = observation.uplink_samples_bps, observation.uplink_sample_bits
-        new = min(observation.uploads - self._seen, len(sizes))
+        new = added_since(sizes, observation.uploads, self._seen)
         self._seen = observation.uploads
-        for back in range(new, 0, -1):  # the samples are appended with their sizes: pair them from the newest
-            self._recent.append(self.state_of(samples[-back], sizes[-back]))
+        for k in new:  # the samples are appended with their sizes, one for one
+            self._recent.append(self.state_of(samples[k], sizes[k]))
             if len(self._recent) == self.run and all(s != self.state for s in self._recent):
                 self.state = sorted(self._recent)[(self.run - 1) // 2]
                 self.fired += 1

@@ -16,6 +16,7 @@ from pydantic import Field, PositiveInt
 
 from simsplit.core.config import Config
 from simsplit.core.registry import Registry
+from simsplit.model.strategies.base import added_since
 
 estimators = Registry("estimators")
 """Throughput estimators for adaptive strategies (:func:`register_estimator`)."""
@@ -118,10 +119,10 @@ class Feed:
 
     def refresh(self, samples: deque, total: int) -> float:
         """Feed the samples observed since the last call (``total`` counts all ever observed); the estimate."""
-        new = min(total - self._seen, len(samples))
+        new = added_since(samples, total, self._seen)
         if new and self._next is not None:
             self.estimator, self._next = self._next, None
-        for k in range(len(samples) - new, len(samples)):
+        for k in new:
             self.estimator.update(samples[k])
         self._seen = total
         return self.estimator.estimate()

@@ -38,7 +38,14 @@ from pydantic import Field, PositiveFloat
 
 from simsplit.core.registry import KindBlock
 from simsplit.core.units import MBPS
-from simsplit.model.strategies.base import SAMPLES_KEPT, Decision, Observation, register_strategy
+from simsplit.model.strategies.base import (
+    SAMPLES_KEPT,
+    Decision,
+    Observation,
+    added_since,
+    probed_wait_s,
+    register_strategy,
+)
 from simsplit.model.strategies.context import AdaptiveConfig, StrategyContext, adaptive_defaults
 from simsplit.model.strategies.estimators import EwmaConfig, Feed, build_estimator, estimators
 from simsplit.model.strategies.predict import Option
@@ -109,9 +116,9 @@ class LinUcbStrategy:
     def learn(self, observation: Observation) -> None:
         """Add the requests returned since the last call to the regression (each with its decision's context)."""
         results = observation.results
-        new = min(observation.completed - self._seen, len(results))
+        new = added_since(results, observation.completed, self._seen)
         self._seen = observation.completed
-        for k in range(len(results) - new, len(results)):
+        for k in new:
             decision, latency = results[k]
             pending = self._pending.get(decision)
             if not pending:  # a local decision (known exactly), or one decided before a result went missing
@@ -136,9 +143,7 @@ class LinUcbStrategy:
         """Every option's context now, in the order of ``options``."""
         estimate = self._uplink.refresh(observation.uplink_samples_bps, observation.uploads)
         uplink = self._prior_up_bps if math.isnan(estimate) else estimate
-        wait = observation.probe_recent_wait_s
-        if self.config.server_wait == "none" or math.isnan(wait):
-            wait = 0.0
+        wait = probed_wait_s(observation, self.config.server_wait)
         return [self.context(o, uplink, wait if o.server == observation.probe_server else 0.0,
                              observation.uplink_unacked_bits) for o in self.options]
 

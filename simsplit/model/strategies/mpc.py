@@ -25,7 +25,7 @@ from typing import Literal, cast
 from pydantic import Field
 
 from simsplit.core.units import MBPS
-from simsplit.model.strategies.base import SAMPLES_KEPT, Decision, Observation, register_strategy
+from simsplit.model.strategies.base import SAMPLES_KEPT, Decision, Observation, probed_wait_s, register_strategy
 from simsplit.model.strategies.context import AdaptiveConfig, StrategyContext, adaptive_defaults
 from simsplit.model.strategies.estimators import Feed, HarmonicMean
 from simsplit.model.strategies.predict import DeviceModel, Option, predict
@@ -139,8 +139,7 @@ class MpcStrategy:
         self._up_bps = self.forecast_bps(observation)
         down = self._down.refresh(observation.downlink_samples_bps, observation.downloads)
         self._down_bps = self._prior_down_bps if math.isnan(down) else down
-        recent = observation.probe_recent_wait_s
-        self._wait_s = recent if self.config.server_wait == "probe" and not math.isnan(recent) else 0.0
+        self._wait_s = probed_wait_s(observation, self.config.server_wait)
         self._probed = observation.probe_server
         compute = max(observation.compute_free_at_s, now_s)
         uplink = now_s + observation.uplink_unacked_bits / self._up_bps
