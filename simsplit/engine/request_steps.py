@@ -14,7 +14,7 @@ from simsplit.engine.records import COMPLETED, DROPPED, LOST, TIMED_OUT, RecordS
 from simsplit.engine.setup import CellRoutes, Setup
 from simsplit.engine.tails import TailLedger
 from simsplit.engine.transfers import Transfer, Transfers, transmission, upload
-from simsplit.engine.wiring import Device
+from simsplit.engine.wiring import Device, decision_of
 from simsplit.model.server import EdgeServer
 
 
@@ -199,11 +199,10 @@ class RequestSteps(LateUploads):
     def _on_result(self, request: Request) -> None:
         request.status = COMPLETED
         if self._keeps_history[request.device]:
-            device = self.devices[request.device]
-            observation = device.observation
+            observation = self.devices[request.device].observation
             observation.completed += 1
             observation.last_latency_s = request.finish_at_s - request.arrival_at_s
-            observation.results.append((device.decision(request.plan, self.setup), observation.last_latency_s))
+            observation.results.append((decision_of(request.plan, self.setup), observation.last_latency_s))
             if request.downlink_s > 0:
                 observation.downlink_samples_bps.append(request.bits_down / request.downlink_s)
                 observation.downloads += 1

@@ -39,7 +39,7 @@ class Device:
     __slots__ = ("index", "group", "strategy", "plans", "arrivals", "uplink", "downlink", "radio",
                  "uplink_loss", "downlink_loss", "observation", "compute_free_at_s", "next_request_id", "probe",
                  "last_plan", "payload_draw", "cells", "fixed_plan", "sends_as_planned", "always_connected",
-                 "uplink_ledger", "fallback", "decision_of")
+                 "uplink_ledger", "fallback")
     plans: dict[Decision, Plan]
     last_plan: Plan | None
     fixed_plan: Plan | None
@@ -81,17 +81,12 @@ class Device:
         """What it knows of its own uplink, kept when its strategy reads it (``reads_uplink``)."""
         self.fallback: StallWatch | None = None
         """Its strategy's late-upload fallback (``fallback_stall_s``), or None."""
-        self.decision_of = {plan.index: decision for decision, plan in plans.items()}
-        """Each of its plans' decision, by plan index (what it reports of a returned request)."""
 
 
-    def decision(self, plan: Plan, setup: Setup) -> Decision:
-        """The decision behind ``plan`` (a twin plan, its result served by another cell's server, included)."""
-        decision = self.decision_of.get(plan.index)
-        if decision is None:
-            decision = Decision(plan.split, plan.bottleneck, setup.scenario.server_list[plan.server].name)
-            self.decision_of[plan.index] = decision
-        return decision
+def decision_of(plan: Plan, setup: Setup) -> Decision:
+    """The decision behind ``plan`` (a twin plan, its result served by another cell's server, included): what a
+    device reports of a returned request."""
+    return Decision(plan.split, plan.bottleneck, setup.scenario.server_list[plan.server].name)
 
 
 def service_factor(config, streams: RandomStreams) -> BlockSampler | None:
