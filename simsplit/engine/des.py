@@ -140,7 +140,7 @@ class Engine(RequestSteps):
     def _truth(self, device, option, now: float) -> tuple[float, float]:
         """The oracle's view: (latency s, energy J) of ``option`` from the true state
         (:func:`~simsplit.model.strategies.truth.true_cost`)."""
-        return true_cost(device, option, now, self.servers)
+        return true_cost(device, option, now, self.servers, getattr(device.strategy, "present_window_s", None))
 
     # ------------------------------------------------------------ run
     def run(self) -> RunOutput:

@@ -63,11 +63,16 @@ class NeurosurgeonConfig(AdaptiveConfig):
 
 
 class OracleConfig(AdaptiveConfig):
-    """The bound: each request's option chosen with the true channel and queue state."""
+    """The bound: each request's option chosen with the true channel and queue state (``knows: present``: the
+    channel's capacity now, not its future)."""
 
     kind: Literal["oracle"]
     objective: Objective = "latency"
     energy_weight_s_per_j: NonNegativeFloat = 0.0
+    knows: Literal["future", "present"] = "future"
+    """``future``: every transfer priced on the true channel to come; ``present``: at the capacity each link
+    delivered over the last ``present_window_s``, held (a perfect measurement of now, no forecast)."""
+    present_window_s: PositiveFloat = Field(default=0.1, allow_inf_nan=False)
 
 
 class _Adaptive:
@@ -207,6 +212,8 @@ class OracleStrategy(_Adaptive):
     def __init__(self, options: list[Option], device: DeviceModel, config, deadline_s: float | None, label: str):
         super().__init__(options, device, config, deadline_s, label)
         self._truth: Callable[[Option, float], tuple[float, float]] | None = None
+        self.present_window_s = config.present_window_s if config.knows == "present" else None
+        """The window (s) whose capacity an oracle that knows only the present holds (None: it knows the future)."""
 
     def bind(self, truth: Callable[[Option, float], tuple[float, float]]) -> None:
         """``truth(option, now_s) -> (latency s, energy J)`` computed from the true state."""
@@ -249,12 +256,13 @@ def _compare_oracle(scenario, setup) -> dict[str, dict]:
     oracle = {"kind": "oracle", **common, "objective": objective}
     if scenario.strategy.kind == "dynamic":
         oracle["energy_weight_s_per_j"] = scenario.strategy.energy_weight_s_per_j
-    return {"oracle": oracle}
+    return {"oracle": oracle, "oracle(present)": {**oracle, "knows": "present"}}
 
 
 def _objective_label(context: StrategyContext) -> str:
     config = cast(NeurosurgeonConfig | DynamicConfig | OracleConfig, context.config)
-    return f"{config.kind}({config.objective})"
+    present = ", present" if getattr(config, "knows", "future") == "present" else ""
+    return f"{config.kind}({config.objective}{present})"
 
 
 register_strategy("neurosurgeon", NeurosurgeonConfig,
