@@ -5,7 +5,8 @@ with the shipped BottleNet payload table, a 2-GPU edge server, one uplink each r
 its own random offset. Three server loads: none, other tenants at 50% of the GPUs, and a step to 97% for a
 third of the run. For every case and seed the same work runs under every policy (``simsplit compare``'s
 variants: local, full offload, fixed splits, Neurosurgeon, Edgent, dynamic, distribution, MPC, LinUCB, the
-greedy oracle, the oracle that knows only the present, and the planned bound where compare can plan); the **bound** per seed is the best of the planned
+greedy oracle, the oracle that knows only the present, and the planned bound where compare can plan); the
+**bound** per seed is the best of the planned
 bound, the oracle and every static strategy. Printed per case:
 each policy's mean latency with its 95% interval over seeds, its regret against the bound (paired by seed, with
 its interval), and the paired p-value of its difference from the best fixed split and from Neurosurgeon; then
@@ -39,7 +40,8 @@ from simsplit.scenario import validate_scenario  # noqa: E402  (after the checko
 from simsplit.studies.compare import compare  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "traces-real"
-POLICIES = ("neurosurgeon", "edgent", "dynamic", "distribution", "mpc", "linucb", "oracle", "oracle(present)", "planned")
+POLICIES = ("neurosurgeon", "edgent", "dynamic", "distribution", "mpc", "linucb", "oracle", "oracle(present)",
+            "planned")
 LOADS = {"idle": [],
          "half": [{"kind": "utilisation_steps", "times_s": [0], "utilisation": [0.5], "service_ms": 10}],
          "step": [{"kind": "utilisation_steps", "times_s": [0, 1 / 3, 2 / 3], "utilisation": [0.0, 0.97, 0.0],

@@ -32,7 +32,8 @@ def stall_scenario(folder, knows: str) -> dict:
 
 def splits(result) -> dict[float, int]:
     requests = result.requests.sort_values("arrival_at_s")
-    return {round(float(at), 6): int(split) for at, split in zip(requests["arrival_at_s"], requests["split"])}
+    return {round(float(at), 6): int(split)
+            for at, split in zip(requests["arrival_at_s"], requests["split"], strict=True)}
 
 
 def test_an_oracle_of_the_present_holds_the_last_windows_capacity(tmp_path):

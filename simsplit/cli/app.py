@@ -56,3 +56,12 @@ def _version(value: bool) -> None:
 def _main(version: Annotated[bool, typer.Option("--version", metavar="", callback=_version, is_eager=True,
                                                 help="Print the version and exit.")] = False) -> None:
     """simsplit: simulate split-inference offloading."""
+    from simsplit.core.registry import ANNOUNCE_PLUGIN
+    if _notice not in ANNOUNCE_PLUGIN:
+        ANNOUNCE_PLUGIN.append(_notice)
+
+
+def _notice(path: Path) -> None:
+    """One line on stderr before a scenario's plugin runs: it is Python code, run with the user's permissions."""
+    err_console.print(f"simsplit: running plugin {path} (Python code named by the scenario's plugins)",
+                      markup=False, highlight=False, soft_wrap=True)

@@ -220,10 +220,15 @@ _PLUGIN_FILES: dict[str, Any] = {}
 """Loaded plugin modules by the SHA-256 of their source."""
 
 
+ANNOUNCE_PLUGIN: list[Callable[[Path], None]] = []
+"""Called with each plugin file just before its code runs (the command line prints a notice on stderr)."""
+
+
 def load_plugin(path: str | Path):
     """Import the Python file at ``path``, which registers its kinds. Identical source is loaded once per
     process wherever it lies (a result folder's copy of a plugin reuses the original); a file edited since it
-    was loaded is loaded again and replaces its own kinds."""
+    was loaded is loaded again and replaces its own kinds. Its code runs with the caller's permissions, announced
+    first to every :data:`ANNOUNCE_PLUGIN` callback."""
     path = Path(path).resolve()
     source = path.read_bytes()
     content = hashlib.sha256(source).hexdigest()
@@ -235,6 +240,8 @@ def load_plugin(path: str | Path):
     if spec is None or spec.loader is None:
         raise ValueError(f"expected a Python file, got {path.name}")
     module = importlib.util.module_from_spec(spec)
+    for announce in ANNOUNCE_PLUGIN:
+        announce(path)
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)

@@ -66,12 +66,13 @@ def _saver(out: Path, style: FigureStyle, formats: tuple[str, ...] | None):
 
 
 def scenario_of(folder: Path):
-    """The resolved scenario a result folder keeps (``scenario.yaml``), or None (older folders, edited files)."""
+    """The resolved scenario a result folder keeps (``scenario.yaml``), or None (older folders, edited files, a
+    scenario with plugins: drawing a folder never runs the code it holds)."""
     from simsplit.core.errors import InputError
     from simsplit.scenario import load_scenario
     path = folder / "scenario.yaml"
     try:
-        return load_scenario(path) if path.is_file() else None
+        return load_scenario(path, run_plugins=False) if path.is_file() else None
     except (InputError, OSError, ValueError):
         return None
 

@@ -30,31 +30,36 @@ def read_yaml(path: Path) -> Any:
         raise InputError(path, exc.where, str(exc)) from None
 
 
-def load_plugins(data: dict, source: str, base_dir: Path | None) -> None:
-    """Import the Python files the scenario's ``plugins`` list names (relative to ``base_dir``)."""
+def load_plugins(data: dict, source: str, base_dir: Path | None, run: bool = True) -> None:
+    """Import the Python files the scenario's ``plugins`` list names (relative to ``base_dir``); with ``run`` False
+    refuse a scenario that names any (reading a result folder never runs code)."""
     plugins = data.get("plugins", [])
     if not isinstance(plugins, list) or not all(isinstance(p, str) and p for p in plugins):
         raise InputError(source, "plugins", f"expected a list of Python file paths, got {plugins!r}")
+    if plugins and not run:
+        raise InputError(source, "plugins", f"names Python plugins ({', '.join(plugins)}), whose code is not run "
+                         "here")
     for k, name in enumerate(plugins):
         path = (base_dir or Path.cwd()) / name
         if not path.is_file():
             raise InputError(source, f"plugins.{k}", f"expected a Python file, got {name!r} (not found)")
         try:
             load_plugin(path)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a plugin that exits at import must not end the run as done
             raise InputError(source, f"plugins.{k}", f"{type(exc).__name__} loading {name}: {exc}") from None
 
 
-def validate_scenario(data: Any, source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
+def validate_scenario(data: Any, source: str = "<scenario>", base_dir: Path | None = None,
+                      run_plugins: bool = True) -> Scenario:
     """Validate parsed scenario data; raise InputError naming ``source`` and the field path.
 
-    Plugins are loaded first; relative file paths (model tables, traces, plugins) are resolved against
-    ``base_dir`` (the scenario file's folder).
+    Plugins are loaded first (refused with ``run_plugins`` False); relative file
+    paths (model tables, traces, plugins) are resolved against ``base_dir`` (the scenario file's folder).
     """
     if not isinstance(data, dict):
         raise InputError(source, None, f"expected a mapping of scenario fields, got {type(data).__name__}")
     data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith(EXTENSION_PREFIX))}
-    load_plugins(data, source, base_dir)
+    load_plugins(data, source, base_dir, run_plugins)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
@@ -65,8 +70,9 @@ def validate_scenario(data: Any, source: str = "<scenario>", base_dir: Path | No
     return scenario
 
 
-def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = (), seed: int | None = None) -> Scenario:
-    """Read, override and validate the scenario file at ``path``."""
+def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = (), seed: int | None = None,
+                  run_plugins: bool = True) -> Scenario:
+    """Read, override and validate the scenario file at ``path`` (its plugins as :func:`validate_scenario`)."""
     path = Path(path)
     data = read_yaml(path)
     if overrides:
@@ -75,7 +81,7 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
         data = apply_overrides(data, list(overrides))
     if seed is not None and isinstance(data, dict):
         data = {**data, "seed": seed}
-    return validate_scenario(data, source=str(path), base_dir=path.parent)
+    return validate_scenario(data, source=str(path), base_dir=path.parent, run_plugins=run_plugins)
 
 
 def to_yaml(scenario: Scenario) -> str:
