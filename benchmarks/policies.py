@@ -4,14 +4,14 @@ Each case is the study researchers run: six Raspberry-Pi-class cameras, Poisson 
 with the shipped BottleNet payload table, a 2-GPU edge server, one uplink each replaying the case's trace from
 its own random offset. Three server loads: none, other tenants at 50% of the GPUs, and a step to 97% for a
 third of the run. For every case and seed the same work runs under every policy (``simsplit compare``'s
-variants: local, full offload, fixed splits, Neurosurgeon, Edgent, dynamic, distribution, MPC, LinUCB, the
-greedy oracle, the oracle that knows only the present, and the planned bound where compare can plan); the
-**bound** per seed is the best of the planned
-bound, the oracle and every static strategy. Printed per case:
-each policy's mean latency with its 95% interval over seeds, its regret against the bound (paired by seed, with
-its interval), and the paired p-value of its difference from the best fixed split and from Neurosurgeon; then
-the targets, each with what falls short, beside the regret of the oracle that knows the channel's capacity now
-(exactly) but not its future: what measuring alone, with no forecast, reaches. ``--figure`` draws the regrets.
+variants: local, full offload, fixed splits, Neurosurgeon, Edgent, dynamic, distribution with and without the
+late-upload fallback, MPC, LinUCB, the greedy oracle, the oracle that knows only the present, and the planned
+bound where compare can plan); the **bound** per seed is the best of the planned bound, the oracle and every
+static strategy. Printed per case: each policy's mean latency (or energy, ``--objective energy``) with its 95%
+interval over seeds, its regret against the bound (paired by seed, with its interval), and the paired p-value
+of its difference from the best fixed split and from Neurosurgeon; then the targets, each with what falls
+short, beside the regret of the oracle that knows the channel's capacity now (exactly) but not its future: what
+measuring alone, with no forecast, reaches. ``--figure`` draws the regrets.
 
     python benchmarks/policies.py              # 300 s runs, 5 seeds (about 20 minutes on 2 cores)
     python benchmarks/policies.py --quick      # 120 s runs, 5 seeds, the synthetic cases only
@@ -40,8 +40,8 @@ from simsplit.scenario import validate_scenario  # noqa: E402  (after the checko
 from simsplit.studies.compare import compare  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "traces-real"
-POLICIES = ("neurosurgeon", "edgent", "dynamic", "distribution", "mpc", "linucb", "oracle", "oracle(present)",
-            "planned")
+POLICIES = ("neurosurgeon", "edgent", "dynamic", "distribution", "distribution+fallback", "mpc", "linucb", "oracle",
+            "oracle(present)", "planned")
 LOADS = {"idle": [],
          "half": [{"kind": "utilisation_steps", "times_s": [0], "utilisation": [0.5], "service_ms": 10}],
          "step": [{"kind": "utilisation_steps", "times_s": [0, 1 / 3, 2 / 3], "utilisation": [0.0, 0.97, 0.0],
@@ -79,7 +79,7 @@ def cases(folder: Path, quick: bool) -> dict[str, dict]:
     return found
 
 
-def scenario(uplink: dict, load: list[dict], duration_s: float) -> dict:
+def scenario(uplink: dict, load: list[dict], duration_s: float, objective: str = "latency") -> dict:
     background = [{**block, "times_s": [t * duration_s for t in block["times_s"]]} for block in load]
     return {
         "name": "policies", "seed": 1, "duration_s": duration_s, "warmup_s": 5.0,
@@ -91,15 +91,20 @@ def scenario(uplink: dict, load: list[dict], duration_s: float) -> dict:
                     "downlink": {"kind": "constant", "rate_mbps": 12.74, "delay_ms": 15},
                     "radio": {"technology": "lte"}},
         "server": {"server_class": "gtx1080ti", "workers": 2, "background": background},
-        "strategy": {"kind": "dynamic", "estimator": {"kind": "ewma", "alpha": 0.5}, "initial_uplink_mbps": 6},
+        "strategy": {"kind": "dynamic", "estimator": {"kind": "ewma", "alpha": 0.5}, "initial_uplink_mbps": 6,
+                     "objective": objective},
     }
 
 
+UNIT = {"energy": False}
+"""Whether the objective is energy (printed in mJ; else latency, in ms)."""
+
+
 def run_case(data: dict, seeds: list[int], plan: bool) -> dict[str, np.ndarray]:
-    """Each policy's mean latency (s) per seed, and the bound's."""
+    """Each policy's mean objective per seed (latency s or energy J a request), and the bound's."""
     chosen = validate_scenario(data)
     runs, _, _ = compare(chosen, seeds, plan=plan)
-    by = runs.pivot(index="seed", columns="strategy", values="latency_mean_s")
+    by = runs.pivot(index="seed", columns="strategy", values="objective")
     static = [name for name in by.columns if name.startswith(("local", "full_offload", "fixed"))]
     out = {name: by[name].to_numpy() for name in by.columns}
     bounds = [*static, "oracle"] + (["planned"] if "planned" in by.columns else [])
@@ -111,8 +116,10 @@ def run_case(data: dict, seeds: list[int], plan: bool) -> dict[str, np.ndarray]:
 def report(name: str, latency: dict[str, np.ndarray]) -> list[tuple[str, str, float, float, float]]:
     """Print the case's table; return (case, policy, relative regret, p vs best fixed, p vs Neurosurgeon)."""
     bound, fixed, neuro = latency["bound"], latency["best fixed"], latency.get("neurosurgeon")
-    print(f"\n{name}: bound {1e3 * bound.mean():.1f} ms, best fixed {1e3 * fixed.mean():.1f} ms")
-    print(f"  {'policy':<14} {'mean ms':>9} {'95% CI':>17} {'regret':>8} {'regret CI':>17} {'p fixed':>8} {'p NS':>8}")
+    unit = "mJ" if UNIT["energy"] else "ms"
+    print(f"\n{name}: bound {1e3 * bound.mean():.1f} {unit}, best fixed {1e3 * fixed.mean():.1f} {unit}")
+    print(f"  {'policy':<21} {'mean ' + unit:>9} {'95% CI':>17} {'regret':>8} {'regret CI':>17} {'p fixed':>8} "
+          f"{'p NS':>8}")
     rows = []
     for policy in POLICIES:
         if policy not in latency:
@@ -123,7 +130,7 @@ def report(name: str, latency: dict[str, np.ndarray]) -> list[tuple[str, str, fl
         g_low, g_high = stats.t.interval(0.95, len(gap) - 1, loc=gap.mean(), scale=stats.sem(gap))
         p_fixed = _paired_p(values, fixed)
         p_neuro = _paired_p(values, neuro) if neuro is not None and policy != "neurosurgeon" else math.nan
-        print(f"  {policy:<14} {1e3 * values.mean():9.1f} [{1e3 * low:7.1f},{1e3 * high:7.1f}] "
+        print(f"  {policy:<21} {1e3 * values.mean():9.1f} [{1e3 * low:7.1f},{1e3 * high:7.1f}] "
               f"{100 * gap.mean():7.1f}% [{100 * g_low:6.1f}%,{100 * g_high:6.1f}%] {p_fixed:8.3f} {p_neuro:8.3f}")
         rows.append((name, policy, float(gap.mean()), p_fixed, p_neuro))
     return rows
@@ -161,9 +168,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="120 s runs, synthetic cases only")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--figure", type=Path, help="write the regrets as a PNG here")
+    parser.add_argument("--objective", choices=("latency", "energy"), default="latency",
+                        help="what every policy minimises and the bound and regrets are measured in")
     parser.add_argument("--planned", action="store_true",
                         help="also the planned bound (exact per-device DP; minutes per seed on the outage traces)")
     args = parser.parse_args()
+    UNIT["energy"] = args.objective == "energy"
     duration = 120.0 if args.quick else 300.0
     seeds = list(range(1, args.seeds + 1))
     rows, latencies = [], {}
@@ -172,9 +182,10 @@ def main() -> None:
         for case, uplink in cases(Path(folder), args.quick).items():
             for load, background in LOADS.items():
                 name = f"{case}/{load}"
-                latencies[name] = run_case(scenario(uplink, background, duration), seeds, args.planned)
+                latencies[name] = run_case(scenario(uplink, background, duration, args.objective), seeds,
+                                           args.planned)
                 rows += report(name, latencies[name])
-    for policy in ("dynamic", "distribution", "mpc", "linucb"):
+    for policy in ("dynamic", "distribution", "distribution+fallback", "mpc", "linucb"):
         targets(rows, latencies, policy)
     print(f"\n{len(latencies)} cases x {len(seeds)} seeds in {time.perf_counter() - started:.0f} s")
     if args.figure is not None:
@@ -194,7 +205,7 @@ def draw(rows, path: Path) -> None:
         values = [next((100 * r[2] for r in rows if r[0] == case and r[1] == policy), np.nan) for case in cases_]
         ax.bar(np.arange(len(cases_)) + k * width, values, width, label=policy)
     ax.set_xticks(np.arange(len(cases_)) + 0.4 - width / 2, cases_, rotation=30, ha="right", fontsize=7)
-    ax.set_ylabel("mean-latency regret vs bound (%)")
+    ax.set_ylabel(f"mean-{'energy' if UNIT['energy'] else 'latency'} regret vs bound (%)")
     ax.set_yscale("symlog", linthresh=10)
     ax.legend(fontsize=7, ncol=4, frameon=False)
     fig.tight_layout()

@@ -126,7 +126,7 @@ def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     try:
         scenario = load_scenario(file, set_ or [], seed=None if seed is None else int(seed))
         setup = _checked_setup(scenario, monitor, workers, scheduler, force)
-        with claim(out if out is not None else Path("results") / scenario.name) as target:
+        with claim(out if out is not None else Path("results") / scenario.name, kinds=("run", "sites")) as target:
             started = time.perf_counter()
             if scenario.sites is not None:
                 from simsplit.studies.sites import run_sites
@@ -235,7 +235,7 @@ def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML fil
         for name in chosen or names:
             check_feasible(build_setup(with_strategy(scenario, names[name])), runs=seeds, force=force)
         held = contextlib.ExitStack()
-        held.enter_context(claim(target))
+        held.enter_context(claim(target, kinds=("compare",)))
     except InputError as exc:
         fail(exc)
     with held:
@@ -353,7 +353,8 @@ def sweep_command(file: Annotated[Path, typer.Argument(help="Sweep YAML file.")]
     try:
         sweep = load_sweep(file, force=force)
         held = contextlib.ExitStack()
-        folder = held.enter_context(claim(out if out is not None else Path("results") / sweep.name))
+        folder = held.enter_context(claim(out if out is not None else Path("results") / sweep.name,
+                                          kinds=("sweep",)))
     except InputError as exc:
         fail(exc)
     with held:
@@ -388,6 +389,10 @@ def _result_folder(folder: Path) -> str:
     if kind == "sites":
         fail(InputError(folder, None, "expected a run, sweep or compare folder; this one holds sites, which plot "
                         "and report do not draw yet: read its summary.json and sites.csv"))
+    from simsplit.output.outdir import MARKER, is_ours
+    if not is_ours(folder):
+        fail(InputError(folder, None, f"expected a folder simsplit wrote (a {MARKER} marker of its own inside): "
+                        "plot and report write figures/ and report.html only into those"))
     return kind
 
 

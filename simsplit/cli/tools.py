@@ -244,7 +244,7 @@ def calibrate_command(config: Annotated[Path, typer.Argument(help="Calibration Y
     try:
         problem = Problem(config)
         paths = check_publish(problem)
-        target = check_output(out or Path("results") / f"calibrate-{config.stem}")
+        target = check_output(out or Path("results") / f"calibrate-{config.stem}", kinds=("calibration",))
         if not json_output:
             err_console.print(f"fitting {len(problem.parameters.labels)} parameters to "
                               f"{len(problem.measurements)} measurements ...")

@@ -1,11 +1,12 @@
 """Output folders simsplit may write: marked as its own, locked while written, replaced atomically.
 
-simsplit replaces a folder only if it wrote it (a ``.simsplit`` marker file inside); anything else at the
-output path (a file, a user's folder, ``.``, ``..``, ``/``, the home folder) is refused before any work
-starts. :func:`claim` checks the path and holds a lock (``.NAME.lock`` beside it) for as long as the
-command writes, so two commands cannot both write one folder; it also removes the hidden
-``.NAME.partial-*`` and ``.NAME.old-*`` folders a killed write left behind. :func:`write_folder` builds
-the folder beside its destination and moves it into place only when complete.
+simsplit replaces a folder only if it wrote it, as the same kind of result (a ``.simsplit`` marker file inside,
+read: JSON naming simsplit as its writer and the kind, run, compare, sweep...); anything else at the output
+path (a file, a user's folder, one with a hand-made ``.simsplit``, a sweep where a run would go, ``.``, ``..``,
+``/``, the home folder) is refused before any work starts. :func:`claim` checks the path and holds a lock
+(``.NAME.lock`` beside it) for as long as the command writes, so two commands cannot both write one folder; it
+also removes the hidden ``.NAME.partial-*`` and ``.NAME.old-*`` folders a killed write left behind.
+:func:`write_folder` builds the folder beside its destination and moves it into place only when complete.
 """
 
 from __future__ import annotations
@@ -22,13 +23,33 @@ from pathlib import Path
 from simsplit.core.errors import InputError
 
 MARKER = ".simsplit"
-"""File inside every folder simsplit writes; its presence is what allows replacing the folder."""
+"""File inside every folder simsplit writes: JSON naming simsplit and the folder's kind; what allows replacing
+the folder."""
+KINDS = ("run", "sites", "compare", "sweep", "training", "calibration")
+"""The kinds of folder simsplit writes."""
+MARKER_MAX_BYTES = 4096
+"""A marker larger than this is not one simsplit wrote."""
 _held: dict[Path, int] = {}
 
 
-def is_ours(folder: Path) -> bool:
-    """Whether ``folder`` is a folder simsplit wrote."""
-    return folder.is_dir() and (folder / MARKER).is_file()
+def marked_kind(folder: Path) -> str | None:
+    """The kind of result simsplit wrote into ``folder`` as its marker says, or None: no folder, no marker, or a
+    marker simsplit did not write (unreadable, too large, not its JSON, an unknown kind)."""
+    path = folder / MARKER
+    try:
+        if not folder.is_dir() or path.is_symlink() or not path.is_file() or path.stat().st_size > MARKER_MAX_BYTES:
+            return None
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("written_by") != "simsplit" or data.get("kind") not in KINDS:
+        return None
+    return str(data["kind"])
+
+
+def is_ours(folder: Path, kinds: tuple[str, ...] = KINDS) -> bool:
+    """Whether ``folder`` is a folder simsplit wrote, as one of ``kinds``."""
+    return marked_kind(folder) in kinds
 
 
 def mark(folder: Path, kind: str) -> None:
@@ -37,8 +58,9 @@ def mark(folder: Path, kind: str) -> None:
     (folder / MARKER).write_text(json.dumps({"written_by": "simsplit", "kind": kind, "version": __version__}) + "\n")
 
 
-def check_output(out_dir: str | Path, option: str = "--out") -> Path:
-    """The absolute output path, or InputError (naming ``option``) if simsplit must not write there."""
+def check_output(out_dir: str | Path, option: str = "--out", kinds: tuple[str, ...] = KINDS) -> Path:
+    """The absolute output path, or InputError (naming ``option``) if simsplit must not write there: an existing
+    folder is replaced only if simsplit wrote it as one of ``kinds``."""
     out = Path(os.path.abspath(out_dir))
     cwd = Path.cwd().resolve()
     resolved = out.resolve()
@@ -52,9 +74,13 @@ def check_output(out_dir: str | Path, option: str = "--out") -> Path:
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise InputError(option, None, f"expected a folder simsplit may write, got {out_dir}: it is a file or a "
                          "link; remove or rename it, or choose another --out")
-    if out.exists() and not is_ours(out):
+    kind = marked_kind(out) if out.exists() else None
+    if out.exists() and kind is None:
         raise InputError(option, None, f"refusing to replace {out_dir}: it was not written by simsplit (no "
-                         f"{MARKER} marker inside); remove it or choose another --out")
+                         f"{MARKER} marker of its own inside); remove it or choose another --out")
+    if kind is not None and kind not in kinds:
+        raise InputError(option, None, f"refusing to replace {out_dir}: simsplit wrote a {kind} folder there, "
+                         f"not a {' or '.join(kinds)} one; remove it or choose another --out")
     parent = out.parent
     existing = parent
     while not existing.exists():
@@ -65,9 +91,10 @@ def check_output(out_dir: str | Path, option: str = "--out") -> Path:
 
 
 @contextlib.contextmanager
-def claim(out_dir: str | Path, option: str = "--out") -> Iterator[Path]:
-    """Check ``out_dir`` (:func:`check_output`) and hold its lock while the body runs; re-entrant."""
-    out = check_output(out_dir, option)
+def claim(out_dir: str | Path, option: str = "--out", kinds: tuple[str, ...] = KINDS) -> Iterator[Path]:
+    """Check ``out_dir`` (:func:`check_output`, for a result of one of ``kinds``) and hold its lock while the body
+    runs; re-entrant."""
+    out = check_output(out_dir, option, kinds)
     if out in _held:
         yield out
         return
@@ -98,7 +125,7 @@ def write_folder(out_dir: str | Path, write: Callable[[Path], None], kind: str =
     """Call ``write(folder)`` on a hidden sibling of ``out_dir`` and move it into place only if it succeeds:
     a failure leaves nothing half-written and never replaces a good folder. Refuses (InputError) to
     replace anything simsplit did not write."""
-    with claim(out_dir) as out:
+    with claim(out_dir, kinds=("run", "sites") if kind in ("run", "sites") else (kind,)) as out:
         partial = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
         try:
             write(partial)
