@@ -343,3 +343,43 @@ def test_bottlenet_calibration_is_shipped_up_to_date_and_predicts_by_hand(tmp_pa
             if split:
                 best[split] = (latency, energy)
         assert min(best, key=lambda k: best[k][0]) == 1 and min(best, key=lambda k: best[k][1]) == 1
+
+
+def test_publishing_is_all_or_nothing(tmp_path, monkeypatch):
+    """A folder that cannot be written is refused before the fit; a failure while the files replace their
+    previous versions puts every one back (the published scenario never names a table that is not there)."""
+    import os
+
+    from simsplit.studies.calibration import output
+    write_toy(tmp_path)
+    truth = {g: closed_form(k, TRUE_HEAD_MS, TRUE_SCALE, TRUE_POWER) for g, k in GROUPS.items()}
+    targets = {"scenario": "out/toy-calibrated.yaml", "profile": "tables/profile.csv", "payloads": "out/payloads.csv"}
+    config = write_config(tmp_path, FIT_ALL, truth, publish=targets)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "tables").chmod(0o500)
+    try:
+        if not os.access(tmp_path / "tables", os.W_OK):
+            with pytest.raises(InputError, match=r"publish\.profile: expected a folder simsplit may write"):
+                check_publish(Problem(config))
+    finally:
+        (tmp_path / "tables").chmod(0o700)
+    problem = Problem(config)
+    paths = check_publish(problem)
+    result = fit(problem)
+    publish(result, paths)
+    before = {role: path.read_text() for role, path in paths.items()}
+    real_replace = os.replace
+
+    def failing_replace(source, destination):  # the new scenario cannot take its place
+        if Path(destination) == paths["scenario"] and ".previous-" not in Path(source).name:
+            raise PermissionError(13, "Permission denied", str(destination))
+        return real_replace(source, destination)
+
+    monkeypatch.setattr(output.os, "replace", failing_replace)
+    with pytest.raises(InputError, match="could not publish the calibration .*nothing was published"):
+        publish(result, paths)
+    monkeypatch.undo()
+    assert {role: path.read_text() for role, path in paths.items()} == before
+    left = [sorted(p.name for p in (tmp_path / folder).iterdir()) for folder in ("out", "tables")]
+    assert left == [["payloads.csv", "toy-calibrated.yaml"], ["profile.csv"]]

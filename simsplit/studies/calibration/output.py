@@ -9,6 +9,7 @@ publish path is never replaced.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -49,6 +50,9 @@ def check_publish(problem: Problem) -> dict[str, Path]:
                              f"not {MARK!r}); remove it or choose another path")
         if not path.parent.is_dir():
             raise InputError(problem.config_path, f"publish.{role}", f"expected an existing folder, got {path.parent}")
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise InputError(problem.config_path, f"publish.{role}",
+                             f"expected a folder simsplit may write, got {path.parent} (not writable)")
     return paths
 
 
@@ -200,22 +204,56 @@ def write_outputs(fit: Fit, problem: Problem, folder: Path, final: Path) -> dict
 
 
 def publish(fit: Fit, paths: dict[str, Path]) -> None:
-    """Write the calibrated scenario and tables to the publish paths, each atomically."""
+    """Write the calibrated scenario and tables to the publish paths, all or nothing: each is written beside its
+    path first; only when all three are written do they replace what was there, the scenario last (it names the
+    other two), and a failure puts back every file already replaced. InputError names the file that failed."""
     if not paths:
         return
     name = paths["scenario"].stem
     texts = {"profile": profile_text(fit), "payloads": payloads_text(fit),
              "scenario": scenario_text(fit, paths["scenario"].parent, name, paths["profile"], paths["payloads"])}
-    for role, path in paths.items():
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(texts[role])
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+    staged: dict[str, Path] = {}
+    replaced: list[tuple[Path, Path | None]] = []  # (published path, the previous file kept aside, or None)
+    try:
+        for role in ("profile", "payloads", "scenario"):
+            staged[role] = _staged(paths[role], texts[role])
+        for role in ("profile", "payloads", "scenario"):
+            path = paths[role]
+            previous = None
+            if path.exists():
+                previous = path.with_name(f".{path.name}.previous-{os.getpid()}")
+                os.replace(path, previous)
+            replaced.append((path, previous))
+            os.replace(staged[role], path)
+            del staged[role]
+    except OSError as exc:
+        for path, previous in reversed(replaced):
+            with contextlib.suppress(OSError):
+                if previous is not None:
+                    os.replace(previous, path)
+                else:
+                    path.unlink(missing_ok=True)
+        raise InputError(exc.filename or paths["scenario"], None,
+                         f"could not publish the calibration ({exc.strerror or exc}); nothing was published") from None
+    finally:
+        for temporary in staged.values():
+            temporary.unlink(missing_ok=True)
+    for _, previous in replaced:
+        if previous is not None:
+            previous.unlink(missing_ok=True)
+
+
+def _staged(path: Path, text: str) -> Path:
+    """``text`` written to a new hidden file beside ``path`` (readable by all, as a published file is)."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.chmod(temporary, 0o644)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return Path(temporary)
 
 
 def summary(fit: Fit) -> dict:
