@@ -8,6 +8,7 @@ in-memory run builds. Only requests still in flight, or finished but waiting beh
 
 from __future__ import annotations
 
+import os
 import tempfile
 import weakref
 from pathlib import Path
@@ -44,7 +45,8 @@ class SpoolSink(RecordSink):
         self._block_tails: list[np.ndarray] = []
         self._held_rows = 0
         if folder is None:
-            folder = Path(tempfile.mkdtemp(prefix="simsplit-requests-"))
+            remove_orphans()
+            folder = Path(tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-"))
             self._cleanup = weakref.finalize(self, _remove_folder, folder)
         self.path = folder / "requests.parquet"
 
@@ -157,3 +159,40 @@ class SpoolSink(RecordSink):
 def _remove_folder(folder: Path) -> None:
     import shutil
     shutil.rmtree(folder, ignore_errors=True)
+
+
+SPOOL_PREFIX = "simsplit-requests-"
+"""A spool folder is ``<temporary folder>/simsplit-requests-<pid of its run>-<random>``."""
+
+
+def remove_orphans(folder: Path | None = None) -> list[Path]:
+    """Remove the spool folders that runs killed before they could clean up left in the temporary folder: those
+    named as simsplit names them, owned by this user, holding nothing but a spool file, whose run's process is
+    gone. Returns what it removed."""
+    import re
+    root = Path(folder or tempfile.gettempdir())
+    pattern = re.compile(re.escape(SPOOL_PREFIX) + r"(\d+)-[A-Za-z0-9_]+")
+    removed = []
+    for candidate in root.glob(f"{SPOOL_PREFIX}*"):
+        match = pattern.fullmatch(candidate.name)
+        try:
+            if (match is None or candidate.is_symlink() or not candidate.is_dir()
+                    or candidate.stat().st_uid != os.getuid() or _alive(int(match.group(1)))
+                    or any(entry.name != "requests.parquet" for entry in candidate.iterdir())):
+                continue
+        except OSError:
+            continue
+        _remove_folder(candidate)
+        removed.append(candidate)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user's counts too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
