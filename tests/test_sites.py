@@ -161,7 +161,7 @@ def test_validate_and_the_estimate_speak_of_sites():
     assert report["sites"] == 100 and report["estimate"]["requests"] == 100 * 10 * 3600
     assert report["estimate"]["memory_bytes"] < 1.5e9  # one window of the fast path, not the site's rows
     refused = runner.invoke(app, ["run", str(CITY), "--set", "sites.count=100000", "--out", "unused"])
-    assert refused.exit_code == 2 and "100000 run(s)" in refused.output, refused.output
+    assert refused.exit_code == 2 and "100,000 run(s)" in refused.output, refused.output
 
 
 def test_a_single_run_of_a_sites_scenario_is_refused():

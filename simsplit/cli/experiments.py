@@ -152,16 +152,16 @@ def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
 def _checked_setup(scenario, monitor: float | None, workers: int, scheduler: str | None, force: bool):
     """The scenario's setup, checked feasible (for a scenario with sites, its first site's, for every site);
     InputError for an option the scenario does not take."""
+    from simsplit.core.pool import check_scheduler
     from simsplit.engine.feasibility import check_feasible
     from simsplit.engine.setup import build_setup
-    setup = build_setup(scenario)
+    check_scheduler(scheduler)
     if scenario.sites is not None:
         if monitor is not None:
             raise InputError("--monitor", None, "a scenario with sites samples no time series; drop --monitor")
-        from simsplit.studies.sites import site_scenario
-        setup = build_setup(site_scenario(scenario, 0))
-        check_feasible(setup, runs=scenario.sites.count, workers=workers, force=force)
-        return setup
+        from simsplit.studies.site_checks import check_sites
+        return check_sites(scenario, workers, force)[0]
+    setup = build_setup(scenario)
     for option, given in (("--workers", workers != 1), ("--scheduler", scheduler is not None)):
         if given:
             raise InputError(option, None, "only the sites of a scenario with sites run in parallel, and "
@@ -181,11 +181,11 @@ def validate(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
         scenario = load_scenario(file, set_ or [])
         sites = scenario.sites.count if scenario.sites is not None else None
         if sites is not None:
-            from simsplit.studies.sites import site_scenario
-            setup = build_setup(site_scenario(scenario, 0))
+            from simsplit.studies.site_checks import check_sites
+            setup, estimate = check_sites(scenario, force=force)
         else:
             setup = build_setup(scenario)
-        estimate = check_feasible(setup, runs=sites or 1, force=force)
+            estimate = check_feasible(setup, force=force)
     except InputError as exc:
         fail(exc)
     devices = sum(g.group.count for g in setup.groups)
@@ -348,9 +348,11 @@ def sweep_command(file: Annotated[Path, typer.Argument(help="Sweep YAML file.")]
     """Run a grid of scenario variations x seeds (skipping finished runs) and write the combined tables."""
     from rich.progress import Progress
 
+    from simsplit.core.pool import check_scheduler
     from simsplit.output.outdir import is_ours, mark
     from simsplit.studies.sweep import is_done, load_sweep, run_sweep, write_tables
     try:
+        check_scheduler(scheduler)
         sweep = load_sweep(file, force=force)
         held = contextlib.ExitStack()
         folder = held.enter_context(claim(out if out is not None else Path("results") / sweep.name,

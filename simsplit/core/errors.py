@@ -25,6 +25,10 @@ class InputError(Exception):
         parts = [p for p in (self.source, where, message) if p]
         super().__init__(": ".join(parts))
 
+    def __reduce__(self):
+        """Rebuilt from its three parts: an input error raised in a worker process crosses back to the parent."""
+        return type(self), (self.source, self.where, self.detail)
+
 
 def read_input(path: str | Path) -> str:
     """The text of an input file (UTF-8, a byte-order mark skipped); InputError naming the file if it is

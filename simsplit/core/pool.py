@@ -2,8 +2,43 @@
 
 from __future__ import annotations
 
+import re
+import socket
 from collections.abc import Callable
 from typing import Any
+
+from simsplit.core.errors import InputError
+
+SCHEDULER_ADDRESS = re.compile(r"tcp://(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>[0-9]{1,5})")
+"""A Dask scheduler address simsplit accepts: ``tcp://HOST:PORT``."""
+CONNECT_TIMEOUT_S = 5.0
+"""How long the check waits for a scheduler to answer (s)."""
+
+
+def check_scheduler(scheduler: str | None, option: str = "--scheduler") -> None:
+    """InputError, before any work, unless ``scheduler`` is None, ``local`` or the address of a Dask scheduler
+    that answers (``tcp://HOST:PORT``), with the ``cluster`` extra installed for either."""
+    if scheduler is None:
+        return
+    match = SCHEDULER_ADDRESS.fullmatch(scheduler)
+    if scheduler != "local" and match is None:
+        raise InputError(option, None, f"expected 'local' or a Dask scheduler address tcp://HOST:PORT, got "
+                         f"{scheduler!r}")
+    try:
+        import distributed  # noqa: F401  (only whether it is there)
+    except ImportError:
+        raise InputError(option, None, "expected the cluster extra for Dask (pip install 'simsplit[cluster]'); "
+                         "without it, drop --scheduler and use --workers") from None
+    if match is None:
+        return
+    host, port = match["host"].strip("[]"), int(match["port"])
+    if not 0 < port < 65536:
+        raise InputError(option, None, f"expected a port from 1 to 65535, got {port} in {scheduler!r}")
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise InputError(option, None, f"no Dask scheduler answers at {scheduler} "
+                         f"({exc.strerror or type(exc).__name__})") from None
 
 
 def die_with_parent() -> None:

@@ -127,18 +127,23 @@ def check_feasible(setup, monitor_period_s: float | None = None, runs: int = 1, 
     than this machine has free, or ``runs`` of them more than :data:`MAX_SECONDS` of wall time spread over
     ``workers``, unless ``force``."""
     result = estimate(setup, monitor_period_s)
-    if force:
-        return result
+    if not force:
+        check_fits(setup.scenario.source, result, runs, workers)
+    return result
+
+
+def check_fits(source, per_run: Estimate, runs: int = 1, workers: int = 1, total_s: float | None = None) -> None:
+    """InputError unless ``workers`` runs of ``per_run`` at once (at most ``runs``) fit in the free memory and
+    the whole work (``total_s``, default ``runs`` times ``per_run``'s) spread over them within
+    :data:`MAX_SECONDS`."""
     free = available_memory_bytes()
-    source = setup.scenario.source
     parallel = max(1, min(workers, runs))
-    if not result.memory_bytes * parallel < 0.8 * free:
+    if not per_run.memory_bytes * parallel < 0.8 * free:
         raise InputError(source, None, f"expected a run that fits in this machine's memory: it needs "
-                         f"{result.describe()}, and {free / 1e9:.1f} GB is free; shorten duration_s, lower "
+                         f"{per_run.describe()}, and {free / 1e9:.1f} GB is free; shorten duration_s, lower "
                          f"the rates or counts, or pass --force")
-    total = result.seconds * runs / parallel
+    total = (per_run.seconds * runs if total_s is None else total_s) / parallel
     if not total <= MAX_SECONDS:
         raise InputError(source, None, f"expected a run that finishes within {MAX_SECONDS / 3600:.0f} h here: "
-                         f"{runs} run(s) of {result.describe()} take {_duration(total)}; shorten "
+                         f"{runs:,} run(s) of {per_run.describe()} take {_duration(total)}; shorten "
                          f"duration_s, lower the rates or counts, or pass --force")
-    return result
