@@ -97,3 +97,25 @@ def test_an_input_error_crosses_from_a_worker_as_itself(tmp_path):
     scenario = validate_scenario(sites_scenario([{"field": "network.uplink.rate_mbps", "uniform": [-5, 5]}]))
     with pytest.raises(InputError, match=r"\(site 2\): network.uplink.rate_mbps"):
         run_sites(scenario, None, workers=2)  # the library call, without the command line's check first
+
+
+@pytest.mark.parametrize("field", ["strategy", "strategy.split", "devices.0.strategy", "model.result_bytes"])
+def test_sites_may_not_differ_in_their_model_or_strategy(tmp_path, capsys, field):
+    """Their results merge option by option: a strategy that differs by site used to crash after every site
+    ran."""
+    data = sites_scenario([{"field": field, "choice": [1, 8]}])
+    data["devices"][0]["strategy"] = {"kind": "fixed", "split": 8, "bottleneck": "bottlenet"}
+    code, err = cli(capsys, "run", write(tmp_path, data), "--out", str(tmp_path / "out"))
+    assert code == 2 and err.count("\n") == 1, err
+    assert "sites.vary.0.field: expected a field the sites may differ in" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_compare_and_sweep_refuse_a_scenario_with_sites(tmp_path, capsys):
+    path = write(tmp_path, sites_scenario([{"field": "network.uplink.rate_mbps", "uniform": [1, 5]}]))
+    code, err = cli(capsys, "compare", path, "--seeds", "1", "--out", str(tmp_path / "c"))
+    assert code == 2 and err.count("\n") == 1 and "sites: expected a scenario of one site: compare" in err, err
+    (tmp_path / "sweep.yaml").write_text("name: sw\nscenario: s.yaml\nseeds: [1]\ngrid:\n  duration_s: [20, 30]\n")
+    code, err = cli(capsys, "sweep", str(tmp_path / "sweep.yaml"), "--out", str(tmp_path / "w"))
+    assert code == 2 and err.count("\n") == 1 and "sites: expected a scenario of one site: a sweep" in err, err
+    assert not (tmp_path / "c").exists() and not (tmp_path / "w").exists()

@@ -224,6 +224,9 @@ def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML fil
 
     try:
         scenario = load_scenario(file, set_ or [])
+        if scenario.sites is not None:
+            raise InputError(scenario.source, "sites", "expected a scenario of one site: compare runs each "
+                             "strategy on one; drop the sites block, or run the sites with simsplit run")
         names = variants(scenario)
     except InputError as exc:
         fail(exc)

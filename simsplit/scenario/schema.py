@@ -186,6 +186,11 @@ class Scenario(Config):
             return
         data = self.model_dump()
         for k, vary in enumerate(self.sites.vary):
+            keys = vary.field.split(".")
+            if keys[0] in ("strategy", "model") or (keys[0] == "devices" and "strategy" in keys[2:3]):
+                raise FieldValueError(f"sites.vary.{k}.field", f"expected a field the sites may differ in, got "
+                                      f"{vary.field!r}: every site runs the same model and strategies, whose "
+                                      "results merge; compare strategies with simsplit compare or a sweep")
             missing = _first_missing_key(data, vary.field)
             if missing is not None:
                 raise FieldValueError(f"sites.vary.{k}.field", f"expected a field of this scenario, "

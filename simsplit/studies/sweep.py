@@ -167,6 +167,9 @@ def _runs(combos: list[Combo], base: dict, seeds: list[int], path: Path, scenari
         data = apply_overrides(base, list(overrides), source=str(path))
         scenario = validate_scenario(data, source=f"{path} ({', '.join(f'{f}={label}' for f, label in labels)})",
                                      base_dir=scenario_path.parent)
+        if scenario.sites is not None:
+            raise InputError(scenario.source, "sites", "expected a scenario of one site: a sweep runs each "
+                             "configuration whole; run a scenario with sites with simsplit run")
         check_feasible(build_setup(scenario), runs=len(seeds) * len(combos), force=force)
         for seed in seeds:
             seeded = scenario.model_copy(update={"seed": seed})
