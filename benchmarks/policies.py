@@ -125,15 +125,24 @@ def report(name: str, latency: dict[str, np.ndarray]) -> list[tuple[str, str, fl
         if policy not in latency:
             continue
         values = latency[policy]
-        low, high = stats.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=stats.sem(values))
+        low, high = _interval(values)
         gap = (values - bound) / bound.mean()
-        g_low, g_high = stats.t.interval(0.95, len(gap) - 1, loc=gap.mean(), scale=stats.sem(gap))
+        g_low, g_high = _interval(gap)
         p_fixed = _paired_p(values, fixed)
         p_neuro = _paired_p(values, neuro) if neuro is not None and policy != "neurosurgeon" else math.nan
         print(f"  {policy:<21} {1e3 * values.mean():9.1f} [{1e3 * low:7.1f},{1e3 * high:7.1f}] "
               f"{100 * gap.mean():7.1f}% [{100 * g_low:6.1f}%,{100 * g_high:6.1f}%] {p_fixed:8.3f} {p_neuro:8.3f}")
         rows.append((name, policy, float(gap.mean()), p_fixed, p_neuro))
     return rows
+
+
+def _interval(values: np.ndarray) -> tuple[float, float]:
+    """The 95% t-interval of the mean of ``values`` (NaN where they do not vary: the bound's own regret)."""
+    scale = stats.sem(values)
+    if not scale > 0:
+        return math.nan, math.nan
+    low, high = stats.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=scale)
+    return float(low), float(high)
 
 
 def _paired_p(a: np.ndarray, b: np.ndarray) -> float:
@@ -185,7 +194,7 @@ def main() -> None:
                 latencies[name] = run_case(scenario(uplink, background, duration, args.objective), seeds,
                                            args.planned)
                 rows += report(name, latencies[name])
-    for policy in ("dynamic", "distribution", "distribution+fallback", "mpc", "linucb"):
+    for policy in ("distribution", "distribution+fallback", "dynamic", "mpc", "linucb"):
         targets(rows, latencies, policy)
     print(f"\n{len(latencies)} cases x {len(seeds)} seeds in {time.perf_counter() - started:.0f} s")
     if args.figure is not None:

@@ -149,6 +149,7 @@ def corpus() -> list[tuple[str, list[str]]]:
 
 YAML_FILES = {
     "duplicate seed": "name: x\nseed: 1\nseed: 2\n",
+    "nul byte": "name: x\x00y\nseed: 1\n",
     "duplicate nested": None,  # built from default.yaml below
     "base-60 duration": None,
     "alias bomb": 'a: &a ["x","x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n'
@@ -186,6 +187,9 @@ SWEEP_FILES = {
 }
 TRACE_FILES = {
     "mahimahi unicode digit": ("mahimahi", "1\n\u0663\n"),
+    "mahimahi 5000 digits": ("mahimahi", "1\n" + "7" * 5000 + "\n"),
+    "mahimahi 1e20 ms": ("mahimahi", "1\n100000000000000000000\n"),
+    "csv field of 200 kB": ("csv", "time_s,rate_mbps\n0," + "1" * 200_000 + "\n10,1\n"),
     "mahimahi negative": ("mahimahi", "1\n-5\n"),
     "mahimahi backwards": ("mahimahi", "5\n3\n"),
     "mahimahi float": ("mahimahi", "1.5\n"),
@@ -278,6 +282,7 @@ def _run_case(tmp_path, monkeypatch, capsys, argv):
     err = captured.err.strip()
     assert code == 2, (argv, code, captured.out[-500:], err[-2000:])
     assert len(err.splitlines()) == 1 and err.startswith("error: "), err
+    assert len(err) < 1500, f"a line of {len(err):,} characters"
     assert "Traceback" not in captured.err + captured.out
     assert _snapshot(tmp_path) == before, "something was written"
     assert elapsed < 5.0, elapsed

@@ -10,6 +10,10 @@ MAX_INPUT_MAGNITUDE = 1e15
 run could never finish."""
 
 
+MAX_MESSAGE_CHARS = 400
+"""An input error's message is cut in the middle beyond this many characters."""
+
+
 class InputError(Exception):
     """A scenario, profile, payload table or trace that cannot be used.
 
@@ -21,6 +25,9 @@ class InputError(Exception):
     def __init__(self, source: str | Path | None, where: str | None, message: str):
         self.source = str(source) if source is not None else None
         self.where = where
+        if len(message) > MAX_MESSAGE_CHARS:  # a value echoed whole (a 200 kB CSV field) would drown the line
+            keep = MAX_MESSAGE_CHARS // 2
+            message = f"{message[:keep]} ... ({len(message) - 2 * keep:,} characters left out) ... {message[-keep:]}"
         self.detail = message
         parts = [p for p in (self.source, where, message) if p]
         super().__init__(": ".join(parts))

@@ -100,7 +100,13 @@ def _expanded_size(root, limit: int) -> int:
 
 def load_yaml(text: str) -> Any:
     """Parse one YAML document strictly; raise :class:`YamlProblem` naming the line and column."""
-    loader = StrictLoader(text)
+    try:
+        loader = StrictLoader(text)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (a NUL byte, say), found at once
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise YamlProblem(f"line {line}, column {column}", f"expected valid YAML, got {exc.reason} "
+                          f"(character #x{exc.character:04x})") from None
     try:
         node = loader.get_single_node()
         if node is None:

@@ -125,6 +125,10 @@ def _steps(path: Path, lines: list[int], times: list[float], rates: list[float],
     return Trace(rebased, np.array(rates, dtype=float), float(rebased[-1] + last_step_s), str(path))
 
 
+MAHIMAHI_DIGITS = 15
+"""Digits a Mahimahi timestamp may have: below 1e15 ms, the bound on every number read."""
+
+
 def read_mahimahi(path: Path, window_ms: float | None = None) -> Trace:
     """Mahimahi: one integer ms timestamp per 1500-byte delivery opportunity; the period is the last
     timestamp (as ``mm-link`` loops).
@@ -142,6 +146,9 @@ def read_mahimahi(path: Path, window_ms: float | None = None) -> Trace:
         if not (text.isascii() and text.isdigit()):
             raise InputError(path, f"line {line}",
                              f"expected a non-negative integer millisecond timestamp, got {text!r}")
+        if len(text.lstrip("0")) > MAHIMAHI_DIGITS:
+            raise InputError(path, f"line {line}", f"expected a millisecond timestamp of at most "
+                             f"{MAHIMAHI_DIGITS} digits (under {MAX_INPUT_MAGNITUDE:g} ms), got {len(text):,} digits")
         value = int(text)
         if stamps and value < stamps[-1][1]:
             raise InputError(path, f"line {line}",
