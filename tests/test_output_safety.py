@@ -190,3 +190,24 @@ def test_stopping_a_sweep_leaves_no_worker(tmp_path, how):
     alive = [w for w in workers if Path(f"/proc/{w}").exists()
              and Path(f"/proc/{w}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
     assert not alive, f"workers left behind: {alive}"
+
+
+def test_a_full_disk_keeps_the_old_folder_and_says_so_in_one_line(tmp_path):
+    """A file-size limit stands for a full disk: the write fails part-way; the previous run stays whole."""
+    import resource
+    out = tmp_path / "r"
+    first = subprocess.run([sys.executable, "-m", "simsplit.cli", "run", DEFAULT, "--out", str(out), *SHORT],
+                           capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
+
+    done = subprocess.run([sys.executable, "-m", "simsplit.cli", "run", DEFAULT, "--out", str(out),
+                           "--set", "duration_s=30"], capture_output=True, text=True, preexec_fn=limit)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "could not write the results" in done.stderr
+    assert "the previous folder is kept" in done.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".r.")] == []

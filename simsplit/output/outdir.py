@@ -140,6 +140,10 @@ def write_folder(out_dir: str | Path, write: Callable[[Path], None], kind: str =
                 shutil.rmtree(retired, ignore_errors=True)
             else:
                 os.replace(partial, out)
+        except OSError as exc:  # a full disk, a file-size limit, a folder made read-only meanwhile
+            shutil.rmtree(partial, ignore_errors=True)
+            kept = "the previous folder is kept" if out.exists() else "nothing was written"
+            raise InputError(out_dir, None, f"could not write the results ({exc.strerror or exc}); {kept}") from None
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise
