@@ -139,6 +139,9 @@ def corpus() -> list[tuple[str, list[str]]]:
         ("traces show direction", ["traces", "show", "{gnet}", "-f", "gnettrack", "--direction", "sideways"]),
         ("traces show window on csv", ["traces", "show", str(REPO / "traces" / "lte-uplink-markov.csv"), "-f", "csv",
                                        "--window-ms", "10"]),
+        ("traces convert to mahimahi of 833 million lines", ["traces", "convert", "{long}", "{out}", "-f", "csv",
+                                                             "--to", "mahimahi"]),
+        ("traces show a 1 GB sparse file", ["traces", "show", "{sparse}", "-f", "mahimahi"]),
         ("traces convert --to bad", ["traces", "convert", "{mm}", "{out}", "-f", "mahimahi", "--to", "xml"]),
         ("traces convert over a file", ["traces", "convert", "{mm}", "{mm}", "-f", "mahimahi"]),
         ("traces show missing", ["traces", "show", "nope.txt", "-f", "csv"]),
@@ -271,8 +274,13 @@ def _run_case(tmp_path, monkeypatch, capsys, argv):
     mm.write_text("1\n2\n5\n9\n")
     gnet = tmp_path / "inputs" / "g.csv"
     gnet.write_text("Timestamp,DL_bitrate,UL_bitrate,State\n2020.01.01_00.00.00,5,1,D\n2020.01.01_00.00.01,6,1,D\n")
+    long = tmp_path / "inputs" / "long.csv"
+    long.write_text("time_s,rate_mbps\n0,10\n1000000,10\n")
+    sparse = tmp_path / "inputs" / "sparse.up"
+    with open(sparse, "wb") as handle:
+        handle.truncate(2**30)  # a sparse file: 1 GB long, nothing on disk
     argv = [a.replace("{mm}", str(mm)).replace("{gnet}", str(gnet)).replace("{out}", str(work / "converted"))
-            for a in argv]
+            .replace("{long}", str(long)).replace("{sparse}", str(sparse)) for a in argv]
     monkeypatch.chdir(work)
     before = _snapshot(tmp_path)
     started = time.monotonic()

@@ -84,6 +84,8 @@ def traces_convert(file: Annotated[Path, typer.Argument(help="Trace file to read
     trace = _read(file, fmt, window_ms, direction)
     try:
         write_trace(trace, out, to)
+    except InputError as exc:
+        fail(exc)
     except OSError as exc:
         fail(InputError(out, None, f"cannot write: {exc.strerror}"))
     console.print(f"wrote {out} ({to})")

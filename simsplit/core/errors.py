@@ -10,6 +10,9 @@ MAX_INPUT_MAGNITUDE = 1e15
 run could never finish."""
 
 
+MAX_INPUT_BYTES = 256 * 2**20
+"""The largest input file read (scenario, table, trace): the public traces are a few MB; a bigger one is
+most likely not a trace (and read whole it would take several times its size in memory)."""
 MAX_MESSAGE_CHARS = 400
 """An input error's message is cut in the middle beyond this many characters."""
 
@@ -41,6 +44,10 @@ def read_input(path: str | Path) -> str:
     """The text of an input file (UTF-8, a byte-order mark skipped); InputError naming the file if it is
     missing, a folder, unreadable or not UTF-8."""
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_INPUT_BYTES:
+            raise InputError(path, None, f"expected an input file of at most {MAX_INPUT_BYTES // 2**20} MB, got "
+                             f"{size / 2**20:,.0f} MB")
         return Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError(path, None, "file not found") from None

@@ -295,6 +295,11 @@ def read_trace(path: str | Path, fmt: str, **options) -> Trace:
     return readers[fmt](path, **options)
 
 
+MAX_MAHIMAHI_LINES = 20_000_000
+"""Delivery opportunities a converted Mahimahi trace may hold (one line each: about 180 MB, and as many Python
+integers while it is written)."""
+
+
 def write_trace(trace: Trace, path: str | Path, fmt: str) -> None:
     """Write ``trace`` as ``csv`` (time_s, rate_mbps), ``pensieve`` or ``mahimahi`` (delivery opportunities)."""
     path = Path(path)
@@ -312,6 +317,11 @@ def write_trace(trace: Trace, path: str | Path, fmt: str) -> None:
         channel = StepChannel(trace.times_s, trace.rates_bps, "hold")
         total = channel.bits_between(0.0, trace.period_s)
         packets = int(total // MAHIMAHI_PACKET_BITS)
+        if packets > MAX_MAHIMAHI_LINES:
+            raise InputError(path, None, f"expected a Mahimahi trace of at most {MAX_MAHIMAHI_LINES:,} delivery "
+                             f"opportunities (about {MAX_MAHIMAHI_LINES * 9 / 1e6:,.0f} MB), got {packets:,} for "
+                             f"{trace.period_s:,.0f} s at {total / trace.period_s / MBPS:,.2f} Mbit/s on average; "
+                             "convert a shorter trace, or to csv")
         stamps = [max(1, math.ceil(channel.finish_time(0.0, (k + 1) * MAHIMAHI_PACKET_BITS) * 1e3 - 1e-9))
                   for k in range(packets)]
         stamps.append(max(stamps[-1] if stamps else 1, int(round(trace.period_s * 1e3))))
