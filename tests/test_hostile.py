@@ -12,6 +12,7 @@ from conftest import REPO
 from simsplit.cli import main
 
 SCENARIOS = REPO / "scenarios"
+DRIVE = str(REPO / "scenarios" / "drive-through-cells.yaml")
 DEFAULT = str(SCENARIOS / "default.yaml")
 DYNAMIC = str(SCENARIOS / "dynamic-under-load.yaml")
 TRACE = str(SCENARIOS / "trace-driven-lte.yaml")
@@ -139,6 +140,8 @@ def corpus() -> list[tuple[str, list[str]]]:
         ("traces show direction", ["traces", "show", "{gnet}", "-f", "gnettrack", "--direction", "sideways"]),
         ("traces show window on csv", ["traces", "show", str(REPO / "traces" / "lte-uplink-markov.csv"), "-f", "csv",
                                        "--window-ms", "10"]),
+        ("route of zero length reversing", ["run", DRIVE, "--set", "devices.0.mobility.waypoints_m=[[0,0],[0,0]]"]),
+        ("route at 1e15 m/s", ["run", DRIVE, "--set", "devices.0.mobility.speed_mps=[1e15]"]),
         ("traces convert to mahimahi of 833 million lines", ["traces", "convert", "{long}", "{out}", "-f", "csv",
                                                              "--to", "mahimahi"]),
         ("traces show a 1 GB sparse file", ["traces", "show", "{sparse}", "-f", "mahimahi"]),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_validate_refuses, write_model
+from conftest import REPO, assert_validate_refuses, write_model
 from typer.testing import CliRunner
 
 from simsplit import simulate
@@ -273,3 +273,18 @@ def test_the_time_series_shows_distance_snr_and_the_serving_cell_by_name(tmp_pat
     assert "device 0\ndistance (m)" in labels and "SNR (dB)" in labels
     cell = labels["serving cell"]
     assert [t.get_text() for t in cell.get_yticklabels()] == ["handover", "west", "east"]
+
+
+def test_a_device_out_of_coverage_finishes_with_nothing_completed():
+    """One cell 20 km away: no upload ever finishes. The run ends (its random path is drawn no further than the
+    horizon, and a link busy for ever is not drawn to infinity), every request still in flight."""
+    import time
+
+    from simsplit.scenario import load_scenario
+    from simsplit.studies.simulation import simulate
+    scenario = load_scenario(REPO / "scenarios" / "drive-through-cells.yaml",
+                             ['network.uplink.cells=[{"name": "far", "x_m": 20000, "y_m": 0}]', "duration_s=20"])
+    started = time.perf_counter()
+    result = simulate(scenario)
+    assert time.perf_counter() - started < 30
+    assert result.summary["completed"] == 0 and result.summary["in_flight"] == result.summary["generated"] > 0

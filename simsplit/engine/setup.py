@@ -19,6 +19,7 @@ from simsplit.core.errors import InputError
 from simsplit.core.units import BITS_PER_BYTE, MS
 from simsplit.model.channel.base import Channel, ChannelContext
 from simsplit.model.channel.link import channels
+from simsplit.model.channel.sampled import SampledPathChannel
 from simsplit.model.channel.traces import Trace, read_trace
 from simsplit.model.strategies import Decision
 from simsplit.model.strategies.base import strategies
@@ -114,11 +115,17 @@ class Setup:
         return np.repeat(np.arange(len(self.groups), dtype=np.int64), [g.group.count for g in self.groups])
 
 
+HORIZON_SLACK_S = 600.0
+"""A random path is drawn to finish a transfer up to twice the run's duration and this much more (s)."""
+
+
 class ChannelFactory:
     """Builds each device's channel from a scenario link block by its registered kind; reads every trace
     file once. A kind that is not ``per_device`` gives one channel shared by every device using the block."""
 
-    def __init__(self) -> None:
+    def __init__(self, horizon_s: float = math.inf) -> None:
+        self.horizon_s = horizon_s
+        """Past this instant (s) a random path is not drawn to finish a transfer (it ends after the run)."""
         self._traces: dict[tuple, Trace] = {}
         self._shared: dict[int, tuple] = {}
         """The one channel of each link block, by the block's id: (block, channel or None if per device)."""
@@ -146,14 +153,21 @@ class ChannelFactory:
         """One channel for every device, or None if each device needs its own (asked once per block)."""
         if id(link) not in self._shared:  # the block is kept beside its channel, so its id stays its own
             per_device = self.per_device(link)
-            channel = None if per_device else channels.of(link).build(link, ChannelContext(None, self.trace))
+            channel = None if per_device else self._bounded(channels.of(link).build(link, ChannelContext(None,
+                                                                                                        self.trace)))
             self._shared[id(link)] = (link, channel)
         return self._shared[id(link)][1]
 
     def own(self, link, rng: np.random.Generator, mobility=None) -> Channel:
         """A device's (or a cell's) own channel for a per-device link kind (``mobility``: the device's
         trajectory, if its group moves)."""
-        return channels.of(link).build(link, ChannelContext(rng, self.trace, mobility))
+        return self._bounded(channels.of(link).build(link, ChannelContext(rng, self.trace, mobility)))
+
+    def _bounded(self, channel: Channel) -> Channel:
+        """``channel``, a random path drawn no further than the factory's horizon to finish a transfer."""
+        if isinstance(channel, SampledPathChannel):
+            channel.horizon_s = self.horizon_s
+        return channel
 
 
 def _check_mobility(source: str, g: int, config, count: int) -> None:
@@ -276,7 +290,7 @@ def build_setup(scenario: Scenario, tables: tuple[ModelProfile, PayloadTable] | 
         profile, payloads = tables
     _check_tables(profile, payloads)
     _check_server_classes(scenario, profile)
-    channel_factory = ChannelFactory()
+    channel_factory = ChannelFactory(horizon_s=2.0 * scenario.duration_s + HORIZON_SLACK_S)
     for net in [scenario.network] + [group.network for group in scenario.devices]:
         if net is not None:
             channel_factory.check(net.uplink)

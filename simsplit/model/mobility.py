@@ -150,7 +150,24 @@ class RouteConfig(MobilityConfig):
         if len(self.speed_mps) not in (1, len(self.waypoints_m) - 1):
             raise FieldValueError("speed_mps", f"expected one speed or {len(self.waypoints_m) - 1} (one per "
                                   f"segment), got {len(self.speed_mps)}")
+        if self.end != "stop" and self.lap_s() == 0.0:
+            raise FieldValueError("waypoints_m", f"expected a route of some length to {self.end} along, got one "
+                                  "whose waypoints all coincide")
         return self
+
+    def lap_s(self) -> float:
+        """Time (s) one pass along the route takes (the way back to the start too, for ``loop``)."""
+        points = [tuple(p) for p in self.waypoints_m]
+        speeds = self.speed_mps * (len(points) - 1) if len(self.speed_mps) == 1 else list(self.speed_mps)
+        lap = math.fsum(math.dist(a, b) / v for a, b, v in zip(points, points[1:], speeds, strict=False))
+        return lap + (math.dist(points[-1], points[0]) / speeds[-1] if self.end == "loop" else 0.0)
+
+    def legs_within(self, duration_s: float) -> float:
+        """Legs a device drives in ``duration_s`` (an upper estimate; a route that stops has at most its own)."""
+        segments = len(self.waypoints_m) - 1 + (self.end == "loop")
+        if self.end == "stop":
+            return segments + 1
+        return (duration_s / self.lap_s() + 1) * segments
 
     def trajectory(self, rng, index):
         points = [tuple(p) for p in self.waypoints_m]

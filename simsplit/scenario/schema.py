@@ -26,6 +26,7 @@ from simsplit.core.config import Config, FieldValueError
 from simsplit.core.registry import KindBlock
 from simsplit.model.arrivals import arrivals as arrival_kinds
 from simsplit.model.channel.link import channels as channel_kinds
+from simsplit.model.mobility import RouteConfig
 from simsplit.model.mobility import mobility as mobility_kinds
 from simsplit.model.radio import RadioConfig
 from simsplit.model.strategies.base import strategies as strategy_kinds
@@ -110,6 +111,10 @@ class ModelFilesConfig(Config):
     result_bytes: NonNegativeFloat = 0.0
 
 
+MAX_LEGS = 10_000_000
+"""Legs of constant velocity a device's route may take over a run (each is drawn and kept)."""
+
+
 class Scenario(Config):
     """One simulated experiment."""
 
@@ -176,6 +181,12 @@ class Scenario(Config):
 
     def _check_cellular_mobility(self) -> None:
         for k, group in enumerate(self.devices):
+            route = group.mobility
+            legs = route.legs_within(self.duration_s) if isinstance(route, RouteConfig) else 0.0
+            if isinstance(route, RouteConfig) and legs > MAX_LEGS:
+                raise FieldValueError(f"devices.{k}.mobility", f"expected a route a device drives in at most "
+                                      f"{MAX_LEGS:,} legs over the run, got about {legs:,.0f} (a lap takes "
+                                      f"{route.lap_s():.3g} s): slow it down or lengthen the route")
             network = self.network_of(group)
             if group.mobility is None and "cellular" in (network.uplink.kind, network.downlink.kind):
                 raise FieldValueError(f"devices.{k}.mobility", "a cellular link needs the group's mobility "

@@ -16,6 +16,8 @@ from simsplit.model.channel.steps import ROUNDING
 
 MAX_SEGMENTS_PER_QUERY = 10_000_000
 """A query that needs more new segments than this is answered with infinity (a path that never delivers)."""
+HORIZON_S = math.inf
+"""Default of :attr:`SampledPathChannel.horizon_s`."""
 
 
 class SampledPathChannel(Channel):
@@ -26,6 +28,9 @@ class SampledPathChannel(Channel):
         self._starts = [0.0]  # _starts[k] begins segment k; _starts[-1] is the end of the drawn path
         self._rates: list[float] = []
         self._cumulative = [0.0]  # bits delivered by _starts[k]
+        self.horizon_s = HORIZON_S
+        """A transfer that would end only after this instant (s) is answered with infinity: the path is not
+        drawn further (a run sets it well past its end; a device out of coverage drew paths without end)."""
 
     def _draw(self) -> None:
         duration, rate = self._next_segment()
@@ -40,6 +45,8 @@ class SampledPathChannel(Channel):
     def _extend_to_bits(self, bits: float) -> bool:
         drawn = 0
         while self._cumulative[-1] < bits:
+            if self._starts[-1] > self.horizon_s:
+                return False
             self._draw()
             drawn += 1
             if drawn > MAX_SEGMENTS_PER_QUERY:
@@ -66,6 +73,8 @@ class SampledPathChannel(Channel):
     def finish_time(self, start_s: float, size_bits: float) -> float:
         if size_bits <= 0:
             return start_s
+        if not start_s <= self.horizon_s:  # it starts after the horizon (or never: a link busy for ever)
+            return math.inf
         target = self._cumulative_bits(start_s) + size_bits
         if not math.isfinite(target) or not self._extend_to_bits(target):
             return math.inf
