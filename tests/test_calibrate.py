@@ -193,6 +193,11 @@ def test_unidentifiable_combinations_are_named(tmp_path):
     ({"parameters": [{"kind": "encode_time", "bottleneck": "bn"}, {"kind": "encode_time", "bottleneck": "bn"}]},
      r"parameters\.1: expected each encode_time target once"),
     ({"parameters": []}, r"parameters"),
+    ({"parameters": [{"kind": "tail_time", "server_class": "gpu", "min": 5, "max": 5}]},
+     r"parameters\.0\.max: expected a bound above min \(5\), got 5"),
+    ({"parameters": [{"kind": "tail_time", "server_class": "gpu", "min": 9, "max": 2}]}, r"parameters\.0\.max"),
+    ({"parameters": [{"kind": "tail_time", "server_class": "gpu", "min": 1e14}]}, r"parameters\.0\.min"),
+    ({"parameters": [{"kind": "compute_power", "groups": []}]}, r"parameters\.0\.groups"),
     ({"seeds": [-1]}, r"seeds\.0"),
     ({"duration_s": 0}, r"duration_s"),
     ({"diff_step": True}, r"diff_step"),
@@ -218,6 +223,8 @@ def test_hostile_configurations_are_refused_with_one_line(tmp_path, edit, where)
     ("group,latency_ms,energy_mj\nlocal,,\n", r"line 2: expected a latency_ms or an energy_mj value"),
     ("group,latency_ms,latency_sd_ms\nlocal,3,0.1\nfull,4,\n", r"line 3: expected a standard deviation for every"),
     ("group,latency_ms,latency_sd_ms\nlocal,3,0\n", r"line 2, column latency_sd_ms: expected a number > 0"),
+    ("group,latency_ms,latency_sd_ms\nlocal,3,1e-300\n",
+     r"line 2, column latency_sd_ms: expected a standard deviation of at least 1e-09 of the value"),
     ("group,speed\nlocal,3\n", r"unknown column 'speed'"),
     ("group,note\nlocal,hi\n", r"header: expected a latency_ms or an energy_mj column"),
 ])
@@ -383,3 +390,17 @@ def test_publishing_is_all_or_nothing(tmp_path, monkeypatch):
     assert {role: path.read_text() for role, path in paths.items()} == before
     left = [sorted(p.name for p in (tmp_path / folder).iterdir()) for folder in ("out", "tables")]
     assert left == [["payloads.csv", "toy-calibrated.yaml"], ["profile.csv"]]
+
+
+def test_a_fit_this_machine_cannot_finish_is_refused_with_its_estimate(tmp_path):
+    """duration_s 1e9 (the simulations would need terabytes), or 100,000 seeds (hundreds of hours)."""
+    write_toy(tmp_path)
+    config = write_config(tmp_path, FIT_ALL, {"local": (0.01, 0.02)})
+    data = yaml.safe_load(config.read_text())
+    for edit in ({"duration_s": 1e9}, {"seeds": list(range(100_000))}):
+        config.write_text(yaml.safe_dump({**data, **edit}))
+        with pytest.raises(InputError, match=r"the fit's simulations \(about [0-9,]+: its seeds times 10 per "
+                                             r"parameter\): expected a run that (fits|finishes)") as info:
+            Problem(config).check_feasible()
+        assert str(info.value).startswith(str(config))
+    Problem(config).check_feasible(force=True)

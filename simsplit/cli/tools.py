@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from simsplit.cli.app import (
+    ForceOption,
     app,
     console,
     err_console,
@@ -232,7 +233,8 @@ def calibrate_command(config: Annotated[Path, typer.Argument(help="Calibration Y
                       out: Annotated[Path | None, typer.Option(
                           help="Result folder (default results/calibrate-<config name>).")] = None,
                       json_output: Annotated[bool, typer.Option(
-                          "--json", metavar="", help="Print the fit as JSON.")] = False) -> None:
+                          "--json", metavar="", help="Print the fit as JSON.")] = False,
+                      force: ForceOption = False) -> None:
     """Fit a scenario's device, server and codec parameters to measured latency and energy (weighted least
     squares, the simulator as the model); print each value with its 95% interval and every residual; write
     the calibrated scenario and tables."""
@@ -243,6 +245,7 @@ def calibrate_command(config: Annotated[Path, typer.Argument(help="Calibration Y
     from simsplit.studies.calibration.output import check_publish, publish, write_outputs
     try:
         problem = Problem(config)
+        problem.check_feasible(force)
         paths = check_publish(problem)
         target = check_output(out or Path("results") / f"calibrate-{config.stem}", kinds=("calibration",))
         if not json_output:

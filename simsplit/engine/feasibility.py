@@ -33,6 +33,8 @@ FAST_BYTES_PER_ARRIVAL = 64.0
 number and their sort (the stages hold one window at a time)."""
 BASE_BYTES = 400e6
 """Interpreter, libraries and tables."""
+RUN_OVERHEAD_S = 0.02
+"""Wall time (s) a run costs beyond its events: building it, starting its engine, summarising it."""
 MAX_SECONDS = 24 * 3600.0
 """Longest estimated wall time accepted without --force."""
 
@@ -134,7 +136,8 @@ def check_feasible(setup, monitor_period_s: float | None = None, runs: int = 1, 
 
 def check_fits(source, per_run: Estimate, runs: int = 1, workers: int = 1, total_s: float | None = None) -> None:
     """InputError unless ``workers`` runs of ``per_run`` at once (at most ``runs``) fit in the free memory and
-    the whole work (``total_s``, default ``runs`` times ``per_run``'s) spread over them within
+    the whole work (``total_s``, default ``runs`` times ``per_run``'s and :data:`RUN_OVERHEAD_S`) spread over them
+    within
     :data:`MAX_SECONDS`."""
     free = available_memory_bytes()
     parallel = max(1, min(workers, runs))
@@ -142,7 +145,7 @@ def check_fits(source, per_run: Estimate, runs: int = 1, workers: int = 1, total
         raise InputError(source, None, f"expected a run that fits in this machine's memory: it needs "
                          f"{per_run.describe()}, and {free / 1e9:.1f} GB is free; shorten duration_s, lower "
                          f"the rates or counts, or pass --force")
-    total = (per_run.seconds * runs if total_s is None else total_s) / parallel
+    total = ((per_run.seconds + RUN_OVERHEAD_S) * runs if total_s is None else total_s) / parallel
     if not total <= MAX_SECONDS:
         raise InputError(source, None, f"expected a run that finishes within {MAX_SECONDS / 3600:.0f} h here: "
                          f"{runs:,} run(s) of {per_run.describe()} take {_duration(total)}; shorten "

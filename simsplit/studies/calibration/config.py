@@ -104,6 +104,10 @@ def load_measurements(path: str | Path, groups: list[str]) -> list[Measurement]:
     return measurements
 
 
+MIN_RELATIVE_SD = 1e-9
+"""The smallest standard deviation of a measurement, relative to its value."""
+
+
 def _row_measurements(path: Path, row: Row, group: str) -> list[Measurement]:
     """The latency and/or energy measured on one row of the table (SI); raise InputError naming the column."""
     found = []
@@ -120,6 +124,9 @@ def _row_measurements(path: Path, row: Row, group: str) -> list[Measurement]:
         sd = number(path, row, f"{quantity}_sd_{unit}", minimum=0, default=math.nan)
         if sd == 0:
             raise InputError(path, f"line {row.line}, column {quantity}_sd_{unit}", "expected a number > 0, got 0")
+        if sd < value * MIN_RELATIVE_SD:  # its weight 1/sd^2 would overflow the fit
+            raise InputError(path, f"line {row.line}, column {quantity}_sd_{unit}", f"expected a standard deviation "
+                             f"of at least {MIN_RELATIVE_SD:g} of the value ({value:g}), got {sd:g}")
         found.append(Measurement(group, quantity, value * scale, None if math.isnan(sd) else sd * scale, row.line))
     if not found:
         raise InputError(path, f"line {row.line}", "expected a latency_ms or an energy_mj value, got neither")

@@ -82,6 +82,11 @@ class Fit:
         return float(np.sum(self.weighted_residuals ** 2))
 
 
+EVALUATIONS_PER_PARAMETER = 10
+"""Model evaluations a fit takes per parameter, for the estimate (finite-difference Jacobians, a few
+iterations; the shipped calibration took 8 per parameter)."""
+
+
 class Problem:
     """The scenario, tables, measurements and parameter blocks of one configuration, and the model."""
 
@@ -105,6 +110,18 @@ class Problem:
         self.evaluations = 0
         self.observed = np.array([m.value for m in self.measurements])
         self.sigma = np.array([m.sd if m.sd is not None else m.value for m in self.measurements])
+
+    def check_feasible(self, force: bool = False) -> None:
+        """InputError, before the fit, if its simulations cannot finish on this machine: one run of the model per
+        seed for about :data:`EVALUATIONS_PER_PARAMETER` times the parameters (each Jacobian costs one run per
+        parameter, and a fit takes several), with the estimate."""
+        from simsplit.engine.feasibility import check_feasible
+        runs = len(self.seeds) * EVALUATIONS_PER_PARAMETER * (len(self.parameters.labels) + 1)
+        try:
+            check_feasible(build_setup(self.evaluated), runs=runs, force=force)
+        except InputError as exc:
+            raise InputError(self.config_path, None, f"the fit's simulations (about {runs:,}: its seeds times "
+                             f"{EVALUATIONS_PER_PARAMETER} per parameter): {exc.detail}") from None
 
     def _check_blocks(self) -> None:
         seen: dict[tuple[str, str], int] = {}

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field, NonNegativeFloat, PositiveFloat
+from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
 
 from simsplit.core.config import Config, FieldValueError
 from simsplit.core.units import MJ, MS
@@ -64,14 +64,24 @@ class Base:
         return list(self.profile.names)
 
 
+MAX_BOUND = 1e9
+"""The largest bound a parameter may have, in its unit (ms, mJ, W or a factor)."""
+
+
 class _Block(Config):
     if TYPE_CHECKING:
         kind: str  # each block's discriminator, a Literal field of its own
 
-    min: NonNegativeFloat = 0.0
+    min: NonNegativeFloat = Field(default=0.0, le=MAX_BOUND)
     """Lower bound of every parameter of the block, in its unit."""
-    max: PositiveFloat | None = None
+    max: PositiveFloat | None = Field(default=None, le=MAX_BOUND)
     """Upper bound (none: unbounded)."""
+
+    @model_validator(mode="after")
+    def _ordered_bounds(self):
+        if self.max is not None and not self.min < self.max:
+            raise FieldValueError("max", f"expected a bound above min ({self.min:g}), got {self.max:g}")
+        return self
 
     def target(self) -> str:
         raise NotImplementedError
@@ -250,7 +260,7 @@ class ComputePower(_Block):
     """The compute power (W) of some device groups (default: all), one value shared by them."""
 
     kind: Literal["compute_power"]
-    groups: list[str] | None = None
+    groups: list[str] | None = Field(default=None, min_length=1)
 
     def unit(self) -> str:
         return "W"
