@@ -317,7 +317,10 @@ def step_link(ready_s, size_bits, extra_s, offsets, run_device, free, channel, s
             if shift == 0.0 or bits <= 0:
                 finish = step_finish(t, r, cum, period_s[c], period_bits[c], rounding, begin, bits)
             else:
-                inner = step_finish(t, r, cum, period_s[c], period_bits[c], rounding, begin + shift, bits) - shift
+                inner_end = step_finish(t, r, cum, period_s[c], period_bits[c], rounding, begin + shift, bits)
+                inner = inner_end - shift
+                while inner + shift < inner_end:  # rounded up as ShiftedChannel does
+                    inner = np.nextafter(inner, np.inf)
                 finish = begin if begin > inner else inner
             link_free = finish + extra_s[i]
             start[i] = begin

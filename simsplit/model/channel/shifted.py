@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from simsplit.model.channel.base import Channel
 
 
@@ -21,6 +23,13 @@ class ShiftedChannel(Channel):
         return self.inner.bits_between(start_s + self.offset_s, end_s + self.offset_s)
 
     def finish_time(self, start_s: float, size_bits: float) -> float:
+        """The inner finish less the offset, rounded up so that adding the offset back never falls short of the
+        inner finish: a transfer starting where this one ends sees the same instant, so it cannot reuse the
+        packet opportunity (or the step) that ended this one."""
         if size_bits <= 0:
             return start_s
-        return max(self.inner.finish_time(start_s + self.offset_s, size_bits) - self.offset_s, start_s)
+        inner_end = self.inner.finish_time(start_s + self.offset_s, size_bits)
+        end = inner_end - self.offset_s
+        while end + self.offset_s < inner_end:
+            end = math.nextafter(end, math.inf)
+        return max(end, start_s)
