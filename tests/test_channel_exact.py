@@ -206,6 +206,7 @@ def test_random_path_channel_matches_exact_rationals(seed, start_ms, packets):
     assert float(early) - 1e-9 <= got <= float(late) + 1e-9
 
 
+@needs_shared
 def test_a_shifted_replay_never_reuses_the_opportunity_that_ended_the_last_transfer():
     """Back-to-back one-packet transfers on the Verizon LTE uplink (Mahimahi, several opportunities in many of
     its milliseconds) replayed from random offsets: each ends strictly after it starts (data ready at an instant
@@ -214,10 +215,7 @@ def test_a_shifted_replay_never_reuses_the_opportunity_that_ended_the_last_trans
     from simsplit.model.channel.opportunities import OpportunityChannel
     from simsplit.model.channel.shifted import ShiftedChannel
     from simsplit.model.channel.traces import read_trace
-    path = SHARED / "traces-real" / "mahimahi-saturator" / "Verizon-LTE-short.up"
-    if not path.is_file():
-        pytest.skip("../shared/traces-real is not beside the checkout")
-    trace = read_trace(path, "mahimahi")
+    trace = read_trace(SHARED / "traces-real" / "mahimahi-saturator" / "Verizon-LTE-short.up", "mahimahi")
     rng = np.random.default_rng(1)
     for _ in range(200):
         channel = ShiftedChannel(OpportunityChannel(trace.opportunities_ms, 12_000.0, round(trace.period_s * 1e3)),
