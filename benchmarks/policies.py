@@ -208,7 +208,7 @@ def draw(rows, path: Path) -> None:
     import matplotlib.pyplot as plt
     cases_ = sorted({case for case, *_ in rows})
     policies = [p for p in POLICIES if any(row[1] == p for row in rows)]
-    fig, ax = plt.subplots(figsize=(8, 3.2))
+    fig, ax = plt.subplots(figsize=(8, 4.2))
     width = 0.8 / len(policies)
     for k, policy in enumerate(policies):
         values = [next((100 * r[2] for r in rows if r[0] == case and r[1] == policy), np.nan) for case in cases_]
@@ -216,7 +216,7 @@ def draw(rows, path: Path) -> None:
     ax.set_xticks(np.arange(len(cases_)) + 0.4 - width / 2, cases_, rotation=30, ha="right", fontsize=7)
     ax.set_ylabel(f"mean-{'energy' if UNIT['energy'] else 'latency'} regret vs bound (%)")
     ax.set_yscale("symlog", linthresh=10)
-    ax.legend(fontsize=7, ncol=4, frameon=False)
+    ax.legend(fontsize=7, ncol=5, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0))  # above, off the bars
     fig.tight_layout()
     fig.savefig(path, dpi=150)
     print(f"wrote {path}")

@@ -7,13 +7,14 @@ fast: the simulator pulls in pandas and pyarrow only when a run is built.
 from simsplit.core.errors import InputError
 from simsplit.core.version import __version__
 
-__all__ = ["InputError", "__version__", "Result", "Scenario", "load_plugin", "load_scenario", "register_arrivals",
-           "register_background", "register_channel", "register_discipline", "register_estimator",
-           "register_mobility", "register_strategy", "run_sites", "simulate"]
+__all__ = ["InputError", "__version__", "Result", "Scenario", "compare", "load_plugin", "load_scenario",
+           "register_arrivals", "register_background", "register_channel", "register_discipline", "register_estimator",
+           "register_mobility", "register_strategy", "run_sites", "simulate", "sweep"]
 
 _LAZY = {"Result": "simsplit.output.results", "Scenario": "simsplit.scenario", "load_scenario": "simsplit.scenario",
          "simulate": "simsplit.studies.simulation", "load_plugin": "simsplit.core.registry",
-         "run_sites": "simsplit.studies.sites",
+         "run_sites": "simsplit.studies.sites", "compare": "simsplit.studies.compare",
+         "sweep": "simsplit.studies.sweep",
          **{f"register_{family}": "simsplit.model.kinds" for family in
             ("arrivals", "background", "channel", "discipline", "estimator", "mobility", "strategy")}}
 
@@ -25,3 +26,8 @@ def __getattr__(name: str):
         globals()[name] = value
         return value
     raise AttributeError(f"module 'simsplit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names too, before their first use imports them (``dir(simsplit)``, completion)."""
+    return sorted({*globals(), *__all__})

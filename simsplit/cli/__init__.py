@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from simsplit.cli import drawing, experiments, tools, traces  # noqa: F401  (they add their commands to the app)
+from simsplit.cli import drawing, examples, experiments, tools, traces  # noqa: F401  (they add their commands to the app)
 from simsplit.cli.app import app, console, err_console
 
 __all__ = ["app", "console", "entry_point", "main"]

@@ -72,8 +72,13 @@ def validate_scenario(data: Any, source: str = "<scenario>", base_dir: Path | No
 
 def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = (), seed: int | None = None,
                   run_plugins: bool = True) -> Scenario:
-    """Read, override and validate the scenario file at ``path`` (its plugins as :func:`validate_scenario`)."""
-    path = Path(path)
+    """Read, override and validate the scenario file at ``path``, or the built-in scenario of that name
+    (``default``; :mod:`simsplit.scenario.builtin`); its plugins as :func:`validate_scenario`."""
+    from simsplit.scenario.builtin import builtin_names, resolve
+    path = resolve(path)
+    if not path.exists() and len(path.parts) == 1 and not path.suffix:
+        raise InputError(path, None, f"file not found, nor a built-in scenario (those: {', '.join(builtin_names())};"
+                         " simsplit examples lists them)")
     data = read_yaml(path)
     if overrides:
         if not isinstance(data, dict):

@@ -309,3 +309,19 @@ def write_tables(sweep: Sweep, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
                                                 "report": sweep.report}, indent=2) + "\n")
     return runs, table
 
+
+
+def sweep(path: str | Path, out: str | Path, workers: int = 2, scheduler: str | None = None,
+          force: bool = False) -> pd.DataFrame:
+    """Run the sweep file at ``path`` into the folder ``out`` (its finished runs kept, as ``simsplit sweep``
+    does) and return its table: one row per configuration, means over seeds with their intervals."""
+    from simsplit.core.pool import check_scheduler
+    from simsplit.output.outdir import claim, is_ours, mark
+    check_scheduler(scheduler, "scheduler")
+    spec = load_sweep(Path(path), force=force)
+    with claim(out, "out", kinds=("sweep",)) as folder:
+        if not is_ours(folder):
+            folder.mkdir(parents=True, exist_ok=True)
+            mark(folder, "sweep")
+        run_sweep(spec, folder, workers, scheduler)
+        return write_tables(spec, folder)[1]

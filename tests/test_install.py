@@ -1,0 +1,68 @@
+"""A non-editable install carries the built-in scenarios and traces: from another folder, ``simsplit run
+default`` runs, ``simsplit examples`` lists them and ``--copy`` gives files that run; the wheel has its licence
+and type information."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+
+import pytest
+from conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """The project built as a wheel and unpacked into a folder of its own (its dependencies are this
+    environment's)."""
+    root = tmp_path_factory.mktemp("install")
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                            str(root / "wheel"), str(REPO)], capture_output=True, text=True)
+    if built.returncode != 0:
+        pytest.skip(f"cannot build the wheel here: {built.stderr.strip().splitlines()[-1:]}")
+    wheel = next((root / "wheel").glob("simsplit-*.whl"))
+    target = root / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(target)
+        names = archive.namelist()
+    return target, names
+
+
+def _cli(target, cwd, *args) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    return subprocess.run([sys.executable, "-m", "simsplit.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=env)
+
+
+def test_the_wheel_carries_scenarios_traces_licence_and_types(installed):
+    _, names = installed
+    for name in ("simsplit/data/scenarios/default.yaml", "simsplit/data/scenarios/profiles/resnet50-bottlenet.csv",
+                 "simsplit/data/traces/lte-uplink-markov.csv", "simsplit/py.typed"):
+        assert name in names, name
+    assert any(name.endswith("licenses/LICENSE") for name in names)
+
+
+def test_run_default_from_another_folder(installed, tmp_path):
+    target, _ = installed
+    done = _cli(target, tmp_path, "run", "default", "--set", "duration_s=15")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "results" / "default" / "summary.json").is_file()
+    check = subprocess.run([sys.executable, "-c", "import simsplit; print(simsplit.__file__)"], capture_output=True,
+                           text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(target)})
+    assert check.stdout.startswith(str(target)), check.stdout  # the unpacked wheel, not the checkout
+
+
+def test_examples_lists_and_copies_files_that_run(installed, tmp_path):
+    target, _ = installed
+    listed = _cli(target, tmp_path, "examples")
+    assert listed.returncode == 0 and "default" in listed.stdout and "trace-driven-lte" in listed.stdout
+    copied = _cli(target, tmp_path, "examples", "--copy", tmp_path / "mine")
+    assert copied.returncode == 0, copied.stderr
+    assert (tmp_path / "mine" / "traces" / "lte-uplink-markov.csv").is_file()
+    done = _cli(target, tmp_path, "run", tmp_path / "mine" / "scenarios" / "trace-driven-lte.yaml",
+                "--set", "duration_s=10", "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    again = _cli(target, tmp_path, "examples", "--copy", tmp_path / "mine")
+    assert again.returncode == 2 and "expected a new or empty folder" in again.stderr
