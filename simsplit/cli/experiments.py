@@ -129,8 +129,10 @@ def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
         with claim(out if out is not None else Path("results") / scenario.name, kinds=("run", "sites")) as target:
             started = time.perf_counter()
             if scenario.sites is not None:
+                from simsplit.cli.progress import progress
                 from simsplit.studies.sites import run_sites
-                summary = run_sites(scenario, target, workers=workers, scheduler=scheduler)
+                with progress(f"run {scenario.name}", scenario.sites.count, "sites") as advance:
+                    summary = run_sites(scenario, target, workers=workers, scheduler=scheduler, progress=advance)
                 elapsed = time.perf_counter() - started
                 folder = target
                 simulated = f"{summary['generated']} requests at {summary['sites']} sites"
@@ -249,15 +251,14 @@ def _compare_and_write(scenario, names: dict, chosen: list[str] | None, seeds: i
                        as_json: bool) -> None:
     """The body of ``compare`` once its inputs are checked and its folder claimed."""
     import numpy as np
-    from rich.progress import Progress
 
+    from simsplit.cli.progress import progress
     from simsplit.studies.compare import compare
 
     seed_list = [int(s) for s in np.random.SeedSequence(scenario.seed).generate_state(seeds)]
     total = len(chosen or names) * seeds
-    with Progress(console=err_console, transient=True) as progress:
-        task = progress.add_task("simulating", total=total)
-        runs, table, quantiles = compare(scenario, seed_list, chosen, progress=lambda name: progress.advance(task))
+    with progress(f"compare {scenario.name}", total) as advance:
+        runs, table, quantiles = compare(scenario, seed_list, chosen, progress=lambda name: advance(1))
     flat = _flat_intervals(table)
     if not as_json:
         console.print(_compare_table(scenario.name, seeds, table))
@@ -349,8 +350,7 @@ def sweep_command(file: Annotated[Path, typer.Argument(help="Sweep YAML file.")]
                       min=0, help="Run at most this many unfinished runs.")] = None,
                   force: ForceOption = False) -> None:
     """Run a grid of scenario variations x seeds (skipping finished runs) and write the combined tables."""
-    from rich.progress import Progress
-
+    from simsplit.cli.progress import progress
     from simsplit.core.pool import check_scheduler
     from simsplit.output.outdir import is_ours, mark
     from simsplit.studies.sweep import is_done, load_sweep, run_sweep, write_tables
@@ -366,12 +366,10 @@ def sweep_command(file: Annotated[Path, typer.Argument(help="Sweep YAML file.")]
         if not is_ours(folder):
             folder.mkdir(parents=True, exist_ok=True)
             mark(folder, "sweep")
-        with Progress(console=err_console, transient=True) as progress:
-            task = progress.add_task(f"sweep {sweep.name}", total=len(sweep.runs))
-            progress.advance(task, sum(1 for run in sweep.runs if is_done(folder / "runs" / run.run_id, run.key)))
+        finished = sum(1 for run in sweep.runs if is_done(folder / "runs" / run.run_id, run.key))
+        with progress(f"sweep {sweep.name}", len(sweep.runs) - finished) as advance:
             try:
-                ran, skipped = run_sweep(sweep, folder, workers, scheduler, limit,
-                                         progress=lambda: progress.advance(task))
+                ran, skipped = run_sweep(sweep, folder, workers, scheduler, limit, progress=lambda: advance(1))
             except InputError as exc:
                 fail(exc)
             except KeyboardInterrupt:

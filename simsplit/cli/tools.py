@@ -54,7 +54,7 @@ def profile_command(model: Annotated[str, typer.Argument(help="resnet18 | resnet
         from simsplit.ml import measure as measuring
     except ImportError:
         fail(InputError("simsplit profile", None, "expected torch and torchvision (pip install 'simsplit[ml]')"))
-    from rich.progress import Progress
+    from simsplit.cli.progress import progress
 
     if model not in measuring.ARCHITECTURES:
         fail(InputError("MODEL", None, f"expected one of {list(measuring.ARCHITECTURES)}, got {model!r}"))
@@ -64,10 +64,9 @@ def profile_command(model: Annotated[str, typer.Argument(help="resnet18 | resnet
         blocks = len(measuring.merge_blocks(measuring.build_blocks(model), chosen))
     except ValueError as exc:
         fail(InputError("--split-after", None, str(exc)))
-    with Progress(console=err_console, transient=True) as progress:
-        task = progress.add_task(f"measuring {model}", total=repeats)
+    with progress(f"measuring {model}", repeats, "repeats") as advance:
         measurement = measuring.measure(model, batch, resolution, threads, warmup, repeats, split_after=chosen,
-                                        progress=lambda name: progress.advance(task))
+                                        progress=lambda name: advance(1))
     measuring.write_profile(measurement, out, measured_class, servers, mapped)
     console.print(f"wrote {out}: {blocks} blocks, {sum(b.flops for b in measurement.blocks) / 2e9:.3f} GMACs, "
                   f"sum of blocks / whole model = {measurement.sum_over_whole:.3f}")
@@ -114,17 +113,14 @@ def train_bottleneck_command(config_file: Annotated[Path, typer.Argument(help="T
     except ImportError:
         fail(InputError("simsplit train-bottleneck", None, "expected torch, torchvision, scikit-learn and Pillow "
                          "(pip install 'simsplit[ml]')"))
-    from rich.progress import Progress
-
+    from simsplit.cli.progress import progress
     from simsplit.core.config import FieldValueError
     config = _train_config(config_file)
     summary: dict = {}
-    with Progress(console=err_console, transient=True) as progress:
-        task = progress.add_task(f"training {config.name}", total=_training_epochs(config))
+    with progress(f"training {config.name}", _training_epochs(config), "epochs") as advance:
         try:
             folder = write_folder(out if out is not None else Path("results") / config.name,
-                                  lambda path: summary.update(train_bottlenecks(config, path,
-                                                                                lambda: progress.advance(task))),
+                                  lambda path: summary.update(train_bottlenecks(config, path, lambda: advance(1))),
                                   kind="training")
         except InputError as exc:
             fail(exc)
@@ -251,7 +247,12 @@ def calibrate_command(config: Annotated[Path, typer.Argument(help="Calibration Y
         if not json_output:
             err_console.print(f"fitting {len(problem.parameters.labels)} parameters to "
                               f"{len(problem.measurements)} measurements ...")
-        result = fit(problem)
+        from simsplit.cli.progress import progress
+        from simsplit.studies.calibration.fit import EVALUATIONS_PER_PARAMETER
+        expected = EVALUATIONS_PER_PARAMETER * (len(problem.parameters.labels) + 1)
+        with progress(f"calibrate {config.stem}", expected, "model evaluations (an estimate)") as advance:
+            problem.on_evaluation = lambda: advance(1)
+            result = fit(problem)
         report = {}
         write_folder(target, lambda folder: report.update(write_outputs(result, problem, folder, target)),
                      kind="calibration")

@@ -12,6 +12,7 @@ at the optimum; parameters the measurements cannot tell apart are named.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,8 @@ class Problem:
         self.evaluated = _copy(scenario, **update)
         self.seeds = self.config.seeds or [scenario.seed]
         self.evaluations = 0
+        self.on_evaluation: Callable[[], None] | None = None
+        """Called after each evaluation of the model (progress)."""
         self.observed = np.array([m.value for m in self.measurements])
         self.sigma = np.array([m.sd if m.sd is not None else m.value for m in self.measurements])
 
@@ -201,6 +204,8 @@ class Problem:
                 values = np.array([latency, group["energy_j"]["total"]])
                 totals[name] = totals.get(name, 0.0) + values
         self.evaluations += 1
+        if self.on_evaluation is not None:
+            self.on_evaluation()
         return {name: (float(v[0] / len(seeds)), float(v[1] / len(seeds))) for name, v in totals.items()}
 
     def model_values(self, candidate: Candidate) -> np.ndarray:
