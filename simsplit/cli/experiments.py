@@ -43,13 +43,17 @@ def print_summary(summary: dict) -> None:
 
 def _overall_table(summary: dict) -> Table:
     lat = summary["latency_s"]
-    overall = Table(title=f"{summary['scenario']} (seed {summary['seed']})", show_header=True)
+    groups = summary.get("groups", {})
+    strategies = {g["strategy"] for g in groups.values()}
+    pooled = (f": all {len(groups):,} device groups pooled ({len(strategies):,} strategies; they differ by design, "
+              "so read them one by one below)" if len(groups) > 1 and len(strategies) > 1 else "")
+    overall = Table(title=f"{summary['scenario']} (seed {summary['seed']}){pooled}", show_header=True)
     overall.add_column("metric")
     overall.add_column("value", justify="right")
     overall.add_column("95% interval", justify="right")
     overall.add_row("generated / completed / dropped / lost / timed out / in flight",
-                    f"{summary['generated']} / {summary['completed']} / {summary['dropped']} / "
-                    f"{summary['lost']} / {summary['timed_out']} / {summary['in_flight']}", "")
+                    f"{summary['generated']:,} / {summary['completed']:,} / {summary['dropped']:,} / "
+                    f"{summary['lost']:,} / {summary['timed_out']:,} / {summary['in_flight']:,}", "")
     overall.add_row("throughput (req/s)", f"{summary['throughput_rps']:.2f}", "")
     for key in ("mean", "p50", "p95", "p99"):
         low, high = lat["ci95"][key]
@@ -89,7 +93,7 @@ def _groups_table(summary: dict) -> Table:
     for name in ("group", "strategy", "done", "mean ms", "p95 ms", "energy mJ", "up bytes", "accuracy", "miss"):
         groups.add_column(name, justify="left" if name in ("group", "strategy") else "right")
     for name, g in summary["groups"].items():
-        groups.add_row(name, g["strategy"], str(g["completed"]), _ms(g["latency_s"]["mean"]),
+        groups.add_row(name, g["strategy"], f"{g['completed']:,}", _ms(g["latency_s"]["mean"]),
                        _ms(g["latency_s"]["p95"]), _mj(g["energy_j"]["total"]), _fixed(g["bytes_up"], 0),
                        _fixed(g["accuracy"], 3), _fixed(g["deadline_miss_rate"], 3))
     return groups
@@ -135,13 +139,13 @@ def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
                     summary = run_sites(scenario, target, workers=workers, scheduler=scheduler, progress=advance)
                 elapsed = time.perf_counter() - started
                 folder = target
-                simulated = f"{summary['generated']} requests at {summary['sites']} sites"
+                simulated = f"{summary['generated']:,} requests at {summary['sites']:,} sites"
             else:
                 result = simulate(scenario, monitor_period_s=monitor, setup=setup)
                 elapsed = time.perf_counter() - started
                 folder = result.write(target)
                 summary = result.summary
-                simulated = f"{result.request_count} requests"
+                simulated = f"{result.request_count:,} requests"
     except InputError as exc:
         fail(exc)
     if json_:
