@@ -93,6 +93,7 @@ def test_merged_summary_equals_the_pooled_sites_and_any_worker_count(tmp_path):
         assert low * (1 - RELATIVE_ERROR) <= one["latency_s"][name] <= high * (1 + RELATIVE_ERROR)
     site_means = [f.loc[(f["arrival_at_s"] >= 5) & (f["status"] == "completed"), "latency_s"].mean() for f in frames]
     low, high = one["latency_s"]["ci95"]["mean"]
+    assert (low + high) / 2 == pytest.approx(one["latency_s"]["mean"], rel=1e-12)  # centred on the pooled mean
     assert low < np.mean(site_means) < high
     for name, group in one["groups"].items():
         assert group["completed"] == int((done["group"] == name).sum())
@@ -196,3 +197,24 @@ def test_tally_columns_without_a_table_equal_the_tables():
     tallies[0].add(full)
     tallies[1].add(lean)
     assert json.dumps(tallies[0].block(0)) == json.dumps(tallies[1].block(0))
+
+
+def test_the_ratio_interval_is_the_t_interval_of_the_means_for_equal_clusters_and_centred_on_the_pooled_mean():
+    """Against scipy's t-interval of the cluster means (equal counts), and, for unequal counts, against the
+    interval of a bootstrap of whole clusters (a separate computation: within 15% of its width)."""
+    from scipy import stats
+
+    from simsplit.studies.sites import ratio_interval
+    rng = np.random.default_rng(5)
+    means = rng.normal(0.05, 0.01, 8)
+    low, high = ratio_interval(means * 100, np.full(8, 100.0))
+    want = stats.t.interval(0.95, 7, loc=means.mean(), scale=stats.sem(means))
+    assert low == pytest.approx(want[0], rel=1e-12) and high == pytest.approx(want[1], rel=1e-12)
+    counts = rng.integers(50, 500, 40).astype(float)
+    sums = counts * rng.normal(0.05, 0.01, 40) + rng.normal(0, 0.2, 40)
+    low, high = ratio_interval(sums, counts)
+    assert (low + high) / 2 == pytest.approx(sums.sum() / counts.sum(), rel=1e-12)
+    picks = rng.integers(0, 40, (20_000, 40))
+    boot = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
+    b_low, b_high = np.quantile(boot, [0.025, 0.975])
+    assert (high - low) == pytest.approx(b_high - b_low, rel=0.15)
