@@ -218,3 +218,17 @@ def test_the_ratio_interval_is_the_t_interval_of_the_means_for_equal_clusters_an
     boot = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
     b_low, b_high = np.quantile(boot, [0.025, 0.975])
     assert (high - low) == pytest.approx(b_high - b_low, rel=0.15)
+
+
+def test_the_merged_sites_carry_the_servers_dynamic_energy_per_request():
+    """Against each site run alone: its summary's dynamic J per request times its completed requests, summed
+    over the sites, over their completed requests."""
+    scenario = small_sites(3, 'server.power={"idle_w": 15, "busy_w": 250}')
+    merged = run_sites(scenario)
+    name = scenario.server_list[0].name
+    joules = served = 0.0
+    for site in range(3):
+        alone = simulate(site_scenario(scenario, site)).summary
+        joules += alone["servers"][name]["dynamic_j_per_request"] * alone["completed"]
+        served += alone["completed"]
+    assert merged["servers"][name]["dynamic_j_per_request"] == pytest.approx(joules / served, rel=1e-9)

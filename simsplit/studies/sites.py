@@ -83,7 +83,7 @@ class SiteOutcome:
     tally: Any
     servers: dict[str, np.ndarray]
     """Per server: (busy worker-s, other tenants' busy worker-s, completed requests, energy J, other tenants'
-    jobs, and those rejected)."""
+    jobs, those rejected, and the dynamic energy of this site's own busy time J)."""
     rows_written: int
     handovers: np.ndarray
     """Per group, its devices' handovers after the warm-up."""
@@ -202,7 +202,10 @@ def _site_servers(own: Scenario, servers_out: list, served: np.ndarray) -> dict[
         busy, background, jobs, rejected = server_totals(server, own.warmup_s, own.duration_s)
         energy = server_energy(config.power, config.workers, measured_s, busy, background, int(count))["energy_j"] \
             if config.power is not None else math.nan
-        servers[config.name] = np.array([busy, background, float(count), energy, float(jobs), float(rejected)])
+        dynamic = (config.power.busy_w - config.power.idle_w) * (busy - background) if config.power is not None \
+            else math.nan
+        servers[config.name] = np.array([busy, background, float(count), energy, float(jobs), float(rejected),
+                                         dynamic])
     return servers
 
 
@@ -303,7 +306,8 @@ def _merged_servers(scenario: Scenario, outcomes: list[SiteOutcome], measured_s:
     """(the utilisation of every server of every site, each server's block over all sites' copies)."""
     servers, busy_all, capacity_all = {}, 0.0, 0.0
     for config in scenario.server_list:
-        busy, background, served, energy, jobs, rejected = np.sum([o.servers[config.name] for o in outcomes], axis=0)
+        busy, background, served, energy, jobs, rejected, dynamic = np.sum([o.servers[config.name] for o in outcomes],
+                                                                            axis=0)
         capacity = sum(o.workers[config.name] for o in outcomes) * measured_s
         busy_all, capacity_all = busy_all + busy, capacity_all + capacity
         block = {"utilisation": busy / capacity, "background_utilisation": background / capacity,
@@ -311,6 +315,7 @@ def _merged_servers(scenario: Scenario, outcomes: list[SiteOutcome], measured_s:
         if config.power is not None:
             share = (busy - background) / busy if busy > 0 else 1.0
             block.update({"energy_j": energy, "energy_kwh": energy / 3.6e6, "mean_power_w": energy / measured_s,
+                          "dynamic_j_per_request": dynamic / served if served else None,
                           "j_per_request": energy * share / served if served else None})
         servers[config.name] = block
     return busy_all / capacity_all, servers
