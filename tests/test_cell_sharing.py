@@ -65,8 +65,9 @@ def test_equal_static_devices_share_a_cell_as_a_constant_processor_sharing_link(
 
 
 def fluid_replay(channels, flows, restart: bool, step_s: float) -> np.ndarray:
-    """End (s) of each flow ``(device, start_s, bits)``, replayed step by step on the channels' sampling grid
-    (``step_s``: every rate and serving cell is constant within a step, read at its midpoint). Within a step
+    """End (s) of each flow ``(device, start_s, bits)``, replayed step by step between the channels' segment
+    boundaries (every rate and serving cell is constant within a step, read at its midpoint: ``step_s`` apart,
+    but for a block cut short where a handover falls due and the interruption that follows). Within a step
     time runs from one arrival or departure to the next; meanwhile a flow whose device's serving cell is
     c >= 0 sends at rate / n_c, n_c the flows in flight served by c. With ``restart``, a flow whose device
     leaves its cell starts again from its first bit."""
@@ -75,19 +76,20 @@ def fluid_replay(channels, flows, restart: bool, step_s: float) -> np.ndarray:
     for channel in channels:
         starts, rates = channel.segments(until)
         grids.append((np.asarray(starts), np.asarray(rates), np.asarray(channel.serving[:len(rates)])))
+    bounds = np.unique(np.concatenate([grid[0] for grid in grids] + [np.arange(0.0, until, step_s)]))
     order = sorted(range(len(flows)), key=lambda i: flows[i][1])
     ends = np.full(len(flows), math.nan)
     remaining, cell_of, active = {}, {}, []
     step, next_flow = 0, 0
     while next_flow < len(order) or active:
         if not active:  # jump to the step holding the next arrival
-            step = max(step, int(flows[order[next_flow]][1] // step_s))
-        t, t_end = step * step_s, (step + 1) * step_s
+            step = max(step, int(np.searchsorted(bounds, flows[order[next_flow]][1], side="right")) - 1)
+        t, t_end = bounds[step], bounds[step + 1]
         state = {}
 
-        def state_of(i, t=t):
+        def state_of(i, t=t, t_end=t_end):
             starts, rates, serving = grids[flows[i][0]]
-            k = int(np.searchsorted(starts, t + step_s / 2, side="right")) - 1
+            k = int(np.searchsorted(starts, (t + t_end) / 2, side="right")) - 1
             return rates[k], int(serving[k])
         for i in active:
             state[i] = state_of(i)

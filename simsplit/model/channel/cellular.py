@@ -73,6 +73,12 @@ class CellularLinkConfig(RadioLinkConfig):
         return self
 
 
+DUE_TOLERANCE_S = 1e-9
+"""A handover within this of its due instant happens at the sample (s; float rounding of the block ends)."""
+ENTRY_BISECTIONS = 60
+"""Halvings that locate the instant the A3 condition began (below 1e-15 s over a 10 ms block)."""
+
+
 class CellularChannel(FadingChannel):
     """The capacity path of one moving device; see the module docstring. ``handovers`` lists the instants
     (s) its handovers happened, ``serving`` the serving cell of each drawn segment."""
@@ -173,11 +179,13 @@ class CellularChannel(FadingChannel):
         if self.serving_cell is None:
             self.serving_cell = best
         serving = self.serving_cell
+        due = math.inf  # when a pending handover falls due
         if best != serving and snrs[best] > snrs[serving] + self.hysteresis_db:
             if self._candidate != best:
-                self._candidate, self._candidate_since = best, now
-            if now - self._candidate_since >= self.time_to_trigger_s:
-                self.serving_cell, self._candidate = best, None
+                self._candidate, self._candidate_since = best, self._entered(best, serving, now)
+            due = self._candidate_since + self.time_to_trigger_s
+            if now >= due - DUE_TOLERANCE_S:
+                self.serving_cell, self._candidate, due = best, None, math.inf
                 self.handovers.append(now)
                 if self.interruption_s > 0:
                     self._snrs_db.append(-math.inf)
@@ -194,7 +202,32 @@ class CellularChannel(FadingChannel):
         self.serving.append(serving)
         self.distances_m.append(max(math.hypot(self.cells[serving, 0] - x, self.cells[serving, 1] - y),
                                     MIN_DISTANCE_M))
-        return self.coherence_s, rate_from_snr(snr_db, self.bandwidth_hz, self.mapping, self.efficiency)
+        # a block ends early where a pending handover falls due, so that it happens at its exact instant
+        duration = due - now if due - now < self.coherence_s else self.coherence_s
+        return duration, rate_from_snr(snr_db, self.bandwidth_hz, self.mapping, self.efficiency)
+
+    def _entered(self, best: int, serving: int, now: float) -> float:
+        """The instant (s), between the previous sample and ``now``, at which cell ``best`` became
+        ``hysteresis_db`` stronger than ``serving`` (the A3 entry condition), found by bisection on the
+        trajectory: the time-to-trigger counts from there, not from the sample that saw it."""
+        low = self._starts[-2] if len(self._starts) > 1 else now
+        high = now
+
+        def entered(at: float) -> bool:
+            snrs = self.mean_snrs_db(at)
+            return snrs[best] > snrs[serving] + self.hysteresis_db
+
+        if entered(low):
+            return low
+        for _ in range(ENTRY_BISECTIONS):
+            middle = 0.5 * (low + high)
+            if not low < middle < high:
+                break
+            if entered(middle):
+                high = middle
+            else:
+                low = middle
+        return high
 
 
 @register_channel("cellular", CellularLinkConfig, per_device=True)
