@@ -142,6 +142,7 @@ def corpus() -> list[tuple[str, list[str]]]:
                                        "--window-ms", "10"]),
         ("route of zero length reversing", ["run", DRIVE, "--set", "devices.0.mobility.waypoints_m=[[0,0],[0,0]]"]),
         ("route at 1e15 m/s", ["run", DRIVE, "--set", "devices.0.mobility.speed_mps=[1e15]"]),
+        ("records sample in Arabic-Indic digits", ["run", DEFAULT, "--set", "records=sample:\u0660.5"]),
         ("traces convert to mahimahi of 833 million lines", ["traces", "convert", "{long}", "{out}", "-f", "csv",
                                                              "--to", "mahimahi"]),
         ("traces show a 1 GB sparse file", ["traces", "show", "{sparse}", "-f", "mahimahi"]),

@@ -44,6 +44,7 @@ def test_each_request_draws_its_size_and_the_summary_reports_it(tmp_path):
     entry = load_payloads(tmp_path / "payloads.csv").get(0, "jpeg")
     # the draws follow the table: quantiles and mean of the piecewise-linear quantile function
     assert sizes.min() >= 1000 and sizes.max() <= 9000 and len(sizes) > 10_000
+    assert np.array_equal(sizes, np.ceil(sizes))  # whole bytes: a coder writes no fraction of one
     assert np.quantile(sizes, 0.5) == pytest.approx(2500, rel=0.03)
     assert np.quantile(sizes, 0.95) == pytest.approx(6000, rel=0.03)
     assert sizes.mean() == pytest.approx(entry.quantile_mean(), rel=0.02)

@@ -100,7 +100,8 @@ class WindowStages:
         for d, first, last in device_runs(owner) if self.sizes_vary else ():
             plan = self.plans[d]
             if plan.bits_quantiles is not None:
-                bits[first:last] = _quantile_draws(plan.bits_quantiles, self.devices[d].payload_draw.take(last - first))
+                drawn = _quantile_draws(plan.bits_quantiles, self.devices[d].payload_draw.take(last - first))
+                bits[first:last] = np.ceil(drawn / 8.0) * 8.0  # whole bytes, as drawn_payload_bits
         self._set("payload_bits", rows, bits)
         sent, extra, lost, erased = transfer_losses(owner, bits, [d.uplink_loss for d in self.devices], self.plans)
         self._set("bits_up", rows, sent)

@@ -6,6 +6,7 @@ event heap (:func:`~simsplit.core.schedule.event_queue`). This is the engine's p
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections.abc import Sequence
 
@@ -26,6 +27,13 @@ def quantile_draw(probabilities: Sequence[float], values: Sequence[float], u: fl
         return values[-1]
     low, high = probabilities[k], probabilities[k + 1]
     return values[k] + (values[k + 1] - values[k]) * (u - low) / (high - low) if high > low else values[k + 1]
+
+
+def drawn_payload_bits(bits_quantiles: tuple[Sequence[float], Sequence[float]], u: float) -> float:
+    """A request's payload (bits) drawn from its plan's quantile function at ``u``, in whole bytes (rounded up:
+    a coder writes whole bytes)."""
+    probabilities, values = bits_quantiles
+    return math.ceil(quantile_draw(probabilities, values, u) / 8.0) * 8.0
 
 
 class RequestSteps(LateUploads):
@@ -94,7 +102,7 @@ class RequestSteps(LateUploads):
             self._step(head_end, request, self._on_result)
             return
         request.payload_bits = plan.bits_up if plan.bits_quantiles is None else \
-            quantile_draw(*plan.bits_quantiles, device.payload_draw())
+            drawn_payload_bits(plan.bits_quantiles, device.payload_draw())
         if device.uplink.shared:
             self._step(head_end, request, self.transfers.upload_ready)
             return

@@ -260,6 +260,9 @@ def _first_missing_key(data: Any, dotted: str) -> str | None:
 
 
 def _number(text: str) -> float:
+    """``text`` as a number written in ASCII (``float`` also reads other scripts' digits), else NaN."""
+    if not text.isascii():
+        return float("nan")
     try:
         return float(text)
     except ValueError:

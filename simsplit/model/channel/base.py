@@ -31,6 +31,11 @@ class Channel(ABC):
     def finish_time(self, start_s: float, size_bits: float) -> float:
         """Instant (s) at which ``size_bits`` sent from ``start_s`` have fully left the link."""
 
+    def spare_bits(self, start_s: float, size_bits: float) -> float:
+        """Bits left unused at the instant a transfer of ``size_bits`` from ``start_s`` ends, which a transfer
+        queued behind it may still send then (a packet opportunity's rest; 0 on a fluid channel)."""
+        return 0.0
+
 
 @dataclass(frozen=True)
 class ChannelContext:

@@ -63,10 +63,12 @@ class DedicatedLink:
 
     Transfers go one after the other in the order they are reserved. Because
     the channel is a known function of time, a transfer's start and end are
-    fixed when it is reserved, so the engine needs no event until it ends.
+    fixed when it is reserved, so the engine needs no event until it ends. A
+    transfer queued behind another (ready before it ends) first uses what the
+    other left of its last packet opportunity (``mm-link``'s queue does).
     """
 
-    __slots__ = ("channel", "delay_s", "_free_at_s")
+    __slots__ = ("channel", "delay_s", "_free_at_s", "_spare_bits")
     shared = False
 
     def __init__(self, channel: Channel, delay_s: float = 0.0):
@@ -74,6 +76,8 @@ class DedicatedLink:
         self.delay_s = float(delay_s)
         """One-way propagation delay (s) added after the last bit leaves."""
         self._free_at_s = 0.0
+        self._spare_bits = 0.0
+        """Bits the last transfer left unused at its end (the rest of a packet opportunity)."""
 
     @property
     def free_at_s(self) -> float:
@@ -84,10 +88,19 @@ class DedicatedLink:
         """Queue a transfer of ``size_bits`` ready at ``ready_at_s`` that also holds the link ``extra_s`` (s)
         (retransmission feedback); return its (start, end) instants (s)."""
         start = ready_at_s if ready_at_s > self._free_at_s else self._free_at_s
-        end = self.channel.finish_time(start, size_bits) + extra_s
+        spare = self._spare_bits if ready_at_s < self._free_at_s else 0.0  # queued while the last one was sent
+        if size_bits <= spare:
+            end, self._spare_bits = start, spare - size_bits
+        else:
+            end = self.channel.finish_time(start, size_bits - spare)
+            self._spare_bits = self.channel.spare_bits(start, size_bits - spare)
+        if extra_s:
+            end += extra_s
+            self._spare_bits = 0.0  # the link idles through the feedback
         self._free_at_s = end
         return start, end
 
     def cut(self, at_s: float) -> None:
         """The last reserved transfer stops at ``at_s`` (s), before its end: the link is free from then."""
         self._free_at_s = at_s
+        self._spare_bits = 0.0

@@ -104,3 +104,17 @@ class OpportunityChannel(Channel):
             return math.inf
         needed = math.ceil(size_bits / self.bits_each * (1.0 - ROUNDING))
         return max(self._instant(self._count(start_s) + needed - 1), start_s)
+
+    def spare_bits(self, start_s: float, size_bits: float) -> float:
+        """What a transfer of ``size_bits`` from ``start_s`` leaves at the instant it ends: the rest of its last
+        opportunity and any other opportunity of that instant. As in ``mm-link``, a packet queued behind it
+        leaves then with those bytes."""
+        if size_bits <= 0 or not math.isfinite(size_bits):
+            return 0.0
+        needed = math.ceil(size_bits / self.bits_each * (1.0 - ROUNDING))
+        last = self._count(start_s) + needed - 1
+        end = self._instant(last)
+        if not math.isfinite(end):
+            return 0.0
+        unused = self._count(end) - (last + 1)  # opportunities of the same instant after the last one used
+        return unused * self.bits_each + max(needed * self.bits_each - size_bits, 0.0)

@@ -22,6 +22,9 @@ class ShiftedChannel(Channel):
     def bits_between(self, start_s: float, end_s: float) -> float:
         return self.inner.bits_between(start_s + self.offset_s, end_s + self.offset_s)
 
+    def spare_bits(self, start_s: float, size_bits: float) -> float:
+        return self.inner.spare_bits(start_s + self.offset_s, size_bits)
+
     def finish_time(self, start_s: float, size_bits: float) -> float:
         """The inner finish less the offset, rounded up so that adding the offset back never falls short of the
         inner finish: a transfer starting where this one ends sees the same instant, so it cannot reuse the
