@@ -77,22 +77,31 @@ def test_stacked_parts_add_up_to_the_totals(compare_folder):
 
 def test_compare_figures_in_paper_style_are_reproducible(compare_folder, tmp_path):
     """``simsplit plot --style paper`` writes every comparison figure as PDF and PNG at one-column width (3.5 in at
-    300 dpi), with the same bytes when drawn twice."""
+    300 dpi) into figures/paper/, untitled (the caption carries the title), with the same bytes when drawn
+    twice, and leaves the screen figures of the same names as they were."""
     work = tmp_path / "c"
     shutil.copytree(compare_folder, work)
+    assert main(["plot", str(work)]) == 0
+    screen = {p.name: p.read_bytes() for p in (work / "figures").iterdir() if p.is_file()}
     assert main(["plot", str(work), "--style", "paper"]) == 0
-    first = {p.name: p.read_bytes() for p in (work / "figures").iterdir()}
+    paper = work / "figures" / "paper"
+    first = {p.name: p.read_bytes() for p in paper.iterdir()}
     expected = {"pareto-energy-latency", "latency-by-strategy", "energy-by-strategy", "regret-by-strategy",
                 "latency-cdf-by-strategy", "latency-by-split", "energy-by-split", "rate-accuracy",
                 "timeseries-dynamic", "timeseries-oracle"}
     assert {f"{name}.{suffix}" for name in expected for suffix in ("pdf", "png")} == set(first)
+    assert {p.name: p.read_bytes() for p in (work / "figures").iterdir() if p.is_file()} == screen
     from PIL import Image
-    with Image.open(work / "figures" / "rate-accuracy.png") as image:
+    with Image.open(paper / "rate-accuracy.png") as image:
         assert image.size[0] == round(3.5 * 300)
-    with Image.open(work / "figures" / "timeseries-dynamic.png") as image:
+    with Image.open(paper / "timeseries-dynamic.png") as image:
         assert image.size[0] == round(7.16 * 300)  # time series span both columns
     assert main(["plot", str(work), "--style", "paper"]) == 0
-    assert {p.name: p.read_bytes() for p in (work / "figures").iterdir()} == first
+    assert {p.name: p.read_bytes() for p in paper.iterdir()} == first
+    assert main(["plot", str(work), "--style", "paper", "--format", "svg"]) == 0
+    titled = (work / "figures" / "latency-by-split.svg").read_text()
+    untitled = (paper / "latency-by-split.svg").read_text()
+    assert "latency by stage" in titled and "latency by stage" not in untitled
     assert main(["plot", str(work), "--format", "svg"]) == 0
     assert (work / "figures" / "latency-by-split.svg").read_text().count("<svg") == 1
 

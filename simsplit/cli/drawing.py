@@ -69,7 +69,8 @@ def plot_command(folder: Annotated[Path, typer.Argument(help="A run, sweep or co
     except ValueError as exc:
         fail(InputError("--format", None, str(exc)))
     written = _drawn(folder, lambda: draw(folder, None, chosen, formats))
-    console.print(f"wrote {len(written)} files ({kind}, {style} style) into {folder / 'figures'}/")
+    where = written[0].parent if written else folder / "figures"
+    console.print(f"wrote {len(written)} files ({kind}, {style} style) into {where}/")
 
 
 @app.command("report")

@@ -198,9 +198,12 @@ FIGURES_OF = {"run": figures_for_run, "sweep": figures_for_sweep, "compare": fig
 
 def draw(folder: Path, out: Path | None = None, style: FigureStyle = SCREEN,
          formats: tuple[str, ...] | None = None) -> list[Path]:
-    """Every figure of a run, sweep or compare folder, into ``out`` (default its ``figures/``); KeyError for
-    any other folder (the CLI refuses those first)."""
+    """Every figure of a run, sweep or compare folder, into ``out`` (default its ``figures/``, and
+    ``figures/<style>/`` for a style other than screen's, so that two styles never overwrite each other);
+    KeyError for any other folder (the CLI refuses those first)."""
     kind = folder_kind(folder)
     if kind is None:
         raise KeyError(kind)  # as FIGURES_OF[None] would
+    if out is None and style.name != SCREEN.name:
+        out = Path(folder) / FIGURES / style.name
     return FIGURES_OF[kind](Path(folder), out, style, formats)

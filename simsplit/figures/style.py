@@ -31,6 +31,8 @@ class FigureStyle:
     font_pt: float
     dpi: int
     formats: tuple[str, ...]
+    titles: bool = True
+    """Whether figures keep their titles (a paper's caption carries the title instead)."""
 
     def size(self, width: str, aspect: float) -> tuple[float, float]:
         """(width, height) in inches: ``width`` "one" or "two" columns, height = width x ``aspect``."""
@@ -46,11 +48,13 @@ class FigureStyle:
 
 
 STYLES = {
-    "paper": FigureStyle("paper", one_column_in=3.5, two_column_in=7.16, font_pt=8, dpi=300, formats=("pdf", "png")),
+    "paper": FigureStyle("paper", one_column_in=3.5, two_column_in=7.16, font_pt=8, dpi=300, formats=("pdf", "png"),
+                         titles=False),
     "screen": FigureStyle("screen", one_column_in=6.4, two_column_in=10.0, font_pt=10, dpi=110,
                           formats=("png", "svg")),
 }
-"""``paper``: IEEE/ACM two-column sizes (3.5 and 7.16 inches), 8 pt text, PDF; ``screen``: larger, PNG and SVG."""
+"""``paper``: IEEE/ACM two-column sizes (3.5 and 7.16 inches), 8 pt text, PDF, no titles (the caption
+carries them); ``screen``: larger, PNG and SVG, titled."""
 
 SCREEN = STYLES["screen"]
 
@@ -74,6 +78,11 @@ def save(fig, path: Path, style: FigureStyle, formats: tuple[str, ...] | None = 
     paths. PDF and SVG files carry no creation date, so the same figure gives the same bytes. Each file is
     written beside its name and then renamed, so a figure on disk is never half-written."""
     written = []
+    if not style.titles:
+        for ax in fig.axes:
+            ax.set_title("")
+        if fig._suptitle is not None:
+            fig._suptitle.set_text("")
     try:
         for suffix in formats or style.formats:
             target = Path(path).with_suffix(f".{suffix}")
