@@ -268,6 +268,9 @@ def _compare_and_write(scenario, names: dict, chosen: list[str] | None, seeds: i
         console.print(_compare_table(scenario.name, seeds, table))
         if table.attrs.get("planned"):
             console.print(table.attrs["planned"], markup=False, highlight=False)
+        from simsplit.studies.compare import left_out
+        for kind, needs in left_out(scenario, names).items():
+            console.print(f"not compared: {kind}, which needs {needs}", markup=False, highlight=False)
 
     def write(folder: Path) -> None:
         runs.to_csv(folder / "runs.csv", index=False)
@@ -298,11 +301,14 @@ def _flat_intervals(table):
 def _compare_table(name: str, seeds: int, table) -> Table:
     """The compare table as shown: means with the half-width of their 95% intervals, and regret."""
     import numpy as np
+    objective = table.attrs.get("objective", "objective")
     shown = Table(title=f"{name}: {seeds} seeds, mean ± half-width of the 95% interval; "
-                        f"regret: objective vs the bound (per seed, the best of planned, the oracle and every "
-                        f"static strategy)")
-    for column in ("strategy", "latency ms", "p95 ms", "energy mJ", "accuracy", "deadline hit", "switches", "regret"):
-        shown.add_column(column, justify="left" if column == "strategy" else "right")
+                        f"regret: the {objective} objective against the bound, relative (per seed, the best of "
+                        f"planned, the oracle and every static strategy)")
+    shown.add_column("strategy", justify="left", no_wrap=True)
+    for column in ("latency ms", "p95 ms", "energy mJ", "accuracy", "deadline hit", "switches",
+                   f"{objective} regret"):
+        shown.add_column(column, justify="right")
     for _, row in table.iterrows():
         regret = "-" if "regret" not in row or np.isnan(row["regret"]) else f"{100 * row['relative_regret']:+.1f}%"
         shown.add_row(row["strategy"], _interval(row, "latency_mean_s", 1e3), _interval(row, "latency_p95_s", 1e3),
@@ -318,7 +324,10 @@ def _interval(row, key: str, scale: float) -> str:
     low, high = row[f"{key}_ci95"]
     if low is None or np.isnan(low):
         return f"{row[key] * scale:.2f}"
-    return f"{row[key] * scale:.2f} ±{(high - low) / 2 * scale:.2f}"
+    value, half = row[key] * scale, (high - low) / 2 * scale
+    if half <= 1e-9 * abs(value):  # the seeds agree (up to rounding)
+        return f"{value:.2f} ±0"
+    return f"{value:.2f} ±{half:.2f}" if half >= 0.01 else f"{value:.2f} ±{half:.1g}"
 
 
 def _write_compare_extras(folder: Path, scenario, names: dict, chosen: list[str] | None, seed_list: list[int],

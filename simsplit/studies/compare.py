@@ -78,6 +78,13 @@ def variants(scenario: Scenario) -> dict[str, dict]:
     return found
 
 
+def left_out(scenario: Scenario, compared: dict[str, dict]) -> dict[str, str]:
+    """The strategy kinds ``compare`` offers but not for ``scenario``, with what it lacks for each."""
+    present = {block["kind"] for block in compared.values()}
+    return {kind.name: kind.options["compared_needs"] for kind in strategies.kinds()
+            if kind.options.get("compared_needs") and kind.name not in present}
+
+
 def with_strategy(scenario: Scenario, strategy: dict) -> Scenario:
     """``scenario`` with every device group using ``strategy``."""
     data = scenario.model_dump(mode="json")
@@ -133,6 +140,7 @@ def compare(scenario: Scenario, seeds: list[int], names: list[str] | None = None
     table = pd.DataFrame([_variant_row(name, static_kind, runs[runs["strategy"] == name], bound)
                           for name, static_kind in rows])
     table.attrs["planned"] = note
+    table.attrs["objective"] = objective_name(scenario)
     return runs, table, pd.concat(quantiles, ignore_index=True)
 
 

@@ -121,14 +121,14 @@ strategies = Registry("strategies",
 
 def register_strategy(kind: str, config: type[Config], build: Callable | None = None, *,
                       decisions: Callable | None = None, label: Callable | None = None,
-                      compared: Callable | None = None, static: bool = False):
+                      compared: Callable | None = None, static: bool = False, compared_needs: str | None = None):
     """How a device chooses where to split. ``build(context)`` returns one device's strategy (an object with
     ``decide(now_s, observation) -> Decision``), called once per device; ``context`` is a
     :class:`~simsplit.model.strategies.context.StrategyContext` (its ``options`` are the candidate plans).
     ``decisions(context)`` lists the (split, bottleneck, server) it may choose (default: every payload row
     meeting ``config.min_accuracy`` on ``config.servers``); ``label(context)`` names it in results (default:
     the kind); ``compared(scenario, setup)`` returns the blocks ``simsplit compare`` runs for this kind, by
-    variant name (default: none); ``static``: it takes one decision for every request (compare's bound
-    includes it)."""
+    variant name (default: none), and ``compared_needs`` says what a scenario lacks when it returns none (compare
+    prints it); ``static``: it takes one decision for every request (compare's bound includes it)."""
     return strategies.register(kind, config, build, decisions=decisions, label=label, compared=compared,
-                               static=static)
+                               static=static, compared_needs=compared_needs)

@@ -156,4 +156,5 @@ def _compare_edgent(scenario, setup) -> dict[str, dict]:
     return {"edgent": {"kind": "edgent", **adaptive_defaults(scenario)}}
 
 
-register_strategy("edgent", EdgentConfig, _build_edgent, label=lambda c: "edgent", compared=_compare_edgent)
+register_strategy("edgent", EdgentConfig, _build_edgent, label=lambda c: "edgent", compared=_compare_edgent,
+                  compared_needs="an uplink that replays a trace (its map is built offline from one)")
