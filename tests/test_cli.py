@@ -148,6 +148,16 @@ def test_result_is_notebook_friendly():
     assert frame.set_index("scope").loc["all", "latency_p50_s_low"] == result.summary["latency_s"]["ci95"]["p50"][0]
     html = result._repr_html_()
     assert html.count("<tr") == len(frame) + 2 and "3g-rb1" in html  # header, index name, one per scope
+    assert pd.isna(frame["strategy"].iloc[0]) and frame["deadline_miss_rate"].isna().all()  # NaN, not "-"
+    done = result.measured[result.measured["status"] == "completed"]
+    assert done["latency_s"].mean() == pytest.approx(result.summary["latency_s"]["mean"], rel=1e-12)
+    assert len(result.measured) == result.summary["generated"]  # what the summary counts (no warm-up here)
+    warm = simsplit.simulate(simsplit.load_scenario(REPO / "scenarios" / "default.yaml", ["duration_s=20"]))
+    assert len(warm.measured) == warm.summary["generated"] < len(warm.requests)  # the warm-up's rows left out
+    tidy = result.summary_frame(long=True)
+    assert list(tidy.columns) == ["scope", "strategy", "metric", "value"] and tidy["value"].dtype.kind == "f"
+    one = tidy[(tidy["scope"] == "3g-rb1") & (tidy["metric"] == "latency_mean_s")]["value"]
+    assert one.item() == group["latency_s"]["mean"]
 
 
 def test_plot_and_report_of_a_run_where_nothing_completed(tmp_path, monkeypatch):

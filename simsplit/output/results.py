@@ -57,11 +57,19 @@ class Result:
 
     @property
     def requests(self) -> pd.DataFrame:
-        """One row per request, in arrival order (read from ``requests_path`` on first use for a streamed run)."""
+        """One row per request, in arrival order (read from ``requests_path`` on first use for a streamed run),
+        the warm-up's included: :attr:`measured` holds only those the summary counts."""
         if self._requests is None:
             assert self.requests_path is not None  # a Result holds its table or the path of its file
             self._requests = pd.read_parquet(self.requests_path)
         return self._requests
+
+    @property
+    def measured(self) -> pd.DataFrame:
+        """The requests the summary counts: those that arrived after the warm-up (``warmup_s``), every status
+        (the completed ones carry the latencies its means and quantiles are of)."""
+        requests = self.requests
+        return requests[requests["arrival_at_s"] >= self.summary["warmup_s"]]
 
     def write(self, out_dir: str | Path) -> Path:
         """Write the result folder atomically; see :func:`write_result`."""
@@ -75,10 +83,15 @@ class Result:
         from simsplit.figures.result_plots import ResultPlots
         return ResultPlots(self)
 
-    def summary_frame(self) -> pd.DataFrame:
-        """The summary as a tidy table: one row for the whole run (``scope`` "all") and one per device group,
-        in SI units (s, J, bytes); the whole run's 95% intervals as ``*_low``/``*_high`` columns."""
-        return summary_frame(self.summary)
+    def summary_frame(self, long: bool = False) -> pd.DataFrame:
+        """The summary as a table: one row for the whole run (``scope`` "all", its strategy missing) and one per
+        device group, in SI units (s, J, bytes); the whole run's 95% intervals as ``*_low``/``*_high`` columns;
+        a value the run has none of is NaN. ``long``: tidy long form, one row per (scope, strategy, metric,
+        value), for plotting libraries."""
+        frame = summary_frame(self.summary)
+        if not long:
+            return frame
+        return frame.melt(id_vars=["scope", "strategy"], var_name="metric", value_name="value")
 
     def __repr__(self) -> str:
         s = self.summary
@@ -111,7 +124,7 @@ SUMMARY_COLUMNS = ("generated", "completed", "dropped", "lost", "timed_out", "in
 def summary_frame(summary: dict) -> pd.DataFrame:
     """A summary (dict, as in summary.json) as a tidy DataFrame; see :meth:`Result.summary_frame`."""
     rows = []
-    blocks = [("all", "-", summary)] + [(name, g["strategy"], g) for name, g in summary["groups"].items()]
+    blocks = [("all", None, summary)] + [(name, g["strategy"], g) for name, g in summary["groups"].items()]
     for scope, strategy, block in blocks:
         row = {"scope": scope, "strategy": strategy}
         row.update({k: block.get(k) for k in SUMMARY_COLUMNS})
@@ -127,6 +140,7 @@ def summary_frame(summary: dict) -> pd.DataFrame:
         rows.append(row)
     frame = pd.DataFrame(rows)
     counts = ("generated", "completed", "dropped", "lost", "timed_out", "in_flight", "switches")
+    # a value the summary gives as None (no deadline, nothing completed) becomes NaN
     return frame.astype({c: (int if c in counts else float) for c in frame.columns if c not in ("scope", "strategy")})
 
 
