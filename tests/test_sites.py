@@ -124,8 +124,8 @@ def test_sites_run_from_the_command_line(tmp_path):
     scenario = load_scenario(CITY, ["duration_s=6", "warmup_s=1", "sites.count=3", "devices.0.count=5"])
     assert summary["generated"] == sum(simulate(site_scenario(scenario, k)).summary["generated"] for k in range(3))
     assert abs(summary["generated"] - 3 * 5 * 10 * 5) <= 15  # 10 Hz after 1 s of warm-up, +-1 per camera
-    assert {p.name for p in out.iterdir()} >= {"summary.json", "sites.csv", "scenario.yaml", "requests"}
-    assert not list((out / "requests").iterdir())  # records: none
+    assert {p.name for p in out.iterdir()} >= {"summary.json", "sites.csv", "scenario.yaml"}
+    assert not (out / "requests").exists()  # records: none keeps no rows, and no empty folder
     for command in ("plot", "report"):  # not drawn yet: said in one line, exit 2
         refused = runner.invoke(app, [command, str(out)])
         assert refused.exit_code == 2 and "holds sites" in refused.output, refused.output
@@ -232,3 +232,26 @@ def test_the_merged_sites_carry_the_servers_dynamic_energy_per_request():
         joules += alone["servers"][name]["dynamic_j_per_request"] * alone["completed"]
         served += alone["completed"]
     assert merged["servers"][name]["dynamic_j_per_request"] == pytest.approx(joules / served, rel=1e-9)
+
+
+def test_a_sites_folder_is_drawn_and_reported(tmp_path):
+    """plot and report take a sites folder: each site's latency ranked (read back from the figure against
+    sites.csv), the merged breakdowns, and a report listing the sites; records: none leaves no requests/."""
+    from simsplit.cli import main
+    from simsplit.figures.sites_figures import sites_latency_figure
+    scenario = small_sites(4)
+    summary = run_sites(scenario, tmp_path / "s")
+    assert main(["plot", str(tmp_path / "s")]) == 0 and main(["report", str(tmp_path / "s")]) == 0
+    names = {p.stem for p in (tmp_path / "s" / "figures").iterdir()}
+    assert {"latency-by-site", "latency-breakdown", "energy-breakdown"} <= names
+    html = (tmp_path / "s" / "report.html").read_text()
+    assert "<h2>Sites</h2>" in html and "4 sites, the slowest first" in html
+    table = pd.read_csv(tmp_path / "s" / "sites.csv")
+    fig = sites_latency_figure(table, summary["latency_s"]["mean"])
+    means, p95s, merged = fig.axes[0].lines
+    order = np.argsort(table["latency_mean_s"].to_numpy(), kind="stable")
+    np.testing.assert_array_equal(means.get_ydata(), table["latency_mean_s"].to_numpy()[order] * 1e3)
+    np.testing.assert_array_equal(p95s.get_ydata(), table["latency_p95_s"].to_numpy()[order] * 1e3)
+    assert merged.get_ydata()[0] == summary["latency_s"]["mean"] * 1e3
+    none = run_sites(small_sites(2, "records=none"), tmp_path / "n")
+    assert none["sites"] == 2 and not (tmp_path / "n" / "requests").exists()

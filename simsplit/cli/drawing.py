@@ -18,11 +18,8 @@ def _result_folder(folder: Path) -> str:
     from simsplit.figures.folder_figures import folder_kind
     kind = folder_kind(folder)
     if kind is None:
-        fail(InputError(folder, None, "expected a run folder (summary.json), a sweep folder (table.parquet) or a "
-                        "compare folder (compare.csv)"))
-    if kind == "sites":
-        fail(InputError(folder, None, "expected a run, sweep or compare folder; this one holds sites, which plot "
-                        "and report do not draw yet: read its summary.json and sites.csv"))
+        fail(InputError(folder, None, "expected a run folder (summary.json), a sweep folder (table.parquet), a "
+                        "compare folder (compare.csv) or a sites folder (sites.csv)"))
     from simsplit.output.outdir import MARKER, is_ours
     if not is_ours(folder):
         fail(InputError(folder, None, f"expected a folder simsplit wrote (a {MARKER} marker of its own inside): "

@@ -18,6 +18,8 @@ NEEDS: dict[str, list[tuple[str, tuple[str, ...], bool]]] = {
                 ("compare.json", ("scenario", "seeds"), False),
                 ("latency-quantiles.csv", ("strategy", "level", "latency_s"), False)],
     "sweep": [("sweep.json", ("name", "factors"), True), ("table.parquet", (), True)],
+    "sites": [("summary.json", ("scenario", "warmup_s", "groups", "latency_s", "energy_j", "latency_parts_s", "sites"),
+               True), ("sites.csv", ("site", "latency_mean_s", "latency_p95_s", "completed"), True)],
 }
 """Per folder kind: (file, the keys or columns it must hold, whether it must be there)."""
 MAX_JSON_BYTES = 64 * 2**20

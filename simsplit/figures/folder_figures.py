@@ -192,7 +192,32 @@ def sweep_axes(meta: dict) -> tuple[str, str | None]:
     return x_factor, options.get("lines", next((f for f in factors if f != x_factor), None))
 
 
-FIGURES_OF = {"run": figures_for_run, "sweep": figures_for_sweep, "compare": figures_for_compare}
+def figures_for_sites(folder: Path, out: Path | None = None, style: FigureStyle = SCREEN,
+                      formats: tuple[str, ...] | None = None) -> list[Path]:
+    """Each site's latency, ranked; the merged latency by stage and energy by component; and, when the sites
+    kept rows (``records``), the latency CDF of those rows."""
+    from simsplit.figures.sites_figures import sites_latency_figure
+    keep, written = _saver(out or folder / FIGURES, style, formats)
+    summary = json.loads((folder / "summary.json").read_text())
+    name = summary["scenario"]
+    sites = pd.read_csv(folder / "sites.csv")
+    keep("latency-by-site", sites_latency_figure(sites, summary["latency_s"]["mean"],
+                                                 f"{name}: {len(sites):,} sites", style=style))
+    keep("latency-breakdown", latency_breakdown_figure(summary, f"{name}: mean latency by stage, all sites",
+                                                       style=style))
+    keep("energy-breakdown", energy_breakdown_figure(summary, f"{name}: device energy by component, all sites",
+                                                     style=style))
+    parts = sorted((folder / "requests").glob("site-*.parquet")) if (folder / "requests").is_dir() else []
+    if parts:
+        requests = pd.concat([pd.read_parquet(part) for part in parts], ignore_index=True)
+        keep("latency-cdf", latency_cdf_figure(requests, f"{name}: latency, the rows the sites kept",
+                                               deadline_s=summary.get("deadline_s"), warmup_s=summary["warmup_s"],
+                                               style=style))
+    return written
+
+
+FIGURES_OF = {"run": figures_for_run, "sweep": figures_for_sweep, "compare": figures_for_compare,
+              "sites": figures_for_sites}
 """The function drawing each kind of folder's figures, by :func:`folder_kind`."""
 
 

@@ -141,6 +141,8 @@ def write_report(folder: Path) -> Path:
                                 "energy (mJ/request)": _scaled(g["energy_j"]["total"], 1e3),
                                 "accuracy": g["accuracy"]} for n, g in summary["groups"].items()])
         parts.append("<h2>Device groups</h2>" + _table(groups))
+        if kind == "sites":
+            parts += _sites_section(folder)
     if scenario is not None:
         heading = "Scenario of the first configuration (the factors vary it)" if kind == "sweep" else "Scenario"
         parts.append(f"<h2>{heading}</h2>" + _table(scenario_table(scenario), "data params"))
@@ -156,6 +158,23 @@ def write_report(folder: Path) -> Path:
     partial.write_text("\n".join(parts), encoding="utf-8")
     partial.replace(target)
     return target
+
+
+SITES_SHOWN = 100
+"""Sites listed in a report (the slowest first); sites.csv has them all."""
+
+
+def _sites_section(folder: Path) -> list[str]:
+    """The sites, slowest first: each one's drawn values, requests, mean and p95 latency and energy."""
+    sites = pd.read_csv(folder / "sites.csv").sort_values("latency_mean_s", ascending=False, kind="stable")
+    shown = sites.head(SITES_SHOWN).drop(columns=["seed", "rows_written"], errors="ignore")
+    for column in ("latency_mean_s", "latency_p95_s"):
+        shown[column.replace("_s", " (ms)")] = shown.pop(column) * 1e3
+    shown["energy (mJ/request)"] = shown.pop("energy_j") * 1e3
+    note = (f"<p class='note'>{len(sites):,} sites, the slowest first" +
+            (f"; the {SITES_SHOWN} slowest shown (sites.csv has every one)" if len(sites) > SITES_SHOWN else "") +
+            ".</p>")
+    return ["<h2>Sites</h2>", note, _table(shown)]
 
 
 def _flat_metrics(folder: Path) -> list[str]:

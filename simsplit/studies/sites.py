@@ -353,7 +353,8 @@ def run_sites(scenario: Scenario, out: Path | None = None, workers: int = 1, sch
 
     def write(folder: Path) -> None:
         parts = folder / "requests"
-        parts.mkdir()
+        if scenario.record_fraction > 0:  # records: none keeps no rows, and no empty folder either
+            parts.mkdir()
         outcomes = run_all(scenario, str(parts) if scenario.record_fraction > 0 else None, workers, scheduler,
                            progress)
         sites_table(outcomes).to_csv(folder / "sites.csv", index=False)
