@@ -13,6 +13,7 @@ from simsplit.cli import main
 
 SCENARIOS = REPO / "scenarios"
 DRIVE = str(REPO / "scenarios" / "drive-through-cells.yaml")
+CITY = str(REPO / "scenarios" / "city.yaml")
 DEFAULT = str(SCENARIOS / "default.yaml")
 DYNAMIC = str(SCENARIOS / "dynamic-under-load.yaml")
 TRACE = str(SCENARIOS / "trace-driven-lte.yaml")
@@ -143,6 +144,17 @@ def corpus() -> list[tuple[str, list[str]]]:
         ("route of zero length reversing", ["run", DRIVE, "--set", "devices.0.mobility.waypoints_m=[[0,0],[0,0]]"]),
         ("route at 1e15 m/s", ["run", DRIVE, "--set", "devices.0.mobility.speed_mps=[1e15]"]),
         ("records sample in Arabic-Indic digits", ["run", DEFAULT, "--set", "records=sample:\u0660.5"]),
+        ("scheduler garbage", ["run", CITY, "--scheduler", "garbage"]),
+        ("scheduler empty", ["run", CITY, "--scheduler", ""]),
+        ("scheduler tcp without address", ["run", CITY, "--scheduler", "tcp://"]),
+        ("scheduler inproc", ["run", CITY, "--scheduler", "inproc://x"]),
+        ("scheduler nobody listening", ["run", CITY, "--scheduler", "tcp://127.0.0.1:1"]),
+        ("sweep scheduler garbage", ["sweep", str(SCENARIOS / "sweeps" / "bottlenet-networks.yaml"), "--scheduler",
+                                     "garbage"]),
+        ("a million sites", ["run", CITY, "--set", "sites.count=1000000"]),
+        ("sites that differ in strategy", ["run", CITY, "--set",
+                                           'sites.vary=[{"field": "strategy.split", "choice": [1, 8]}]']),
+        ("compare a sites scenario", ["compare", CITY, "--seeds", "1"]),
         ("traces convert to mahimahi of 833 million lines", ["traces", "convert", "{long}", "{out}", "-f", "csv",
                                                              "--to", "mahimahi"]),
         ("traces show a 1 GB sparse file", ["traces", "show", "{sparse}", "-f", "mahimahi"]),
