@@ -201,6 +201,17 @@ def test_result_plot_methods_return_figures():
     with pytest.raises(ValueError, match="style"):
         result.plot.latency_cdf(style="poster")
     assert ".plot" in repr(result) and len(repr(result)) < 400
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 3)  # the user's own grid: each method draws on the Axes it is given
+    for ax, name in zip(axes, ("latency_cdf", "latency_breakdown", "energy_breakdown"), strict=True):
+        assert getattr(result.plot, name)(ax=ax) is fig
+    done = result.requests[(result.requests["status"] == "completed") &
+                           (result.requests["arrival_at_s"] >= result.scenario.warmup_s)]
+    steps = [np.asarray(line.get_xdata(), dtype=float) for line in axes[0].lines]
+    drawn = np.concatenate([x for x in steps if x.size > 2])  # the groups' steps, not the deadline's line
+    assert np.array_equal(np.sort(drawn), np.sort(done["latency_s"].to_numpy() * 1e3))
+    assert all(len(ax.patches) > 0 for ax in axes[1:])
+    plt.close(fig)
 
 
 def test_run_cdf_counts_only_measured_requests(tmp_path):

@@ -26,8 +26,11 @@ def in_style(function):
     return drawn
 
 
-def new_figure(style: FigureStyle, width: str = "one", aspect: float = 0.7, rows: int = 1, **options):
-    """(figure, axes) ``width`` ("one" or "two" columns) wide; called inside an :func:`in_style` function."""
+def new_figure(style: FigureStyle, width: str = "one", aspect: float = 0.7, rows: int = 1, ax=None, **options):
+    """(figure, axes) ``width`` ("one" or "two" columns) wide; called inside an :func:`in_style` function. Given
+    ``ax`` (a matplotlib Axes of the caller's, one row only), that and its figure instead."""
+    if ax is not None:
+        return ax.figure, ax
     return plt.subplots(rows, 1, figsize=style.size(width, aspect), constrained_layout=True, **options)
 
 
@@ -129,10 +132,10 @@ def whiskers(table, metric: str, scale: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def stacked_bars(names: list[str], parts: list[tuple[str, np.ndarray]], style: FigureStyle, xlabel: str,
-                 title: str, references: dict[str, float] | None = None):
+                 title: str, references: dict[str, float] | None = None, ax=None):
     """One horizontal stacked bar per name (top to bottom), each part a (label, values) in the units of the
     axis; parts zero everywhere left out; ``references`` drawn as labelled vertical lines."""
-    fig, ax = new_figure(style, "one", max(0.6, 0.045 * len(names) + 0.45))
+    fig, ax = new_figure(style, "one", max(0.6, 0.045 * len(names) + 0.45), ax=ax)
     left = np.zeros(len(names))
     for index, (label, values) in enumerate(parts):
         values = np.nan_to_num(np.asarray(values, dtype=float))

@@ -33,12 +33,12 @@ ENERGY_COMPONENTS = (("compute", "compute"), ("model switch", "switch"), ("uploa
 
 @in_style
 def latency_cdf_figure(requests, title: str = "", *, style: FigureStyle = SCREEN, deadline_s: float | None = None,
-                       warmup_s: float = 0.0):
+                       warmup_s: float = 0.0, ax=None):
     """Empirical CDF of the latency (ms, log) of the completed requests that arrived after ``warmup_s`` (those a
     summary counts), one line per device group (:data:`~simsplit.figures.drawing.CDF_GROUPS` of them chosen by
     :func:`~simsplit.figures.drawing.spread` when there are more, which the title says), the deadline as a
-    vertical line."""
-    fig, ax = new_figure(style, "one", 0.75)
+    vertical line. Drawn on ``ax`` when given (its figure returned)."""
+    fig, ax = new_figure(style, "one", 0.75, ax=ax)
     done = requests[(requests["status"] == "completed") & (requests["arrival_at_s"] >= warmup_s)]
     medians = done.groupby("group", observed=True, sort=False)["latency_s"].median()
     shown = sorted(spread(list(medians.index), medians.to_numpy(), CDF_GROUPS), key=lambda n: medians[n])
@@ -69,18 +69,18 @@ def stage_means(block: dict) -> list[tuple[str, float]]:
 
 
 @in_style
-def latency_breakdown_figure(summary: dict, title: str = "", *, style: FigureStyle = SCREEN):
+def latency_breakdown_figure(summary: dict, title: str = "", *, style: FigureStyle = SCREEN, ax=None):
     """Mean latency (ms) of each device group split into :data:`LATENCY_STAGES`, as stacked bars."""
     names, title = _spread_groups(summary["groups"], lambda g: g["latency_s"]["mean"], title, "latency")
     stages = [stage_means(summary["groups"][n]) for n in names]
     parts = [(label, np.array([s[i][1] for s in stages]) * 1e3) for i, (label, _) in enumerate(LATENCY_STAGES)]
-    return stacked_bars(names, parts, style, "mean latency per completed request (ms)", title)
+    return stacked_bars(names, parts, style, "mean latency per completed request (ms)", title, ax=ax)
 
 
 @in_style
-def energy_breakdown_figure(summary: dict, title: str = "", *, style: FigureStyle = SCREEN):
+def energy_breakdown_figure(summary: dict, title: str = "", *, style: FigureStyle = SCREEN, ax=None):
     """Device energy per completed request (mJ) of each device group split into :data:`ENERGY_COMPONENTS`."""
     names, title = _spread_groups(summary["groups"], lambda g: g["energy_j"]["total"], title, "energy")
     parts = [(label, np.array([summary["groups"][n]["energy_j"].get(key) or 0.0 for n in names]) * 1e3)
              for label, key in ENERGY_COMPONENTS]
-    return stacked_bars(names, parts, style, "device energy per completed request (mJ)", title)
+    return stacked_bars(names, parts, style, "device energy per completed request (mJ)", title, ax=ax)
