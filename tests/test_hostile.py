@@ -14,6 +14,7 @@ from simsplit.cli import main
 SCENARIOS = REPO / "scenarios"
 DRIVE = str(REPO / "scenarios" / "drive-through-cells.yaml")
 CITY = str(REPO / "scenarios" / "city.yaml")
+PLUGIN_NOTICE = "simsplit: running plugin "
 DEFAULT = str(SCENARIOS / "default.yaml")
 DYNAMIC = str(SCENARIOS / "dynamic-under-load.yaml")
 TRACE = str(SCENARIOS / "trace-driven-lte.yaml")
@@ -155,6 +156,10 @@ def corpus() -> list[tuple[str, list[str]]]:
         ("sites that differ in strategy", ["run", CITY, "--set",
                                            'sites.vary=[{"field": "strategy.split", "choice": [1, 8]}]']),
         ("compare a sites scenario", ["compare", CITY, "--seeds", "1"]),
+        ("a plugin that exits at import", ["run", "{plugged}"]),
+        ("calibrate with min = max", ["calibrate", "{calibration}"]),
+        ("report of a damaged folder", ["report", "{damaged}"]),
+        ("plot of a folder simsplit did not write", ["plot", "{foreign}"]),
         ("traces convert to mahimahi of 833 million lines", ["traces", "convert", "{long}", "{out}", "-f", "csv",
                                                              "--to", "mahimahi"]),
         ("traces show a 1 GB sparse file", ["traces", "show", "{sparse}", "-f", "mahimahi"]),
@@ -282,6 +287,26 @@ def test_the_corpus_is_large():
     assert len(ALL_STATIC) + len(YAML_FILES) + len(SWEEP_FILES) + 2 * len(TRACE_FILES) + len(CSV_FILES) >= 150
 
 
+def _made_inputs(inputs: Path) -> dict[str, str]:
+    """Files a few cases read: a scenario whose plugin exits at import, a calibration with min = max, a
+    damaged result folder simsplit wrote, and one it did not."""
+    default = Path(DEFAULT).read_text().replace("profiles/", f"{SCENARIOS}/profiles/") \
+        .replace("payloads/", f"{SCENARIOS}/payloads/")
+    (inputs / "exit_plugin.py").write_text("import sys\nsys.exit(0)\n")
+    (inputs / "plugged.yaml").write_text(default + "plugins: [exit_plugin.py]\n")
+    (inputs / "calibration.yaml").write_text(
+        f"scenario: {SCENARIOS / 'bottlenet-resnet50.yaml'}\n"
+        f"measurements: {SCENARIOS / 'calibration' / 'bottlenet-3g-measured.csv'}\nduration_s: 2\n"
+        "parameters:\n  - {kind: tail_time, server_class: gtx1080ti, structure: scale, min: 5, max: 5}\n")
+    for name, marker in (("damaged", '{"written_by": "simsplit", "kind": "run", "version": "x"}'), ("foreign", None)):
+        (inputs / name).mkdir(exist_ok=True)
+        (inputs / name / "summary.json").write_text('{"scenario": ')
+        if marker is not None:
+            (inputs / name / ".simsplit").write_text(marker)
+    return {"{plugged}": str(inputs / "plugged.yaml"), "{calibration}": str(inputs / "calibration.yaml"),
+            "{damaged}": str(inputs / "damaged"), "{foreign}": str(inputs / "foreign")}
+
+
 def _run_case(tmp_path, monkeypatch, capsys, argv):
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
@@ -295,15 +320,18 @@ def _run_case(tmp_path, monkeypatch, capsys, argv):
     sparse = tmp_path / "inputs" / "sparse.up"
     with open(sparse, "wb") as handle:
         handle.truncate(2**30)  # a sparse file: 1 GB long, nothing on disk
+    made = _made_inputs(tmp_path / "inputs")
     argv = [a.replace("{mm}", str(mm)).replace("{gnet}", str(gnet)).replace("{out}", str(work / "converted"))
             .replace("{long}", str(long)).replace("{sparse}", str(sparse)) for a in argv]
+    argv = [made.get(a, a) for a in argv]
     monkeypatch.chdir(work)
     before = _snapshot(tmp_path)
     started = time.monotonic()
     code = main(argv)
     elapsed = time.monotonic() - started
     captured = capsys.readouterr()
-    err = captured.err.strip()
+    # a plugin's notice may come first (by design: its code is about to run); the refusal is one line
+    err = "\n".join(line for line in captured.err.strip().splitlines() if not line.startswith(PLUGIN_NOTICE))
     assert code == 2, (argv, code, captured.out[-500:], err[-2000:])
     assert len(err.splitlines()) == 1 and err.startswith("error: "), err
     assert len(err) < 1500, f"a line of {len(err):,} characters"
