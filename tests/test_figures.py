@@ -339,3 +339,14 @@ def test_a_figure_that_fails_to_save_leaves_the_previous_one_and_nothing_half_wr
         save(fig, tmp_path / "latency", STYLES["screen"], ("png",))
     assert good.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["latency.png"]
+
+
+def test_no_two_lines_of_a_figure_share_colour_and_style():
+    """The first 32 lines differ in colour or line style (two groups shared solid blue past the eighth), and
+    the 52-group BottleNet CDF, read back, draws each of its groups differently."""
+    from simsplit.figures.drawing import colour_of, line_style_of
+    assert len({(colour_of(k), line_style_of(k)) for k in range(32)}) == 32
+    result = simulate(load_scenario(REPO / "scenarios" / "bottlenet-resnet50.yaml"))
+    fig = result.plot.latency_cdf()
+    lines = [line for line in fig.axes[0].lines if len(line.get_xdata()) > 2]
+    assert len(lines) == 10 and len({(line.get_color(), line.get_linestyle()) for line in lines}) == 10

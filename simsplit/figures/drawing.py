@@ -40,9 +40,10 @@ def colour_of(index: int) -> str:
 
 
 def line_style_of(index: int) -> str:
-    """Solid, dashed, dash-dot and dotted in turn, so that lines lying on each other still show (with the
-    palette's eight colours, 8 lines in a row differ in both)."""
-    return LINE_STYLES[index % len(LINE_STYLES)]
+    """Solid, dashed, dash-dot and dotted in turn, so that lines lying on each other still show, shifted by one
+    each time the palette's colours come round again: with :func:`colour_of`, no two of the first 32 lines
+    share both colour and style (8 lines in a row differ in both)."""
+    return LINE_STYLES[(index + index // len(PALETTE)) % len(LINE_STYLES)]
 
 
 def spread(names: list, values, most: int) -> list:
