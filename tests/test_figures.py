@@ -350,3 +350,21 @@ def test_no_two_lines_of_a_figure_share_colour_and_style():
     fig = result.plot.latency_cdf()
     lines = [line for line in fig.axes[0].lines if len(line.get_xdata()) > 2]
     assert len(lines) == 10 and len({(line.get_color(), line.get_linestyle()) for line in lines}) == 10
+
+
+def test_breakdowns_draw_the_same_groups_references_included_least_to_most():
+    """BottleNet's 52 groups: both breakdowns draw the same groups (spread by latency), the local and cloud-only
+    groups among them, each sorted least to most by what it shows (read back from the bars)."""
+    result = simulate(load_scenario(REPO / "scenarios" / "bottlenet-resnet50.yaml"))
+    drawn = {}
+    for name in ("latency_breakdown", "energy_breakdown"):
+        ax = getattr(result.plot, name)().axes[0]
+        labels = [tick.get_text() for tick in ax.get_yticklabels()]
+        totals = np.zeros(len(labels))
+        for bar in ax.patches:
+            totals[round(bar.get_y() + bar.get_height() / 2)] += bar.get_width()
+        assert (np.diff(totals) >= -1e-9).all(), name  # least to most, top to bottom
+        drawn[name] = set(labels)
+    assert drawn["latency_breakdown"] == drawn["energy_breakdown"]
+    groups = result.summary["groups"]
+    assert {n for n in groups if groups[n]["strategy"] in ("local", "full_offload")} <= drawn["latency_breakdown"]

@@ -54,12 +54,20 @@ def latency_cdf_figure(requests, title: str = "", *, style: FigureStyle = SCREEN
 
 
 def _spread_groups(groups: dict, total, title: str, what: str) -> tuple[list[str], str]:
-    """The device groups a breakdown draws (:func:`~simsplit.figures.drawing.spread` by ``total(group)``) and
-    its title."""
-    names = spread(list(groups), [total(groups[n]) for n in groups], MOST_BARS)
-    if len(groups) > len(names):
-        title += f"\n{len(names)} of {len(groups)} groups, least to most {what}"
-    return names, title
+    """The device groups a breakdown draws and its title: at most MOST_BARS spread by mean latency (the same
+    groups in the latency and the energy breakdown), plus every group running locally or offloading in full
+    (the references), drawn least to most ``total(group)`` as the title says."""
+    names = spread(list(groups), [groups[n]["latency_s"]["mean"] for n in groups], MOST_BARS)
+    references = [n for n in groups if str(groups[n]["strategy"]).startswith(("local", "full_offload"))]
+    chosen = list(dict.fromkeys([*names, *references]))
+    chosen.sort(key=lambda n: np.nan_to_num(float(total(groups[n]) if total(groups[n]) is not None else np.nan),
+                                            nan=np.inf))
+    if len(groups) > len(chosen):
+        title += (f"\n{len(chosen)} of {len(groups)} groups (spread by latency, with local and full offload), "
+                  f"least to most {what}")
+    elif len(groups) > 1:
+        title += f"\nleast to most {what}"
+    return chosen, title
 
 
 def stage_means(block: dict) -> list[tuple[str, float]]:
