@@ -368,3 +368,23 @@ def test_breakdowns_draw_the_same_groups_references_included_least_to_most():
     assert drawn["latency_breakdown"] == drawn["energy_breakdown"]
     groups = result.summary["groups"]
     assert {n for n in groups if groups[n]["strategy"] in ("local", "full_offload")} <= drawn["latency_breakdown"]
+
+
+def test_sweep_categories_close_together_or_far_apart_are_points_not_bars():
+    """Accuracies of 0.741 and 0.761 as bars from zero look equal: points with whiskers, on an axis that does not
+    start at zero; a 200 ms level beside 6-16 ms ones: points on a log axis. The legend sits beside the axes."""
+    from simsplit.figures.sweep_figures import sweep_curve_figure
+    table = pd.DataFrame({"bottleneck": pd.Categorical(["a", "b", "c"] * 2), "net": pd.Categorical(["x"] * 3 + ["y"] * 3),
+                          "accuracy": [0.741, 0.761, 0.755, 0.745, 0.760, 0.750],
+                          "latency_mean_s": [0.006, 0.016, 0.2, 0.008, 0.012, 0.01]})
+    for column in ("accuracy", "latency_mean_s"):
+        table[f"{column}_low"], table[f"{column}_high"] = table[column] * 0.999, table[column] * 1.001
+    close = sweep_curve_figure(table, "accuracy", 1.0, "accuracy", "bottleneck", "net").axes[0]
+    assert not close.patches and close.get_ylim()[0] > 0.7
+    drawn = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in close.get_lines()
+                            if line.get_marker() in ("o", "s")])  # the points (not the whiskers' caps)
+    assert sorted(drawn) == sorted(table["accuracy"])
+    far = sweep_curve_figure(table, "latency_mean_s", 1e3, "mean latency (ms)", "bottleneck", "net").axes[0]
+    assert not far.patches and far.get_yscale() == "log"
+    legend = far.get_legend().get_window_extent(far.figure.canvas.get_renderer())
+    assert legend.x0 >= far.get_window_extent(far.figure.canvas.get_renderer()).x1  # beside, not over

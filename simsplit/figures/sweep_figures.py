@@ -21,6 +21,10 @@ from simsplit.figures.style import SCREEN, FigureStyle
 
 MARKERS = "os^Dv<>p"
 """Marker of each colour in turn (eight, like the palette)."""
+NARROW = 1.5
+"""Categorical values all within this ratio are drawn as points, not bars from zero."""
+WIDE = 10.0
+"""Categorical values spanning more than this ratio are drawn as points on a log axis."""
 
 
 @in_style
@@ -76,8 +80,8 @@ def sweep_curve_figure(table, metric: str, scale: float, label: str, x_factor: s
         log_if_wide(ax, "y", table[metric].to_numpy(dtype=float))
     ax.set_xlabel(x_factor)
     ax.set_ylabel(label)
-    if line_factor is not None:
-        ax.legend(framealpha=0.9)
+    if line_factor is not None:  # beside the axes: never over a bar or a point
+        ax.legend(framealpha=0.9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title(title)
     return fig
 
@@ -102,13 +106,26 @@ def _curves(ax, groups: list, metric: str, scale: float, x_factor: str, levels: 
 
 
 def _grouped_bars(ax, groups: list, metric: str, scale: float, x_factor: str, levels: list) -> None:
-    """At each categorical level, one bar with whiskers per (legend, rows) of ``groups``, side by side."""
+    """At each categorical level, one bar with whiskers per (legend, rows) of ``groups``, side by side; points
+    with whiskers instead where bars from zero would hide the differences (values within :data:`NARROW` of each
+    other, as accuracies are) or where one value dwarfs the rest (spanning more than :data:`WIDE` times: a log
+    axis, which has no zero)."""
     width = 0.8 / len(groups)
+    values = np.concatenate([part[metric].to_numpy(dtype=float) for _, part in groups]) * scale
+    finite = values[np.isfinite(values)]
+    low, high = (finite.min(), finite.max()) if finite.size else (0.0, 0.0)
+    points = low > 0 and (high / low < NARROW or high / low > WIDE)
     for index, (legend, part) in enumerate(groups):
         y, err = whiskers(part, metric, scale)
         x = np.array([levels.index(v) for v in part[x_factor]]) - 0.4 + width * (index + 0.5)
-        ax.bar(x, y, width=width, yerr=err, capsize=1.5, color=colour_of(index), label=legend,
-               error_kw={"elinewidth": 0.6})
+        if points:
+            ax.errorbar(x, y, yerr=err, fmt=MARKERS[index % 8], markersize=4, capsize=1.5, color=colour_of(index),
+                        label=legend, elinewidth=0.6)
+        else:
+            ax.bar(x, y, width=width, yerr=err, capsize=1.5, color=colour_of(index), label=legend,
+                   error_kw={"elinewidth": 0.6})
+    if points and high / low > WIDE:
+        ax.set_yscale("log")
     ax.set_xticks(range(len(levels)))
     ax.set_xticklabels([str(v) for v in levels], rotation=45 if len(levels) > 4 else 0,
                        ha="right" if len(levels) > 4 else "center", rotation_mode="anchor")
