@@ -374,7 +374,8 @@ def test_sweep_categories_close_together_or_far_apart_are_points_not_bars():
     """Accuracies of 0.741 and 0.761 as bars from zero look equal: points with whiskers, on an axis that does not
     start at zero; a 200 ms level beside 6-16 ms ones: points on a log axis. The legend sits beside the axes."""
     from simsplit.figures.sweep_figures import sweep_curve_figure
-    table = pd.DataFrame({"bottleneck": pd.Categorical(["a", "b", "c"] * 2), "net": pd.Categorical(["x"] * 3 + ["y"] * 3),
+    table = pd.DataFrame({"bottleneck": pd.Categorical(["a", "b", "c"] * 2),
+                          "net": pd.Categorical(["x"] * 3 + ["y"] * 3),
                           "accuracy": [0.741, 0.761, 0.755, 0.745, 0.760, 0.750],
                           "latency_mean_s": [0.006, 0.016, 0.2, 0.008, 0.012, 0.01]})
     for column in ("accuracy", "latency_mean_s"):
