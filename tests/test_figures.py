@@ -389,3 +389,20 @@ def test_sweep_categories_close_together_or_far_apart_are_points_not_bars():
     assert not far.patches and far.get_yscale() == "log"
     legend = far.get_legend().get_window_extent(far.figure.canvas.get_renderer())
     assert legend.x0 >= far.get_window_extent(far.figure.canvas.get_renderer()).x1  # beside, not over
+
+
+def test_the_pareto_figure_labels_every_adaptive_strategy_however_crowded():
+    """Fourteen strategies on top of each other: the static ones may go unlabelled (counted in the corner), the
+    adaptive ones never (read back from the figure's texts)."""
+    from simsplit.figures.compare_figures import compare_tradeoff_figure
+    names = [f"fixed({k}, bottlenet)" for k in range(1, 11)] + ["dynamic", "distribution", "mpc", "linucb"]
+    table = pd.DataFrame({"strategy": names, "static": [True] * 10 + [False] * 4,  # distinct, but close
+                          "latency_mean_s": np.r_[0.0200 + 0.0001 * np.arange(13), 0.070],
+                          "energy_j": np.r_[0.0100 + 0.0001 * np.arange(13), 0.060]})
+    for column in ("latency_mean_s", "energy_j"):
+        table[f"{column}_low"], table[f"{column}_high"] = table[column] * 0.99, table[column] * 1.01
+    ax = compare_tradeoff_figure(table).axes[0]
+    texts = [text.get_text() for text in ax.texts]
+    named = {name for text in texts for name in text.split(" = ")}  # strategies at one point share a label
+    assert {"dynamic", "distribution", "mpc", "linucb"} <= named
+    assert any("crowded points unlabelled" in text for text in texts)

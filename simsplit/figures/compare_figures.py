@@ -101,9 +101,9 @@ def rate_accuracy_figure(table, title: str = "", *, style: FigureStyle = SCREEN)
     return fig
 
 
-def _label_shared(ax, names: list[str], x, y, first) -> None:
+def _label_shared(ax, names: list[str], x, y, first, always=()) -> None:
     """Label points, strategies at the same point (3 significant digits) under one label joined by "=",
-    crowded ones left out and counted in the corner."""
+    crowded ones left out and counted in the corner, but those of ``always``, which are lifted clear."""
     key = [(float(f"{a:.3g}"), float(f"{b:.3g}")) for a, b in zip(x, y, strict=True)]
     shared: dict[tuple, list[int]] = {}
     for index, point in enumerate(key):
@@ -111,7 +111,9 @@ def _label_shared(ax, names: list[str], x, y, first) -> None:
     heads = [members[0] for members in shared.values()]
     labels = [" = ".join(names[i] for i in shared[key[h]]) for h in heads]
     order = [heads.index(shared[key[i]][0]) for i in first if np.isfinite(x[i]) and np.isfinite(y[i])]
-    note_unlabelled(ax, label_points(ax, labels, np.asarray(x)[heads], np.asarray(y)[heads], first=order))
+    kept = {heads.index(shared[key[i]][0]) for i in always if np.isfinite(x[i]) and np.isfinite(y[i])}
+    note_unlabelled(ax, label_points(ax, labels, np.asarray(x)[heads], np.asarray(y)[heads], first=order,
+                                     always=kept))
 
 
 @in_style
@@ -133,7 +135,9 @@ def compare_tradeoff_figure(table, title: str = "", *, style: FigureStyle = SCRE
     ax.plot(x[front], y[front], "-", color="0.3", linewidth=0.8, alpha=0.7, label="Pareto front")
     log_if_wide(ax, "x", x)
     log_if_wide(ax, "y", y)
-    _label_shared(ax, table["strategy"].astype(str).tolist(), x, y, np.concatenate([front, np.flatnonzero(~static)]))
+    adaptive = np.flatnonzero(~static)
+    _label_shared(ax, table["strategy"].astype(str).tolist(), x, y, np.concatenate([adaptive, front]),
+                  always=adaptive)
     ax.set_xlabel("mean latency per request (ms)")
     ax.set_ylabel("device energy per request (mJ)")
     ax.set_title(title)

@@ -80,10 +80,12 @@ def log_axis(ax, axis: str) -> None:
     target.set_minor_formatter(NullFormatter())
 
 
-def label_points(ax, names, x, y, first=(), colours=None, placed=None) -> int:
+def label_points(ax, names, x, y, first=(), colours=None, placed=None, always=()) -> int:
     """Write each name beside its point (in ``colours`` if given), skipping one that would sit on a label
     already written (the indices in ``first`` go first, then left to right; ``placed`` carries the labels
-    of earlier calls on the same axes); return how many were skipped."""
+    of earlier calls on the same axes), except the indices in ``always``: one of those that is crowded is
+    written higher up, joined to its point by a thin line. Return how many were skipped."""
+    lifted = 0
     ax.autoscale_view()
     at = ax.transAxes.inverted().transform(ax.transData.transform(np.column_stack([x, y])))
     placed = [] if placed is None else placed
@@ -94,6 +96,12 @@ def label_points(ax, names, x, y, first=(), colours=None, placed=None) -> int:
             continue
         if any(abs(at[index][0] - px) < 0.02 + 0.011 * max(size, len(names[index])) and abs(at[index][1] - py) < 0.045
                for px, py, size in placed):
+            if index in always:  # the strategy the reader came for: lifted clear, with a leader
+                lifted += 1
+                ax.annotate(names[index], (x[index], y[index]), textcoords="offset points", xytext=(8, 6 + 9 * lifted),
+                            fontsize="x-small", color=None if colours is None else colours[index],
+                            arrowprops={"arrowstyle": "-", "linewidth": 0.4, "color": "0.4"})
+                continue
             skipped += 1
             continue
         right = at[index][0] > 0.8  # near the right edge the label goes to the left of its point
