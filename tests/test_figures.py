@@ -406,3 +406,18 @@ def test_the_pareto_figure_labels_every_adaptive_strategy_however_crowded():
     named = {name for text in texts for name in text.split(" = ")}  # strategies at one point share a label
     assert {"dynamic", "distribution", "mpc", "linucb"} <= named
     assert any("crowded points unlabelled" in text for text in texts)
+
+
+def test_a_report_has_contents_linking_its_sections_and_a_figure_grid(compare_folder, tmp_path):
+    import re
+    work = tmp_path / "c"
+    shutil.copytree(compare_folder, work)
+    assert main(["report", str(work)]) == 0
+    page = (work / "report.html").read_text()
+    sections = re.findall(r"<h2 id='(section-\d+)'>(.*?)</h2>", page)
+    links = re.findall(r"<li><a href='#(section-\d+)'>(.*?)</a></li>", page)
+    assert len(sections) >= 3 and links == sections  # every section, in order, linked from the contents
+    assert page.index("class='toc'") < page.index("<h2 id='section-1'>")
+    grid = page[page.index("<div class='grid'>"):]
+    assert grid.count("<figure>") == page.count("<figure>") > 5  # every figure in the grid
+    assert "@media (max-width:600px)" in page  # tables wrap at phone width

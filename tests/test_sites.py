@@ -4,6 +4,7 @@ the same bytes for any number of workers, and the quantile sketch's error bound.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -245,7 +246,7 @@ def test_a_sites_folder_is_drawn_and_reported(tmp_path):
     names = {p.stem for p in (tmp_path / "s" / "figures").iterdir()}
     assert {"latency-by-site", "latency-breakdown", "energy-breakdown"} <= names
     html = (tmp_path / "s" / "report.html").read_text()
-    assert "<h2>Sites</h2>" in html and "4 sites, the slowest first" in html
+    assert re.search(r"<h2 id=.section-[0-9]+.>Sites</h2>", html) and "4 sites, the slowest first" in html
     table = pd.read_csv(tmp_path / "s" / "sites.csv")
     fig = sites_latency_figure(table, summary["latency_s"]["mean"])
     means, p95s, merged = fig.axes[0].lines

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -113,7 +114,11 @@ table.data td:first-child,table.data th:first-child{text-align:left}
 table.params td,table.params th{text-align:left;white-space:normal}table.params td:first-child{white-space:nowrap}
 img{max-width:100%;height:auto;box-sizing:border-box;border:1px solid #eee}figure{margin:1em 0}\
 figcaption{font-size:12px;color:#666}
-.note{color:#555;font-size:13px}"""
+.note{color:#555;font-size:13px}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,460px),1fr));gap:1em}
+.toc{font-size:13px;background:#f7f7f7;padding:.5em 1em;margin:1em 0}.toc ol{margin:.3em 0;padding-left:1.5em}
+@media (max-width:600px){body{margin:1em auto}table.data{font-size:11px}
+table.data td,table.data th{padding:2px 4px;white-space:normal}}"""
 
 
 def write_report(folder: Path) -> Path:
@@ -149,15 +154,32 @@ def write_report(folder: Path) -> Path:
     parts.append("<h2>Figures</h2>")
     with tempfile.TemporaryDirectory() as scratch:
         figures = draw(folder, Path(scratch), SCREEN, ("png",))
-        parts += [_image(path) for path in figures]
+        parts.append("<div class='grid'>" + "".join(_image(path) for path in figures) + "</div>")
     if kind == "sweep":
         parts += _flat_metrics(folder)
     parts.append("</body></html>")
     target = folder / "report.html"
     partial = target.with_name(".report.html.partial")
-    partial.write_text("\n".join(parts), encoding="utf-8")
+    partial.write_text(with_contents("\n".join(parts)), encoding="utf-8")
     partial.replace(target)
     return target
+
+
+def with_contents(page: str) -> str:
+    """``page`` with an anchor on each section heading (``<h2>``) and a table of contents linking them, placed
+    before the first section."""
+    titles: list[str] = []
+
+    def anchor(match) -> str:
+        titles.append(match.group(1))
+        return f"<h2 id='section-{len(titles)}'>{match.group(1)}</h2>"
+
+    page = re.sub(r"<h2>(.*?)</h2>", anchor, page)
+    if len(titles) < 2:
+        return page
+    links = "".join(f"<li><a href='#section-{k}'>{title}</a></li>" for k, title in enumerate(titles, start=1))
+    contents = f"<nav class='toc'><b>Contents</b><ol>{links}</ol></nav>"
+    return page.replace("<h2 id='section-1'>", contents + "<h2 id='section-1'>", 1)
 
 
 SITES_SHOWN = 100
