@@ -95,7 +95,7 @@ def test_an_input_error_crosses_from_a_worker_as_itself(tmp_path):
     again = pickle.loads(pickle.dumps(error))
     assert type(again) is InputError and str(again) == str(error) and again.where == error.where
     scenario = validate_scenario(sites_scenario([{"field": "network.uplink.rate_mbps", "uniform": [-5, 5]}]))
-    with pytest.raises(InputError, match=r"\(site 2\): network.uplink.rate_mbps"):
+    with pytest.raises(InputError, match=r"\(site [23]\): network.uplink.rate_mbps"):  # sites 2 and 3 draw below 0
         run_sites(scenario, None, workers=2)  # the library call, without the command line's check first
 
 
