@@ -130,7 +130,7 @@ def run(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     try:
         scenario = load_scenario(file, set_ or [], seed=None if seed is None else int(seed))
         setup = _checked_setup(scenario, monitor, workers, scheduler, force)
-        with claim(out if out is not None else Path("results") / scenario.name, kinds=("run", "sites")) as target:
+        with claim(out if out is not None else Path("results") / scenario.name, kind="run") as target:
             started = time.perf_counter()
             if scenario.sites is not None:
                 from simsplit.cli.progress import progress
@@ -244,7 +244,7 @@ def compare_command(file: Annotated[Path, typer.Argument(help="Scenario YAML fil
         for name in chosen or names:
             check_feasible(build_setup(with_strategy(scenario, names[name])), runs=seeds, force=force)
         held = contextlib.ExitStack()
-        held.enter_context(claim(target, kinds=("compare",)))
+        held.enter_context(claim(target, kind="compare"))
     except InputError as exc:
         fail(exc)
     with held:
@@ -371,8 +371,7 @@ def sweep_command(file: Annotated[Path, typer.Argument(help="Sweep YAML file.")]
         check_scheduler(scheduler)
         sweep = load_sweep(file, force=force)
         held = contextlib.ExitStack()
-        folder = held.enter_context(claim(out if out is not None else Path("results") / sweep.name,
-                                          kinds=("sweep",)))
+        folder = held.enter_context(claim(out if out is not None else Path("results") / sweep.name, kind="sweep"))
     except InputError as exc:
         fail(exc)
     with held:

@@ -243,7 +243,7 @@ def calibrate_command(config: Annotated[Path, typer.Argument(help="Calibration Y
         problem = Problem(config)
         problem.check_feasible(force)
         paths = check_publish(problem)
-        target = check_output(out or Path("results") / f"calibrate-{config.stem}", kinds=("calibration",))
+        target = check_output(out or Path("results") / f"calibrate-{config.stem}", kind="calibration")
         if not json_output:
             err_console.print(f"fitting {len(problem.parameters.labels)} parameters to "
                               f"{len(problem.measurements)} measurements ...")

@@ -58,9 +58,19 @@ def mark(folder: Path, kind: str) -> None:
     (folder / MARKER).write_text(json.dumps({"written_by": "simsplit", "kind": kind, "version": __version__}) + "\n")
 
 
-def check_output(out_dir: str | Path, option: str = "--out", kinds: tuple[str, ...] = KINDS) -> Path:
+def replaceable(kind: str | None) -> tuple[str, ...]:
+    """The kinds of folder a result of ``kind`` may replace: its own (a run and a sites run each other, one
+    scenario's two forms); any that simsplit writes for None."""
+    if kind is None:
+        return KINDS
+    return ("run", "sites") if kind in ("run", "sites") else (kind,)
+
+
+def check_output(out_dir: str | Path, option: str = "--out", kind: str | None = None) -> Path:
     """The absolute output path, or InputError (naming ``option``) if simsplit must not write there: an existing
-    folder is replaced only if simsplit wrote it as one of ``kinds``."""
+    folder is replaced only if simsplit wrote it as a folder a result of ``kind`` may replace
+    (:func:`replaceable`)."""
+    kinds = replaceable(kind)
     out = Path(os.path.abspath(out_dir))
     cwd = Path.cwd().resolve()
     resolved = out.resolve()
@@ -91,10 +101,10 @@ def check_output(out_dir: str | Path, option: str = "--out", kinds: tuple[str, .
 
 
 @contextlib.contextmanager
-def claim(out_dir: str | Path, option: str = "--out", kinds: tuple[str, ...] = KINDS) -> Iterator[Path]:
-    """Check ``out_dir`` (:func:`check_output`, for a result of one of ``kinds``) and hold its lock while the body
-    runs; re-entrant."""
-    out = check_output(out_dir, option, kinds)
+def claim(out_dir: str | Path, option: str = "--out", kind: str | None = None) -> Iterator[Path]:
+    """Check ``out_dir`` (:func:`check_output`, for a result of ``kind``) and hold its lock while the body runs;
+    re-entrant."""
+    out = check_output(out_dir, option, kind)
     if out in _held:
         yield out
         return
@@ -125,7 +135,7 @@ def write_folder(out_dir: str | Path, write: Callable[[Path], None], kind: str =
     """Call ``write(folder)`` on a hidden sibling of ``out_dir`` and move it into place only if it succeeds:
     a failure leaves nothing half-written and never replaces a good folder. Refuses (InputError) to
     replace anything simsplit did not write."""
-    with claim(out_dir, kinds=("run", "sites") if kind in ("run", "sites") else (kind,)) as out:
+    with claim(out_dir, kind=kind) as out:
         partial = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
         try:
             write(partial)

@@ -319,7 +319,7 @@ def sweep(path: str | Path, out: str | Path, workers: int = 2, scheduler: str | 
     from simsplit.output.outdir import claim, is_ours, mark
     check_scheduler(scheduler, "scheduler")
     spec = load_sweep(Path(path), force=force)
-    with claim(out, "out", kinds=("sweep",)) as folder:
+    with claim(out, "out", kind="sweep") as folder:
         if not is_ours(folder):
             folder.mkdir(parents=True, exist_ok=True)
             mark(folder, "sweep")
