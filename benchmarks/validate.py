@@ -280,31 +280,43 @@ def tandem_check(folder: Path) -> Check:
                  "independent replay", worst, tolerance=1e-9, unit="s")
 
 
+def walk_queue(stamps_ms, period_ms, transfers, bits_each: float = 12_000.0) -> list[float]:
+    """``mm-link``'s queue, byte by byte: transfers ``(ready s, bits)`` queue in order; each opportunity (the k-th
+    of pass p at (p period + stamp_k) ms, looping) carries up to ``bits_each`` from the head of the queue,
+    across transfers, of those ready strictly before it; a transfer ends at the opportunity that carries its
+    last bit (inf for one not carried within 10,000 passes)."""
+    ends: list[float] = []
+    remaining = [float(bits) for _, bits in transfers]
+    i, passes = 0, 0
+    while i < len(transfers) and passes < 10_000:
+        for stamp in stamps_ms:
+            at = (passes * period_ms + stamp) / 1e3
+            budget = bits_each
+            while budget > 0 and i < len(transfers) and transfers[i][0] < at:
+                used = min(budget, remaining[i])
+                remaining[i] -= used
+                budget -= used
+                if remaining[i] <= 0:
+                    ends.append(at)
+                    i += 1
+            if i == len(transfers):
+                return ends
+        passes += 1
+    return ends + [math.inf] * (len(transfers) - len(ends))
+
+
 def trace_queue_check() -> Check:
-    """Back-to-back uploads on a Mahimahi trace against a byte walk of mm-link's queue: each opportunity
-    carries up to 1500 bytes from the head of the queue, across uploads, of those ready before it (so an
-    upload queued behind another sends first in what the other left of its last opportunity)."""
+    """Back-to-back uploads on a Mahimahi trace against a byte walk of mm-link's queue (:func:`walk_queue`): an
+    upload queued behind another sends first in what the other left of its last opportunity."""
     from simsplit.model.channel.link import DedicatedLink
     stamps = [int(line) for line in SAMPLE_TRACE.read_text().split()]
-    period = stamps[-1]
     link = DedicatedLink(trace_channel(read_trace(SAMPLE_TRACE, "mahimahi")))
     rng = np.random.default_rng(11)
     ready = np.cumsum(rng.exponential(0.004, 1000))  # 3.1 kB every 4 ms on average: mostly queued
-    bits = np.full(ready.size, 3100 * 8.0)
-    simulated = [link.reserve(float(at), float(b))[1] for at, b in zip(ready, bits, strict=True)]
-    walked, left, k, passes = [], bits.copy(), 0, 0
-    while k < ready.size:
-        for stamp in stamps:
-            at, budget = (passes * period + stamp) / 1e3, 12000.0
-            while budget > 0 and k < ready.size and ready[k] < at:
-                used = min(budget, left[k])
-                left[k] -= used
-                budget -= used
-                if left[k] <= 0:
-                    walked.append(at)
-                    k += 1
-        passes += 1
-    worst = float(np.max(np.abs(np.array(simulated) - np.array(walked[:ready.size]))))
+    transfers = [(float(at), 3100 * 8.0) for at in ready]
+    simulated = [link.reserve(at, bits)[1] for at, bits in transfers]
+    walked = walk_queue(stamps, stamps[-1], transfers)
+    worst = float(np.max(np.abs(np.array(simulated) - np.array(walked))))
     return Check("channel", "Mahimahi queue vs mm-link's byte walk: worst abs. difference over 1000 back-to-back "
                  "3.1 kB uploads", 0.0, "tests/data sample", worst, tolerance=1e-9, unit="s")
 

@@ -69,6 +69,19 @@ def queue_scenario(folder: Path, *, rate_hz: float, service_ms: float, workers: 
     }
 
 
+def validation_page():
+    """``benchmarks/validate.py`` (the validation page's checks and references) as a module, loaded once."""
+    import importlib.util
+    import sys
+    name = "simsplit_validate_page"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / "validate.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 def replication_seeds(count: int, root: int = 20261123) -> list[int]:
     """Independent run seeds spawned from one root."""
     return [int(s) for s in np.random.SeedSequence(root).generate_state(count)]

@@ -7,7 +7,7 @@ import math
 from fractions import Fraction
 
 import numpy as np
-from conftest import REPO, SHARED, needs_shared
+from conftest import REPO, SHARED, needs_shared, validation_page
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -227,30 +227,6 @@ def test_a_shifted_replay_never_reuses_the_opportunity_that_ended_the_last_trans
             start = end
 
 
-def walk_queue(stamps_ms, period_ms, transfers, bits_each=PACKET) -> list[float]:
-    """``mm-link``'s queue, byte by byte: transfers ``(ready s, bits)`` queue in order; each opportunity (the k-th
-    of pass p at (p period + stamp_k) ms) carries up to ``bits_each`` from the head of the queue, across
-    transfers, of those ready strictly before it; a transfer ends at the opportunity that carries its last bit."""
-    ends: list[float] = []
-    remaining = [float(bits) for _, bits in transfers]
-    i, passes = 0, 0
-    while i < len(transfers) and passes < 10_000:
-        for stamp in stamps_ms:
-            at = (passes * period_ms + stamp) / 1e3
-            budget = bits_each
-            while budget > 0 and i < len(transfers) and transfers[i][0] < at:
-                used = min(budget, remaining[i])
-                remaining[i] -= used
-                budget -= used
-                if remaining[i] <= 0:
-                    ends.append(at)
-                    i += 1
-            if i == len(transfers):
-                return ends
-        passes += 1
-    return ends + [math.inf] * (len(transfers) - len(ends))
-
-
 @settings(max_examples=300, deadline=None)
 @given(gaps=st.lists(st.integers(0, 30), min_size=1, max_size=40),
        transfers=st.lists(st.tuples(st.floats(0, 0.05), st.integers(1, 40_000)), min_size=1, max_size=12))
@@ -268,4 +244,4 @@ def test_a_queue_of_transfers_matches_mm_links_byte_queue(gaps, transfers):
         timed.append((ready, bits))
     link = DedicatedLink(OpportunityChannel(stamps, PACKET, period))
     ends = [link.reserve(at, bits)[1] for at, bits in timed]
-    assert ends == walk_queue(stamps, period, timed)
+    assert ends == validation_page().walk_queue(stamps, period, timed, PACKET)  # the validation page's reference

@@ -3,22 +3,11 @@ every check on the page passes."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
-from conftest import REPO
-
-
-def _validate_module():
-    spec = importlib.util.spec_from_file_location("simsplit_validate_page", REPO / "benchmarks" / "validate.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+from conftest import REPO, validation_page
 
 
 def test_fast_checks_match_the_page(tmp_path):
-    validate = _validate_module()
+    validate = validation_page()
     page = (REPO / "docs" / "validation.md").read_text()
     for check in validate.fast_checks(tmp_path):
         assert check.passed, check.row()
