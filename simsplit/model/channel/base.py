@@ -31,9 +31,10 @@ class Channel(ABC):
     def finish_time(self, start_s: float, size_bits: float) -> float:
         """Instant (s) at which ``size_bits`` sent from ``start_s`` have fully left the link."""
 
-    def spare_bits(self, start_s: float, size_bits: float) -> float:
-        """Bits left unused at the instant a transfer of ``size_bits`` from ``start_s`` ends, which a transfer
-        queued behind it may still send then (a packet opportunity's rest; 0 on a fluid channel)."""
+    def finish_and_spare(self, start_s: float, size_bits: float) -> tuple[float, float]:
+        """(:meth:`finish_time`, the bits left unused at that instant, which a transfer queued behind this one
+        may still send then: a packet opportunity's rest; 0 on a fluid channel)."""
+        return self.finish_time(start_s, size_bits), 0.0
         return 0.0
 
 

@@ -92,8 +92,7 @@ class DedicatedLink:
         if size_bits <= spare:
             end, self._spare_bits = start, spare - size_bits
         else:
-            end = self.channel.finish_time(start, size_bits - spare)
-            self._spare_bits = self.channel.spare_bits(start, size_bits - spare)
+            end, self._spare_bits = self.channel.finish_and_spare(start, size_bits - spare)
         if extra_s:
             end += extra_s
             self._spare_bits = 0.0  # the link idles through the feedback

@@ -97,24 +97,27 @@ class OpportunityChannel(Channel):
     def bits_between(self, start_s: float, end_s: float) -> float:
         return (self._count(end_s) - self._count(start_s)) * self.bits_each
 
+    def _last_used(self, start_s: float, size_bits: float) -> tuple[int, int]:
+        """(opportunities needed, global index of the last) for ``size_bits`` (> 0, finite) from ``start_s``."""
+        needed = math.ceil(size_bits / self.bits_each * (1.0 - ROUNDING))
+        return needed, self._count(start_s) + needed - 1
+
     def finish_time(self, start_s: float, size_bits: float) -> float:
         if size_bits <= 0:
             return start_s
         if not math.isfinite(size_bits):
             return math.inf
-        needed = math.ceil(size_bits / self.bits_each * (1.0 - ROUNDING))
-        return max(self._instant(self._count(start_s) + needed - 1), start_s)
+        return max(self._instant(self._last_used(start_s, size_bits)[1]), start_s)
 
-    def spare_bits(self, start_s: float, size_bits: float) -> float:
-        """What a transfer of ``size_bits`` from ``start_s`` leaves at the instant it ends: the rest of its last
-        opportunity and any other opportunity of that instant. As in ``mm-link``, a packet queued behind it
-        leaves then with those bytes."""
+    def finish_and_spare(self, start_s: float, size_bits: float) -> tuple[float, float]:
+        """The finish, and what the transfer leaves at that instant: the rest of its last opportunity and any
+        other opportunity of that instant. As in ``mm-link``, a packet queued behind it leaves then with those
+        bytes."""
         if size_bits <= 0 or not math.isfinite(size_bits):
-            return 0.0
-        needed = math.ceil(size_bits / self.bits_each * (1.0 - ROUNDING))
-        last = self._count(start_s) + needed - 1
+            return self.finish_time(start_s, size_bits), 0.0
+        needed, last = self._last_used(start_s, size_bits)
         end = self._instant(last)
         if not math.isfinite(end):
-            return 0.0
+            return end, 0.0
         unused = self._count(end) - (last + 1)  # opportunities of the same instant after the last one used
-        return unused * self.bits_each + max(needed * self.bits_each - size_bits, 0.0)
+        return max(end, start_s), unused * self.bits_each + max(needed * self.bits_each - size_bits, 0.0)
