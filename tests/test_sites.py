@@ -205,7 +205,7 @@ def test_the_ratio_interval_is_the_t_interval_of_the_means_for_equal_clusters_an
     interval of a bootstrap of whole clusters (a separate computation: within 15% of its width)."""
     from scipy import stats
 
-    from simsplit.studies.sites import ratio_interval
+    from simsplit.core.stats import ratio_interval
     rng = np.random.default_rng(5)
     means = rng.normal(0.05, 0.01, 8)
     low, high = ratio_interval(means * 100, np.full(8, 100.0))

@@ -63,6 +63,20 @@ def t_interval(values, confidence: float = 0.95,
     return (mean, *_clip(mean - half, mean + half, bounds))
 
 
+def ratio_interval(sums, counts, confidence: float = 0.95) -> tuple[float, float]:
+    """The ``confidence`` t-interval of the pooled mean sum(sums) / sum(counts) over k independent clusters (the
+    ratio estimator's standard error: the spread of the residuals sums - mean * counts, over the mean count);
+    NaN with fewer than two clusters. With equal counts it is the t-interval of the cluster means."""
+    sums, counts = np.asarray(sums, dtype=float), np.asarray(counts, dtype=float)
+    k = sums.size
+    if k < 2:
+        return math.nan, math.nan
+    mean = float(sums.sum() / counts.sum())
+    residuals = (sums - mean * counts) / counts.mean()
+    half = _t(confidence, k - 1) * math.sqrt(float(np.sum(residuals ** 2)) / (k * (k - 1)))
+    return mean - half, mean + half
+
+
 def batch_interval(values, statistic: Callable[[np.ndarray], float] = np.mean, confidence: float = 0.95,
                    n_batches: int = DEFAULT_BATCHES,
                    bounds: tuple[float, float] | None = None) -> tuple[float, float, float]:

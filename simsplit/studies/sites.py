@@ -280,26 +280,12 @@ def _latency_ci95(outcomes: list[SiteOutcome]) -> dict[str, list]:
     """The 95% interval of the mean latency across sites, each site one replication, centred on the pooled
     mean the summary reports (the ratio estimator: sites weighted by their completed requests); none for the
     sketched quantiles."""
+    from simsplit.core.stats import ratio_interval
     scopes = [o.tally.scope(0) for o in outcomes]
     sums = np.array([scope.latency_sum for scope in scopes if scope.statuses[1]], dtype=float)
     counts = np.array([scope.statuses[1] for scope in scopes if scope.statuses[1]], dtype=float)
     low, high = ratio_interval(sums, counts)
     return {"mean": [low, high], "p50": [None, None], "p95": [None, None], "p99": [None, None]}
-
-
-def ratio_interval(sums: np.ndarray, counts: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """The ``level`` t-interval of the pooled mean sum(sums) / sum(counts) over k independent clusters (the
-    ratio estimator's standard error: the spread of the residuals sums - mean * counts, over the mean count);
-    NaN with fewer than two clusters. With equal counts it is the t-interval of the cluster means."""
-    from scipy import stats
-    k = len(sums)
-    if k < 2:
-        return math.nan, math.nan
-    mean = sums.sum() / counts.sum()
-    residuals = (sums - mean * counts) / counts.mean()
-    error = math.sqrt(float(np.sum(residuals ** 2)) / (k * (k - 1)))
-    half = float(stats.t.ppf(0.5 + level / 2, k - 1)) * error
-    return mean - half, mean + half
 
 
 def _merged_servers(scenario: Scenario, outcomes: list[SiteOutcome], measured_s: float) -> tuple[float, dict]:
