@@ -168,3 +168,21 @@ def test_plot_and_report_of_a_run_where_nothing_completed(tmp_path, monkeypatch)
     assert json.loads((tmp_path / "empty" / "summary.json").read_text())["completed"] == 0
     assert main(["plot", "empty"]) == 0
     assert main(["report", "empty"]) == 0 and (tmp_path / "empty" / "report.html").is_file()
+
+
+def test_the_console_script_skips_interpreter_teardown_but_not_exit_handlers(tmp_path):
+    """A finished command ends with os._exit after the exit handlers and a flush (pyarrow's native pools can abort
+    a finished run at interpreter teardown): its status and its whole output arrive, and the handlers ran."""
+    mark, torn = tmp_path / "handler-ran", tmp_path / "torn-down"
+    code = (f"import atexit, sys; atexit.register(lambda: open({str(mark)!r}, 'w').close())\n"
+            f"class Torn:\n    def __del__(self, _open=open): _open({str(torn)!r}, 'w').close()\n"
+            "kept = Torn()\n"
+            "from simsplit.cli import entry_point; sys.argv = ['simsplit'] + sys.argv[1:]; "
+            "print('x' * 100000, end=''); entry_point()")
+    done = subprocess.run([sys.executable, "-c", code, "kinds", "--markdown"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("x" * 100000) and done.stdout.rstrip().endswith("|")
+    assert mark.exists() and not torn.exists()  # a global's finaliser runs only at teardown
+    done = subprocess.run([sys.executable, "-c", code, "run", str(tmp_path / "absent.yaml")], capture_output=True,
+                          text=True)
+    assert done.returncode == 2 and done.stderr.startswith("error:")

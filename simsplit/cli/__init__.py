@@ -6,6 +6,9 @@ Every usage or input error prints one line (``error: ...``) and exits with statu
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import os
 import sys
 
 import typer
@@ -43,5 +46,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry_point() -> None:
-    """The ``simsplit`` console script."""
-    sys.exit(main())
+    """The ``simsplit`` console script. Once the command is done (its files closed, its pools shut), the exit
+    handlers run and the streams are flushed, then the process ends without tearing down the interpreter:
+    pyarrow's native thread pools can abort a finished run at that teardown ("terminate called without an
+    active exception", status -6), which would turn a good run into a failed one."""
+    code = main()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed or broken pipe: nothing more can reach it
+            stream.flush()
+    os._exit(code)
