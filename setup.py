@@ -7,7 +7,7 @@ from setuptools import find_packages, setup
 setup(
     packages=[*find_packages(include=["simsplit*"]), "simsplit.data.scenarios", "simsplit.data.traces"],
     package_dir={"simsplit.data.scenarios": "scenarios", "simsplit.data.traces": "traces"},
-    package_data={"simsplit": ["py.typed"],
+    package_data={"simsplit": ["py.typed", "figures/templates/*.j2"],
                   "simsplit.data.scenarios": ["*.yaml", "**/*.yaml", "**/*.csv", "**/*.md"],
                   "simsplit.data.traces": ["*.csv", "*.md"]},
 )

@@ -261,7 +261,7 @@ def test_reports_render_in_a_headless_browser(compare_folder, tmp_path):
                    monitor_period_s=0.5).write(tmp_path / "run")
     work = tmp_path / "c"
     shutil.copytree(compare_folder, work)
-    pages = [write_report(run), write_report(work)]
+    pages = [write_report(run), write_report(work), write_report(_synthetic_sweep(tmp_path / "s"))]
     probe = """() => {
       const page = document.documentElement;
       const tables = Array.from(document.querySelectorAll('table')).map(t => {
@@ -271,7 +271,12 @@ def test_reports_render_in_a_headless_browser(compare_folder, tmp_path):
               images: Array.from(document.images).map(i => i.complete && i.naturalWidth > 0),
               captions: Array.from(document.querySelectorAll('figure')).map(f => (f.querySelector('figcaption')
                         || {textContent: ''}).textContent.trim().length),
-              tables: tables, text: document.body.innerText, title: document.querySelector('h1').textContent};}"""
+              tables: tables, text: document.body.innerText, title: document.querySelector('h1').textContent,
+              toc: Array.from(document.querySelectorAll('nav.toc a')).map(a => a.getAttribute('href')),
+              sections: Array.from(document.querySelectorAll('h2')).map(h => '#' + h.id),
+              columns: Array.from(document.querySelectorAll('table.data:not(.params):not(.keyvalue)')).flatMap(t => {
+                const rows = Array.from(t.tBodies[0].rows).map(r => Array.from(r.cells).map(c => c.textContent));
+                return rows.length ? rows[0].map((_, k) => rows.map(r => r[k])) : [];})};}"""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
         try:
@@ -286,12 +291,61 @@ def test_reports_render_in_a_headless_browser(compare_folder, tmp_path):
                     assert all(t["scrolls"] for t in found["tables"] if t["wide"]), (path, width)
                     for raw in ("throughput_rps", "latency_mean_s", "NaN", "nan ", "None"):
                         assert raw not in found["text"], (path, raw)
-                    assert found["title"].startswith(("Run", "Compare"))
+                    assert found["title"].startswith(("Run", "Compare", "Sweep"))
+                    assert found["toc"] == found["sections"] and len(found["toc"]) >= 2, path
+                    _one_style_a_column(found["columns"], path)
                 view.close()
         finally:
             browser.close()
     text = pages[1].read_text()
     assert json.loads((work / "compare.json").read_text())["provenance"]["simsplit_version"] in text
+
+
+def _synthetic_sweep(folder):
+    """A sweep folder of six configurations: one metric equal everywhere, one spanning four decades."""
+    folder.mkdir()
+    (folder / "sweep.json").write_text(json.dumps({"name": "s", "factors": ["net", "strategy"]}))
+    table = pd.DataFrame({"net": pd.Categorical(["x"] * 3 + ["y"] * 3), "strategy": pd.Categorical(["a", "b", "c"] * 2),
+                          "latency_mean_s": [0.01, 0.02, 0.03, 0.02, 0.03, 0.05], "energy_j": [1.0, 2, 3, 2, 3, 4],
+                          "accuracy": [0.75] * 6, "deadline_miss_rate": [0.0002003, 0.0, 0.01, 0.0, 0.0, 0.0],
+                          "server_utilisation": [0.0] * 6})
+    for metric in ("latency_mean_s", "energy_j", "accuracy"):
+        table[f"{metric}_low"], table[f"{metric}_high"] = table[metric] * 0.9, table[metric] * 1.1
+    table["accuracy_low"] = table["accuracy_high"] = 0.75
+    table.to_parquet(folder / "table.parquet")
+    return folder
+
+
+def _one_style_a_column(columns: list[list[str]], where) -> None:
+    """Each column of a data table (read back from the page): numbers, intervals included, all in one number of
+    decimals; no column past the first the same in every row."""
+    import re
+    for column in columns:
+        decimals = {len(number.split(".")[1]) if "." in number else 0
+                    for cell in column for number in re.findall(r"-?\d[\d,]*(?:\.\d+)?", cell)}
+        assert len(decimals) <= 1, (where, column)
+    for column in columns[1:]:
+        assert len(column) < 2 or len(set(column)) > 1, (where, column)
+
+
+def test_a_sweep_table_shows_each_column_in_one_style_and_folds_constant_columns(tmp_path):
+    """'0.0002003' beside '0' and '13.9 [13.89, 13.9]' read badly: each column keeps one number of decimals; the
+    accuracy and utilisation, the same everywhere, become one note instead of columns."""
+    import re
+
+    from simsplit.figures.report import write_report
+    from simsplit.figures.report_numbers import fixed, metric_column
+    page = write_report(_synthetic_sweep(tmp_path / "s")).read_text()
+    table = page[page.index("<h2 id='section-1'>All configurations</h2>"):]
+    table = table[:table.index("</table>")]
+    heads = re.findall(r"<th>(.*?)</th>", table)
+    assert "accuracy" not in heads and "server utilisation" not in heads and "deadline miss rate" in heads
+    assert "The same in every configuration: accuracy 0.7500; server utilisation 0." in page
+    cells = [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)]
+    _one_style_a_column([list(column) for column in zip(*cells, strict=True)], "sweep")
+    assert [row[heads.index("deadline miss rate")] for row in cells][:3] == ["0.00020", "0.00000", "0.01000"]
+    frame = pd.DataFrame({"x": [13.9], "x_low": [13.89], "x_high": [13.9004]})
+    assert metric_column(frame, "x") == ["13.90 [13.89, 13.90]"] and fixed(-1e-9, 3) == "0.000"
 
 
 def test_a_sweep_metric_equal_everywhere_gets_a_note_not_a_figure(tmp_path):
@@ -343,13 +397,29 @@ def test_a_figure_that_fails_to_save_leaves_the_previous_one_and_nothing_half_wr
 
 def test_no_two_lines_of_a_figure_share_colour_and_style():
     """The first 32 lines differ in colour or line style (two groups shared solid blue past the eighth), and
-    the 52-group BottleNet CDF, read back, draws each of its groups differently."""
+    the 52-group BottleNet CDF, read back, draws each of its groups differently (the same in every panel)."""
     from simsplit.figures.drawing import colour_of, line_style_of
     assert len({(colour_of(k), line_style_of(k)) for k in range(32)}) == 32
     result = simulate(load_scenario(REPO / "scenarios" / "bottlenet-resnet50.yaml"))
     fig = result.plot.latency_cdf()
-    lines = [line for line in fig.axes[0].lines if len(line.get_xdata()) > 2]
-    assert len(lines) == 10 and len({(line.get_color(), line.get_linestyle()) for line in lines}) == 10
+    styles = {(line.get_label(), line.get_color(), line.get_linestyle())
+              for ax in fig.axes for line in ax.lines if len(line.get_xdata()) > 2}
+    assert len({name for name, *_ in styles}) == len(styles) == len({tuple(look) for _, *look in styles})
+
+
+def test_a_many_group_cdf_has_a_panel_per_network_with_its_fastest_groups_and_references():
+    """BottleNet's 52 groups over 3G, 4G and Wi-Fi: one panel per network, each drawing that network's 3 fastest
+    splits by mean latency (from the summary), its cloud-only group and the mobile-only group, read back."""
+    result = simulate(load_scenario(REPO / "scenarios" / "bottlenet-resnet50.yaml"))
+    groups = result.summary["groups"]
+    fig = result.plot.latency_cdf()
+    assert len(fig.axes) == 3
+    for ax, prefix in zip(fig.axes, ("wifi", "4g", "3g"), strict=True):
+        drawn = [line.get_label() for line in ax.lines if len(line.get_xdata()) > 2]
+        splits = sorted((n for n in groups if n.startswith(f"{prefix}-rb")),
+                        key=lambda n: groups[n]["latency_s"]["mean"])
+        assert drawn == [*splits[:3], "mobile-only", f"{prefix}-cloud-only"], (prefix, drawn)
+        assert ax.get_title().endswith("the 3 fastest of 17 groups, with local and full offload")
 
 
 def test_breakdowns_draw_the_same_groups_references_included_least_to_most():
@@ -421,3 +491,25 @@ def test_a_report_has_contents_linking_its_sections_and_a_figure_grid(compare_fo
     grid = page[page.index("<div class='grid'>"):]
     assert grid.count("<figure>") == page.count("<figure>") > 5  # every figure in the grid
     assert "@media (max-width:600px)" in page  # tables wrap at phone width
+
+
+def test_regret_bars_are_in_percent_as_the_table_and_coloured_by_kind(compare_folder):
+    """The regret figure draws each strategy's relative regret in % of the bound (the table's unit), with the
+    table's 95% interval as whiskers, static and adaptive strategies in two colours (read back from the bars)."""
+    from matplotlib.colors import to_hex
+
+    from simsplit.figures.compare_figures import compare_bars_figure
+    from simsplit.figures.drawing import colour_of
+    table = pd.read_csv(compare_folder / "compare.csv")
+    ax = compare_bars_figure(table, "relative_regret", 100.0, "regret (%)").axes[0]
+    bars = [bar for bar in ax.patches if np.isfinite(bar.get_width())]
+    labels = [tick.get_text() for tick in ax.get_yticklabels()]
+    by_name = table.set_index("strategy")
+    np.testing.assert_allclose([bar.get_width() for bar in bars],
+                               by_name.loc[labels, "relative_regret"].to_numpy() * 100.0, rtol=1e-12)
+    caps = ax.collections[0].get_segments() if ax.collections else []
+    np.testing.assert_allclose(sorted(seg[0][0] for seg in caps),
+                               sorted(by_name.loc[labels, "relative_regret_low"].to_numpy() * 100.0), rtol=1e-9)
+    expected = [colour_of(0) if static else colour_of(1) for static in by_name.loc[labels, "static"]]
+    assert [to_hex(bar.get_facecolor()) for bar in bars] == [to_hex(c) for c in expected]
+    assert len(set(expected)) == 2

@@ -39,7 +39,8 @@ def _cli(target, cwd, *args) -> subprocess.CompletedProcess:
 def test_the_wheel_carries_scenarios_traces_licence_and_types(installed):
     _, names = installed
     for name in ("simsplit/data/scenarios/default.yaml", "simsplit/data/scenarios/profiles/resnet50-bottlenet.csv",
-                 "simsplit/data/traces/lte-uplink-markov.csv", "simsplit/py.typed"):
+                 "simsplit/data/traces/lte-uplink-markov.csv", "simsplit/py.typed",
+                 "simsplit/figures/templates/report.html.j2"):
         assert name in names, name
     assert any(name.endswith("licenses/LICENSE") for name in names)
 
@@ -49,6 +50,9 @@ def test_run_default_from_another_folder(installed, tmp_path):
     done = _cli(target, tmp_path, "run", "default", "--set", "duration_s=15")
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "results" / "default" / "summary.json").is_file()
+    reported = _cli(target, tmp_path, "report", tmp_path / "results" / "default")  # its page template travels too
+    assert reported.returncode == 0 and "<h2 id='section-1'>" in (tmp_path / "results" / "default" / "report.html"
+                                                                  ).read_text(), reported.stderr
     check = subprocess.run([sys.executable, "-c", "import simsplit; print(simsplit.__file__)"], capture_output=True,
                            text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(target)})
     assert check.stdout.startswith(str(target)), check.stdout  # the unpacked wheel, not the checkout

@@ -77,6 +77,14 @@ def scenario_of(folder: Path):
         return None
 
 
+def groups_of(summary: dict, scenario) -> dict:
+    """What a latency CDF needs to choose its groups by meaning: each group's strategy (from the summary) and
+    network (from the scenario, when it can be read back)."""
+    from simsplit.figures.run_figures import network_labels
+    return {"strategies": {name: group["strategy"] for name, group in summary["groups"].items()},
+            "networks": None if scenario is None else network_labels(scenario)}
+
+
 def timeseries_of(scenario, local_split: int, series: pd.DataFrame, requests: pd.DataFrame, title: str,
                   style: FigureStyle = SCREEN):
     """:func:`~simsplit.figures.timeseries.timeseries_figure` of a run of ``scenario``: its first server,
@@ -114,12 +122,10 @@ def figures_for_compare(folder: Path, out: Path | None = None, style: FigureStyl
                                                     f"{name}: mean latency, {seeds}", style=style))
     keep("energy-by-strategy", compare_bars_figure(table, "energy_j", 1e3, "device energy per request (mJ)",
                                                    f"{name}: energy, {seeds}", style=style))
-    if "regret" in table.columns and table["regret"].notna().any():
+    if "relative_regret" in table.columns and table["relative_regret"].notna().any():
         objective = meta.get("objective", "latency")
-        scale, unit = {"latency": (1e3, "ms"), "energy": (1e3, "mJ"),
-                       "accuracy": (1.0, "error rate")}.get(objective, (1.0, "s"))
         keep("regret-by-strategy", compare_bars_figure(
-            table, "regret", scale, f"regret of the {objective} objective, per request ({unit})",
+            table, "relative_regret", 100.0, f"regret of the {objective} objective (% above the bound)",
             f"{name}: regret against the bound, {seeds}", style=style))
     scenario = scenario_of(folder)
     if (folder / "latency-quantiles.csv").is_file():
@@ -150,13 +156,15 @@ def figures_for_run(folder: Path, out: Path | None = None, style: FigureStyle = 
     name = summary["scenario"]
     has_rows = (folder / "requests.parquet").is_file()  # absent for a run with records: none
     requests = pd.read_parquet(folder / "requests.parquet") if has_rows else None
+    scenario = scenario_of(folder)
     if requests is not None:
         keep("latency-cdf", latency_cdf_figure(requests, f"{name}: latency", deadline_s=summary.get("deadline_s"),
-                                               warmup_s=summary["warmup_s"], style=style))
+                                               warmup_s=summary["warmup_s"], style=style,
+                                               **groups_of(summary, scenario)))
     keep("latency-breakdown", latency_breakdown_figure(summary, f"{name}: mean latency by stage", style=style))
     keep("energy-breakdown", energy_breakdown_figure(summary, f"{name}: device energy by component", style=style))
     if requests is not None and (folder / "timeseries.parquet").is_file():
-        _timeseries(keep, style, scenario_of(folder), "timeseries", pd.read_parquet(folder / "timeseries.parquet"),
+        _timeseries(keep, style, scenario, "timeseries", pd.read_parquet(folder / "timeseries.parquet"),
                     requests, f"{name}: over time")
     return written
 
@@ -212,7 +220,7 @@ def figures_for_sites(folder: Path, out: Path | None = None, style: FigureStyle 
         requests = pd.concat([pd.read_parquet(part) for part in parts], ignore_index=True)
         keep("latency-cdf", latency_cdf_figure(requests, f"{name}: latency, the rows the sites kept",
                                                deadline_s=summary.get("deadline_s"), warmup_s=summary["warmup_s"],
-                                               style=style))
+                                               style=style, **groups_of(summary, scenario_of(folder))))
     return written
 
 

@@ -4,22 +4,18 @@ the scenario's key parameters, provenance and every figure of the folder, captio
 from __future__ import annotations
 
 import base64
-import html
 import json
-import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from markupsafe import Markup
 
 from simsplit.figures.drawing import varies
 from simsplit.figures.folder_figures import SWEEP_CURVES, compare_meta, draw, folder_kind, scenario_of
+from simsplit.figures.report_numbers import MISSING, count, decimals_for, fixed, fold_constant, metric_column, tidy
 from simsplit.figures.scenario_table import scenario_table
 from simsplit.figures.style import SCREEN
-
-
-def _scaled(value: float | None, factor: float) -> float | None:
-    """``value`` times ``factor``, or None for a missing value (null in summary.json: nothing completed)."""
-    return None if value is None else value * factor
 
 
 def best_table(table: pd.DataFrame, by: str, baseline: dict | None) -> pd.DataFrame:
@@ -84,27 +80,45 @@ CAPTIONS = {
                      "the points that no other point beats on both (fewer bytes, higher accuracy).",
     "latency-by-strategy": "Mean latency per request of each strategy with its 95% interval, fastest first.",
     "energy-by-strategy": "Device energy per request of each strategy with its 95% interval, most frugal first.",
-    "regret-by-strategy": "How far each strategy's objective is from the bound (per seed, the best of the planned "
-                          "bound, the oracle and every static strategy), with its 95% interval; 0 is the bound.",
+    "regret-by-strategy": "How far each strategy's objective is above the bound (per seed, the best of the planned "
+                          "bound, the oracle and every static strategy), in % of the bound's mean as in the table, "
+                          "with its 95% interval; 0 is the bound.",
 }
 """What each figure shows, by file name (a figure not listed is captioned by its name)."""
 
 
-def _image(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
+@dataclass
+class Section:
+    """One section of a report page: its heading, notes, tables (HTML), figures and notes after them."""
+    title: str
+    notes: list[str] = field(default_factory=list)
+    tables: list[Markup] = field(default_factory=list)
+    figures: list[dict] = field(default_factory=list)
+    after: list[str] = field(default_factory=list)
+
+
+def _figure(path: Path) -> dict:
+    """A figure for the page's template: its PNG as base64, its name and its caption."""
     key = max((k for k in CAPTIONS if path.stem == k or path.stem.startswith(k + "-")), key=len, default=None)
     caption = CAPTIONS[key] if key else path.stem.replace("-", " ").replace("_", " ")
     if path.stem.startswith("curve-"):
         caption = f"{path.stem[6:].replace('_', ' ')} of every configuration against the sweep's x factor (lines over "\
                   "a numeric factor, grouped bars over a categorical one), one colour per level of its line factor, " \
                   "95% whiskers over seeds."
-    return f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(path.stem)}"><figcaption>' \
-           f"{html.escape(caption)}</figcaption></figure>"
+    return {"data": base64.b64encode(path.read_bytes()).decode(), "name": path.stem, "caption": caption}
 
 
-def _table(frame: pd.DataFrame, classes: str = "data") -> str:
-    table = frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, classes=classes, na_rep="-")
-    return f'<div style="overflow-x:auto">{table}</div>'
+def _table(frame: pd.DataFrame, classes: str = "data") -> Markup:
+    """``frame`` (already text: :mod:`~simsplit.figures.report_numbers`) as an HTML table, its cells escaped."""
+    return Markup(frame.to_html(index=False, border=0, classes=classes, na_rep=MISSING, escape=True))
+
+
+def _folded(frame: pd.DataFrame, section: Section, what: str) -> None:
+    """Add ``frame`` to ``section`` with its columns equal in every row folded into a note."""
+    frame, note = fold_constant(frame, what)
+    section.tables.append(_table(frame))
+    if note:
+        section.notes.append(note)
 
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;padding:0 1em;max-width:1100px;color:#222}
@@ -112,6 +126,7 @@ h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em}table.data{border-collapse:
 table.data td,table.data th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
 table.data td:first-child,table.data th:first-child{text-align:left}
 table.params td,table.params th{text-align:left;white-space:normal}table.params td:first-child{white-space:nowrap}
+.scroll{overflow-x:auto}
 img{max-width:100%;height:auto;box-sizing:border-box;border:1px solid #eee}figure{margin:1em 0}\
 figcaption{font-size:12px;color:#666}
 .note{color:#555;font-size:13px}
@@ -121,82 +136,88 @@ figcaption{font-size:12px;color:#666}
 table.data td,table.data th{padding:2px 4px;white-space:normal}}"""
 
 
+def _template():
+    """The page's Jinja2 template (``templates/report.html.j2``), HTML-escaping every value not marked safe."""
+    import jinja2
+    environment = jinja2.Environment(loader=jinja2.PackageLoader("simsplit.figures", "templates"),
+                                     autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                                     undefined=jinja2.StrictUndefined)
+    return environment.get_template("report.html.j2")
+
+
 def write_report(folder: Path) -> Path:
-    """Write ``report.html``: tables, the scenario's key parameters, provenance and every figure (screen style,
-    drawn afresh and embedded as PNG; the folder's ``figures/`` is left as it is)."""
+    """Write ``report.html`` from its template: a table of contents, the tables (units, 95% intervals, one
+    number of decimals a column, constant columns in a note), the scenario's key parameters, provenance and
+    every figure (screen style, drawn afresh and embedded as PNG in a grid; ``figures/`` is left as it is)."""
     import tempfile
     folder = Path(folder)
     kind = folder_kind(folder)
-    head = (f"<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
-            f"<title>simsplit report: {html.escape(folder.name)}</title><style>{STYLE}</style></head><body>")
-    parts = [head]
     scenario = scenario_of(folder)
     if kind == "compare":
-        parts += _compare_section(folder)
+        title, notes, sections = _compare_section(folder)
     elif kind == "sweep":
-        parts += _sweep_section(folder)
+        title, notes, sections = _sweep_section(folder)
         first = sorted((folder / "runs").glob("*/scenario.yaml"))
         scenario = scenario_of(first[0].parent) if first else None
     else:
         summary = json.loads((folder / "summary.json").read_text())
-        parts += _run_section(summary)
+        title, notes, sections = _run_section(summary)
         groups = pd.DataFrame([{"device group": n, "strategy": g["strategy"], "completed": g["completed"],
-                                "latency mean (ms)": _scaled(g["latency_s"]["mean"], 1e3),
-                                "latency p95 (ms)": _scaled(g["latency_s"]["p95"], 1e3),
-                                "energy (mJ/request)": _scaled(g["energy_j"]["total"], 1e3),
-                                "accuracy": g["accuracy"]} for n, g in summary["groups"].items()])
-        parts.append("<h2>Device groups</h2>" + _table(groups))
+                                "latency_mean_s": g["latency_s"]["mean"], "latency_p95_s": g["latency_s"]["p95"],
+                                "energy_j": g["energy_j"]["total"], "accuracy": g["accuracy"]}
+                               for n, g in summary["groups"].items()])
+        shown = pd.DataFrame({"device group": groups["device group"], "strategy": groups["strategy"].astype(str),
+                              "completed": [count(v) for v in groups["completed"]]})
+        for key, label, scale in GROUP_COLUMNS:
+            shown[label] = metric_column(groups.astype({key: float}), key, scale)
+        section = Section("Device groups")
+        _folded(shown, section, "device group")
+        sections.append(section)
         if kind == "sites":
-            parts += _sites_section(folder)
+            sections.append(_sites_section(folder))
     if scenario is not None:
         heading = "Scenario of the first configuration (the factors vary it)" if kind == "sweep" else "Scenario"
-        parts.append(f"<h2>{heading}</h2>" + _table(scenario_table(scenario), "data params"))
-    parts.append("<h2>Figures</h2>")
+        sections.append(Section(heading, tables=[_table(scenario_table(scenario), "data params")]))
+    figures = Section("Figures")
     with tempfile.TemporaryDirectory() as scratch:
-        figures = draw(folder, Path(scratch), SCREEN, ("png",))
-        parts.append("<div class='grid'>" + "".join(_image(path) for path in figures) + "</div>")
+        figures.figures = [_figure(path) for path in draw(folder, Path(scratch), SCREEN, ("png",))]
     if kind == "sweep":
-        parts += _flat_metrics(folder)
-    parts.append("</body></html>")
+        figures.after = _flat_metrics(folder)
+    sections.append(figures)
+    page = _template().render(folder=folder.name, title=title, notes=notes, sections=sections, style=STYLE)
     target = folder / "report.html"
     partial = target.with_name(".report.html.partial")
-    partial.write_text(with_contents("\n".join(parts)), encoding="utf-8")
+    partial.write_text(page, encoding="utf-8")
     partial.replace(target)
     return target
 
 
-def with_contents(page: str) -> str:
-    """``page`` with an anchor on each section heading (``<h2>``) and a table of contents linking them, placed
-    before the first section."""
-    titles: list[str] = []
-
-    def anchor(match) -> str:
-        titles.append(match.group(1))
-        return f"<h2 id='section-{len(titles)}'>{match.group(1)}</h2>"
-
-    page = re.sub(r"<h2>(.*?)</h2>", anchor, page)
-    if len(titles) < 2:
-        return page
-    links = "".join(f"<li><a href='#section-{k}'>{title}</a></li>" for k, title in enumerate(titles, start=1))
-    contents = f"<nav class='toc'><b>Contents</b><ol>{links}</ol></nav>"
-    return page.replace("<h2 id='section-1'>", contents + "<h2 id='section-1'>", 1)
+GROUP_COLUMNS = (("latency_mean_s", "latency mean (ms)", 1e3), ("latency_p95_s", "latency p95 (ms)", 1e3),
+                 ("energy_j", "energy (mJ/request)", 1e3), ("accuracy", "accuracy", 1.0))
+"""A run's per-group columns: (summary key, heading, scale)."""
 
 
 SITES_SHOWN = 100
 """Sites listed in a report (the slowest first); sites.csv has them all."""
 
 
-def _sites_section(folder: Path) -> list[str]:
+def _sites_section(folder: Path) -> Section:
     """The sites, slowest first: each one's drawn values, requests, mean and p95 latency and energy."""
     sites = pd.read_csv(folder / "sites.csv").sort_values("latency_mean_s", ascending=False, kind="stable")
-    shown = sites.head(SITES_SHOWN).drop(columns=["seed", "rows_written"], errors="ignore")
-    for column in ("latency_mean_s", "latency_p95_s"):
-        shown[column.replace("_s", " (ms)")] = shown.pop(column) * 1e3
-    shown["energy (mJ/request)"] = shown.pop("energy_j") * 1e3
-    note = (f"<p class='note'>{len(sites):,} sites, the slowest first" +
-            (f"; the {SITES_SHOWN} slowest shown (sites.csv has every one)" if len(sites) > SITES_SHOWN else "") +
-            ".</p>")
-    return ["<h2>Sites</h2>", note, _table(shown)]
+    shown = sites.head(SITES_SHOWN).drop(columns=["seed", "rows_written"], errors="ignore").reset_index(drop=True)
+    metrics = {key: metric_column(shown, key, scale) for key, _, scale in SITE_COLUMNS}
+    shown = tidy(shown.drop(columns=list(metrics)), counts=[c for c in shown.columns if c in ("requests", "completed")])
+    for key, label, _ in SITE_COLUMNS:
+        shown[label] = metrics[key]
+    section = Section("Sites", notes=[f"{len(sites):,} sites, the slowest first" + (
+        f"; the {SITES_SHOWN} slowest shown (sites.csv has every one)" if len(sites) > SITES_SHOWN else "") + "."])
+    _folded(shown, section, "site")
+    return section
+
+
+SITE_COLUMNS = (("latency_mean_s", "latency mean (ms)", 1e3), ("latency_p95_s", "latency p95 (ms)", 1e3),
+                ("energy_j", "energy (mJ/request)", 1e3))
+"""A sites table's metric columns: (sites.csv column, heading, scale)."""
 
 
 def _flat_metrics(folder: Path) -> list[str]:
@@ -205,10 +226,11 @@ def _flat_metrics(folder: Path) -> list[str]:
     flat = [f"{label} is {table[metric].dropna().iloc[0] * scale:.4g} {unit} in every configuration"
             for metric, scale, unit, label in SWEEP_CURVES
             if not varies(table[metric]) and table[metric].notna().any()]
-    return [f"<p class='note'>No curve drawn: {html.escape('; '.join(flat))}.</p>"] if flat else []
+    return [f"No curve drawn: {'; '.join(flat)}."] if flat else []
 
 
-def _sweep_section(folder: Path) -> list[str]:
+def _sweep_section(folder: Path) -> tuple[str, list[str], list[Section]]:
+    """A sweep's title, notes and sections: the best configuration per level (when asked) and every one."""
     meta = json.loads((folder / "sweep.json").read_text())
     table = pd.read_parquet(folder / "table.parquet")
     provenances = [json.loads(path.read_text()).get("provenance", {})
@@ -218,54 +240,50 @@ def _sweep_section(folder: Path) -> list[str]:
     if inputs:
         version += "; the first configuration's inputs (SHA-256): " + "; ".join(
             f"{role} {digest[:12]}" for role, digest in inputs.items())
-    note = (f"<h1>Sweep {html.escape(meta['name'])}</h1><p class='note'>{len(table)} configurations; factors: "
-            f"{html.escape(', '.join(meta['factors']))}; means over seeds with their 95% t-intervals in brackets "
-            f"(none where every seed gave the same value). simsplit {html.escape(str(version))}.</p>")
-    parts = [note]
+    note = (f"{len(table):,} configurations; factors: {', '.join(meta['factors'])}; means over seeds with their "
+            f"95% t-intervals in brackets (none where every seed gave the same value), each column in one number of "
+            f"decimals. simsplit {version}.")
+    sections = []
     options = meta.get("report", {})
     if "best_by" in options:
-        parts.append(f"<h2>Best configuration per {html.escape(options['best_by'])}</h2>")
-        parts.append(_table(best_table(table, options["best_by"], options.get("baseline"))))
-    parts.append("<h2>All configurations</h2>" + _table(_sweep_rows(table, meta["factors"])))
-    return parts
+        best = Section(f"Best configuration per {options['best_by']}")
+        best.tables.append(_table(tidy(best_table(table, options["best_by"], options.get("baseline")))))
+        sections.append(best)
+    every = Section("All configurations")
+    _folded(_sweep_rows(table, meta["factors"]), every, "configuration")
+    sections.append(every)
+    return f"Sweep {meta['name']}", [note], sections
 
 
+COMPARE_COLUMNS = (("latency_mean_s", "latency mean (ms)", 1e3), ("latency_p95_s", "latency p95 (ms)", 1e3),
+                   ("energy_j", "energy (mJ/request)", 1e3), ("accuracy", "accuracy", 1.0),
+                   ("deadline_hit_rate", "deadline hit rate", 1.0), ("switches", "switches", 1.0),
+                   ("relative_regret", "regret (% above the bound)", 100.0))
+"""A comparison's columns: (compare.csv column, heading, scale); each beside its 95% interval where it has one."""
 
 
-def _compare_section(folder: Path) -> list[str]:
-    """The comparison's title and its table with units and intervals."""
+def _compare_section(folder: Path) -> tuple[str, list[str], list[Section]]:
+    """The comparison's title, its note and its table with units and intervals."""
     meta = compare_meta(folder)
     table = pd.read_csv(folder / "compare.csv")
-
-    def interval(row, key: str, scale: float) -> str:
-        low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
-        value = row[key] * scale
-        if low is None or pd.isna(low):
-            return f"{value:.4g}"
-        return f"{value:.4g} [{low * scale:.4g}, {high * scale:.4g}]"
-
-    rows = [{"strategy": row["strategy"], "latency mean (ms)": interval(row, "latency_mean_s", 1e3),
-             "latency p95 (ms)": interval(row, "latency_p95_s", 1e3),
-             "energy (mJ/request)": interval(row, "energy_j", 1e3),
-             "accuracy": f"{row['accuracy']:.4f}",
-             "deadline hit rate": "-" if pd.isna(row["deadline_hit_rate"]) else f"{row['deadline_hit_rate']:.3f}",
-             "switches": f"{row['switches']:.0f}",
-             "regret": "-" if pd.isna(row.get("relative_regret")) else f"{100 * row['relative_regret']:+.1f}%"}
-            for _, row in table.iterrows()]
+    shown = pd.DataFrame({"strategy": table["strategy"].astype(str)})
+    for key, label, scale in COMPARE_COLUMNS:
+        if key in table.columns:
+            shown[label] = metric_column(table, key, scale)
     seeds = ", ".join(str(s) for s in meta["seeds"]) or "?"
     provenance = meta.get("provenance", {})
     version = provenance.get("simsplit_version", "?")
     inputs = "; ".join(f"{role} {digest[:12]}" for role, digest in provenance.get("inputs_sha256", {}).items())
     if inputs:
         version += f"; inputs (SHA-256): {inputs}"
-    return [f"<h1>Compare {html.escape(str(meta['scenario']))}</h1>",
-            f"<p class='note'>Every strategy on the same scenario over {len(meta['seeds'])} seeds "
-            f"({html.escape(seeds)}, drawn from seed {meta['seed']}); means with 95% t-intervals; regret: the "
-            f"objective ({html.escape(str(meta.get('objective', 'latency')))}) against the bound, per seed the best "
-            f"of the planned bound, the oracle and every static strategy, relative to the bound"
-            f"{'' if not meta.get('planned') else ' (' + html.escape(str(meta['planned'])) + ')'}. "
-            f"simsplit {html.escape(str(version))}.</p>",
-            "<h2>Strategies</h2>" + _table(pd.DataFrame(rows))]
+    planned = f" ({meta['planned']})" if meta.get("planned") else ""
+    note = (f"Every strategy on the same scenario over {len(meta['seeds'])} seeds ({seeds}, drawn from seed "
+            f"{meta['seed']}); means with 95% t-intervals; regret: the objective "
+            f"({meta.get('objective', 'latency')}) against the bound, per seed the best of the planned bound, the "
+            f"oracle and every static strategy, relative to the bound{planned}. simsplit {version}.")
+    section = Section("Strategies")
+    _folded(shown, section, "strategy")
+    return f"Compare {meta['scenario']}", [note], [section]
 
 
 RUN_ROWS = (("generated", "requests generated (after the warm-up)", 1.0, ""),
@@ -274,20 +292,29 @@ RUN_ROWS = (("generated", "requests generated (after the warm-up)", 1.0, ""),
             ("in_flight", "still in flight at the end", 1.0, ""), ("throughput_rps", "throughput", 1.0, "requests/s"),
             ("accuracy", "accuracy (top-1)", 1.0, ""), ("deadline_miss_rate", "deadline miss rate", 1.0, ""),
             ("server_utilisation", "server utilisation", 1.0, ""))
+COUNTS = {"generated", "completed", "dropped", "lost", "timed_out", "in_flight"}
 
 
 def _number(value, scale: float = 1.0) -> str:
-    return "-" if value is None else f"{value * scale:.4g}"
+    """One value of a list of different quantities: :data:`SIGNIFICANT` significant figures, kept zeros."""
+    if value is None or pd.isna(value):
+        return MISSING
+    return fixed(value * scale, decimals_for([value * scale]))
 
 
-def _run_section(summary: dict) -> list[str]:
-    """A run's title, its key numbers with units and 95% intervals, and where it came from."""
-    rows = [(label, _number(summary.get(key), scale), unit) for key, label, scale, unit in RUN_ROWS]
+def _run_section(summary: dict) -> tuple[str, list[str], list[Section]]:
+    """A run's title, where it came from, and its key numbers with units and 95% intervals."""
+    rows = [(label, count(summary.get(key)) if key in COUNTS else _number(summary.get(key), scale), unit)
+            for key, label, scale, unit in RUN_ROWS]
     latency, ci = summary["latency_s"], summary["latency_s"].get("ci95", {})
     for key in ("mean", "p50", "p95", "p99"):
         low, high = ci.get(key, [None, None])
-        interval = "" if low is None else f" [{_number(low, 1e3)}, {_number(high, 1e3)}]"
-        rows.append((f"latency {key}", _number(latency.get(key), 1e3) + interval, "ms"))
+        value = latency.get(key)
+        decimals = decimals_for([v * 1e3 for v in (value, low, high) if v is not None])
+        text = fixed(None if value is None else value * 1e3, decimals)
+        if low is not None and high is not None:
+            text += f" [{fixed(low * 1e3, decimals)}, {fixed(high * 1e3, decimals)}]"
+        rows.append((f"latency {key}", text, "ms"))
     rows += [(f"device energy per request: {part}", _number(value, 1e3), "mJ")
              for part, value in summary["energy_j"].items()]
     for name, server in summary.get("servers", {}).items():
@@ -305,8 +332,7 @@ def _run_section(summary: dict) -> list[str]:
             + (f" (git {str(provenance['git_commit'])[:10]})" if provenance.get("git_commit") else "")
             + (f"; inputs (SHA-256): {inputs}" if inputs else "") + ".")
     table = pd.DataFrame(rows, columns=["", "value [95% interval]", "unit"])
-    return [f"<h1>Run {html.escape(summary['scenario'])}</h1>", f"<p class='note'>{html.escape(note)}</p>",
-            "<h2>Summary</h2>" + _table(table)]
+    return f"Run {summary['scenario']}", [note], [Section("Summary", tables=[_table(table, "data keyvalue")])]
 
 
 SWEEP_COLUMNS = (("latency_mean_s", "latency mean (ms)", 1e3), ("latency_p95_s", "latency p95 (ms)", 1e3),
@@ -317,15 +343,8 @@ SWEEP_COLUMNS = (("latency_mean_s", "latency mean (ms)", 1e3), ("latency_p95_s",
 
 def _sweep_rows(table: pd.DataFrame, factors: list[str]) -> pd.DataFrame:
     """A sweep's configurations with human column names and units, each mean with its 95% interval."""
-    rows = []
-    for _, row in table.iterrows():
-        out = {factor: row[factor] for factor in factors}
-        for key, label, scale in SWEEP_COLUMNS:
-            value, low, high = row.get(key), row.get(f"{key}_low"), row.get(f"{key}_high")
-            text = "-" if value is None or pd.isna(value) else f"{value * scale:.4g}"
-            if low is not None and high is not None and not pd.isna(low) and \
-                    f"{low * scale:.4g}" != f"{high * scale:.4g}":
-                text += f" [{low * scale:.4g}, {high * scale:.4g}]"
-            out[label] = text
-        rows.append(out)
-    return pd.DataFrame(rows)
+    rows = pd.DataFrame({factor: table[factor].astype(str) for factor in factors})
+    for key, label, scale in SWEEP_COLUMNS:
+        if key in table.columns:
+            rows[label] = metric_column(table, key, scale)
+    return rows

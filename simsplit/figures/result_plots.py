@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from simsplit.figures.folder_figures import timeseries_of
+from simsplit.figures.folder_figures import groups_of, timeseries_of
 from simsplit.figures.run_figures import energy_breakdown_figure, latency_breakdown_figure, latency_cdf_figure
 from simsplit.figures.style import style_named
 
@@ -29,7 +29,8 @@ class ResultPlots:
         """Latency CDF of the measured (after the warm-up) completed requests, per device group."""
         scenario = self._result.scenario
         return latency_cdf_figure(self._result.requests, f"{scenario.name}: latency", deadline_s=scenario.deadline_s,
-                                  warmup_s=scenario.warmup_s, style=self._style(style), ax=ax)
+                                  warmup_s=scenario.warmup_s, style=self._style(style), ax=ax,
+                                  **groups_of(self._result.summary, scenario))
 
     def latency_breakdown(self, style: str = "screen", ax=None):
         """Mean latency of each device group stacked by stage."""

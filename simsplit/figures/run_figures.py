@@ -31,25 +31,83 @@ ENERGY_COMPONENTS = (("compute", "compute"), ("model switch", "switch"), ("uploa
 """Components an energy breakdown stacks: (label, key in a summary's ``energy_j``)."""
 
 
+CDF_BEST = 3
+"""Fastest groups (by mean latency) each panel of a many-group latency CDF draws beside its references."""
+
+
+def network_labels(scenario) -> dict[str, str]:
+    """Each device group's network as a short label (radio technology, uplink kind and rate), the same label for
+    groups that share one network configuration and different labels for different ones."""
+    labels: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for group in scenario.devices:
+        network = scenario.network_of(group)
+        key = network.model_dump_json() if hasattr(network, "model_dump_json") else repr(network)
+        if key not in seen:
+            uplink = network.uplink
+            label = f"{network.radio.technology}, uplink {uplink.kind}" + (
+                f" {uplink.rate_mbps:g} Mbps" if isinstance(getattr(uplink, "rate_mbps", None), float) else "")
+            seen[key] = label if label not in seen.values() else f"{label} ({len(seen) + 1})"
+        labels[group.name] = seen[key]
+    return labels
+
+
+def _is_reference(strategy) -> bool:
+    return str(strategy).startswith(("local", "full_offload"))
+
+
+def cdf_panels(means, networks: dict | None, strategies: dict | None) -> list[tuple[str, list]]:
+    """(panel title, groups) of a latency CDF, groups fastest first. Few groups (at most CDF_GROUPS): one panel
+    with them all. More: one panel per network (``networks``: group -> label), each with its CDF_BEST fastest
+    groups and its references (local and full offload, from ``strategies``: group -> strategy); a local group
+    runs on no network and is drawn in every panel."""
+    names = list(means.sort_values(kind="stable").index)
+    if len(names) <= CDF_GROUPS:
+        return [("", names)]
+    strategies = strategies or {}
+    local = [n for n in names if str(strategies.get(n, "")).startswith("local")]
+    by_network: dict[str, list] = {}
+    for name in names:
+        if name not in local:
+            by_network.setdefault((networks or {}).get(name, ""), []).append(name)
+    panels = []
+    for label, members in by_network.items():
+        best = [n for n in members if not _is_reference(strategies.get(n))][:CDF_BEST]
+        shown = [n for n in names if n in best or n in local or (n in members and _is_reference(strategies.get(n)))]
+        panels.append((f"{label}: " if label else "", shown, len(members)))
+    return [(f"{head}the {min(CDF_BEST, count)} fastest of {count} groups, with local and full offload", shown)
+            for head, shown, count in panels]
+
+
 @in_style
 def latency_cdf_figure(requests, title: str = "", *, style: FigureStyle = SCREEN, deadline_s: float | None = None,
-                       warmup_s: float = 0.0, ax=None):
+                       warmup_s: float = 0.0, ax=None, networks: dict | None = None, strategies: dict | None = None):
     """Empirical CDF of the latency (ms, log) of the completed requests that arrived after ``warmup_s`` (those a
-    summary counts), one line per device group (:data:`~simsplit.figures.drawing.CDF_GROUPS` of them chosen by
-    :func:`~simsplit.figures.drawing.spread` when there are more, which the title says), the deadline as a
-    vertical line. Drawn on ``ax`` when given (its figure returned)."""
-    fig, ax = new_figure(style, "one", 0.75, ax=ax)
+    summary counts), one line per device group, the deadline as a vertical line. Past CDF_GROUPS groups, the
+    groups are chosen by meaning (:func:`cdf_panels`): a panel per network with its fastest groups and the
+    references. No two lines of the figure share colour and style; a group keeps its style in every panel.
+    Drawn on ``ax`` when given (one panel: every group's network taken as one; its figure returned)."""
     done = requests[(requests["status"] == "completed") & (requests["arrival_at_s"] >= warmup_s)]
-    medians = done.groupby("group", observed=True, sort=False)["latency_s"].median()
-    shown = sorted(spread(list(medians.index), medians.to_numpy(), CDF_GROUPS), key=lambda n: medians[n])
-    for index, name in enumerate(shown):
-        latency = np.sort(done.loc[done["group"] == name, "latency_s"].to_numpy()) * 1e3
-        ax.step(latency, np.arange(1, latency.size + 1) / latency.size, where="post", label=str(name),
-                color=colour_of(index), linestyle=line_style_of(index))
-    finish_cdf(ax, deadline_s, done.empty)
-    if len(medians) > len(shown):
-        title += f"\n{len(shown)} of {len(medians)} groups, fastest to slowest"
-    ax.set_title(title)
+    means = done.groupby("group", observed=True, sort=False)["latency_s"].mean()
+    panels = cdf_panels(means, None if ax is not None else networks, strategies)
+    fig, axes = new_figure(style, "one", 0.75 if len(panels) == 1 else 0.42 * len(panels), rows=len(panels),
+                           ax=ax, **({"sharex": True} if len(panels) > 1 and ax is None else {}))
+    axes = list(np.atleast_1d(axes))
+    styles = {name: index for index, name in enumerate(dict.fromkeys(n for _, shown in panels for n in shown))}
+    for panel, (heading, shown) in zip(axes, panels, strict=True):
+        for name in shown:
+            latency = np.sort(done.loc[done["group"] == name, "latency_s"].to_numpy()) * 1e3
+            panel.step(latency, np.arange(1, latency.size + 1) / latency.size, where="post", label=str(name),
+                       color=colour_of(styles[name]), linestyle=line_style_of(styles[name]))
+        finish_cdf(panel, deadline_s, done.empty)
+        if len(panels) > 1:
+            panel.set_title(heading, fontsize="small")
+            if panel is not axes[-1]:
+                panel.set_xlabel("")
+    if len(panels) > 1:
+        fig.suptitle(title)
+    else:
+        axes[0].set_title(title + (f"\n{panels[0][0]}" if panels[0][0] else ""))
     return fig
 
 
