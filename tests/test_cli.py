@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import REPO
@@ -186,3 +188,42 @@ def test_the_console_script_skips_interpreter_teardown_but_not_exit_handlers(tmp
     done = subprocess.run([sys.executable, "-c", code, "run", str(tmp_path / "absent.yaml")], capture_output=True,
                           text=True)
     assert done.returncode == 2 and done.stderr.startswith("error:")
+
+
+def test_validate_speaks_in_the_right_number_and_its_estimate_bounds_the_run(tmp_path):
+    """'1 device groups' and an estimate of '0 s' for a run that took longer: one group reads '1 device group', and
+    the estimated wall time of the default scenario (run alone, in a fresh process) is at least the measured."""
+    import time
+
+    from simsplit.core.words import counted, duration
+    assert counted(1, "device group") == "1 device group" and counted(1234, "block") == "1,234 blocks"
+    assert [duration(s) for s in (0.04, 2.46, 45, 185, 7800)] == [
+        "under 0.1 s", "2.5 s", "45 s", "3 min 05 s", "2 h 10 min"]
+    checked = subprocess.run([sys.executable, "-m", "simsplit.cli", "validate", "default", "--json"],
+                             capture_output=True, text=True, check=True)
+    estimate = json.loads(checked.stdout)["estimate"]["wall_s"]
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "simsplit.cli", "run", "default", "--out", str(tmp_path / "r")],
+                   capture_output=True, check=True)
+    took = time.perf_counter() - started
+    assert estimate >= 0.5 * took, (estimate, took)  # interpreter start and imports are outside the estimate
+    shown = subprocess.run([sys.executable, "-m", "simsplit.cli", "validate", "default"], capture_output=True,
+                           text=True, check=True).stdout
+    assert "(1 device group, 20 devices," in shown and " 0 s)" not in shown
+
+
+def test_a_missing_interval_says_why_and_a_mean_above_p95_is_explained(tmp_path):
+    """The plugin example (177 requests, a few waiting through an off period): each '-' interval names the
+    completions it needs (as core.stats computes them), and its mean above p95 gets a line saying why."""
+    from simsplit.core.stats import batch_interval, batch_quantile_interval, fewest_for_interval
+    for q in (None, 0.5, 0.95, 0.99):
+        fewest = fewest_for_interval(q)
+        values = np.random.default_rng(3).exponential(size=fewest)
+        interval = (lambda v: batch_interval(v)) if q is None else (lambda v, q=q: batch_quantile_interval(v, q))
+        assert np.isfinite(interval(values)[1]) and np.isnan(interval(values[:-1])[1]), q
+    done = subprocess.run([sys.executable, "-m", "simsplit.cli", "run", str(REPO / "examples" / "plugins" /
+                           "scenario.yaml"), "--out", str(tmp_path / "r")], capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    assert "- (needs 10,000 completed)" in done.stdout and "- (needs 200 completed)" in done.stdout
+    assert "The mean is above p95: a few requests take far longer than the rest (read p99)." in done.stdout

@@ -80,6 +80,8 @@ def test_profile_command_and_a_scenario_on_it(tmp_path):
                                       "--repeats", "2", "--warmup", "1", "--payloads", str(payloads),
                                       "--plot", str(tmp_path / "m.png")])
     assert result.exit_code == 0, result.output
+    rows = sum(not line.startswith("#") for line in out.read_text().strip().splitlines()) - 2  # header, split 0
+    assert f": {rows} blocks, " in " ".join(result.output.split()) and rows > 10  # it printed "1 blocks"
     assert (tmp_path / "m.png").stat().st_size > 1000
     scenario = one_device(tmp_path, strategy={"kind": "fixed", "split": 5, "bottleneck": "raw-int8"})
     scenario["model"] = {"profile": str(out), "payloads": str(payloads), "result_bytes": 8}

@@ -22,6 +22,7 @@ from simsplit.cli.app import (
     positive,
 )
 from simsplit.core.errors import InputError
+from simsplit.core.words import counted
 from simsplit.output.outdir import claim, write_folder
 
 
@@ -41,7 +42,12 @@ def print_summary(summary: dict) -> None:
         console.print(_phases_table(summary))
 
 
+LATENCY_QUANTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
+"""The latency quantiles a summary gives, by key."""
+
+
 def _overall_table(summary: dict) -> Table:
+    from simsplit.core.stats import fewest_for_interval
     lat = summary["latency_s"]
     groups = summary.get("groups", {})
     strategies = {g["strategy"] for g in groups.values()}
@@ -57,8 +63,11 @@ def _overall_table(summary: dict) -> Table:
     overall.add_row("throughput (req/s)", f"{summary['throughput_rps']:.2f}", "")
     for key in ("mean", "p50", "p95", "p99"):
         low, high = lat["ci95"][key]
-        interval = "-" if low is None else f"[{_ms(low)}, {_ms(high)}]"
+        fewest = fewest_for_interval(LATENCY_QUANTILES.get(key))
+        interval = f"- (needs {fewest:,} completed)" if low is None else f"[{_ms(low)}, {_ms(high)}]"
         overall.add_row(f"latency {key} (ms)", _ms(lat[key]), interval)
+    if lat["mean"] is not None and lat["p95"] is not None and lat["mean"] > lat["p95"]:
+        overall.caption = "The mean is above p95: a few requests take far longer than the rest (read p99)."
     energy = summary["energy_j"]
     overall.add_row("energy / request (mJ): compute + uplink + downlink",
                     f"{_mj(energy['compute'])} + {_mj(energy['uplink'])} + {_mj(energy['downlink'])}", "")
@@ -199,13 +208,13 @@ def validate(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
         print(json.dumps({"file": str(file), "ok": True, "groups": len(setup.groups), "devices": devices,
                           "split_points": len(setup.profile.names), "payload_rows": len(setup.payloads.entries),
                           "estimate": {"requests": estimate.requests, "events": estimate.events,
-                                       "memory_bytes": estimate.memory_bytes, "wall_s": estimate.seconds},
+                                       "memory_bytes": estimate.memory_bytes, "wall_s": estimate.wall_s},
                           "sites": sites}))
         return
-    per_site = f"{sites} sites, each " if sites is not None else ""
-    console.print(f"{file}: ok ({per_site}{len(setup.groups)} device groups, {devices} devices, "
-                  f"{len(setup.profile.names)} split points, {len(setup.payloads.entries)} payload rows; "
-                  f"{estimate.describe()})")
+    per_site = f"{counted(sites, 'site')}, each " if sites is not None else ""
+    console.print(f"{file}: ok ({per_site}{counted(len(setup.groups), 'device group')}, {counted(devices, 'device')}, "
+                  f"{counted(len(setup.profile.names), 'split point')}, "
+                  f"{counted(len(setup.payloads.entries), 'payload row')}; {estimate.describe()})")
 
 
 @app.command("compare")

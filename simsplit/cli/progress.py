@@ -9,18 +9,10 @@ import time
 from collections.abc import Callable, Iterator
 
 from simsplit.cli.app import err_console
+from simsplit.core.words import duration
 
 LOG_EVERY_S = 10.0
 """Seconds between two progress lines when stderr is not a terminal."""
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds // 60:.0f} min {seconds % 60:02.0f} s"
-    return f"{seconds // 3600:.0f} h {seconds % 3600 // 60:02.0f} min"
 
 
 class _Lines:
@@ -44,9 +36,9 @@ class _Lines:
         elapsed = now - self.started
         share = min(self.done / self.total, 1.0) if self.total else 1.0  # a total may be an estimate
         left = elapsed * (1 - share) / share if share > 0 else float("nan")
-        eta = f", about {_duration(left)} left" if share > 0 else ""
+        eta = "" if share == 0 else ", almost done" if left < 0.1 else f", about {duration(left)} left"
         return (f"{self.label}: {self.done:,.0f} of {self.total:,.0f} {self.unit} ({100 * share:.0f}%), "
-                f"{_duration(elapsed)} so far{eta}")
+                f"{duration(elapsed)} so far{eta}")
 
 
 @contextlib.contextmanager

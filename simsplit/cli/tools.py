@@ -17,6 +17,7 @@ from simsplit.cli.app import (
     refuse_existing,
 )
 from simsplit.core.errors import InputError
+from simsplit.core.words import counted
 from simsplit.output.outdir import write_folder
 
 if TYPE_CHECKING:
@@ -61,14 +62,15 @@ def profile_command(model: Annotated[str, typer.Argument(help="resnet18 | resnet
     mapped, servers = _device_classes(classes, server_classes)
     chosen = [n for n in (split_after or "").split(",") if n]
     try:
-        blocks = len(measuring.merge_blocks(measuring.build_blocks(model), chosen))
+        measuring.merge_blocks(measuring.build_blocks(model), chosen)  # refuses a name that is not a block
     except ValueError as exc:
         fail(InputError("--split-after", None, str(exc)))
     with progress(f"measuring {model}", repeats, "repeats") as advance:
         measurement = measuring.measure(model, batch, resolution, threads, warmup, repeats, split_after=chosen,
                                         progress=lambda name: advance(1))
     measuring.write_profile(measurement, out, measured_class, servers, mapped)
-    console.print(f"wrote {out}: {blocks} blocks, {sum(b.flops for b in measurement.blocks) / 2e9:.3f} GMACs, "
+    macs = sum(b.flops for b in measurement.blocks) / 2e9
+    console.print(f"wrote {out}: {counted(len(measurement.blocks), 'block')}, {macs:.3f} GMACs, "
                   f"sum of blocks / whole model = {measurement.sum_over_whole:.3f}")
     if plot is not None:
         from simsplit.figures.input_figures import plot_profile

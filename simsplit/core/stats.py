@@ -127,6 +127,14 @@ def batch_quantile_interval(values, q: float, confidence: float = 0.95,
     return point, float(estimates[ranks[0] - 1]), float(estimates[ranks[1] - 1])
 
 
+def fewest_for_interval(q: float | None) -> int:
+    """Fewest values that get an interval: the mean's (``q`` None, :func:`batch_interval`) or the q-quantile's
+    (:func:`batch_quantile_interval`), with their default numbers of batches."""
+    if q is None:
+        return DEFAULT_BATCHES * MIN_PER_BATCH
+    return QUANTILE_BATCHES * math.ceil(BEYOND_QUANTILE / max(1.0 - q, 1e-12))
+
+
 def metric_bounds(name: str) -> tuple[float, float]:
     """The values a per-run metric can take: shares and rates in [0, 1], every other metric (latency,
     energy, counts, throughput, switches, an objective) >= 0."""

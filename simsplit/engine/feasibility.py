@@ -10,11 +10,11 @@ and a few hundred thousand events per second).
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 
 from simsplit.core.errors import InputError
+from simsplit.core.words import counted, duration
 
 BYTES_PER_REQUEST = 2_000.0
 """Memory (bytes) a request costs until the run ends: its object, its row, the summary's copies."""
@@ -33,6 +33,9 @@ FAST_BYTES_PER_ARRIVAL = 64.0
 number and their sort (the stages hold one window at a time)."""
 BASE_BYTES = 400e6
 """Interpreter, libraries and tables."""
+STARTUP_S = 1.0
+"""Wall time (s) of a process's first run before its first event: building the model, loading the compiled
+kernels (about 0.4-0.8 s measured here); later runs in the same process pay :data:`RUN_OVERHEAD_S`."""
 RUN_OVERHEAD_S = 0.02
 """Wall time (s) a run costs beyond its events: building it, starting its engine, summarising it."""
 MAX_SECONDS = 24 * 3600.0
@@ -48,19 +51,14 @@ class Estimate:
     memory_bytes: float
     seconds: float
 
+    @property
+    def wall_s(self) -> float:
+        """Wall time (s) of this run alone in a fresh process: its events and :data:`STARTUP_S`."""
+        return self.seconds + STARTUP_S
+
     def describe(self) -> str:
         return (f"about {self.requests:,.0f} requests, {self.events:,.0f} events, "
-                f"{self.memory_bytes / 1e9:.2f} GB, {_duration(self.seconds)}")
-
-
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "for ever"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:,.1f} h"
+                f"{self.memory_bytes / 1e9:.2f} GB, {duration(self.wall_s)}")
 
 
 def available_memory_bytes() -> float:
@@ -148,5 +146,5 @@ def check_fits(source, per_run: Estimate, runs: int = 1, workers: int = 1, total
     total = ((per_run.seconds + RUN_OVERHEAD_S) * runs if total_s is None else total_s) / parallel
     if not total <= MAX_SECONDS:
         raise InputError(source, None, f"expected a run that finishes within {MAX_SECONDS / 3600:.0f} h here: "
-                         f"{runs:,} run(s) of {per_run.describe()} take {_duration(total)}; shorten "
+                         f"{counted(runs, 'run')} of {per_run.describe()} take {duration(total)}; shorten "
                          f"duration_s, lower the rates or counts, or pass --force")
