@@ -306,15 +306,7 @@ def _run_section(summary: dict) -> tuple[str, list[str], list[Section]]:
     """A run's title, where it came from, and its key numbers with units and 95% intervals."""
     rows = [(label, count(summary.get(key)) if key in COUNTS else _number(summary.get(key), scale), unit)
             for key, label, scale, unit in RUN_ROWS]
-    latency, ci = summary["latency_s"], summary["latency_s"].get("ci95", {})
-    for key in ("mean", "p50", "p95", "p99"):
-        low, high = ci.get(key, [None, None])
-        value = latency.get(key)
-        decimals = decimals_for([v * 1e3 for v in (value, low, high) if v is not None])
-        text = fixed(None if value is None else value * 1e3, decimals)
-        if low is not None and high is not None:
-            text += f" [{fixed(low * 1e3, decimals)}, {fixed(high * 1e3, decimals)}]"
-        rows.append((f"latency {key}", text, "ms"))
+    rows += _latency_rows(summary["latency_s"])
     rows += [(f"device energy per request: {part}", _number(value, 1e3), "mJ")
              for part, value in summary["energy_j"].items()]
     for name, server in summary.get("servers", {}).items():
@@ -324,15 +316,35 @@ def _run_section(summary: dict) -> tuple[str, list[str], list[Section]]:
                      (f"server {name}: energy per request (this run's share, idle included)",
                       _number(server["j_per_request"]), "J"),
                      (f"server {name}: busy-power energy per request", _number(server["dynamic_j_per_request"]), "J")]
+    table = pd.DataFrame(rows, columns=["", "value [95% interval]", "unit"])
+    return f"Run {summary['scenario']}", [_run_note(summary)], [Section("Summary",
+                                                                         tables=[_table(table, "data keyvalue")])]
+
+
+def _latency_rows(latency: dict) -> list[tuple[str, str, str]]:
+    """(label, value [interval], unit) of the latency's mean and quantiles, each in its own decimals (ms)."""
+    rows = []
+    for key in ("mean", "p50", "p95", "p99"):
+        low, high = latency.get("ci95", {}).get(key, [None, None])
+        value = latency.get(key)
+        decimals = decimals_for([v * 1e3 for v in (value, low, high) if v is not None])
+        text = fixed(None if value is None else value * 1e3, decimals)
+        if low is not None and high is not None:
+            text += f" [{fixed(low * 1e3, decimals)}, {fixed(high * 1e3, decimals)}]"
+        rows.append((f"latency {key}", text, "ms"))
+    return rows
+
+
+def _run_note(summary: dict) -> str:
+    """Where a run came from: its seed, duration, warm-up and deadline, simsplit's version and its inputs."""
     provenance = summary.get("provenance", {})
     inputs = "; ".join(f"{role} {digest[:12]}" for role, digest in provenance.get("inputs_sha256", {}).items())
-    note = (f"seed {summary['seed']}, {summary['duration_s']:g} s simulated, the first {summary['warmup_s']:g} s left "
-            f"out as warm-up" + (f", deadline {summary['deadline_s'] * 1e3:g} ms" if summary.get("deadline_s") else "")
+    return (f"seed {summary['seed']}, {summary['duration_s']:g} s simulated, the first {summary['warmup_s']:g} s "
+            f"left out as warm-up" + (f", deadline {summary['deadline_s'] * 1e3:g} ms" if summary.get("deadline_s")
+                                      else "")
             + f". simsplit {provenance.get('simsplit_version', '?')}"
             + (f" (git {str(provenance['git_commit'])[:10]})" if provenance.get("git_commit") else "")
             + (f"; inputs (SHA-256): {inputs}" if inputs else "") + ".")
-    table = pd.DataFrame(rows, columns=["", "value [95% interval]", "unit"])
-    return f"Run {summary['scenario']}", [note], [Section("Summary", tables=[_table(table, "data keyvalue")])]
 
 
 SWEEP_COLUMNS = (("latency_mean_s", "latency mean (ms)", 1e3), ("latency_p95_s", "latency p95 (ms)", 1e3),

@@ -64,19 +64,22 @@ def cdf_panels(means, networks: dict | None, strategies: dict | None) -> list[tu
     names = list(means.sort_values(kind="stable").index)
     if len(names) <= CDF_GROUPS:
         return [("", names)]
-    strategies = strategies or {}
-    local = [n for n in names if str(strategies.get(n, "")).startswith("local")]
+    strategy = {name: str((strategies or {}).get(name, "")) for name in names}
+    local = {n for n in names if strategy[n].startswith("local")}
     by_network: dict[str, list] = {}
-    for name in names:
-        if name not in local:
-            by_network.setdefault((networks or {}).get(name, ""), []).append(name)
-    panels = []
-    for label, members in by_network.items():
-        best = [n for n in members if not _is_reference(strategies.get(n))][:CDF_BEST]
-        shown = [n for n in names if n in best or n in local or (n in members and _is_reference(strategies.get(n)))]
-        panels.append((f"{label}: " if label else "", shown, len(members)))
-    return [(f"{head}the {min(CDF_BEST, count)} fastest of {count} groups, with local and full offload", shown)
-            for head, shown, count in panels]
+    for name in (n for n in names if n not in local):
+        by_network.setdefault((networks or {}).get(name, ""), []).append(name)
+    return [_network_panel(label, members, names, local, strategy) for label, members in by_network.items()]
+
+
+def _network_panel(label: str, members: list, names: list, local: set, strategy: dict) -> tuple[str, list]:
+    """(title, groups fastest first) of one network's panel: its CDF_BEST fastest ``members`` that are not
+    references, its own references, and every ``local`` group."""
+    best = [n for n in members if not _is_reference(strategy[n])][:CDF_BEST]
+    chosen = {*best, *local, *(n for n in members if _is_reference(strategy[n]))}
+    heading = f"{label}: " * bool(label) + \
+        f"the {len(best)} fastest of {len(members)} groups, with local and full offload"
+    return heading, [n for n in names if n in chosen]
 
 
 @in_style

@@ -58,10 +58,14 @@ class Result:
     @property
     def requests(self) -> pd.DataFrame:
         """One row per request, in arrival order (read from ``requests_path`` on first use for a streamed run),
-        the warm-up's included: :attr:`measured` holds only those the summary counts."""
+        the warm-up's included; its ``measured`` column says which rows the summary counts (those that arrived
+        after ``warmup_s``; :attr:`measured` holds just them). ``requests.parquet`` has no such column: there the
+        warm-up is ``arrival_at_s < warmup_s`` of ``summary.json``."""
         if self._requests is None:
             assert self.requests_path is not None  # a Result holds its table or the path of its file
             self._requests = pd.read_parquet(self.requests_path)
+        if MEASURED not in self._requests.columns:
+            self._requests[MEASURED] = self._requests["arrival_at_s"].to_numpy() >= self.summary["warmup_s"]
         return self._requests
 
     @property
@@ -69,7 +73,7 @@ class Result:
         """The requests the summary counts: those that arrived after the warm-up (``warmup_s``), every status
         (the completed ones carry the latencies its means and quantiles are of)."""
         requests = self.requests
-        return requests[requests["arrival_at_s"] >= self.summary["warmup_s"]]
+        return requests[requests[MEASURED]]
 
     def write(self, out_dir: str | Path) -> Path:
         """Write the result folder atomically; see :func:`write_result`."""
@@ -116,6 +120,8 @@ class Result:
         return title + shown.to_html(float_format=lambda v: f"{v:.4g}", na_rep="-")
 
 
+MEASURED = "measured"
+"""The in-memory request table's column saying whether the summary counts a row (it arrived after the warm-up)."""
 SUMMARY_COLUMNS = ("generated", "completed", "dropped", "lost", "timed_out", "in_flight", "accuracy",
                    "deadline_miss_rate", "switches", "bytes_up", "bytes_up_p95", "bytes_sent_up")
 """Plain numbers of a summary block that become columns of :func:`summary_frame`."""
@@ -306,7 +312,7 @@ def _write_sample(result: Result, target: Path, fraction: float) -> None:
     import pyarrow.parquet as pq
     seed = result.scenario.seed
     if result.requests_path is None:
-        frame = result.requests
+        frame = result.requests.drop(columns=MEASURED)
         keep = sampled(frame["device"].to_numpy(), frame["request_id"].to_numpy(), seed, fraction)
         frame[keep].reset_index(drop=True).to_parquet(target, index=False)
         return
@@ -330,7 +336,7 @@ def write_result(result: Result, out_dir: Path) -> Path:
         if fraction == 1.0 and result.requests_path is not None:
             shutil.copyfile(result.requests_path, folder / "requests.parquet")
         elif fraction == 1.0:
-            result.requests.to_parquet(folder / "requests.parquet", index=False)
+            result.requests.drop(columns=MEASURED).to_parquet(folder / "requests.parquet", index=False)
         elif fraction > 0.0:
             _write_sample(result, folder / "requests.parquet", fraction)
         if result.probes is not None:
