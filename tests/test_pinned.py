@@ -30,10 +30,11 @@ def essentials(summary: dict) -> dict:
 
 
 def requests_digest(requests) -> str:
-    """SHA-256 over every column of the per-request table (values as bytes; categories as codes and names)."""
+    """SHA-256 over every column of the per-request table (values as bytes; categories as codes and names) that
+    the engine wrote (the in-memory view's ``measured`` flag is derived from the summary's warm-up)."""
     import hashlib
     digest = hashlib.sha256()
-    for name in requests.columns:
+    for name in (c for c in requests.columns if c != "measured"):
         column = requests[name]
         digest.update(name.encode())
         if hasattr(column, "cat"):

@@ -76,7 +76,7 @@ def test_merged_summary_equals_the_pooled_sites_and_any_worker_count(tmp_path):
 
     assert strip(one) == strip(two)
     assert (tmp_path / "one" / "summary.json").read_text() == (tmp_path / "two" / "summary.json").read_text()
-    frames = [simulate(site_scenario(scenario, k)).requests for k in range(4)]
+    frames = [simulate(site_scenario(scenario, k)).requests.drop(columns="measured") for k in range(4)]
     pooled = pd.concat(frames, ignore_index=True)
     parts = pd.concat([pd.read_parquet(p) for p in sorted((tmp_path / "one" / "requests").glob("*.parquet"))],
                       ignore_index=True)
@@ -163,7 +163,7 @@ def test_validate_and_the_estimate_speak_of_sites():
     assert report["sites"] == 100 and report["estimate"]["requests"] == 100 * 10 * 3600
     assert report["estimate"]["memory_bytes"] < 1.5e9  # one window of the fast path, not the site's rows
     refused = runner.invoke(app, ["run", str(CITY), "--set", "sites.count=100000", "--out", "unused"])
-    assert refused.exit_code == 2 and "100,000 run(s)" in refused.output, refused.output
+    assert refused.exit_code == 2 and "100,000 runs of" in refused.output, refused.output
 
 
 def test_a_single_run_of_a_sites_scenario_is_refused():
