@@ -70,3 +70,29 @@ def test_examples_lists_and_copies_files_that_run(installed, tmp_path):
     assert done.returncode == 0, done.stderr
     again = _cli(target, tmp_path, "examples", "--copy", tmp_path / "mine")
     assert again.returncode == 2 and "expected a new or empty folder" in again.stderr
+
+
+@pytest.mark.slow
+def test_the_tutorial_runs_from_another_folder_on_the_installed_wheel(installed, tmp_path):
+    """docs/tutorial.md's commands and its Python block, run in an empty folder against the unpacked wheel (not
+    the checkout): a new user's first hour works after a non-editable install."""
+    from test_docs import _commands, blocks
+    target, _ = installed
+    shim = tmp_path / "bin" / "simsplit"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\nexec {sys.executable} -m simsplit.cli "$@"\n')
+    shim.chmod(0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(target), "PATH": os.pathsep.join([str(shim.parent), os.environ["PATH"]])}
+    tutorial = blocks(REPO / "docs" / "tutorial.md")
+    for command in [c for lang, _, body in tutorial if lang == "bash" for c in _commands(body)]:
+        done = subprocess.run(["bash", "-euo", "pipefail", "-c", command], cwd=work, env=env, capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, f"{command}\n{done.stderr[-2000:]}"
+    for code in [body for lang, _, body in tutorial if lang == "python"]:
+        done = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert (work / "results" / "first-compare" / "report.html").is_file()
+    assert (work / "results" / "first-compare" / "figures" / "paper" / "pareto-energy-latency.pdf").is_file()
