@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import queue_scenario, write_model
+from conftest import REPO, queue_scenario, write_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simsplit import simulate
+from simsplit.engine.setup import build_setup
 from simsplit.output.summary import LATENCY_PARTS
-from simsplit.scenario import validate_scenario
+from simsplit.scenario import load_scenario, validate_scenario
 
 
 def one_device(folder, *, head_ms=2.0, tail_ms=3.0, split_bytes=1000.0, encode_ms=0.5, decode_ms=0.25,
@@ -343,3 +344,33 @@ def test_runs_in_one_process_leave_no_garbage_behind(tmp_path, monkeypatch):
         tracked.append(len(gc.get_objects()))
     one_engine = 60 * 10  # at least ten objects a device
     assert tracked[-1] - tracked[0] < one_engine
+
+
+@pytest.mark.parametrize("name", ["bottlenet-resnet50", "default", "server-load-step", "dynamic-under-load"])
+def test_group_outcomes_are_the_summary_numbers(name):
+    """What a calibration reads of a run (each group's latency statistic and energy per request, from the
+    run's columns without a table) equals the summary's group blocks bit for bit, on either engine."""
+    from simsplit.output.summary import QUANTILES, group_outcomes
+    from simsplit.studies.simulation import run_columns
+    scenario = load_scenario(REPO / "scenarios" / f"{name}.yaml", ["duration_s=40"])
+    setup = build_setup(scenario)
+    groups = simulate(scenario, setup=setup, stream=False).summary["groups"]
+    columns = run_columns(setup, scenario.seed)
+    for statistic in ("mean", *QUANTILES):
+        outcomes = group_outcomes(setup, columns.__getitem__, statistic)
+        expected = {n: (g["latency_s"][statistic], g["energy_j"]["total"]) if g["completed"] else (None, None)
+                    for n, g in groups.items()}
+        assert {n: (v[0], v[1] if v[0] is not None else None) for n, v in outcomes.items()} == expected
+
+
+def test_the_summary_mean_is_pandas_mean_bit_for_bit():
+    """The summary's means skip NaN as a pandas column's mean does, with pandas' own arithmetic (NaN set to 0, the
+    float64 sum over the count): equal bit for bit on arrays with and without NaN, of every length."""
+    from simsplit.output.summary import _mean
+    rng = np.random.default_rng(11)
+    for n in (1, 2, 3, 7, 8, 9, 127, 128, 129, 1000, 4099):
+        values = rng.lognormal(-3.0, 2.0, n)
+        assert _mean(values) == float(pd.Series(values).mean())
+        values[rng.random(n) < 0.3] = np.nan
+        if not np.isnan(values).all():
+            assert _mean(values) == float(pd.Series(values).mean()), n

@@ -42,9 +42,14 @@ def _assert_same(des, fast):
         assert np.array_equal(values, other, equal_nan=True), \
             f"{name}: first difference at row {np.flatnonzero(values != other)[:3]}"
     for a, b in zip(des.servers, fast.servers, strict=True):  # each batch's busy time in the measured window
-        assert not np.asarray(a.intervals.background).any()
         assert b.busy_window == (b.busy_window[0], des.end_s)
-        assert np.array_equal(busy_within(a.intervals.starts, a.intervals.ends, *b.busy_window), b.busy_within)
+        overlap = busy_within(a.intervals.starts, a.intervals.ends, *b.busy_window)
+        assert np.array_equal(overlap, b.busy_within)
+        assert np.array_equal(overlap[np.asarray(a.intervals.background, dtype=bool)], b.background_busy_within)
+        arrivals = [np.asarray(stream.arrivals_at_s) for stream in a.background_streams]  # the other tenants' jobs
+        assert np.array_equal(np.sort(np.concatenate(arrivals)) if arrivals else np.zeros(0),
+                              np.sort(np.concatenate([s.arrivals_at_s for s in b.background_streams]))
+                              if b.background_streams else np.zeros(0))
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
@@ -64,7 +69,8 @@ def test_shipped_scenarios_take_the_fast_path_where_they_can_and_it_equals_the_d
 
 def test_the_eligible_shipped_scenarios():
     eligible = {p.name for p in REPO.glob("scenarios/*.yaml") if not why_not(build_setup(load_scenario(p)))}
-    assert {"default.yaml", "bottlenet-resnet50.yaml", "bottlenet-calibrated.yaml", "city.yaml"} <= eligible
+    assert {"default.yaml", "bottlenet-resnet50.yaml", "bottlenet-calibrated.yaml", "city.yaml",
+            "server-load-step.yaml"} <= eligible  # other tenants merge into the fast path's server queue
     assert "dynamic-under-load.yaml" not in eligible
 
 
@@ -85,6 +91,20 @@ CHANNELS = {
 DRIVING = {"kind": "route", "waypoints_m": [[-50, 10], [350, 10]], "speed_mps": [150], "end": "reverse",
            "start_gap_s": 0.3}
 
+TENANTS = {
+    "none": [],
+    "poisson": [{"kind": "poisson", "rate_hz": 60, "service_ms": 6}],
+    "steps": [{"kind": "utilisation_steps", "times_s": [0, 0.7, 2.5], "utilisation": [0.3, 0.9, 0.0],
+               "service_ms": 4, "service_variability": {"kind": "lognormal", "cv": 0.5}}],
+    "steps-loop": [{"kind": "utilisation_steps", "times_s": [0, 0.3], "utilisation": [0.8, 0.1], "end": "loop",
+                    "period_s": 0.9, "service_ms": 3}],
+    "mmpp": [{"kind": "mmpp", "rates_hz": [150, 5], "mean_sojourn_s": [0.4, 0.6], "service_ms": 3}],
+    "two": [{"kind": "diurnal", "mean_rate_hz": 40, "amplitude": 0.8, "period_s": 2.0, "service_ms": 5,
+             "service_variability": {"kind": "deterministic"}},
+            {"kind": "poisson", "rate_hz": 30, "service_ms": 2}],
+}
+"""Other tenants on the servers (the cloud server takes the first stream only)."""
+
 run_settings = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -96,13 +116,13 @@ run_settings = settings(max_examples=40, deadline=None, suppress_health_check=[H
        workers=st.integers(1, 4), variability=st.sampled_from(["deterministic", "lognormal", "exponential"]),
        service_ms=st.floats(0.0, 40), delay_ms=st.sampled_from([0.0, 3.0]), duration_s=st.floats(0.5, 6),
        payload=st.sampled_from(["fixed", "drawn", "zero", "curves"]), seed=st.integers(0, 2**32),
-       loss=st.sampled_from([None, "arq", "erasure", "gilbert"]))
+       loss=st.sampled_from([None, "arq", "erasure", "gilbert"]), tenants=st.sampled_from(sorted(TENANTS)))
 def test_random_static_scenarios_equal_the_des(tmp_path, groups, workers, variability, service_ms, delay_ms,
-                                               duration_s, payload, seed, loss):
+                                               duration_s, payload, seed, loss, tenants):
     """Random fleets: ties at the server (devices sharing a phase), k workers, random service, every channel
     kind on dedicated links (traces with random offsets, cellular links with handovers), packet loss with and
-    without retransmission, two servers, drawn payload sizes, accuracy by erasures and SNR, requests in flight
-    and lost at the end."""
+    without retransmission, two servers, other tenants of every kind on them, drawn payload sizes, accuracy by
+    erasures and SNR, requests in flight and lost at the end."""
     profile, payloads = write_model(tmp_path, tail_ms=service_ms, split_bytes=0.0 if payload == "zero" else 900.0,
                                     head_ms=1.0, encode_ms=0.3)
     if payload == "drawn":
@@ -115,9 +135,10 @@ def test_random_static_scenarios_equal_the_des(tmp_path, groups, workers, variab
     losses = {None: None, "arq": {"kind": "bernoulli", "p": 0.3, "mtu_bytes": 400},
               "erasure": {"kind": "bernoulli", "p": 0.2, "retransmit": False, "mtu_bytes": 300},
               "gilbert": {"kind": "gilbert_elliott", "loss_bad": 0.6, "p_good_bad": 0.2, "mtu_bytes": 500}}
-    servers = [{"name": "edge", "server_class": "gpu", "workers": workers,
+    servers = [{"name": "edge", "server_class": "gpu", "workers": workers, "background": TENANTS[tenants],
                 "service_variability": {"kind": variability, **({"cv": 0.6} if variability == "lognormal" else {})}},
-               {"name": "cloud", "server_class": "gpu", "workers": 1, "extra_rtt_ms": 7.0}]
+               {"name": "cloud", "server_class": "gpu", "workers": 1, "extra_rtt_ms": 7.0,
+                "background": TENANTS[tenants][:1]}]
     devices = []
     for i, (count, kind, rate, strategy, up, down) in enumerate(groups):
         arrivals = {"kind": "poisson", "rate_hz": rate} if kind == "poisson" else \
@@ -352,6 +373,16 @@ def test_streams_hashed_together_equal_numpy_seed_sequences():
     hashed = RandomStreams(7)
     hashed.prepare(["a/arrivals", "b/arrivals"])
     assert (hashed.generator("b/arrivals").random(8) == RandomStreams(7).generator("b/arrivals").random(8)).all()
+    from simsplit.core import streams
+    streams._HASHED.clear()
+    for _ in range(2):  # hashed afresh, then from the words kept for this seed: the same draws
+        again = RandomStreams(7)
+        again.prepare(["a/arrivals", "b/arrivals"])
+        assert (again.generator("b/arrivals").random(8) == RandomStreams(7).generator("b/arrivals").random(8)).all()
+    assert (7, "a/arrivals") in streams._HASHED
+    many = RandomStreams(8)
+    many.prepare([f"s{i}" for i in range(streams.HASHED_KEPT + 1 - len(streams._HASHED))])  # past the bound
+    assert len(streams._HASHED) <= streams.HASHED_KEPT
     big = RandomStreams(2**130)  # beyond four words: numpy's own hashing, as before
     big.prepare(["a"])
     assert (big.generator("a").random(4) == np.random.default_rng(np.random.SeedSequence(2**130, spawn_key=(
@@ -371,7 +402,13 @@ def test_busy_time_inside_the_measured_window_against_a_loop():
     expected = [max(min(end if np.isnan(e) else e, end) - max(s, warmup), 0.0)
                 for s, e in zip(starts, ends, strict=True)]
     assert busy_within(starts, ends, warmup, end).tolist() == pytest.approx(expected, abs=1e-12)
-    record = _ServerRecord("edge", busy_within(starts, ends, warmup, end), (warmup, end))
-    assert server_totals(record, warmup, end)[:2] == (pytest.approx(sum(expected)), 0.0)
+    record = _ServerRecord("edge", busy_within(starts, ends, warmup, end), np.zeros(0), (warmup, end), None)
+    assert server_totals(record, warmup, end) == (pytest.approx(sum(expected)), 0.0, 0, 0)
+    others = np.arange(0, 500, 7)  # every seventh batch another tenant's, and their jobs' arrivals
+    record = _ServerRecord("edge", busy_within(starts, ends, warmup, end),
+                           busy_within(starts[others], ends[others], warmup, end), (warmup, end), starts[others])
+    assert server_totals(record, warmup, end) == (
+        pytest.approx(sum(expected)), pytest.approx(sum(expected[k] for k in others)),
+        int((starts[others] >= warmup).sum()), 0)
     with pytest.raises(ValueError, match="busy times kept for"):
         server_totals(record, 0.0, end)

@@ -51,8 +51,6 @@ def _server_reasons(server) -> list[str]:
     reasons = []
     if server.batching.max_batch > 1:
         reasons.append(f"{name}: batching")
-    if server.background:
-        reasons.append(f"{name}: other tenants (background)")
     if server.discipline != "fifo":
         reasons.append(f"{name}: discipline {server.discipline}")
     if server.queue_capacity is not None:

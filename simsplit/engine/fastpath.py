@@ -83,7 +83,8 @@ class _FastRun(WindowStages):
     def __init__(self, setup: Setup, seed: int):
         import simpy
 
-        from simsplit.engine.wiring import build_devices, service_factor
+        from simsplit.engine.fastpath_tenants import tenant_jobs
+        from simsplit.engine.wiring import background_sources, build_devices, service_factor
         keep_freed_blocks()  # window-sized arrays reused from the heap, not faulted in afresh (simsplit.core.heap)
         scenario = setup.scenario
         self.end_s = scenario.duration_s
@@ -96,7 +97,9 @@ class _FastRun(WindowStages):
         self.compute_free = np.zeros(len(self.devices))
         self.uplinks = LinkArrays([d.uplink for d in self.devices])
         self.downlinks = LinkArrays([d.downlink for d in self.devices])
-        self.servers = [ServerQueue(config, service_factor(config, streams)) for config in scenario.server_list]
+        self.servers = [ServerQueue(config, service_factor(config, streams),
+                                    [tenant_jobs(source, self.end_s) for source in background_sources(config, streams)])
+                        for config in scenario.server_list]
         self.back = (np.empty(0, dtype=np.int64), np.empty(0))
         """(rows, service end s) of results whose download waits for the next window, in the order their
         service started (per server)."""
@@ -177,17 +180,30 @@ class _FastRun(WindowStages):
         records = []
         for server in self.servers:
             busy = np.concatenate(server.busy) if server.busy else np.empty(0)
-            server.busy = []  # the pieces let go once joined
-            records.append(_ServerRecord(server.config.name, busy, (self.warmup_s, self.end_s)))
+            others = np.concatenate(server.background_busy) if server.background_busy else np.empty(0)
+            server.busy = server.background_busy = []  # the pieces let go once joined
+            arrivals = np.concatenate(server.background_arrivals) if server.background_arrivals else None
+            records.append(_ServerRecord(server.config.name, busy, others, (self.warmup_s, self.end_s), arrivals))
         return records
 
 
 class _ServerRecord:
-    """What a run's summary reads from a server: its name, its batches' busy times (s) inside
-    ``busy_window`` (warm-up, end; s) and (no) other tenants."""
+    """What a run's summary reads from a server: its name, its batches' busy times (s) inside ``busy_window``
+    (warm-up, end; s), the other tenants' part of them, and the other tenants' arrivals (as one stream: FIFO
+    servers reject none)."""
 
-    def __init__(self, name: str, busy_within: np.ndarray, busy_window: tuple[float, float]):
+    def __init__(self, name: str, busy_within: np.ndarray, background_busy_within: np.ndarray,
+                 busy_window: tuple[float, float], background_arrivals: np.ndarray | None):
         self.name = name
         self.busy_within = busy_within
+        self.background_busy_within = background_busy_within
         self.busy_window = busy_window
-        self.background_streams: list = []
+        self.background_streams = [] if background_arrivals is None else [_Arrivals(background_arrivals)]
+
+
+class _Arrivals:
+    """Other tenants' job arrivals (s) as the summary reads a background stream's: none rejected."""
+
+    def __init__(self, arrivals_at_s: np.ndarray):
+        self.arrivals_at_s = arrivals_at_s
+        self.rejected = 0

@@ -21,7 +21,7 @@ class ServerQueue:
     jobs that have arrived but cannot start before the next window, and each batch's busy time in the
     measured window."""
 
-    def __init__(self, config, factor) -> None:
+    def __init__(self, config, factor, background: list | None = None) -> None:
         self.config = config
         self.free = np.zeros(config.workers)
         self.factor = factor
@@ -32,6 +32,34 @@ class ServerQueue:
         self.busy: list[np.ndarray] = []
         """Each window's batches' busy times (s) inside [warm-up, end] (:func:`simsplit.model.server.busy_within`):
         all the summary reads of the busy intervals, 8 bytes a batch."""
+        self.background = background or []
+        """Other tenants' streams (:class:`~simsplit.model.background.BackgroundDraws`), drawn a window at a time."""
+        self.background_busy: list[np.ndarray] = []
+        """The other tenants' part of :attr:`busy`, in the same order."""
+        self.background_arrivals: list[np.ndarray] = []
+        """Every other tenant's job's arrival (s), what the summary counts of them."""
+        self.background_clock = [0.0] * len(self.background)
+        """SimPy's clock at each stream's last arrival (s)."""
+
+    def other_tenants(self, horizon: float) -> tuple[np.ndarray, np.ndarray]:
+        """The other tenants' jobs arriving before ``horizon`` (s) not yet taken: (SimPy's clock at each arrival
+        s, services s), in order of arrival (streams in their order where two arrive at once). A stream schedules
+        each arrival from the one before as ``now + (at - now)``, so the clock its job starts by can differ from
+        the instant drawn (which the counts use) by an ulp."""
+        if not self.background:
+            return np.empty(0), np.empty(0)
+        clocks, services = [], []
+        for k, stream in enumerate(self.background):
+            at, service = stream.until(horizon)
+            self.background_arrivals.append(at)
+            clock = kernels.event_times(at, self.background_clock[k])
+            if clock.size:
+                self.background_clock[k] = clock[-1]
+            clocks.append(clock)
+            services.append(service)
+        arrivals = np.concatenate(clocks)
+        order = np.argsort(arrivals, kind="stable")
+        return arrivals[order], np.concatenate(services)[order]
 
 
 class WindowStages:
@@ -169,30 +197,38 @@ class WindowStages:
             self._set("accuracy", part, accuracy)
 
     def _serve(self, server: ServerQueue, horizon: float) -> None:
-        """Start, in order of arrival, the jobs that reached ``server`` before ``horizon`` (s)."""
+        """Start, in order of arrival, the jobs that reached ``server`` before ``horizon`` (s): this run's and
+        the other tenants' (rows -1), which share its workers and its service factor's stream."""
         rows, arrival = server.waiting
         ready = arrival < horizon
         server.waiting = (rows[~ready], arrival[~ready])
         rows, arrival = rows[ready], arrival[ready]
+        others, others_service = server.other_tenants(horizon)
+        service = np.concatenate((self.service[self._get("device", rows)], others_service))
+        rows = np.concatenate((rows, np.full(others.size, -1, dtype=np.int64)))
+        arrival = np.concatenate((arrival, others))
         # simultaneous arrivals in the order their events were scheduled: their requests' order of arrival,
         # which is the order they wait in, so a stable sort by arrival (on nearly sorted times) does it
         order = np.argsort(arrival, kind="stable")
-        jobs, arrival = rows[order], arrival[order]
+        jobs, arrival, service = rows[order], arrival[order], service[order]
+        ours = jobs >= 0
         if server.closed or not jobs.size:
-            self._set("_done", jobs, True)
+            self._set("_done", jobs[ours], True)
             return
         factors = server.factor.take(jobs.size) if server.factor is not None else np.full(jobs.size, math.nan)
-        begin, finish = kernels.fifo_servers(arrival, self.service[self._get("device", jobs)], factors, server.free,
-                                             self.end_s)
+        begin, finish = kernels.fifo_servers(arrival, service, factors, server.free, self.end_s)
         started = ~np.isnan(begin)
         server.closed = not started.all()
+        served = finish < self.end_s
+        busy = busy_within(begin[started], np.where(served, finish, math.nan)[started], self.warmup_s, self.end_s)
+        server.busy.append(busy)
+        if server.background:
+            server.background_busy.append(busy[~ours[started]])
+        jobs, begin, finish, started, served = jobs[ours], begin[ours], finish[ours], started[ours], served[ours]
         self._set("service_start_at_s", jobs, begin)
         self._set("batch_size", jobs[started], 1)
-        served = finish < self.end_s
         self._set("service_end_at_s", jobs[served], finish[served])
         self._set("_done", jobs[~served], True)
-        server.busy.append(busy_within(begin[started], np.where(served, finish, math.nan)[started],
-                                       self.warmup_s, self.end_s))
         rows, ends = self.back  # kept in the order the jobs started
         self.back = (np.concatenate((rows, jobs[served])), np.concatenate((ends, finish[served])))
 

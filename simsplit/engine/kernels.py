@@ -273,6 +273,24 @@ def step_finish(times, rates, cumulative, period_s, period_bits, rounding, start
     return start if start > finish else finish
 
 
+@compiled
+def tenant_arrivals(at, gaps, stop, rate, times, rates, cumulative, period_s, period_bits, rounding):
+    """Arrival instants (s) of a background stream from ``at`` while before ``stop``, each next one the finish
+    of its gap (``gaps``, in intensity-seconds) on the intensity from the previous: constant ``rate`` (jobs/s;
+    NaN: the step path ``times, rates, cumulative`` of :func:`step_finish`). Return (arrivals, the instant
+    after the last of them, gaps used)."""
+    out = np.empty(gaps.size)
+    n = 0
+    while at < stop and n < gaps.size:
+        out[n] = at
+        if np.isnan(rate):
+            at = step_finish(times, rates, cumulative, period_s, period_bits, rounding, at, gaps[n])
+        else:
+            at = at + gaps[n] / rate
+        n += 1
+    return out[:n], at, n
+
+
 class StepChannels(NamedTuple):
     """Piecewise-constant channels one after the other, as :func:`step_link` reads them: channel ``c``'s
     breakpoints, rates and cumulative bits (:meth:`~simsplit.model.channel.steps.StepChannel.arrays`) at

@@ -19,7 +19,7 @@ from simsplit.engine.fallback import StallWatch
 from simsplit.engine.setup import Plan, Setup
 from simsplit.engine.uplink_ledger import UplinkLedger
 from simsplit.model.arrivals import arrivals
-from simsplit.model.background import BackgroundStream, intensity_path
+from simsplit.model.background import BackgroundSource, BackgroundStream, intensity_path
 from simsplit.model.channel import DedicatedLink
 from simsplit.model.channel.cell_sharing import SharedCells
 from simsplit.model.channel.loss import PacketLoss
@@ -102,7 +102,6 @@ def build_servers(env: simpy.Environment, setup: Setup, streams: RandomStreams, 
     """Every server of the scenario, with its random service factor and background streams."""
     servers = []
     for config in setup.scenario.server_list:
-        prefix = f"servers/{config.name}"
         factor = service_factor(config, streams)
         batching = config.batching
         server = EdgeServer(env, workers=config.workers, on_done=on_done, name=config.name,
@@ -110,20 +109,22 @@ def build_servers(env: simpy.Environment, setup: Setup, streams: RandomStreams, 
                             max_batch=batching.max_batch, max_wait_s=batching.max_wait_ms * MS,
                             mix_kinds=batching.mix_kinds, batch_factor=batching.scaling.factor,
                             service_factor=factor, drop_expired=config.drop_expired, on_expired=on_expired)
-        for k, load in enumerate(config.background):
-            rng = streams.generator(f"{prefix}/background/{k}")
-            draw = BlockSampler(rng, load.service_variability.multiplier.draw)
-            stream = BackgroundStream(env, server, intensity_path(load, config.workers, rng),
-                                      BlockSampler(rng, lambda g, n: g.exponential(1.0, n)),
-                                      _scaled(draw, load.service_ms * MS), end_s)
-            server.background_streams.append(stream)
+        for source in background_sources(config, streams):
+            server.background_streams.append(BackgroundStream(env, server, source.intensity, *source.samplers(),
+                                                              end_s))
         servers.append(server)
     return servers
 
 
-def _scaled(draw: BlockSampler, mean_s: float) -> Callable[[], float]:
-    """Service times (s) of mean ``mean_s``: ``mean_s`` times each factor ``draw`` hands out."""
-    return lambda: mean_s * draw()
+def background_sources(config, streams: RandomStreams) -> list[BackgroundSource]:
+    """Each of a server's other tenants' streams (:class:`~simsplit.model.background.BackgroundSource`) on its own
+    named generator, the same for the DES and the fast path."""
+    sources = []
+    for k, load in enumerate(config.background):
+        rng = streams.generator(f"servers/{config.name}/background/{k}")
+        sources.append(BackgroundSource(intensity_path(load, config.workers, rng), rng,
+                                        load.service_variability.multiplier.draw, load.service_ms * MS))
+    return sources
 
 
 class _LinkBuilder:

@@ -44,6 +44,58 @@ class BackgroundJob:
         self.deadline_at_s = math.inf
 
 
+def unit_exponentials(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` Exp(1) variates: the gaps of a stream in its intensity's time (a block of them)."""
+    return rng.exponential(1.0, n)
+
+
+class BackgroundSource:
+    """One background stream's makings: its intensity path (jobs/s), its own generator, the random factor of
+    its service times (a draw of ``n`` from the generator) and their mean (s)."""
+
+    def __init__(self, intensity: Channel, rng: np.random.Generator,
+                 factor_draw: Callable[[np.random.Generator, int], np.ndarray], mean_service_s: float):
+        self.intensity = intensity
+        self.rng = rng
+        self.factor_draw = factor_draw
+        self.mean_service_s = mean_service_s
+
+    def samplers(self) -> tuple[Callable[[], float], Callable[[], float]]:
+        """(unit exponential gaps, service times s), one at a time from blocks of the one generator: the first
+        gap's block, then the first services', and so on (each block drawn when its first value is asked for)."""
+        from simsplit.core.streams import BlockSampler
+        factors = BlockSampler(self.rng, self.factor_draw)
+        mean_s = self.mean_service_s
+        return BlockSampler(self.rng, unit_exponentials), lambda: mean_s * factors()
+
+
+class BackgroundDraws:
+    """A background stream's jobs, (arrival s, base service s), in order and without events: the draws
+    :class:`BackgroundStream` makes, in its order (the next gap, then at each arrival the job's service and
+    the gap after it), so that the fast path merges into its server queue the jobs the DES would submit."""
+
+    def __init__(self, intensity: Channel, unit_exponential: Callable[[], float], service_s: Callable[[], float],
+                 end_s: float):
+        self._intensity = intensity
+        self._exp = unit_exponential
+        self._service_s = service_s
+        self._end_s = end_s
+        self._next_at = intensity.finish_time(0.0, unit_exponential())
+
+    def until(self, horizon_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """The jobs arriving before ``horizon_s`` (and the run's end) not handed out yet: (arrivals s,
+        services s)."""
+        arrivals, services = array("d"), array("d")
+        stop = min(horizon_s, self._end_s)
+        at = self._next_at
+        while at < stop:
+            arrivals.append(at)
+            services.append(self._service_s())
+            at = self._intensity.finish_time(at, self._exp())
+        self._next_at = at
+        return np.frombuffer(arrivals, dtype=float).copy(), np.frombuffer(services, dtype=float).copy()
+
+
 class BackgroundStream:
     """Submits jobs to ``server`` at the instants of a Poisson process of intensity ``intensity`` (jobs/s)."""
 

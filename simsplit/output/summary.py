@@ -45,12 +45,12 @@ def _interval_dict(values: np.ndarray) -> dict:
 def _busy_time(server, start_s: float, end_s: float) -> tuple[float, float]:
     """Worker-seconds busy inside [start_s, end_s]: (all, other tenants' share). From the server's busy
     intervals, or from its batches' busy times in that window where it kept only those (``busy_within``,
-    ``busy_window``: a fast run, no other tenants)."""
+    ``busy_window``, ``background_busy_within``: a fast run)."""
     kept = getattr(server, "busy_within", None)
     if kept is not None:
         if server.busy_window != (start_s, end_s):
             raise ValueError(f"busy times kept for {server.busy_window}, asked for {(start_s, end_s)}")
-        return float(kept.sum()), 0.0
+        return float(kept.sum()), float(server.background_busy_within.sum()) if kept.size else 0.0
     intervals = server.intervals
     overlap = busy_within(intervals.starts, intervals.ends, start_s, end_s)
     background = np.asarray(intervals.background, dtype=bool)
@@ -125,8 +125,13 @@ class _Columns:
 
 
 def _mean(values: np.ndarray) -> float:
-    """The mean as the per-request table's pandas column gives it (NaN skipped)."""
-    return float(pd.Series(values, copy=False).mean())  # pandas 3 copies an array unless told not to
+    """The mean as the per-request table's pandas column gives it, NaN skipped: pandas' own arithmetic (NaNs
+    set to 0 in a copy, the float64 sum over the count of the others), without a Series per call."""
+    missing = np.isnan(values)
+    if missing.any():
+        values = values.copy()
+        values[missing] = 0.0
+    return float(values.sum(dtype=np.float64) / np.float64(missing.size - missing.sum()))
 
 
 def _block(columns: _Columns, rows: np.ndarray, deadline: float | None, with_intervals: bool,
@@ -183,6 +188,24 @@ def _block(columns: _Columns, rows: np.ndarray, deadline: float | None, with_int
         late = int((latency > deadline).sum())
         block["deadline_miss_rate"] = (late + failed) / (n_done + failed)
     return block
+
+
+def group_outcomes(setup: Setup, load, statistic: str) -> dict[str, tuple[float | None, float]]:
+    """Each device group's (latency ``statistic`` s, ``mean`` or a key of :data:`QUANTILES`, None when it completed
+    nothing; mean device energy per completed request J) of the run whose columns ``load(name)`` gives (groups and
+    statuses as codes): the very numbers of its block in :func:`summarise`, without the rest of the summary
+    (what a calibration reads of a run, hundreds of times)."""
+    columns = _Columns(load, setup.scenario.warmup_s)
+    outcomes: dict[str, tuple[float | None, float]] = {}
+    for code, g in enumerate(setup.groups):
+        done_rows = (columns.group == code) & columns.completed
+        latency = columns("latency_s", done_rows)
+        if not latency.size:
+            outcomes[g.group.name] = (None, math.nan)
+            continue
+        value = float(latency.mean()) if statistic == "mean" else float(np.quantile(latency, QUANTILES[statistic]))
+        outcomes[g.group.name] = (value, _mean(columns("energy_j", done_rows)))
+    return outcomes
 
 
 def frame_columns(requests: pd.DataFrame):

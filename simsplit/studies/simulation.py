@@ -14,7 +14,7 @@ from simsplit.engine.des import Engine
 from simsplit.engine.merged_arrivals import ARRIVALS_PER_DEVICE
 from simsplit.engine.setup import Setup, build_setup
 from simsplit.output.provenance import provenance, run_key
-from simsplit.output.results import Result, build_probes, build_requests
+from simsplit.output.results import Result, build_probes, build_requests, request_columns
 from simsplit.output.spool import SpoolSink
 from simsplit.output.summary import summarise
 from simsplit.scenario import Scenario, load_scenario, validate_scenario
@@ -70,6 +70,18 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
     summary["provenance"] = {**provenance(scenario), "run_key": run_key(scenario)}
     monitor = None if engine is None or engine.monitor is None else engine.monitor.frame()
     return Result(scenario, requests, summary, setup, probes, monitor, spool=spool)
+
+
+def run_columns(setup: Setup, seed: int) -> dict[str, np.ndarray]:
+    """The per-request columns of one run of ``setup`` with ``seed`` (on the fast path where it can run) as
+    numpy arrays, categories as codes (:func:`~simsplit.output.results.request_columns` without a table), with
+    no summary, probes or provenance: for a caller that reads a few numbers of many runs."""
+    if _use_fast_path(setup, None):
+        from simsplit.engine.fastpath import run_fast
+        output = run_fast(setup, seed)
+    else:
+        output = Engine(setup, seed).run()
+    return request_columns(setup, output, output.columns["tail_j"], table=False)
 
 
 def _scenario(scenario: Scenario | str | Path | dict, seed: int | None) -> Scenario:

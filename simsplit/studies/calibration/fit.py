@@ -186,7 +186,8 @@ class Problem:
 
     def predict(self, candidate: Candidate, scenario: Scenario, seeds: list[int]) -> dict[str, tuple[float, float]]:
         """Each group's (latency statistic s, mean energy per request J), averaged over ``seeds``."""
-        from simsplit.studies.simulation import simulate
+        from simsplit.output.summary import group_outcomes
+        from simsplit.studies.simulation import run_columns
         profile, payloads, scenario = self.tables(candidate, scenario)
         setup = build_setup(scenario, tables=(profile, payloads))
         totals: dict[str, np.ndarray] = {}
@@ -194,14 +195,13 @@ class Problem:
         for seed in seeds:
             seeded = _copy(scenario, seed=seed)
             setup = dataclasses.replace(setup, scenario=seeded)
-            result = simulate(seeded, setup=setup, stream=False)
-            for name, group in result.summary["groups"].items():
-                latency = group["latency_s"][statistic] if group["completed"] else None
+            outcomes = group_outcomes(setup, run_columns(setup, seed).__getitem__, statistic)
+            for name, (latency, energy) in outcomes.items():
                 if latency is None:
                     raise InputError(self.config_path, "duration_s",
                                      f"expected every measured group to complete requests, but {name!r} completed "
                                      f"none in {scenario.duration_s:g} s with seed {seed}; lengthen the run")
-                values = np.array([latency, group["energy_j"]["total"]])
+                values = np.array([latency, energy])
                 totals[name] = totals.get(name, 0.0) + values
         self.evaluations += 1
         if self.on_evaluation is not None:
