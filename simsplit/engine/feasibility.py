@@ -96,8 +96,9 @@ def estimate(setup, monitor_period_s: float | None = None) -> Estimate:
             events += count * duration / group.probe.period_s * 6.0
         segments += count * (network.uplink.segments_per_s + network.downlink.segments_per_s) * duration
     events += requests * EVENTS_PER_REQUEST
-    for server in scenario.server_list:
-        events += sum(load.peak_rate_hz(server.workers) for load in server.background) * duration * 3.0
+    tenants = sum(load.peak_rate_hz(server.workers) for server in scenario.server_list
+                  for load in server.background) * duration
+    events += tenants * 3.0
     if monitor_period_s is not None:
         events += duration / monitor_period_s
     memory = BASE_BYTES + requests * BYTES_PER_REQUEST + devices * BYTES_PER_DEVICE + segments * BYTES_PER_SEGMENT
@@ -106,9 +107,10 @@ def estimate(setup, monitor_period_s: float | None = None) -> Estimate:
     if scenario.engine != "des":
         from simsplit.engine.eligibility import WINDOW_ROWS, why_not
         if not why_not(setup, monitor_period_s):
-            memory = BASE_BYTES + min(requests, WINDOW_ROWS) * FAST_BYTES_PER_REQUEST \
-                + requests * FAST_BYTES_PER_ARRIVAL + devices * BYTES_PER_DEVICE + segments * BYTES_PER_SEGMENT
-            return Estimate(requests, requests * 4.0, memory, requests / FAST_REQUESTS_PER_SECOND)
+            jobs = requests + tenants  # the other tenants' jobs go through the server queue too
+            memory = BASE_BYTES + min(jobs, WINDOW_ROWS) * FAST_BYTES_PER_REQUEST \
+                + jobs * FAST_BYTES_PER_ARRIVAL + devices * BYTES_PER_DEVICE + segments * BYTES_PER_SEGMENT
+            return Estimate(requests, requests * 4.0, memory, jobs / FAST_REQUESTS_PER_SECOND)
     return Estimate(requests, events, memory, events / EVENTS_PER_SECOND)
 
 
