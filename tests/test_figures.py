@@ -513,3 +513,18 @@ def test_regret_bars_are_in_percent_as_the_table_and_coloured_by_kind(compare_fo
     expected = [colour_of(0) if static else colour_of(1) for static in by_name.loc[labels, "static"]]
     assert [to_hex(bar.get_facecolor()) for bar in bars] == [to_hex(c) for c in expected]
     assert len(set(expected)) == 2
+
+
+def test_a_report_escapes_every_name_it_shows(tmp_path):
+    """Names come from user files (a sweep's factors and levels, its name): the page shows them as text, never as
+    markup, in the title, the notes, the headings and the tables."""
+    from simsplit.figures.report import write_report
+    folder = _synthetic_sweep(tmp_path / "s")
+    hostile = "<script>alert(1)</script>"
+    (folder / "sweep.json").write_text(json.dumps({"name": hostile, "factors": ["net", "strategy"],
+                                                   "report": {"best_by": "net"}}))
+    table = pd.read_parquet(folder / "table.parquet")
+    table["strategy"] = pd.Categorical([hostile, "b", "c"] * 2)
+    table.to_parquet(folder / "table.parquet")
+    page = write_report(folder).read_text()
+    assert "<script>" not in page and page.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 3
