@@ -97,7 +97,8 @@ def calibration_fit() -> None:
     shipped = (Problem.predict, summary._mean, streams.HASHED_KEPT)
     Problem.predict = _predict_as_before  # type: ignore[method-assign]
     summary._mean = lambda values: float(pd.Series(values, copy=False).mean())  # as it was
-    streams.HASHED_KEPT = 0  # no seed words kept
+    streams.HASHED_KEPT = 0  # no seed words kept, and none of the shipped run's reused
+    streams._HASHED.clear()
     try:
         before_s, before = timed(lambda: calibrate(CALIBRATION))
     finally:

@@ -340,12 +340,15 @@ def test_a_sweep_table_shows_each_column_in_one_style_and_folds_constant_columns
     table = table[:table.index("</table>")]
     heads = re.findall(r"<th>(.*?)</th>", table)
     assert "accuracy" not in heads and "server utilisation" not in heads and "deadline miss rate" in heads
-    assert "The same in every configuration: accuracy 0.7500; server utilisation 0." in page
+    assert "The same, to the digits shown, in every configuration: accuracy 0.7500; server utilisation 0." in page
     cells = [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)]
     _one_style_a_column([list(column) for column in zip(*cells, strict=True)], "sweep")
     assert [row[heads.index("deadline miss rate")] for row in cells][:3] == ["0.00020", "0.00000", "0.01000"]
+    from simsplit.figures.report_numbers import decimals_for
+    assert [fixed(v, decimals_for([0.9996, 0.99996])) for v in (0.9996, 0.99996)] == ["0.99960", "0.99996"]
+    assert decimals_for([0.75, 0.75 + 1e-15]) == 4  # float noise is no spread
     frame = pd.DataFrame({"x": [13.9], "x_low": [13.89], "x_high": [13.9004]})
-    assert metric_column(frame, "x") == ["13.90 [13.89, 13.90]"] and fixed(-1e-9, 3) == "0.000"
+    assert metric_column(frame, "x") == ["13.900 [13.890, 13.900]"] and fixed(-1e-9, 3) == "0.000"
 
 
 def test_a_sweep_metric_equal_everywhere_gets_a_note_not_a_figure(tmp_path):
@@ -510,9 +513,13 @@ def test_regret_bars_are_in_percent_as_the_table_and_coloured_by_kind(compare_fo
     caps = ax.collections[0].get_segments() if ax.collections else []
     np.testing.assert_allclose(sorted(seg[0][0] for seg in caps),
                                sorted(by_name.loc[labels, "relative_regret_low"].to_numpy() * 100.0), rtol=1e-9)
-    expected = [colour_of(0) if static else colour_of(1) for static in by_name.loc[labels, "static"]]
+    kinds = {name: "static" if by_name.loc[name, "static"] else "oracle or plan" if name.startswith("oracle")
+             else "adaptive" for name in labels}
+    expected = [colour_of(("static", "adaptive", "oracle or plan").index(kinds[name])) for name in labels]
     assert [to_hex(bar.get_facecolor()) for bar in bars] == [to_hex(c) for c in expected]
-    assert len(set(expected)) == 2
+    assert len(set(expected)) == 3  # the oracle is no adaptive strategy
+    static = table[table["static"].astype(bool)]
+    assert (static["regret_low"] >= 0).all() and (static["relative_regret_low"] >= 0).all()  # never below the bound
 
 
 def test_a_report_escapes_every_name_it_shows(tmp_path):
@@ -528,3 +535,28 @@ def test_a_report_escapes_every_name_it_shows(tmp_path):
     table.to_parquet(folder / "table.parquet")
     page = write_report(folder).read_text()
     assert "<script>" not in page and page.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 3
+
+
+def test_cdf_panels_of_unusual_fleets():
+    """Twelve groups all local (it crashed: no panel), thirty networks (one panel each: a figure 80 inches tall),
+    a network of one full-offload group, and references capped at one of each kind."""
+    from simsplit.figures.run_figures import CDF_GROUPS, MOST_PANELS, cdf_panels
+    means = pd.Series(np.arange(12, dtype=float), index=[f"g{k}" for k in range(12)])
+    panels, total = cdf_panels(means, None, {n: "local" for n in means.index})
+    assert total == 1 and panels == [(f"the {CDF_GROUPS} fastest of 12 groups", list(means.index[:CDF_GROUPS]))]
+    means = pd.Series(np.arange(30, dtype=float), index=[f"g{k}" for k in range(30)])
+    panels, total = cdf_panels(means, {n: f"net{k}" for k, n in enumerate(means.index)},
+                               {n: "fixed(1, b)" for n in means.index})
+    assert total == 30 and len(panels) == MOST_PANELS and panels[0] == ("net0: the 1 fastest of 1 group", ["g0"])
+    strategies = {n: ("full_offload" if k % 2 else "fixed(1, b)") for k, n in enumerate(means.index)}
+    strategies["g29"] = "local"
+    networks = {n: "one" for n in means.index}
+    networks["g27"] = "two"  # a full offload alone on its network
+    panels, total = cdf_panels(means, networks, strategies)
+    assert panels[0] == ("one: the 3 fastest of 28 groups, with local and full offload",
+                         ["g0", "g1", "g2", "g4", "g29"])
+    assert panels[1] == ("two: 1 group, with local and full offload", ["g27", "g29"])
+    from simsplit.figures.run_figures import latency_cdf_figure
+    result = simulate(load_scenario(REPO / "scenarios" / "bottlenet-resnet50.yaml", ["duration_s=5"]))
+    every_local = {name: "local" for name in result.summary["groups"]}
+    assert len(latency_cdf_figure(result.requests, "t", strategies=every_local).axes) == 1

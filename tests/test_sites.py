@@ -256,3 +256,13 @@ def test_a_sites_folder_is_drawn_and_reported(tmp_path):
     assert merged.get_ydata()[0] == summary["latency_s"]["mean"] * 1e3
     none = run_sites(small_sites(2, "records=none"), tmp_path / "n")
     assert none["sites"] == 2 and not (tmp_path / "n" / "requests").exists()
+
+
+def test_a_sites_summary_says_why_an_interval_is_missing(tmp_path, capsys):
+    """A sites run's mean interval is across sites and its quantiles come from a merged sketch: one site prints
+    '- (needs 2 sites)' and '- (none for merged sites)', never a count of completions it already has."""
+    from simsplit.cli.experiments import print_summary
+    summary = run_sites(small_sites(1), tmp_path / "one")
+    print_summary(summary)
+    shown = capsys.readouterr().out
+    assert "- (needs 2 sites)" in shown and "- (none for merged sites)" in shown and "completed)" not in shown

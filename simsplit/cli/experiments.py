@@ -63,8 +63,11 @@ def _overall_table(summary: dict) -> Table:
     overall.add_row("throughput (req/s)", f"{summary['throughput_rps']:.2f}", "")
     for key in ("mean", "p50", "p95", "p99"):
         low, high = lat["ci95"][key]
-        fewest = fewest_for_interval(LATENCY_QUANTILES.get(key))
-        interval = f"- (needs {fewest:,} completed)" if low is None else f"[{_ms(low)}, {_ms(high)}]"
+        if "sites" in summary:  # the mean's interval is across sites; quantiles come from a sketch, no interval
+            why = "- (needs 2 sites)" if key == "mean" else "- (none for merged sites)"
+        else:
+            why = f"- (needs {fewest_for_interval(LATENCY_QUANTILES.get(key)):,} completed)"
+        interval = why if low is None else f"[{_ms(low)}, {_ms(high)}]"
         overall.add_row(f"latency {key} (ms)", _ms(lat[key]), interval)
     if lat["mean"] is not None and lat["p95"] is not None and lat["mean"] > lat["p95"]:
         overall.caption = "The mean is above p95: a few requests take far longer than the rest (read p99)."

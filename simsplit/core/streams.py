@@ -50,7 +50,8 @@ class RandomStreams:
         before (a calibration runs the same seeds hundreds of times) are taken from :data:`_HASHED`."""
         if not 0 <= self.seed < 2 ** 128:  # four 32-bit words of entropy at most (numpy pads to four)
             return
-        words = {name: _HASHED[self.seed, name] for name in names if (self.seed, name) in _HASHED}
+        kept = ((name, _HASHED.get((self.seed, name))) for name in names)  # .get: another thread may clear it
+        words = {name: row for name, row in kept if row is not None}
         fresh = [name for name in names if name not in words]
         if fresh:
             hashed = dict(zip(fresh, seed_words(self.seed, [stream_key(name) for name in fresh]), strict=True))

@@ -20,8 +20,10 @@ def duration(seconds: float) -> str:
         return "under 0.1 s"
     if seconds < 10:
         return f"{seconds:.1f} s"
-    if seconds < 60:
+    if seconds < 59.5:
         return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds // 60:.0f} min {seconds % 60:02.0f} s"
-    return f"{seconds // 3600:,.0f} h {seconds % 3600 // 60:02.0f} min"
+    whole = round(seconds)  # rounded once, then split: never "1 min 60 s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60:,} h {minutes % 60:02d} min"

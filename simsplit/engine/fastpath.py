@@ -164,7 +164,9 @@ class _FastRun(WindowStages):
         if final and waiting.size:
             raise RuntimeError(f"{waiting.size} requests unresolved at the end of a fast run")  # a bug
         cut = waiting[0] if waiting.size else done.size
-        chunk = {name: values[:cut] for name, values in self.buffer.items()}
+        # a chunk kept as a view would keep its whole buffer alive (a backlog makes the cut a small part of it)
+        chunk = {name: values[:cut] if 2 * cut >= values.size else values[:cut].copy()
+                 for name, values in self.buffer.items()}
         self.buffer = {name: values[cut:] for name, values in self.buffer.items()}
         self.base += cut
         status, lost_at = chunk["status"], chunk["_lost_at"]
@@ -181,7 +183,7 @@ class _FastRun(WindowStages):
         for server in self.servers:
             busy = np.concatenate(server.busy) if server.busy else np.empty(0)
             others = np.concatenate(server.background_busy) if server.background_busy else np.empty(0)
-            server.busy = server.background_busy = []  # the pieces let go once joined
+            server.busy, server.background_busy = [], []  # the pieces let go once joined
             arrivals = np.concatenate(server.background_arrivals) if server.background_arrivals else None
             records.append(_ServerRecord(server.config.name, busy, others, (self.warmup_s, self.end_s), arrivals))
         return records

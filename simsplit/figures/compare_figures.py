@@ -145,18 +145,31 @@ def compare_tradeoff_figure(table, title: str = "", *, style: FigureStyle = SCRE
     return fig
 
 
+KINDS = ("static", "adaptive", "oracle or plan")
+"""The kinds of strategy a comparison's bars tell apart by colour."""
+
+
+def strategy_kind(name: str, static) -> str:
+    """``static`` (a fixed decision), ``oracle or plan`` (it knows what a device cannot: the oracles and the planned
+    bound) or ``adaptive`` (it decides from what it observes)."""
+    if bool(static):
+        return "static"
+    return "oracle or plan" if name.startswith(("oracle", "planned")) else "adaptive"
+
+
 @in_style
 def compare_bars_figure(table, metric: str, scale: float, label: str, title: str = "", *, style: FigureStyle = SCREEN):
-    """One horizontal bar per strategy: ``metric`` x ``scale`` with its 95% interval, best first, static and
-    adaptive strategies in two colours (the legend beside the axes)."""
+    """One horizontal bar per strategy: ``metric`` x ``scale`` with its 95% interval, best first, coloured by
+    :func:`strategy_kind` (the legend beside the axes)."""
     part = table.iloc[np.argsort(table[metric].to_numpy())]
     values, err = whiskers(part, metric, scale)
     fig, ax = new_figure(style, "one", 0.06 * len(part) + 0.3)
-    static = part["static"].astype(bool).to_numpy() if "static" in part.columns else np.ones(len(part), bool)
-    colours = np.where(static, colour_of(0), colour_of(1))
+    kinds = [strategy_kind(name, static) for name, static in zip(
+        part["strategy"].astype(str), part["static"] if "static" in part.columns else [True] * len(part), strict=True)]
+    colours = [colour_of(KINDS.index(kind)) for kind in kinds]
     ax.barh(np.arange(len(part)), values, xerr=err, color=colours, capsize=1.5, error_kw={"elinewidth": 0.6})
-    for kind, colour in (("static", colour_of(0)), ("adaptive", colour_of(1))):
-        ax.barh([np.nan], [np.nan], color=colour, label=kind)  # a legend entry only
+    for kind in (k for k in KINDS if k in kinds):
+        ax.barh([np.nan], [np.nan], color=colour_of(KINDS.index(kind)), label=kind)  # a legend entry only
     ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     ax.set_yticks(np.arange(len(part)))
     ax.set_yticklabels(part["strategy"].astype(str), fontsize="x-small")

@@ -1,6 +1,7 @@
 """How a report shows numbers: each column of a table in one fixed number of decimals (enough for its largest
-value to show :data:`SIGNIFICANT` significant figures), a mean beside its 95% interval in the same decimals,
-counts with thousands separators, and the columns that are equal in every row folded into one note."""
+value to show :data:`SIGNIFICANT` significant figures and its spread two), a mean beside its 95% interval in the
+same decimals, counts with thousands separators, and the columns that are equal in every row folded into one
+note."""
 
 from __future__ import annotations
 
@@ -18,12 +19,19 @@ MISSING = "-"
 
 
 def decimals_for(values) -> int:
-    """Decimals that show the largest finite magnitude among ``values`` to :data:`SIGNIFICANT` figures."""
-    magnitudes = np.abs(np.asarray(values, dtype=float))
-    magnitudes = magnitudes[np.isfinite(magnitudes) & (magnitudes > 0)]
+    """Decimals that show the largest finite magnitude among ``values`` to :data:`SIGNIFICANT` figures, and their
+    spread (largest minus smallest, beyond float noise) to two: rates of 0.9996 and 0.99996 differ as shown."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    magnitudes = np.abs(finite[finite != 0])
     if not magnitudes.size:
         return 0
-    return int(min(MOST_DECIMALS, max(0, SIGNIFICANT - 1 - math.floor(math.log10(magnitudes.max())))))
+    largest = magnitudes.max()
+    decimals = SIGNIFICANT - 1 - math.floor(math.log10(largest))
+    spread = float(finite.max() - finite.min())
+    if spread > 1e-9 * largest:
+        decimals = max(decimals, 1 - math.floor(math.log10(spread)))
+    return int(min(MOST_DECIMALS, max(0, decimals)))
 
 
 def fixed(value, decimals: int) -> str:
@@ -81,5 +89,6 @@ def fold_constant(frame: pd.DataFrame, what: str = "row") -> tuple[pd.DataFrame,
     constant = [c for c in frame.columns[1:] if frame[c].astype(str).nunique() == 1]
     if not constant:
         return frame, ""
-    note = f"The same in every {what}: " + "; ".join(f"{c} {frame[c].iloc[0]}" for c in constant) + "."
+    note = f"The same, to the digits shown, in every {what}: " + "; ".join(f"{c} {frame[c].iloc[0]}"
+                                                                          for c in constant) + "."
     return frame.drop(columns=constant), note

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from simsplit.core.words import counted
 from simsplit.figures.drawing import (
     CDF_GROUPS,
     colour_of,
@@ -56,29 +57,39 @@ def _is_reference(strategy) -> bool:
     return str(strategy).startswith(("local", "full_offload"))
 
 
-def cdf_panels(means, networks: dict | None, strategies: dict | None) -> list[tuple[str, list]]:
-    """(panel title, groups) of a latency CDF, groups fastest first. Few groups (at most CDF_GROUPS): one panel
-    with them all. More: one panel per network (``networks``: group -> label), each with its CDF_BEST fastest
-    groups and its references (local and full offload, from ``strategies``: group -> strategy); a local group
-    runs on no network and is drawn in every panel."""
+MOST_PANELS = 4
+"""Most networks a many-group latency CDF gives a panel (those whose fastest group is fastest)."""
+
+
+def cdf_panels(means, networks: dict | None, strategies: dict | None) -> tuple[list[tuple[str, list]], int]:
+    """((panel title, groups fastest first) of a latency CDF, the number of networks). Few groups (at most
+    CDF_GROUPS): one panel with them all. More: a panel per network (``networks``: group -> label; at most
+    MOST_PANELS), each with its CDF_BEST fastest groups that are no reference, its fastest full offload and the
+    fastest local group (which runs on no network; ``strategies``: group -> strategy)."""
     names = list(means.sort_values(kind="stable").index)
     if len(names) <= CDF_GROUPS:
-        return [("", names)]
+        return [("", names)], 1
     strategy = {name: str((strategies or {}).get(name, "")) for name in names}
-    local = {n for n in names if strategy[n].startswith("local")}
+    local = [n for n in names if strategy[n].startswith("local")]
     by_network: dict[str, list] = {}
     for name in (n for n in names if n not in local):
         by_network.setdefault((networks or {}).get(name, ""), []).append(name)
-    return [_network_panel(label, members, names, local, strategy) for label, members in by_network.items()]
+    if not by_network:  # every group runs locally
+        return [(f"the {CDF_GROUPS} fastest of {counted(len(names), 'group')}", names[:CDF_GROUPS])], 1
+    panels = [_network_panel(label, members, names, local[:1], strategy) for label, members in by_network.items()]
+    return panels[:MOST_PANELS], len(panels)
 
 
-def _network_panel(label: str, members: list, names: list, local: set, strategy: dict) -> tuple[str, list]:
+def _network_panel(label: str, members: list, names: list, local: list, strategy: dict) -> tuple[str, list]:
     """(title, groups fastest first) of one network's panel: its CDF_BEST fastest ``members`` that are not
-    references, its own references, and every ``local`` group."""
+    references, its fastest full offload and the ``local`` group."""
     best = [n for n in members if not _is_reference(strategy[n])][:CDF_BEST]
-    chosen = {*best, *local, *(n for n in members if _is_reference(strategy[n]))}
-    heading = f"{label}: " * bool(label) + \
-        f"the {len(best)} fastest of {len(members)} groups, with local and full offload"
+    offload = [n for n in members if _is_reference(strategy[n])][:1]
+    chosen = {*best, *offload, *local}
+    heading = f"{label}: " * bool(label) + (f"the {len(best)} fastest of {counted(len(members), 'group')}" if best
+                                            else counted(len(members), "group"))
+    with_ = [kind for kind, there in (("local", local), ("full offload", offload)) if there]
+    heading += f", with {' and '.join(with_)}" if with_ else ""
     return heading, [n for n in names if n in chosen]
 
 
@@ -92,7 +103,7 @@ def latency_cdf_figure(requests, title: str = "", *, style: FigureStyle = SCREEN
     Drawn on ``ax`` when given (one panel: every group's network taken as one; its figure returned)."""
     done = requests[(requests["status"] == "completed") & (requests["arrival_at_s"] >= warmup_s)]
     means = done.groupby("group", observed=True, sort=False)["latency_s"].mean()
-    panels = cdf_panels(means, None if ax is not None else networks, strategies)
+    panels, networks_total = cdf_panels(means, None if ax is not None else networks, strategies)
     fig, axes = new_figure(style, "one", 0.75 if len(panels) == 1 else 0.42 * len(panels), rows=len(panels),
                            ax=ax, **({"sharex": True} if len(panels) > 1 and ax is None else {}))
     axes = list(np.atleast_1d(axes))
@@ -107,6 +118,8 @@ def latency_cdf_figure(requests, title: str = "", *, style: FigureStyle = SCREEN
             panel.set_title(heading, fontsize="small")
             if panel is not axes[-1]:
                 panel.set_xlabel("")
+    if len(panels) < networks_total:
+        title += f"\nthe {len(panels)} networks of {networks_total} with the fastest groups"
     if len(panels) > 1:
         fig.suptitle(title)
     else:

@@ -128,10 +128,13 @@ def _mean(values: np.ndarray) -> float:
     """The mean as the per-request table's pandas column gives it, NaN skipped: pandas' own arithmetic (NaNs
     set to 0 in a copy, the float64 sum over the count of the others), without a Series per call."""
     missing = np.isnan(values)
+    count = missing.size - int(missing.sum())
+    if not count:
+        return math.nan
     if missing.any():
         values = values.copy()
         values[missing] = 0.0
-    return float(values.sum(dtype=np.float64) / np.float64(missing.size - missing.sum()))
+    return float(values.sum(dtype=np.float64) / np.float64(count))
 
 
 def _block(columns: _Columns, rows: np.ndarray, deadline: float | None, with_intervals: bool,

@@ -202,10 +202,11 @@ def _variant_row(name: str, static: bool, mine: pd.DataFrame, bound: pd.Series |
         row[column] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
     if bound is not None:
         gap = mine.set_index("seed")["objective"] - bound
-        mean, low, high = t_interval(gap.to_numpy())
+        # a static strategy is among the bound's terms: its gap is never below 0, nor is its interval
+        mean, low, high = t_interval(gap.to_numpy(), bounds=(0.0, math.inf) if static else None)
         row["regret"] = mean
         row["regret_ci95"] = (low, high)
-        scale = float(bound.mean())  # relative to the bound's mean over the seeds
-        row["relative_regret"] = mean / scale
-        row["relative_regret_ci95"] = (low / scale, high / scale)
+        scale = float(bound.mean())  # relative to the bound's mean over the seeds (none for a bound of 0)
+        row["relative_regret"] = mean / scale if scale else math.nan
+        row["relative_regret_ci95"] = (low / scale, high / scale) if scale else (math.nan, math.nan)
     return row
