@@ -199,6 +199,9 @@ def test_validate_speaks_in_the_right_number_and_its_estimate_bounds_the_run(tmp
     assert counted(1, "device group") == "1 device group" and counted(1234, "block") == "1,234 blocks"
     assert [duration(s) for s in (0.04, 2.46, 45, 185, 7800, 119.6, 3599.7)] == [
         "under 0.1 s", "2.5 s", "45 s", "3 min 05 s", "2 h 10 min", "2 min 00 s", "1 h 00 min"]  # never "1 min 60 s"
+    from simsplit.engine.feasibility import Estimate
+    one = Estimate(requests=10.0, events=40.0, memory_bytes=4e8, seconds=0.01)  # alone: with a process's start-up
+    assert one.describe().endswith("1.0 s") and one.describe(alone=False).endswith("under 0.1 s")
     checked = subprocess.run([sys.executable, "-m", "simsplit.cli", "validate", "default", "--json"],
                              capture_output=True, text=True, check=True)
     estimate = json.loads(checked.stdout)["estimate"]["wall_s"]

@@ -217,7 +217,7 @@ def validate(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     per_site = f"{counted(sites, 'site')}, each " if sites is not None else ""
     console.print(f"{file}: ok ({per_site}{counted(len(setup.groups), 'device group')}, {counted(devices, 'device')}, "
                   f"{counted(len(setup.profile.names), 'split point')}, "
-                  f"{counted(len(setup.payloads.entries), 'payload row')}; {estimate.describe()})")
+                  f"{counted(len(setup.payloads.entries), 'payload row')}; {estimate.describe(alone=sites is None)})")
 
 
 @app.command("compare")

@@ -56,9 +56,12 @@ class Estimate:
         """Wall time (s) of this run alone in a fresh process: its events and :data:`STARTUP_S`."""
         return self.seconds + STARTUP_S
 
-    def describe(self) -> str:
+    def describe(self, alone: bool = True) -> str:
+        """Requests, events, memory and wall time: of the run alone in a fresh process (``alone``, start-up
+        included), else of one run among many in a process already started."""
+        seconds = self.wall_s if alone else self.seconds + RUN_OVERHEAD_S
         return (f"about {self.requests:,.0f} requests, {self.events:,.0f} events, "
-                f"{self.memory_bytes / 1e9:.2f} GB, {duration(self.wall_s)}")
+                f"{self.memory_bytes / 1e9:.2f} GB, {duration(seconds)}")
 
 
 def available_memory_bytes() -> float:
@@ -143,10 +146,10 @@ def check_fits(source, per_run: Estimate, runs: int = 1, workers: int = 1, total
     parallel = max(1, min(workers, runs))
     if not per_run.memory_bytes * parallel < 0.8 * free:
         raise InputError(source, None, f"expected a run that fits in this machine's memory: it needs "
-                         f"{per_run.describe()}, and {free / 1e9:.1f} GB is free; shorten duration_s, lower "
-                         f"the rates or counts, or pass --force")
+                         f"{per_run.describe(alone=runs == 1)}, and {free / 1e9:.1f} GB is free; shorten "
+                         f"duration_s, lower the rates or counts, or pass --force")
     total = ((per_run.seconds + RUN_OVERHEAD_S) * runs if total_s is None else total_s) / parallel
     if not total <= MAX_SECONDS:
         raise InputError(source, None, f"expected a run that finishes within {MAX_SECONDS / 3600:.0f} h here: "
-                         f"{counted(runs, 'run')} of {per_run.describe()} take {duration(total)}; shorten "
-                         f"duration_s, lower the rates or counts, or pass --force")
+                         f"{counted(runs, 'run')} of {per_run.describe(alone=runs == 1)} take {duration(total)}; "
+                         f"shorten duration_s, lower the rates or counts, or pass --force")
