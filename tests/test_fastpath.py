@@ -425,3 +425,23 @@ def test_an_overloaded_run_hands_out_chunks_that_do_not_pin_their_buffers(tmp_pa
         for name, values in chunk.items():
             held = values if values.base is None else values.base
             assert held.size <= 2 * max(values.size, 1), name
+
+
+def test_a_plugin_intensity_derived_from_a_step_path_goes_through_its_own_arithmetic():
+    """The compiled tenant arrivals copy StepChannel's and ConstantChannel's own arithmetic: a subclass (a plugin's
+    intensity) that counts differently is drawn through its own finish_time, one job at a time."""
+    from simsplit.engine.fastpath_tenants import _BlockTenant, tenant_jobs
+    from simsplit.model.background import BackgroundDraws, BackgroundSource
+    from simsplit.model.channel import StepChannel
+
+    class Doubled(StepChannel):
+        def finish_time(self, start_s, size_bits):
+            return super().finish_time(start_s, 2 * size_bits)
+
+    def source(channel):
+        return BackgroundSource(channel, np.random.default_rng(1), lambda g, n: np.ones(n), 0.001)
+    assert isinstance(tenant_jobs(source(StepChannel([0.0], [50.0])), 10.0), _BlockTenant)
+    jobs = tenant_jobs(source(Doubled([0.0], [50.0])), 10.0)
+    assert isinstance(jobs, BackgroundDraws)
+    arrivals, _ = jobs.until(10.0)
+    assert 150 < arrivals.size < 350  # about 25 jobs/s, not 50

@@ -25,7 +25,7 @@ from simsplit.model.channel.steps import ROUNDING
 def tenant_jobs(source: BackgroundSource, end_s: float):
     """The jobs of ``source`` until ``end_s``: an object whose ``until(horizon)`` hands out (arrivals s, services
     s) of the jobs arriving before ``horizon`` not yet handed out."""
-    if isinstance(source.intensity, ConstantChannel | StepChannel):
+    if type(source.intensity) in (ConstantChannel, StepChannel):  # a subclass (a plugin's) may count differently
         return _BlockTenant(source, end_s)
     return BackgroundDraws(source.intensity, *source.samplers(), end_s)
 
