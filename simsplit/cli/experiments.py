@@ -42,12 +42,9 @@ def print_summary(summary: dict) -> None:
         console.print(_phases_table(summary))
 
 
-LATENCY_QUANTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
-"""The latency quantiles a summary gives, by key."""
-
-
 def _overall_table(summary: dict) -> Table:
     from simsplit.core.stats import fewest_for_interval
+    from simsplit.output.summary import QUANTILES  # loaded already: a summary is being printed
     lat = summary["latency_s"]
     groups = summary.get("groups", {})
     strategies = {g["strategy"] for g in groups.values()}
@@ -66,7 +63,7 @@ def _overall_table(summary: dict) -> Table:
         if "sites" in summary:  # the mean's interval is across sites; quantiles come from a sketch, no interval
             why = "- (needs 2 sites)" if key == "mean" else "- (none for merged sites)"
         else:
-            why = f"- (needs {fewest_for_interval(LATENCY_QUANTILES.get(key)):,} completed)"
+            why = f"- (needs {fewest_for_interval(QUANTILES.get(key)):,} completed)"
         interval = why if low is None else f"[{_ms(low)}, {_ms(high)}]"
         overall.add_row(f"latency {key} (ms)", _ms(lat[key]), interval)
     if lat["mean"] is not None and lat["p95"] is not None and lat["mean"] > lat["p95"]:

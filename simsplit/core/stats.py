@@ -88,7 +88,7 @@ def batch_interval(values, statistic: Callable[[np.ndarray], float] = np.mean, c
     if values.size == 0:
         return math.nan, math.nan, math.nan
     point = float(statistic(values))
-    if values.size < n_batches * MIN_PER_BATCH:
+    if values.size < fewest_for_interval(None, n_batches):
         return point, math.nan, math.nan
     size = values.size // n_batches
     batches = np.array([statistic(values[i * size:(i + 1) * size]) for i in range(n_batches)])
@@ -116,8 +116,7 @@ def batch_quantile_interval(values, q: float, confidence: float = 0.95,
     if values.size == 0:
         return math.nan, math.nan, math.nan
     point = float(np.quantile(values, q))
-    per_batch = math.ceil(BEYOND_QUANTILE / max(1.0 - q, 1e-12))
-    if values.size < n_batches * per_batch:
+    if values.size < fewest_for_interval(q, n_batches):
         return point, math.nan, math.nan
     size = values.size // n_batches
     estimates = np.sort([np.quantile(values[i * size:(i + 1) * size], q) for i in range(n_batches)])
@@ -127,12 +126,14 @@ def batch_quantile_interval(values, q: float, confidence: float = 0.95,
     return point, float(estimates[ranks[0] - 1]), float(estimates[ranks[1] - 1])
 
 
-def fewest_for_interval(q: float | None) -> int:
-    """Fewest values that get an interval: the mean's (``q`` None, :func:`batch_interval`) or the q-quantile's
-    (:func:`batch_quantile_interval`), with their default numbers of batches."""
+def fewest_for_interval(q: float | None, n_batches: int | None = None) -> int:
+    """Fewest values that get an interval: the mean's (``q`` None, :func:`batch_interval`; ``MIN_PER_BATCH`` a
+    batch) or the q-quantile's (:func:`batch_quantile_interval`; ``BEYOND_QUANTILE`` beyond it a batch), over
+    ``n_batches`` (default: each function's own)."""
     if q is None:
-        return DEFAULT_BATCHES * MIN_PER_BATCH
-    return QUANTILE_BATCHES * math.ceil(BEYOND_QUANTILE / max(1.0 - q, 1e-12))
+        return (DEFAULT_BATCHES if n_batches is None else n_batches) * MIN_PER_BATCH
+    per_batch = math.ceil(BEYOND_QUANTILE / max(1.0 - q, 1e-12))
+    return (QUANTILE_BATCHES if n_batches is None else n_batches) * per_batch
 
 
 def metric_bounds(name: str) -> tuple[float, float]:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from simsplit.core import words
 from simsplit.core.errors import InputError
-from simsplit.core.words import counted, duration
 
 BYTES_PER_REQUEST = 2_000.0
 """Memory (bytes) a request costs until the run ends: its object, its row, the summary's copies."""
@@ -61,7 +61,7 @@ class Estimate:
         included), else of one run among many in a process already started."""
         seconds = self.wall_s if alone else self.seconds + RUN_OVERHEAD_S
         return (f"about {self.requests:,.0f} requests, {self.events:,.0f} events, "
-                f"{self.memory_bytes / 1e9:.2f} GB, {duration(seconds)}")
+                f"{self.memory_bytes / 1e9:.2f} GB, {words.duration(seconds)}")
 
 
 def available_memory_bytes() -> float:
@@ -151,5 +151,5 @@ def check_fits(source, per_run: Estimate, runs: int = 1, workers: int = 1, total
     total = ((per_run.seconds + RUN_OVERHEAD_S) * runs if total_s is None else total_s) / parallel
     if not total <= MAX_SECONDS:
         raise InputError(source, None, f"expected a run that finishes within {MAX_SECONDS / 3600:.0f} h here: "
-                         f"{counted(runs, 'run')} of {per_run.describe(alone=runs == 1)} take {duration(total)}; "
-                         f"shorten duration_s, lower the rates or counts, or pass --force")
+                         f"{words.counted(runs, 'run')} of {per_run.describe(alone=runs == 1)} take "
+                         f"{words.duration(total)}; shorten duration_s, lower the rates or counts, or pass --force")

@@ -157,9 +157,7 @@ def _block(columns: _Columns, rows: np.ndarray, deadline: float | None, with_int
     if with_intervals:
         block["latency_s"] = _interval_dict(latency)
     else:
-        block["latency_s"] = {k: float(np.quantile(latency, q)) if latency.size else math.nan
-                              for k, q in QUANTILES.items()}
-        block["latency_s"] = {"mean": float(latency.mean()) if latency.size else math.nan, **block["latency_s"]}
+        block["latency_s"] = {key: latency_statistic(latency, key) for key in ("mean", *QUANTILES)}
 
     def mean(name: str, fill: bool = False) -> float:
         if not n_done:
@@ -193,6 +191,14 @@ def _block(columns: _Columns, rows: np.ndarray, deadline: float | None, with_int
     return block
 
 
+def latency_statistic(latency: np.ndarray, key: str) -> float:
+    """The ``mean`` or a quantile (a key of :data:`QUANTILES`) of ``latency`` (s) as a group block gives it; NaN
+    for none."""
+    if not latency.size:
+        return math.nan
+    return float(latency.mean()) if key == "mean" else float(np.quantile(latency, QUANTILES[key]))
+
+
 def group_outcomes(setup: Setup, load, statistic: str) -> dict[str, tuple[float | None, float]]:
     """Each device group's (latency ``statistic`` s, ``mean`` or a key of :data:`QUANTILES`, None when it completed
     nothing; mean device energy per completed request J) of the run whose columns ``load(name)`` gives (groups and
@@ -206,8 +212,7 @@ def group_outcomes(setup: Setup, load, statistic: str) -> dict[str, tuple[float 
         if not latency.size:
             outcomes[g.group.name] = (None, math.nan)
             continue
-        value = float(latency.mean()) if statistic == "mean" else float(np.quantile(latency, QUANTILES[statistic]))
-        outcomes[g.group.name] = (value, _mean(columns("energy_j", done_rows)))
+        outcomes[g.group.name] = (latency_statistic(latency, statistic), _mean(columns("energy_j", done_rows)))
     return outcomes
 
 

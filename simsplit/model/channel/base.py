@@ -35,7 +35,6 @@ class Channel(ABC):
         """(:meth:`finish_time`, the bits left unused at that instant, which a transfer queued behind this one
         may still send then: a packet opportunity's rest; 0 on a fluid channel)."""
         return self.finish_time(start_s, size_bits), 0.0
-        return 0.0
 
 
 @dataclass(frozen=True)
