@@ -50,6 +50,7 @@ def _assert_same(des, fast):
         assert np.array_equal(np.sort(np.concatenate(arrivals)) if arrivals else np.zeros(0),
                               np.sort(np.concatenate([s.arrivals_at_s for s in b.background_streams]))
                               if b.background_streams else np.zeros(0))
+        assert sum(s.rejected for s in a.background_streams) == sum(s.rejected for s in b.background_streams)
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)

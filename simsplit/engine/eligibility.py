@@ -33,10 +33,10 @@ def _group_reasons(setup, group_setup) -> list[str]:
         reasons.append(f"{name}: closed-loop arrivals wait for each result")
     if group.probe is not None:
         reasons.append(f"{name}: load probes")
-    for direction in ("uplink", "downlink"):
-        link = getattr(network, direction)
-        if link.sharing != "dedicated":
-            reasons.append(f"{name}: {direction} shared by a cell ({link.sharing})")
+    if network.uplink.sharing != "dedicated" and network.uplink.kind == "cellular":
+        reasons.append(f"{name}: uplink's cells shared by moving devices ({network.uplink.sharing})")
+    if network.downlink.sharing != "dedicated":
+        reasons.append(f"{name}: downlink shared by a cell ({network.downlink.sharing})")
     if group_setup.cell_routes is not None:
         reasons.append(f"{name}: cells name their edge servers (a request goes where its device's cell sends it)")
     if network.radio.promotion_delay_s or network.radio.tail_stages_s:
@@ -49,12 +49,7 @@ def _server_reasons(server) -> list[str]:
     """What in a server needs the DES."""
     name = f"server {server.name}"
     reasons = []
-    if server.batching.max_batch > 1:
-        reasons.append(f"{name}: batching")
-    if server.discipline != "fifo":
-        reasons.append(f"{name}: discipline {server.discipline}")
-    if server.queue_capacity is not None:
-        reasons.append(f"{name}: queue capacity (drops)")
-    if server.drop_expired:
-        reasons.append(f"{name}: drop_expired")
+    from simsplit.model.queues import EdfQueue, FifoQueue, disciplines
+    if disciplines[server.discipline].build not in (FifoQueue, EdfQueue):
+        reasons.append(f"{name}: discipline {server.discipline} (a plugin's queue)")
     return reasons

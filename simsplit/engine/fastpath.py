@@ -89,12 +89,14 @@ class _FastRun(WindowStages):
         scenario = setup.scenario
         self.end_s = scenario.duration_s
         self.warmup_s = scenario.warmup_s
+        self.deadline_s = math.inf if scenario.deadline_s is None else scenario.deadline_s
         streams = RandomStreams(seed)
         self.devices, self.device_group = build_devices(simpy.Environment(), setup, streams)
         self.arrivals = MergedArrivals([device.arrivals for device in self.devices], self.end_s)
         """Every device's arrivals, handed out a slab of simulated time at a time."""
         self._keep_plans(self.devices)
         self.compute_free = np.zeros(len(self.devices))
+        self._keep_cells(self.devices)
         self.uplinks = LinkArrays([d.uplink for d in self.devices])
         self.downlinks = LinkArrays([d.downlink for d in self.devices])
         self.servers = [ServerQueue(config, service_factor(config, streams),
@@ -107,6 +109,23 @@ class _FastRun(WindowStages):
         self.buffer = {}
         """Columns of rows ``base`` onwards not yet handed out."""
 
+    def _keep_cells(self, devices: list) -> None:
+        """Each shared uplink's replay (:class:`~simsplit.engine.fastpath_cells.CellReplay`) and each device's cell
+        (-1: its own link)."""
+        from simsplit.engine.fastpath_cells import CellReplay
+        index: dict[int, int] = {}
+        self.cells = []
+        self.cell_of = np.full(len(devices), -1, dtype=np.int64)
+        for d, device in enumerate(devices):
+            if device.uplink.shared:
+                if id(device.uplink) not in index:
+                    index[id(device.uplink)] = len(self.cells)
+                    self.cells.append(CellReplay(device.uplink))
+                self.cell_of[d] = index[id(device.uplink)]
+        self.cell_waiting = {}
+        """Each upload in a cell: (feedback delay s, lost, ready at s), by row."""
+        self.cell_sequence = 0
+
     def _keep_plans(self, devices: list) -> None:
         """Each device's plan (its strategy never changes its decision), as per-device arrays."""
         self.plans = plans = [d.plans[d.strategy.decide(0.0, d.observation)] for d in devices]
@@ -116,6 +135,8 @@ class _FastRun(WindowStages):
         self.bits_up = _per_device(plans, "bits_up")
         self.bits_down = _per_device(plans, "bits_down")
         self.service = _per_device(plans, "service_s")
+        kinds: dict = {}
+        self.batch_kind = np.array([kinds.setdefault(plan.batch_key, len(kinds)) for plan in plans], dtype=np.int64)
         self.server = _per_device(plans, "server", np.int64)
         pairs = list(zip(devices, plans, strict=True))
         self.up_delay = np.array([d.uplink.delay_s + p.extra_rtt_s / 2 for d, p in pairs])
@@ -185,27 +206,29 @@ class _FastRun(WindowStages):
             others = np.concatenate(server.background_busy) if server.background_busy else np.empty(0)
             server.busy, server.background_busy = [], []  # the pieces let go once joined
             arrivals = np.concatenate(server.background_arrivals) if server.background_arrivals else None
-            records.append(_ServerRecord(server.config.name, busy, others, (self.warmup_s, self.end_s), arrivals))
+            rejected = server.events.rejected if server.events is not None else 0
+            records.append(_ServerRecord(server.config.name, busy, others, (self.warmup_s, self.end_s), arrivals,
+                                         rejected))
         return records
 
 
 class _ServerRecord:
     """What a run's summary reads from a server: its name, its batches' busy times (s) inside ``busy_window``
-    (warm-up, end; s), the other tenants' part of them, and the other tenants' arrivals (as one stream: FIFO
-    servers reject none)."""
+    (warm-up, end; s), the other tenants' part of them, and the other tenants' arrivals (as one stream) with
+    how many a full queue refused."""
 
     def __init__(self, name: str, busy_within: np.ndarray, background_busy_within: np.ndarray,
-                 busy_window: tuple[float, float], background_arrivals: np.ndarray | None):
+                 busy_window: tuple[float, float], background_arrivals: np.ndarray | None, rejected: int = 0):
         self.name = name
         self.busy_within = busy_within
         self.background_busy_within = background_busy_within
         self.busy_window = busy_window
-        self.background_streams = [] if background_arrivals is None else [_Arrivals(background_arrivals)]
+        self.background_streams = [] if background_arrivals is None else [_Arrivals(background_arrivals, rejected)]
 
 
 class _Arrivals:
-    """Other tenants' job arrivals (s) as the summary reads a background stream's: none rejected."""
+    """Other tenants' job arrivals (s) and how many were refused, as the summary reads a background stream's."""
 
-    def __init__(self, arrivals_at_s: np.ndarray):
+    def __init__(self, arrivals_at_s: np.ndarray, rejected: int):
         self.arrivals_at_s = arrivals_at_s
-        self.rejected = 0
+        self.rejected = rejected

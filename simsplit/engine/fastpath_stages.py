@@ -11,6 +11,7 @@ import numpy as np
 
 from simsplit.engine import kernels
 from simsplit.engine.fastpath_links import LinkArrays, by_device, device_runs, run_arrays, transfer_losses
+from simsplit.engine.records import DROPPED, TIMED_OUT
 from simsplit.engine.transfers import erasure_accuracy, snr_accuracy
 from simsplit.engine.wiring import Device
 from simsplit.model.server import busy_within
@@ -22,13 +23,18 @@ class ServerQueue:
     measured window."""
 
     def __init__(self, config, factor, background: list | None = None) -> None:
+        from simsplit.engine.server_events import ServerEvents, replays_events
         self.config = config
+        self.events = ServerEvents(config) if replays_events(config) else None
+        """The queue's events replayed (batching, a capacity, expiry, EDF); None: a FIFO recursion."""
         self.free = np.zeros(config.workers)
         self.factor = factor
         self.closed = False
         """A job could not start before the end: none after it will."""
-        self.waiting = (np.empty(0, dtype=np.int64), np.empty(0))
-        """(rows, arrival instants s) of jobs not yet started."""
+        self.waiting: tuple[np.ndarray, ...] = (np.empty(0, dtype=np.int64), np.empty(0), np.empty(0),
+                                                np.empty(0, dtype=np.int64))
+        """(rows, arrival instants s, when each arrival was set s, its order among those set at once) of
+        requests that reached the server and did not start in an earlier window."""
         self.busy: list[np.ndarray] = []
         """Each window's batches' busy times (s) inside [warm-up, end] (:func:`simsplit.model.server.busy_within`):
         all the summary reads of the busy intervals, 8 bytes a batch."""
@@ -41,25 +47,26 @@ class ServerQueue:
         self.background_clock = [0.0] * len(self.background)
         """SimPy's clock at each stream's last arrival (s)."""
 
-    def other_tenants(self, horizon: float) -> tuple[np.ndarray, np.ndarray]:
+    def other_tenants(self, horizon: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The other tenants' jobs arriving before ``horizon`` (s) not yet taken: (SimPy's clock at each arrival
-        s, services s), in order of arrival (streams in their order where two arrive at once). A stream schedules
-        each arrival from the one before as ``now + (at - now)``, so the clock its job starts by can differ from
-        the instant drawn (which the counts use) by an ulp."""
+        s, services s, when each arrival was scheduled s), in order of arrival (streams in their order where two
+        arrive at once). A stream schedules each arrival at the one before as ``now + (at - now)``, so the clock
+        its job starts by can differ from the instant drawn (which the counts use) by an ulp."""
         if not self.background:
-            return np.empty(0), np.empty(0)
-        clocks, services = [], []
+            return np.empty(0), np.empty(0), np.empty(0)
+        clocks, services, scheduled = [], [], []
         for k, stream in enumerate(self.background):
             at, service = stream.until(horizon)
             self.background_arrivals.append(at)
             clock = kernels.event_times(at, self.background_clock[k])
+            scheduled.append(np.concatenate(([self.background_clock[k]], clock[:-1])) if clock.size else clock)
             if clock.size:
                 self.background_clock[k] = clock[-1]
             clocks.append(clock)
             services.append(service)
         arrivals = np.concatenate(clocks)
         order = np.argsort(arrivals, kind="stable")
-        return arrivals[order], np.concatenate(services)[order]
+        return arrivals[order], np.concatenate(services)[order], np.concatenate(scheduled)[order]
 
 
 class WindowStages:
@@ -69,6 +76,7 @@ class WindowStages:
 
     end_s: float
     warmup_s: float
+    deadline_s: float
     devices: list[Device]
     plans: list
     head: np.ndarray
@@ -76,6 +84,7 @@ class WindowStages:
     bits_up: np.ndarray
     bits_down: np.ndarray
     service: np.ndarray
+    batch_kind: np.ndarray
     server: np.ndarray
     up_delay: np.ndarray
     propagation: np.ndarray
@@ -87,6 +96,10 @@ class WindowStages:
     uplinks: LinkArrays
     downlinks: LinkArrays
     servers: list[ServerQueue]
+    cells: list
+    cell_of: np.ndarray
+    cell_waiting: dict
+    cell_sequence: int
     back: tuple[np.ndarray, np.ndarray]
     base: int
     buffer: dict[str, np.ndarray]
@@ -110,7 +123,7 @@ class WindowStages:
         self._set("head_s", rows, self.head[owner])
         local = self.local[owner]
         self._finish_local(rows[local], head_end[local])
-        self._upload(rows[~local], head_end[~local])
+        self._upload(rows[~local], head_end[~local], horizon)
         for server in self.servers:
             self._serve(server, horizon)
         self._download(horizon)
@@ -121,8 +134,9 @@ class WindowStages:
         self._set("_result_at", rows, kernels.after(self._get("_clock", rows), head_end))
         self._set("_done", rows, True)
 
-    def _upload(self, rows: np.ndarray, head_end: np.ndarray) -> None:
-        """Payload sizes, losses and the uplink of offloaded requests ``rows`` (grouped by device)."""
+    def _upload(self, rows: np.ndarray, head_end: np.ndarray, horizon: float) -> None:
+        """Payload sizes, losses and the uplink of offloaded requests ``rows`` (grouped by device): over each
+        device's own link, or through its cell's events before ``horizon`` (s)."""
         owner = self._get("device", rows)
         bits = self.bits_up[owner]
         for d, first, last in device_runs(owner) if self.sizes_vary else ():
@@ -132,6 +146,13 @@ class WindowStages:
                 bits[first:last] = np.ceil(drawn / 8.0) * 8.0  # whole bytes, as drawn_payload_bits
         self._set("payload_bits", rows, bits)
         sent, extra, lost, erased = transfer_losses(owner, bits, [d.uplink_loss for d in self.devices], self.plans)
+        clock = self._get("_clock", rows)
+        shared = self.cell_of[owner] >= 0
+        if shared.any():
+            self._submit_to_cells(rows[shared], owner[shared], clock[shared], head_end[shared], sent[shared],
+                                  extra[shared], lost[shared], erased[shared])
+            rows, owner, head_end, sent, extra, lost, erased, clock = (
+                a[~shared] for a in (rows, owner, head_end, sent, extra, lost, erased, clock))
         self._set("bits_up", rows, sent)
         start, end = self.uplinks.send(owner, head_end, sent, extra)
         self._handovers(rows, owner, start, end, self.uplinks, "bits_up")
@@ -139,7 +160,14 @@ class WindowStages:
         self._set("uplink_wait_s", rows, start - head_end)
         self._set("uplink_start_at_s", rows, start)
         self._set("uplink_s", rows, end - start)
-        clock = self._get("_clock", rows)
+        self._uploaded(rows, owner, end, lost, clock, clock, rows)
+        if self.cells:
+            self._run_cells(horizon)
+
+    def _uploaded(self, rows, owner, end, lost, clock, scheduled, sequence) -> None:
+        """Requests ``rows`` whose upload ends at ``end`` (s; feedback included) set at SimPy's ``clock`` (s): lost,
+        or on to their server, reached at ``clock + (end + delay - clock)``; ``scheduled`` and ``sequence`` order
+        simultaneous arrivals at a server as the DES does."""
         gone = lost & np.isfinite(end)
         self._set("_lost_at", rows[gone], kernels.after(clock[gone], end[gone]))
         reaches = np.isfinite(end) & ~lost
@@ -148,17 +176,51 @@ class WindowStages:
         arrived = at_server < self.end_s
         self._set("server_arrival_at_s", rows[arrived], at_server[arrived])
         self._set("_done", rows[~arrived], True)
-        target = self.server[owner]
         if not rows.size:
             return
         low = int(rows.min())  # put back in the order the requests arrived (waiting lists stay in it)
         place = np.full(int(rows.max()) - low + 1, -1, dtype=np.int64)
         place[rows - low] = np.arange(rows.size)
         in_order = place[place >= 0]
+        target = self.server[owner]
         for s, server in enumerate(self.servers):
             mine = in_order[arrived[in_order] & (target[in_order] == s)]
-            server.waiting = (np.concatenate((server.waiting[0], rows[mine])),
-                              np.concatenate((server.waiting[1], at_server[mine])))
+            server.waiting = tuple(np.concatenate((held, new[mine])) for held, new in
+                                   zip(server.waiting, (rows, at_server, scheduled, sequence), strict=True))
+
+    def _submit_to_cells(self, rows, owner, clock, head_end, sent, extra, lost, erased) -> None:
+        """Uploads over shared cells: ready when their head ends (an event set at the request's arrival); their
+        bits and accuracy are decided then (not at all if that is after the end)."""
+        ready = kernels.after(clock, head_end)
+        reached = ready < self.end_s
+        self._set("bits_up", rows[reached], sent[reached])
+        self._accuracy(rows[reached], owner[reached], ready[reached], erased[reached])
+        for row, extra_s, is_lost, at in zip(rows.tolist(), extra.tolist(), lost.tolist(), ready.tolist(), strict=True):
+            self.cell_waiting[row] = (extra_s, is_lost, at)
+        cell = self.cell_of[owner]
+        for c in np.unique(cell):
+            mine = cell == c
+            self.cells[c].submit(rows[mine], clock[mine], ready[mine], sent[mine])
+
+    def _run_cells(self, horizon: float) -> None:
+        """Every cell's events before ``horizon`` (the end, in the last window): the uploads that ended go on."""
+        final = not horizon < self.end_s
+        for cell in self.cells:
+            rows, start, end, clock, order = cell.run(self.end_s if final else horizon)
+            if rows.size:
+                extra, lost, ready = (np.array(v) for v in zip(*(self.cell_waiting.pop(r) for r in rows.tolist()),
+                                                                strict=True))
+                end = end + extra
+                self._set("uplink_wait_s", rows, start - ready)
+                self._set("uplink_start_at_s", rows, start)
+                self._set("uplink_s", rows, end - start)
+                self._uploaded(rows, self._get("device", rows), end, lost.astype(bool), clock, clock,
+                               np.arange(self.cell_sequence, self.cell_sequence + rows.size))
+                self.cell_sequence += rows.size
+        if final:  # uploads still in the cells stay in flight
+            waiting = np.fromiter(self.cell_waiting, dtype=np.int64, count=len(self.cell_waiting))
+            self._set("_done", waiting, True)
+            self.cell_waiting.clear()
 
     def _handovers(self, rows, owner, start, end, links: LinkArrays, bits: str) -> None:
         """Add the handovers of a cellular link during each transfer (rows grouped by device), and the bits
@@ -199,11 +261,18 @@ class WindowStages:
     def _serve(self, server: ServerQueue, horizon: float) -> None:
         """Start, in order of arrival, the jobs that reached ``server`` before ``horizon`` (s): this run's and
         the other tenants' (rows -1), which share its workers and its service factor's stream."""
-        rows, arrival = server.waiting
-        ready = arrival < horizon
-        server.waiting = (rows[~ready], arrival[~ready])
-        rows, arrival = rows[ready], arrival[ready]
-        others, others_service = server.other_tenants(horizon)
+        held = server.waiting
+        ready = held[1] < horizon
+        server.waiting = tuple(values[~ready] for values in held)
+        rows, arrival, scheduled, sequence = (values[ready] for values in held)
+        if self.cells:  # simultaneous arrivals in the order their events were scheduled (uploads through a cell too)
+            order = np.lexsort((sequence, scheduled, arrival))
+            rows, arrival, scheduled = rows[order], arrival[order], scheduled[order]
+        others, others_service, others_scheduled = server.other_tenants(horizon)
+        if server.events is not None:
+            self._serve_events(server, server.events, rows, arrival, scheduled,
+                               (others, others_service, others_scheduled), horizon)
+            return
         service = np.concatenate((self.service[self._get("device", rows)], others_service))
         rows = np.concatenate((rows, np.full(others.size, -1, dtype=np.int64)))
         arrival = np.concatenate((arrival, others))
@@ -231,6 +300,50 @@ class WindowStages:
         self._set("_done", jobs[~served], True)
         rows, ends = self.back  # kept in the order the jobs started
         self.back = (np.concatenate((rows, jobs[served])), np.concatenate((ends, finish[served])))
+
+    def _serve_events(self, server: ServerQueue, events, rows: np.ndarray, arrival: np.ndarray,
+                      scheduled: np.ndarray, others: tuple, horizon: float) -> None:
+        """Run ``server``'s events before ``horizon`` (s) with the requests ``rows`` arriving at ``arrival`` (s;
+        events set at ``scheduled`` s) and the other tenants' jobs ``others`` (arrivals s, services s, scheduled
+        at s), in the DES's order."""
+        from simsplit.engine import server_kernel as kernel
+        at, service, others_scheduled = others
+        device = self._get("device", rows)
+        jobs = {"rows": np.concatenate((rows, np.full(at.size, -1, dtype=np.int64))),
+                "at": np.concatenate((arrival, at)),
+                "scheduled": np.concatenate((scheduled, others_scheduled)),
+                "base": np.concatenate((self.service[device], service)),
+                "deadline": np.concatenate((self._get("arrival_at_s", rows) + self.deadline_s,
+                                            np.full(at.size, math.inf))),
+                "key": np.concatenate((self.batch_kind[device], np.full(at.size, -1, dtype=np.int64)))}
+        order = np.argsort(jobs["at"], kind="stable")  # ties: requests in order of arrival, then the tenants
+        final = not horizon < self.end_s
+        run = events.run({name: values[order] for name, values in jobs.items()},
+                                self.end_s if final else horizon, server.factor)
+        batches = run["batches"] if not final else np.concatenate((run["batches"], events.unfinished()))
+        busy = busy_within(batches[:, 0], batches[:, 1], self.warmup_s, self.end_s)
+        server.busy.append(busy)
+        if server.background:
+            server.background_busy.append(busy[batches[:, 2] > 0])
+        ours = run["rows"] >= 0
+        rows, fate = run["rows"][ours], run["fate"][ours]
+        start, size, fate_at = run["start"][ours], run["size"][ours], run["fate_at"][ours]
+        started = ~np.isnan(start)
+        self._set("service_start_at_s", rows[started], start[started])
+        self._set("batch_size", rows[started], size[started])
+        for status, code in ((DROPPED, kernel.REJECTED), (TIMED_OUT, kernel.EXPIRED)):
+            gone = fate == code
+            self._set("status", rows[gone], status)
+            self._set("finish_at_s", rows[gone], fate_at[gone])
+        self._set("_done", rows[(fate == kernel.REJECTED) | (fate == kernel.EXPIRED)], True)
+        if final:
+            self._set("_done", rows[fate == kernel.WAITING], True)
+        done, ends = run["done"], run["done_end"]
+        ours = done >= 0
+        done, ends = done[ours], ends[ours]
+        self._set("service_end_at_s", done, ends)
+        back_rows, back_ends = self.back  # in the order the DES hands them on
+        self.back = (np.concatenate((back_rows, done)), np.concatenate((back_ends, ends)))
 
     def _download(self, horizon: float) -> None:
         """Send back, each device's in the order their service ended, the results ready before ``horizon``."""

@@ -1,0 +1,159 @@
+"""The fast path's shared uplinks (:class:`CellReplay`): a cell's transfers depend on each other (first come
+first served, or processor sharing), so each cell replays the DES's link events — a payload ready, a
+departure — in SimPy's order, with its channel's own ``finish_time`` and ``bits_between`` and the
+arithmetic of :class:`~simsplit.model.channel.shared.ProcessorSharingLink` and
+:class:`~simsplit.model.channel.shared.SharedFifoLink`, the flows in progress held as arrays.
+
+Events are taken by time, then by when they were scheduled (a payload's readiness when its request arrived at
+its device, a departure at the cell event that set it), then request first, then in the order they were set;
+the DES breaks a tie of both instants by its scheduling events' numbers (probability zero unless heads,
+payloads and capacities line up exactly).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from itertools import count
+
+import numpy as np
+
+READY, DEPARTURE = 0, 1
+"""A cell event's kind, which is also its order against the other kind at equal time and scheduling instant."""
+
+
+class CellReplay:
+    """One shared uplink's events, carried from window to window. :meth:`submit` adds payloads ready at
+    given instants; :meth:`run` takes every event before a horizon and returns the transfers that ended."""
+
+    def __init__(self, link) -> None:
+        from simsplit.model.channel.shared import SharedFifoLink
+        self.channel = link.channel
+        self.fifo = isinstance(link, SharedFifoLink)
+        self._events: list = []
+        self._numbers = count()
+        self._emitted = count()
+        # processor sharing: the flows in progress, in order of arrival
+        self._remaining = np.empty(0)
+        self._size = np.empty(0)
+        self._flows: list[tuple[int, float]] = []
+        """(transfer, start s) of each flow, in the order of :attr:`_remaining`."""
+        self._updated_at_s = 0.0
+        self._version = 0
+        # first come first served
+        self._busy = False
+        self._queue: deque = deque()
+        self._sent: list[tuple[int, float, float, float, int]] = []
+
+    def submit(self, transfers: np.ndarray, scheduled: np.ndarray, ready: np.ndarray, bits: np.ndarray) -> None:
+        """Payloads ``transfers`` (ids, in the order their readiness was scheduled) ready at ``ready`` (SimPy's
+        clock, s), scheduled at ``scheduled`` (s), of ``bits`` each."""
+        for transfer, at, ready_at, size in zip(transfers.tolist(), scheduled.tolist(), ready.tolist(), bits.tolist(),
+                                                strict=True):
+            heapq.heappush(self._events, (ready_at, at, READY, next(self._numbers), transfer, size))
+
+    def run(self, stop: float) -> tuple[np.ndarray, ...]:
+        """Take the events before ``stop`` (s): (ids, start s, end s, departure's clock s, order sent) of the
+        transfers whose last bit left, in the order the DES hands them on."""
+        events = self._events
+        while events and events[0][0] < stop:
+            now, _, kind, _, value, size = heapq.heappop(events)
+            if kind == READY:
+                self._send(now, value, size)
+            elif self.fifo:
+                self._fifo_finish(now, value)
+            else:
+                self._departure(now, value)
+        sent, self._sent = self._sent, []
+        if not sent:
+            return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0), np.empty(0), np.empty(0, dtype=np.int64)
+        ids, start, end, clock, order = zip(*sent, strict=True)
+        return (np.array(ids, dtype=np.int64), np.array(start), np.array(end), np.array(clock),
+                np.array(order, dtype=np.int64))
+
+    def _on_sent(self, transfer: int, start: float, end: float, now: float) -> None:
+        self._sent.append((transfer, start, end, now, next(self._emitted)))
+
+    def _schedule(self, now: float, end: float, value) -> None:
+        """A departure at ``end`` (s) set now, as ``call_after(env, end - now, value)``."""
+        heapq.heappush(self._events, (now + (end - now), now, DEPARTURE, next(self._numbers), value, 0.0))
+
+    # ------------------------------------------------------------ first come first served
+    def _send(self, now: float, transfer: int, size: float) -> None:
+        if self.fifo:
+            if self._busy:
+                self._queue.append((transfer, size))
+            else:
+                self._fifo_start(now, transfer, size)
+            return
+        if size <= 0:
+            self._on_sent(transfer, now, now, now)
+            return
+        if self._flows:
+            self._advance(now)
+            self._append(transfer, size, now)
+            self._reschedule(now)
+            return
+        self._updated_at_s = now  # the link was idle: this transfer alone, at the whole capacity
+        self._append(transfer, size, now)
+        self._version += 1
+        end = self.channel.finish_time(now, size)
+        if end != math.inf:
+            self._schedule(now, end, self._version)
+
+    def _fifo_start(self, now: float, transfer: int, size: float) -> None:
+        end = self.channel.finish_time(now, size)
+        self._busy = True
+        if end == math.inf:
+            return  # the link never delivers: this and every later transfer stay in flight
+        self._schedule(now, end, (transfer, now, end))
+
+    def _fifo_finish(self, now: float, value) -> None:
+        transfer, start, end = value
+        self._busy = False
+        if self._queue:
+            self._fifo_start(now, *self._queue.popleft())
+        self._on_sent(transfer, start, end, now)
+
+    # ------------------------------------------------------------ processor sharing
+    def _append(self, transfer: int, size: float, now: float) -> None:
+        self._flows.append((transfer, now))
+        self._remaining = np.append(self._remaining, size)
+        self._size = np.append(self._size, size)
+
+    def _advance(self, now: float) -> None:
+        if self._flows and now > self._updated_at_s:
+            share = self.channel.bits_between(self._updated_at_s, now) / len(self._flows)
+            self._remaining -= share
+        self._updated_at_s = now
+
+    def _reschedule(self, now: float) -> None:
+        self._version += 1
+        if not self._flows:
+            return
+        least = float(self._remaining.min())
+        end = self.channel.finish_time(now, max(least, 0.0) * len(self._flows))
+        if end == math.inf:
+            return
+        self._schedule(now, end, self._version)
+
+    def _departure(self, now: float, version: int) -> None:
+        if version != self._version:
+            return  # superseded by a later arrival or departure
+        if len(self._flows) == 1:  # the one transfer in progress is done: nothing left to bring up to date
+            transfer, start = self._flows.pop()
+            self._remaining, self._size = self._remaining[:0], self._size[:0]
+            self._updated_at_s = now
+            self._version += 1
+            self._on_sent(transfer, start, now, now)
+            return
+        self._advance(now)
+        least = float(self._remaining.min())
+        done = self._remaining <= least + 1e-9 * self._size
+        finished = [flow for flow, gone in zip(self._flows, done.tolist(), strict=True) if gone]
+        self._flows = [flow for flow, gone in zip(self._flows, done.tolist(), strict=True) if not gone]
+        self._remaining, self._size = self._remaining[~done], self._size[~done]
+        self._reschedule(now)
+        for transfer, start in finished:
+            self._on_sent(transfer, start, now, now)

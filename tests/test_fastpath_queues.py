@@ -1,0 +1,201 @@
+"""The fast path's servers whose queue replays its events (dynamic batching, a queue capacity, drop_expired,
+earliest deadline first) equal the DES request for request, batch for batch, drop for drop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_fastpath import TENANTS, assert_same_run
+
+from simsplit import simulate
+from simsplit.engine import server_kernel
+from simsplit.engine.fastpath import run_fast, why_not
+from simsplit.engine.records import DROPPED, TIMED_OUT
+from simsplit.engine.setup import build_setup
+from simsplit.scenario import validate_scenario
+
+
+def three_kinds(folder: Path, tail_ms: float) -> dict:
+    """A model with two offloaded kinds (the raw input at split 0, a bottleneck at split 1) and local."""
+    profile, payloads = folder / "profile.csv", folder / "payloads.csv"
+    profile.write_text("split,name,head_ms_phone,tail_ms_gpu,output_bytes\n"
+                       f"0,input,0,{tail_ms},3000\n1,mid,1.5,{0.6 * tail_ms},800\n2,output,4,0,4\n")
+    payloads.write_text("split,bottleneck,bytes,accuracy,encode_ms,decode_ms\n"
+                        "0,raw,3000,0.76,0,0\n1,b,400,0.75,0.2,0.1\n2,none,0,0.76,0,0\n")
+    return {"profile": str(profile), "payloads": str(payloads), "result_bytes": 40}
+
+
+STRATEGIES = {"raw": {"kind": "full_offload"}, "mid": {"kind": "fixed", "split": 1, "bottleneck": "b"},
+              "local": {"kind": "local"}, "cloud": {"kind": "full_offload", "server": "cloud"}}
+
+
+def device_group(i: int, count: int, arrivals: str, rate_hz: float, strategy: str) -> dict:
+    kinds = {"poisson": {"kind": "poisson", "rate_hz": rate_hz},
+             "tied": {"kind": "periodic", "rate_hz": rate_hz, "phase_s": 0.0},
+             "jitter": {"kind": "periodic", "rate_hz": rate_hz, "jitter_s": 0.2 / rate_hz}}
+    return {"name": f"g{i}", "count": count, "device_class": "phone", "compute_power_w": 2.0,
+            "arrivals": kinds[arrivals], "strategy": STRATEGIES[strategy]}
+
+
+NETWORK = {"uplink": {"kind": "constant", "rate_mbps": 8, "delay_ms": 2},
+           "downlink": {"kind": "constant", "rate_mbps": 8, "delay_ms": 2}, "radio": {"technology": "lte"}}
+
+run_settings = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@run_settings
+@given(groups=st.lists(st.tuples(st.integers(1, 4), st.sampled_from(["poisson", "tied", "jitter"]),
+                                 st.floats(2, 60), st.sampled_from(sorted(STRATEGIES))), min_size=1, max_size=3),
+       workers=st.integers(1, 3), max_batch=st.integers(1, 6), max_wait_ms=st.sampled_from([0.0, 1.5, 8.0]),
+       mix=st.booleans(), scaling=st.sampled_from(["linear", "table"]),
+       capacity=st.sampled_from([None, 0, 1, 3, 10]), drop_expired=st.booleans(),
+       discipline=st.sampled_from(["fifo", "edf"]), variability=st.sampled_from(["deterministic", "exponential"]),
+       tail_ms=st.floats(1, 25), deadline_s=st.sampled_from([None, 0.015, 0.06]),
+       tenants=st.sampled_from(sorted(TENANTS)), duration_s=st.floats(0.5, 4), seed=st.integers(0, 2**32))
+def test_random_queues_equal_the_des(tmp_path, groups, workers, max_batch, max_wait_ms, mix, scaling, capacity,
+                                     drop_expired, discipline, variability, tail_ms, deadline_s, tenants, duration_s,
+                                     seed):
+    """Random fleets of three kinds of job (two offloaded, batching apart unless kinds mix) on an edge server
+    with every queue feature and another tenant's load, and a cloud server that batches: ties (devices sharing
+    a phase), batches cut by their timeout and by a full queue, drops and expiries, requests still queued or
+    in service at the end, in one window and in windows of 5 requests."""
+    table = [1.0, 1.3, 1.5, 1.9, 2.0, 2.6]
+    edge = {"name": "edge", "server_class": "gpu", "workers": workers, "discipline": discipline,
+            "queue_capacity": capacity, "drop_expired": drop_expired, "background": TENANTS[tenants],
+            "service_variability": {"kind": variability},
+            "batching": {"max_batch": max_batch, "max_wait_ms": max_wait_ms, "mix_kinds": mix,
+                         "scaling": {"kind": "linear", "per_item": 0.4} if scaling == "linear"
+                         else {"kind": "table", "factors": table[:max_batch]}}}
+    cloud = {"name": "cloud", "server_class": "gpu", "workers": 1, "extra_rtt_ms": 5.0,
+             "batching": {"max_batch": 3, "max_wait_ms": 4.0}, "background": TENANTS[tenants][:1]}
+    scenario = validate_scenario({
+        "name": "random-queues", "seed": seed, "duration_s": duration_s, "deadline_s": deadline_s,
+        "model": three_kinds(tmp_path, tail_ms), "devices": [device_group(i, *g) for i, g in enumerate(groups)],
+        "network": NETWORK, "servers": [edge, cloud], "strategy": {"kind": "local"}})
+    setup = build_setup(scenario)
+    assert why_not(setup) == []
+    assert_same_run(setup, seed)
+
+
+def test_a_full_queue_drops_the_later_of_simultaneous_arrivals(tmp_path):
+    """Twelve devices reach a one-worker server at the same instants, its queue holds 3: the DES drops the
+    requests whose devices' arrivals came last (the order their arrivals at the server were scheduled), and
+    so does the fast path; a batch of up to 4 then takes the first four of them at once."""
+    fields = {"name": "ties", "seed": 3, "duration_s": 3,
+              "model": three_kinds(tmp_path, 10.0), "devices": [device_group(0, 12, "tied", 2.0, "raw")],
+              "network": NETWORK, "server": {"server_class": "gpu", "queue_capacity": 3}, "strategy": {"kind": "local"}}
+    des = assert_same_run(build_setup(validate_scenario(fields)), 3).columns
+    first = des["request_id"] == 0
+    assert np.all(des["server_arrival_at_s"][first] == des["server_arrival_at_s"][first][0])
+    assert list(des["status"][first]) == [1] * 4 + [DROPPED] * 8  # one starts, three wait, the rest dropped
+    batched = {**fields, "server": {"server_class": "gpu", "batching": {"max_batch": 4, "max_wait_ms": 1}}}
+    des = assert_same_run(build_setup(validate_scenario(batched)), 3).columns
+    assert list(des["batch_size"][des["request_id"] == 0]) == [4] * 12
+
+
+def test_expired_requests_leave_when_the_server_next_looks(tmp_path):
+    """A request whose deadline passes while it waits is removed at the server's next event (an arrival or a
+    service's end), not at its deadline: the fast path replays those instants."""
+    fields = {"name": "expiry", "seed": 2, "duration_s": 4, "deadline_s": 0.03, "model": three_kinds(tmp_path, 9.0),
+              "devices": [device_group(0, 4, "poisson", 40.0, "raw")], "network": NETWORK,
+              "server": {"server_class": "gpu", "drop_expired": True, "service_variability": {"kind": "exponential"}},
+              "strategy": {"kind": "local"}}
+    des = assert_same_run(build_setup(validate_scenario(fields)), 2).columns
+    expired = des["status"] == TIMED_OUT
+    assert expired.sum() > 20
+    deadline = des["arrival_at_s"][expired] + 0.03
+    removed = des["finish_at_s"][expired]
+    assert np.all(removed > deadline)
+    events = np.concatenate((des["server_arrival_at_s"], des["service_end_at_s"]))
+    assert np.isin(removed, events).all()  # each at an arrival or a service's end
+
+
+@pytest.mark.parametrize("server", [{"queue_capacity": 2, "drop_expired": True, "workers": 2},
+                                    {"batching": {"max_batch": 4, "max_wait_ms": 3}, "discipline": "edf",
+                                     "drop_expired": True}])
+def test_the_event_loop_in_python_equals_the_compiled_one(tmp_path, monkeypatch, server):
+    fields = {"name": "python", "seed": 7, "duration_s": 2, "deadline_s": 0.03,
+              "model": three_kinds(tmp_path, 12.0),
+              "devices": [device_group(0, 3, "poisson", 40.0, "raw"), device_group(1, 2, "jitter", 30.0, "mid")],
+              "network": NETWORK, "server": {"server_class": "gpu", "background": TENANTS["poisson"],
+                                             "service_variability": {"kind": "exponential"}, **server},
+              "strategy": {"kind": "local"}}
+    setup = build_setup(validate_scenario(fields))
+    compiled = run_fast(setup, 7, window_rows=7)
+    for name in ("serve", "_start", "_first", "_push", "_remove", "_room", "_schedule"):
+        monkeypatch.setattr(server_kernel, name, getattr(server_kernel, name).py_func)
+    python = run_fast(setup, 7, window_rows=7)
+    for name, values in compiled.columns.items():
+        assert np.array_equal(values, python.columns[name], equal_nan=True), name
+    status = compiled.columns["status"]
+    assert (status == DROPPED).any() or (status == TIMED_OUT).any()  # the features were exercised
+
+
+def test_the_summary_of_a_queue_run_is_the_same_on_both_engines(tmp_path):
+    """Drops, expiries, batches, the other tenants' rejected jobs and the servers' utilisation: the whole
+    summary, byte for byte but for the engine block."""
+    fields = {"name": "summary", "seed": 11, "duration_s": 6, "warmup_s": 1, "deadline_s": 0.05,
+              "model": three_kinds(tmp_path, 8.0),
+              "devices": [device_group(0, 5, "poisson", 30.0, "raw"), device_group(1, 5, "jitter", 20.0, "mid")],
+              "network": NETWORK, "strategy": {"kind": "local"},
+              "server": {"server_class": "gpu", "workers": 2, "queue_capacity": 4, "drop_expired": True,
+                         "batching": {"max_batch": 4, "max_wait_ms": 2, "mix_kinds": True},
+                         "background": TENANTS["poisson"], "service_variability": {"kind": "exponential"}}}
+    fast = simulate(validate_scenario({**fields, "engine": "fast"})).summary
+    des = simulate(validate_scenario({**fields, "engine": "des"})).summary
+    assert fast.pop("engine")["used"] == "fast"
+    assert des.pop("engine")["used"] == "des"
+    fast.pop("provenance"), des.pop("provenance")  # the scenario named its engine
+    assert fast == des
+    assert fast["dropped"] > 0 and fast["servers"]["edge"]["background_rejected"] > 0
+
+
+SAMPLE_TRACE = str(Path(__file__).resolve().parent / "data" / "traces" / "sample.csv")
+CELL_CHANNELS = {
+    "constant": {"kind": "constant", "rate_mbps": 1.5},
+    "trace": {"kind": "trace", "file": SAMPLE_TRACE, "format": "csv", "offset_s": "random", "scale": 0.3},
+    "steps": {"kind": "steps", "times_s": [0, 0.4, 0.7], "rates_mbps": [2, 0, 0.4], "end": "loop", "period_s": 1.3},
+    "markov": {"kind": "markov", "rates_mbps": [3, 0.2], "mean_sojourn_s": [0.5, 0.2]},
+}
+
+
+@run_settings
+@given(groups=st.lists(st.tuples(st.integers(1, 6), st.sampled_from(["poisson", "tied", "jitter"]),
+                                 st.floats(1, 40), st.sampled_from(sorted(STRATEGIES)),
+                                 st.sampled_from(["cell", "other-cell", "own"])), min_size=1, max_size=3),
+       channel=st.sampled_from(sorted(CELL_CHANNELS)), sharing=st.sampled_from(["processor_sharing", "fifo"]),
+       loss=st.sampled_from([None, "arq", "gilbert"]), max_batch=st.integers(1, 4),
+       capacity=st.sampled_from([None, 2]), duration_s=st.floats(0.5, 4), seed=st.integers(0, 2**32))
+def test_random_shared_uplinks_equal_the_des(tmp_path, groups, channel, sharing, loss, max_batch, capacity, duration_s,
+                                             seed):
+    """Devices sharing a cell's uplink (processor sharing or first come first served; one cell per network
+    block, a group with its own block is another cell, or its own dedicated link) over every channel kind,
+    with packet loss and retransmission, into servers with and without queue features: ties at the cell
+    (devices sharing a phase), transfers still in the cell at the end, windows of 5 requests."""
+    losses = {None: None, "arq": {"kind": "bernoulli", "p": 0.3, "mtu_bytes": 400, "feedback_ms": 5},
+              "gilbert": {"kind": "gilbert_elliott", "loss_bad": 0.6, "p_good_bad": 0.2, "mtu_bytes": 500}}
+    cell = {**CELL_CHANNELS[channel], "sharing": sharing, "delay_ms": 3, "loss": losses[loss]}
+    network = {**NETWORK, "uplink": cell}
+    devices = []
+    for i, (count, arrivals, rate, strategy, link) in enumerate(groups):
+        group = device_group(i, count, arrivals, rate, strategy)
+        if link == "other-cell":
+            group["network"] = {**NETWORK, "uplink": {**cell, "rate_mbps": 0.8} if channel == "constant" else cell}
+        elif link == "own":
+            group["network"] = NETWORK
+        devices.append(group)
+    scenario = validate_scenario({
+        "name": "random-cells", "seed": seed, "duration_s": duration_s, "deadline_s": 0.2,
+        "model": three_kinds(tmp_path, 6.0), "devices": devices, "network": network,
+        "servers": [{"name": "edge", "server_class": "gpu", "queue_capacity": capacity,
+                     "batching": {"max_batch": max_batch, "max_wait_ms": 2.0},
+                     "service_variability": {"kind": "exponential"}},
+                    {"name": "cloud", "server_class": "gpu", "extra_rtt_ms": 5.0}],
+        "strategy": {"kind": "local"}})
+    setup = build_setup(scenario)
+    assert why_not(setup) == []
+    assert_same_run(setup, seed)
