@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_fastpath import TENANTS, assert_same_run
 
@@ -164,6 +164,9 @@ CELL_CHANNELS = {
 
 
 @run_settings
+@example(groups=[(3, "tied", 1.0, "raw", "cell"), (1, "poisson", 1.0, "cloud", "cell"),
+                 (3, "tied", 1.0, "raw", "other-cell")], channel="steps", sharing="processor_sharing",
+         loss="gilbert", max_batch=1, capacity=None, duration_s=1.0, seed=41)  # two cells' departures at one instant
 @given(groups=st.lists(st.tuples(st.integers(1, 6), st.sampled_from(["poisson", "tied", "jitter"]),
                                  st.floats(1, 40), st.sampled_from(sorted(STRATEGIES)),
                                  st.sampled_from(["cell", "other-cell", "own"])), min_size=1, max_size=3),

@@ -110,18 +110,19 @@ class _FastRun(WindowStages):
         """Columns of rows ``base`` onwards not yet handed out."""
 
     def _keep_cells(self, devices: list) -> None:
-        """Each shared uplink's replay (:class:`~simsplit.engine.fastpath_cells.CellReplay`) and each device's cell
-        (-1: its own link)."""
-        from simsplit.engine.fastpath_cells import CellReplay
+        """The shared uplinks' replay (:class:`~simsplit.engine.fastpath_cells.SharedUplinks`) and each device's
+        cell in it (-1: its own link)."""
+        from simsplit.engine.fastpath_cells import SharedUplinks
         index: dict[int, int] = {}
-        self.cells = []
+        links: list = []
         self.cell_of = np.full(len(devices), -1, dtype=np.int64)
         for d, device in enumerate(devices):
             if device.uplink.shared:
                 if id(device.uplink) not in index:
-                    index[id(device.uplink)] = len(self.cells)
-                    self.cells.append(CellReplay(device.uplink))
+                    index[id(device.uplink)] = len(links)
+                    links.append(device.uplink)
                 self.cell_of[d] = index[id(device.uplink)]
+        self.cells = SharedUplinks(links) if links else None
         self.cell_waiting = {}
         """Each upload in a cell: (feedback delay s, lost, ready at s), by row."""
         self.cell_sequence = 0

@@ -1,4 +1,4 @@
-"""The fast path's shared uplinks (:class:`CellReplay`): a cell's transfers depend on each other (first come
+"""The fast path's shared uplinks (:class:`SharedUplinks`): a cell's transfers depend on each other (first come
 first served, or processor sharing), so each cell replays the DES's link events — a payload ready, a
 departure — in SimPy's order, with its channel's own ``finish_time`` and ``bits_between`` and the
 arithmetic of :class:`~simsplit.model.channel.shared.ProcessorSharingLink` and
@@ -23,17 +23,50 @@ READY, DEPARTURE = 0, 1
 """A cell event's kind, which is also its order against the other kind at equal time and scheduling instant."""
 
 
-class CellReplay:
-    """One shared uplink's events, carried from window to window. :meth:`submit` adds payloads ready at
-    given instants; :meth:`run` takes every event before a horizon and returns the transfers that ended."""
+class SharedUplinks:
+    """Every shared uplink's events in one order (a departure in one cell and one in another at the same
+    instant go in the order they were set), carried from window to window: :meth:`submit` adds payloads
+    ready at given instants, :meth:`run` takes every event before a horizon and returns the transfers that
+    ended."""
 
-    def __init__(self, link) -> None:
+    def __init__(self, links: list) -> None:
+        self.events: list = []
+        self.numbers = count()
+        self.sent: list[tuple[int, float, float, float]] = []
+        self.cells = [CellReplay(link, self, k) for k, link in enumerate(links)]
+
+    def submit(self, cells: np.ndarray, transfers: np.ndarray, scheduled: np.ndarray, ready: np.ndarray,
+               bits: np.ndarray) -> None:
+        """Payloads ``transfers`` (ids, in the order their readiness was set) for ``cells``, ready at ``ready``
+        (SimPy's clock, s), set at ``scheduled`` (s), of ``bits`` each."""
+        for cell, transfer, at, ready_at, size in zip(cells.tolist(), transfers.tolist(), scheduled.tolist(),
+                                                      ready.tolist(), bits.tolist(), strict=True):
+            heapq.heappush(self.events, (ready_at, at, READY, next(self.numbers), cell, transfer, size))
+
+    def run(self, stop: float) -> tuple[np.ndarray, ...]:
+        """Take the events before ``stop`` (s): (ids, start s, end s, departure's clock s) of the transfers whose
+        last bit left, in the order the DES hands them on."""
+        events, cells = self.events, self.cells
+        while events and events[0][0] < stop:
+            now, _, kind, _, cell, value, size = heapq.heappop(events)
+            cells[cell].take(now, kind, value, size)
+        sent, self.sent = self.sent, []
+        if not sent:
+            return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0), np.empty(0)
+        ids, start, end, clock = zip(*sent, strict=True)
+        return np.array(ids, dtype=np.int64), np.array(start), np.array(end), np.array(clock)
+
+
+class CellReplay:
+    """One shared uplink's state: the flows in progress (processor sharing) or the queue (first come first
+    served), its events kept by :class:`SharedUplinks`."""
+
+    def __init__(self, link, shared: SharedUplinks, index: int) -> None:
         from simsplit.model.channel.shared import SharedFifoLink
         self.channel = link.channel
         self.fifo = isinstance(link, SharedFifoLink)
-        self._events: list = []
-        self._numbers = count()
-        self._emitted = count()
+        self._shared = shared
+        self._index = index
         # processor sharing: the flows in progress, in order of arrival
         self._remaining = np.empty(0)
         self._size = np.empty(0)
@@ -44,40 +77,24 @@ class CellReplay:
         # first come first served
         self._busy = False
         self._queue: deque = deque()
-        self._sent: list[tuple[int, float, float, float, int]] = []
 
-    def submit(self, transfers: np.ndarray, scheduled: np.ndarray, ready: np.ndarray, bits: np.ndarray) -> None:
-        """Payloads ``transfers`` (ids, in the order their readiness was scheduled) ready at ``ready`` (SimPy's
-        clock, s), scheduled at ``scheduled`` (s), of ``bits`` each."""
-        for transfer, at, ready_at, size in zip(transfers.tolist(), scheduled.tolist(), ready.tolist(), bits.tolist(),
-                                                strict=True):
-            heapq.heappush(self._events, (ready_at, at, READY, next(self._numbers), transfer, size))
-
-    def run(self, stop: float) -> tuple[np.ndarray, ...]:
-        """Take the events before ``stop`` (s): (ids, start s, end s, departure's clock s, order sent) of the
-        transfers whose last bit left, in the order the DES hands them on."""
-        events = self._events
-        while events and events[0][0] < stop:
-            now, _, kind, _, value, size = heapq.heappop(events)
-            if kind == READY:
-                self._send(now, value, size)
-            elif self.fifo:
-                self._fifo_finish(now, value)
-            else:
-                self._departure(now, value)
-        sent, self._sent = self._sent, []
-        if not sent:
-            return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0), np.empty(0), np.empty(0, dtype=np.int64)
-        ids, start, end, clock, order = zip(*sent, strict=True)
-        return (np.array(ids, dtype=np.int64), np.array(start), np.array(end), np.array(clock),
-                np.array(order, dtype=np.int64))
+    def take(self, now: float, kind: int, value, size: float) -> None:
+        """One event of this cell at ``now`` (s): a payload ready (``value`` its id) or a departure."""
+        if kind == READY:
+            self._send(now, value, size)
+        elif self.fifo:
+            self._fifo_finish(now, value)
+        else:
+            self._departure(now, value)
 
     def _on_sent(self, transfer: int, start: float, end: float, now: float) -> None:
-        self._sent.append((transfer, start, end, now, next(self._emitted)))
+        self._shared.sent.append((transfer, start, end, now))
 
     def _schedule(self, now: float, end: float, value) -> None:
         """A departure at ``end`` (s) set now, as ``call_after(env, end - now, value)``."""
-        heapq.heappush(self._events, (now + (end - now), now, DEPARTURE, next(self._numbers), value, 0.0))
+        shared = self._shared
+        event = (now + (end - now), now, DEPARTURE, next(shared.numbers), self._index, value, 0.0)
+        heapq.heappush(shared.events, event)
 
     # ------------------------------------------------------------ first come first served
     def _send(self, now: float, transfer: int, size: float) -> None:

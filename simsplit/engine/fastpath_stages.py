@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from simsplit.engine import kernels
+from simsplit.engine.fastpath_cells import SharedUplinks
 from simsplit.engine.fastpath_links import LinkArrays, by_device, device_runs, run_arrays, transfer_losses
 from simsplit.engine.records import DROPPED, TIMED_OUT
 from simsplit.engine.transfers import erasure_accuracy, snr_accuracy
@@ -96,7 +97,7 @@ class WindowStages:
     uplinks: LinkArrays
     downlinks: LinkArrays
     servers: list[ServerQueue]
-    cells: list
+    cells: SharedUplinks | None
     cell_of: np.ndarray
     cell_waiting: dict
     cell_sequence: int
@@ -161,8 +162,8 @@ class WindowStages:
         self._set("uplink_start_at_s", rows, start)
         self._set("uplink_s", rows, end - start)
         self._uploaded(rows, owner, end, lost, clock, clock, rows)
-        if self.cells:
-            self._run_cells(horizon)
+        if self.cells is not None:
+            self._run_cells(self.cells, horizon)
 
     def _uploaded(self, rows, owner, end, lost, clock, scheduled, sequence) -> None:
         """Requests ``rows`` whose upload ends at ``end`` (s; feedback included) set at SimPy's ``clock`` (s): lost,
@@ -197,26 +198,24 @@ class WindowStages:
         self._accuracy(rows[reached], owner[reached], ready[reached], erased[reached])
         for row, extra_s, is_lost, at in zip(rows.tolist(), extra.tolist(), lost.tolist(), ready.tolist(), strict=True):
             self.cell_waiting[row] = (extra_s, is_lost, at)
-        cell = self.cell_of[owner]
-        for c in np.unique(cell):
-            mine = cell == c
-            self.cells[c].submit(rows[mine], clock[mine], ready[mine], sent[mine])
+        order = np.argsort(rows, kind="stable")  # readiness set in the order the requests arrived
+        assert self.cells is not None  # a device with a shared uplink has its cell
+        self.cells.submit(self.cell_of[owner[order]], rows[order], clock[order], ready[order], sent[order])
 
-    def _run_cells(self, horizon: float) -> None:
+    def _run_cells(self, cells: SharedUplinks, horizon: float) -> None:
         """Every cell's events before ``horizon`` (the end, in the last window): the uploads that ended go on."""
         final = not horizon < self.end_s
-        for cell in self.cells:
-            rows, start, end, clock, order = cell.run(self.end_s if final else horizon)
-            if rows.size:
-                extra, lost, ready = (np.array(v) for v in zip(*(self.cell_waiting.pop(r) for r in rows.tolist()),
-                                                                strict=True))
-                end = end + extra
-                self._set("uplink_wait_s", rows, start - ready)
-                self._set("uplink_start_at_s", rows, start)
-                self._set("uplink_s", rows, end - start)
-                self._uploaded(rows, self._get("device", rows), end, lost.astype(bool), clock, clock,
-                               np.arange(self.cell_sequence, self.cell_sequence + rows.size))
-                self.cell_sequence += rows.size
+        rows, start, end, clock = cells.run(self.end_s if final else horizon)
+        if rows.size:
+            extra, lost, ready = (np.array(v) for v in zip(*(self.cell_waiting.pop(r) for r in rows.tolist()),
+                                                            strict=True))
+            end = end + extra
+            self._set("uplink_wait_s", rows, start - ready)
+            self._set("uplink_start_at_s", rows, start)
+            self._set("uplink_s", rows, end - start)
+            self._uploaded(rows, self._get("device", rows), end, lost.astype(bool), clock, clock,
+                           np.arange(self.cell_sequence, self.cell_sequence + rows.size))
+            self.cell_sequence += rows.size
         if final:  # uploads still in the cells stay in flight
             waiting = np.fromiter(self.cell_waiting, dtype=np.int64, count=len(self.cell_waiting))
             self._set("_done", waiting, True)
@@ -265,7 +264,7 @@ class WindowStages:
         ready = held[1] < horizon
         server.waiting = tuple(values[~ready] for values in held)
         rows, arrival, scheduled, sequence = (values[ready] for values in held)
-        if self.cells:  # simultaneous arrivals in the order their events were scheduled (uploads through a cell too)
+        if self.cells is not None:  # simultaneous arrivals in the order their events were set (cells' uploads too)
             order = np.lexsort((sequence, scheduled, arrival))
             rows, arrival, scheduled = rows[order], arrival[order], scheduled[order]
         others, others_service, others_scheduled = server.other_tenants(horizon)
