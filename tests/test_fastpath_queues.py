@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -202,3 +203,30 @@ def test_random_shared_uplinks_equal_the_des(tmp_path, groups, channel, sharing,
     setup = build_setup(scenario)
     assert why_not(setup) == []
     assert_same_run(setup, seed)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(workers=st.integers(1, 3), max_batch=st.integers(1, 4), capacity=st.sampled_from([None, 1, 4]),
+       drop_expired=st.booleans(), tenants=st.sampled_from(sorted(TENANTS)),
+       uplink=st.sampled_from(["own", "processor_sharing", "fifo"]), channel=st.sampled_from(sorted(CELL_CHANNELS)),
+       period_s=st.floats(0.01, 0.7), rate_hz=st.floats(5, 60), seed=st.integers(0, 2**32))
+def test_the_monitor_computed_from_a_fast_run_equals_the_des_samples(tmp_path, workers, max_batch, capacity,
+                                                                     drop_expired, tenants, uplink, channel, period_s,
+                                                                     rate_hz, seed):
+    """The time series (first device's uplink capacity, each server's waiting jobs and busy workers at every
+    sample) of a fast run equals the one the DES samples, on FIFO servers and servers replaying their events,
+    with other tenants, over dedicated and shared uplinks."""
+    link = {**CELL_CHANNELS[channel], "delay_ms": 2} if uplink == "own" else \
+        {**CELL_CHANNELS[channel], "sharing": uplink, "delay_ms": 2}
+    fields = {"name": "monitored", "seed": seed, "duration_s": 3, "deadline_s": 0.04,
+              "model": three_kinds(tmp_path, 15.0), "strategy": {"kind": "local"},
+              "devices": [device_group(0, 3, "poisson", rate_hz, "raw"), device_group(1, 2, "tied", 10.0, "cloud")],
+              "network": {**NETWORK, "uplink": link},
+              "servers": [{"name": "edge", "server_class": "gpu", "workers": workers, "queue_capacity": capacity,
+                           "drop_expired": drop_expired, "batching": {"max_batch": max_batch, "max_wait_ms": 3},
+                           "background": TENANTS[tenants], "service_variability": {"kind": "exponential"}},
+                          {"name": "cloud", "server_class": "gpu", "background": TENANTS[tenants][:1]}]}
+    fast = simulate(validate_scenario({**fields, "engine": "fast"}), monitor_period_s=period_s, stream=False)
+    des = simulate(validate_scenario({**fields, "engine": "des"}), monitor_period_s=period_s, stream=False)
+    pd.testing.assert_frame_equal(fast.timeseries, des.timeseries, check_exact=True)
+    pd.testing.assert_frame_equal(fast.requests, des.requests, check_exact=True)

@@ -11,8 +11,6 @@ WINDOW_ROWS = 1 << 19
 def why_not(setup, monitor_period_s: float | None = None) -> list[str]:
     """What in ``setup`` needs the DES (empty: the fast path computes the same run)."""
     reasons = []
-    if monitor_period_s is not None:
-        reasons.append("the run samples a time series (monitor)")
     for group_setup in setup.groups:
         reasons += _group_reasons(setup, group_setup)
     for server in setup.scenario.server_list:

@@ -25,6 +25,7 @@ from simsplit.core.heap import keep_freed_blocks
 from simsplit.core.streams import RandomStreams
 from simsplit.engine.eligibility import WINDOW_ROWS, why_not  # noqa: F401 (why_not re-exported)
 from simsplit.engine.fastpath_links import LinkArrays
+from simsplit.engine.fastpath_monitor import MonitorSeries
 from simsplit.engine.fastpath_stages import ServerQueue, WindowStages
 from simsplit.engine.merged_arrivals import MergedArrivals
 from simsplit.engine.records import (
@@ -40,15 +41,18 @@ from simsplit.engine.setup import Setup
 from simsplit.engine.transfers import counts_erasures
 
 
-def run_fast(setup: Setup, seed: int, sink=None, window_rows: int = WINDOW_ROWS) -> RunOutput:
+def run_fast(setup: Setup, seed: int, sink=None, window_rows: int = WINDOW_ROWS,
+             monitor_period_s: float | None = None) -> RunOutput:
     """The run of ``setup`` with ``seed``, as the DES would give it; ``why_not(setup)`` must be empty.
 
     The requests go through the stages a window of ``window_rows`` arrivals at a time, each stage carrying
     its state (processors, links, workers, random streams) to the next window, so memory holds a window,
     not the run. With ``sink``, each finished chunk of rows (columns in arrival order, ``tail_j``
-    included) goes to ``sink(columns)`` and the output's columns are None; else they are all returned.
+    included) goes to ``sink(columns)`` and the output's columns are None; else they are all returned. With
+    ``monitor_period_s`` the output's ``timeseries`` holds the samples the DES's monitor would take
+    (:mod:`simsplit.engine.fastpath_monitor`).
     """
-    run = _FastRun(setup, seed)
+    run = _FastRun(setup, seed, monitor_period_s)
     chunks = []
     for chunk in run.chunks(window_rows):
         if sink is not None:
@@ -58,8 +62,10 @@ def run_fast(setup: Setup, seed: int, sink=None, window_rows: int = WINDOW_ROWS)
     columns = None if sink is not None else {name: np.concatenate([c[name] for c in chunks]) for name in chunks[0]}
     probes = probe_columns([])
     probes["tail_j"] = np.zeros(0)
+    names = [server.name for server in setup.scenario.server_list]
+    timeseries = None if run.monitor is None else run.monitor.frame(run.devices, names)
     return RunOutput(columns, run.device_group, run.end_s, seed,  # type: ignore[arg-type]  # streamed: no columns
-                     run.server_records(), probes, handover_times(run.devices))
+                     run.server_records(), probes, handover_times(run.devices), timeseries=timeseries)
 
 
 def _per_device(plans: list, field: str, dtype=None) -> np.ndarray:
@@ -80,7 +86,7 @@ class _FastRun(WindowStages):
     """A fast-path run: each window's arrivals in SimPy's order of them, then through the stages
     (:class:`~simsplit.engine.fastpath_stages.WindowStages`), one window at a time (:meth:`chunks`)."""
 
-    def __init__(self, setup: Setup, seed: int):
+    def __init__(self, setup: Setup, seed: int, monitor_period_s: float | None = None):
         import simpy
 
         from simsplit.engine.fastpath_tenants import tenant_jobs
@@ -102,6 +108,10 @@ class _FastRun(WindowStages):
         self.servers = [ServerQueue(config, service_factor(config, streams),
                                     [tenant_jobs(source, self.end_s) for source in background_sources(config, streams)])
                         for config in scenario.server_list]
+        for k, server in enumerate(self.servers):
+            server.index = k
+        self.monitor = None if monitor_period_s is None else MonitorSeries(monitor_period_s, self.end_s,
+                                                                             len(self.servers))
         self.back = (np.empty(0, dtype=np.int64), np.empty(0))
         """(rows, service end s) of results whose download waits for the next window, in the order their
         service started (per server)."""

@@ -12,6 +12,7 @@ import numpy as np
 from simsplit.engine import kernels
 from simsplit.engine.fastpath_cells import SharedUplinks
 from simsplit.engine.fastpath_links import LinkArrays, by_device, device_runs, run_arrays, transfer_losses
+from simsplit.engine.fastpath_monitor import MonitorSeries
 from simsplit.engine.records import DROPPED, TIMED_OUT
 from simsplit.engine.transfers import erasure_accuracy, snr_accuracy
 from simsplit.engine.wiring import Device
@@ -26,6 +27,8 @@ class ServerQueue:
     def __init__(self, config, factor, background: list | None = None) -> None:
         from simsplit.engine.server_events import ServerEvents, replays_events
         self.config = config
+        self.index = 0
+        """Its place among the run's servers."""
         self.events = ServerEvents(config) if replays_events(config) else None
         """The queue's events replayed (batching, a capacity, expiry, EDF); None: a FIFO recursion."""
         self.free = np.zeros(config.workers)
@@ -97,6 +100,7 @@ class WindowStages:
     uplinks: LinkArrays
     downlinks: LinkArrays
     servers: list[ServerQueue]
+    monitor: MonitorSeries | None
     cells: SharedUplinks | None
     cell_of: np.ndarray
     cell_waiting: dict
@@ -128,6 +132,8 @@ class WindowStages:
         for server in self.servers:
             self._serve(server, horizon)
         self._download(horizon)
+        if self.monitor is not None:
+            self.monitor.settle(horizon)
 
     def _finish_local(self, rows: np.ndarray, head_end: np.ndarray) -> None:
         self._set("finish_at_s", rows, head_end)
@@ -280,6 +286,8 @@ class WindowStages:
         order = np.argsort(arrival, kind="stable")
         jobs, arrival, service = rows[order], arrival[order], service[order]
         ours = jobs >= 0
+        if self.monitor is not None:
+            self.monitor.add(server.index, arrival, 1, 0)  # each job waits from its arrival (or starts at once)
         if server.closed or not jobs.size:
             self._set("_done", jobs[ours], True)
             return
@@ -288,6 +296,9 @@ class WindowStages:
         started = ~np.isnan(begin)
         server.closed = not started.all()
         served = finish < self.end_s
+        if self.monitor is not None:
+            self.monitor.add(server.index, begin[started], -1, 1)
+            self.monitor.add(server.index, finish[served], 0, -1)
         busy = busy_within(begin[started], np.where(served, finish, math.nan)[started], self.warmup_s, self.end_s)
         server.busy.append(busy)
         if server.background:
@@ -319,6 +330,11 @@ class WindowStages:
         final = not horizon < self.end_s
         run = events.run({name: values[order] for name, values in jobs.items()},
                                 self.end_s if final else horizon, server.factor)
+        if self.monitor is not None:
+            at, change = run["queue_changes"]
+            self.monitor.add(server.index, at, change, 0)
+            self.monitor.add(server.index, run["busy_changes"][0], 0, 1)
+            self.monitor.add(server.index, run["busy_changes"][1], 0, -1)
         batches = run["batches"] if not final else np.concatenate((run["batches"], events.unfinished()))
         busy = busy_within(batches[:, 0], batches[:, 1], self.warmup_s, self.end_s)
         server.busy.append(busy)

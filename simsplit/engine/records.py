@@ -258,6 +258,8 @@ class RunOutput:
     forwarded_results: int | None = None
     """Results (of requests arriving after the warm-up) forwarded to the server of the device's new cell
     (None: no cells name servers)."""
+    timeseries: pd.DataFrame | None = None
+    """A fast run's monitor samples (:mod:`simsplit.engine.fastpath_monitor`; the DES's are its engine's)."""
 
 
 def handover_times(devices) -> list[list[float]]:

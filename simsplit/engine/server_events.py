@@ -54,6 +54,7 @@ class ServerEvents:
         self.out = np.empty((0, 4))
         self.size = np.empty(0, dtype=np.int64)
         self.queue = np.empty(0, dtype=np.int64)
+        self.was_queued = np.empty(0, dtype=bool)
 
     def run(self, arrivals: dict[str, np.ndarray], stop: float, factor) -> dict[str, np.ndarray]:
         """The server's events before ``stop`` (s) with the new ``arrivals`` (columns ``rows`` (-1: another
@@ -68,6 +69,7 @@ class ServerEvents:
                                                            arrivals["deadline"]))))
         tie = np.concatenate((self.tie, np.where(arrivals["rows"] >= 0, kernel.REQUEST_TIE, kernel.TENANT_TIE)))
         key = np.concatenate((self.key, arrivals["key"]))
+        self.was_queued = np.isnan(self.out[:, 1])  # carried jobs not yet started
         out = np.concatenate((self.out, np.full((count - carried, 4), math.nan)))
         size = np.concatenate((self.size, np.zeros(count - carried, dtype=np.int64)))
         fate = np.zeros(count, dtype=np.int8)
@@ -87,9 +89,21 @@ class ServerEvents:
         batches = self._batches(started[:self.state[kernel.STARTED]], ended[:self.state[kernel.ENDED]])
         self.rejected += int(np.count_nonzero((fate == kernel.REJECTED) & (rows < 0)))
         result = {"rows": rows, "enqueued": out[:, 0], "start": out[:, 1], "end": out[:, 2], "size": size,
-                  "fate": fate, "fate_at": out[:, 3], "done": rows[done], "done_end": out[done, 2], "batches": batches}
+                  "fate": fate, "fate_at": out[:, 3], "done": rows[done], "done_end": out[done, 2], "batches": batches,
+                  "queue_changes": self._queue_changes(carried, out, fate),
+                  "busy_changes": (started[:self.state[kernel.STARTED], 0], ended[:self.state[kernel.ENDED], 1])}
         self._keep(fate == kernel.WAITING, rows, jobs, tie, key, out, size, queue)
         return result
+
+    def _queue_changes(self, carried: int, out: np.ndarray, fate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The waiting jobs' changes in this call: (instants s, +1 joined / -1 left) — joined when a new job was
+        queued (or started at once), left when a job waiting started or expired."""
+        joined = out[carried:, 0][~np.isnan(out[carried:, 0])]
+        waited = np.concatenate((self.was_queued, np.ones(len(out) - carried, dtype=bool)))
+        started = out[:, 1][waited & ~np.isnan(out[:, 1])]
+        expired = out[:, 3][fate == kernel.EXPIRED]
+        at = np.concatenate((joined, started, expired))
+        return at, np.concatenate((np.ones(joined.size, dtype=np.int64), np.full(started.size + expired.size, -1)))
 
     def _batches(self, started: np.ndarray, ended: np.ndarray) -> np.ndarray:
         """The batches whose service ended and all started before them (in the order they started), as (start,

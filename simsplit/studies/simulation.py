@@ -51,7 +51,7 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
     fast = _use_fast_path(setup, monitor_period_s)
     engine = None
     if fast:
-        output, spool = _run_fast(setup, scenario.seed, stream, stream_rows)
+        output, spool = _run_fast(setup, scenario.seed, stream, stream_rows, monitor_period_s)
     else:
         spool = SpoolSink(setup, setup.device_group(), stream_rows) if stream else None
         engine = Engine(setup, scenario.seed, monitor_period_s, records=spool)
@@ -68,7 +68,7 @@ def simulate(scenario: Scenario | str | Path | dict, seed: int | None = None,
     summary["engine"] = {"requested": scenario.engine, "used": "fast" if fast else "des",
                          "why_des": [] if fast else _why_des(setup, monitor_period_s)}
     summary["provenance"] = {**provenance(scenario), "run_key": run_key(scenario)}
-    monitor = None if engine is None or engine.monitor is None else engine.monitor.frame()
+    monitor = output.timeseries if engine is None else None if engine.monitor is None else engine.monitor.frame()
     return Result(scenario, requests, summary, setup, probes, monitor, spool=spool)
 
 
@@ -101,16 +101,17 @@ def _scenario(scenario: Scenario | str | Path | dict, seed: int | None) -> Scena
     return scenario
 
 
-def _run_fast(setup: Setup, seed: int, stream: bool, stream_rows: int) -> tuple[RunOutput, SpoolSink | None]:
+def _run_fast(setup: Setup, seed: int, stream: bool, stream_rows: int,
+              monitor_period_s: float | None = None) -> tuple[RunOutput, SpoolSink | None]:
     """The fast path's run, and the sink its rows went to when ``stream`` (each window's rows go to the file
     as the fast path hands them out)."""
     from simsplit.engine.fastpath import run_fast
     if not stream:
-        return run_fast(setup, seed), None
+        return run_fast(setup, seed, monitor_period_s=monitor_period_s), None
     device_group = setup.device_group()
     spool = SpoolSink(setup, device_group, stream_rows)
     window = max(FAST_STREAM_WINDOW_ROWS, ARRIVALS_PER_DEVICE * device_group.size)  # a slab visits every device
-    output = run_fast(setup, seed, sink=spool.write_chunk, window_rows=window)
+    output = run_fast(setup, seed, sink=spool.write_chunk, window_rows=window, monitor_period_s=monitor_period_s)
     spool.finish()
     return output, spool
 
