@@ -230,3 +230,45 @@ def test_the_monitor_computed_from_a_fast_run_equals_the_des_samples(tmp_path, w
     des = simulate(validate_scenario({**fields, "engine": "des"}), monitor_period_s=period_s, stream=False)
     pd.testing.assert_frame_equal(fast.timeseries, des.timeseries, check_exact=True)
     pd.testing.assert_frame_equal(fast.requests, des.requests, check_exact=True)
+
+
+@run_settings
+@given(groups=st.lists(st.tuples(st.integers(1, 4), st.sampled_from(["poisson", "tied", "jitter"]),
+                                 st.floats(0.3, 30), st.sampled_from(sorted(STRATEGIES)),
+                                 st.sampled_from(["cell", "own"])), min_size=1, max_size=3),
+       technology=st.sampled_from(["lte", "3g", "short"]), sharing=st.sampled_from(["processor_sharing", "fifo"]),
+       loss=st.sampled_from([None, "arq"]), max_batch=st.integers(1, 3), capacity=st.sampled_from([None, 2]),
+       tail_ms=st.sampled_from([6.0, 250.0]), duration_s=st.floats(1, 8), seed=st.integers(0, 2**32))
+def test_random_radio_state_machines_equal_the_des(tmp_path, groups, technology, sharing, loss, max_batch, capacity,
+                                                   tail_ms, duration_s, seed):
+    """The RRC state machine on the fast path: promotions before uploads and downloads that find the radio idle
+    (its last transfer, an upload or a result's download, more than the tail ago; on a shared cell, no
+    transfer of the device in progress), the tails charged to each request — over dedicated links and shared
+    cells, with losses, batching and a queue limit, short tails and promotions against the arrivals' gaps and
+    servers slower than the tail (results that find the radio idle) so that decisions change, in windows of 5
+    requests."""
+    radio = {"technology": "lte", "state_machine": True}
+    if technology == "3g":
+        radio = {"technology": "3g", "state_machine": True}
+    elif technology == "short":
+        radio = {"technology": "lte", "state_machine": True, "promotion_s": 0.05, "tail_s": [0.08, 0.1],
+                 "tail_mw": [900, 300]}
+    losses = {None: None, "arq": {"kind": "bernoulli", "p": 0.3, "mtu_bytes": 400, "feedback_ms": 5}}
+    cell = {**CELL_CHANNELS["trace"], "sharing": sharing, "delay_ms": 3, "loss": losses[loss]}
+    devices = []
+    for i, (count, arrivals, rate, strategy, link) in enumerate(groups):
+        group = device_group(i, count, arrivals, rate, strategy)
+        uplink = cell if link == "cell" else {**CELL_CHANNELS["steps"], "delay_ms": 3, "loss": losses[loss]}
+        group["network"] = {**NETWORK, "uplink": uplink, "radio": radio}
+        devices.append(group)
+    scenario = validate_scenario({
+        "name": "random-radio", "seed": seed, "duration_s": duration_s, "deadline_s": 0.3,
+        "model": three_kinds(tmp_path, tail_ms), "devices": devices, "network": {**NETWORK, "radio": radio},
+        "servers": [{"name": "edge", "server_class": "gpu", "queue_capacity": capacity,
+                     "batching": {"max_batch": max_batch, "max_wait_ms": 2.0},
+                     "service_variability": {"kind": "exponential"}},
+                    {"name": "cloud", "server_class": "gpu", "extra_rtt_ms": 5.0}],
+        "strategy": {"kind": "local"}})
+    setup = build_setup(scenario)
+    assert why_not(setup) == []
+    assert_same_run(setup, seed)

@@ -37,9 +37,6 @@ def _group_reasons(setup, group_setup) -> list[str]:
         reasons.append(f"{name}: downlink shared by a cell ({network.downlink.sharing})")
     if group_setup.cell_routes is not None:
         reasons.append(f"{name}: cells name their edge servers (a request goes where its device's cell sends it)")
-    if network.radio.promotion_delay_s or network.radio.tail_stages_s:
-        reasons.append(f"{name}: radio state machine (RRC promotion and tail tie each device's uploads to its "
-                       "results)")
     return reasons
 
 

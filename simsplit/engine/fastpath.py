@@ -26,7 +26,8 @@ from simsplit.core.streams import RandomStreams
 from simsplit.engine.eligibility import WINDOW_ROWS, why_not  # noqa: F401 (why_not re-exported)
 from simsplit.engine.fastpath_links import LinkArrays
 from simsplit.engine.fastpath_monitor import MonitorSeries
-from simsplit.engine.fastpath_stages import ServerQueue, WindowStages
+from simsplit.engine.fastpath_radio import RADIO_WINDOW_ROWS, RadioStages, radio_stages
+from simsplit.engine.fastpath_stages import ServerQueue
 from simsplit.engine.merged_arrivals import MergedArrivals
 from simsplit.engine.records import (
     COMPLETED,
@@ -53,6 +54,8 @@ def run_fast(setup: Setup, seed: int, sink=None, window_rows: int = WINDOW_ROWS,
     (:mod:`simsplit.engine.fastpath_monitor`).
     """
     run = _FastRun(setup, seed, monitor_period_s)
+    if run.tails is not None:  # a window of the radio's state machine is computed in rounds, each restoring it
+        window_rows = min(window_rows, RADIO_WINDOW_ROWS)
     chunks = []
     for chunk in run.chunks(window_rows):
         if sink is not None:
@@ -79,10 +82,11 @@ _FRESH.update({"status": (np.int8, IN_FLIGHT), "batch_size": (np.int64, 0), "han
                "_clock": (float, 0.0), "_result_at": (float, math.inf), "_lost_at": (float, math.inf),
                "_done": (bool, False)})
 _FRESH.update({name: (float, 0.0) for name in ("payload_bits", "bits_up", "bits_down", "switch_s", "promotion_s")})
+_FRESH.update({"_tails_open": (np.int64, 0), "tail_j": (float, 0.0)})
 """Each buffer column's type and its value before the request reaches the stage that sets it."""
 
 
-class _FastRun(WindowStages):
+class _FastRun(RadioStages):
     """A fast-path run: each window's arrivals in SimPy's order of them, then through the stages
     (:class:`~simsplit.engine.fastpath_stages.WindowStages`), one window at a time (:meth:`chunks`)."""
 
@@ -112,6 +116,9 @@ class _FastRun(WindowStages):
             server.index = k
         self.monitor = None if monitor_period_s is None else MonitorSeries(monitor_period_s, self.end_s,
                                                                              len(self.servers))
+        self.tails, self.metered, self.radio_pending = radio_stages(setup, self.device_group)
+        if self.tails is not None:
+            self.tails.stages = self
         self.back = (np.empty(0, dtype=np.int64), np.empty(0))
         """(rows, service end s) of results whose download waits for the next window, in the order their
         service started (per server)."""
@@ -191,7 +198,7 @@ class _FastRun(WindowStages):
 
     def _hand_out(self, final: bool) -> dict[str, np.ndarray]:
         """The rows from ``base`` up to the first one still waiting (all, when ``final``)."""
-        done = self.buffer["_done"]
+        done = self.buffer["_done"] & (self.buffer["_tails_open"] == 0)  # a row's radio tails final too
         waiting = np.flatnonzero(~done)
         if final and waiting.size:
             raise RuntimeError(f"{waiting.size} requests unresolved at the end of a fast run")  # a bug
@@ -206,7 +213,6 @@ class _FastRun(WindowStages):
         lost = lost_at < self.end_s
         status[lost] = LOST
         chunk["finish_at_s"][lost] = lost_at[lost]
-        chunk["tail_j"] = np.zeros(cut)
         return {name: values for name, values in chunk.items() if not name.startswith("_")}
 
     def server_records(self) -> list:

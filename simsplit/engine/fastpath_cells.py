@@ -68,10 +68,10 @@ class CellReplay:
         self._shared = shared
         self._index = index
         # processor sharing: the flows in progress, in order of arrival
-        self._remaining = np.empty(0)
-        self._size = np.empty(0)
+        self._bits = np.empty((2, 16))
+        """Each flow's bits left to send and its size, the first ``len(_flows)`` columns (room to grow)."""
         self._flows: list[tuple[int, float]] = []
-        """(transfer, start s) of each flow, in the order of :attr:`_remaining`."""
+        """(transfer, start s) of each flow, in the order of :attr:`_bits`."""
         self._updated_at_s = 0.0
         self._version = 0
         # first come first served
@@ -135,22 +135,27 @@ class CellReplay:
 
     # ------------------------------------------------------------ processor sharing
     def _append(self, transfer: int, size: float, now: float) -> None:
+        n = len(self._flows)
+        if n == self._bits.shape[1]:
+            self._bits = np.concatenate((self._bits, np.empty_like(self._bits)), axis=1)
+        self._bits[0, n] = size
+        self._bits[1, n] = size
         self._flows.append((transfer, now))
-        self._remaining = np.append(self._remaining, size)
-        self._size = np.append(self._size, size)
 
     def _advance(self, now: float) -> None:
-        if self._flows and now > self._updated_at_s:
-            share = self.channel.bits_between(self._updated_at_s, now) / len(self._flows)
-            self._remaining -= share
+        n = len(self._flows)
+        if n and now > self._updated_at_s:
+            share = self.channel.bits_between(self._updated_at_s, now) / n
+            self._bits[0, :n] -= share
         self._updated_at_s = now
 
     def _reschedule(self, now: float) -> None:
         self._version += 1
-        if not self._flows:
+        n = len(self._flows)
+        if not n:
             return
-        least = float(self._remaining.min())
-        end = self.channel.finish_time(now, max(least, 0.0) * len(self._flows))
+        least = float(self._bits[0, :n].min())
+        end = self.channel.finish_time(now, max(least, 0.0) * n)
         if end == math.inf:
             return
         self._schedule(now, end, self._version)
@@ -160,17 +165,20 @@ class CellReplay:
             return  # superseded by a later arrival or departure
         if len(self._flows) == 1:  # the one transfer in progress is done: nothing left to bring up to date
             transfer, start = self._flows.pop()
-            self._remaining, self._size = self._remaining[:0], self._size[:0]
             self._updated_at_s = now
             self._version += 1
             self._on_sent(transfer, start, now, now)
             return
         self._advance(now)
-        least = float(self._remaining.min())
-        done = self._remaining <= least + 1e-9 * self._size
-        finished = [flow for flow, gone in zip(self._flows, done.tolist(), strict=True) if gone]
-        self._flows = [flow for flow, gone in zip(self._flows, done.tolist(), strict=True) if not gone]
-        self._remaining, self._size = self._remaining[~done], self._size[~done]
+        n = len(self._flows)
+        remaining, size = self._bits[0, :n], self._bits[1, :n]
+        least = float(remaining.min())
+        done = remaining <= least + 1e-9 * size
+        gone = done.tolist()
+        finished = [flow for flow, left in zip(self._flows, gone, strict=True) if left]
+        self._flows = [flow for flow, left in zip(self._flows, gone, strict=True) if not left]
+        kept = self._bits[:, :n][:, ~done]
+        self._bits[:, :kept.shape[1]] = kept
         self._reschedule(now)
         for transfer, start in finished:
             self._on_sent(transfer, start, now, now)

@@ -6,8 +6,10 @@ device's uplink capacity (a cellular link: its distance, SNR and serving cell) a
 and busy workers. Here each server's queue and workers are step functions of the run's own instants — a job
 joins the queue when it arrives (unless it starts at once) and leaves it when it starts, is dropped or
 expires; a worker is busy from a batch's start to its end — read at the sample instants as each window's
-instants become final. A change at the very instant of a sample counts as before it (the DES orders the two
-by when each event was set; with a random service or arrival such a tie has probability zero).
+instants become final. A change at the very instant of a sample counts before it if its event was set no later
+than the sample's (at the sample before), as the DES orders them; where the fast path does not carry when a
+change was set (a job starting when a worker frees, a job leaving the queue on a server that replays its
+events) it counts before.
 """
 
 from __future__ import annotations
@@ -40,36 +42,48 @@ class MonitorSeries:
         """Samples read so far (those before the last horizon)."""
         self._level = np.zeros((servers, 2), dtype=np.int64)
         """Each server's (queue, busy) after every change before the last horizon."""
-        self._changes: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = [[] for _ in range(servers)]
-        """Each server's changes not yet counted: (instants s, queue change, busy change)."""
+        self._changes: list[list[tuple[np.ndarray, ...]]] = [[] for _ in range(servers)]
+        """Each server's changes not yet counted: (instants s, queue change, busy change, set at s)."""
         self.values = np.zeros((self.times.size, servers, 2), dtype=np.int64)
         """Each sample's (queue, busy) per server."""
 
-    def add(self, server: int, at: np.ndarray, queue: np.ndarray | int, busy: np.ndarray | int) -> None:
-        """Changes of ``server``'s waiting jobs (``queue``) and busy workers (``busy``) at instants ``at`` (s)."""
+    def add(self, server: int, at: np.ndarray, queue: np.ndarray | int, busy: np.ndarray | int,
+            set_at: np.ndarray | None = None) -> None:
+        """Changes of ``server``'s waiting jobs (``queue``) and busy workers (``busy``) at instants ``at`` (s), by
+        events set at ``set_at`` (s; None: long before, for the order against a sample of the same instant)."""
         at = np.asarray(at, dtype=float)
         if at.size:
+            set_at = np.full(at.size, -math.inf) if set_at is None else np.asarray(set_at, dtype=float)
             self._changes[server].append((at, np.broadcast_to(np.asarray(queue, dtype=np.int64), at.shape),
-                                          np.broadcast_to(np.asarray(busy, dtype=np.int64), at.shape)))
+                                          np.broadcast_to(np.asarray(busy, dtype=np.int64), at.shape), set_at))
 
     def settle(self, horizon: float) -> None:
         """Read the samples before ``horizon`` (s): every change before it is known."""
         last = int(np.searchsorted(self.times, horizon, side="left"))
         samples = self.times[self._settled:last]
+        sample_set_at = self.times[max(self._settled - 1, 0):max(last - 1, 0)]  # each sample set at the one before
+        if self._settled == 0 and samples.size:
+            sample_set_at = np.concatenate(([0.0], sample_set_at))
         for server, changes in enumerate(self._changes):
             if not changes:
                 self.values[self._settled:last, server] = self._level[server]
                 continue
             at = np.concatenate([c[0] for c in changes])
             delta = np.column_stack((np.concatenate([c[1] for c in changes]), np.concatenate([c[2] for c in changes])))
-            order = np.argsort(at, kind="stable")
-            at, delta = at[order], delta[order]
+            set_at = np.concatenate([c[3] for c in changes])
+            order = np.lexsort((set_at, at))
+            at, delta, set_at = at[order], delta[order], set_at[order]
             running = np.vstack((np.zeros((1, 2), dtype=np.int64), np.cumsum(delta, axis=0)))
-            counted = np.searchsorted(at, samples, side="right")  # a change at a sample's instant counts before it
+            counted = np.searchsorted(at, samples, side="left")
+            tied = np.searchsorted(at, samples, side="right") > counted
+            for k in np.flatnonzero(tied):  # changes at a sample's instant: those set before it was come first
+                left, right = counted[k], int(np.searchsorted(at, samples[k], side="right"))
+                counted[k] = left + int(np.searchsorted(set_at[left:right], sample_set_at[k], side="right"))
             self.values[self._settled:last, server] = self._level[server] + running[counted]
             spent = int(np.searchsorted(at, horizon, side="left"))
             self._level[server] += running[spent]
-            self._changes[server] = [(at[spent:], delta[spent:, 0], delta[spent:, 1])] if spent < at.size else []
+            self._changes[server] = [(at[spent:], delta[spent:, 0], delta[spent:, 1], set_at[spent:])] \
+                if spent < at.size else []
         self._settled = last
 
     def frame(self, devices, server_names: list[str]):

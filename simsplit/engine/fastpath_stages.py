@@ -14,6 +14,7 @@ from simsplit.engine.fastpath_cells import SharedUplinks
 from simsplit.engine.fastpath_links import LinkArrays, by_device, device_runs, run_arrays, transfer_losses
 from simsplit.engine.fastpath_monitor import MonitorSeries
 from simsplit.engine.records import DROPPED, TIMED_OUT
+from simsplit.engine.tails import TailLedger
 from simsplit.engine.transfers import erasure_accuracy, snr_accuracy
 from simsplit.engine.wiring import Device
 from simsplit.model.server import busy_within
@@ -101,6 +102,7 @@ class WindowStages:
     downlinks: LinkArrays
     servers: list[ServerQueue]
     monitor: MonitorSeries | None
+    tails: TailLedger | None
     cells: SharedUplinks | None
     cell_of: np.ndarray
     cell_waiting: dict
@@ -128,10 +130,13 @@ class WindowStages:
         self._set("head_s", rows, self.head[owner])
         local = self.local[owner]
         self._finish_local(rows[local], head_end[local])
-        self._upload(rows[~local], head_end[~local], horizon)
-        for server in self.servers:
-            self._serve(server, horizon)
-        self._download(horizon)
+        if self.tails is not None:  # the radio's state machine ties uploads to results: to a fixed point
+            self._radio_window(rows[~local], head_end[~local], horizon)  # type: ignore[attr-defined]
+        else:
+            self._upload(rows[~local], head_end[~local], horizon)
+            for server in self.servers:
+                self._serve(server, horizon)
+            self._download(horizon)
         if self.monitor is not None:
             self.monitor.settle(horizon)
 
@@ -145,18 +150,12 @@ class WindowStages:
         """Payload sizes, losses and the uplink of offloaded requests ``rows`` (grouped by device): over each
         device's own link, or through its cell's events before ``horizon`` (s)."""
         owner = self._get("device", rows)
-        bits = self.bits_up[owner]
-        for d, first, last in device_runs(owner) if self.sizes_vary else ():
-            plan = self.plans[d]
-            if plan.bits_quantiles is not None:
-                drawn = _quantile_draws(plan.bits_quantiles, self.devices[d].payload_draw.take(last - first))
-                bits[first:last] = np.ceil(drawn / 8.0) * 8.0  # whole bytes, as drawn_payload_bits
-        self._set("payload_bits", rows, bits)
-        sent, extra, lost, erased = transfer_losses(owner, bits, [d.uplink_loss for d in self.devices], self.plans)
+        sent, extra, lost, erased = self._payloads(rows, owner)
         clock = self._get("_clock", rows)
         shared = self.cell_of[owner] >= 0
         if shared.any():
-            self._submit_to_cells(rows[shared], owner[shared], clock[shared], head_end[shared], sent[shared],
+            ready = kernels.after(clock[shared], head_end[shared])  # an event set at the request's arrival
+            self._submit_to_cells(rows[shared], owner[shared], (ready, clock[shared], ready), ready, sent[shared],
                                   extra[shared], lost[shared], erased[shared])
             rows, owner, head_end, sent, extra, lost, erased, clock = (
                 a[~shared] for a in (rows, owner, head_end, sent, extra, lost, erased, clock))
@@ -170,6 +169,18 @@ class WindowStages:
         self._uploaded(rows, owner, end, lost, clock, clock, rows)
         if self.cells is not None:
             self._run_cells(self.cells, horizon)
+
+    def _payloads(self, rows: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Each upload's payload (drawn where its plan draws sizes) and packet losses: (bits sent, feedback delay
+        s, lost, fraction erased or NaN)."""
+        bits = self.bits_up[owner]
+        for d, first, last in device_runs(owner) if self.sizes_vary else ():
+            plan = self.plans[d]
+            if plan.bits_quantiles is not None:
+                drawn = _quantile_draws(plan.bits_quantiles, self.devices[d].payload_draw.take(last - first))
+                bits[first:last] = np.ceil(drawn / 8.0) * 8.0  # whole bytes, as drawn_payload_bits
+        self._set("payload_bits", rows, bits)
+        return transfer_losses(owner, bits, [d.uplink_loss for d in self.devices], self.plans)
 
     def _uploaded(self, rows, owner, end, lost, clock, scheduled, sequence) -> None:
         """Requests ``rows`` whose upload ends at ``end`` (s; feedback included) set at SimPy's ``clock`` (s): lost,
@@ -195,21 +206,24 @@ class WindowStages:
             server.waiting = tuple(np.concatenate((held, new[mine])) for held, new in
                                    zip(server.waiting, (rows, at_server, scheduled, sequence), strict=True))
 
-    def _submit_to_cells(self, rows, owner, clock, head_end, sent, extra, lost, erased) -> None:
-        """Uploads over shared cells: ready when their head ends (an event set at the request's arrival); their
-        bits and accuracy are decided then (not at all if that is after the end)."""
-        ready = kernels.after(clock, head_end)
+    def _submit_to_cells(self, rows, owner, send, ready, sent, extra, lost, erased) -> None:
+        """Uploads over shared cells, ready at ``ready`` (s; their head's end as SimPy's clock) and sent into the
+        cell by the events ``send`` = (at s, set at s, ready to send at s; after any promotion); their bits and
+        accuracy are decided when ready (not at all if that is after the end)."""
+        send_at, set_at, ready_to_send = send
         reached = ready < self.end_s
         self._set("bits_up", rows[reached], sent[reached])
-        self._accuracy(rows[reached], owner[reached], ready[reached], erased[reached])
-        for row, extra_s, is_lost, at in zip(rows.tolist(), extra.tolist(), lost.tolist(), ready.tolist(), strict=True):
+        self._accuracy(rows[reached], owner[reached], ready_to_send[reached], erased[reached])
+        for row, extra_s, is_lost, at in zip(rows.tolist(), extra.tolist(), lost.tolist(), ready_to_send.tolist(),
+                                             strict=True):
             self.cell_waiting[row] = (extra_s, is_lost, at)
         order = np.argsort(rows, kind="stable")  # readiness set in the order the requests arrived
         assert self.cells is not None  # a device with a shared uplink has its cell
-        self.cells.submit(self.cell_of[owner[order]], rows[order], clock[order], ready[order], sent[order])
+        self.cells.submit(self.cell_of[owner[order]], rows[order], set_at[order], send_at[order], sent[order])
 
-    def _run_cells(self, cells: SharedUplinks, horizon: float) -> None:
-        """Every cell's events before ``horizon`` (the end, in the last window): the uploads that ended go on."""
+    def _run_cells(self, cells: SharedUplinks, horizon: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every cell's events before ``horizon`` (the end, in the last window): the uploads that ended go on.
+        Return their (rows, departure's clock s, end s with the feedback delay)."""
         final = not horizon < self.end_s
         rows, start, end, clock = cells.run(self.end_s if final else horizon)
         if rows.size:
@@ -226,6 +240,7 @@ class WindowStages:
             waiting = np.fromiter(self.cell_waiting, dtype=np.int64, count=len(self.cell_waiting))
             self._set("_done", waiting, True)
             self.cell_waiting.clear()
+        return rows, clock, end
 
     def _handovers(self, rows, owner, start, end, links: LinkArrays, bits: str) -> None:
         """Add the handovers of a cellular link during each transfer (rows grouped by device), and the bits
@@ -286,8 +301,9 @@ class WindowStages:
         order = np.argsort(arrival, kind="stable")
         jobs, arrival, service = rows[order], arrival[order], service[order]
         ours = jobs >= 0
+        set_at = np.concatenate((scheduled, others_scheduled))[order] if self.monitor is not None else arrival
         if self.monitor is not None:
-            self.monitor.add(server.index, arrival, 1, 0)  # each job waits from its arrival (or starts at once)
+            self.monitor.add(server.index, arrival, 1, 0, set_at)  # each job waits from its arrival (or starts at once)
         if server.closed or not jobs.size:
             self._set("_done", jobs[ours], True)
             return
@@ -296,9 +312,10 @@ class WindowStages:
         started = ~np.isnan(begin)
         server.closed = not started.all()
         served = finish < self.end_s
-        if self.monitor is not None:
-            self.monitor.add(server.index, begin[started], -1, 1)
-            self.monitor.add(server.index, finish[served], 0, -1)
+        if self.monitor is not None:  # a start at the arrival is the arrival's event; an end was set at its start
+            at_once = begin[started] == arrival[started]
+            self.monitor.add(server.index, begin[started], -1, 1, np.where(at_once, set_at[started], -math.inf))
+            self.monitor.add(server.index, finish[served], 0, -1, begin[served])
         busy = busy_within(begin[started], np.where(served, finish, math.nan)[started], self.warmup_s, self.end_s)
         server.busy.append(busy)
         if server.background:
@@ -331,10 +348,11 @@ class WindowStages:
         run = events.run({name: values[order] for name, values in jobs.items()},
                                 self.end_s if final else horizon, server.factor)
         if self.monitor is not None:
-            at, change = run["queue_changes"]
-            self.monitor.add(server.index, at, change, 0)
-            self.monitor.add(server.index, run["busy_changes"][0], 0, 1)
-            self.monitor.add(server.index, run["busy_changes"][1], 0, -1)
+            at, change, set_at = run["queue_changes"]
+            self.monitor.add(server.index, at, change, 0, set_at)
+            starts, ends, ends_set_at = run["busy_changes"]
+            self.monitor.add(server.index, starts, 0, 1)
+            self.monitor.add(server.index, ends, 0, -1, ends_set_at)  # an end was set at its batch's start
         batches = run["batches"] if not final else np.concatenate((run["batches"], events.unfinished()))
         busy = busy_within(batches[:, 0], batches[:, 1], self.warmup_s, self.end_s)
         server.busy.append(busy)

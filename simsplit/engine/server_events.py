@@ -45,6 +45,7 @@ class ServerEvents:
         """Batches started and not yet handed on (start s, end s or NaN while in service, another tenant's), in
         the order they started, from serial number :attr:`first_batch`: the DES lists its busy intervals so."""
         self.first_batch = 0
+        self.ended_starts = np.empty(0)
         """Other tenants' jobs refused by a full queue."""
         # the jobs queued or in service: the kernel's table rows, and each one's request row (-1: another tenant's)
         self.jobs = np.empty((0, 4))
@@ -90,27 +91,36 @@ class ServerEvents:
         self.rejected += int(np.count_nonzero((fate == kernel.REJECTED) & (rows < 0)))
         result = {"rows": rows, "enqueued": out[:, 0], "start": out[:, 1], "end": out[:, 2], "size": size,
                   "fate": fate, "fate_at": out[:, 3], "done": rows[done], "done_end": out[done, 2], "batches": batches,
-                  "queue_changes": self._queue_changes(carried, out, fate),
-                  "busy_changes": (started[:self.state[kernel.STARTED], 0], ended[:self.state[kernel.ENDED], 1])}
+                  "queue_changes": self._queue_changes(carried, out, fate, jobs[:, 1]),
+                  "busy_changes": (started[:self.state[kernel.STARTED], 0], ended[:self.state[kernel.ENDED], 1],
+                                   self.ended_starts)}
         self._keep(fate == kernel.WAITING, rows, jobs, tie, key, out, size, queue)
         return result
 
-    def _queue_changes(self, carried: int, out: np.ndarray, fate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The waiting jobs' changes in this call: (instants s, +1 joined / -1 left) — joined when a new job was
-        queued (or started at once), left when a job waiting started or expired."""
-        joined = out[carried:, 0][~np.isnan(out[carried:, 0])]
+    def _queue_changes(self, carried: int, out: np.ndarray, fate: np.ndarray,
+                       scheduled: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The waiting jobs' changes in this call: (instants s, +1 joined / -1 left, set at s or -inf: not
+        known) — joined when a new job was queued (or started at once; its arrival's event), left when a job
+        waiting started or expired."""
+        queued = ~np.isnan(out[carried:, 0])
+        joined = out[carried:, 0][queued]
         waited = np.concatenate((self.was_queued, np.ones(len(out) - carried, dtype=bool)))
         started = out[:, 1][waited & ~np.isnan(out[:, 1])]
         expired = out[:, 3][fate == kernel.EXPIRED]
         at = np.concatenate((joined, started, expired))
-        return at, np.concatenate((np.ones(joined.size, dtype=np.int64), np.full(started.size + expired.size, -1)))
+        set_at = np.concatenate((scheduled[carried:][queued], np.full(started.size + expired.size, -math.inf)))
+        return at, np.concatenate((np.ones(joined.size, dtype=np.int64),
+                                   np.full(started.size + expired.size, -1))), set_at
 
     def _batches(self, started: np.ndarray, ended: np.ndarray) -> np.ndarray:
         """The batches whose service ended and all started before them (in the order they started), as (start,
         end, another tenant's) rows; the others wait for their end."""
         self.batches = np.concatenate((self.batches, np.column_stack((started[:, 0], np.full(len(started), math.nan),
                                                                       started[:, 1]))))
-        self.batches[ended[:, 0].astype(np.int64) - self.first_batch, 1] = ended[:, 1]
+        ended_at = ended[:, 0].astype(np.int64) - self.first_batch
+        self.batches[ended_at, 1] = ended[:, 1]
+        self.ended_starts = self.batches[ended_at, 0]
+        """Each batch ended in the last call's start (s), in the order they ended."""
         unfinished = np.flatnonzero(np.isnan(self.batches[:, 1]))
         cut = unfinished[0] if unfinished.size else len(self.batches)
         out, self.batches = self.batches[:cut], self.batches[cut:]
