@@ -206,6 +206,10 @@ def test_random_shared_uplinks_equal_the_des(tmp_path, groups, channel, sharing,
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(workers=1, max_batch=1, capacity=None, drop_expired=False, tenants="mmpp", uplink="processor_sharing",
+         channel="constant", period_s=0.25, rate_hz=5.0, seed=0)  # an arrival at a sample's instant (set after it)
+@example(workers=1, max_batch=1, capacity=None, drop_expired=True, tenants="mmpp", uplink="processor_sharing",
+         channel="constant", period_s=0.01, rate_hz=5.0, seed=1)  # ... that starts at once, on a replaying server
 @given(workers=st.integers(1, 3), max_batch=st.integers(1, 4), capacity=st.sampled_from([None, 1, 4]),
        drop_expired=st.booleans(), tenants=st.sampled_from(sorted(TENANTS)),
        uplink=st.sampled_from(["own", "processor_sharing", "fifo"]), channel=st.sampled_from(sorted(CELL_CHANNELS)),
@@ -233,6 +237,11 @@ def test_the_monitor_computed_from_a_fast_run_equals_the_des_samples(tmp_path, w
 
 
 @run_settings
+@example(groups=[(1, "poisson", 2.0, "cloud", "cell")], technology="lte", sharing="processor_sharing", loss=None,
+         max_batch=1, capacity=None, tail_ms=6.0, duration_s=1.0, seed=0)  # promoted past the end: no bits sent
+@example(groups=[(1, "poisson", 1.0, "cloud", "cell"), (1, "poisson", 1.0, "cloud", "cell"),
+                 (2, "jitter", 15.0, "mid", "cell")], technology="lte", sharing="processor_sharing", loss=None,
+         max_batch=1, capacity=None, tail_ms=6.0, duration_s=1.0, seed=0)  # ready only after the end
 @given(groups=st.lists(st.tuples(st.integers(1, 4), st.sampled_from(["poisson", "tied", "jitter"]),
                                  st.floats(0.3, 30), st.sampled_from(sorted(STRATEGIES)),
                                  st.sampled_from(["cell", "own"])), min_size=1, max_size=3),

@@ -8,8 +8,7 @@ joins the queue when it arrives (unless it starts at once) and leaves it when it
 expires; a worker is busy from a batch's start to its end — read at the sample instants as each window's
 instants become final. A change at the very instant of a sample counts before it if its event was set no later
 than the sample's (at the sample before), as the DES orders them; where the fast path does not carry when a
-change was set (a job starting when a worker frees, a job leaving the queue on a server that replays its
-events) it counts before.
+change was set (on a FIFO server without queue features, a job starting when a worker frees) it counts before.
 """
 
 from __future__ import annotations

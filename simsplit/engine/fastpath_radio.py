@@ -200,6 +200,8 @@ class RadioStages(WindowStages):
         self._set("promotion_s", rows[decided], plan["promotion"][decided])
         waiting = shared & ~decided
         self.radio_pending = {name: values[waiting] for name, values in uploads.items()}
+        if not stop < self.end_s:  # ready only after the end: in flight
+            self._set("_done", self.radio_pending["rows"], True)
         down_rows, ends = guess["downloads"]
         taken = ~np.isnan(plan["down"][:, 1])
         self._radio_downloads(down_rows[taken], ends[taken], plan["down"][taken], plan["down_end"][taken])

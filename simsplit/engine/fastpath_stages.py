@@ -208,12 +208,13 @@ class WindowStages:
 
     def _submit_to_cells(self, rows, owner, send, ready, sent, extra, lost, erased) -> None:
         """Uploads over shared cells, ready at ``ready`` (s; their head's end as SimPy's clock) and sent into the
-        cell by the events ``send`` = (at s, set at s, ready to send at s; after any promotion); their bits and
-        accuracy are decided when ready (not at all if that is after the end)."""
+        cell by the events ``send`` = (at s, set at s, ready to send at s; after any promotion); their accuracy is
+        decided when ready, their bits when sent (neither if that is after the end)."""
         send_at, set_at, ready_to_send = send
         reached = ready < self.end_s
-        self._set("bits_up", rows[reached], sent[reached])
         self._accuracy(rows[reached], owner[reached], ready_to_send[reached], erased[reached])
+        sending = send_at < self.end_s  # its bits are noted as the cell takes it (after any promotion)
+        self._set("bits_up", rows[sending], sent[sending])
         for row, extra_s, is_lost, at in zip(rows.tolist(), extra.tolist(), lost.tolist(), ready_to_send.tolist(),
                                              strict=True):
             self.cell_waiting[row] = (extra_s, is_lost, at)
@@ -350,8 +351,8 @@ class WindowStages:
         if self.monitor is not None:
             at, change, set_at = run["queue_changes"]
             self.monitor.add(server.index, at, change, 0, set_at)
-            starts, ends, ends_set_at = run["busy_changes"]
-            self.monitor.add(server.index, starts, 0, 1)
+            starts, starts_set_at, ends, ends_set_at = run["busy_changes"]
+            self.monitor.add(server.index, starts, 0, 1, starts_set_at)
             self.monitor.add(server.index, ends, 0, -1, ends_set_at)  # an end was set at its batch's start
         batches = run["batches"] if not final else np.concatenate((run["batches"], events.unfinished()))
         busy = busy_within(batches[:, 0], batches[:, 1], self.warmup_s, self.end_s)

@@ -52,7 +52,7 @@ class ServerEvents:
         self.tie = np.empty(0, dtype=np.int64)
         self.key = np.empty(0, dtype=np.int64)
         self.rows = np.empty(0, dtype=np.int64)
-        self.out = np.empty((0, 4))
+        self.out = np.empty((0, 5))
         self.size = np.empty(0, dtype=np.int64)
         self.queue = np.empty(0, dtype=np.int64)
         self.was_queued = np.empty(0, dtype=bool)
@@ -71,7 +71,7 @@ class ServerEvents:
         tie = np.concatenate((self.tie, np.where(arrivals["rows"] >= 0, kernel.REQUEST_TIE, kernel.TENANT_TIE)))
         key = np.concatenate((self.key, arrivals["key"]))
         self.was_queued = np.isnan(self.out[:, 1])  # carried jobs not yet started
-        out = np.concatenate((self.out, np.full((count - carried, 4), math.nan)))
+        out = np.concatenate((self.out, np.full((count - carried, 5), math.nan)))
         size = np.concatenate((self.size, np.zeros(count - carried, dtype=np.int64)))
         fate = np.zeros(count, dtype=np.int8)
         queue = np.empty(max(count, 1), dtype=np.int64)
@@ -81,7 +81,7 @@ class ServerEvents:
         factors = self._factors(count, factor)
         self.state[kernel.FACTORS_USED] = 0
         done = np.empty(count, dtype=np.int64)
-        started, ended = np.empty((count, 2)), np.empty((count + len(self.slots), 2))
+        started, ended = np.empty((count, 3)), np.empty((count + len(self.slots), 2))
         self.events = kernel.serve(jobs, tie, key, carried, stop, self.params, factors, self.batch_factor, queue,
                                    self.state, self.floats, self.slots, self.slot_jobs, self.events, out, fate, size,
                                    done, started, ended)
@@ -92,25 +92,25 @@ class ServerEvents:
         result = {"rows": rows, "enqueued": out[:, 0], "start": out[:, 1], "end": out[:, 2], "size": size,
                   "fate": fate, "fate_at": out[:, 3], "done": rows[done], "done_end": out[done, 2], "batches": batches,
                   "queue_changes": self._queue_changes(carried, out, fate, jobs[:, 1]),
-                  "busy_changes": (started[:self.state[kernel.STARTED], 0], ended[:self.state[kernel.ENDED], 1],
-                                   self.ended_starts)}
+                  "busy_changes": (started[:self.state[kernel.STARTED], 0], started[:self.state[kernel.STARTED], 2],
+                                   ended[:self.state[kernel.ENDED], 1], self.ended_starts)}
         self._keep(fate == kernel.WAITING, rows, jobs, tie, key, out, size, queue)
         return result
 
     def _queue_changes(self, carried: int, out: np.ndarray, fate: np.ndarray,
                        scheduled: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The waiting jobs' changes in this call: (instants s, +1 joined / -1 left, set at s or -inf: not
-        known) — joined when a new job was queued (or started at once; its arrival's event), left when a job
-        waiting started or expired."""
+        """The waiting jobs' changes in this call: (instants s, +1 joined / -1 left, when the event of each was
+        set s) — joined when a new job was queued (or started at once), left when a job waiting started or
+        expired."""
         queued = ~np.isnan(out[carried:, 0])
         joined = out[carried:, 0][queued]
         waited = np.concatenate((self.was_queued, np.ones(len(out) - carried, dtype=bool)))
-        started = out[:, 1][waited & ~np.isnan(out[:, 1])]
-        expired = out[:, 3][fate == kernel.EXPIRED]
-        at = np.concatenate((joined, started, expired))
-        set_at = np.concatenate((scheduled[carried:][queued], np.full(started.size + expired.size, -math.inf)))
+        left = waited & ~np.isnan(out[:, 1])
+        gone = fate == kernel.EXPIRED
+        at = np.concatenate((joined, out[:, 1][left], out[:, 3][gone]))
+        set_at = np.concatenate((scheduled[carried:][queued], out[:, 4][left], out[:, 4][gone]))
         return at, np.concatenate((np.ones(joined.size, dtype=np.int64),
-                                   np.full(started.size + expired.size, -1))), set_at
+                                   np.full(at.size - joined.size, -1))), set_at
 
     def _batches(self, started: np.ndarray, ended: np.ndarray) -> np.ndarray:
         """The batches whose service ended and all started before them (in the order they started), as (start,

@@ -120,9 +120,10 @@ def serve(jobs, tie, key, first_new, stop, params, factor, batch_factor, queue, 
     State, read and updated: ``queue`` (rows, from ``state[QUEUE_HEAD]``), ``state`` (:data:`IDLE` ...),
     ``floats`` (:data:`TIMER_AT`), each worker's batch (``slots[w]`` = (size, start s, serial number); size 0:
     idle; ``slot_jobs[w]`` its rows) and ``events`` (see :func:`_schedule`). Per row it fills ``out`` (enqueued,
-    start, end, fate's instant; s), ``fate`` (:data:`WAITING` ...) and ``size`` (its batch's); ``done`` lists the
-    rows whose service ended in the order the DES hands them on, ``started`` each batch started (start s,
-    another tenant's 1.0 or 0.0; serial numbers on from the state's), ``ended`` each batch ended (serial, end s).
+    start, end, fate's instant, when the event it left the queue by was set; s), ``fate`` (:data:`WAITING` ...)
+    and ``size`` (its batch's); ``done`` lists the rows whose service ended in the order the DES hands them on,
+    ``started`` each batch started (start s, another tenant's 1.0 or 0.0, when the event that started it was set
+    s; serial numbers on from the state's), ``ended`` each batch ended (serial, end s).
     """
     max_batch, capacity, drop_expired, mix, edf = params[1], params[2], params[3], params[4], params[5]
     max_wait = batch_factor[0]
@@ -144,8 +145,10 @@ def serve(jobs, tie, key, first_new, stop, params, factor, batch_factor, queue, 
                                events[best, 0], events[best, 1], SERVER_TIE, events[best, 2]))
         if take_arrival:
             now = jobs[arriving, 0]
+            set_now = jobs[arriving, 1]
         elif best >= 0:
             now = events[best, 0]
+            set_now = events[best, 1]
         else:
             break
         if not now < stop:
@@ -158,7 +161,7 @@ def serve(jobs, tie, key, first_new, stop, params, factor, batch_factor, queue, 
                 out[job, 0] = now
                 batch[0] = job
                 events = _start(batch, 1, now, jobs, key, factor, batch_factor, state, slots, slot_jobs, events,
-                                out, size, started)
+                                out, size, started, set_now)
             elif capacity >= 0 and state[QUEUE_LENGTH] >= capacity:
                 fate[job] = REJECTED
                 out[job, 3] = now
@@ -203,6 +206,7 @@ def serve(jobs, tie, key, first_new, stop, params, factor, batch_factor, queue, 
                     chosen[job] = True
                     fate[job] = EXPIRED
                     out[job, 3] = now
+                    out[job, 4] = set_now
                     expired = True
             if expired:
                 _remove(queue, state, chosen)
@@ -213,7 +217,7 @@ def serve(jobs, tie, key, first_new, stop, params, factor, batch_factor, queue, 
                 state[QUEUE_HEAD] = head + 1
                 state[QUEUE_LENGTH] -= 1
                 events = _start(batch, 1, now, jobs, key, factor, batch_factor, state, slots, slot_jobs, events,
-                                out, size, started)
+                                out, size, started, set_now)
                 continue
             first = queue[head]
             kind = key[first]
@@ -234,12 +238,13 @@ def serve(jobs, tie, key, first_new, stop, params, factor, batch_factor, queue, 
                 chosen[batch[b]] = True
             _remove(queue, state, chosen)
             events = _start(batch, count, now, jobs, key, factor, batch_factor, state, slots, slot_jobs, events,
-                            out, size, started)
+                            out, size, started, set_now)
     return events
 
 
 @compiled
-def _start(batch, count, now, jobs, key, factor, batch_factor, state, slots, slot_jobs, events, out, size, started):
+def _start(batch, count, now, jobs, key, factor, batch_factor, state, slots, slot_jobs, events, out, size, started,
+           set_now):
     """EdgeServer._start: ``batch[:count]`` starts now on an idle worker; its end is scheduled."""
     state[IDLE] -= 1
     if count == 1:
@@ -263,10 +268,12 @@ def _start(batch, count, now, jobs, key, factor, batch_factor, state, slots, slo
     row = state[STARTED]
     started[row, 0] = now
     started[row, 1] = 1.0 if key[batch[0]] < 0 else 0.0
+    started[row, 2] = set_now
     state[STARTED] = row + 1
     for b in range(count):
         job = batch[b]
         slot_jobs[worker, b] = job
         out[job, 1] = now
+        out[job, 4] = set_now
         size[job] = count
     return _schedule(events, state, now + duration, now, worker, 0.0)
