@@ -6,7 +6,8 @@ depend on its results, which depend on the server, which depends on every device
 therefore computed to a fixed point: each device's radio events — an upload reserved at its request's
 arrival (or, on a shared cell, when its payload is ready), a shared upload's departure, a result's download
 reserved when its service ends — are replayed in time order with the device's own radio state and links
-(:meth:`RadioStages._radio_round`), given the departures and service ends of the previous round; then the
+(:meth:`RadioStages._radio_round`), given the departures and service ends of the previous round (the first
+round: none, each shared upload taken as leaving as it is sent); then the
 cells and servers run with those uploads. When a round decides every upload as the one before, the servers saw
 the very uploads the decisions assume, and the window is exact (the first round has no service ends of this
 window, so a window takes two rounds and one run of the servers when no decision changes; a window that has
@@ -120,6 +121,7 @@ class RadioStages(WindowStages):
         moment[shared] = kernels.after(uploads["clock"][shared], uploads["head_end"][shared])  # a shared one when ready
         down_rows, down_at = guess["downloads"]
         gone_rows, gone_at, gone_end = guess["departures"]
+        first_round = guess.get("first", False)
         device = np.concatenate((uploads["owner"], self._get("device", gone_rows), self._get("device", down_rows)))
         at = np.concatenate((moment, gone_at, down_at))
         kind = np.concatenate((np.full(n, UPLOAD), np.full(gone_rows.size, DEPARTURE),
@@ -143,6 +145,8 @@ class RadioStages(WindowStages):
                 plan["promotion"][j], plan["send_at"][j] = send_at - ready, send_at
                 if shared[j]:
                     radio.begin()
+                    if first_round:  # no departures known yet: as if it left its cell as it is sent
+                        radio.finish(send_at)
                     continue
                 start, end = unit.uplink.reserve(send_at, float(bits[j]), float(uploads["extra"][j]))
                 radio.note(end)
@@ -309,9 +313,11 @@ def radio_stages(setup, device_group: np.ndarray) -> tuple[_Tails | None, np.nda
 
 
 def _nothing_yet() -> dict:
-    """A first round's guess: no departures, no service ends in the window."""
+    """A first round's guess: no service ends in the window, each shared upload leaving its cell as it is sent
+    (a small payload on a cell that is not full takes a few milliseconds: the decisions are then mostly those
+    of the fixed point, and the window settles in two rounds and one run of the servers)."""
     empty = np.empty(0, dtype=np.int64)
-    return {"departures": (empty, np.empty(0), np.empty(0)), "downloads": (empty, np.empty(0))}
+    return {"departures": (empty, np.empty(0), np.empty(0)), "downloads": (empty, np.empty(0)), "first": True}
 
 
 def _link_state(link) -> tuple | None:

@@ -26,6 +26,9 @@ EVENTS_PER_SECOND = 150_000.0
 """A conservative rate of this engine on one core."""
 FAST_REQUESTS_PER_SECOND = 250_000.0
 """A conservative rate of the fast path (:mod:`simsplit.engine.fastpath`) with the per-request table on one core."""
+FAST_REPLAYED_REQUESTS_PER_SECOND = 12_000.0
+"""A conservative rate of the fast path where it replays events in Python (a shared cell, the radio's RRC state
+machine), on one core."""
 FAST_BYTES_PER_REQUEST = 700.0
 """Memory (bytes) a request of the fast path's current window costs: its columns and each stage's temporaries."""
 FAST_BYTES_PER_ARRIVAL = 64.0
@@ -113,7 +116,10 @@ def estimate(setup, monitor_period_s: float | None = None) -> Estimate:
             jobs = requests + tenants  # the other tenants' jobs go through the server queue too
             memory = BASE_BYTES + min(jobs, WINDOW_ROWS) * FAST_BYTES_PER_REQUEST \
                 + jobs * FAST_BYTES_PER_ARRIVAL + devices * BYTES_PER_DEVICE + segments * BYTES_PER_SEGMENT
-            return Estimate(requests, requests * 4.0, memory, jobs / FAST_REQUESTS_PER_SECOND)
+            replayed = any(g.network.uplink.sharing != "dedicated" or g.network.radio.promotion_delay_s
+                           or g.network.radio.tail_stages_s for g in setup.groups)
+            rate = FAST_REPLAYED_REQUESTS_PER_SECOND if replayed else FAST_REQUESTS_PER_SECOND
+            return Estimate(requests, requests * 4.0, memory, requests / rate if replayed else jobs / rate)
     return Estimate(requests, events, memory, events / EVENTS_PER_SECOND)
 
 
