@@ -127,7 +127,8 @@ def test_the_event_loop_in_python_equals_the_compiled_one(tmp_path, monkeypatch,
               "strategy": {"kind": "local"}}
     setup = build_setup(validate_scenario(fields))
     compiled = run_fast(setup, 7, window_rows=7)
-    for name in ("serve", "_start", "_first", "_push", "_remove", "_room", "_schedule"):
+    for name in ("serve", "_submit", "_earliest", "_finish", "_expire", "_dispatch", "_start", "_first", "_push",
+                 "_remove", "_room", "_schedule"):
         monkeypatch.setattr(server_kernel, name, getattr(server_kernel, name).py_func)
     python = run_fast(setup, 7, window_rows=7)
     for name, values in compiled.columns.items():

@@ -27,7 +27,7 @@ from simsplit.engine.eligibility import WINDOW_ROWS, why_not  # noqa: F401 (why_
 from simsplit.engine.fastpath_links import LinkArrays
 from simsplit.engine.fastpath_monitor import MonitorSeries
 from simsplit.engine.fastpath_radio import RADIO_WINDOW_ROWS, RadioStages, radio_stages
-from simsplit.engine.fastpath_stages import ServerQueue
+from simsplit.engine.fastpath_serving import ServerQueue
 from simsplit.engine.merged_arrivals import MergedArrivals
 from simsplit.engine.records import (
     COMPLETED,

@@ -50,6 +50,36 @@ class _Tails(TailLedger):
         buffer["tail_j"][at] = buffer["tail_j"][at] + tail_j
         buffer["_tails_open"][at] -= 1
 
+    def note_window(self, own_rows: np.ndarray, gone_rows: np.ndarray, down_rows: np.ndarray) -> None:
+        """Note the window's transfers: uploads on their own links, shared uploads that left their cell,
+        downloads (each as the DES notes it: start and duration, keyed by direction and row)."""
+        stages = self.stages
+        for direction, rows, start_name, length_name in ((0, own_rows, "uplink_start_at_s", "uplink_s"),
+                                                         (0, gone_rows, "uplink_start_at_s", "uplink_s"),
+                                                         (1, down_rows, "downlink_start_at_s", "downlink_s")):
+            rows = rows[stages.metered[stages._get("device", rows)]]  # devices whose radio has a tail
+            if not rows.size:
+                continue
+            device, start = stages._get("device", rows), stages._get(start_name, rows)
+            length = stages._get(length_name, rows)
+            stages._set("_tails_open", rows, stages._get("_tails_open", rows) + 1)
+            for d, row, s, span in zip(device.tolist(), rows.tolist(), start.tolist(), length.tolist(), strict=True):
+                self.note(d, s, span, (direction, row), row)
+
+    def resolve_window(self, stop: float) -> None:
+        """Charge every tail final before ``stop`` (s) (a shared upload still in its cell may start from its
+        send instant on); at the end, every tail."""
+        stages = self.stages
+        if not stop < stages.end_s:
+            self.finish()
+            return
+        earliest: dict[int, float] = {}
+        for row, (_, _, send_at) in stages.cell_waiting.items():
+            d = int(stages.buffer["device"][row - stages.base])
+            if send_at < earliest.get(d, math.inf):
+                earliest[d] = send_at
+        self.resolve(stop, _OpenShared(earliest))  # type: ignore[arg-type]
+
 
 class _OpenShared:
     """What :meth:`TailLedger.resolve` reads of the uploads still in a cell: each device's earliest send (s)."""
@@ -85,20 +115,21 @@ class RadioStages(WindowStages):
         """Rounds until the uploads' decisions repeat (see the module); a window that has not settled after
         :data:`MOST_ROUNDS` is computed as two, split at an arrival."""
         stop = min(horizon, self.end_s)
-        saved_radio, saved_network = self._save_radio(), self._save_network()
+        checkpoint = _Checkpoint(self)
+        saved_radio, saved_network = checkpoint.save_radio(), checkpoint.save_network()
         guess = _nothing_yet()
         decided = None
         for _ in range(MOST_ROUNDS):
-            self._restore_radio(saved_radio)
+            checkpoint.restore_radio(saved_radio)
             plan = self._radio_round(uploads, guess, stop)
             if decided is not None and np.array_equal(plan["promotion"], decided, equal_nan=True):
                 self._finish_radio_window(uploads, plan, guess, stop)
                 return
-            self._restore_network(saved_network)
+            checkpoint.restore_network(saved_network)
             guess = self._network(uploads, plan, horizon)
             decided = plan["promotion"]
-        self._restore_radio(saved_radio)
-        self._restore_network(saved_network)
+        checkpoint.restore_radio(saved_radio)
+        checkpoint.restore_network(saved_network)
         rows = uploads["rows"]
         fresh = np.unique(rows[~np.isin(rows, self.radio_pending["rows"])])
         if fresh.size < 2:  # pragma: no cover - one arrival settles in three rounds
@@ -211,8 +242,9 @@ class RadioStages(WindowStages):
         self._radio_downloads(down_rows[taken], ends[taken], plan["down"][taken], plan["down_end"][taken])
         self.back = tuple(values[self.back[1] >= stop] for values in self.back)  # type: ignore[assignment]
         gone_rows = guess["departures"][0]
-        self._note_tails(rows[own], gone_rows, down_rows[taken])
-        self._resolve_tails(stop)
+        if self.tails is not None:
+            self.tails.note_window(rows[own], gone_rows, down_rows[taken])
+            self.tails.resolve_window(stop)
 
     def _radio_downloads(self, rows, ends, down, down_end) -> None:
         """The results' downloads the settled round reserved (``down``: promotion, send at, bits sent, feedback,
@@ -236,70 +268,50 @@ class RadioStages(WindowStages):
         self._set("_result_at", rows[kept][delivered], kernels.after(ends[kept][delivered], finish_at[delivered]))
         self._set("_done", rows, True)
 
-    def _note_tails(self, own_rows: np.ndarray, gone_rows: np.ndarray, down_rows: np.ndarray) -> None:
-        """Give the tail ledger the window's transfers: uploads on their own links, shared uploads that left
-        their cell, downloads (each as the DES notes it: start and duration, keyed by direction and row)."""
-        if self.tails is None:
-            return
-        for direction, rows, start_name, length_name in ((0, own_rows, "uplink_start_at_s", "uplink_s"),
-                                                         (0, gone_rows, "uplink_start_at_s", "uplink_s"),
-                                                         (1, down_rows, "downlink_start_at_s", "downlink_s")):
-            rows = rows[self.metered[self._get("device", rows)]]  # devices whose radio has a tail
-            if not rows.size:
-                continue
-            device, start, length = self._get("device", rows), self._get(start_name, rows), self._get(length_name, rows)
-            self._set("_tails_open", rows, self._get("_tails_open", rows) + 1)
-            for d, row, s, span in zip(device.tolist(), rows.tolist(), start.tolist(), length.tolist(), strict=True):
-                self.tails.note(d, s, span, (direction, row), row)
 
-    def _resolve_tails(self, stop: float) -> None:
-        """Charge every tail final before ``stop`` (s) (a shared upload still in its cell may start from its
-        send instant on); at the end, every tail."""
-        if self.tails is None:
-            return
-        if not stop < self.end_s:
-            self.tails.finish()
-            return
-        earliest: dict[int, float] = {}
-        for row, (_, _, send_at) in self.cell_waiting.items():
-            d = int(self.buffer["device"][row - self.base])
-            if send_at < earliest.get(d, math.inf):
-                earliest[d] = send_at
-        self.tails.resolve(stop, _OpenShared(earliest))  # type: ignore[arg-type]
+class _Checkpoint:
+    """What a round changes, saved before a window's first round and put back before each next one: each device's
+    radio, own links and downlink loss process; the cells, servers, results waiting and the buffer."""
 
-    # ------------------------------------------------------------ what a round changes
-    def _save_radio(self) -> list:
+    def __init__(self, stages: RadioStages) -> None:
+        self.stages = stages
+
+    def save_radio(self) -> list:
         """Each device's radio state, its own links' state and its downlink's loss process."""
         saved = []
-        for unit in self.devices:
+        for unit in self.stages.devices:
             radio = unit.radio
             saved.append((getattr(radio, "_active_until_s", None), getattr(radio, "_in_progress", None),
                           _link_state(unit.uplink), _link_state(unit.downlink), copy.deepcopy(unit.downlink_loss)))
         return saved
 
-    def _restore_radio(self, saved: list) -> None:
-        for unit, (active, in_progress, up, down, loss) in zip(self.devices, saved, strict=True):
+    def restore_radio(self, saved: list) -> None:
+        for unit, (active, in_progress, up, down, loss) in zip(self.stages.devices, saved, strict=True):
             if active is not None:
                 unit.radio._active_until_s, unit.radio._in_progress = active, in_progress
             _set_link_state(unit.uplink, up)
             _set_link_state(unit.downlink, down)
             unit.downlink_loss = copy.deepcopy(loss)
 
-    def _save_network(self) -> tuple:
+    def save_network(self) -> tuple:
         """The cells', servers' and buffer's state (the run's growing lists by their lengths)."""
-        kept = _kept_as_is(self.servers, self.monitor)
-        state = copy.deepcopy((self.servers, self.cells, self.cell_waiting, self.cell_sequence, self.back), kept)
-        lengths = [len(values) for values in _growing(self.servers, self.monitor)]
-        return state, lengths, {name: values.copy() for name, values in self.buffer.items()}
+        stages = self.stages
+        kept = _kept_as_is(stages.servers, stages.monitor)
+        state = copy.deepcopy((stages.servers, stages.cells, stages.cell_waiting, stages.cell_sequence, stages.back),
+                              kept)
+        lengths = [len(values) for values in _growing(stages.servers, stages.monitor)]
+        return state, lengths, {name: values.copy() for name, values in stages.buffer.items()}
 
-    def _restore_network(self, saved: tuple) -> None:
+    def restore_network(self, saved: tuple) -> None:
         state, lengths, buffer = saved
-        kept = _kept_as_is(self.servers, self.monitor)
-        for values, length in zip(_growing(self.servers, self.monitor), lengths, strict=True):
+        stages = self.stages
+        kept = _kept_as_is(stages.servers, stages.monitor)
+        for values, length in zip(_growing(stages.servers, stages.monitor), lengths, strict=True):
             del values[length:]
-        self.servers, self.cells, self.cell_waiting, self.cell_sequence, self.back = copy.deepcopy(state, kept)
+        stages.servers, stages.cells, stages.cell_waiting, stages.cell_sequence, stages.back = \
+            copy.deepcopy(state, kept)
         for name, values in buffer.items():
-            self.buffer[name][:] = values
+            stages.buffer[name][:] = values
 
 
 def radio_stages(setup, device_group: np.ndarray) -> tuple[_Tails | None, np.ndarray, dict[str, np.ndarray]]:

@@ -111,16 +111,23 @@ def estimate(setup, monitor_period_s: float | None = None) -> Estimate:
     if monitor_period_s is not None:
         memory += duration / monitor_period_s * 100.0
     if scenario.engine != "des":
-        from simsplit.engine.eligibility import WINDOW_ROWS, why_not
+        from simsplit.engine.eligibility import why_not
         if not why_not(setup, monitor_period_s):
-            jobs = requests + tenants  # the other tenants' jobs go through the server queue too
-            memory = BASE_BYTES + min(jobs, WINDOW_ROWS) * FAST_BYTES_PER_REQUEST \
-                + jobs * FAST_BYTES_PER_ARRIVAL + devices * BYTES_PER_DEVICE + segments * BYTES_PER_SEGMENT
-            replayed = any(g.network.uplink.sharing != "dedicated" or g.network.radio.promotion_delay_s
-                           or g.network.radio.tail_stages_s for g in setup.groups)
-            rate = FAST_REPLAYED_REQUESTS_PER_SECOND if replayed else FAST_REQUESTS_PER_SECOND
-            return Estimate(requests, requests * 4.0, memory, requests / rate if replayed else jobs / rate)
+            return _fast_estimate(setup, requests, tenants, devices, segments)
     return Estimate(requests, events, memory, events / EVENTS_PER_SECOND)
+
+
+def _fast_estimate(setup, requests: float, tenants: float, devices: float, segments: float) -> Estimate:
+    """The :class:`Estimate` of a run on the fast path: its window's memory and every arrival's few numbers;
+    its time at the compiled rate, or at the replay rate where a cell or the radio is replayed per event."""
+    from simsplit.engine.eligibility import WINDOW_ROWS
+    jobs = requests + tenants  # the other tenants' jobs go through the server queue too
+    memory = BASE_BYTES + min(jobs, WINDOW_ROWS) * FAST_BYTES_PER_REQUEST + jobs * FAST_BYTES_PER_ARRIVAL \
+        + devices * BYTES_PER_DEVICE + segments * BYTES_PER_SEGMENT
+    replayed = any(g.network.uplink.sharing != "dedicated" or g.network.radio.promotion_delay_s
+                   or g.network.radio.tail_stages_s for g in setup.groups)
+    seconds = requests / FAST_REPLAYED_REQUESTS_PER_SECOND if replayed else jobs / FAST_REQUESTS_PER_SECOND
+    return Estimate(requests, requests * 4.0, memory, seconds)
 
 
 def _round_trip_s(plan, network) -> float:

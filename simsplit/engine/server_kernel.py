@@ -125,50 +125,30 @@ def serve(jobs, tie, key, first_new, stop, params, factor, batch_factor, queue, 
     ``started`` each batch started (start s, another tenant's 1.0 or 0.0, when the event that started it was set
     s; serial numbers on from the state's), ``ended`` each batch ended (serial, end s).
     """
-    max_batch, capacity, drop_expired, mix, edf = params[1], params[2], params[3], params[4], params[5]
-    max_wait = batch_factor[0]
+    drop_expired = params[3]
     chosen = np.zeros(jobs.shape[0], np.bool_)
-    batch = np.empty(max_batch, np.int64)
+    batch = np.empty(params[1], np.int64)
     state[DONE] = 0
     state[STARTED] = 0
     state[ENDED] = 0
     arriving = first_new
     while True:
-        # the next event: the next arrival, or the earliest pending server event
-        best = -1
-        for e in range(state[EVENTS]):
-            if best < 0 or _first(events[e, 0], events[e, 1], SERVER_TIE, events[e, 2],
-                                  events[best, 0], events[best, 1], SERVER_TIE, events[best, 2]):
-                best = e
+        best = _earliest(events, state)
         take_arrival = arriving < jobs.shape[0] and (
             best < 0 or _first(jobs[arriving, 0], jobs[arriving, 1], tie[arriving], arriving,
                                events[best, 0], events[best, 1], SERVER_TIE, events[best, 2]))
         if take_arrival:
-            now = jobs[arriving, 0]
-            set_now = jobs[arriving, 1]
+            now, set_now = jobs[arriving, 0], jobs[arriving, 1]
         elif best >= 0:
-            now = events[best, 0]
-            set_now = events[best, 1]
+            now, set_now = events[best, 0], events[best, 1]
         else:
             break
         if not now < stop:
             break
-        dispatch = False
-        if take_arrival:  # EdgeServer.submit
-            job = arriving
+        if take_arrival:
+            events, dispatch = _submit(arriving, now, set_now, params, jobs, key, factor, batch_factor, queue, state,
+                                       slots, slot_jobs, events, out, size, started, fate, batch)
             arriving += 1
-            if state[IDLE] > 0 and state[QUEUE_LENGTH] == 0 and max_batch == 1:
-                out[job, 0] = now
-                batch[0] = job
-                events = _start(batch, 1, now, jobs, key, factor, batch_factor, state, slots, slot_jobs, events,
-                                out, size, started, set_now)
-            elif capacity >= 0 and state[QUEUE_LENGTH] >= capacity:
-                fate[job] = REJECTED
-                out[job, 3] = now
-            else:
-                out[job, 0] = now
-                _push(job, queue, state, jobs[:, 3], edf)
-                dispatch = True
         else:
             worker = int(events[best, 3])
             value = events[best, 4]
@@ -179,66 +159,119 @@ def serve(jobs, tie, key, first_new, stop, params, factor, batch_factor, queue, 
                 if value == floats[TIMER_AT]:
                     floats[TIMER_AT] = np.inf
                 dispatch = True
-            else:  # EdgeServer._finish
-                count = int(slots[worker, 0])
-                row = state[ENDED]
-                ended[row, 0] = slots[worker, 2]
-                ended[row, 1] = now
-                state[ENDED] = row + 1
-                state[IDLE] += 1
-                slots[worker, 0] = 0.0
-                for b in range(count):
-                    job = slot_jobs[worker, b]
-                    out[job, 2] = now
-                    fate[job] = FINISHED
-                    done[state[DONE]] = job
-                    state[DONE] += 1
+            else:
+                _finish(worker, now, slots, slot_jobs, state, out, fate, done, ended)
                 dispatch = state[QUEUE_LENGTH] > 0
-        if not dispatch:
-            continue
-        # EdgeServer._dispatch
+        if dispatch:
+            if drop_expired and state[QUEUE_LENGTH] > 0:
+                _expire(now, set_now, queue, state, jobs, chosen, fate, out)
+            events = _dispatch(now, set_now, params, jobs, key, factor, batch_factor, queue, state, floats, slots,
+                               slot_jobs, events, out, size, started, chosen, batch)
+    return events
+
+
+@compiled
+def _submit(job, now, set_now, params, jobs, key, factor, batch_factor, queue, state, slots, slot_jobs, events, out,
+            size, started, fate, batch):
+    """EdgeServer.submit: ``job`` arrives now: starts at once, is refused by a full queue, or is queued (then the
+    server dispatches: the second value returned)."""
+    max_batch, capacity, edf = params[1], params[2], params[5]
+    if state[IDLE] > 0 and state[QUEUE_LENGTH] == 0 and max_batch == 1:
+        out[job, 0] = now
+        batch[0] = job
+        events = _start(batch, 1, now, jobs, key, factor, batch_factor, state, slots, slot_jobs, events, out, size,
+                        started, set_now)
+        return events, False
+    if capacity >= 0 and state[QUEUE_LENGTH] >= capacity:
+        fate[job] = REJECTED
+        out[job, 3] = now
+        return events, False
+    out[job, 0] = now
+    _push(job, queue, state, jobs[:, 3], edf)
+    return events, True
+
+
+@compiled
+def _earliest(events, state):
+    """The pending server event taken first (-1: none)."""
+    best = -1
+    for e in range(state[EVENTS]):
+        if best < 0 or _first(events[e, 0], events[e, 1], SERVER_TIE, events[e, 2],
+                              events[best, 0], events[best, 1], SERVER_TIE, events[best, 2]):
+            best = e
+    return best
+
+
+@compiled
+def _finish(worker, now, slots, slot_jobs, state, out, fate, done, ended):
+    """EdgeServer._finish: ``worker``'s batch ends now; its rows are done, in batch order."""
+    count = int(slots[worker, 0])
+    row = state[ENDED]
+    ended[row, 0] = slots[worker, 2]
+    ended[row, 1] = now
+    state[ENDED] = row + 1
+    state[IDLE] += 1
+    slots[worker, 0] = 0.0
+    for b in range(count):
+        job = slot_jobs[worker, b]
+        out[job, 2] = now
+        fate[job] = FINISHED
+        done[state[DONE]] = job
+        state[DONE] += 1
+
+
+@compiled
+def _expire(now, set_now, queue, state, jobs, chosen, fate, out):
+    """EdgeServer._expire: the queued jobs whose deadline has passed leave, in queue order."""
+    head = state[QUEUE_HEAD]
+    expired = False
+    for place in range(head, head + state[QUEUE_LENGTH]):
+        job = queue[place]
+        if jobs[job, 3] < now:
+            chosen[job] = True
+            fate[job] = EXPIRED
+            out[job, 3] = now
+            out[job, 4] = set_now
+            expired = True
+    if expired:
+        _remove(queue, state, chosen)
+
+
+@compiled
+def _dispatch(now, set_now, params, jobs, key, factor, batch_factor, queue, state, floats, slots, slot_jobs, events,
+              out, size, started, chosen, batch):
+    """EdgeServer._dispatch after its expiry: start what the idle workers can (alone, or the head's batch once
+    full or timed out; else set the batching timer); return the events' array."""
+    max_batch, mix, max_wait = params[1], params[4], batch_factor[0]
+    while state[IDLE] > 0 and state[QUEUE_LENGTH] > 0:
         head = state[QUEUE_HEAD]
-        if drop_expired and state[QUEUE_LENGTH] > 0:
-            expired = False
-            for place in range(head, head + state[QUEUE_LENGTH]):
-                job = queue[place]
-                if jobs[job, 3] < now:
-                    chosen[job] = True
-                    fate[job] = EXPIRED
-                    out[job, 3] = now
-                    out[job, 4] = set_now
-                    expired = True
-            if expired:
-                _remove(queue, state, chosen)
-        while state[IDLE] > 0 and state[QUEUE_LENGTH] > 0:
-            head = state[QUEUE_HEAD]
-            if max_batch == 1:
-                batch[0] = queue[head]
-                state[QUEUE_HEAD] = head + 1
-                state[QUEUE_LENGTH] -= 1
-                events = _start(batch, 1, now, jobs, key, factor, batch_factor, state, slots, slot_jobs, events,
-                                out, size, started, set_now)
-                continue
-            first = queue[head]
-            kind = key[first]
-            mixes = mix and kind >= 0
-            count = 0
-            for place in range(head, head + state[QUEUE_LENGTH]):
-                job = queue[place]
-                if count < max_batch and (key[job] == kind or (mixes and key[job] >= 0)):
-                    batch[count] = job
-                    count += 1
-            ready_at = out[first, 0] + max_wait
-            if count < max_batch and now < ready_at:  # EdgeServer._set_timer
-                if not (ready_at >= floats[TIMER_AT] and floats[TIMER_AT] > now):
-                    floats[TIMER_AT] = ready_at
-                    events = _schedule(events, state, now + (ready_at - now), now, -1, ready_at)
-                break
-            for b in range(count):
-                chosen[batch[b]] = True
-            _remove(queue, state, chosen)
-            events = _start(batch, count, now, jobs, key, factor, batch_factor, state, slots, slot_jobs, events,
-                            out, size, started, set_now)
+        if max_batch == 1:
+            batch[0] = queue[head]
+            state[QUEUE_HEAD] = head + 1
+            state[QUEUE_LENGTH] -= 1
+            events = _start(batch, 1, now, jobs, key, factor, batch_factor, state, slots, slot_jobs, events, out, size,
+                            started, set_now)
+            continue
+        first = queue[head]
+        kind = key[first]
+        mixes = mix and kind >= 0
+        count = 0
+        for place in range(head, head + state[QUEUE_LENGTH]):
+            job = queue[place]
+            if count < max_batch and (key[job] == kind or (mixes and key[job] >= 0)):
+                batch[count] = job
+                count += 1
+        ready_at = out[first, 0] + max_wait
+        if count < max_batch and now < ready_at:  # EdgeServer._set_timer
+            if not (ready_at >= floats[TIMER_AT] and floats[TIMER_AT] > now):
+                floats[TIMER_AT] = ready_at
+                events = _schedule(events, state, now + (ready_at - now), now, -1, ready_at)
+            break
+        for b in range(count):
+            chosen[batch[b]] = True
+        _remove(queue, state, chosen)
+        events = _start(batch, count, now, jobs, key, factor, batch_factor, state, slots, slot_jobs, events, out, size,
+                        started, set_now)
     return events
 
 
