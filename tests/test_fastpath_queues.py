@@ -282,3 +282,63 @@ def test_random_radio_state_machines_equal_the_des(tmp_path, groups, technology,
     setup = build_setup(scenario)
     assert why_not(setup) == []
     assert_same_run(setup, seed)
+
+
+def test_the_estimate_of_a_replayed_run_bounds_its_time():
+    """A run whose cells and radio the fast path replays per event is estimated at the replay rate (the compiled
+    rate would promise a site of city-under-load in a tenth of its time): the estimate bounds the run."""
+    import time
+
+    from simsplit.engine.feasibility import FAST_REQUESTS_PER_SECOND, estimate
+    from simsplit.scenario import load_scenario
+    from simsplit.studies.sites import site_scenario
+    repo = Path(__file__).resolve().parents[1]
+    scenario = site_scenario(load_scenario(repo / "scenarios" / "city-under-load.yaml",
+                                           ["duration_s=30", "warmup_s=1"]), 0)
+    setup = build_setup(scenario)
+    assert why_not(setup) == []
+    guessed = estimate(setup)
+    simulate(scenario.model_copy(update={"duration_s": 2.0}), stream=False)  # the compiled kernels loaded first
+    started = time.perf_counter()
+    simulate(scenario, setup=setup, stream=False)
+    took = time.perf_counter() - started
+    assert guessed.seconds >= took, (guessed.seconds, took)
+    assert guessed.requests / FAST_REQUESTS_PER_SECOND < took  # what the compiled rate would have promised
+
+
+def _periodic(i: int, count: int, rate_hz: float, phase_s: float) -> dict:
+    return {**device_group(i, count, "tied", rate_hz, "raw"),
+            "arrivals": {"kind": "periodic", "rate_hz": rate_hz, "phase_s": phase_s}}
+
+
+@pytest.mark.parametrize("server", [{"queue_capacity": 0}, {"batching": {"max_batch": 2, "max_wait_ms": 0.0}}])
+def test_an_arrival_and_a_service_end_set_at_one_instant_follow_the_events_that_set_them(tmp_path, server):
+    """Deterministic service, periodic arrivals without jitter: at 10 ms request 2 reaches the server as request
+    0's service ends, both events set at 5 ms — the end by the server's arrival event, the arrival by a device's
+    arrival event, which was itself set later (at 1 ms, against 0): the DES ends the service first, so a queue
+    of none takes request 2 (a batch of two gets its partner)."""
+    fields = {"name": "tie", "seed": 1, "duration_s": 0.03, "model": three_kinds(tmp_path, 5.0),
+              "devices": [_periodic(0, 1, 1.0, 0.0), _periodic(1, 1, 250.0, 0.001)], "network": NETWORK,
+              "server": {"server_class": "gpu", **server}, "strategy": {"kind": "local"}}
+    des = assert_same_run(build_setup(validate_scenario(fields)), 1, window_rows=(None, 5, 1)).columns
+    assert des["server_arrival_at_s"][2] == des["service_end_at_s"][0] == 0.01
+    assert des["status"][2] == 1
+
+
+@pytest.mark.parametrize("delay_ms", [0.0, 2.0])
+def test_the_monitor_orders_a_sample_and_a_change_of_its_instant_as_the_des(tmp_path, delay_ms):
+    """Deterministic service and tied arrivals put changes at sample instants: a job that starts when a worker
+    frees (in that end's event, set at its start) and, with no delay, requests reaching the server at 0 (after
+    the first sample, which is set before the run)."""
+    model = three_kinds(tmp_path, 5.0)
+    if not delay_ms:
+        Path(model["payloads"]).write_text("split,bottleneck,bytes,accuracy,encode_ms,decode_ms\n"
+                                           "0,raw,0,0.76,0,0\n1,b,400,0.75,0.2,0.1\n2,none,0,0.76,0,0\n")
+    network = {"uplink": {"kind": "constant", "rate_mbps": 8, "delay_ms": delay_ms},
+               "downlink": {"kind": "constant", "rate_mbps": 8, "delay_ms": delay_ms}, "radio": {"technology": "lte"}}
+    for server in ({"server_class": "gpu"}, {"server_class": "gpu", "queue_capacity": 5}):
+        fields = {"name": "samples", "seed": 1, "duration_s": 0.05, "model": model, "network": network,
+                  "devices": [_periodic(0, 2, 10.0, 0.0)], "server": server, "strategy": {"kind": "local"}}
+        fast = simulate(validate_scenario({**fields, "engine": "fast"}), monitor_period_s=0.01, stream=False)
+        des = simulate(validate_scenario({**fields, "engine": "des"}), monitor_period_s=0.01, stream=False)
+        pd.testing.assert_frame_equal(fast.timeseries, des.timeseries, check_exact=True)

@@ -106,6 +106,7 @@ class _FastRun(RadioStages):
         """Every device's arrivals, handed out a slab of simulated time at a time."""
         self._keep_plans(self.devices)
         self.compute_free = np.zeros(len(self.devices))
+        self.last_clock = np.full(len(self.devices), -math.inf)
         self._keep_cells(self.devices)
         self.uplinks = LinkArrays([d.uplink for d in self.devices])
         self.downlinks = LinkArrays([d.downlink for d in self.devices])

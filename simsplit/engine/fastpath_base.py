@@ -50,6 +50,8 @@ class StageBase:
     cell_of: np.ndarray
     cell_waiting: dict
     cell_sequence: int
+    last_clock: np.ndarray
+    """Each device's last arrival's clock so far (s; -inf: none yet)."""
     back: tuple[np.ndarray, np.ndarray]
     base: int
     buffer: dict[str, np.ndarray]

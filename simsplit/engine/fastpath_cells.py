@@ -32,7 +32,9 @@ class SharedUplinks:
     def __init__(self, links: list) -> None:
         self.events: list = []
         self.numbers = count()
-        self.sent: list[tuple[int, float, float, float]] = []
+        self.sent: list[tuple[int, float, float, float, float]] = []
+        self.set_at = 0.0
+        """When the event being taken was set (s)."""
         self.cells = [CellReplay(link, self, k) for k, link in enumerate(links)]
 
     def submit(self, cells: np.ndarray, transfers: np.ndarray, scheduled: np.ndarray, ready: np.ndarray,
@@ -44,17 +46,17 @@ class SharedUplinks:
             heapq.heappush(self.events, (ready_at, at, READY, next(self.numbers), cell, transfer, size))
 
     def run(self, stop: float) -> tuple[np.ndarray, ...]:
-        """Take the events before ``stop`` (s): (ids, start s, end s, departure's clock s) of the transfers whose
-        last bit left, in the order the DES hands them on."""
+        """Take the events before ``stop`` (s): (ids, start s, end s, departure's clock s, when the departure was
+        set s) of the transfers whose last bit left, in the order the DES hands them on."""
         events, cells = self.events, self.cells
         while events and events[0][0] < stop:
-            now, _, kind, _, cell, value, size = heapq.heappop(events)
+            now, self.set_at, kind, _, cell, value, size = heapq.heappop(events)
             cells[cell].take(now, kind, value, size)
         sent, self.sent = self.sent, []
         if not sent:
-            return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0), np.empty(0)
-        ids, start, end, clock = zip(*sent, strict=True)
-        return np.array(ids, dtype=np.int64), np.array(start), np.array(end), np.array(clock)
+            return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0), np.empty(0), np.empty(0)
+        ids, start, end, clock, set_at = zip(*sent, strict=True)
+        return np.array(ids, dtype=np.int64), np.array(start), np.array(end), np.array(clock), np.array(set_at)
 
 
 class CellReplay:
@@ -88,7 +90,7 @@ class CellReplay:
             self._departure(now, value)
 
     def _on_sent(self, transfer: int, start: float, end: float, now: float) -> None:
-        self._shared.sent.append((transfer, start, end, now))
+        self._shared.sent.append((transfer, start, end, now, self._shared.set_at))
 
     def _schedule(self, now: float, end: float, value) -> None:
         """A departure at ``end`` (s) set now, as ``call_after(env, end - now, value)``."""

@@ -8,7 +8,7 @@ joins the queue when it arrives (unless it starts at once) and leaves it when it
 expires; a worker is busy from a batch's start to its end — read at the sample instants as each window's
 instants become final. A change at the very instant of a sample counts before it if its event was set no later
 than the sample's (at the sample before), as the DES orders them; where the fast path does not carry when a
-change was set (on a FIFO server without queue features, a job starting when a worker frees) it counts before.
+change was set it counts before; the first sample, set before the run, comes before every change at 0.
 """
 
 from __future__ import annotations
@@ -76,6 +76,8 @@ class MonitorSeries:
             counted = np.searchsorted(at, samples, side="left")
             tied = np.searchsorted(at, samples, side="right") > counted
             for k in np.flatnonzero(tied):  # changes at a sample's instant: those set before it was come first
+                if self._settled + k == 0:
+                    continue  # the first sample is set before the run: every change at 0 comes after it
                 left, right = counted[k], int(np.searchsorted(at, samples[k], side="right"))
                 counted[k] = left + int(np.searchsorted(set_at[left:right], sample_set_at[k], side="right"))
             self.values[self._settled:last, server] = self._level[server] + running[counted]

@@ -106,8 +106,9 @@ class RadioStages(WindowStages):
         links, cells and servers, to a fixed point (see the module)."""
         owner = self._get("device", rows)
         sent, extra, lost, erased = self._payloads(rows, owner)
-        uploads = {"rows": rows, "owner": owner, "clock": self._get("_clock", rows), "head_end": head_end,
-                   "sent": sent, "extra": extra, "lost": lost, "erased": erased}
+        clock = self._get("_clock", rows)
+        uploads = {"rows": rows, "owner": owner, "clock": clock, "before": self._previous_clocks(owner, clock),
+                   "head_end": head_end, "sent": sent, "extra": extra, "lost": lost, "erased": erased}
         self._settle({name: np.concatenate((self.radio_pending[name], values)) for name, values in uploads.items()},
                      horizon)
 
@@ -201,7 +202,8 @@ class RadioStages(WindowStages):
         shared, decided = plan["shared"], ~np.isnan(plan["promotion"])
         own = ~shared
         rows, owner, clock = uploads["rows"], uploads["owner"], uploads["clock"]
-        self._uploaded(rows[own], owner[own], plan["end"][own], uploads["lost"][own], clock[own], clock[own], rows[own])
+        self._uploaded(rows[own], owner[own], plan["end"][own], uploads["lost"][own], clock[own],
+                       (clock[own], uploads["before"][own]), rows[own])
         sending = shared & decided
         if sending.any():
             ready, send_at = plan["moment"][sending], plan["send_at"][sending]
@@ -320,7 +322,7 @@ def radio_stages(setup, device_group: np.ndarray) -> tuple[_Tails | None, np.nda
     machine = [bool(g.network.radio.promotion_delay_s or g.network.radio.tail_stages_s) for g in setup.groups]
     metered = np.array([bool(setup.groups[g].network.radio.tail_stages_s) for g in device_group], dtype=bool)
     pending = {name: np.empty(0, dtype=np.int64 if name in ("rows", "owner") else bool if name == "lost" else float)
-               for name in ("rows", "owner", "clock", "head_end", "sent", "extra", "lost", "erased")}
+               for name in ("rows", "owner", "clock", "before", "head_end", "sent", "extra", "lost", "erased")}
     return (_Tails(setup.groups, device_group) if any(machine) else None), metered, pending
 
 

@@ -28,13 +28,16 @@ class ServerQueue:
         self.events = ServerEvents(config) if replays_events(config) else None
         """The queue's events replayed (batching, a capacity, expiry, EDF); None: a FIFO recursion."""
         self.free = np.zeros(config.workers)
+        self.free_set_at = (np.zeros(0), np.zeros(0))
+        """(end s, start s) of the last jobs on the workers: a job that starts when one of them ends starts in
+        the event of that end, set at its start (for the monitor's order of a sample and a change)."""
         self.factor = factor
         self.closed = False
         """A job could not start before the end: none after it will."""
-        self.waiting: tuple[np.ndarray, ...] = (np.empty(0, dtype=np.int64), np.empty(0), np.empty(0),
+        self.waiting: tuple[np.ndarray, ...] = (np.empty(0, dtype=np.int64), np.empty(0), np.empty(0), np.empty(0),
                                                 np.empty(0, dtype=np.int64))
-        """(rows, arrival instants s, when each arrival was set s, its order among those set at once) of
-        requests that reached the server and did not start in an earlier window."""
+        """(rows, arrival instants s, when each arrival was set s, when the event that set it was set s, its order
+        among those set at once) of requests that reached the server and did not start in an earlier window."""
         self.busy: list[np.ndarray] = []
         """Each window's batches' busy times (s) inside [warm-up, end] (:func:`simsplit.model.server.busy_within`):
         all the summary reads of the busy intervals, 8 bytes a batch."""
@@ -44,29 +47,35 @@ class ServerQueue:
         """The other tenants' part of :attr:`busy`, in the same order."""
         self.background_arrivals: list[np.ndarray] = []
         """Every other tenant's job's arrival (s), what the summary counts of them."""
-        self.background_clock = [0.0] * len(self.background)
-        """SimPy's clock at each stream's last arrival (s)."""
+        self.background_clock = [(0.0, -math.inf)] * len(self.background)
+        """SimPy's clock at each stream's last arrival and the one before (s; the first is set at 0, before the
+        run)."""
 
-    def other_tenants(self, horizon: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def other_tenants(self, horizon: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The other tenants' jobs arriving before ``horizon`` (s) not yet taken: (SimPy's clock at each arrival
-        s, services s, when each arrival was scheduled s), in order of arrival (streams in their order where two
+        s, services s, when each arrival was scheduled s, when the event that scheduled it was s), in order of
+        arrival (streams in their order where two
         arrive at once). A stream schedules each arrival at the one before as ``now + (at - now)``, so the clock
         its job starts by can differ from the instant drawn (which the counts use) by an ulp."""
         if not self.background:
-            return np.empty(0), np.empty(0), np.empty(0)
-        clocks, services, scheduled = [], [], []
+            return np.empty(0), np.empty(0), np.empty(0), np.empty(0)
+        clocks, services, scheduled, scheduled2 = [], [], [], []
         for k, stream in enumerate(self.background):
             at, service = stream.until(horizon)
             self.background_arrivals.append(at)
-            clock = kernels.event_times(at, self.background_clock[k])
-            scheduled.append(np.concatenate(([self.background_clock[k]], clock[:-1])) if clock.size else clock)
+            last, before = self.background_clock[k]
+            clock = kernels.event_times(at, last)
+            history = np.concatenate(([before, last], clock))  # each arrival set at the one before, and so on
+            scheduled.append(history[1:clock.size + 1])
+            scheduled2.append(history[:clock.size])
             if clock.size:
-                self.background_clock[k] = clock[-1]
+                self.background_clock[k] = (float(history[-1]), float(history[-2]))
             clocks.append(clock)
             services.append(service)
         arrivals = np.concatenate(clocks)
         order = np.argsort(arrivals, kind="stable")
-        return arrivals[order], np.concatenate(services)[order], np.concatenate(scheduled)[order]
+        return (arrivals[order], np.concatenate(services)[order], np.concatenate(scheduled)[order],
+                np.concatenate(scheduled2)[order])
 
 
 class ServingStages(StageBase):
@@ -78,14 +87,14 @@ class ServingStages(StageBase):
         held = server.waiting
         ready = held[1] < horizon
         server.waiting = tuple(values[~ready] for values in held)
-        rows, arrival, scheduled, sequence = (values[ready] for values in held)
+        rows, arrival, scheduled, scheduled2, sequence = (values[ready] for values in held)
         if self.cells is not None:  # simultaneous arrivals in the order their events were set (cells' uploads too)
-            order = np.lexsort((sequence, scheduled, arrival))
-            rows, arrival, scheduled = rows[order], arrival[order], scheduled[order]
-        others, others_service, others_scheduled = server.other_tenants(horizon)
+            order = np.lexsort((sequence, scheduled2, scheduled, arrival))
+            rows, arrival, scheduled, scheduled2 = rows[order], arrival[order], scheduled[order], scheduled2[order]
+        others, others_service, others_scheduled, others_scheduled2 = server.other_tenants(horizon)
         if server.events is not None:
-            self._serve_events(server, server.events, rows, arrival, scheduled,
-                               (others, others_service, others_scheduled), horizon)
+            self._serve_events(server, server.events, rows, arrival, (scheduled, scheduled2),
+                               (others, others_service, others_scheduled, others_scheduled2), horizon)
             return
         service = np.concatenate((self.service[self._get("device", rows)], others_service))
         rows = np.concatenate((rows, np.full(others.size, -1, dtype=np.int64)))
@@ -107,8 +116,8 @@ class ServingStages(StageBase):
         server.closed = not started.all()
         served = finish < self.end_s
         if self.monitor is not None:  # a start at the arrival is the arrival's event; an end was set at its start
-            at_once = begin[started] == arrival[started]
-            self.monitor.add(server.index, begin[started], -1, 1, np.where(at_once, set_at[started], -math.inf))
+            self.monitor.add(server.index, begin[started], -1, 1, _start_set_at(server, arrival, begin, finish,
+                                                                                 set_at, started))
             self.monitor.add(server.index, finish[served], 0, -1, begin[served])
         busy = busy_within(begin[started], np.where(served, finish, math.nan)[started], self.warmup_s, self.end_s)
         server.busy.append(busy)
@@ -123,21 +132,26 @@ class ServingStages(StageBase):
         self.back = (np.concatenate((rows, jobs[served])), np.concatenate((ends, finish[served])))
 
     def _serve_events(self, server: ServerQueue, events, rows: np.ndarray, arrival: np.ndarray,
-                      scheduled: np.ndarray, others: tuple, horizon: float) -> None:
+                      scheduled: tuple[np.ndarray, np.ndarray], others: tuple, horizon: float) -> None:
         """Run ``server``'s events before ``horizon`` (s) with the requests ``rows`` arriving at ``arrival`` (s;
-        events set at ``scheduled`` s) and the other tenants' jobs ``others`` (arrivals s, services s, scheduled
-        at s), in the DES's order."""
+        events set at ``scheduled`` = (s, and when the events that set them were set s)) and the other tenants'
+        jobs ``others`` (arrivals s, services s, the same two instants), in the DES's order."""
         from simsplit.engine import server_kernel as kernel
-        at, service, others_scheduled = others
+        at, service, others_scheduled, others_scheduled2 = others
+        set_at, set_at2 = scheduled
         device = self._get("device", rows)
         jobs = {"rows": np.concatenate((rows, np.full(at.size, -1, dtype=np.int64))),
                 "at": np.concatenate((arrival, at)),
-                "scheduled": np.concatenate((scheduled, others_scheduled)),
+                "scheduled": np.concatenate((set_at, others_scheduled)),
+                "scheduled2": np.concatenate((set_at2, others_scheduled2)),
+                "tenant": np.concatenate((np.zeros(rows.size, dtype=np.int8), np.ones(at.size, dtype=np.int8))),
                 "base": np.concatenate((self.service[device], service)),
                 "deadline": np.concatenate((self._get("arrival_at_s", rows) + self.deadline_s,
                                             np.full(at.size, math.inf))),
                 "key": np.concatenate((self.batch_kind[device], np.full(at.size, -1, dtype=np.int64)))}
-        order = np.argsort(jobs["at"], kind="stable")  # ties: requests in order of arrival, then the tenants
+        # simultaneous arrivals by when their events were set, and when the events that set them were; then
+        # requests (in order of arrival) before the tenants
+        order = np.lexsort((jobs.pop("tenant"), jobs["scheduled2"], jobs["scheduled"], jobs["at"]))
         final = not horizon < self.end_s
         run = events.run({name: values[order] for name, values in jobs.items()},
                                 self.end_s if final else horizon, server.factor)
@@ -171,3 +185,22 @@ class ServingStages(StageBase):
         self._set("service_end_at_s", done, ends)
         back_rows, back_ends = self.back  # in the order the DES hands them on
         self.back = (np.concatenate((back_rows, done)), np.concatenate((back_ends, ends)))
+
+
+def _start_set_at(server: ServerQueue, arrival: np.ndarray, begin: np.ndarray, finish: np.ndarray,
+                  set_at: np.ndarray, started: np.ndarray) -> np.ndarray:
+    """When the event each started job started in was set (s): its arrival's for a job that started as it
+    arrived, else that of the end that freed its worker (set at that job's start); -inf where not found."""
+    ends = np.concatenate((server.free_set_at[0], finish[started]))
+    starts = np.concatenate((server.free_set_at[1], begin[started]))
+    order = np.argsort(ends, kind="stable")
+    ends, starts = ends[order], starts[order]
+    wanted = begin[started]
+    freed_by = np.full(wanted.size, -math.inf)
+    if ends.size:
+        place = np.minimum(np.searchsorted(ends, wanted), ends.size - 1)
+        found = ends[place] == wanted
+        freed_by[found] = starts[place[found]]
+    current = np.isin(ends, server.free)  # the workers' last jobs: what a later window's start may follow
+    server.free_set_at = (ends[current], starts[current])
+    return np.where(wanted == arrival[started], set_at[started], freed_by)

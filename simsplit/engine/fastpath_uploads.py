@@ -24,13 +24,14 @@ class UploadStages(StageBase):
         owner = self._get("device", rows)
         sent, extra, lost, erased = self._payloads(rows, owner)
         clock = self._get("_clock", rows)
+        before = self._previous_clocks(owner, clock)
         shared = self.cell_of[owner] >= 0
         if shared.any():
             ready = kernels.after(clock[shared], head_end[shared])  # an event set at the request's arrival
             self._submit_to_cells(rows[shared], owner[shared], (ready, clock[shared], ready), ready, sent[shared],
                                   extra[shared], lost[shared], erased[shared])
-            rows, owner, head_end, sent, extra, lost, erased, clock = (
-                a[~shared] for a in (rows, owner, head_end, sent, extra, lost, erased, clock))
+            rows, owner, head_end, sent, extra, lost, erased, clock, before = (
+                a[~shared] for a in (rows, owner, head_end, sent, extra, lost, erased, clock, before))
         self._set("bits_up", rows, sent)
         start, end = self.uplinks.send(owner, head_end, sent, extra)
         self._handovers(rows, owner, start, end, self.uplinks, "bits_up")
@@ -38,7 +39,7 @@ class UploadStages(StageBase):
         self._set("uplink_wait_s", rows, start - head_end)
         self._set("uplink_start_at_s", rows, start)
         self._set("uplink_s", rows, end - start)
-        self._uploaded(rows, owner, end, lost, clock, clock, rows)
+        self._uploaded(rows, owner, end, lost, clock, (clock, before), rows)
         if self.cells is not None:
             self._run_cells(self.cells, horizon)
 
@@ -54,10 +55,21 @@ class UploadStages(StageBase):
         self._set("payload_bits", rows, bits)
         return transfer_losses(owner, bits, [d.uplink_loss for d in self.devices], self.plans)
 
+    def _previous_clocks(self, owner: np.ndarray, clock: np.ndarray) -> np.ndarray:
+        """When each arrival's event was set: at its device's previous arrival (s; -inf: before the run), for rows
+        grouped by device, each device's in its order (each row once)."""
+        before = np.empty(clock.size)
+        for d, first, last in device_runs(owner):
+            before[first] = self.last_clock[d]
+            before[first + 1:last] = clock[first:last - 1]
+            self.last_clock[d] = clock[last - 1]
+        return before
+
     def _uploaded(self, rows, owner, end, lost, clock, scheduled, sequence) -> None:
         """Requests ``rows`` whose upload ends at ``end`` (s; feedback included) set at SimPy's ``clock`` (s): lost,
-        or on to their server, reached at ``clock + (end + delay - clock)``; ``scheduled`` and ``sequence`` order
-        simultaneous arrivals at a server as the DES does."""
+        or on to their server, reached at ``clock + (end + delay - clock)``; ``scheduled`` (when the arrival's
+        event was set, and when the event that set it was, s) and ``sequence`` order simultaneous arrivals at a
+        server as the DES does."""
         gone = lost & np.isfinite(end)
         self._set("_lost_at", rows[gone], kernels.after(clock[gone], end[gone]))
         reaches = np.isfinite(end) & ~lost
@@ -76,7 +88,7 @@ class UploadStages(StageBase):
         for s, server in enumerate(self.servers):
             mine = in_order[arrived[in_order] & (target[in_order] == s)]
             server.waiting = tuple(np.concatenate((held, new[mine])) for held, new in
-                                   zip(server.waiting, (rows, at_server, scheduled, sequence), strict=True))
+                                   zip(server.waiting, (rows, at_server, *scheduled, sequence), strict=True))
 
     def _submit_to_cells(self, rows, owner, send, ready, sent, extra, lost, erased) -> None:
         """Uploads over shared cells, ready at ``ready`` (s; their head's end as SimPy's clock) and sent into the
@@ -98,7 +110,7 @@ class UploadStages(StageBase):
         """Every cell's events before ``horizon`` (the end, in the last window): the uploads that ended go on.
         Return their (rows, departure's clock s, end s with the feedback delay)."""
         final = not horizon < self.end_s
-        rows, start, end, clock = cells.run(self.end_s if final else horizon)
+        rows, start, end, clock, set_at = cells.run(self.end_s if final else horizon)
         if rows.size:
             extra, lost, ready = (np.array(v) for v in zip(*(self.cell_waiting.pop(r) for r in rows.tolist()),
                                                             strict=True))
@@ -106,7 +118,7 @@ class UploadStages(StageBase):
             self._set("uplink_wait_s", rows, start - ready)
             self._set("uplink_start_at_s", rows, start)
             self._set("uplink_s", rows, end - start)
-            self._uploaded(rows, self._get("device", rows), end, lost.astype(bool), clock, clock,
+            self._uploaded(rows, self._get("device", rows), end, lost.astype(bool), clock, (clock, set_at),
                            np.arange(self.cell_sequence, self.cell_sequence + rows.size))
             self.cell_sequence += rows.size
         if final:  # uploads still in the cells stay in flight

@@ -26,7 +26,7 @@ EVENTS_PER_SECOND = 150_000.0
 """A conservative rate of this engine on one core."""
 FAST_REQUESTS_PER_SECOND = 250_000.0
 """A conservative rate of the fast path (:mod:`simsplit.engine.fastpath`) with the per-request table on one core."""
-FAST_REPLAYED_REQUESTS_PER_SECOND = 12_000.0
+FAST_REPLAYED_REQUESTS_PER_SECOND = 8_000.0
 """A conservative rate of the fast path where it replays events in Python (a shared cell, the radio's RRC state
 machine), on one core."""
 FAST_BYTES_PER_REQUEST = 700.0

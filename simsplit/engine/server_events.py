@@ -36,7 +36,7 @@ class ServerEvents:
         self.floats = np.array([math.inf])
         self.slots = np.zeros((config.workers, 3))
         self.slot_jobs = np.zeros((config.workers, batching.max_batch), dtype=np.int64)
-        self.events = np.empty((config.workers + 4, 5))
+        self.events = np.empty((config.workers + 4, 6))
         self.factors = np.empty(0)
         """Service factors drawn and not yet used."""
         self.rejected = 0
@@ -46,9 +46,9 @@ class ServerEvents:
         the order they started, from serial number :attr:`first_batch`: the DES lists its busy intervals so."""
         self.first_batch = 0
         self.ended_starts = np.empty(0)
-        """Other tenants' jobs refused by a full queue."""
+        """The start (s) of each batch the last call ended, in the order they ended."""
         # the jobs queued or in service: the kernel's table rows, and each one's request row (-1: another tenant's)
-        self.jobs = np.empty((0, 4))
+        self.jobs = np.empty((0, 5))
         self.tie = np.empty(0, dtype=np.int64)
         self.key = np.empty(0, dtype=np.int64)
         self.rows = np.empty(0, dtype=np.int64)
@@ -59,7 +59,8 @@ class ServerEvents:
 
     def run(self, arrivals: dict[str, np.ndarray], stop: float, factor) -> dict[str, np.ndarray]:
         """The server's events before ``stop`` (s) with the new ``arrivals`` (columns ``rows`` (-1: another
-        tenant's), ``at``, ``scheduled``, ``base``, ``deadline``, ``key``, in order of arrival); ``factor`` is the
+        tenant's), ``at``, ``scheduled``, ``scheduled2`` (when the event that set the arrival was set), ``base``,
+        ``deadline``, ``key``, in order of arrival); ``factor`` is the
         service factor's sampler (None: none). Return, per row that arrived, been queued or in service: ``rows``,
         ``enqueued``, ``start``, ``end``, ``size``, ``fate``, ``fate_at``; and ``done`` (rows whose service ended, in
         the order the DES hands them on) and ``batches`` (start, end s, another tenant's) of the batches ended."""
@@ -67,7 +68,7 @@ class ServerEvents:
         rows = np.concatenate((self.rows, arrivals["rows"]))
         count = rows.size
         jobs = np.concatenate((self.jobs, np.column_stack((arrivals["at"], arrivals["scheduled"], arrivals["base"],
-                                                           arrivals["deadline"]))))
+                                                           arrivals["deadline"], arrivals["scheduled2"]))))
         tie = np.concatenate((self.tie, np.where(arrivals["rows"] >= 0, kernel.REQUEST_TIE, kernel.TENANT_TIE)))
         key = np.concatenate((self.key, arrivals["key"]))
         self.was_queued = np.isnan(self.out[:, 1])  # carried jobs not yet started
@@ -120,7 +121,6 @@ class ServerEvents:
         ended_at = ended[:, 0].astype(np.int64) - self.first_batch
         self.batches[ended_at, 1] = ended[:, 1]
         self.ended_starts = self.batches[ended_at, 0]
-        """Each batch ended in the last call's start (s), in the order they ended."""
         unfinished = np.flatnonzero(np.isnan(self.batches[:, 1]))
         cut = unfinished[0] if unfinished.size else len(self.batches)
         out, self.batches = self.batches[:cut], self.batches[cut:]

@@ -36,12 +36,15 @@ TIMER_AT = 0
 
 
 @compiled
-def _first(t1, s1, c1, n1, t2, s2, c2, n2):
-    """Whether event 1 (time, scheduled at, tie class, number) is taken before event 2."""
+def _first(t1, s1, u1, c1, n1, t2, s2, u2, c2, n2):
+    """Whether event 1 (time, set at, when the event that set it was set, tie class, number) is taken before
+    event 2."""
     if t1 != t2:
         return t1 < t2
     if s1 != s2:
         return s1 < s2
+    if u1 != u2:
+        return u1 < u2
     if c1 != c2:
         return c1 < c2
     return n1 < n2
@@ -91,8 +94,9 @@ def _room(events, state):
 
 
 @compiled
-def _schedule(events, state, at, now, worker, value):
-    """A server event at ``at`` (s), scheduled now: a service's end on ``worker`` or a timer (-1) of ``value``."""
+def _schedule(events, state, at, now, set_now, worker, value):
+    """A server event at ``at`` (s), set now by an event set at ``set_now`` (s): a service's end on ``worker`` or
+    a timer (-1) of ``value``. A row of ``events``: time, set at, number, worker, value, set_now."""
     events = _room(events, state)
     row = state[EVENTS]
     events[row, 0] = at
@@ -100,6 +104,7 @@ def _schedule(events, state, at, now, worker, value):
     events[row, 2] = state[SEQUENCE]
     events[row, 3] = worker
     events[row, 4] = value
+    events[row, 5] = set_now
     state[SEQUENCE] += 1
     state[EVENTS] = row + 1
     return events
@@ -111,7 +116,8 @@ def serve(jobs, tie, key, first_new, stop, params, factor, batch_factor, queue, 
     """Run the server's events before ``stop`` (s); return the pending events' array (grown if needed).
 
     ``jobs`` holds a row per job: arrival (SimPy's clock of its event, s), scheduled (when that event was
-    scheduled, s), base service (alone, s), deadline (instant, s); ``tie`` its class (:data:`REQUEST_TIE`,
+    scheduled, s), base service (alone, s), deadline (instant, s), and when the event that scheduled it was
+    itself scheduled (s; -inf: before the run); ``tie`` its class (:data:`REQUEST_TIE`,
     :data:`TENANT_TIE`), ``key`` its batching kind (-1: another tenant's, which never mixes). Rows before
     ``first_new`` are queued or in service; the others arrive in this call, in order. ``params`` = (workers,
     max_batch, capacity or -1, drop_expired, mix_kinds, edf); ``batch_factor[b]`` = t(b)/t(1) for b >= 1 and
@@ -135,8 +141,8 @@ def serve(jobs, tie, key, first_new, stop, params, factor, batch_factor, queue, 
     while True:
         best = _earliest(events, state)
         take_arrival = arriving < jobs.shape[0] and (
-            best < 0 or _first(jobs[arriving, 0], jobs[arriving, 1], tie[arriving], arriving,
-                               events[best, 0], events[best, 1], SERVER_TIE, events[best, 2]))
+            best < 0 or _first(jobs[arriving, 0], jobs[arriving, 1], jobs[arriving, 4], tie[arriving], arriving,
+                               events[best, 0], events[best, 1], events[best, 5], SERVER_TIE, events[best, 2]))
         if take_arrival:
             now, set_now = jobs[arriving, 0], jobs[arriving, 1]
         elif best >= 0:
@@ -196,8 +202,8 @@ def _earliest(events, state):
     """The pending server event taken first (-1: none)."""
     best = -1
     for e in range(state[EVENTS]):
-        if best < 0 or _first(events[e, 0], events[e, 1], SERVER_TIE, events[e, 2],
-                              events[best, 0], events[best, 1], SERVER_TIE, events[best, 2]):
+        if best < 0 or _first(events[e, 0], events[e, 1], events[e, 5], SERVER_TIE, events[e, 2],
+                              events[best, 0], events[best, 1], events[best, 5], SERVER_TIE, events[best, 2]):
             best = e
     return best
 
@@ -265,7 +271,7 @@ def _dispatch(now, set_now, params, jobs, key, factor, batch_factor, queue, stat
         if count < max_batch and now < ready_at:  # EdgeServer._set_timer
             if not (ready_at >= floats[TIMER_AT] and floats[TIMER_AT] > now):
                 floats[TIMER_AT] = ready_at
-                events = _schedule(events, state, now + (ready_at - now), now, -1, ready_at)
+                events = _schedule(events, state, now + (ready_at - now), now, set_now, -1, ready_at)
             break
         for b in range(count):
             chosen[batch[b]] = True
@@ -309,4 +315,4 @@ def _start(batch, count, now, jobs, key, factor, batch_factor, state, slots, slo
         out[job, 1] = now
         out[job, 4] = set_now
         size[job] = count
-    return _schedule(events, state, now + duration, now, worker, 0.0)
+    return _schedule(events, state, now + duration, now, set_now, worker, 0.0)
