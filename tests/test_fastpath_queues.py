@@ -14,6 +14,7 @@ from test_fastpath import TENANTS, assert_same_run
 
 from simsplit import simulate
 from simsplit.engine import server_kernel
+from simsplit.engine.des import Engine
 from simsplit.engine.fastpath import run_fast, why_not
 from simsplit.engine.records import DROPPED, TIMED_OUT
 from simsplit.engine.setup import build_setup
@@ -63,7 +64,8 @@ def test_random_queues_equal_the_des(tmp_path, groups, workers, max_batch, max_w
     """Random fleets of three kinds of job (two offloaded, batching apart unless kinds mix) on an edge server
     with every queue feature and another tenant's load, and a cloud server that batches: ties (devices sharing
     a phase), batches cut by their timeout and by a full queue, drops and expiries, requests still queued or
-    in service at the end, in one window and in windows of 5 requests."""
+    in service at the end, in one window and in windows of 5 requests. A deterministic service fed at a shared
+    phase is left to the DES (it names why)."""
     table = [1.0, 1.3, 1.5, 1.9, 2.0, 2.6]
     edge = {"name": "edge", "server_class": "gpu", "workers": workers, "discipline": discipline,
             "queue_capacity": capacity, "drop_expired": drop_expired, "background": TENANTS[tenants],
@@ -72,13 +74,18 @@ def test_random_queues_equal_the_des(tmp_path, groups, workers, max_batch, max_w
                          "scaling": {"kind": "linear", "per_item": 0.4} if scaling == "linear"
                          else {"kind": "table", "factors": table[:max_batch]}}}
     cloud = {"name": "cloud", "server_class": "gpu", "workers": 1, "extra_rtt_ms": 5.0,
-             "batching": {"max_batch": 3, "max_wait_ms": 4.0}, "background": TENANTS[tenants][:1]}
+             "batching": {"max_batch": 3, "max_wait_ms": 4.0}, "background": TENANTS[tenants][:1],
+             "service_variability": {"kind": "lognormal", "cv": 0.2}}
     scenario = validate_scenario({
         "name": "random-queues", "seed": seed, "duration_s": duration_s, "deadline_s": deadline_s,
         "model": three_kinds(tmp_path, tail_ms), "devices": [device_group(i, *g) for i, g in enumerate(groups)],
         "network": NETWORK, "servers": [edge, cloud], "strategy": {"kind": "local"}})
     setup = build_setup(scenario)
-    assert why_not(setup) == []
+    reasons = why_not(setup)
+    if reasons:  # deterministic service fed at a shared phase: ties further back than the fast path orders
+        assert variability == "deterministic" and any(arrivals == "tied" for _, arrivals, *_ in groups)
+        assert all("events tie further back" in reason for reason in reasons)
+        return
     assert_same_run(setup, seed)
 
 
@@ -339,6 +346,8 @@ def test_the_monitor_orders_a_sample_and_a_change_of_its_instant_as_the_des(tmp_
     for server in ({"server_class": "gpu"}, {"server_class": "gpu", "queue_capacity": 5}):
         fields = {"name": "samples", "seed": 1, "duration_s": 0.05, "model": model, "network": network,
                   "devices": [_periodic(0, 2, 10.0, 0.0)], "server": server, "strategy": {"kind": "local"}}
-        fast = simulate(validate_scenario({**fields, "engine": "fast"}), monitor_period_s=0.01, stream=False)
-        des = simulate(validate_scenario({**fields, "engine": "des"}), monitor_period_s=0.01, stream=False)
-        pd.testing.assert_frame_equal(fast.timeseries, des.timeseries, check_exact=True)
+        setup = build_setup(validate_scenario(fields))  # (a server with a queue limit fed so runs on the DES)
+        engine = Engine(setup, 1, monitor_period_s=0.01)
+        engine.run()
+        fast = run_fast(setup, 1, monitor_period_s=0.01).timeseries
+        pd.testing.assert_frame_equal(fast, engine.monitor.frame(), check_exact=True)

@@ -15,7 +15,24 @@ def why_not(setup, monitor_period_s: float | None = None) -> list[str]:
         reasons += _group_reasons(setup, group_setup)
     for server in setup.scenario.server_list:
         reasons += _server_reasons(server)
+    reasons += _tie_reasons(setup)
     return reasons
+
+
+def _tie_reasons(setup) -> list[str]:
+    """Servers that replay their events (batching, a queue limit, expiry, EDF) with a deterministic service, fed
+    by devices arriving periodically at a shared phase without jitter: their events tie at one instant several
+    steps back, further than the fast path orders them (:mod:`simsplit.engine.server_kernel`)."""
+    from simsplit.engine.server_events import replays_events
+    tied = [g.group.name for g in setup.groups
+            if getattr(g.group.arrivals, "kind", None) == "periodic" and not g.group.arrivals.jitter_s
+            and g.group.arrivals.phase_s is not None]
+    if not tied:
+        return []
+    return [f"server {server.name}: deterministic service with periodic arrivals at a fixed phase and no jitter "
+            f"(group {', '.join(tied)}): events tie further back than the fast path orders them"
+            for server in setup.scenario.server_list
+            if replays_events(server) and not server.service_variability.multiplier.is_random]
 
 
 def _group_reasons(setup, group_setup) -> list[str]:
