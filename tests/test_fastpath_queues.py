@@ -246,24 +246,26 @@ def test_the_monitor_computed_from_a_fast_run_equals_the_des_samples(tmp_path, w
 
 @run_settings
 @example(groups=[(1, "poisson", 2.0, "cloud", "cell")], technology="lte", sharing="processor_sharing", loss=None,
-         max_batch=1, capacity=None, tail_ms=6.0, duration_s=1.0, seed=0)  # promoted past the end: no bits sent
+         max_batch=1, capacity=None, tail_ms=6.0, duration_s=1.0, seed=0, downlink="constant")  # promoted past the end
 @example(groups=[(1, "poisson", 1.0, "cloud", "cell"), (1, "poisson", 1.0, "cloud", "cell"),
                  (2, "jitter", 15.0, "mid", "cell")], technology="lte", sharing="processor_sharing", loss=None,
-         max_batch=1, capacity=None, tail_ms=6.0, duration_s=1.0, seed=0)  # ready only after the end
+         max_batch=1, capacity=None, tail_ms=6.0, duration_s=1.0, seed=0, downlink="lossy")  # ready after the end
 @given(groups=st.lists(st.tuples(st.integers(1, 4), st.sampled_from(["poisson", "tied", "jitter"]),
                                  st.floats(0.3, 30), st.sampled_from(sorted(STRATEGIES)),
                                  st.sampled_from(["cell", "own"])), min_size=1, max_size=3),
        technology=st.sampled_from(["lte", "3g", "short"]), sharing=st.sampled_from(["processor_sharing", "fifo"]),
        loss=st.sampled_from([None, "arq"]), max_batch=st.integers(1, 3), capacity=st.sampled_from([None, 2]),
-       tail_ms=st.sampled_from([6.0, 250.0]), duration_s=st.floats(1, 8), seed=st.integers(0, 2**32))
+       tail_ms=st.sampled_from([6.0, 250.0]), duration_s=st.floats(1, 8), seed=st.integers(0, 2**32),
+       downlink=st.sampled_from(["constant", "steps", "lossy", "markov"]))
 def test_random_radio_state_machines_equal_the_des(tmp_path, groups, technology, sharing, loss, max_batch, capacity,
-                                                   tail_ms, duration_s, seed):
+                                                   tail_ms, duration_s, seed, downlink):
     """The RRC state machine on the fast path: promotions before uploads and downloads that find the radio idle
     (its last transfer, an upload or a result's download, more than the tail ago; on a shared cell, no
     transfer of the device in progress), the tails charged to each request — over dedicated links and shared
     cells, with losses, batching and a queue limit, short tails and promotions against the arrivals' gaps and
     servers slower than the tail (results that find the radio idle) so that decisions change, in windows of 5
-    requests."""
+    requests; the compiled round (downlinks constant or piecewise constant, lossless) and the Python one (a
+    lossy or random downlink)."""
     radio = {"technology": "lte", "state_machine": True}
     if technology == "3g":
         radio = {"technology": "3g", "state_machine": True}
@@ -272,11 +274,14 @@ def test_random_radio_state_machines_equal_the_des(tmp_path, groups, technology,
                  "tail_mw": [900, 300]}
     losses = {None: None, "arq": {"kind": "bernoulli", "p": 0.3, "mtu_bytes": 400, "feedback_ms": 5}}
     cell = {**CELL_CHANNELS["trace"], "sharing": sharing, "delay_ms": 3, "loss": losses[loss]}
+    downlinks = {"constant": NETWORK["downlink"], "steps": {**CELL_CHANNELS["steps"], "delay_ms": 2},
+                 "lossy": {**NETWORK["downlink"], "loss": losses["arq"]},
+                 "markov": {**CELL_CHANNELS["markov"], "delay_ms": 2}}
     devices = []
     for i, (count, arrivals, rate, strategy, link) in enumerate(groups):
         group = device_group(i, count, arrivals, rate, strategy)
         uplink = cell if link == "cell" else {**CELL_CHANNELS["steps"], "delay_ms": 3, "loss": losses[loss]}
-        group["network"] = {**NETWORK, "uplink": uplink, "radio": radio}
+        group["network"] = {**NETWORK, "uplink": uplink, "radio": radio, "downlink": downlinks[downlink]}
         devices.append(group)
     scenario = validate_scenario({
         "name": "random-radio", "seed": seed, "duration_s": duration_s, "deadline_s": 0.3,

@@ -19,11 +19,17 @@ def why_not(setup, monitor_period_s: float | None = None) -> list[str]:
     return reasons
 
 
+def replays_events(config) -> bool:
+    """Whether a server's queue needs :class:`~simsplit.engine.server_events.ServerEvents` (a plain FIFO
+    queue is a recursion instead)."""
+    return (config.batching.max_batch > 1 or config.queue_capacity is not None or config.drop_expired
+            or config.discipline != "fifo")
+
+
 def _tie_reasons(setup) -> list[str]:
     """Servers that replay their events (batching, a queue limit, expiry, EDF) with a deterministic service, fed
     by devices arriving periodically at a shared phase without jitter: their events tie at one instant several
     steps back, further than the fast path orders them (:mod:`simsplit.engine.server_kernel`)."""
-    from simsplit.engine.server_events import replays_events
     tied = [g.group.name for g in setup.groups
             if getattr(g.group.arrivals, "kind", None) == "periodic" and not g.group.arrivals.jitter_s
             and g.group.arrivals.phase_s is not None]

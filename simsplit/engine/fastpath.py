@@ -29,6 +29,8 @@ from simsplit.engine.fastpath_monitor import MonitorSeries
 from simsplit.engine.fastpath_radio import RADIO_WINDOW_ROWS, RadioStages, radio_stages
 from simsplit.engine.fastpath_serving import ServerQueue
 from simsplit.engine.merged_arrivals import MergedArrivals
+from simsplit.engine.radio_kernel import RadioArrays
+from simsplit.engine.radio_kernel import compiles as radio_compiles
 from simsplit.engine.records import (
     COMPLETED,
     IN_FLIGHT,
@@ -120,6 +122,8 @@ class _FastRun(RadioStages):
         self.tails, self.metered, self.radio_pending = radio_stages(setup, self.device_group)
         if self.tails is not None:
             self.tails.stages = self
+        self.radio_arrays = (RadioArrays(self.devices, self.uplinks, self.downlinks) if self.tails is not None
+                             and radio_compiles(self.devices, self.uplinks, self.downlinks) else None)
         self.back = (np.empty(0, dtype=np.int64), np.empty(0))
         """(rows, service end s) of results whose download waits for the next window, in the order their
         service started (per server)."""
@@ -128,8 +132,10 @@ class _FastRun(RadioStages):
         """Columns of rows ``base`` onwards not yet handed out."""
 
     def _keep_cells(self, devices: list) -> None:
-        """The shared uplinks' replay (:class:`~simsplit.engine.fastpath_cells.SharedUplinks`) and each device's
+        """The shared uplinks' replay (:class:`~simsplit.engine.cell_kernel.CompiledUplinks`, or
+        :class:`~simsplit.engine.fastpath_cells.SharedUplinks` for other channels) and each device's
         cell in it (-1: its own link)."""
+        from simsplit.engine.cell_kernel import CompiledUplinks, compiles
         from simsplit.engine.fastpath_cells import SharedUplinks
         index: dict[int, int] = {}
         links: list = []
@@ -140,7 +146,7 @@ class _FastRun(RadioStages):
                     index[id(device.uplink)] = len(links)
                     links.append(device.uplink)
                 self.cell_of[d] = index[id(device.uplink)]
-        self.cells = SharedUplinks(links) if links else None
+        self.cells = (CompiledUplinks(links) if compiles(links) else SharedUplinks(links)) if links else None
         self.cell_waiting = {}
         """Each upload in a cell: (feedback delay s, lost, ready at s), by row."""
         self.cell_sequence = 0

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simsplit.engine.cell_kernel import CompiledUplinks
 from simsplit.engine.fastpath_cells import SharedUplinks
 from simsplit.engine.fastpath_links import LinkArrays
 from simsplit.engine.fastpath_monitor import MonitorSeries
-from simsplit.engine.tails import TailLedger
+from simsplit.engine.tail_kernel import CompiledTails
 from simsplit.engine.wiring import Device
 
 if TYPE_CHECKING:
@@ -45,8 +46,8 @@ class StageBase:
     downlinks: LinkArrays
     servers: list[ServerQueue]
     monitor: MonitorSeries | None
-    tails: TailLedger | None
-    cells: SharedUplinks | None
+    tails: CompiledTails | None
+    cells: SharedUplinks | CompiledUplinks | None
     cell_of: np.ndarray
     cell_waiting: dict
     cell_sequence: int

@@ -11,9 +11,10 @@ round: none, each shared upload taken as leaving as it is sent); then the
 cells and servers run with those uploads. When a round decides every upload as the one before, the servers saw
 the very uploads the decisions assume, and the window is exact (the first round has no service ends of this
 window, so a window takes two rounds and one run of the servers when no decision changes; a window that has
-not settled after :data:`MOST_ROUNDS` rounds is split in two). Radio tails are charged by the DES's own
-:class:`~simsplit.engine.tails.TailLedger` as transfers become known; a row is handed out once its tails are
-final.
+not settled after :data:`MOST_ROUNDS` rounds is split in two). Where every device's own links are constant or
+piecewise constant and its downlink loses nothing, a round is compiled (:mod:`simsplit.engine.radio_kernel`).
+Radio tails are charged as the DES's :class:`~simsplit.engine.tails.TailLedger` charges them, a window at a time
+(:mod:`simsplit.engine.tail_kernel`); a row is handed out once its tails are final.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ import math
 
 import numpy as np
 
-from simsplit.engine import kernels
+from simsplit.engine import kernels, radio_kernel
 from simsplit.engine.fastpath_stages import WindowStages
-from simsplit.engine.tails import TailLedger
+from simsplit.engine.tail_kernel import CompiledTails
 from simsplit.engine.transfers import transmission
 
 MOST_ROUNDS = 12
@@ -37,69 +38,18 @@ UPLOAD, DEPARTURE, DOWNLOAD = 0, 1, 2
 """A radio event's kind, which is also its order against another kind of the same instant."""
 
 
-class _Tails(TailLedger):
-    """The DES's tail ledger, charging into the fast path's buffer: each charge adds to the row's ``tail_j`` (as
-    the DES sums a request's tails) and closes one of its transfers (``_tails_open``): a row is final once it is
-    done and none is open."""
-
-    stages: RadioStages
-
-    def _charge(self, owner: int, tail_j: float) -> None:
-        at = owner - self.stages.base
-        buffer = self.stages.buffer
-        buffer["tail_j"][at] = buffer["tail_j"][at] + tail_j
-        buffer["_tails_open"][at] -= 1
-
-    def note_window(self, own_rows: np.ndarray, gone_rows: np.ndarray, down_rows: np.ndarray) -> None:
-        """Note the window's transfers: uploads on their own links, shared uploads that left their cell,
-        downloads (each as the DES notes it: start and duration, keyed by direction and row)."""
-        stages = self.stages
-        for direction, rows, start_name, length_name in ((0, own_rows, "uplink_start_at_s", "uplink_s"),
-                                                         (0, gone_rows, "uplink_start_at_s", "uplink_s"),
-                                                         (1, down_rows, "downlink_start_at_s", "downlink_s")):
-            rows = rows[stages.metered[stages._get("device", rows)]]  # devices whose radio has a tail
-            if not rows.size:
-                continue
-            device, start = stages._get("device", rows), stages._get(start_name, rows)
-            length = stages._get(length_name, rows)
-            stages._set("_tails_open", rows, stages._get("_tails_open", rows) + 1)
-            for d, row, s, span in zip(device.tolist(), rows.tolist(), start.tolist(), length.tolist(), strict=True):
-                self.note(d, s, span, (direction, row), row)
-
-    def resolve_window(self, stop: float) -> None:
-        """Charge every tail final before ``stop`` (s) (a shared upload still in its cell may start from its
-        send instant on); at the end, every tail."""
-        stages = self.stages
-        if not stop < stages.end_s:
-            self.finish()
-            return
-        earliest: dict[int, float] = {}
-        for row, (_, _, send_at) in stages.cell_waiting.items():
-            d = int(stages.buffer["device"][row - stages.base])
-            if send_at < earliest.get(d, math.inf):
-                earliest[d] = send_at
-        self.resolve(stop, _OpenShared(earliest))  # type: ignore[arg-type]
-
-
-class _OpenShared:
-    """What :meth:`TailLedger.resolve` reads of the uploads still in a cell: each device's earliest send (s)."""
-
-    def __init__(self, earliest: dict[int, float]) -> None:
-        self._earliest = earliest
-
-    def earliest(self) -> dict[int, float]:
-        return self._earliest
-
-
 class RadioStages(WindowStages):
     """A window's stages with the RRC state machine (see the module); :class:`~simsplit.engine.fastpath._FastRun`
-    sets ``tails`` (a :class:`_Tails`) and ``radio_pending`` when some group's radio has one."""
+    sets ``tails`` (a :class:`~simsplit.engine.tail_kernel.CompiledTails`) and ``radio_pending`` when some group's
+    radio has one."""
 
-    tails: _Tails | None
+    tails: CompiledTails | None
     metered: np.ndarray
     """Per device: its radio has a tail (its transfers' tails are charged)."""
     radio_pending: dict[str, np.ndarray]
     """Shared uploads whose payload is ready only after the last window's horizon: their decision waits."""
+    radio_arrays: radio_kernel.RadioArrays | None
+    """The devices' radios and own links as arrays, where the compiled round stands in for the Python one."""
 
     def _radio_window(self, rows: np.ndarray, head_end: np.ndarray, horizon: float) -> None:
         """Offloaded requests ``rows`` (grouped by device; heads ending at ``head_end`` s) through their radio,
@@ -164,6 +114,17 @@ class RadioStages(WindowStages):
                 "end": np.full(n, math.nan), "moment": moment, "shared": shared,
                 "down": np.full((down_rows.size, 6), math.nan)}  # promotion, send at, sent, feedback, lost, start
         down_end = np.full(down_rows.size, math.nan)
+        if self.radio_arrays is not None:
+            steps = np.stack((plan["promotion"], plan["send_at"], plan["start"], plan["end"]), axis=1)
+            arrays = self.radio_arrays
+            radio_kernel.radio_round(order, device, at, kind, index, stop, moment, shared, uploads["head_end"],
+                                     uploads["sent"], uploads["extra"], gone_end, down_at, self.bits_down,
+                                     first_round, arrays.radio, arrays.up, arrays.up_free, arrays.down,
+                                     arrays.down_free, arrays.steps_up, arrays.steps_down, steps, plan["down"],
+                                     down_end)
+            plan["promotion"], plan["send_at"], plan["start"], plan["end"] = steps.T.copy()
+            plan["down_end"] = down_end
+            return plan
         devices, head_end, bits = self.devices, uploads["head_end"], uploads["sent"]
         for k in order.tolist():
             if not at[k] < stop:
@@ -278,8 +239,10 @@ class _Checkpoint:
     def __init__(self, stages: RadioStages) -> None:
         self.stages = stages
 
-    def save_radio(self) -> list:
+    def save_radio(self) -> list | tuple:
         """Each device's radio state, its own links' state and its downlink's loss process."""
+        if self.stages.radio_arrays is not None:
+            return self.stages.radio_arrays.save()
         saved = []
         for unit in self.stages.devices:
             radio = unit.radio
@@ -287,7 +250,10 @@ class _Checkpoint:
                           _link_state(unit.uplink), _link_state(unit.downlink), copy.deepcopy(unit.downlink_loss)))
         return saved
 
-    def restore_radio(self, saved: list) -> None:
+    def restore_radio(self, saved) -> None:
+        if self.stages.radio_arrays is not None:
+            self.stages.radio_arrays.restore(saved)
+            return
         for unit, (active, in_progress, up, down, loss) in zip(self.stages.devices, saved, strict=True):
             if active is not None:
                 unit.radio._active_until_s, unit.radio._in_progress = active, in_progress
@@ -316,14 +282,14 @@ class _Checkpoint:
             stages.buffer[name][:] = values
 
 
-def radio_stages(setup, device_group: np.ndarray) -> tuple[_Tails | None, np.ndarray, dict[str, np.ndarray]]:
+def radio_stages(setup, device_group: np.ndarray) -> tuple[CompiledTails | None, np.ndarray, dict[str, np.ndarray]]:
     """A run's tail ledger (None: no group's radio has the state machine), which devices' radios have a tail,
     and no shared upload waiting for its decision yet."""
     machine = [bool(g.network.radio.promotion_delay_s or g.network.radio.tail_stages_s) for g in setup.groups]
     metered = np.array([bool(setup.groups[g].network.radio.tail_stages_s) for g in device_group], dtype=bool)
     pending = {name: np.empty(0, dtype=np.int64 if name in ("rows", "owner") else bool if name == "lost" else float)
                for name in ("rows", "owner", "clock", "before", "head_end", "sent", "extra", "lost", "erased")}
-    return (_Tails(setup.groups, device_group) if any(machine) else None), metered, pending
+    return (CompiledTails(setup.groups, device_group) if any(machine) else None), metered, pending
 
 
 def _nothing_yet() -> dict:

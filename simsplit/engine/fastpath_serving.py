@@ -21,7 +21,8 @@ class ServerQueue:
     measured window."""
 
     def __init__(self, config, factor, background: list | None = None) -> None:
-        from simsplit.engine.server_events import ServerEvents, replays_events
+        from simsplit.engine.eligibility import replays_events
+        from simsplit.engine.server_events import ServerEvents
         self.config = config
         self.index = 0
         """Its place among the run's servers."""

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from simsplit.engine import kernels
+from simsplit.engine.cell_kernel import CompiledUplinks
 from simsplit.engine.fastpath_base import StageBase
 from simsplit.engine.fastpath_cells import SharedUplinks
 from simsplit.engine.fastpath_links import LinkArrays, device_runs, transfer_losses
@@ -106,7 +107,8 @@ class UploadStages(StageBase):
         assert self.cells is not None  # a device with a shared uplink has its cell
         self.cells.submit(self.cell_of[owner[order]], rows[order], set_at[order], send_at[order], sent[order])
 
-    def _run_cells(self, cells: SharedUplinks, horizon: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _run_cells(self, cells: SharedUplinks | CompiledUplinks,
+                   horizon: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every cell's events before ``horizon`` (the end, in the last window): the uploads that ended go on.
         Return their (rows, departure's clock s, end s with the feedback delay)."""
         final = not horizon < self.end_s

@@ -14,12 +14,6 @@ from simsplit.core.units import MS
 from simsplit.engine import server_kernel as kernel
 
 
-def replays_events(config) -> bool:
-    """Whether a server's queue needs :class:`ServerEvents` (a plain FIFO queue is a recursion instead)."""
-    return (config.batching.max_batch > 1 or config.queue_capacity is not None or config.drop_expired
-            or config.discipline != "fifo")
-
-
 class ServerEvents:
     """One server's event state between windows, for :class:`~simsplit.engine.fastpath_stages.ServerQueue`."""
 
