@@ -136,7 +136,7 @@ class _FastRun(RadioStages):
         :class:`~simsplit.engine.fastpath_cells.SharedUplinks` for other channels) and each device's
         cell in it (-1: its own link)."""
         from simsplit.engine.cell_kernel import CompiledUplinks, compiles
-        from simsplit.engine.fastpath_cells import SharedUplinks
+        from simsplit.engine.fastpath_cells import CellWaiting, SharedUplinks
         index: dict[int, int] = {}
         links: list = []
         self.cell_of = np.full(len(devices), -1, dtype=np.int64)
@@ -147,8 +147,7 @@ class _FastRun(RadioStages):
                     links.append(device.uplink)
                 self.cell_of[d] = index[id(device.uplink)]
         self.cells = (CompiledUplinks(links) if compiles(links) else SharedUplinks(links)) if links else None
-        self.cell_waiting = {}
-        """Each upload in a cell: (feedback delay s, lost, ready at s), by row."""
+        self.cell_waiting = CellWaiting()
         self.cell_sequence = 0
 
     def _keep_plans(self, devices: list) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simsplit.engine.cell_kernel import CompiledUplinks
-from simsplit.engine.fastpath_cells import SharedUplinks
+from simsplit.engine.fastpath_cells import CellWaiting, SharedUplinks
 from simsplit.engine.fastpath_links import LinkArrays
 from simsplit.engine.fastpath_monitor import MonitorSeries
 from simsplit.engine.tail_kernel import CompiledTails
@@ -49,7 +49,7 @@ class StageBase:
     tails: CompiledTails | None
     cells: SharedUplinks | CompiledUplinks | None
     cell_of: np.ndarray
-    cell_waiting: dict
+    cell_waiting: CellWaiting
     cell_sequence: int
     last_clock: np.ndarray
     """Each device's last arrival's clock so far (s; -inf: none yet)."""

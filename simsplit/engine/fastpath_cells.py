@@ -184,3 +184,36 @@ class CellReplay:
         self._reschedule(now)
         for transfer, start in finished:
             self._on_sent(transfer, start, now, now)
+
+
+class CellWaiting:
+    """The uploads in a cell: by row (kept sorted), each one's feedback delay (s), whether it is lost, and when
+    it was ready to send (s)."""
+
+    def __init__(self) -> None:
+        self.rows: np.ndarray = np.empty(0, dtype=np.int64)
+        self.extra: np.ndarray = np.empty(0)
+        self.lost: np.ndarray = np.empty(0, dtype=bool)
+        self.ready: np.ndarray = np.empty(0)
+
+    def __len__(self) -> int:
+        return int(self.rows.size)
+
+    def add(self, rows: np.ndarray, extra: np.ndarray, lost: np.ndarray, ready: np.ndarray) -> None:
+        """Uploads ``rows`` (not waiting yet) entering their cells."""
+        merged = np.concatenate((self.rows, rows))
+        order = np.argsort(merged, kind="stable")
+        self.rows = merged[order]
+        self.extra = np.concatenate((self.extra, extra))[order]
+        self.lost = np.concatenate((self.lost, lost.astype(bool)))[order]
+        self.ready = np.concatenate((self.ready, ready))[order]
+
+    def take(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(feedback delay s, lost, ready s) of the waiting uploads ``rows``, in that order; they wait no more."""
+        at = np.searchsorted(self.rows, rows)
+        taken = self.extra[at], self.lost[at], self.ready[at]
+        kept = np.ones(self.rows.size, dtype=bool)
+        kept[at] = False
+        self.rows, self.extra = self.rows[kept], self.extra[kept]
+        self.lost, self.ready = self.lost[kept], self.ready[kept]
+        return taken

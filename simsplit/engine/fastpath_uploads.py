@@ -100,9 +100,7 @@ class UploadStages(StageBase):
         self._accuracy(rows[reached], owner[reached], ready_to_send[reached], erased[reached])
         sending = send_at < self.end_s  # its bits are noted as the cell takes it (after any promotion)
         self._set("bits_up", rows[sending], sent[sending])
-        for row, extra_s, is_lost, at in zip(rows.tolist(), extra.tolist(), lost.tolist(), ready_to_send.tolist(),
-                                             strict=True):
-            self.cell_waiting[row] = (extra_s, is_lost, at)
+        self.cell_waiting.add(rows, extra, lost, ready_to_send)
         order = np.argsort(rows, kind="stable")  # readiness set in the order the requests arrived
         assert self.cells is not None  # a device with a shared uplink has its cell
         self.cells.submit(self.cell_of[owner[order]], rows[order], set_at[order], send_at[order], sent[order])
@@ -114,19 +112,17 @@ class UploadStages(StageBase):
         final = not horizon < self.end_s
         rows, start, end, clock, set_at = cells.run(self.end_s if final else horizon)
         if rows.size:
-            extra, lost, ready = (np.array(v) for v in zip(*(self.cell_waiting.pop(r) for r in rows.tolist()),
-                                                            strict=True))
+            extra, lost, ready = self.cell_waiting.take(rows)
             end = end + extra
             self._set("uplink_wait_s", rows, start - ready)
             self._set("uplink_start_at_s", rows, start)
             self._set("uplink_s", rows, end - start)
-            self._uploaded(rows, self._get("device", rows), end, lost.astype(bool), clock, (clock, set_at),
+            self._uploaded(rows, self._get("device", rows), end, lost, clock, (clock, set_at),
                            np.arange(self.cell_sequence, self.cell_sequence + rows.size))
             self.cell_sequence += rows.size
         if final:  # uploads still in the cells stay in flight
-            waiting = np.fromiter(self.cell_waiting, dtype=np.int64, count=len(self.cell_waiting))
-            self._set("_done", waiting, True)
-            self.cell_waiting.clear()
+            self._set("_done", self.cell_waiting.rows, True)
+            self.cell_waiting.take(self.cell_waiting.rows)
         return rows, clock, end
 
     def _handovers(self, rows, owner, start, end, links: LinkArrays, bits: str) -> None:

@@ -129,10 +129,9 @@ class CompiledTails:
         stages = self.stages
         finish = not stop < stages.end_s
         safe = np.full(self.previous.size, math.inf if finish else stop)
-        if not finish and stages.cell_waiting:
-            waiting = np.fromiter(stages.cell_waiting, dtype=np.int64, count=len(stages.cell_waiting))
-            send_at = np.array([stages.cell_waiting[row][2] for row in waiting.tolist()])
-            np.minimum.at(safe, stages.buffer["device"][waiting - stages.base], send_at)
+        waiting = stages.cell_waiting
+        if not finish and len(waiting):
+            np.minimum.at(safe, stages.buffer["device"][waiting.rows - stages.base], waiting.ready)
         device, start, _, direction, rows = self.pending
         order = np.lexsort((rows, direction, start, device))
         device, start, end, direction, rows = (values[order] for values in self.pending)
