@@ -16,7 +16,8 @@ noisy; absolute times are not comparable across runs). Cases:
   simulate() with its summary, its means through pandas Series, every seed hashed afresh), the same candidates
   evaluated; the fitted parameters must agree to 1e-9 relative. Target >= 5x.
 - city-under-load: a few of its sites for 60 s, on the fast path, in this process (wall time and requests per
-  second), extrapolated to the whole city (100 sites x 1 h) on 2 cores. Target < 3 min and < 4 GB.
+  second), extrapolated to the whole city (100 sites x 1 h) on 2 cores. Target < 3 min and < 4 GB. One site
+  also on the DES: the tables must be identical (reported, no target).
 """
 
 from __future__ import annotations
@@ -140,6 +141,12 @@ def city_under_load(sites: int) -> None:
         requests += len(result.requests)  # type: ignore[attr-defined]
         seconds += spent
     rate = requests / seconds
+    site = site_scenario(short, 0)
+    fast_s, fast = timed(lambda: simulate(site, stream=False))
+    des_s, des = timed(lambda: simulate(site.model_copy(update={"engine": "des"}), stream=False))
+    pd.testing.assert_frame_equal(fast.requests, des.requests, check_exact=True)  # type: ignore[attr-defined]
+    print(f"city-under-load, one site x 60 s: identical tables; fast {fast_s:.2f} s, DES {des_s:.2f} s: "
+          f"{des_s / fast_s:.1f}x")
     total = scenario.sites.count * requests / sites * scenario.duration_s / 60.0  # type: ignore[union-attr]
     city_s = total / rate / 2
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
