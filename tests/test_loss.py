@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_engine import one_device
 
 from simsplit import simulate
@@ -88,3 +90,24 @@ def test_one_packet_with_retransmission_replays_the_uniform_stream():
             if not next(uniforms) < (0.9 if bad else 0.3):
                 break
         assert loss.transmit(size_bits) == (size_bits * attempts, (attempts - 1) * feedback_s, False)
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), mtu=st.sampled_from([100, 1500]), retransmit=st.booleans(),
+       loss_good=st.sampled_from([0.0, 0.01, 0.3, 0.9]), loss_bad=st.sampled_from([0.0, 0.5, 0.95]),
+       p_good_bad=st.sampled_from([0.0, 0.1, 0.5]), p_bad_good=st.sampled_from([1.0, 0.2, 0.05]),
+       batches=st.lists(st.lists(st.sampled_from([0.0, 8.0, 800.0, 12000.0, 1.2e5, 3e6]), max_size=25),
+                        max_size=4))
+def test_transmit_many_equals_transmit_one_at_a_time(seed, mtu, retransmit, loss_good, loss_bad, p_good_bad,
+                                                     p_bad_good, batches):
+    """The compiled batch (the fast path's) draws the same numbers as the scalar calls (the DES's), the chain's
+    state carried, with scalar calls in between; a batch longer than its first draws (3 MB payloads of 100-byte
+    packets at 90% loss) draws more."""
+    options = dict(mtu_bytes=mtu, retransmit=retransmit, feedback_s=0.008, loss_good=loss_good, loss_bad=loss_bad,
+                   p_good_bad=p_good_bad, p_bad_good=p_bad_good)
+    one, many = PacketLoss(np.random.default_rng(seed), **options), PacketLoss(np.random.default_rng(seed), **options)
+    for sizes in batches:
+        want = [one.transmit(size) for size in sizes]
+        sent, extra, lost = many.transmit_many(np.array(sizes))
+        assert list(zip(sent.tolist(), extra.tolist(), lost.tolist(), strict=True)) == want
+        assert one.transmit(800.0) == many.transmit(800.0)

@@ -188,3 +188,20 @@ class BlockSampler:
         if not parts:
             return np.empty(0)
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def upcoming(self, n: int) -> np.ndarray:
+        """The next ``n`` variates without handing them out (:meth:`skip` hands out the ones used): only for a
+        sampler that owns its generator, where how many it draws at a time changes no number."""
+        if not self._owns:
+            raise ValueError("upcoming() needs a sampler that owns its generator")
+        left = len(self._block) - self._index
+        if left < n:
+            more = np.asarray(self._draw(self._rng, n - left), dtype=float).tolist()
+            self._block, self._index = self._block[self._index:] + more, 0
+        return np.array(self._block[self._index:self._index + n], dtype=float)
+
+    def skip(self, n: int) -> None:
+        """Hand out the next ``n`` variates (already seen through :meth:`upcoming`)."""
+        if self._index + n > len(self._block):
+            raise ValueError("skip() past the variates upcoming() drew")
+        self._index += n

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from simsplit.engine import kernels
-from simsplit.engine.transfers import counts_erasures, transmission
+from simsplit.engine.transfers import counts_erasures
 
 
 def by_device(device: np.ndarray) -> np.ndarray:
@@ -129,6 +129,5 @@ def transfer_losses(owner: np.ndarray, bits: np.ndarray, losses: list, plans: li
         if plans is not None and counts_erasures(loss, plans[d]):
             erased[first:last] = [loss.erased_fraction(float(b)) for b in bits[first:last]]
             continue
-        for j in range(first, last):
-            sent[j], extra[j], lost[j] = transmission(loss, float(bits[j]))
+        sent[first:last], extra[first:last], lost[first:last] = loss.transmit_many(bits[first:last])
     return sent, extra, lost, erased

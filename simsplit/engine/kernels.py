@@ -16,16 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-try:
-    from numba import njit
-
-    def compiled(function):
-        return njit(cache=True, nogil=True)(function)
-    COMPILED = True
-except ImportError:  # pragma: no cover - numba is a dependency; kept for a bare environment
-    def compiled(function):
-        return function
-    COMPILED = False
+from simsplit.core.compiling import COMPILED, compiled  # noqa: F401 (COMPILED re-exported)
 
 
 @compiled

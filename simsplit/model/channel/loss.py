@@ -118,5 +118,27 @@ class PacketLoss:
         return size_bits * sends / packets, rounds * self.feedback_s, False
 
 
+    def transmit_many(self, sizes_bits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`transmit` of each of ``sizes_bits`` in turn (the same draws, the same numbers), in a compiled
+        loop: (bits sent, extra feedback delay s, lost)."""
+        from simsplit.model.channel.loss_kernel import transmissions
+        parts = []
+        rest = np.asarray(sizes_bits, dtype=float)
+        draws = int(2 * np.ceil(np.maximum(rest, 0.0) / self.mtu_bits).sum() * (2 if self.retransmit else 1)) + 64
+        while True:
+            uniforms = self._uniform.upcoming(draws)
+            sent, extra, lost, used, self._bad = transmissions(rest, uniforms, self._bad, float(self.mtu_bits),
+                                                               self.retransmit, self.feedback_s,
+                                                               np.array(self.loss, dtype=float),
+                                                               np.array(self.switch, dtype=float))
+            self._uniform.skip(used)
+            parts.append((sent, extra, lost))
+            if sent.size == rest.size:
+                break
+            rest = rest[sent.size:]
+            draws *= 2  # the draws ran out: twice as many for the rest
+        return tuple(np.concatenate(values) for values in zip(*parts, strict=True))  # type: ignore[return-value]
+
+
 def _uniforms(rng: np.random.Generator, n: int) -> np.ndarray:
     return rng.random(n)
