@@ -76,6 +76,27 @@ def test_shipped_scenario_summary_is_pinned(name):
     assert current(name) == pinned[name]
 
 
+@pytest.mark.parametrize("name", [n for n in SCENARIOS if "city" in n])
+def test_a_scenario_of_sites_sums_the_same_on_both_engines(name, monkeypatch):
+    """The fast path hands its rows out in windows of its own; summed in the DES's blocks, every number of a
+    scenario of sites (means included, to the last bit) is the DES's."""
+    fast = current(name)
+    monkeypatch.setattr(sys.modules[__name__], "SITES_SHORT", [*SITES_SHORT, "engine=des"])
+    assert current(name) == fast
+
+
+def test_fixed_blocks_keep_the_rows_in_blocks_of_a_size():
+    import numpy as np
+
+    from simsplit.studies.sites import fixed_blocks
+    chunks = [{"device": np.arange(a, b), "x": np.arange(a, b) * 0.5} for a, b in ((0, 3), (3, 3), (3, 11), (11, 12))]
+    blocks = list(fixed_blocks(iter(chunks), 4))
+    assert [b["device"].tolist() for b in blocks] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
+    assert np.concatenate([b["x"] for b in blocks]).tolist() == (np.arange(12) * 0.5).tolist()
+    assert [b["device"].tolist() for b in fixed_blocks(iter(chunks[:1]), 4)] == [[0, 1, 2]]
+    assert list(fixed_blocks(iter([]), 4)) == []
+
+
 if __name__ == "__main__":
     names = sys.argv[1:] or SCENARIOS
     pinned = json.loads(PINNED.read_text()) if PINNED.is_file() else {}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -134,6 +134,23 @@ class _SitePart:
             self._writer.close()
 
 
+def fixed_blocks(chunks: Iterable[dict], rows: int) -> Iterator[dict]:
+    """The rows of ``chunks`` (dicts of equally long columns) again, in blocks of exactly ``rows`` (the last one
+    shorter): a tally's sums then follow the rows alone, not how an engine handed them out."""
+    held: list[dict] = []
+    count = 0
+    for chunk in chunks:
+        held.append(chunk)
+        count += len(chunk["device"])
+        while count >= rows:
+            merged = {name: np.concatenate([c[name] for c in held]) for name in held[0]}
+            yield {name: values[:rows] for name, values in merged.items()}
+            held = [{name: values[rows:] for name, values in merged.items()}]
+            count -= rows
+    if count:
+        yield {name: np.concatenate([c[name] for c in held]) for name in held[0]}
+
+
 def run_site(scenario: Scenario, site: int, folder: str | None) -> SiteOutcome:
     """Run site ``site``; write its rows to ``folder/site-<k>.parquet`` (if ``folder`` and ``records`` keep
     any)."""
@@ -170,7 +187,7 @@ def run_site(scenario: Scenario, site: int, folder: str | None) -> SiteOutcome:
         from simsplit.engine.fastpath import _FastRun
         run = _FastRun(setup, own.seed)
         device_group = run.device_group
-        for chunk in run.chunks(CHUNK_ROWS):
+        for chunk in fixed_blocks(run.chunks(CHUNK_ROWS), CHUNK_ROWS):  # as the DES's below: the same sums
             take(chunk)
         servers_out = run.server_records()
         times: Sequence[list[float]] = handover_times(run.devices)
