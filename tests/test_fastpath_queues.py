@@ -296,6 +296,28 @@ def test_random_radio_state_machines_equal_the_des(tmp_path, groups, technology,
     assert_same_run(setup, seed)
 
 
+@pytest.mark.parametrize("link", ["uplink", "downlink"])
+@pytest.mark.parametrize("compiled_round", [True, False])
+def test_a_link_down_for_good_with_the_radio_tail_equals_the_des(tmp_path, monkeypatch, link, compiled_round):
+    """A device's own link at 0 for good from 0.5 s, with the RRC state machine: the transfers queued behind the
+    endless one never start, so no tail is charged for them and no request waits on one (the fast path used to
+    stop with requests unresolved)."""
+    from simsplit.engine import fastpath
+    if not compiled_round:
+        monkeypatch.setattr(fastpath, "radio_compiles", lambda *args: False)
+    group = device_group(0, 1, "tied", 4.0, "raw")
+    outage = {"kind": "steps", "times_s": [0, 0.5], "rates_mbps": [1, 0], "end": "hold", "delay_ms": 2}
+    radio = {"technology": "lte", "state_machine": True}
+    group["network"] = {**NETWORK, "radio": radio, link: outage}
+    scenario = validate_scenario({"name": "outage", "seed": 1, "duration_s": 1.5, "model": three_kinds(tmp_path, 6.0),
+                                  "devices": [group], "network": {**NETWORK, "radio": radio},
+                                  "servers": [{"name": "edge", "server_class": "gpu"}], "strategy": {"kind": "local"}})
+    setup = build_setup(scenario)
+    assert why_not(setup) == []
+    des = assert_same_run(setup, 1)
+    assert np.isinf(des.columns["uplink_start_at_s" if link == "uplink" else "downlink_start_at_s"]).any()
+
+
 def test_the_estimate_of_a_replayed_run_bounds_its_time():
     """A run whose cells and radio the fast path replays per event is estimated at the replay rate (the compiled
     rate would promise a site of city-under-load in a tenth of its time): the estimate bounds the run."""

@@ -243,7 +243,7 @@ def run_cells(stop, events, heap, counts, free, cells, flows, flow_ids, queue, q
         bits = events[row, SIZE]
         if ready and fifo[c] and busy[c] and queue_length[c] == queue.shape[1]:
             return GROW_QUEUE, c, noted
-        if ready and not fifo[c] and bits > 0 and n_flows[c] == flows.shape[2]:
+        if ready and not fifo[c] and not bits <= 0 and n_flows[c] == flows.shape[2]:
             return GROW_FLOWS, c, noted
         size = counts[PENDING] - 1
         heap[0] = heap[size]

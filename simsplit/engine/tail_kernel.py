@@ -108,13 +108,14 @@ class CompiledTails:
 
     def note_window(self, own_rows: np.ndarray, gone_rows: np.ndarray, down_rows: np.ndarray) -> None:
         """Note the window's transfers: uploads on their own links, shared uploads that left their cell,
-        downloads."""
+        downloads; not one that never starts (the ledger never takes it, so no request waits on its tail)."""
         stages = self.stages
         parts = [self.pending]
         for direction, rows, start_name, length_name in ((0, own_rows, "uplink_start_at_s", "uplink_s"),
                                                          (0, gone_rows, "uplink_start_at_s", "uplink_s"),
                                                          (1, down_rows, "downlink_start_at_s", "downlink_s")):
             rows = rows[stages.metered[stages._get("device", rows)]]
+            rows = rows[stages._get(start_name, rows) < np.inf]  # queued behind an endless one: never starts
             if not rows.size:
                 continue
             start = stages._get(start_name, rows)
