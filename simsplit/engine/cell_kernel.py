@@ -4,8 +4,9 @@ Python, with the same events in the same order and the same floating-point opera
 ``finish_time`` and ``bits_between`` and :class:`~simsplit.model.channel.shared.ProcessorSharingLink` /
 :class:`~simsplit.model.channel.shared.SharedFifoLink`, so each transfer's start and end equal the DES's.
 
-Its state lives in arrays (so a radio round's snapshot is a copy): the events pending in one heap ordered by
-(time, when set, kind, number); each processor-sharing cell's flows in order of arrival (bits left, size,
+Its state lives in arrays (so a radio round's snapshot is a copy): the payloads ready in order (they are known
+a window ahead, so they are sorted as they come), the departures pending in a heap, both ordered by (time, when
+set, kind, number); each processor-sharing cell's flows in order of arrival (bits left, size,
 transfer, start); each first-come-first-served cell's queue as a ring. A loop that would overflow a cell's
 room returns to Python, which doubles it and calls again.
 """
@@ -23,12 +24,12 @@ TIME, SET_AT, KIND, NUMBER, CELL, VALUE, SIZE, START, END = range(9)
 """The columns of an event (one row of ``events``): time (s), when it was set (s), kind, number, cell, the
 transfer (a payload's readiness, a first-come-first-served departure) or the cell's version (a processor-sharing
 departure), bits, and a first-come-first-served transfer's start and end (s)."""
-PENDING, NUMBERS, FREE = range(3)
-"""The slots of the integer counts: events in the heap, events numbered so far, event rows free for reuse (the
-first of ``free``)."""
-DONE, GROW_FLOWS, GROW_QUEUE = range(3)
+PENDING, NUMBERS, FREE, HEAD = range(4)
+"""The slots of the integer counts: departures in the heap, events numbered so far, event rows free for reuse
+(the first of ``free``), the first payload of ``ready`` not yet taken."""
+DONE, GROW_FLOWS, GROW_QUEUE, GROW_EVENTS = range(4)
 """What :func:`run_cells` returns with: every event before the stop taken; a cell needs room for more flows;
-or for a longer queue (the cell's index with it)."""
+or for a longer queue (the cell's index with it); a departure needs a free event row."""
 
 
 @compiled
@@ -63,13 +64,6 @@ def _sift_down(events, heap, size):
             break
         heap[k], heap[child] = heap[child], heap[k]
         k = child
-
-
-@compiled
-def push_events(events, heap, counts, rows):
-    """Add the event rows ``rows`` (filled in, numbered) to the heap."""
-    for row in rows:
-        _push(events, heap, counts, row)
 
 
 @compiled
@@ -225,42 +219,76 @@ def _ps_finished(c, n, now, set_at, flows, flow_ids, sent, sent_ids, noted):
 
 
 @compiled
-def run_cells(stop, events, heap, counts, free, cells, flows, flow_ids, queue, queue_ids, sent, sent_ids):
-    """Take the events before ``stop`` (s); note each transfer whose last bit left in ``sent`` (start, end,
-    departure's clock, when the departure was set; s) and ``sent_ids``, in the order the DES hands them on.
-    ``cells`` is (fifo, channel kind, rate, shift, bounds, times, rates, cumulative, period_s, period_bits,
-    rounding, flows in progress, when they were brought up to date, version, busy, queue head, queue length).
-    Return (what it stopped for, the cell that needs room, transfers noted)."""
+def _ready_first(ready, head, events, row):
+    """Whether the payload ``ready[head]`` is taken before the departure in event row ``row``."""
+    for column in (TIME, SET_AT, KIND):
+        if ready[head, column] != events[row, column]:
+            return ready[head, column] < events[row, column]
+    return ready[head, NUMBER] < events[row, NUMBER]
+
+
+@compiled
+def _room(c, bits, cells, flows, queue, counts):
+    """What cell ``c`` lacks to take a payload of ``bits``: room in its queue, for its flows, an event row for
+    its departure; DONE: nothing."""
     fifo, n_flows, busy, queue_length = cells[0], cells[11], cells[14], cells[16]
+    if fifo[c] and busy[c] and queue_length[c] == queue.shape[1]:
+        return GROW_QUEUE
+    if not fifo[c] and not bits <= 0 and n_flows[c] == flows.shape[2]:
+        return GROW_FLOWS
+    if counts[FREE] == 0:
+        return GROW_EVENTS
+    return DONE
+
+
+@compiled
+def run_cells(stop, ready, events, heap, counts, free, cells, flows, flow_ids, queue, queue_ids, sent, sent_ids):
+    """Take the events before ``stop`` (s): the payloads ``ready`` (sorted, from ``counts[HEAD]``) and the
+    departures in ``heap``; note each transfer whose last bit left in ``sent`` (start, end, departure's clock,
+    when the departure was set; s) and ``sent_ids``, in the order the DES hands them on. ``cells`` is (fifo,
+    channel kind, rate, shift, bounds, times, rates, cumulative, period_s, period_bits, rounding, flows in
+    progress, when they were brought up to date, version, busy, queue head, queue length). Return (what it
+    stopped for, the cell that needs room, transfers noted)."""
+    fifo = cells[0]
     noted = 0
-    while counts[PENDING] > 0:
-        row = heap[0]
-        now = events[row, TIME]
-        if not now < stop:
-            break
-        c = int(events[row, CELL])
-        ready = events[row, KIND] == READY
-        bits = events[row, SIZE]
-        if ready and fifo[c] and busy[c] and queue_length[c] == queue.shape[1]:
-            return GROW_QUEUE, c, noted
-        if ready and not fifo[c] and not bits <= 0 and n_flows[c] == flows.shape[2]:
-            return GROW_FLOWS, c, noted
-        size = counts[PENDING] - 1
-        heap[0] = heap[size]
-        counts[PENDING] = size
-        _sift_down(events, heap, size)
-        value = int(events[row, VALUE])
-        if fifo[c]:
-            end, value, noted = _fifo_event(c, now, ready, value, bits, row, events, cells, queue, queue_ids, sent,
-                                            sent_ids, noted)
+    while True:
+        head = counts[HEAD]
+        if head < ready.shape[0] and (counts[PENDING] == 0 or _ready_first(ready, head, events, heap[0])):
+            now, bits = ready[head, TIME], ready[head, SIZE]
+            if not now < stop:
+                break
+            c = int(ready[head, CELL])
+            short = _room(c, bits, cells, flows, queue, counts)
+            if short != DONE:
+                return short, c, noted
+            counts[HEAD] = head + 1
+            counts[FREE] -= 1
+            row = free[counts[FREE]]
+            is_ready, value, set_at = True, int(ready[head, VALUE]), ready[head, SET_AT]
+        elif counts[PENDING] > 0:
+            row = heap[0]
+            now = events[row, TIME]
+            if not now < stop:
+                break
+            c = int(events[row, CELL])
+            size = counts[PENDING] - 1
+            heap[0] = heap[size]
+            counts[PENDING] = size
+            _sift_down(events, heap, size)
+            is_ready, value, set_at, bits = False, int(events[row, VALUE]), events[row, SET_AT], 0.0
         else:
-            end, value, noted = _ps_event(c, now, ready, value, bits, events[row, SET_AT], cells, flows, flow_ids,
-                                          sent, sent_ids, noted)
-        if end != np.inf:  # the departure at ``end``, set now (``call_after(env, end - now, ...)``), in this row
+            break
+        if fifo[c]:
+            end, value, noted = _fifo_event(c, now, is_ready, value, bits, row, events, cells, queue, queue_ids,
+                                            sent, sent_ids, noted)
+        else:
+            end, value, noted = _ps_event(c, now, is_ready, value, bits, set_at, cells, flows, flow_ids, sent,
+                                          sent_ids, noted)
+        if end != np.inf:  # the departure at ``end``, set now (``call_after(env, end - now, ...)``), in ``row``
             events[row, TIME], events[row, SET_AT], events[row, KIND] = now + (end - now), now, DEPARTURE
             events[row, NUMBER] = counts[NUMBERS]
             counts[NUMBERS] += 1
-            events[row, VALUE], events[row, START], events[row, END] = value, now, end
+            events[row, CELL], events[row, VALUE], events[row, START], events[row, END] = c, value, now, end
             _push(events, heap, counts, row)
         else:
             free[counts[FREE]] = row
@@ -316,10 +344,13 @@ class CompiledUplinks:
         self.queue = np.empty((cells, 16))
         """Each first-come-first-served cell's waiting transfers' bits, a ring from ``queue_head``."""
         self.queue_ids = np.empty((cells, 16), dtype=np.int64)
+        self.ready = np.empty((0, 9))
+        """The payloads ready and not yet taken (from ``counts[HEAD]``), in the order they are taken."""
         self.events = np.empty((64, 9))
+        """The departures (rows of the heap)."""
         self.heap = np.empty(64, dtype=np.int64)
         self.free = np.arange(63, -1, -1, dtype=np.int64)
-        self.counts = np.array([0, 0, 64], dtype=np.int64)
+        self.counts = np.array([0, 0, 64, 0], dtype=np.int64)
         self.waiting = 0
         """Transfers submitted and not yet sent."""
 
@@ -331,16 +362,14 @@ class CompiledUplinks:
         if not n:
             return
         counts = self.counts
-        if counts[FREE] < n:
-            self._grow_events(n - counts[FREE])
-        rows = self.free[counts[FREE] - n:counts[FREE]][::-1].copy()
-        counts[FREE] -= n
-        events = self.events
-        events[rows, TIME], events[rows, SET_AT], events[rows, KIND] = ready, scheduled, READY
-        events[rows, NUMBER] = counts[NUMBERS] + np.arange(n)
-        events[rows, CELL], events[rows, VALUE], events[rows, SIZE] = cells, transfers, bits
+        fresh = np.zeros((n, 9))
+        fresh[:, TIME], fresh[:, SET_AT], fresh[:, KIND] = ready, scheduled, READY
+        fresh[:, NUMBER] = counts[NUMBERS] + np.arange(n)
+        fresh[:, CELL], fresh[:, VALUE], fresh[:, SIZE] = cells, transfers, bits
         counts[NUMBERS] += n
-        push_events(events, self.heap, counts, rows)
+        merged = np.concatenate((self.ready[counts[HEAD]:], fresh))
+        self.ready = merged[np.lexsort((merged[:, NUMBER], merged[:, SET_AT], merged[:, TIME]))]
+        counts[HEAD] = 0
         self.waiting += n
 
     def _grow_events(self, more: int) -> None:
@@ -362,14 +391,16 @@ class CompiledUplinks:
             sent, sent_ids = np.empty((self.waiting, 4)), np.empty(self.waiting, dtype=np.int64)
             state = (self.fifo, *self.channel, self.n_flows, self.updated_at, self.version, self.busy,
                      self.queue_head, self.queue_length)
-            status, cell, noted = run_cells(stop, self.events, self.heap, self.counts, self.free, state,
+            status, cell, noted = run_cells(stop, self.ready, self.events, self.heap, self.counts, self.free, state,
                                             self.flows, self.flow_ids, self.queue, self.queue_ids, sent, sent_ids)
             self.waiting -= noted
             parts.append(sent[:noted])
             ids.append(sent_ids[:noted])
             if status == DONE:
                 break
-            if status == GROW_FLOWS:
+            if status == GROW_EVENTS:
+                self._grow_events(1)
+            elif status == GROW_FLOWS:
                 self.flows = np.concatenate((self.flows, np.empty_like(self.flows)), axis=2)
                 self.flow_ids = np.concatenate((self.flow_ids, np.empty_like(self.flow_ids)), axis=1)
             else:
