@@ -264,9 +264,11 @@ def _dispatch(now, set_now, params, jobs, key, factor, batch_factor, queue, stat
         count = 0
         for place in range(head, head + state[QUEUE_LENGTH]):
             job = queue[place]
-            if count < max_batch and (key[job] == kind or (mixes and key[job] >= 0)):
+            if key[job] == kind or (mixes and key[job] >= 0):
                 batch[count] = job
                 count += 1
+                if count == max_batch:  # the batch is full: the rest of the queue waits
+                    break
         ready_at = out[first, 0] + max_wait
         if count < max_batch and now < ready_at:  # EdgeServer._set_timer
             if not (ready_at >= floats[TIMER_AT] and floats[TIMER_AT] > now):
