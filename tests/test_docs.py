@@ -204,3 +204,24 @@ def test_calibration_example_is_a_valid_configuration():
                                                    "decode_time", "compute_power"]
     shipped = yaml.safe_load((REPO / "scenarios" / "calibration" / "bottlenet-3g.yaml").read_text())
     assert config.scenario == shipped["scenario"] and config.publish.model_dump() == shipped["publish"]
+
+
+SCENARIO_COMMANDS = [(path.relative_to(REPO).as_posix(), line.lstrip("#").strip())
+                     for path in sorted((REPO / "scenarios").rglob("*.yaml"))
+                     for line in path.read_text().splitlines() if re.match(r"^#\s+simsplit \w", line)]
+
+
+@pytest.mark.parametrize("where, command", SCENARIO_COMMANDS, ids=lambda v: v[:60])
+def test_a_command_in_a_scenario_comment_names_a_file_and_valid_settings(where, command):
+    """The commands a scenario's comment suggests name files that exist; a ``run``'s ``--set`` overrides give a
+    valid scenario (running them all is a benchmark's job: the whole city takes minutes)."""
+    import shlex
+
+    from simsplit.scenario import load_scenario
+    first = command.split("&&")[0]
+    words = shlex.split(first)
+    files = [w for w in words[2:] if w.endswith(".yaml")]
+    assert files and all((REPO / f).is_file() for f in files), command
+    if words[1] == "run":
+        sets = [words[k + 1] for k, w in enumerate(words) if w == "--set"]
+        load_scenario(REPO / files[0], sets)  # raises on an invalid override
