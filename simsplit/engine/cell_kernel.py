@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from simsplit.engine.kernels import _bits_within, _python_divmod, compiled, step_finish
+from simsplit.engine.fastpath_links import LinkArrays
+from simsplit.engine.kernels import compiled, link_bits_between, link_finish
 
 READY, DEPARTURE = 0.0, 1.0
 """An event's kind, which is also its order against the other kind at equal time and scheduling instant."""
@@ -75,44 +76,6 @@ def _push(events, heap, counts, row):
 
 
 @compiled
-def _cumulative(times, rates, cumulative, period_s, period_bits, at):
-    """:meth:`~simsplit.model.channel.steps.StepChannel._cumulative_bits`."""
-    if np.isnan(period_s):
-        return _bits_within(times, rates, cumulative, at)
-    periods, tau = _python_divmod(at, period_s)
-    return periods * period_bits + _bits_within(times, rates, cumulative, tau)
-
-
-@compiled
-def _bits_between(c, kind, rate, shift, bounds, times, rates, cumulative, period_s, period_bits, start, end):
-    """Cell ``c``'s channel's ``bits_between(start, end)``."""
-    if kind[c] == 0:
-        return rate[c] * (end - start)
-    t, r, cum = times[bounds[c]:bounds[c + 1]], rates[bounds[c]:bounds[c + 1]], cumulative[bounds[c]:bounds[c + 1]]
-    if shift[c] != 0.0:
-        start, end = start + shift[c], end + shift[c]
-    return (_cumulative(t, r, cum, period_s[c], period_bits[c], end)
-            - _cumulative(t, r, cum, period_s[c], period_bits[c], start))
-
-
-@compiled
-def _finish(c, kind, rate, shift, bounds, times, rates, cumulative, period_s, period_bits, rounding, start, bits):
-    """Cell ``c``'s channel's ``finish_time(start, bits)``."""
-    if kind[c] == 0:
-        return start + bits / rate[c]
-    t, r, cum = times[bounds[c]:bounds[c + 1]], rates[bounds[c]:bounds[c + 1]], cumulative[bounds[c]:bounds[c + 1]]
-    if shift[c] == 0.0:
-        return step_finish(t, r, cum, period_s[c], period_bits[c], rounding, start, bits)
-    if bits <= 0:
-        return start
-    inner_end = step_finish(t, r, cum, period_s[c], period_bits[c], rounding, start + shift[c], bits)
-    end = inner_end - shift[c]
-    while end + shift[c] < inner_end:  # rounded up as ShiftedChannel does
-        end = np.nextafter(end, np.inf)
-    return start if start > end else end
-
-
-@compiled
 def _least(flows, c, n):
     """The fewest bits left of cell ``c``'s ``n`` flows."""
     least = flows[c, 0, 0]
@@ -134,7 +97,7 @@ def _note(sent, sent_ids, noted, start, end, now, set_at, transfer):
 def _fifo_event(c, now, ready, value, bits, row, events, cells, queue, queue_ids, sent, sent_ids, noted):
     """A first-come-first-served cell's event: a payload ready (queued if the link is busy) or a departure (the
     next in the queue starts). Return (the next departure's end s, inf: none; its transfer; transfers noted)."""
-    busy, queue_head, queue_length = cells[14], cells[15], cells[16]
+    busy, queue_head, queue_length = cells[6], cells[7], cells[8]
     begin = -1
     if ready and busy[c]:
         slot = (queue_head[c] + queue_length[c]) % queue.shape[1]
@@ -152,7 +115,7 @@ def _fifo_event(c, now, ready, value, bits, row, events, cells, queue, queue_ids
             queue_length[c] -= 1
     end = np.inf
     if begin >= 0:
-        end = _finish(c, *cells[1:11], now, bits)
+        end = link_finish(c, cells[1], cells[2], now, bits)
         busy[c] = True
     if not ready:
         noted = _note(sent, sent_ids, noted, events[row, START], events[row, END], now, events[row, SET_AT], value)
@@ -163,7 +126,7 @@ def _fifo_event(c, now, ready, value, bits, row, events, cells, queue, queue_ids
 def _ps_event(c, now, ready, value, bits, set_at, cells, flows, flow_ids, sent, sent_ids, noted):
     """A processor-sharing cell's event: a payload ready or a departure (stale if the cell's version moved on).
     Return (the next departure's end s, inf: none; the cell's version; transfers noted)."""
-    n_flows, updated_at, version = cells[11], cells[12], cells[13]
+    n_flows, updated_at, version = cells[3], cells[4], cells[5]
     n = n_flows[c]
     if ready and bits <= 0:
         return np.inf, version[c], _note(sent, sent_ids, noted, now, now, now, set_at, value)
@@ -173,7 +136,7 @@ def _ps_event(c, now, ready, value, bits, set_at, cells, flows, flow_ids, sent, 
         flow_ids[c, 0] = value
         n_flows[c] = 1
         version[c] += 1
-        return _finish(c, *cells[1:11], now, bits), version[c], noted
+        return link_finish(c, cells[1], cells[2], now, bits), version[c], noted
     if not ready and value != version[c]:  # superseded by a later arrival or departure
         return np.inf, version[c], noted
     if not ready and n == 1:  # the one transfer in progress is done: nothing to bring up to date
@@ -182,7 +145,7 @@ def _ps_event(c, now, ready, value, bits, set_at, cells, flows, flow_ids, sent, 
         version[c] += 1
         return np.inf, version[c], _note(sent, sent_ids, noted, flows[c, 2, 0], now, now, set_at, flow_ids[c, 0])
     if now > updated_at[c]:  # bring every flow up to date
-        share = _bits_between(c, *cells[1:10], updated_at[c], now) / n
+        share = link_bits_between(c, cells[1], cells[2], updated_at[c], now) / n
         for k in range(n):
             flows[c, 0, k] -= share
     updated_at[c] = now
@@ -199,7 +162,7 @@ def _ps_event(c, now, ready, value, bits, set_at, cells, flows, flow_ids, sent, 
     least = _least(flows, c, n)
     if least < 0.0:
         least = 0.0
-    return _finish(c, *cells[1:11], now, least * n), version[c], noted
+    return link_finish(c, cells[1], cells[2], now, least * n), version[c], noted
 
 
 @compiled
@@ -231,7 +194,7 @@ def _ready_first(ready, head, events, row):
 def _room(c, bits, cells, flows, queue, counts):
     """What cell ``c`` lacks to take a payload of ``bits``: room in its queue, for its flows, an event row for
     its departure; DONE: nothing."""
-    fifo, n_flows, busy, queue_length = cells[0], cells[11], cells[14], cells[16]
+    fifo, n_flows, busy, queue_length = cells[0], cells[3], cells[6], cells[8]
     if fifo[c] and busy[c] and queue_length[c] == queue.shape[1]:
         return GROW_QUEUE
     if not fifo[c] and not bits <= 0 and n_flows[c] == flows.shape[2]:
@@ -246,8 +209,8 @@ def run_cells(stop, ready, events, heap, counts, free, cells, flows, flow_ids, q
     """Take the events before ``stop`` (s): the payloads ``ready`` (sorted, from ``counts[HEAD]``) and the
     departures in ``heap``; note each transfer whose last bit left in ``sent`` (start, end, departure's clock,
     when the departure was set; s) and ``sent_ids``, in the order the DES hands them on. ``cells`` is (fifo,
-    channel kind, rate, shift, bounds, times, rates, cumulative, period_s, period_bits, rounding, flows in
-    progress, when they were brought up to date, version, busy, queue head, queue length). Return (what it
+    the channels as :func:`~simsplit.engine.kernels.link_finish` reads them (their link arrays and steps), flows
+    in progress, when they were brought up to date, version, busy, queue head, queue length). Return (what it
     stopped for, the cell that needs room, transfers noted)."""
     fifo = cells[0]
     noted = 0
@@ -297,23 +260,9 @@ def run_cells(stop, ready, events, heap, counts, free, cells, flows, flow_ids, q
 
 
 def compiles(links: list) -> bool:
-    """Whether every one of ``links`` (shared uplinks) has a channel :func:`run_cells` replays."""
-    return all(_channel_arrays(link.channel) is not None for link in links)
-
-
-def _channel_arrays(channel) -> tuple | None:
-    """(kind, rate bit/s, shift s, breakpoints, rates, cumulative bits, period s, bits per period) of a constant
-    (kind 0) or piecewise-constant (1) channel, shifted or not; None for any other."""
-    from simsplit.model.channel.constant import ConstantChannel
-    from simsplit.model.channel.shifted import ShiftedChannel
-    from simsplit.model.channel.steps import StepChannel
-    if type(channel) is ConstantChannel:
-        return 0, channel.rate_bps, 0.0, [0.0], [channel.rate_bps], [0.0], np.nan, 0.0
-    inner, shift = (channel.inner, channel.offset_s) if type(channel) is ShiftedChannel else (channel, 0.0)
-    if type(inner) is not StepChannel:
-        return None
-    times, rates, cumulative, period_bits = inner.arrays()
-    return 1, 1.0, shift, times, rates, cumulative, np.nan if inner.period_s is None else inner.period_s, period_bits
+    """Whether every one of ``links`` (shared uplinks) has a channel :func:`run_cells` replays: constant or
+    piecewise constant (kinds 0 and 1 of :class:`~simsplit.engine.fastpath_links.LinkArrays`)."""
+    return bool((LinkArrays(links).kind < 2).all())
 
 
 class CompiledUplinks:
@@ -323,14 +272,10 @@ class CompiledUplinks:
 
     def __init__(self, links: list) -> None:
         from simsplit.model.channel.shared import SharedFifoLink
-        from simsplit.model.channel.steps import ROUNDING
-        arrays: list[tuple] = [_channel_arrays(link.channel) or () for link in links]
         cells = len(links)
-        self.channel = (np.array([a[0] for a in arrays], dtype=np.int64), np.array([a[1] for a in arrays]),
-                        np.array([a[2] for a in arrays]),
-                        np.cumsum([0] + [len(a[3]) for a in arrays], dtype=np.int64),
-                        *(np.concatenate([np.array(a[k], dtype=float) for a in arrays]) for k in (3, 4, 5)),
-                        np.array([a[6] for a in arrays]), np.array([a[7] for a in arrays]), ROUNDING)
+        arrays = LinkArrays(links)
+        self.channel = ((arrays.kind.astype(np.int64), arrays.rate, arrays.channel, arrays.shift), arrays.steps)
+        """Each cell's channel as :func:`~simsplit.engine.kernels.link_finish` reads it."""
         self.fifo = np.array([isinstance(link, SharedFifoLink) for link in links])
         self.n_flows = np.zeros(cells, dtype=np.int64)
         self.updated_at = np.zeros(cells)

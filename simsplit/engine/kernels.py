@@ -282,6 +282,58 @@ def tenant_arrivals(at, gaps, stop, rate, times, rates, cumulative, period_s, pe
     return out[:n], at, n
 
 
+@compiled
+def shifted_step_finish(times, rates, cumulative, period_s, period_bits, rounding, shift, start, size_bits):
+    """:func:`step_finish` read from ``shift`` seconds in (0: unshifted), as
+    :meth:`simsplit.model.channel.shifted.ShiftedChannel.finish_time` reads its inner channel: the inner finish
+    less the shift, rounded up so that adding the shift back never falls short of it."""
+    if shift == 0.0 or size_bits <= 0:
+        return step_finish(times, rates, cumulative, period_s, period_bits, rounding, start, size_bits)
+    inner_end = step_finish(times, rates, cumulative, period_s, period_bits, rounding, start + shift, size_bits)
+    end = inner_end - shift
+    while end + shift < inner_end:
+        end = np.nextafter(end, np.inf)
+    return start if start > end else end
+
+
+@compiled
+def _cumulative_bits(times, rates, cumulative, period_s, period_bits, at):
+    """:meth:`~simsplit.model.channel.steps.StepChannel._cumulative_bits` (``period_s`` NaN: no period)."""
+    if np.isnan(period_s):
+        return _bits_within(times, rates, cumulative, at)
+    periods, tau = _python_divmod(at, period_s)
+    return periods * period_bits + _bits_within(times, rates, cumulative, tau)
+
+
+@compiled
+def link_finish(d, link, steps, start, size_bits):
+    """``finish_time(start, size_bits)`` of link ``d``'s channel, of kind 0 (constant) or 1 (piecewise constant,
+    shifted or not), as :class:`~simsplit.engine.fastpath_links.LinkArrays` describes it: ``link`` = its
+    (kind, rate, channel, shift) arrays, ``steps`` its :class:`StepChannels`."""
+    kind, rate, channel, shift = link
+    if kind[d] == 0:
+        return start + size_bits / rate[d]
+    c = channel[d]
+    low, high = steps.bounds[c], steps.bounds[c + 1]
+    return shifted_step_finish(steps.times[low:high], steps.rates[low:high], steps.cumulative[low:high],
+                               steps.period_s[c], steps.period_bits[c], steps.rounding, shift[d], start, size_bits)
+
+
+@compiled
+def link_bits_between(d, link, steps, start, end):
+    """``bits_between(start, end)`` of link ``d``'s channel (kinds and arguments as :func:`link_finish`)."""
+    kind, rate, channel, shift = link
+    if kind[d] == 0:
+        return rate[d] * (end - start)
+    c = channel[d]
+    low, high = steps.bounds[c], steps.bounds[c + 1]
+    t, r, cum = steps.times[low:high], steps.rates[low:high], steps.cumulative[low:high]
+    if shift[d] != 0.0:
+        start, end = start + shift[d], end + shift[d]
+    return (_cumulative_bits(t, r, cum, steps.period_s[c], steps.period_bits[c], end)
+            - _cumulative_bits(t, r, cum, steps.period_s[c], steps.period_bits[c], start))
+
+
 class StepChannels(NamedTuple):
     """Piecewise-constant channels one after the other, as :func:`step_link` reads them: channel ``c``'s
     breakpoints, rates and cumulative bits (:meth:`~simsplit.model.channel.steps.StepChannel.arrays`) at
@@ -323,14 +375,7 @@ def step_link(ready_s, size_bits, extra_s, offsets, run_device, free, channel, s
             ready = ready_s[i]
             begin = ready if ready > link_free else link_free
             bits = size_bits[i]
-            if shift == 0.0 or bits <= 0:
-                finish = step_finish(t, r, cum, period_s[c], period_bits[c], rounding, begin, bits)
-            else:
-                inner_end = step_finish(t, r, cum, period_s[c], period_bits[c], rounding, begin + shift, bits)
-                inner = inner_end - shift
-                while inner + shift < inner_end:  # rounded up as ShiftedChannel does
-                    inner = np.nextafter(inner, np.inf)
-                finish = begin if begin > inner else inner
+            finish = shifted_step_finish(t, r, cum, period_s[c], period_bits[c], rounding, shift, begin, bits)
             link_free = finish + extra_s[i]
             start[i] = begin
             end[i] = link_free

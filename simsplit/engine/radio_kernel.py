@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from simsplit.engine.kernels import compiled, step_finish
+from simsplit.engine.kernels import compiled, link_finish
 
 UPLOAD, DEPARTURE, DOWNLOAD = 0, 1, 2
 """A radio event's kind (as :mod:`simsplit.engine.fastpath_radio` numbers them)."""
@@ -26,26 +26,8 @@ UPLOAD, DEPARTURE, DOWNLOAD = 0, 1, 2
 def _reserve(d, free, link, steps, ready, bits, extra):
     """``Link.reserve`` of device ``d``'s link (kinds 0 constant, 1 steps, from ``link`` = (kind, rate, channel,
     shift)) with no spare bits (these channels leave none): (start s, end s)."""
-    kind, rate, channel, shift = link
     start = ready if ready > free[d] else free[d]
-    if bits <= 0.0:
-        end = start
-    elif kind[d] == 0:
-        end = start + bits / rate[d]
-    else:
-        c = channel[d]
-        bounds = steps.bounds
-        t, r = steps.times[bounds[c]:bounds[c + 1]], steps.rates[bounds[c]:bounds[c + 1]]
-        cum = steps.cumulative[bounds[c]:bounds[c + 1]]
-        if shift[d] == 0.0:
-            end = step_finish(t, r, cum, steps.period_s[c], steps.period_bits[c], steps.rounding, start, bits)
-        else:
-            inner_end = step_finish(t, r, cum, steps.period_s[c], steps.period_bits[c], steps.rounding,
-                                    start + shift[d], bits)
-            end = inner_end - shift[d]
-            while end + shift[d] < inner_end:  # rounded up as ShiftedChannel does
-                end = np.nextafter(end, np.inf)
-            end = start if start > end else end
+    end = start if bits <= 0.0 else link_finish(d, link, steps, start, bits)
     if extra:
         end += extra
     free[d] = end
