@@ -191,10 +191,11 @@ class CellWaiting:
     it was ready to send (s)."""
 
     def __init__(self) -> None:
-        self.rows: np.ndarray = np.empty(0, dtype=np.int64)
-        self.extra: np.ndarray = np.empty(0)
-        self.lost: np.ndarray = np.empty(0, dtype=bool)
-        self.ready: np.ndarray = np.empty(0)
+        self.rows: np.ndarray
+        self.extra: np.ndarray
+        self.lost: np.ndarray
+        self.ready: np.ndarray
+        self.clear()
 
     def __len__(self) -> int:
         return int(self.rows.size)
@@ -207,6 +208,11 @@ class CellWaiting:
         self.extra = np.concatenate((self.extra, extra))[order]
         self.lost = np.concatenate((self.lost, lost.astype(bool)))[order]
         self.ready = np.concatenate((self.ready, ready))[order]
+
+    def clear(self) -> None:
+        """No upload waits any more."""
+        self.rows, self.extra = np.empty(0, dtype=np.int64), np.empty(0)
+        self.lost, self.ready = np.empty(0, dtype=bool), np.empty(0)
 
     def take(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(feedback delay s, lost, ready s) of the waiting uploads ``rows``, in that order; they wait no more."""

@@ -115,14 +115,14 @@ class RadioStages(WindowStages):
                 "down": np.full((down_rows.size, 6), math.nan)}  # promotion, send at, sent, feedback, lost, start
         down_end = np.full(down_rows.size, math.nan)
         if self.radio_arrays is not None:
-            steps = np.stack((plan["promotion"], plan["send_at"], plan["start"], plan["end"]), axis=1)
+            each_upload = np.full((n, 4), math.nan)  # promotion, send at, start, end
             arrays = self.radio_arrays
             radio_kernel.radio_round(order, device, at, kind, index, stop, moment, shared, uploads["head_end"],
                                      uploads["sent"], uploads["extra"], gone_end, down_at, self.bits_down,
                                      first_round, arrays.radio, arrays.up, arrays.up_free, arrays.down,
-                                     arrays.down_free, arrays.steps_up, arrays.steps_down, steps, plan["down"],
-                                     down_end)
-            plan["promotion"], plan["send_at"], plan["start"], plan["end"] = steps.T.copy()
+                                     arrays.down_free, arrays.steps_up, arrays.steps_down, each_upload,
+                                     plan["down"], down_end)
+            plan["promotion"], plan["send_at"], plan["start"], plan["end"] = each_upload.T
             plan["down_end"] = down_end
             return plan
         devices, head_end, bits = self.devices, uploads["head_end"], uploads["sent"]

@@ -122,7 +122,7 @@ class UploadStages(StageBase):
             self.cell_sequence += rows.size
         if final:  # uploads still in the cells stay in flight
             self._set("_done", self.cell_waiting.rows, True)
-            self.cell_waiting.take(self.cell_waiting.rows)
+            self.cell_waiting.clear()
         return rows, clock, end
 
     def _handovers(self, rows, owner, start, end, links: LinkArrays, bits: str) -> None:

@@ -117,7 +117,6 @@ class PacketLoss:
             rounds = max(rounds, attempts - 1)
         return size_bits * sends / packets, rounds * self.feedback_s, False
 
-
     def transmit_many(self, sizes_bits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`transmit` of each of ``sizes_bits`` in turn (the same draws, the same numbers), in a compiled
         loop: (bits sent, extra feedback delay s, lost)."""
