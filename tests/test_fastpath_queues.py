@@ -296,6 +296,21 @@ def test_random_radio_state_machines_equal_the_des(tmp_path, groups, technology,
     assert_same_run(setup, seed)
 
 
+@settings(max_examples=60, deadline=None)
+@given(devices=st.sampled_from([3, 40_000]), size=st.integers(0, 300), seed=st.integers(0, 2**32))
+def test_a_rounds_events_are_ordered_as_a_sort_on_all_four_keys(devices, size, seed):
+    """The radio round's order (two stable sorts, one a radix sort on 16 bits) equals ``np.lexsort`` on (device,
+    time, kind, number), with times tied within and across devices and kinds, NaN among them, and more devices
+    than 16 bits hold."""
+    from simsplit.engine.fastpath_radio import _by_device_then_time
+    rng = np.random.default_rng(seed)
+    device = rng.integers(0, devices, size)
+    at = rng.choice(np.array([0.0, 0.25, 1.0, np.nan, 3.5]), size) + rng.choice([0.0, 1e-3], size)
+    kind = np.sort(rng.integers(0, 3, size))  # the round lists its events kind by kind, each kind by number
+    index = np.concatenate([np.arange(np.count_nonzero(kind == k)) for k in range(3)]).astype(np.int64)
+    assert np.array_equal(_by_device_then_time(device, at), np.lexsort((index, kind, at, device)))
+
+
 @pytest.mark.parametrize("link", ["uplink", "downlink"])
 @pytest.mark.parametrize("compiled_round", [True, False])
 def test_a_link_down_for_good_with_the_radio_tail_equals_the_des(tmp_path, monkeypatch, link, compiled_round):
@@ -319,11 +334,11 @@ def test_a_link_down_for_good_with_the_radio_tail_equals_the_des(tmp_path, monke
 
 
 def test_the_estimate_of_a_replayed_run_bounds_its_time():
-    """A run whose cells and radio the fast path replays per event is estimated at the replay rate (the compiled
-    rate would promise a site of city-under-load in a tenth of its time): the estimate bounds the run."""
+    """A run whose cells and radio the fast path replays per event is estimated at the replay rate: the estimate
+    bounds the run, and is not so loose that it would refuse a run that fits (within 20x of its time)."""
     import time
 
-    from simsplit.engine.feasibility import FAST_REQUESTS_PER_SECOND, estimate
+    from simsplit.engine.feasibility import estimate
     from simsplit.scenario import load_scenario
     from simsplit.studies.sites import site_scenario
     repo = Path(__file__).resolve().parents[1]
@@ -337,7 +352,7 @@ def test_the_estimate_of_a_replayed_run_bounds_its_time():
     simulate(scenario, setup=setup, stream=False)
     took = time.perf_counter() - started
     assert guessed.seconds >= took, (guessed.seconds, took)
-    assert guessed.requests / FAST_REQUESTS_PER_SECOND < took  # what the compiled rate would have promised
+    assert guessed.seconds < 20 * took
 
 
 def _periodic(i: int, count: int, rate_hz: float, phase_s: float) -> dict:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from simsplit.core.compiling import inlined
 from simsplit.engine.fastpath_links import LinkArrays
 from simsplit.engine.kernels import compiled, link_bits_between, link_finish
 
@@ -33,7 +34,7 @@ DONE, GROW_FLOWS, GROW_QUEUE, GROW_EVENTS = range(4)
 or for a longer queue (the cell's index with it); a departure needs a free event row."""
 
 
-@compiled
+@inlined
 def _earlier(events, a, b):
     """Whether event row ``a`` is taken before row ``b``."""
     for column in (TIME, SET_AT, KIND):
@@ -42,7 +43,7 @@ def _earlier(events, a, b):
     return events[a, NUMBER] < events[b, NUMBER]
 
 
-@compiled
+@inlined
 def _sift_up(events, heap, k):
     while k > 0:
         parent = (k - 1) >> 1
@@ -52,7 +53,7 @@ def _sift_up(events, heap, k):
         k = parent
 
 
-@compiled
+@inlined
 def _sift_down(events, heap, size):
     k = 0
     while True:
@@ -67,7 +68,7 @@ def _sift_down(events, heap, size):
         k = child
 
 
-@compiled
+@inlined
 def _push(events, heap, counts, row):
     size = counts[PENDING]
     heap[size] = row
@@ -75,7 +76,7 @@ def _push(events, heap, counts, row):
     _sift_up(events, heap, size)
 
 
-@compiled
+@inlined
 def _least(flows, c, n):
     """The fewest bits left of cell ``c``'s ``n`` flows."""
     least = flows[c, 0, 0]
@@ -85,7 +86,7 @@ def _least(flows, c, n):
     return least
 
 
-@compiled
+@inlined
 def _note(sent, sent_ids, noted, start, end, now, set_at, transfer):
     """Note a transfer whose last bit left; return the transfers noted."""
     sent[noted, 0], sent[noted, 1], sent[noted, 2], sent[noted, 3] = start, end, now, set_at
@@ -93,7 +94,7 @@ def _note(sent, sent_ids, noted, start, end, now, set_at, transfer):
     return noted + 1
 
 
-@compiled
+@inlined
 def _fifo_event(c, now, ready, value, bits, row, events, cells, queue, queue_ids, sent, sent_ids, noted):
     """A first-come-first-served cell's event: a payload ready (queued if the link is busy) or a departure (the
     next in the queue starts). Return (the next departure's end s, inf: none; its transfer; transfers noted)."""
@@ -122,7 +123,7 @@ def _fifo_event(c, now, ready, value, bits, row, events, cells, queue, queue_ids
     return end, begin, noted
 
 
-@compiled
+@inlined
 def _ps_event(c, now, ready, value, bits, set_at, cells, flows, flow_ids, sent, sent_ids, noted):
     """A processor-sharing cell's event: a payload ready or a departure (stale if the cell's version moved on).
     Return (the next departure's end s, inf: none; the cell's version; transfers noted)."""
@@ -165,7 +166,7 @@ def _ps_event(c, now, ready, value, bits, set_at, cells, flows, flow_ids, sent, 
     return link_finish(c, cells[1], cells[2], now, least * n), version[c], noted
 
 
-@compiled
+@inlined
 def _ps_finished(c, n, now, set_at, flows, flow_ids, sent, sent_ids, noted):
     """Note every flow of cell ``c`` within rounding of the least left (done), keep the others in order.
     Return (flows kept, transfers noted)."""
@@ -181,7 +182,7 @@ def _ps_finished(c, n, now, set_at, flows, flow_ids, sent, sent_ids, noted):
     return kept, noted
 
 
-@compiled
+@inlined
 def _ready_first(ready, head, events, row):
     """Whether the payload ``ready[head]`` is taken before the departure in event row ``row``."""
     for column in (TIME, SET_AT, KIND):
@@ -190,7 +191,7 @@ def _ready_first(ready, head, events, row):
     return ready[head, NUMBER] < events[row, NUMBER]
 
 
-@compiled
+@inlined
 def _room(c, bits, cells, flows, queue, counts):
     """What cell ``c`` lacks to take a payload of ``bits``: room in its queue, for its flows, an event row for
     its departure; DONE: nothing."""

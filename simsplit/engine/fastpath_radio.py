@@ -109,7 +109,7 @@ class RadioStages(WindowStages):
         kind = np.concatenate((np.full(n, UPLOAD), np.full(gone_rows.size, DEPARTURE),
                                np.full(down_rows.size, DOWNLOAD)))
         index = np.concatenate((np.arange(n), np.arange(gone_rows.size), np.arange(down_rows.size)))
-        order = np.lexsort((index, kind, at, device))
+        order = _by_device_then_time(device, at)
         plan = {"promotion": np.full(n, math.nan), "send_at": np.full(n, math.nan), "start": np.full(n, math.nan),
                 "end": np.full(n, math.nan), "moment": moment, "shared": shared,
                 "down": np.full((down_rows.size, 6), math.nan)}  # promotion, send at, sent, feedback, lost, start
@@ -290,6 +290,17 @@ def radio_stages(setup, device_group: np.ndarray) -> tuple[CompiledTails | None,
     pending = {name: np.empty(0, dtype=np.int64 if name in ("rows", "owner") else bool if name == "lost" else float)
                for name in ("rows", "owner", "clock", "before", "head_end", "sent", "extra", "lost", "erased")}
     return (CompiledTails(setup.groups, device_group) if any(machine) else None), metered, pending
+
+
+def _by_device_then_time(device: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The order of a round's events: by device, then time, then as listed (kind, then number): a stable sort by
+    time, then a stable sort by device (a radix sort on 16 bits where the devices fit), in about half the time of
+    ``np.lexsort`` on the four keys."""
+    by_time = np.argsort(at, kind="stable")
+    owner = device[by_time]
+    if device.size and device.max() < np.iinfo(np.int16).max:
+        owner = owner.astype(np.int16)
+    return by_time[np.argsort(owner, kind="stable")]
 
 
 def _nothing_yet() -> dict:

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from simsplit.core.compiling import COMPILED, compiled  # noqa: F401 (COMPILED re-exported)
+from simsplit.core.compiling import COMPILED, compiled, inlined  # noqa: F401 (COMPILED re-exported)
 
 
 @compiled
@@ -72,19 +72,19 @@ def processing_order(times_s, offsets, first_number, rank_base):
     return rank
 
 
-@compiled
+@inlined
 def _before(heap_t, heap_id, a, b):
     return heap_t[a] < heap_t[b] or (heap_t[a] == heap_t[b] and heap_id[a] < heap_id[b])
 
 
-@compiled
+@inlined
 def _swap(heap_t, heap_id, heap_d, a, b):
     heap_t[a], heap_t[b] = heap_t[b], heap_t[a]
     heap_id[a], heap_id[b] = heap_id[b], heap_id[a]
     heap_d[a], heap_d[b] = heap_d[b], heap_d[a]
 
 
-@compiled
+@inlined
 def _push(heap_t, heap_id, heap_d, size, t, number, d):
     heap_t[size], heap_id[size], heap_d[size] = t, number, d
     child = size
@@ -97,7 +97,7 @@ def _push(heap_t, heap_id, heap_d, size, t, number, d):
     return size + 1
 
 
-@compiled
+@inlined
 def _pop(heap_t, heap_id, heap_d, size):
     size -= 1
     _swap(heap_t, heap_id, heap_d, 0, size)
@@ -194,7 +194,7 @@ def fifo_servers(arrival_s, service_s, factor, free, end_s):
     return start, end
 
 
-@compiled
+@inlined
 def _python_divmod(x, y):
     """Python's ``divmod`` of two floats (CPython's float_divmod, step for step)."""
     mod = np.fmod(x, y)
@@ -214,7 +214,7 @@ def _python_divmod(x, y):
     return floor, mod
 
 
-@compiled
+@inlined
 def _bits_within(times, rates, cumulative, tau):
     k = np.searchsorted(times, tau, side="right") - 1
     if k < 0:
@@ -222,7 +222,7 @@ def _bits_within(times, rates, cumulative, tau):
     return cumulative[k] + rates[k] * (tau - times[k])
 
 
-@compiled
+@inlined
 def _time_within(times, rates, cumulative, bits, tolerance):
     i = np.searchsorted(cumulative, bits - tolerance, side="left")
     if i < cumulative.size and cumulative[i] <= bits + tolerance:
@@ -282,7 +282,7 @@ def tenant_arrivals(at, gaps, stop, rate, times, rates, cumulative, period_s, pe
     return out[:n], at, n
 
 
-@compiled
+@inlined
 def shifted_step_finish(times, rates, cumulative, period_s, period_bits, rounding, shift, start, size_bits):
     """:func:`step_finish` read from ``shift`` seconds in (0: unshifted), as
     :meth:`simsplit.model.channel.shifted.ShiftedChannel.finish_time` reads its inner channel: the inner finish
@@ -296,7 +296,7 @@ def shifted_step_finish(times, rates, cumulative, period_s, period_bits, roundin
     return start if start > end else end
 
 
-@compiled
+@inlined
 def _cumulative_bits(times, rates, cumulative, period_s, period_bits, at):
     """:meth:`~simsplit.model.channel.steps.StepChannel._cumulative_bits` (``period_s`` NaN: no period)."""
     if np.isnan(period_s):
@@ -305,7 +305,7 @@ def _cumulative_bits(times, rates, cumulative, period_s, period_bits, at):
     return periods * period_bits + _bits_within(times, rates, cumulative, tau)
 
 
-@compiled
+@inlined
 def link_finish(d, link, steps, start, size_bits):
     """``finish_time(start, size_bits)`` of link ``d``'s channel, of kind 0 (constant) or 1 (piecewise constant,
     shifted or not), as :class:`~simsplit.engine.fastpath_links.LinkArrays` describes it: ``link`` = its
@@ -319,7 +319,7 @@ def link_finish(d, link, steps, start, size_bits):
                                steps.period_s[c], steps.period_bits[c], steps.rounding, shift[d], start, size_bits)
 
 
-@compiled
+@inlined
 def link_bits_between(d, link, steps, start, end):
     """``bits_between(start, end)`` of link ``d``'s channel (kinds and arguments as :func:`link_finish`)."""
     kind, rate, channel, shift = link

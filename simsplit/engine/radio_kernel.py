@@ -16,13 +16,14 @@ import math
 
 import numpy as np
 
+from simsplit.core.compiling import inlined
 from simsplit.engine.kernels import compiled, link_finish
 
 UPLOAD, DEPARTURE, DOWNLOAD = 0, 1, 2
 """A radio event's kind (as :mod:`simsplit.engine.fastpath_radio` numbers them)."""
 
 
-@compiled
+@inlined
 def _reserve(d, free, link, steps, ready, bits, extra):
     """``Link.reserve`` of device ``d``'s link (kinds 0 constant, 1 steps, from ``link`` = (kind, rate, channel,
     shift)) with no spare bits (these channels leave none): (start s, end s)."""
@@ -34,7 +35,7 @@ def _reserve(d, free, link, steps, ready, bits, extra):
     return start, end
 
 
-@compiled
+@inlined
 def _wake(radio, d, ready):
     promotion, tail, active, progress = radio
     if promotion[d] and not progress[d] and ready >= active[d] + tail[d]:
@@ -42,7 +43,7 @@ def _wake(radio, d, ready):
     return ready
 
 
-@compiled
+@inlined
 def _note(radio, d, end):
     active = radio[2]
     if radio[0][d] and end > active[d]:

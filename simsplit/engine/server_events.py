@@ -27,7 +27,7 @@ class ServerEvents:
                                      + [batching.scaling.factor(b) for b in range(1, batching.max_batch + 1)])
         self.state = np.zeros(11, dtype=np.int64)
         self.state[kernel.IDLE] = config.workers
-        self.floats = np.array([math.inf])
+        self.floats = np.array([math.inf, math.inf])  # see server_kernel.TIMER_AT
         self.slots = np.zeros((config.workers, 3))
         self.slot_jobs = np.zeros((config.workers, batching.max_batch), dtype=np.int64)
         self.events = np.empty((config.workers + 4, 6))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from simsplit.core.compiling import inlined
 from simsplit.engine.kernels import compiled
 
 WAITING, FINISHED, REJECTED, EXPIRED = 0, 1, 2, 3
@@ -31,11 +32,13 @@ IDLE, SEQUENCE, QUEUE_HEAD, QUEUE_LENGTH, PUSHED, FACTORS_USED, DONE, STARTED, E
 length, jobs queued so far, service factors used; this call's counts of rows done, batches started and batches
 ended; the events pending, and batches started in the run (each batch's serial number)."""
 
-TIMER_AT = 0
-"""The slot of the float state: the batching timer's instant (``EdgeServer._timer_at_s``; inf: none)."""
+TIMER_AT, EARLIEST_DEADLINE = 0, 1
+"""The slots of the float state: the batching timer's instant (``EdgeServer._timer_at_s``; inf: none); a lower
+bound on the queued jobs' deadlines (s): while it is not before now, no queued job has expired, and the queue is
+not scanned (an expiry scan sets it to the exact earliest)."""
 
 
-@compiled
+@inlined
 def _first(t1, s1, u1, c1, n1, t2, s2, u2, c2, n2):
     """Whether event 1 (time, set at, when the event that set it was set, tie class, number) is taken before
     event 2."""
@@ -50,7 +53,7 @@ def _first(t1, s1, u1, c1, n1, t2, s2, u2, c2, n2):
     return n1 < n2
 
 
-@compiled
+@inlined
 def _push(job, queue, state, deadline, edf):
     """Queue ``job``: FIFO at the back; EDF after every job of an earlier or equal deadline."""
     head, length = state[QUEUE_HEAD], state[QUEUE_LENGTH]
@@ -68,7 +71,7 @@ def _push(job, queue, state, deadline, edf):
     state[QUEUE_LENGTH] = length + 1
 
 
-@compiled
+@inlined
 def _remove(queue, state, chosen):
     """Take the queued jobs marked in ``chosen`` out of the queue, the others keeping their order; unmark them."""
     head, length = state[QUEUE_HEAD], state[QUEUE_LENGTH]
@@ -83,7 +86,7 @@ def _remove(queue, state, chosen):
     state[QUEUE_LENGTH] = kept - head
 
 
-@compiled
+@inlined
 def _room(events, state):
     """``events`` (time, scheduled at, number, worker or -1, timer value: one row each) with room for one more."""
     if state[EVENTS] < events.shape[0]:
@@ -93,7 +96,7 @@ def _room(events, state):
     return bigger
 
 
-@compiled
+@inlined
 def _schedule(events, state, at, now, set_now, worker, value):
     """A server event at ``at`` (s), set now by an event set at ``set_now`` (s): a service's end on ``worker`` or
     a timer (-1) of ``value``. A row of ``events``: time, set at, number, worker, value, set_now."""
@@ -138,8 +141,12 @@ def serve(jobs, tie, key, first_new, stop, params, factor, batch_factor, queue, 
     state[STARTED] = 0
     state[ENDED] = 0
     arriving = first_new
+    seen = -1  # the events scheduled when ``best`` was found (-1: find it again)
+    best = -1
     while True:
-        best = _earliest(events, state)
+        if seen != state[SEQUENCE]:  # the pending events changed: a scan of the few (workers + timer) again
+            best = _earliest(events, state)
+            seen = state[SEQUENCE]
         take_arrival = arriving < jobs.shape[0] and (
             best < 0 or _first(jobs[arriving, 0], jobs[arriving, 1], jobs[arriving, 4], tie[arriving], arriving,
                                events[best, 0], events[best, 1], events[best, 5], SERVER_TIE, events[best, 2]))
@@ -153,7 +160,7 @@ def serve(jobs, tie, key, first_new, stop, params, factor, batch_factor, queue, 
             break
         if take_arrival:
             events, dispatch = _submit(arriving, now, set_now, params, jobs, key, factor, batch_factor, queue, state,
-                                       slots, slot_jobs, events, out, size, started, fate, batch)
+                                       floats, slots, slot_jobs, events, out, size, started, fate, batch)
             arriving += 1
         else:
             worker = int(events[best, 3])
@@ -161,6 +168,7 @@ def serve(jobs, tie, key, first_new, stop, params, factor, batch_factor, queue, 
             last = state[EVENTS] - 1  # the event leaves the pending list (its last row takes its place)
             events[best] = events[last]
             state[EVENTS] = last
+            seen = -1
             if worker < 0:  # EdgeServer._on_timer
                 if value == floats[TIMER_AT]:
                     floats[TIMER_AT] = np.inf
@@ -169,16 +177,16 @@ def serve(jobs, tie, key, first_new, stop, params, factor, batch_factor, queue, 
                 _finish(worker, now, slots, slot_jobs, state, out, fate, done, ended)
                 dispatch = state[QUEUE_LENGTH] > 0
         if dispatch:
-            if drop_expired and state[QUEUE_LENGTH] > 0:
-                _expire(now, set_now, queue, state, jobs, chosen, fate, out)
+            if drop_expired and state[QUEUE_LENGTH] > 0 and floats[EARLIEST_DEADLINE] < now:
+                _expire(now, set_now, queue, state, floats, jobs, chosen, fate, out)
             events = _dispatch(now, set_now, params, jobs, key, factor, batch_factor, queue, state, floats, slots,
                                slot_jobs, events, out, size, started, chosen, batch)
     return events
 
 
-@compiled
-def _submit(job, now, set_now, params, jobs, key, factor, batch_factor, queue, state, slots, slot_jobs, events, out,
-            size, started, fate, batch):
+@inlined
+def _submit(job, now, set_now, params, jobs, key, factor, batch_factor, queue, state, floats, slots, slot_jobs, events,
+            out, size, started, fate, batch):
     """EdgeServer.submit: ``job`` arrives now: starts at once, is refused by a full queue, or is queued (then the
     server dispatches: the second value returned)."""
     max_batch, capacity, edf = params[1], params[2], params[5]
@@ -194,10 +202,12 @@ def _submit(job, now, set_now, params, jobs, key, factor, batch_factor, queue, s
         return events, False
     out[job, 0] = now
     _push(job, queue, state, jobs[:, 3], edf)
+    if jobs[job, 3] < floats[EARLIEST_DEADLINE]:
+        floats[EARLIEST_DEADLINE] = jobs[job, 3]
     return events, True
 
 
-@compiled
+@inlined
 def _earliest(events, state):
     """The pending server event taken first (-1: none)."""
     best = -1
@@ -208,7 +218,7 @@ def _earliest(events, state):
     return best
 
 
-@compiled
+@inlined
 def _finish(worker, now, slots, slot_jobs, state, out, fate, done, ended):
     """EdgeServer._finish: ``worker``'s batch ends now; its rows are done, in batch order."""
     count = int(slots[worker, 0])
@@ -226,11 +236,13 @@ def _finish(worker, now, slots, slot_jobs, state, out, fate, done, ended):
         state[DONE] += 1
 
 
-@compiled
-def _expire(now, set_now, queue, state, jobs, chosen, fate, out):
-    """EdgeServer._expire: the queued jobs whose deadline has passed leave, in queue order."""
+@inlined
+def _expire(now, set_now, queue, state, floats, jobs, chosen, fate, out):
+    """EdgeServer._expire: the queued jobs whose deadline has passed leave, in queue order; the earliest deadline
+    of those that stay is noted."""
     head = state[QUEUE_HEAD]
     expired = False
+    earliest = np.inf
     for place in range(head, head + state[QUEUE_LENGTH]):
         job = queue[place]
         if jobs[job, 3] < now:
@@ -239,11 +251,14 @@ def _expire(now, set_now, queue, state, jobs, chosen, fate, out):
             out[job, 3] = now
             out[job, 4] = set_now
             expired = True
+        elif jobs[job, 3] < earliest:
+            earliest = jobs[job, 3]
+    floats[EARLIEST_DEADLINE] = earliest
     if expired:
         _remove(queue, state, chosen)
 
 
-@compiled
+@inlined
 def _dispatch(now, set_now, params, jobs, key, factor, batch_factor, queue, state, floats, slots, slot_jobs, events,
               out, size, started, chosen, batch):
     """EdgeServer._dispatch after its expiry: start what the idle workers can (alone, or the head's batch once
@@ -283,7 +298,7 @@ def _dispatch(now, set_now, params, jobs, key, factor, batch_factor, queue, stat
     return events
 
 
-@compiled
+@inlined
 def _start(batch, count, now, jobs, key, factor, batch_factor, state, slots, slot_jobs, events, out, size, started,
            set_now):
     """EdgeServer._start: ``batch[:count]`` starts now on an idle worker; its end is scheduled."""

@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from simsplit.core.compiling import inlined
 from simsplit.engine.kernels import compiled
 
 
-@compiled
+@inlined
 def _tail_j(gap, first, last, durations, powers, whole_s, whole_j):
     """One gap's tail (J) on the stages ``first:last`` (durations s, powers W) of a whole tail ``whole_s`` (s)
     worth ``whole_j`` (J)."""

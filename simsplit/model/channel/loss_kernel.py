@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from simsplit.core.compiling import compiled
+from simsplit.core.compiling import compiled, inlined
 
 
-@compiled
+@inlined
 def _packet(uniforms, at, state, retransmit, loss, switch):
     """One packet sent (until delivered, with ``retransmit``), two draws per attempt from ``uniforms[at:]`` (the
     chain's step from ``state``, the erasure): (attempts, 0 if the draws ran out; the last attempt erased; the
