@@ -374,6 +374,28 @@ def test_an_arrival_and_a_service_end_set_at_one_instant_follow_the_events_that_
     assert des["status"][2] == 1
 
 
+def test_windows_of_one_arrival_get_through_bursts_of_tied_arrivals(tmp_path):
+    """40 devices arriving together every 100 ms, in windows of one arrival: each burst shrinks the next slab's
+    span to a quarter, and the empty slabs between bursts must grow it again (they kept it, so after a few dozen
+    bursts the span fell below the clock's resolution and the run never ended; an alarm fails the test
+    instead). The run equals the DES."""
+    import signal
+
+    def stuck(*_):
+        raise TimeoutError("the windows of one arrival did not get through the bursts")
+    fields = {"name": "bursts", "seed": 1, "duration_s": 3.0, "model": three_kinds(tmp_path, 5.0),
+              "devices": [_periodic(0, 40, 10.0, 0.0)], "network": NETWORK, "server": {"server_class": "gpu"},
+              "strategy": {"kind": "local"}}
+    previous = signal.signal(signal.SIGALRM, stuck)
+    signal.alarm(60)
+    try:
+        des = assert_same_run(build_setup(validate_scenario(fields)), 1, window_rows=(1,))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert des.columns["device"].size == 40 * 30
+
+
 @pytest.mark.parametrize("delay_ms", [0.0, 2.0])
 def test_the_monitor_orders_a_sample_and_a_change_of_its_instant_as_the_des(tmp_path, delay_ms):
     """Deterministic service and tied arrivals put changes at sample instants: a job that starts when a worker

@@ -70,13 +70,15 @@ class RadioStages(WindowStages):
         saved_radio, saved_network = checkpoint.save_radio(), checkpoint.save_network()
         guess = _nothing_yet()
         decided = None
-        for _ in range(MOST_ROUNDS):
-            checkpoint.restore_radio(saved_radio)
+        for round_ in range(MOST_ROUNDS):
+            if round_:  # (the first round finds the radio and the network as saved)
+                checkpoint.restore_radio(saved_radio)
             plan = self._radio_round(uploads, guess, stop)
             if decided is not None and np.array_equal(plan["promotion"], decided, equal_nan=True):
                 self._finish_radio_window(uploads, plan, guess, stop)
                 return
-            checkpoint.restore_network(saved_network)
+            if round_:
+                checkpoint.restore_network(saved_network)
             guess = self._network(uploads, plan, horizon)
             decided = plan["promotion"]
         checkpoint.restore_radio(saved_radio)

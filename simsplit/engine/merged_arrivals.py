@@ -261,5 +261,9 @@ def _clock_rows(at: np.ndarray, now_s: np.ndarray) -> np.ndarray:
 
 def _next_span(span_s: float, count: int, target: int) -> float:
     """The length (s) of the next slab, from the last one's (``span_s``, holding ``count`` arrivals), aimed
-    at ``target`` arrivals: at most 16 times longer (a first slab may be nearly empty), at least a quarter."""
-    return span_s * min(max(target / max(count, 1), 0.25), 16.0)
+    at ``target`` arrivals: at most 16 times longer (a first slab may be nearly empty), at least a quarter;
+    after an empty slab, 16 times longer whatever the target (bursts of tied arrivals shrink the span a
+    quarter each; without this, a target of one arrival kept it shrinking below the clock's resolution)."""
+    if count == 0:
+        return span_s * 16.0
+    return span_s * min(max(target / count, 0.25), 16.0)
