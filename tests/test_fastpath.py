@@ -246,6 +246,43 @@ def test_compiled_kernels_equal_their_python_source():
             assert np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
 
 
+@pytest.mark.skipif(not kernels.COMPILED, reason="numba is not installed: nothing is cached")
+def test_the_compiled_loops_cache_is_keyed_by_every_kernel_module(tmp_path):
+    """numba checks a cached loop against its own module only, while a loop carries the code of what it calls
+    elsewhere (cell_kernel inlines kernels.link_finish): every module that defines a compiled loop is in
+    KERNEL_MODULES, every loop is cached under kernel_cache_dir(), and an edit to one kernel module moves that
+    folder (a copy of the package with a comment added to kernels.py, asked in a separate process)."""
+    import re
+    import shutil
+    import subprocess
+    import sys
+
+    from simsplit.core import compiling
+    from simsplit.engine import cell_kernel, radio_kernel, server_kernel, tail_kernel
+    from simsplit.model.channel import loss_kernel
+    package = Path(compiling.__file__).resolve().parents[1]
+    defining = {str(path.relative_to(package)) for path in package.rglob("*.py")
+                if re.search(r"^@(compiled|inlined)$", path.read_text(), re.MULTILINE)}
+    assert defining <= set(compiling.KERNEL_MODULES)
+    folder = compiling.kernel_cache_dir()
+    for module in (kernels, cell_kernel, radio_kernel, server_kernel, tail_kernel, loss_kernel):
+        loops = [value for value in vars(module).values() if hasattr(value, "py_func")]
+        assert loops
+        for loop in loops:
+            assert Path(loop._cache._cache_path).is_relative_to(folder), loop
+
+    def folder_of(root: Path) -> str:
+        code = "from simsplit.core.compiling import kernel_cache_dir; print(kernel_cache_dir())"
+        return subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    copy = tmp_path / "simsplit"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert folder_of(tmp_path) == str(folder)
+    with (copy / "engine" / "kernels.py").open("a") as source:
+        source.write("# edited\n")
+    assert folder_of(tmp_path) != str(folder)
+
+
 @pytest.mark.parametrize(("copies", "rows_together", "compiled_above"),
                          [(1, 8, 256), (5, 1, 256), (5, 8, 256), (5, 8, 16), (5, 10**9, 256)])
 def test_merged_arrivals_replay_simpy_order_across_slabs(monkeypatch, copies, rows_together, compiled_above):
