@@ -18,10 +18,13 @@ def installed(tmp_path_factory):
     """The project built as a wheel and unpacked into a folder of its own (its dependencies are this
     environment's)."""
     root = tmp_path_factory.mktemp("install")
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w",
                             str(root / "wheel"), str(REPO)], capture_output=True, text=True)
     if built.returncode != 0:
         pytest.skip(f"cannot build the wheel here: {built.stderr.strip().splitlines()[-1:]}")
+    # setuptools warns of a shipped folder it was not told of as a package: it "would be ignored" (left out of the
+    # wheel) by a later setuptools
+    assert "would be ignored" not in built.stdout + built.stderr, built.stderr
     wheel = next((root / "wheel").glob("simsplit-*.whl"))
     target = root / "site"
     with zipfile.ZipFile(wheel) as archive:
@@ -37,11 +40,15 @@ def _cli(target, cwd, *args) -> subprocess.CompletedProcess:
 
 
 def test_the_wheel_carries_scenarios_traces_licence_and_types(installed):
+    """Every scenario, profile, payload table, trace and note of the checkout's scenarios/ and traces/ (their
+    subfolders too), the report's template and the type marker are in the wheel."""
     _, names = installed
-    for name in ("simsplit/data/scenarios/default.yaml", "simsplit/data/scenarios/profiles/resnet50-bottlenet.csv",
-                 "simsplit/data/traces/lte-uplink-markov.csv", "simsplit/py.typed",
-                 "simsplit/figures/templates/report.html.j2"):
-        assert name in names, name
+    wanted = {"simsplit/py.typed", "simsplit/figures/templates/report.html.j2"}
+    for folder, suffixes in (("scenarios", (".yaml", ".csv", ".md")), ("traces", (".csv", ".md"))):
+        wanted |= {f"simsplit/data/{folder}/{path.relative_to(REPO / folder).as_posix()}"
+                   for path in (REPO / folder).rglob("*") if path.suffix in suffixes}
+    assert "simsplit/data/scenarios/profiles/resnet50-bottlenet.csv" in wanted
+    assert wanted <= set(names), sorted(wanted - set(names))
     assert any(name.endswith("licenses/LICENSE") for name in names)
 
 
