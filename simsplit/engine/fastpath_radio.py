@@ -194,9 +194,10 @@ class RadioStages(WindowStages):
         self._set("bits_up", rows[own], uploads["sent"][own])
         self._handovers(rows[own], owner[own], start, end, self.uplinks, "bits_up")
         self._accuracy(rows[own], owner[own], start, uploads["erased"][own])
-        self._set("uplink_wait_s", rows[own], start - send_at)
+        with np.errstate(invalid="ignore"):  # a transfer that never starts (a link down for good): inf - inf is
+            self._set("uplink_wait_s", rows[own], start - send_at)  # NaN, as the DES's floats give it, quietly
+            self._set("uplink_s", rows[own], end - start)
         self._set("uplink_start_at_s", rows[own], start)
-        self._set("uplink_s", rows[own], end - start)
         self._set("promotion_s", rows[decided], plan["promotion"][decided])
         waiting = shared & ~decided
         self.radio_pending = {name: values[waiting] for name, values in uploads.items()}
@@ -220,9 +221,10 @@ class RadioStages(WindowStages):
         self._set("promotion_s", rows, self._get("promotion_s", rows) + promotion)
         self._set("bits_down", rows, sent)
         self._handovers(rows, owner, start, down_end, self.downlinks, "bits_down")
-        self._set("downlink_wait_s", rows, start - send_at)
+        with np.errstate(invalid="ignore"):  # as for the uploads (_finish_radio_window)
+            self._set("downlink_wait_s", rows, start - send_at)
+            self._set("downlink_s", rows, down_end - start)
         self._set("downlink_start_at_s", rows, start)
-        self._set("downlink_s", rows, down_end - start)
         self._set("propagation_s", rows, self.propagation[owner])
         gone = lost & np.isfinite(down_end)
         self._set("_lost_at", rows[gone], kernels.after(ends[gone], down_end[gone]))
