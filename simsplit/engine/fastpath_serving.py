@@ -154,8 +154,8 @@ class ServingStages(StageBase):
         # requests (in order of arrival) before the tenants
         order = np.lexsort((jobs.pop("tenant"), jobs["scheduled2"], jobs["scheduled"], jobs["at"]))
         final = not horizon < self.end_s
-        run = events.run({name: values[order] for name, values in jobs.items()},
-                                self.end_s if final else horizon, server.factor)
+        run = events.run({name: values[order] for name, values in jobs.items()}, self.end_s if final else horizon,
+                         server.factor, changes=self.monitor is not None)
         if self.monitor is not None:
             at, change, set_at = run["queue_changes"]
             self.monitor.add(server.index, at, change, 0, set_at)

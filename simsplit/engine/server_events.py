@@ -51,13 +51,14 @@ class ServerEvents:
         self.queue = np.empty(0, dtype=np.int64)
         self.was_queued = np.empty(0, dtype=bool)
 
-    def run(self, arrivals: dict[str, np.ndarray], stop: float, factor) -> dict[str, np.ndarray]:
+    def run(self, arrivals: dict[str, np.ndarray], stop: float, factor, changes: bool = True) -> dict[str, np.ndarray]:
         """The server's events before ``stop`` (s) with the new ``arrivals`` (columns ``rows`` (-1: another
         tenant's), ``at``, ``scheduled``, ``scheduled2`` (when the event that set the arrival was set), ``base``,
         ``deadline``, ``key``, in order of arrival); ``factor`` is the
         service factor's sampler (None: none). Return, per row that arrived, been queued or in service: ``rows``,
         ``enqueued``, ``start``, ``end``, ``size``, ``fate``, ``fate_at``; and ``done`` (rows whose service ended, in
-        the order the DES hands them on) and ``batches`` (start, end s, another tenant's) of the batches ended."""
+        the order the DES hands them on) and ``batches`` (start, end s, another tenant's) of the batches ended;
+        with ``changes`` (for a monitor), also ``queue_changes`` and ``busy_changes``."""
         carried = self.rows.size
         rows = np.concatenate((self.rows, arrivals["rows"]))
         count = rows.size
@@ -85,10 +86,11 @@ class ServerEvents:
         batches = self._batches(started[:self.state[kernel.STARTED]], ended[:self.state[kernel.ENDED]])
         self.rejected += int(np.count_nonzero((fate == kernel.REJECTED) & (rows < 0)))
         result = {"rows": rows, "enqueued": out[:, 0], "start": out[:, 1], "end": out[:, 2], "size": size,
-                  "fate": fate, "fate_at": out[:, 3], "done": rows[done], "done_end": out[done, 2], "batches": batches,
-                  "queue_changes": self._queue_changes(carried, out, fate, jobs[:, 1]),
-                  "busy_changes": (started[:self.state[kernel.STARTED], 0], started[:self.state[kernel.STARTED], 2],
-                                   ended[:self.state[kernel.ENDED], 1], self.ended_starts)}
+                  "fate": fate, "fate_at": out[:, 3], "done": rows[done], "done_end": out[done, 2], "batches": batches}
+        if changes:
+            result["queue_changes"] = self._queue_changes(carried, out, fate, jobs[:, 1])
+            result["busy_changes"] = (started[:self.state[kernel.STARTED], 0], started[:self.state[kernel.STARTED], 2],
+                                      ended[:self.state[kernel.ENDED], 1], self.ended_starts)
         self._keep(fate == kernel.WAITING, rows, jobs, tie, key, out, size, queue)
         return result
 
