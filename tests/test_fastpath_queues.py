@@ -246,26 +246,32 @@ def test_the_monitor_computed_from_a_fast_run_equals_the_des_samples(tmp_path, w
 
 @run_settings
 @example(groups=[(1, "poisson", 2.0, "cloud", "cell")], technology="lte", sharing="processor_sharing", loss=None,
-         max_batch=1, capacity=None, tail_ms=6.0, duration_s=1.0, seed=0, downlink="constant")  # promoted past the end
+         max_batch=1, capacity=None, tail_ms=6.0, duration_s=1.0, seed=0, downlink="constant",
+         tenants="none")  # promoted past the end
 @example(groups=[(1, "poisson", 1.0, "cloud", "cell"), (1, "poisson", 1.0, "cloud", "cell"),
                  (2, "jitter", 15.0, "mid", "cell")], technology="lte", sharing="processor_sharing", loss=None,
-         max_batch=1, capacity=None, tail_ms=6.0, duration_s=1.0, seed=0, downlink="lossy")  # ready after the end
+         max_batch=1, capacity=None, tail_ms=6.0, duration_s=1.0, seed=0, downlink="lossy",
+         tenants="none")  # ready after the end
+@example(groups=[(3, "poisson", 20.0, "raw", "own")], technology="short", sharing="processor_sharing", loss=None,
+         max_batch=2, capacity=None, tail_ms=6.0, duration_s=2.0, seed=0, downlink="constant",
+         tenants="mmpp")  # an MMPP tenant's service times drawn again in a window's second round
 @given(groups=st.lists(st.tuples(st.integers(1, 4), st.sampled_from(["poisson", "tied", "jitter"]),
                                  st.floats(0.3, 30), st.sampled_from(sorted(STRATEGIES)),
                                  st.sampled_from(["cell", "own"])), min_size=1, max_size=3),
        technology=st.sampled_from(["lte", "3g", "short"]), sharing=st.sampled_from(["processor_sharing", "fifo"]),
        loss=st.sampled_from([None, "arq"]), max_batch=st.integers(1, 3), capacity=st.sampled_from([None, 2]),
        tail_ms=st.sampled_from([6.0, 250.0]), duration_s=st.floats(1, 8), seed=st.integers(0, 2**32),
-       downlink=st.sampled_from(["constant", "steps", "lossy", "markov"]))
+       downlink=st.sampled_from(["constant", "steps", "lossy", "markov"]), tenants=st.sampled_from(sorted(TENANTS)))
 def test_random_radio_state_machines_equal_the_des(tmp_path, groups, technology, sharing, loss, max_batch, capacity,
-                                                   tail_ms, duration_s, seed, downlink):
+                                                   tail_ms, duration_s, seed, downlink, tenants):
     """The RRC state machine on the fast path: promotions before uploads and downloads that find the radio idle
     (its last transfer, an upload or a result's download, more than the tail ago; on a shared cell, no
     transfer of the device in progress), the tails charged to each request — over dedicated links and shared
     cells, with losses, batching and a queue limit, short tails and promotions against the arrivals' gaps and
     servers slower than the tail (results that find the radio idle) so that decisions change, in windows of 5
     requests; the compiled round (downlinks constant or piecewise constant, lossless) and the Python one (a
-    lossy or random downlink)."""
+    lossy or random downlink); with every kind of other tenant on the edge server, whose draws a window's later
+    rounds must repeat (an MMPP tenant's service times once drew on past the checkpoint)."""
     radio = {"technology": "lte", "state_machine": True}
     if technology == "3g":
         radio = {"technology": "3g", "state_machine": True}
@@ -288,7 +294,7 @@ def test_random_radio_state_machines_equal_the_des(tmp_path, groups, technology,
         "model": three_kinds(tmp_path, tail_ms), "devices": devices, "network": {**NETWORK, "radio": radio},
         "servers": [{"name": "edge", "server_class": "gpu", "queue_capacity": capacity,
                      "batching": {"max_batch": max_batch, "max_wait_ms": 2.0},
-                     "service_variability": {"kind": "exponential"}},
+                     "service_variability": {"kind": "exponential"}, "background": TENANTS[tenants]},
                     {"name": "cloud", "server_class": "gpu", "extra_rtt_ms": 5.0}],
         "strategy": {"kind": "local"}})
     setup = build_setup(scenario)

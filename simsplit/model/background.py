@@ -65,8 +65,20 @@ class BackgroundSource:
         gap's block, then the first services', and so on (each block drawn when its first value is asked for)."""
         from simsplit.core.streams import BlockSampler
         factors = BlockSampler(self.rng, self.factor_draw)
-        mean_s = self.mean_service_s
-        return BlockSampler(self.rng, unit_exponentials), lambda: mean_s * factors()
+        return BlockSampler(self.rng, unit_exponentials), ServiceTimes(factors, self.mean_service_s)
+
+
+class ServiceTimes:
+    """A stream's service times (s): its mean times the next random factor. An object, not a closure, so that a
+    deep copy of a stream (the fast path's checkpoint of a window) copies the factors' sampler with it, sharing
+    the one generator as the gaps' sampler does; a closure would be kept as it is and draw on from the original."""
+
+    def __init__(self, factors: Callable[[], float], mean_s: float):
+        self.factors = factors
+        self.mean_s = mean_s
+
+    def __call__(self) -> float:
+        return self.mean_s * self.factors()
 
 
 class BackgroundDraws:
