@@ -15,11 +15,14 @@ DATA = {"simsplit.data.scenarios": ("scenarios", ["*.yaml", "*.csv", "*.md"]),
 
 
 def data_packages() -> dict[str, tuple[str, list[str]]]:
-    """Each data folder and each of its subfolders as a package: (its folder, the patterns of its files)."""
+    """Each data folder and each of its subfolders as a package: (its folder, the patterns of its files).
+    Folders whose names cannot name a package (hidden ones, ``__pycache__``, names with a dash) stay out."""
     packages = {}
     for name, (folder, patterns) in DATA.items():
         root = HERE / folder
-        for path in [root, *sorted(p for p in root.rglob("*") if p.is_dir() and p.name != "__pycache__")]:
+        below = (p for p in root.rglob("*") if p.is_dir() and p.name != "__pycache__"
+                 and all(part.isidentifier() for part in p.relative_to(root).parts))
+        for path in [root, *sorted(below)]:
             packages[".".join((name, *path.relative_to(root).parts))] = (path.relative_to(HERE).as_posix(), patterns)
     return packages
 

@@ -4,6 +4,7 @@ static scenarios; it refuses, naming why, what it cannot run."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -246,7 +247,8 @@ def test_compiled_kernels_equal_their_python_source():
             assert np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
 
 
-@pytest.mark.skipif(not kernels.COMPILED, reason="numba is not installed: nothing is cached")
+@pytest.mark.skipif(not kernels.COMPILED or os.environ.get("NUMBA_DISABLE_JIT", "0") != "0",
+                    reason="numba is not installed or compiles nothing: nothing is cached")
 def test_the_compiled_loops_cache_is_keyed_by_every_kernel_module(tmp_path):
     """numba checks a cached loop against its own module only, while a loop carries the code of what it calls
     elsewhere (cell_kernel inlines kernels.link_finish): every module that defines a compiled loop is in
@@ -281,6 +283,30 @@ def test_the_compiled_loops_cache_is_keyed_by_every_kernel_module(tmp_path):
     with (copy / "engine" / "kernels.py").open("a") as source:
         source.write("# edited\n")
     assert folder_of(tmp_path) != str(folder)
+
+
+@pytest.mark.skipif(not kernels.COMPILED, reason="numba is not installed: nothing is cached")
+def test_the_compiled_loops_are_not_cached_beside_their_source_where_their_folder_cannot_be_written(tmp_path):
+    """A cache folder that cannot be written (here under a file) leaves the loops uncached — numba would
+    otherwise fall back to its folder beside the source, checked against one module only; with no home folder
+    known at all, the folder is under the temporary folder. Each asked in a separate process."""
+    import subprocess
+    import sys
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code = ("from simsplit.core import compiling; from simsplit.engine import kernels; "
+            "print(compiling.CACHED, type(kernels.fifo_servers._cache).__name__)")
+    env = {**os.environ, "XDG_CACHE_HOME": str(blocker / "cache")}
+    env.pop("NUMBA_CACHE_DIR", None)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "NullCache"], done.stdout
+    homeless = ("import os, pwd, tempfile; os.environ.pop('HOME', None); "
+                "pwd.getpwuid = lambda uid: (_ for _ in ()).throw(KeyError(uid)); "
+                "from simsplit.core.compiling import kernel_cache_dir; "
+                "print(kernel_cache_dir().is_relative_to(tempfile.gettempdir()))")
+    env = {name: value for name, value in os.environ.items() if name not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME")}
+    done = subprocess.run([sys.executable, "-c", homeless], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "True", done.stdout
 
 
 @pytest.mark.parametrize(("copies", "rows_together", "compiled_above"),

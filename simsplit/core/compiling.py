@@ -8,7 +8,8 @@ call (a helper taking a dozen arrays cost more in reference counts than in its o
 numba checks a cached loop against its own module's source only, yet a loop carries the machine code of what it
 calls in other modules. The cache therefore lives in a folder named by a hash of every module of
 :data:`KERNEL_MODULES` — ``<NUMBA_CACHE_DIR or ~/.cache/simsplit/numba>/<hash>`` — so an edit to one of them (or
-another version of simsplit) compiles afresh instead of running stale code.
+another version of simsplit) compiles afresh instead of running stale code; where that folder cannot be written,
+nothing is cached.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 KERNEL_MODULES = ("engine/kernels.py", "engine/cell_kernel.py", "engine/radio_kernel.py", "engine/server_kernel.py",
@@ -24,29 +26,49 @@ KERNEL_MODULES = ("engine/kernels.py", "engine/cell_kernel.py", "engine/radio_ke
 
 
 def kernel_cache_dir() -> Path:
-    """The folder of this source's compiled loops: the user's numba cache (``NUMBA_CACHE_DIR``) or
-    ``$XDG_CACHE_HOME/simsplit/numba`` (default ``~/.cache``), then a hash of :data:`KERNEL_MODULES`."""
+    """The folder of this source's compiled loops: under the user's numba cache (``NUMBA_CACHE_DIR``), else
+    ``$XDG_CACHE_HOME/simsplit/numba`` (default ``~/.cache``; the temporary folder where no home is known), then a
+    hash of :data:`KERNEL_MODULES`."""
     package = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
     for name in KERNEL_MODULES:
         digest.update((package / name).read_bytes())
-    base = os.environ.get("NUMBA_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") \
-        / "simsplit" / "numba"
-    return Path(base) / digest.hexdigest()[:16]
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        base = Path(os.environ["NUMBA_CACHE_DIR"])
+    else:
+        try:
+            home_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        except RuntimeError:  # no HOME and no entry for this user (some containers)
+            home_cache = Path(tempfile.gettempdir())
+        base = home_cache / "simsplit" / "numba"
+    return base / digest.hexdigest()[:16]
+
+
+def _writable(folder: Path) -> bool:
+    """Whether ``folder`` exists or can be made, and takes a file."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError:
+        return False
+    return True
 
 
 try:
     from numba import njit
     from numba.core import config as _numba_config
 
-    _CACHE_DIR = str(kernel_cache_dir())
+    _CACHE_DIR = kernel_cache_dir()
+    CACHED = _writable(_CACHE_DIR)
+    """Whether the loops are cached on disk: where :func:`kernel_cache_dir` cannot be written they are compiled
+    in each process instead (numba would otherwise cache them beside their source, checked against one module)."""
 
     @contextlib.contextmanager
     def _caching_in_kernel_dir():
         """numba's cache folder set to :func:`kernel_cache_dir` while a loop is decorated (its cache locator is
         chosen then), and put back after (another library's loops keep theirs)."""
         previous = _numba_config.CACHE_DIR
-        _numba_config.CACHE_DIR = _CACHE_DIR
+        _numba_config.CACHE_DIR = str(_CACHE_DIR)
         try:
             yield
         finally:
@@ -54,11 +76,11 @@ try:
 
     def compiled(function):
         with _caching_in_kernel_dir():
-            return njit(cache=True, nogil=True)(function)
+            return njit(cache=CACHED, nogil=True)(function)
 
     def inlined(function):
         with _caching_in_kernel_dir():
-            return njit(cache=True, nogil=True, inline="always")(function)
+            return njit(cache=CACHED, nogil=True, inline="always")(function)
     COMPILED = True
 except ImportError:  # pragma: no cover - numba is a dependency; kept for a bare environment
     def compiled(function):
@@ -66,4 +88,4 @@ except ImportError:  # pragma: no cover - numba is a dependency; kept for a bare
 
     def inlined(function):
         return function
-    COMPILED = False
+    COMPILED = CACHED = False
