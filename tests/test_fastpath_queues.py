@@ -317,6 +317,73 @@ def test_a_rounds_events_are_ordered_as_a_sort_on_all_four_keys(devices, size, s
     assert np.array_equal(_by_device_then_time(device, at), np.lexsort((index, kind, at, device)))
 
 
+def _stateful_closures(root) -> list[str]:
+    """The functions reachable from ``root`` (through containers, attributes and slots) whose closures hold
+    something other than numbers and strings: a deep copy keeps a function as it is, so such state would not be
+    copied with the rest."""
+    import types
+    plain = (int, float, str, bool, type(None), np.floating, np.integer)
+    seen, found, todo = set(), [], [root]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen or isinstance(item, (*plain, np.ndarray, type)):
+            continue
+        seen.add(id(item))
+        if isinstance(item, types.FunctionType):
+            cells = [cell.cell_contents for cell in item.__closure__ or ()]
+            if any(not isinstance(value, plain) for value in cells):
+                found.append(item.__qualname__)
+            continue
+        if isinstance(item, dict):
+            todo += item.values()
+        elif isinstance(item, (list, tuple, set)):
+            todo += item
+        elif isinstance(item, types.MethodType):
+            todo.append(item.__self__)
+        else:
+            todo += getattr(item, "__dict__", {}).values()
+            todo += [getattr(item, slot) for slot in getattr(type(item), "__slots__", ()) if hasattr(item, slot)]
+    return found
+
+
+@pytest.mark.parametrize("tenants", sorted(TENANTS))
+def test_what_a_radio_window_rewinds_holds_no_closure_over_state(tmp_path, monkeypatch, tenants):
+    """The radio's checkpoint deep-copies the cells and servers (tenants, samplers) and each device's radio
+    and loss: nothing in them may be a closure over a sampler or generator, which the copy would share with the
+    original (an MMPP tenant's service times once were, and its later rounds drew on from the original)."""
+    from simsplit.engine import fastpath_radio
+    found: list[str] = []
+    save_network, save_radio = fastpath_radio._Checkpoint.save_network, fastpath_radio._Checkpoint.save_radio
+
+    def network(checkpoint):
+        stages = checkpoint.stages
+        found.extend(_stateful_closures((stages.servers, stages.cells, stages.cell_waiting, stages.back)))
+        return save_network(checkpoint)
+
+    def radio(checkpoint):
+        found.extend(_stateful_closures([(u.radio, u.uplink, u.downlink, u.downlink_loss)
+                                         for u in checkpoint.stages.devices]))
+        return save_radio(checkpoint)
+    monkeypatch.setattr(fastpath_radio._Checkpoint, "save_network", network)
+    monkeypatch.setattr(fastpath_radio._Checkpoint, "save_radio", radio)
+    group = device_group(0, 3, "poisson", 20.0, "raw")
+    radio_config = {"technology": "lte", "state_machine": True}
+    arq = {"kind": "gilbert_elliott", "p_good_bad": 0.1, "p_bad_good": 0.5, "loss_good": 0.01,
+           "loss_bad": 0.5, "mtu_bytes": 400, "feedback_ms": 5}
+    group["network"] = {**NETWORK, "radio": radio_config, "uplink": {**CELL_CHANNELS["trace"], "loss": arq},
+                        "downlink": {**CELL_CHANNELS["markov"], "delay_ms": 2, "loss": arq}}
+    fields = {"name": "closures", "seed": 3, "duration_s": 2.0, "model": three_kinds(tmp_path, 6.0),
+              "devices": [group], "network": {**NETWORK, "radio": radio_config},
+              "server": {"server_class": "gpu", "background": TENANTS[tenants], "queue_capacity": 5,
+                         "batching": {"max_batch": 2, "max_wait_ms": 2.0},
+                         "service_variability": {"kind": "lognormal", "cv": 0.5}},
+              "strategy": {"kind": "local"}}
+    setup = build_setup(validate_scenario(fields))
+    assert why_not(setup) == []
+    run_fast(setup, 3, window_rows=7)
+    assert found == []
+
+
 @pytest.mark.filterwarnings("error::RuntimeWarning")  # inf - inf gives NaN quietly, as in the DES
 @pytest.mark.parametrize("link", ["uplink", "downlink"])
 @pytest.mark.parametrize("compiled_round", [True, False])
