@@ -114,14 +114,20 @@ class _Columns:
         self.status = load("status")[self.measured]
         self.group = load("group")[self.measured]
         self.completed = self.status == STATUS_NAMES.index("completed")
+        self._rows: np.ndarray | None = None
+        self._selected = self.measured
+        """The last ``rows`` asked for, and the whole table's rows it selects (a block asks for many columns of
+        the same rows)."""
 
     def __call__(self, name: str, rows: np.ndarray | None = None) -> np.ndarray:
         """Column ``name`` of the measured requests, or of those among them that ``rows`` selects (one copy)."""
         if rows is None:
             return self._load(name)[self.measured]
-        selected = self.measured.copy()
-        selected[self.measured] = rows
-        return self._load(name)[selected]
+        if rows is not self._rows:
+            self._selected = self.measured.copy()
+            self._selected[self.measured] = rows
+            self._rows = rows
+        return self._load(name)[self._selected]
 
 
 def _mean(values: np.ndarray) -> float:
@@ -217,10 +223,17 @@ def group_outcomes(setup: Setup, load, statistic: str) -> dict[str, tuple[float 
 
 
 def frame_columns(requests: pd.DataFrame):
-    """``load(name)`` for an in-memory per-request table: numpy arrays, categories as codes."""
+    """``load(name)`` for an in-memory per-request table: numpy arrays, categories as codes, each column taken
+    from the frame once (a summary reads a column for the whole run and again for each group; the table is in
+    memory already, so keeping its arrays costs at most the copies pandas makes of a few)."""
+    loaded: dict[str, np.ndarray] = {}
+
     def load(name: str) -> np.ndarray:
-        column = requests[name]
-        return column.cat.codes.to_numpy() if isinstance(column.dtype, pd.CategoricalDtype) else column.to_numpy()
+        if name not in loaded:
+            column = requests[name]
+            loaded[name] = column.cat.codes.to_numpy() if isinstance(column.dtype, pd.CategoricalDtype) \
+                else column.to_numpy()
+        return loaded[name]
     return load
 
 
