@@ -10,8 +10,9 @@ import simpy
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from simsplit.engine.cell_kernel import CompiledUplinks, compiles
+from simsplit.engine.cell_kernel import CompiledUplinks
 from simsplit.engine.fastpath_cells import SharedUplinks
+from simsplit.engine.fastpath_links import LinkArrays
 from simsplit.model.channel.constant import ConstantChannel
 from simsplit.model.channel.shared import ProcessorSharingLink, SharedFifoLink
 from simsplit.model.channel.shifted import ShiftedChannel
@@ -60,8 +61,8 @@ def _replay(replay, seed: int, cells: int, windows: int) -> list[np.ndarray]:
 @example(seed=3, cells=1, windows=6)
 def test_compiled_cells_equal_the_python_replay(seed, cells, windows):
     links = _links(seed, cells)
-    assert compiles(links)
-    compiled = _replay(CompiledUplinks(links), seed, cells, windows)
+    assert LinkArrays(links).compiles
+    compiled = _replay(CompiledUplinks(LinkArrays(links)), seed, cells, windows)
     python = _replay(SharedUplinks(links), seed, cells, windows)
     assert len(compiled) == len(python)
     for got, want in zip(compiled, python, strict=True):
@@ -74,7 +75,7 @@ def test_room_grows_for_many_flows_and_a_long_queue():
     links = [ProcessorSharingLink(env, ConstantChannel(1e6)), SharedFifoLink(env, ConstantChannel(1e6))]
     n = 100
     results = []
-    for replay in (CompiledUplinks(links), SharedUplinks(links)):
+    for replay in (CompiledUplinks(LinkArrays(links)), SharedUplinks(links)):
         replay.submit(np.repeat([0, 1], n), np.arange(2 * n), np.zeros(2 * n), np.tile(np.arange(n) * 1e-4, 2),
                       np.full(2 * n, 8e3))
         results.append(replay.run(np.inf))
@@ -86,7 +87,7 @@ def test_room_grows_for_many_flows_and_a_long_queue():
 def test_other_channels_are_not_compiled():
     class Other(ConstantChannel):
         pass
-    assert not compiles([ProcessorSharingLink(simpy.Environment(), Other(1e6))])
+    assert not LinkArrays([ProcessorSharingLink(simpy.Environment(), Other(1e6))]).compiles
 
 
 @pytest.mark.parametrize("stop", [0.5, np.inf])
@@ -96,7 +97,7 @@ def test_an_outage_keeps_transfers_in_flight(stop):
     links = [ProcessorSharingLink(env, StepChannel([0.0, 0.1], [1e6, 0.0])),
              SharedFifoLink(env, StepChannel([0.0, 0.1], [1e6, 0.0]))]
     results = []
-    for replay in (CompiledUplinks(links), SharedUplinks(links)):
+    for replay in (CompiledUplinks(LinkArrays(links)), SharedUplinks(links)):
         replay.submit(np.array([0, 0, 1, 1]), np.arange(4), np.zeros(4), np.array([0.0, 0.01, 0.0, 0.01]),
                       np.full(4, 1e6))
         results.append(replay.run(stop))

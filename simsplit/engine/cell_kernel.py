@@ -260,24 +260,18 @@ def run_cells(stop, ready, events, heap, counts, free, cells, flows, flow_ids, q
     return DONE, -1, noted
 
 
-def compiles(links: list) -> bool:
-    """Whether every one of ``links`` (shared uplinks) has a channel :func:`run_cells` replays: constant or
-    piecewise constant (kinds 0 and 1 of :class:`~simsplit.engine.fastpath_links.LinkArrays`)."""
-    return bool((LinkArrays(links).kind < 2).all())
-
-
 class CompiledUplinks:
-    """:class:`~simsplit.engine.fastpath_cells.SharedUplinks` for cells whose channels :func:`compiles`, its
-    events taken by :func:`run_cells`: :meth:`submit` adds payloads ready at given instants, :meth:`run` takes
-    every event before a horizon and returns the transfers that ended."""
+    """:class:`~simsplit.engine.fastpath_cells.SharedUplinks` for cells whose channels compile
+    (:attr:`LinkArrays.compiles <simsplit.engine.fastpath_links.LinkArrays.compiles>`), its events taken by
+    :func:`run_cells`: :meth:`submit` adds payloads ready at given instants, :meth:`run` takes every event
+    before a horizon and returns the transfers that ended."""
 
-    def __init__(self, links: list) -> None:
+    def __init__(self, arrays: LinkArrays) -> None:
         from simsplit.model.channel.shared import SharedFifoLink
-        cells = len(links)
-        arrays = LinkArrays(links)
-        self.channel = ((arrays.kind.astype(np.int64), arrays.rate, arrays.channel, arrays.shift), arrays.steps)
+        cells = len(arrays.links)
+        self.channel = (arrays.channels(), arrays.steps)
         """Each cell's channel as :func:`~simsplit.engine.kernels.link_finish` reads it."""
-        self.fifo = np.array([isinstance(link, SharedFifoLink) for link in links])
+        self.fifo = np.array([isinstance(link, SharedFifoLink) for link in arrays.links])
         self.n_flows = np.zeros(cells, dtype=np.int64)
         self.updated_at = np.zeros(cells)
         self.version = np.zeros(cells, dtype=np.int64)

@@ -135,7 +135,7 @@ class _FastRun(RadioStages):
         """The shared uplinks' replay (:class:`~simsplit.engine.cell_kernel.CompiledUplinks`, or
         :class:`~simsplit.engine.fastpath_cells.SharedUplinks` for other channels) and each device's
         cell in it (-1: its own link)."""
-        from simsplit.engine.cell_kernel import CompiledUplinks, compiles
+        from simsplit.engine.cell_kernel import CompiledUplinks
         from simsplit.engine.fastpath_cells import CellWaiting, SharedUplinks
         index: dict[int, int] = {}
         links: list = []
@@ -146,7 +146,10 @@ class _FastRun(RadioStages):
                     index[id(device.uplink)] = len(links)
                     links.append(device.uplink)
                 self.cell_of[d] = index[id(device.uplink)]
-        self.cells = (CompiledUplinks(links) if compiles(links) else SharedUplinks(links)) if links else None
+        self.cells = None
+        if links:
+            arrays = LinkArrays(links)
+            self.cells = CompiledUplinks(arrays) if arrays.compiles else SharedUplinks(links)
         self.cell_waiting = CellWaiting()
         self.cell_sequence = 0
 

@@ -78,6 +78,17 @@ class LinkArrays:
                 self.kind[d] = 2
         self.steps = _step_channels(steps)
 
+    @property
+    def compiles(self) -> bool:
+        """Whether every link's channel is constant or piecewise constant (kinds 0 and 1), which the compiled
+        loops read."""
+        return bool((self.kind < 2).all())
+
+    def channels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every link's channel as :func:`~simsplit.engine.kernels.link_finish` reads it: (kind, rate, channel,
+        shift), beside :attr:`steps`."""
+        return self.kind.astype(np.int64), self.rate, self.channel, self.shift
+
     def send(self, owner: np.ndarray, ready: np.ndarray, bits: np.ndarray, extra: np.ndarray):
         """Transfers of devices ``owner`` (grouped by device, each device's in order): (start s, end s)."""
         kind = self.kind[owner]

@@ -31,7 +31,7 @@ FAST_REPLAYED_REQUESTS_PER_SECOND = 8_000.0
 machine over a channel other than constant or piecewise constant, or a lossy downlink), on one core."""
 FAST_COMPILED_REPLAY_REQUESTS_PER_SECOND = 50_000.0
 """A conservative rate of the fast path where its compiled loops replay the cells' events and the radio's rounds
-(constant and piecewise-constant channels; about 200,000 requests/s measured on city-under-load), on one core."""
+(constant and piecewise-constant channels; about 350,000 requests/s measured on city-under-load), on one core."""
 FAST_BYTES_PER_REQUEST = 700.0
 """Memory (bytes) a request of the fast path's current window costs: its columns and each stage's temporaries."""
 FAST_BYTES_PER_ARRIVAL = 64.0

@@ -97,16 +97,13 @@ class RadioArrays:
     place of the device objects' state; built only where :func:`compiles`."""
 
     def __init__(self, devices: list, uplinks, downlinks) -> None:
-        self.up = (uplinks.kind.astype(np.int64), uplinks.rate, uplinks.channel, uplinks.shift)
-        self.down = (downlinks.kind.astype(np.int64), downlinks.rate, downlinks.channel, downlinks.shift)
+        self.up, self.down = uplinks.channels(), downlinks.channels()
         self.steps_up, self.steps_down = uplinks.steps, downlinks.steps
-        connected = [d.always_connected for d in devices]
-        self.radio = (np.array([0.0 if c else d.radio.promotion_s for d, c in zip(devices, connected, strict=True)]),
-                      np.array([0.0 if c else d.radio.tail_s for d, c in zip(devices, connected, strict=True)]),
-                      np.array([-math.inf if c else d.radio._active_until_s
-                                for d, c in zip(devices, connected, strict=True)]),
-                      np.array([0 if c else d.radio._in_progress for d, c in zip(devices, connected, strict=True)],
-                               dtype=np.int64))
+        state = [(0.0, 0.0, -math.inf, 0) if d.always_connected else
+                 (d.radio.promotion_s, d.radio.tail_s, d.radio._active_until_s, d.radio._in_progress) for d in devices]
+        promotion, tail, active, progress = zip(*state, strict=True) if state else ((), (), (), ())
+        self.radio = (np.array(promotion, dtype=float), np.array(tail, dtype=float), np.array(active, dtype=float),
+                      np.array(progress, dtype=np.int64))
         self.up_free = np.array([getattr(d.uplink, "_free_at_s", 0.0) for d in devices])
         self.down_free = np.array([d.downlink._free_at_s for d in devices])
 
